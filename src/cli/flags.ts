@@ -1,0 +1,57 @@
+// Parsers for flag values, shared by every verb. Booleans and durations follow the Go reference's rules so
+// that its users' command lines keep working.
+
+import { parseGoBool } from '../core/identity.ts';
+import { KirsaError } from '../errors.ts';
+
+/** For `--flag [bool]` options: bare means true; `--flag=false` and Go's other spellings also work. */
+export function parseBooleanFlag(name: string): (text: string) => boolean {
+  return (text) => {
+    const value = parseGoBool(text);
+    if (value === undefined) {
+      throw new KirsaError('USAGE', `--${name} takes true or false, not "${text}"`, {
+        hint: `write --${name} (true) or --${name}=false`,
+      });
+    }
+    return value;
+  };
+}
+
+export function parseIntegerFlag(name: string, { min }: { min?: number } = {}): (text: string) => number {
+  return (text) => {
+    if (!/^[+-]?\d+$/.test(text.trim()))
+      throw new KirsaError('USAGE', `--${name} takes a whole number, not "${text}"`);
+    const value = Number(text);
+    if (min !== undefined && value < min)
+      throw new KirsaError('USAGE', `--${name} must be at least ${min}, not ${value}`);
+    return value;
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** A Go duration ("300ms", "1m30s", "0") in milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  if (text === '0') return 0;
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text) return undefined;
+  return parts.reduce((total, part) => total + Number(part[1]) * DURATION_UNITS[part[2]!]!, 0);
+}
+
+export function parseDurationFlag(name: string): (text: string) => number {
+  return (text) => {
+    const value = parseDuration(text);
+    if (value === undefined) {
+      throw new KirsaError('USAGE', `--${name} takes a duration such as 300ms, 2s or 1m, not "${text}"`);
+    }
+    return value;
+  };
+}

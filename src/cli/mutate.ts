@@ -1,0 +1,187 @@
+// `kirsa mutate`: the webhook's mutation, offline. Reads Pods and workloads, resolves each pod's identity
+// from service-account manifests, an identity mapping or --role-arn, and prints the mutated objects or
+// the patches. Nothing is sent anywhere: it is a preview of what the webhook will do.
+
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT } from '../consts.ts';
+import {
+  EMPTY_MAPPING,
+  type Identity,
+  type IdentityMapping,
+  parseIdentityMapping,
+  resolveIdentity,
+  type ServiceAccountView,
+  trimServiceAccount,
+} from '../core/identity.ts';
+import { applyAddOperations, type PatchOperation, prefixPatch } from '../core/json-patch.ts';
+import { mutatePod } from '../core/mutation.ts';
+import { locatePod } from '../core/workloads.ts';
+import { KirsaError } from '../errors.ts';
+import {
+  addMutationFlags,
+  identityDefaultsFrom,
+  type MutationFlagValues,
+  mutationOptionsFrom,
+} from './mutation-flags.ts';
+import { type KubeObject, readManifests } from './read-documents.ts';
+
+interface MutateFlags extends MutationFlagValues {
+  file: string;
+  serviceAccount: string[];
+  identitiesFile?: string;
+  roleArn?: string;
+  namespace: string;
+  output: 'yaml' | 'json' | 'patch';
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function registerMutate(program: Command): void {
+  addMutationFlags(
+    program
+      .command('mutate')
+      .description('print Pods and workloads as the webhook would admit them (offline preview)')
+      .requiredOption('-f, --file <file>', 'YAML or JSON manifests to mutate, or - for standard input')
+      .option(
+        '--service-account <file>',
+        'ServiceAccount manifest(s) whose annotations give the identity (repeatable)',
+        collect,
+        [],
+      )
+      .option(
+        '--identities-file <file>',
+        'identity mapping JSON, as the reference webhook ConfigMap: {"ns/sa": {"RoleARN": ...}}',
+      )
+      .option('--role-arn <arn>', 'give every pod this role, whatever its service account')
+      .option('-n, --namespace <namespace>', 'namespace of objects that name none', DEFAULT_NAMESPACE)
+      .option('-o, --output <format>', 'yaml, json, or patch (the JSON Patch operations)', 'yaml'),
+  ).action(async (flags: MutateFlags) => runMutate(flags));
+}
+
+async function readMapping(path: string): Promise<IdentityMapping> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    const { mapping, problems } = parseIdentityMapping(text);
+    for (const problem of problems) process.stderr.write(`kirsa: warning: ${path}: ${problem}\n`);
+    return mapping;
+  } catch (error) {
+    throw new KirsaError('INPUT_UNREADABLE', `${path}: ${(error as Error).message}`, {
+      hint: 'write it as {"namespace/serviceaccount": {"RoleARN": "arn:aws:iam::111122223333:role/name"}}',
+    });
+  }
+}
+
+function describe(object: KubeObject): string {
+  return `${object.kind}/${object.metadata?.name ?? object.metadata?.generateName ?? '(unnamed)'}`;
+}
+
+async function runMutate(flags: MutateFlags): Promise<void> {
+  if (!['yaml', 'json', 'patch'].includes(flags.output)) {
+    throw new KirsaError('USAGE', `--output takes yaml, json or patch, not "${flags.output}"`);
+  }
+  if (
+    flags.roleArn !== undefined &&
+    (flags.serviceAccount.length > 0 || flags.identitiesFile !== undefined)
+  ) {
+    throw new KirsaError(
+      'USAGE',
+      '--role-arn gives every pod one role, so it cannot be combined with --service-account or --identities-file',
+      {
+        hint: 'use --role-arn alone, or describe identities with service accounts and mappings',
+      },
+    );
+  }
+  const objects = await readManifests(flags.file);
+  const serviceAccounts = new Map<string, ServiceAccountView>();
+  const sources = [...(await Promise.all(flags.serviceAccount.map(readManifests))).flat(), ...objects];
+  for (const object of sources) {
+    if (object.kind !== 'ServiceAccount') continue;
+    const view = trimServiceAccount(object, flags.annotationPrefix);
+    view.namespace ||= flags.namespace;
+    serviceAccounts.set(`${view.namespace}/${view.name}`, view);
+  }
+  const mapping = flags.identitiesFile ? await readMapping(flags.identitiesFile) : EMPTY_MAPPING;
+  if (flags.roleArn === undefined && serviceAccounts.size === 0 && mapping.size === 0) {
+    throw new KirsaError(
+      'USAGE',
+      'no identity to inject: no --role-arn, no ServiceAccount manifest and no mapping',
+      {
+        hint: 'add --role-arn arn:aws:iam::<account>:role/<name>, or --service-account sa.yaml',
+      },
+    );
+  }
+
+  const defaults = identityDefaultsFrom(flags);
+  const options = mutationOptionsFrom(flags);
+  const results: Array<{ object: KubeObject; patch: PatchOperation[] }> = [];
+  let mutable = 0;
+  for (const object of objects) {
+    const location = locatePod(object);
+    if (!location) {
+      results.push({ object, patch: [] });
+      continue;
+    }
+    mutable += 1;
+    const namespace = object.metadata?.namespace ?? flags.namespace;
+    const serviceAccountName = location.pod.spec?.serviceAccountName || DEFAULT_SERVICE_ACCOUNT;
+    const identity: Identity | undefined =
+      flags.roleArn !== undefined
+        ? { mode: 'web-identity', roleArn: flags.roleArn, ...defaults, source: '--role-arn' }
+        : resolveIdentity({
+            namespace,
+            serviceAccountName,
+            serviceAccount: serviceAccounts.get(`${namespace}/${serviceAccountName}`),
+            mapping,
+            containerCredentials: undefined,
+            annotationPrefix: flags.annotationPrefix,
+            defaults,
+          });
+    if (!identity) {
+      process.stderr.write(
+        `kirsa: ${describe(object)}: service account ${namespace}/${serviceAccountName} has no role; left unchanged\n`,
+      );
+    }
+    const result = mutatePod(location.pod, identity, options);
+    for (const warning of result.warnings) process.stderr.write(`${describe(object)}: warning: ${warning}\n`);
+    results.push({ object, patch: prefixPatch(location.pointer, result.patch) });
+  }
+  if (mutable === 0) {
+    process.stderr.write(
+      `kirsa: warning: ${flags.file} holds no Pod or workload with a pod template; nothing to mutate\n`,
+    );
+  }
+
+  if (flags.output === 'patch') {
+    const mutated = results.filter((result) => locatePod(result.object));
+    const printed =
+      mutated.length === 1
+        ? mutated[0]!.patch
+        : mutated.map(({ object, patch }) => ({
+            kind: object.kind,
+            name: object.metadata?.name,
+            namespace: object.metadata?.namespace ?? flags.namespace,
+            patch,
+          }));
+    process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+    return;
+  }
+  const documents = results.map(({ object, patch }) => applyAddOperations(object, patch));
+  if (flags.output === 'json') {
+    const printed =
+      documents.length === 1 ? documents[0] : { apiVersion: 'v1', kind: 'List', items: documents };
+    process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+  } else {
+    process.stdout.write(documents.map((document) => stringify(document, { lineWidth: 0 })).join('---\n'));
+  }
+}

@@ -1,0 +1,364 @@
+// Which AWS identity a pod's service account resolves to, from the three places the reference reads:
+// the service account's annotations, the identity mapping (the reference's ConfigMap JSON) and the
+// container-credentials (EKS Pod Identity) list. Pure: the shells fetch the inputs, this decides.
+
+import {
+  ANNOTATION,
+  CONTAINER_CREDENTIALS_DEFAULTS,
+  DEFAULT_TOKEN_AUDIENCE,
+  DEFAULT_TOKEN_EXPIRATION_SECONDS,
+  MIN_TOKEN_EXPIRATION_SECONDS,
+} from '../consts.ts';
+
+export interface WebIdentity {
+  mode: 'web-identity';
+  roleArn: string;
+  audience: string;
+  regionalSts: boolean;
+  tokenExpirationSeconds: number;
+  /** Where the identity came from, for messages: "service account annotation", "mapping entry team-*\/app". */
+  source: string;
+}
+
+export interface ContainerCredentialsSettings {
+  fullUri: string;
+  audience: string;
+  mountPath: string;
+  volumeName: string;
+  tokenFileName: string;
+}
+
+export interface ContainerCredentialsIdentity extends ContainerCredentialsSettings {
+  mode: 'container-credentials';
+  regionalSts: boolean;
+  tokenExpirationSeconds: number;
+  source: string;
+}
+
+export type Identity = WebIdentity | ContainerCredentialsIdentity;
+
+/** The webhook-wide defaults (flags) that annotations and mapping entries override. */
+export interface IdentityDefaults {
+  audience: string;
+  regionalSts: boolean;
+  tokenExpirationSeconds: number;
+}
+
+export const BUILTIN_IDENTITY_DEFAULTS: IdentityDefaults = {
+  audience: DEFAULT_TOKEN_AUDIENCE,
+  regionalSts: false,
+  tokenExpirationSeconds: DEFAULT_TOKEN_EXPIRATION_SECONDS,
+};
+
+export const BUILTIN_CONTAINER_CREDENTIALS: ContainerCredentialsSettings = {
+  ...CONTAINER_CREDENTIALS_DEFAULTS,
+};
+
+// --- Value parsing, with the reference's rules -------------------------------------------------------------
+
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/** Go's strconv.ParseBool, which the reference uses for annotations and flags; undefined when invalid. */
+export function parseGoBool(text: string): boolean | undefined {
+  if (GO_TRUE.has(text)) return true;
+  if (GO_FALSE.has(text)) return false;
+  return undefined;
+}
+
+const INT64_MAX = 9_223_372_036_854_775_807n;
+const INT64_MIN = -9_223_372_036_854_775_808n;
+
+/** A base-10 int64 as Go's ParseInt reads it ("3600s" and out-of-range values are invalid); undefined when invalid. */
+export function parseTokenExpiration(text: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(text)) return undefined;
+  const value = BigInt(text);
+  if (value > INT64_MAX || value < INT64_MIN) return undefined;
+  return Number(value);
+}
+
+/** kube-apiserver rejects projected tokens under 600 s, so every lifetime is raised to that floor. */
+export function clampTokenExpiration(seconds: number): number {
+  return Math.max(MIN_TOKEN_EXPIRATION_SECONDS, seconds);
+}
+
+// --- Service accounts ------------------------------------------------------------------------------------------
+
+/**
+ * What kirsa keeps of a ServiceAccount: name, namespace and only the annotations under the prefix. The watch
+ * stores this instead of the whole object, so 50,000 accounts stay small.
+ */
+export interface ServiceAccountView {
+  namespace: string;
+  name: string;
+  annotations: Readonly<Record<string, string>>;
+}
+
+export function trimServiceAccount(
+  serviceAccount: {
+    metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> | null };
+  },
+  annotationPrefix: string,
+): ServiceAccountView {
+  const metadata = serviceAccount.metadata ?? {};
+  const annotations: Record<string, string> = {};
+  const prefix = `${annotationPrefix}/`;
+  for (const [key, value] of Object.entries(metadata.annotations ?? {})) {
+    if (key.startsWith(prefix)) annotations[key] = value;
+  }
+  return { namespace: metadata.namespace ?? '', name: metadata.name ?? '', annotations };
+}
+
+interface CommonSettings {
+  regionalSts: boolean;
+  tokenExpirationSeconds: number;
+}
+
+function commonSettingsFromAnnotations(
+  annotations: Readonly<Record<string, string>>,
+  annotationPrefix: string,
+  defaults: IdentityDefaults,
+): CommonSettings {
+  const stsText = annotations[`${annotationPrefix}/${ANNOTATION.stsRegionalEndpoints}`];
+  const expirationText = annotations[`${annotationPrefix}/${ANNOTATION.tokenExpiration}`];
+  const expiration = expirationText === undefined ? undefined : parseTokenExpiration(expirationText);
+  return {
+    regionalSts: (stsText === undefined ? undefined : parseGoBool(stsText)) ?? defaults.regionalSts,
+    tokenExpirationSeconds: clampTokenExpiration(expiration ?? defaults.tokenExpirationSeconds),
+  };
+}
+
+/** The web identity a service account's annotations declare, or undefined when it has no role annotation. */
+export function identityFromServiceAccount(
+  serviceAccount: ServiceAccountView,
+  annotationPrefix: string,
+  defaults: IdentityDefaults,
+): WebIdentity | undefined {
+  const roleArn = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.roleArn}`];
+  if (roleArn === undefined || roleArn.trim() === '') return undefined;
+  const audience = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.audience}`];
+  return {
+    mode: 'web-identity',
+    roleArn: roleArn.trim(),
+    audience: audience === undefined || audience === '' ? defaults.audience : audience,
+    ...commonSettingsFromAnnotations(serviceAccount.annotations, annotationPrefix, defaults),
+    source: `annotation ${annotationPrefix}/${ANNOTATION.roleArn} of service account ${serviceAccount.namespace}/${serviceAccount.name}`,
+  };
+}
+
+// --- The identity mapping (the reference's ConfigMap JSON) -----------------------------------------------------
+
+export interface MappingEntry {
+  roleArn: string;
+  audience?: string;
+  regionalSts?: boolean;
+  /** 0 or absent means "the default", as in the reference. */
+  tokenExpirationSeconds?: number;
+}
+
+interface PatternEntry {
+  key: string;
+  namespacePattern: RegExp;
+  serviceAccount: string;
+  /** Literal characters in the namespace pattern: the more, the more specific. */
+  specificity: number;
+  entry: MappingEntry;
+}
+
+export interface IdentityMapping {
+  exact: ReadonlyMap<string, MappingEntry>;
+  /** Namespace globs (`team-*`) and the bare `*`, most specific first. */
+  patterns: readonly PatternEntry[];
+  size: number;
+}
+
+export const EMPTY_MAPPING: IdentityMapping = { exact: new Map(), patterns: [], size: 0 };
+
+export interface ParsedMapping {
+  mapping: IdentityMapping;
+  /** One line per entry that was skipped, saying why; the rest of the mapping still applies. */
+  problems: string[];
+}
+
+/** Reads a field by its Go struct name, case-insensitively, as Go's encoding/json does for untagged fields. */
+function goField(record: Record<string, unknown>, name: string): unknown {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(record)) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('.*')}$`);
+}
+
+function parseMappingEntry(key: string, raw: unknown): MappingEntry | string {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return `entry "${key}" is not an object`;
+  const record = raw as Record<string, unknown>;
+  const roleArn = goField(record, 'RoleARN');
+  const audience = goField(record, 'Audience');
+  const regionalSts = goField(record, 'UseRegionalSTS');
+  const expiration = goField(record, 'TokenExpiration');
+  if (typeof roleArn !== 'string' || roleArn.trim() === '') return `entry "${key}" has no RoleARN`;
+  if (audience !== undefined && typeof audience !== 'string')
+    return `entry "${key}" has an Audience that is not a string`;
+  if (regionalSts !== undefined && typeof regionalSts !== 'boolean')
+    return `entry "${key}" has a UseRegionalSTS that is not true or false`;
+  if (expiration !== undefined && !(typeof expiration === 'number' && Number.isInteger(expiration)))
+    return `entry "${key}" has a TokenExpiration that is not a whole number of seconds`;
+  const entry: MappingEntry = { roleArn: roleArn.trim() };
+  if (audience !== undefined && audience !== '') entry.audience = audience;
+  if (regionalSts !== undefined) entry.regionalSts = regionalSts;
+  if (expiration !== undefined && expiration !== 0) entry.tokenExpirationSeconds = expiration;
+  return entry;
+}
+
+/**
+ * Parses the mapping JSON `{"ns/sa": {"RoleARN": ..., "Audience": ..., "UseRegionalSTS": ..., "TokenExpiration": ...}}`.
+ * Unlike the reference, a bad key is reported and skipped instead of crashing the process, and namespace
+ * globs such as `team-*` match as documented. Throws only when the text is not a JSON object at all.
+ */
+export function parseIdentityMapping(text: string): ParsedMapping {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(`not valid JSON: ${(error as Error).message}`);
+  }
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw new SyntaxError('expected a JSON object keyed by "namespace/serviceaccount"');
+  }
+  const exact = new Map<string, MappingEntry>();
+  const patterns: PatternEntry[] = [];
+  const problems: string[] = [];
+  for (const [key, raw] of Object.entries(document as Record<string, unknown>)) {
+    const parts = key.split('/');
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
+      problems.push(`key "${key}" is not "namespace/serviceaccount"; skipped`);
+      continue;
+    }
+    const [namespace, serviceAccount] = parts as [string, string];
+    if (serviceAccount.includes('*')) {
+      problems.push(`key "${key}": only the namespace part may hold a * pattern; skipped`);
+      continue;
+    }
+    const entry = parseMappingEntry(key, raw);
+    if (typeof entry === 'string') {
+      problems.push(`${entry}; skipped`);
+      continue;
+    }
+    if (namespace.includes('*')) {
+      patterns.push({
+        key,
+        namespacePattern: globToRegExp(namespace),
+        serviceAccount,
+        specificity: namespace.replaceAll('*', '').length,
+        entry,
+      });
+    } else {
+      exact.set(key, entry);
+    }
+  }
+  patterns.sort((a, b) => b.specificity - a.specificity || a.key.localeCompare(b.key));
+  return { mapping: { exact, patterns, size: exact.size + patterns.length }, problems };
+}
+
+/** The mapping entry for ns/sa: an exact key first, then the most specific namespace pattern. */
+export function lookupMapping(
+  mapping: IdentityMapping,
+  namespace: string,
+  serviceAccount: string,
+): { key: string; entry: MappingEntry } | undefined {
+  const key = `${namespace}/${serviceAccount}`;
+  const exact = mapping.exact.get(key);
+  if (exact !== undefined) return { key, entry: exact };
+  for (const pattern of mapping.patterns) {
+    if (pattern.serviceAccount === serviceAccount && pattern.namespacePattern.test(namespace)) {
+      return { key: pattern.key, entry: pattern.entry };
+    }
+  }
+  return undefined;
+}
+
+/** A mapping entry with the same defaults and floor as annotations (the reference applied neither). */
+export function identityFromMappingEntry(
+  key: string,
+  entry: MappingEntry,
+  defaults: IdentityDefaults,
+): WebIdentity {
+  return {
+    mode: 'web-identity',
+    roleArn: entry.roleArn,
+    audience: entry.audience ?? defaults.audience,
+    regionalSts: entry.regionalSts ?? defaults.regionalSts,
+    tokenExpirationSeconds: clampTokenExpiration(
+      entry.tokenExpirationSeconds ?? defaults.tokenExpirationSeconds,
+    ),
+    source: `identity mapping entry "${key}"`,
+  };
+}
+
+// --- Container credentials list -----------------------------------------------------------------------------
+
+/** Parses `{"identities":[{"namespace":"ns","serviceAccount":"sa"}]}` into a set of "ns/sa". Throws on bad JSON. */
+export function parseContainerCredentialsList(text: string): Set<string> {
+  if (text.trim() === '') return new Set();
+  const document = JSON.parse(text) as unknown;
+  const identities = (document as { identities?: unknown } | null)?.identities;
+  if (!Array.isArray(identities))
+    throw new SyntaxError('expected {"identities": [{"namespace": ..., "serviceAccount": ...}]}');
+  const keys = new Set<string>();
+  for (const item of identities) {
+    const { namespace, serviceAccount } = (item ?? {}) as { namespace?: unknown; serviceAccount?: unknown };
+    if (typeof namespace === 'string' && typeof serviceAccount === 'string')
+      keys.add(`${namespace}/${serviceAccount}`);
+  }
+  return keys;
+}
+
+// --- Resolution ---------------------------------------------------------------------------------------------------
+
+export interface IdentitySources {
+  namespace: string;
+  serviceAccountName: string;
+  /** The service account as the cache knows it, or undefined when it is not known (yet). */
+  serviceAccount: ServiceAccountView | undefined;
+  mapping: IdentityMapping;
+  containerCredentials:
+    | { identities: ReadonlySet<string>; settings: ContainerCredentialsSettings }
+    | undefined;
+  annotationPrefix: string;
+  defaults: IdentityDefaults;
+}
+
+/**
+ * The reference's precedence: a container-credentials listing wins outright; otherwise a role annotation on
+ * the service account; otherwise the mapping for ns/sa; otherwise a namespace pattern. Undefined: no identity.
+ */
+export function resolveIdentity(sources: IdentitySources): Identity | undefined {
+  const { namespace, serviceAccountName, serviceAccount, mapping, annotationPrefix, defaults } = sources;
+  const key = `${namespace}/${serviceAccountName}`;
+  const mapped = lookupMapping(mapping, namespace, serviceAccountName);
+
+  if (sources.containerCredentials?.identities.has(key)) {
+    // Regional STS and lifetime come from the account's annotations, else its mapping entry, else the flags
+    // (the reference fell back to hard-coded constants and ignored wildcard entries here).
+    const common: CommonSettings = serviceAccount
+      ? commonSettingsFromAnnotations(serviceAccount.annotations, annotationPrefix, defaults)
+      : mapped
+        ? identityFromMappingEntry(mapped.key, mapped.entry, defaults)
+        : { regionalSts: defaults.regionalSts, tokenExpirationSeconds: defaults.tokenExpirationSeconds };
+    return {
+      mode: 'container-credentials',
+      ...sources.containerCredentials.settings,
+      regionalSts: common.regionalSts,
+      tokenExpirationSeconds: common.tokenExpirationSeconds,
+      source: `container-credentials list entry ${key}`,
+    };
+  }
+  if (serviceAccount) {
+    const annotated = identityFromServiceAccount(serviceAccount, annotationPrefix, defaults);
+    if (annotated) return annotated;
+  }
+  return mapped ? identityFromMappingEntry(mapped.key, mapped.entry, defaults) : undefined;
+}
