@@ -303,7 +303,8 @@ export function mutatePod(
       result.patch.push(add('/metadata', { labels: { [POD_IDENTITY_LABEL]: POD_IDENTITY_LABEL_VALUE } }));
     } else if (labels === undefined || labels === null) {
       result.patch.push(add('/metadata/labels', { [POD_IDENTITY_LABEL]: POD_IDENTITY_LABEL_VALUE }));
-    } else if (labels[POD_IDENTITY_LABEL] !== POD_IDENTITY_LABEL_VALUE) {
+    } else if (!(POD_IDENTITY_LABEL in labels)) {
+      // A label the user set, whatever its value, is theirs: `add` would overwrite it.
       result.patch.push(add(pointer('metadata', 'labels', POD_IDENTITY_LABEL), POD_IDENTITY_LABEL_VALUE));
     }
   }

@@ -1,0 +1,318 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
+import type { ContainerCredentialsIdentity, WebIdentity } from './identity.ts';
+import { applyAddOperations } from './json-patch.ts';
+import type { PodLike } from './kube-types.ts';
+import { isIamRoleArn, type MutationOptions, mutatePod } from './mutation.ts';
+
+const ROLE = 'arn:aws:iam::111122223333:role/s3-echoer';
+const web: WebIdentity = {
+  mode: 'web-identity',
+  roleArn: ROLE,
+  audience: 'sts.amazonaws.com',
+  regionalSts: false,
+  tokenExpirationSeconds: 86400,
+  source: 'test',
+};
+const containerCredentials: ContainerCredentialsIdentity = {
+  mode: 'container-credentials',
+  fullUri: 'http://169.254.170.23/v1/credentials',
+  audience: 'pods.eks.amazonaws.com',
+  mountPath: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount',
+  volumeName: 'eks-pod-identity-token',
+  tokenFileName: 'eks-pod-identity-token',
+  regionalSts: false,
+  tokenExpirationSeconds: 86400,
+  source: 'test',
+};
+const options: MutationOptions = {
+  annotationPrefix: 'eks.amazonaws.com',
+  tokenMountPath: DEFAULT_TOKEN_MOUNT_PATH,
+  defaultRegion: '',
+  random: () => 0,
+};
+
+function pod(spec: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}): PodLike {
+  return {
+    metadata: { name: 'p', ...metadata },
+    spec: { containers: [{ name: 'app', image: 'x' }], ...spec },
+  };
+}
+
+function mutated(
+  input: PodLike,
+  identity = web as WebIdentity | ContainerCredentialsIdentity,
+  opts = options,
+) {
+  const result = mutatePod(input, identity, opts);
+  return { result, output: applyAddOperations(input, result.patch) };
+}
+
+function envOf(output: PodLike, index = 0, field: 'containers' | 'initContainers' = 'containers') {
+  return Object.fromEntries(
+    (output.spec?.[field]?.[index]?.env ?? []).map((entry) => [entry.name, entry.value]),
+  );
+}
+
+describe('mutatePod', () => {
+  test('no identity means no patch and no warning', () => {
+    assert.deepEqual(mutatePod(pod(), undefined, options), {
+      outcome: 'unchanged',
+      patch: [],
+      warnings: [],
+      conflictedContainers: [],
+    });
+  });
+
+  test('adds env, mount and volume by index, keeping every other field', () => {
+    const input = pod({
+      containers: [
+        {
+          name: 'app',
+          env: [{ name: 'A', value: '1' }],
+          volumeMounts: [{ name: 'data', mountPath: '/data' }],
+          startupProbe: { grpc: { port: 9 } },
+          futureField: { nested: [1, 2] },
+        },
+      ],
+      volumes: [{ name: 'data', emptyDir: {} }],
+    });
+    const { result, output } = mutated(input);
+    assert.equal(result.outcome, 'mutated');
+    assert.deepEqual(
+      result.patch.map((operation) => operation.path),
+      [
+        '/spec/volumes/0',
+        '/spec/containers/0/env/1',
+        '/spec/containers/0/env/2',
+        '/spec/containers/0/volumeMounts/1',
+      ],
+    );
+    const container = output.spec!.containers![0]!;
+    assert.deepEqual(container.startupProbe, { grpc: { port: 9 } });
+    assert.deepEqual(container.futureField, { nested: [1, 2] });
+    assert.deepEqual(envOf(output), {
+      A: '1',
+      AWS_ROLE_ARN: ROLE,
+      AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+    });
+  });
+
+  test('env order: STS, default region, region, then the pair', () => {
+    const { output } = mutated(
+      pod(),
+      { ...web, regionalSts: true },
+      { ...options, defaultRegion: 'eu-west-1' },
+    );
+    assert.deepEqual(
+      output.spec!.containers![0]!.env!.map((entry) => entry.name),
+      [
+        'AWS_STS_REGIONAL_ENDPOINTS',
+        'AWS_DEFAULT_REGION',
+        'AWS_REGION',
+        'AWS_ROLE_ARN',
+        'AWS_WEB_IDENTITY_TOKEN_FILE',
+      ],
+    );
+  });
+
+  test('a second pass over the output adds nothing', () => {
+    const { output } = mutated(pod({ initContainers: [{ name: 'init' }] }), { ...web, regionalSts: true });
+    assert.deepEqual(mutatePod(output, { ...web, regionalSts: true }, options).patch, []);
+  });
+
+  test('spec.os.name windows selects the Windows token path; the mount stays Unix', () => {
+    const { output } = mutated(pod({ os: { name: 'windows' } }));
+    assert.equal(
+      envOf(output).AWS_WEB_IDENTITY_TOKEN_FILE,
+      'C:\\var\\run\\secrets\\eks.amazonaws.com\\serviceaccount\\token',
+    );
+    assert.equal(output.spec!.containers![0]!.volumeMounts![0]!.mountPath, DEFAULT_TOKEN_MOUNT_PATH);
+  });
+
+  test('skip-containers names are trimmed', () => {
+    const input = pod(
+      { containers: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] },
+      {
+        annotations: { 'eks.amazonaws.com/skip-containers': ' a , "b" ' },
+      },
+    );
+    const { output } = mutated(input);
+    assert.deepEqual(envOf(output, 0), {});
+    assert.deepEqual(envOf(output, 1), {});
+    assert.equal(envOf(output, 2).AWS_ROLE_ARN, ROLE);
+  });
+
+  test('an unreadable skip-containers value skips nothing and warns', () => {
+    const input = pod({}, { annotations: { 'eks.amazonaws.com/skip-containers': 'a"b' } });
+    const { result, output } = mutated(input);
+    assert.equal(envOf(output).AWS_ROLE_ARN, ROLE);
+    assert.match(result.warnings[0]!, /skip-containers could not be read \(a quote inside an unquoted name/);
+  });
+
+  test('a role that is not an IAM role ARN injects nothing and quotes the value', () => {
+    const result = mutatePod(pod(), { ...web, roleArn: 'arn:aws:iam::1234:user/bob' }, options);
+    assert.equal(result.outcome, 'invalid-identity');
+    assert.deepEqual(result.patch, []);
+    assert.match(result.warnings[0]!, /"arn:aws:iam::1234:user\/bob" \(from test\) is not an IAM role ARN/);
+  });
+
+  test('isIamRoleArn accepts partitions and paths, rejects the rest', () => {
+    for (const arn of [
+      ROLE,
+      'arn:aws-cn:iam::111122223333:role/a/b/c',
+      'arn:aws-us-gov:iam::111122223333:role/x+=,.@-_',
+    ]) {
+      assert.ok(isIamRoleArn(arn), arn);
+    }
+    for (const arn of [
+      's3-echoer',
+      'arn:aws:iam::11112222333:role/x',
+      'arn:aws:iam::111122223333:role/',
+      'arn:aws:sts::111122223333:role/x',
+      `${ROLE} `,
+    ]) {
+      assert.ok(!isIamRoleArn(arn), arn);
+    }
+  });
+
+  test('a foreign volume under the token name: nothing injected, a warning with the fix', () => {
+    const result = mutatePod(pod({ volumes: [{ name: 'aws-iam-token', emptyDir: {} }] }), web, options);
+    assert.equal(result.outcome, 'conflict');
+    assert.deepEqual(result.patch, []);
+    assert.match(
+      result.warnings[0]!,
+      /volume "aws-iam-token" \(a emptyDir volume\).*Rename or remove that volume/,
+    );
+  });
+
+  test('a projected token for another audience under the token name is a conflict too', () => {
+    const volume = {
+      name: 'aws-iam-token',
+      projected: { sources: [{ serviceAccountToken: { audience: 'vault', path: 'token' } }] },
+    };
+    const result = mutatePod(pod({ volumes: [volume] }), web, options);
+    assert.equal(result.outcome, 'conflict');
+    assert.match(result.warnings[0]!, /a projected token for audience "vault"/);
+  });
+
+  test('our own token volume (same audience and file) is reused, whatever its lifetime', () => {
+    const volume = {
+      name: 'aws-iam-token',
+      projected: {
+        sources: [
+          { serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 3600, path: 'token' } },
+        ],
+      },
+    };
+    const result = mutatePod(pod({ volumes: [volume] }), web, options);
+    assert.equal(result.outcome, 'mutated');
+    assert.ok(result.patch.every((operation) => !operation.path.startsWith('/spec/volumes')));
+  });
+
+  test('another mount at the token path: that container is left alone, the others are mutated', () => {
+    const input = pod({
+      containers: [
+        { name: 'istio', volumeMounts: [{ name: 'other', mountPath: `${DEFAULT_TOKEN_MOUNT_PATH}/` }] },
+        { name: 'app' },
+      ],
+    });
+    const { result, output } = mutated(input);
+    assert.deepEqual(result.conflictedContainers, ['istio']);
+    assert.deepEqual(envOf(output, 0), {});
+    assert.equal(output.spec!.containers![0]!.volumeMounts!.length, 1);
+    assert.equal(envOf(output, 1).AWS_ROLE_ARN, ROLE);
+    assert.match(result.warnings[0]!, /container "istio" already mounts "other"/);
+  });
+
+  test('a container mounting the token volume elsewhere gets nothing: the env would point nowhere', () => {
+    const input = pod({
+      containers: [{ name: 'app', volumeMounts: [{ name: 'aws-iam-token', mountPath: '/elsewhere' }] }],
+    });
+    const result = mutatePod(input, web, options);
+    assert.equal(result.outcome, 'mutated'); // the volume is still added for the pod
+    assert.ok(result.patch.every((operation) => !operation.path.startsWith('/spec/containers')));
+    assert.match(result.warnings[0]!, /mounts volume "aws-iam-token" at "\/elsewhere"/);
+  });
+
+  test('the early exit leaves a container with all three groups untouched, mount included', () => {
+    const env = [
+      { name: 'AWS_ROLE_ARN', value: 'mine' },
+      { name: 'AWS_REGION', value: 'x' },
+      { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'legacy' },
+    ];
+    const result = mutatePod(pod({ containers: [{ name: 'app', env }] }), web, options);
+    assert.deepEqual(
+      result.patch.map((operation) => operation.path),
+      ['/spec/volumes'],
+    );
+  });
+
+  test('env null or absent is created whole; an empty list is appended to', () => {
+    for (const env of [null, undefined]) {
+      const result = mutatePod(pod({ containers: [{ name: 'app', env }] }), web, options);
+      assert.ok(result.patch.some((operation) => operation.path === '/spec/containers/0/env'));
+    }
+    const result = mutatePod(pod({ containers: [{ name: 'app', env: [] }] }), web, options);
+    assert.ok(result.patch.some((operation) => operation.path === '/spec/containers/0/env/0'));
+  });
+
+  test('token lifetime: pod annotation over identity, invalid values ignored, floor 600', () => {
+    const lifetime = (annotation: string | undefined, identitySeconds = 7200) => {
+      const annotations =
+        annotation === undefined ? {} : { 'eks.amazonaws.com/token-expiration': annotation };
+      const result = mutatePod(
+        pod({}, { annotations }),
+        { ...web, tokenExpirationSeconds: identitySeconds },
+        options,
+      );
+      const volume = result.patch[0]!.value as Array<{
+        projected: { sources: Array<{ serviceAccountToken: { expirationSeconds: number } }> };
+      }>;
+      return volume[0]!.projected.sources[0]!.serviceAccountToken.expirationSeconds;
+    };
+    assert.equal(lifetime(undefined), 7200);
+    assert.equal(lifetime('3600'), 3600);
+    assert.equal(lifetime('3600s'), 7200);
+    assert.equal(lifetime('0'), 600);
+    assert.equal(lifetime('-5'), 600);
+    assert.equal(lifetime('99999999999999999999'), 7200);
+  });
+
+  test('container credentials: label, jitter over the full range only at the default lifetime', () => {
+    const lifetime = (random: number, seconds = 86400) => {
+      const result = mutatePod(
+        pod(),
+        { ...containerCredentials, tokenExpirationSeconds: seconds },
+        { ...options, random: () => random },
+      );
+      const volume = result.patch[1]!.value as Array<{
+        projected: { sources: Array<{ serviceAccountToken: { expirationSeconds: number } }> };
+      }>;
+      return volume[0]!.projected.sources[0]!.serviceAccountToken.expirationSeconds;
+    };
+    assert.equal(lifetime(0), 79200);
+    assert.equal(lifetime(0.999999999), 86400);
+    assert.equal(lifetime(0.5, 10000), 10000);
+    const { result, output } = mutated(pod(), containerCredentials);
+    assert.deepEqual(result.patch[0], {
+      op: 'add',
+      path: '/metadata/labels',
+      value: { 'eks.amazonaws.com/pod-identity': 'enabled' },
+    });
+    assert.equal(
+      envOf(output).AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+      '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token',
+    );
+  });
+
+  test('container credentials: an existing label map gets one escaped key', () => {
+    const result = mutatePod(pod({}, { labels: { app: 'x' } }), containerCredentials, options);
+    assert.deepEqual(result.patch[0], {
+      op: 'add',
+      path: '/metadata/labels/eks.amazonaws.com~1pod-identity',
+      value: 'enabled',
+    });
+  });
+});

@@ -1,0 +1,42 @@
+// Runs the real `kirsa` command as a child process on this Node (the project's Node 24), as a user would.
+
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const KIRSA_BIN = fileURLToPath(new URL('../../bin/kirsa.js', import.meta.url));
+
+export interface KirsaRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runKirsa(
+  args: string[],
+  {
+    input,
+    cwd,
+    env,
+    timeoutMs = 60_000,
+  }: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<KirsaRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KIRSA_BIN, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
