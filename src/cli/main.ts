@@ -3,9 +3,10 @@
 
 import { Command, CommanderError } from 'commander';
 import { isKirsaError } from '../errors.ts';
+import { registerManifests } from './manifests.ts';
 import { registerMutate } from './mutate.ts';
 
-const VERBS: Array<(program: Command) => void> = [registerMutate];
+const VERBS: Array<(program: Command) => void> = [registerMutate, registerManifests];
 
 export function buildProgram(): Command {
   const program = new Command('kirsa')

@@ -1,0 +1,24 @@
+# The kirsa webhook image. Build stage: install everything and compile TypeScript to dist/ (Node refuses to
+# strip types under node_modules, and a compiled image starts faster). Runtime stage: production
+# dependencies and dist/ only, as a non-root user, on a read-only root filesystem.
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/bin ./bin
+# 65532: the conventional "nonroot" uid, matched by runAsUser in deploy/.
+USER 65532:65532
+EXPOSE 8443 9999
+ENTRYPOINT ["node", "/app/bin/kirsa.js"]
+CMD ["webhook"]

@@ -1,0 +1,4 @@
+{{- define "kirsa.labels" -}}
+app.kubernetes.io/name: kirsa
+app.kubernetes.io/component: webhook
+{{- end -}}
