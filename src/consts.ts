@@ -77,3 +77,25 @@ export const WINDOWS_DRIVE = 'C:';
 /** Set by the ServiceAccount admission plugin when a pod names none. */
 export const DEFAULT_SERVICE_ACCOUNT = 'default';
 export const DEFAULT_NAMESPACE = 'default';
+
+// --- Trust policies and roles (IAM, STS) ------------------------------------------------------------------
+
+/** The one action a web identity asks STS for; a trust policy must allow it for the pod's token. */
+export const ASSUME_ROLE_WITH_WEB_IDENTITY = 'sts:AssumeRoleWithWebIdentity';
+/** The policy language version; the only one under which IAM substitutes `${...}` policy variables. */
+export const POLICY_VERSION_WITH_VARIABLES = '2012-10-17';
+/** Kubernetes puts `system:serviceaccount:<namespace>:<name>` in a service-account token's `sub`. */
+export const SERVICE_ACCOUNT_SUBJECT_PREFIX = 'system:serviceaccount:';
+/** IAM's default role trust policy size quota, in characters (whitespace not counted); raisable on request. */
+export const TRUST_POLICY_SIZE_QUOTA = 2048;
+/** Warn when a trust policy reaches this share of the quota, before IAM refuses the next service account. */
+export const TRUST_POLICY_SIZE_WARN_RATIO = 0.9;
+/** IAM role names are at most 64 characters. */
+export const ROLE_NAME_MAX_LENGTH = 64;
+/** Name of the inline policy `kirsa role create --inline-policy` puts on the role, so a rerun replaces it. */
+export const INLINE_POLICY_NAME = 'kirsa-inline';
+/** Label kirsa sets on the ServiceAccounts it creates, as eksctl does, so their owner is visible. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'kirsa';
+/** Region for IAM calls when none is configured: IAM is global, its endpoint lives in us-east-1. */
+export const IAM_DEFAULT_REGION = 'us-east-1';

@@ -1,0 +1,341 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { KirsaError } from '../errors.ts';
+import { evaluateTrustPolicy, type PolicyDocument } from './policy-evaluator.ts';
+import {
+  buildTrustPolicy,
+  issuerHostPath,
+  mergeTrustPolicy,
+  parseServiceAccountRef,
+  policySize,
+  providerArnFor,
+  serviceAccountSubject,
+  sizeWarning,
+} from './trust-policy.ts';
+
+const ISSUER = 'https://oidc.example.com/cluster-a';
+const HOST = 'oidc.example.com/cluster-a';
+const PROVIDER = `arn:aws:iam::111122223333:oidc-provider/${HOST}`;
+const PROVIDER_B = 'arn:aws:iam::111122223333:oidc-provider/s3.eu-west-1.amazonaws.com/cluster-b';
+
+function ask(
+  policy: PolicyDocument,
+  namespace: string,
+  name: string,
+  audience = 'sts.amazonaws.com',
+  provider = PROVIDER,
+) {
+  const hostPath = provider.slice(provider.indexOf('/') + 1);
+  return evaluateTrustPolicy(policy, {
+    principalFederated: provider,
+    context: {
+      [`${hostPath}:sub`]: `system:serviceaccount:${namespace}:${name}`,
+      [`${hostPath}:aud`]: audience,
+    },
+  }).decision;
+}
+
+describe('issuers and providers', () => {
+  test('host/path and provider ARN from the issuer URL', () => {
+    assert.equal(issuerHostPath(ISSUER), HOST);
+    assert.equal(providerArnFor(ISSUER, '111122223333'), PROVIDER);
+    assert.equal(
+      providerArnFor('https://oidc.example.com', '111122223333', 'aws-cn'),
+      'arn:aws-cn:iam::111122223333:oidc-provider/oidc.example.com',
+    );
+  });
+
+  test('issuer URLs IAM would refuse are usage errors naming the rule', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['http://oidc.example.com', /only accepts https/],
+      ['https://oidc.example.com:8443', /port/],
+      ['https://oidc.example.com/?x=1', /query/],
+      ['https://oidc.example.com/#x', /fragment/],
+      ['https://oidc.example.com/', /trailing slash/],
+      ['oidc.example.com', /not a URL/],
+    ];
+    for (const [url, rule] of cases) {
+      assert.throws(
+        () => issuerHostPath(url),
+        (error: unknown) => error instanceof KirsaError && error.code === 'USAGE' && rule.test(error.message),
+        url,
+      );
+    }
+    assert.throws(() => providerArnFor(ISSUER, '1234'), /not an AWS account ID/);
+  });
+
+  test('service account references', () => {
+    assert.deepEqual(parseServiceAccountRef('s3-echoer', 'default'), {
+      namespace: 'default',
+      name: 's3-echoer',
+    });
+    assert.deepEqual(parseServiceAccountRef('team-a/app', 'default'), { namespace: 'team-a', name: 'app' });
+    assert.deepEqual(parseServiceAccountRef('team-*:*', 'default'), { namespace: 'team-*', name: '*' });
+    assert.throws(() => parseServiceAccountRef('Bad_Name', 'default'), /not a service account/);
+  });
+});
+
+describe('building', () => {
+  test('one service account: StringEquals on :sub and :aud, the shape eksctl and the EKS docs use', () => {
+    const policy = buildTrustPolicy({
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 's3-echoer' }],
+      audiences: ['sts.amazonaws.com'],
+    });
+    assert.deepEqual(policy, {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Federated: PROVIDER },
+          Action: 'sts:AssumeRoleWithWebIdentity',
+          Condition: {
+            StringEquals: {
+              [`${HOST}:sub`]: 'system:serviceaccount:default:s3-echoer',
+              [`${HOST}:aud`]: 'sts.amazonaws.com',
+            },
+          },
+        },
+      ],
+    });
+    assert.equal(ask(policy, 'default', 's3-echoer'), 'allow');
+    assert.equal(ask(policy, 'default', 'app'), 'deny');
+    assert.equal(ask(policy, 'default', 's3-echoer', 'amazonaws.com'), 'deny');
+  });
+
+  test('a wildcard switches :sub to StringLike and keeps :aud StringEquals', () => {
+    const policy = buildTrustPolicy({
+      providerArns: [PROVIDER],
+      serviceAccounts: [
+        { namespace: 'team-*', name: 'app' },
+        { namespace: 'default', name: 's3-echoer' },
+      ],
+      audiences: ['sts.amazonaws.com'],
+    });
+    const condition = policy.Statement[0]!.Condition!;
+    assert.deepEqual(condition.StringLike, {
+      [`${HOST}:sub`]: ['system:serviceaccount:team-*:app', 'system:serviceaccount:default:s3-echoer'],
+    });
+    assert.deepEqual(condition.StringEquals, { [`${HOST}:aud`]: 'sts.amazonaws.com' });
+    assert.equal(ask(policy, 'team-a', 'app'), 'allow');
+    assert.equal(ask(policy, 'default', 's3-echoer'), 'allow');
+    assert.equal(ask(policy, 'default', 'app'), 'deny');
+  });
+
+  test('several providers (clusters) give one statement each, every account trusted by each', () => {
+    const policy = buildTrustPolicy({
+      providerArns: [PROVIDER, PROVIDER_B],
+      serviceAccounts: [
+        { namespace: 'default', name: 's3-echoer' },
+        { namespace: 'prod', name: 'app' },
+      ],
+      audiences: ['sts.amazonaws.com'],
+    });
+    assert.equal(policy.Statement.length, 2);
+    for (const provider of [PROVIDER, PROVIDER_B]) {
+      assert.equal(ask(policy, 'default', 's3-echoer', 'sts.amazonaws.com', provider), 'allow');
+      assert.equal(ask(policy, 'prod', 'app', 'sts.amazonaws.com', provider), 'allow');
+      assert.equal(ask(policy, 'prod', 's3-echoer', 'sts.amazonaws.com', provider), 'deny');
+    }
+  });
+
+  test('property: the policy for (ns, sa) allows exactly that subject', () => {
+    const label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$/);
+    fc.assert(
+      fc.property(label, label, label, label, (namespace, name, otherNamespace, otherName) => {
+        const policy = buildTrustPolicy({
+          providerArns: [PROVIDER],
+          serviceAccounts: [{ namespace, name }],
+          audiences: ['sts.amazonaws.com'],
+        });
+        assert.equal(ask(policy, namespace, name), 'allow');
+        const same = otherNamespace === namespace && otherName === name;
+        assert.equal(ask(policy, otherNamespace, otherName), same ? 'allow' : 'deny');
+      }),
+    );
+  });
+
+  test('property: a namespace wildcard allows every name in matching namespaces only', () => {
+    const label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$/);
+    fc.assert(
+      fc.property(label, label, (namespace, name) => {
+        const policy = buildTrustPolicy({
+          providerArns: [PROVIDER],
+          serviceAccounts: [{ namespace: 'team-*', name: '*' }],
+          audiences: ['sts.amazonaws.com'],
+        });
+        assert.equal(ask(policy, namespace, name), namespace.startsWith('team-') ? 'allow' : 'deny');
+      }),
+    );
+  });
+});
+
+describe('merging into an existing policy', () => {
+  const base = () =>
+    buildTrustPolicy({
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 's3-echoer' }],
+      audiences: ['sts.amazonaws.com'],
+    });
+
+  test('no existing policy: the built one', () => {
+    const result = mergeTrustPolicy(undefined, {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 's3-echoer' }],
+      audiences: ['sts.amazonaws.com'],
+    });
+    assert.equal(result.changed, true);
+    assert.deepEqual(result.policy, base());
+  });
+
+  test('an already trusted account changes nothing', () => {
+    const result = mergeTrustPolicy(base(), {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 's3-echoer' }],
+      audiences: ['sts.amazonaws.com'],
+    });
+    assert.equal(result.changed, false);
+    assert.deepEqual(result.policy, base());
+  });
+
+  test("a new account joins kirsa's statement; a rerun is unchanged", () => {
+    const request = {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 'app' }],
+      audiences: ['sts.amazonaws.com'],
+    };
+    const first = mergeTrustPolicy(base(), request);
+    assert.equal(first.changed, true);
+    assert.deepEqual(first.added, [`system:serviceaccount:default:app from ${PROVIDER}`]);
+    assert.equal(first.policy.Statement.length, 1);
+    assert.deepEqual(first.policy.Statement[0]!.Condition!.StringEquals![`${HOST}:sub`], [
+      'system:serviceaccount:default:s3-echoer',
+      'system:serviceaccount:default:app',
+    ]);
+    assert.equal(ask(first.policy, 'default', 's3-echoer'), 'allow');
+    assert.equal(ask(first.policy, 'default', 'app'), 'allow');
+    const second = mergeTrustPolicy(first.policy, request);
+    assert.equal(second.changed, false);
+    assert.deepEqual(second.policy, first.policy);
+  });
+
+  test("someone else's statements are kept whole; ours is appended", () => {
+    const foreign: PolicyDocument = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'Ec2',
+          Effect: 'Allow',
+          Principal: { Service: 'ec2.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+        },
+        {
+          Sid: 'Strict',
+          Effect: 'Allow',
+          Principal: { Federated: PROVIDER },
+          Action: 'sts:AssumeRoleWithWebIdentity',
+          Condition: { StringEquals: { [`${HOST}:sub`]: 'system:serviceaccount:x:y', [`${HOST}:amr`]: 'z' } },
+        },
+      ],
+    };
+    const result = mergeTrustPolicy(structuredClone(foreign), {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 's3-echoer' }],
+      audiences: ['sts.amazonaws.com'],
+    });
+    assert.equal(result.policy.Statement.length, 3);
+    assert.deepEqual(result.policy.Statement.slice(0, 2), foreign.Statement);
+    assert.deepEqual(result.policy.Statement[2], base().Statement[0]);
+  });
+
+  test('a different audience set gets its own statement, so no audience is widened', () => {
+    const result = mergeTrustPolicy(base(), {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 'app' }],
+      audiences: ['amazonaws.com'],
+    });
+    assert.equal(result.policy.Statement.length, 2);
+    assert.equal(ask(result.policy, 'default', 's3-echoer', 'amazonaws.com'), 'deny');
+    assert.equal(ask(result.policy, 'default', 'app', 'amazonaws.com'), 'allow');
+  });
+
+  test('a wildcard added to an exact list moves the list to StringLike', () => {
+    const result = mergeTrustPolicy(base(), {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'team-*', name: '*' }],
+      audiences: ['sts.amazonaws.com'],
+    });
+    const condition = result.policy.Statement[0]!.Condition!;
+    assert.deepEqual(condition.StringLike, {
+      [`${HOST}:sub`]: ['system:serviceaccount:default:s3-echoer', 'system:serviceaccount:team-*:*'],
+    });
+    assert.deepEqual(condition.StringEquals, { [`${HOST}:aud`]: 'sts.amazonaws.com' });
+  });
+
+  test('an explicit Deny is reported, never removed', () => {
+    const policy = base();
+    policy.Statement.push({
+      Effect: 'Deny',
+      Principal: '*',
+      Action: '*',
+      Condition: { StringLike: { [`${HOST}:sub`]: '*:app' } },
+    });
+    const result = mergeTrustPolicy(policy, {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 'app' }],
+      audiences: ['sts.amazonaws.com'],
+    });
+    assert.equal(result.changed, false);
+    assert.match(result.problems[0]!, /explicit Deny/);
+  });
+
+  test('property: merging any sequence of accounts trusts them all and keeps earlier ones', () => {
+    const label = fc.stringMatching(/^[a-z]([-a-z0-9]{0,6}[a-z0-9])?$/);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(label, label), { minLength: 1, maxLength: 6 }), (accounts) => {
+        let policy: PolicyDocument | undefined;
+        for (const [namespace, name] of accounts) {
+          policy = mergeTrustPolicy(policy, {
+            providerArns: [PROVIDER],
+            serviceAccounts: [{ namespace, name }],
+            audiences: ['sts.amazonaws.com'],
+          }).policy;
+        }
+        for (const [namespace, name] of accounts) assert.equal(ask(policy!, namespace, name), 'allow');
+        assert.equal(policy!.Statement.length, 1);
+      }),
+    );
+  });
+});
+
+describe('size', () => {
+  test('counts characters without whitespace, and warns near and over the quota', () => {
+    const small = buildTrustPolicy({
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'default', name: 's3-echoer' }],
+      audiences: ['sts.amazonaws.com'],
+    });
+    assert.equal(policySize(small), JSON.stringify(small).length);
+    assert.equal(sizeWarning(small), undefined);
+    const accounts = Array.from({ length: 40 }, (_, index) => ({
+      namespace: 'namespace',
+      name: `service-account-${index}`,
+    }));
+    const big = buildTrustPolicy({
+      providerArns: [PROVIDER],
+      serviceAccounts: accounts,
+      audiences: ['sts.amazonaws.com'],
+    });
+    assert.match(sizeWarning(big)!, /over IAM's 2048-character quota/);
+    const near = buildTrustPolicy({
+      providerArns: [PROVIDER],
+      serviceAccounts: accounts.slice(0, 32),
+      audiences: ['sts.amazonaws.com'],
+    });
+    const size = policySize(near);
+    assert.ok(size >= 2048 * 0.9 && size <= 2048, `fixture size ${size}`);
+    assert.match(sizeWarning(near)!, new RegExp(`${size} of IAM's 2048 characters`));
+    assert.equal(serviceAccountSubject({ namespace: 'a', name: 'b' }), 'system:serviceaccount:a:b');
+  });
+});
