@@ -99,3 +99,67 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'kirsa';
 /** Region for IAM calls when none is configured: IAM is global, its endpoint lives in us-east-1. */
 export const IAM_DEFAULT_REGION = 'us-east-1';
+
+// --- The webhook server (`kirsa webhook`) --------------------------------------------------------------------
+
+/** HTTPS port; 8443 rather than the reference's 443 so the container needs no privilege to bind it. */
+export const DEFAULT_WEBHOOK_PORT = 8443;
+/** Plain-HTTP port of /metrics; the reference's, so existing scrape configs keep working. */
+export const DEFAULT_METRICS_PORT = 9999;
+/** Where the reference mounts its certificate; the default of --tls-cert and --tls-key. */
+export const DEFAULT_TLS_CERT_FILE = '/etc/webhook/certs/tls.crt';
+export const DEFAULT_TLS_KEY_FILE = '/etc/webhook/certs/tls.key';
+/** TLS below 1.2 is broken; the API server speaks 1.2 and 1.3. */
+export const DEFAULT_TLS_MIN_VERSION = '1.2';
+/** Namespace of the reference's ConfigMap (and of its in-cluster certificate Secret). */
+export const DEFAULT_WEBHOOK_NAMESPACE = 'eks';
+/** The reference's identity-mapping ConfigMap: this name in --namespace, JSON under this key. */
+export const MAPPING_CONFIG_MAP_NAME = 'pod-identity-webhook';
+export const MAPPING_CONFIG_MAP_KEY = 'config';
+/**
+ * A pod CREATE review carries one object (etcd caps objects near 1.5 MB) plus the envelope; 3 MiB leaves room
+ * and refuses anything else early (controller-runtime allows 7 MiB, fastify 1 MiB).
+ */
+export const WEBHOOK_BODY_LIMIT_BYTES = 3 * 1024 * 1024;
+/**
+ * The API server keeps idle webhook connections for 90 s: staying open longer means the client, never us,
+ * closes an idle connection, so no request races a server-side close.
+ */
+export const WEBHOOK_KEEP_ALIVE_MS = 95_000;
+/** The API server allows a webhook call at most 30 s; no honest request needs longer to arrive. */
+export const WEBHOOK_REQUEST_TIMEOUT_MS = 30_000;
+/** Headers must arrive within this (controller-runtime's ReadHeaderTimeout is 32 s); slow-loris guard. */
+export const WEBHOOK_HEADERS_TIMEOUT_MS = 30_000;
+/**
+ * Upper bound on deciding one admission once its body has arrived (only a cache miss waits at all); past it
+ * the pod is admitted unchanged with a warning, far inside the API server's timeoutSeconds.
+ */
+export const ADMISSION_DEADLINE_MS = 2_000;
+/**
+ * How long a cache miss may wait for the ServiceAccount (watch or direct GET) before admitting unchanged;
+ * a few hundred ms finds an account created in the same apply (the reference's #174) without slowing bursts.
+ */
+export const DEFAULT_LOOKUP_GRACE_PERIOD = '300ms';
+/** Direct ServiceAccount GETs on misses: at most this many per second, bursting to the second number. */
+export const LOOKUP_RATE_PER_SECOND = 10;
+export const LOOKUP_BURST = 20;
+/** A ServiceAccount the API server said does not exist is not asked for again for this long. */
+export const LOOKUP_NEGATIVE_CACHE_MS = 2_000;
+/** After SIGTERM, keep answering (ready=false) this long so endpoints drop us before we stop listening. */
+export const DEFAULT_SHUTDOWN_DRAIN_DELAY = '5s';
+/** After the drain delay, requests still running get this long to finish before connections are cut. */
+export const SHUTDOWN_FINISH_TIMEOUT_MS = 10_000;
+/** Files (certificate, identities) are checked this often besides fs.watch, which misses some swaps. */
+export const FILE_POLL_INTERVAL_MS = 1_000;
+/** Page size of the initial ServiceAccount list: bounds the memory a relist of 50,000 accounts needs. */
+export const LIST_PAGE_SIZE = 500;
+/** Reconnect backoff of a failed list or watch, doubling from the first to the second value. */
+export const WATCH_BACKOFF_MIN_MS = 500;
+export const WATCH_BACKOFF_MAX_MS = 30_000;
+/**
+ * Latency buckets (seconds) of the admission histogram: from 0.5 ms, where an admission from cache lands, to
+ * 10 s; the reference started at 125 ms and could not show a healthy webhook.
+ */
+export const ADMISSION_LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];

@@ -5,8 +5,9 @@ import { Command, CommanderError } from 'commander';
 import { isKirsaError } from '../errors.ts';
 import { registerManifests } from './manifests.ts';
 import { registerMutate } from './mutate.ts';
+import { registerWebhook } from './webhook.ts';
 
-const VERBS: Array<(program: Command) => void> = [registerMutate, registerManifests];
+const VERBS: Array<(program: Command) => void> = [registerMutate, registerManifests, registerWebhook];
 
 export function buildProgram(): Command {
   const program = new Command('kirsa')

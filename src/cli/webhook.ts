@@ -1,0 +1,473 @@
+// `kirsa webhook`: the mutating admission webhook. Flags keep the reference's names and defaults, so an
+// installation of amazon-eks-pod-identity-webhook can switch by changing its image. Two phases: validate
+// every flag and file first, then start the sources and the servers, and run until SIGTERM/SIGINT.
+
+import { accessSync, constants } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { type Command, Option } from 'commander';
+import type { LevelWithSilent, Logger } from 'pino';
+import {
+  CONTAINER_CREDENTIALS_DEFAULTS,
+  DEFAULT_LOOKUP_GRACE_PERIOD,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_SHUTDOWN_DRAIN_DELAY,
+  DEFAULT_TLS_CERT_FILE,
+  DEFAULT_TLS_KEY_FILE,
+  DEFAULT_TLS_MIN_VERSION,
+  DEFAULT_WEBHOOK_NAMESPACE,
+  DEFAULT_WEBHOOK_PORT,
+  LOOKUP_BURST,
+  LOOKUP_NEGATIVE_CACHE_MS,
+  LOOKUP_RATE_PER_SECOND,
+} from '../consts.ts';
+import type { ContainerCredentialsSettings } from '../core/identity.ts';
+import { KirsaError } from '../errors.ts';
+import { watchMappingConfigMap } from '../identity/config-map.ts';
+import { watchContainerCredentialsFile, watchIdentitiesFile } from '../identity/files.ts';
+import type { ListWatchHandle } from '../identity/list-watch.ts';
+import { createMissLookup } from '../identity/miss-lookup.ts';
+import { createIdentityProvider } from '../identity/provider.ts';
+import {
+  createServiceAccountCache,
+  serviceAccountFetcher,
+  watchServiceAccounts,
+} from '../identity/service-accounts.ts';
+import type { WatchedFiles } from '../identity/watched-file.ts';
+import { createWebhookApp } from '../webhook/app.ts';
+import { createLogger, LOG_LEVELS } from '../webhook/logger.ts';
+import { createWebhookMetrics } from '../webhook/metrics.ts';
+import { parseTlsMinVersion, startWebhookServer } from '../webhook/server.ts';
+import { parseBooleanFlag, parseDurationFlag, parseIntegerFlag } from './flags.ts';
+import {
+  addMutationFlags,
+  identityDefaultsFrom,
+  type MutationFlagValues,
+  mutationOptionsFrom,
+} from './mutation-flags.ts';
+
+export interface WebhookFlags extends MutationFlagValues {
+  port: number;
+  metricsPort: number;
+  bindAddress?: string;
+  tlsCert: string;
+  tlsKey: string;
+  tlsMinVersion: string;
+  kubeconfig?: string;
+  namespace: string;
+  watchConfigMap: boolean;
+  watchServiceAccounts?: boolean;
+  identitiesFile?: string;
+  watchContainerCredentialsConfig?: string;
+  containerCredentialsAudience: string;
+  containerCredentialsTokenMountPath: string;
+  containerCredentialsTokenVolumeName: string;
+  containerCredentialsTokenPath: string;
+  containerCredentialsFullUri: string;
+  serviceAccountLookupGracePeriod: number;
+  shutdownDrainDelay: number;
+  logLevel: string;
+  inCluster?: boolean;
+  composeRoleArn?: boolean;
+  enableDebuggingHandlers?: boolean;
+}
+
+const portFlag = (name: string) => parseIntegerFlag(name, { min: 0 });
+
+export function registerWebhook(program: Command): void {
+  const command = program
+    .command('webhook')
+    .description('run the mutating admission webhook that gives pods AWS credentials (HTTPS, /mutate)')
+    .option(
+      '--port <port>',
+      'HTTPS port of /mutate, /healthz and /readyz',
+      portFlag('port'),
+      DEFAULT_WEBHOOK_PORT,
+    )
+    .option(
+      '--metrics-port <port>',
+      'plain-HTTP port of /metrics',
+      portFlag('metrics-port'),
+      DEFAULT_METRICS_PORT,
+    )
+    .option('--bind-address <address>', 'address both ports listen on (default: every interface)')
+    .option('--tls-cert <file>', 'PEM serving certificate; re-read when it changes', DEFAULT_TLS_CERT_FILE)
+    .option(
+      '--tls-key <file>',
+      'PEM private key of the certificate; re-read when it changes',
+      DEFAULT_TLS_KEY_FILE,
+    )
+    .option('--tls-min-version <version>', 'oldest TLS version accepted: 1.2 or 1.3', DEFAULT_TLS_MIN_VERSION)
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig to reach the cluster (default: the in-cluster service account)',
+    )
+    .option('--namespace <namespace>', 'namespace of the mapping ConfigMap', DEFAULT_WEBHOOK_NAMESPACE)
+    .option(
+      '--watch-config-map [bool]',
+      'read identities from ConfigMap pod-identity-webhook (key "config") in --namespace',
+      parseBooleanFlag('watch-config-map'),
+      false,
+    )
+    .option(
+      '--watch-service-accounts [bool]',
+      'watch ServiceAccounts for role annotations (default: on when the cluster is reachable)',
+      parseBooleanFlag('watch-service-accounts'),
+    )
+    .option(
+      '--identities-file <file>',
+      'identity mapping JSON as the ConfigMap\'s "config" ({"ns/sa": {"RoleARN": ...}}); re-read when it changes',
+    )
+    .option(
+      '--watch-container-credentials-config <file>',
+      'JSON list of service accounts that use container credentials (EKS Pod Identity); re-read when it changes',
+    )
+    .option(
+      '--container-credentials-audience <audience>',
+      'token audience in container-credentials mode',
+      CONTAINER_CREDENTIALS_DEFAULTS.audience,
+    )
+    .option(
+      '--container-credentials-token-mount-path <path>',
+      'token mount path in container-credentials mode',
+      CONTAINER_CREDENTIALS_DEFAULTS.mountPath,
+    )
+    .option(
+      '--container-credentials-token-volume-name <name>',
+      'token volume name in container-credentials mode',
+      CONTAINER_CREDENTIALS_DEFAULTS.volumeName,
+    )
+    .option(
+      '--container-credentials-token-path <name>',
+      'token file name in container-credentials mode',
+      CONTAINER_CREDENTIALS_DEFAULTS.tokenFileName,
+    )
+    .option(
+      '--container-credentials-full-uri <uri>',
+      'credentials endpoint in container-credentials mode',
+      CONTAINER_CREDENTIALS_DEFAULTS.fullUri,
+    )
+    .option(
+      '--service-account-lookup-grace-period <duration>',
+      'on a cache miss, wait up to this long for the ServiceAccount (watch or one direct GET); 0 turns it off',
+      parseDurationFlag('service-account-lookup-grace-period'),
+      parseDurationFlag('service-account-lookup-grace-period')(DEFAULT_LOOKUP_GRACE_PERIOD),
+    )
+    .option(
+      '--shutdown-drain-delay <duration>',
+      'after SIGTERM, keep answering (not ready) this long before closing',
+      parseDurationFlag('shutdown-drain-delay'),
+      parseDurationFlag('shutdown-drain-delay')(DEFAULT_SHUTDOWN_DRAIN_DELAY),
+    )
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info');
+  addMutationFlags(command);
+  // The reference's flags that kirsa does not need, accepted so its manifests keep working unchanged.
+  command
+    .addOption(new Option('--in-cluster [bool]').argParser(parseBooleanFlag('in-cluster')).hideHelp())
+    .addOption(
+      new Option('--compose-role-arn [bool]').argParser(parseBooleanFlag('compose-role-arn')).hideHelp(),
+    )
+    .addOption(
+      new Option('--enable-debugging-handlers [bool]')
+        .argParser(parseBooleanFlag('enable-debugging-handlers'))
+        .hideHelp(),
+    )
+    .addOption(new Option('--service-name <name>').hideHelp())
+    .addOption(new Option('--tls-secret <name>').hideHelp())
+    .addOption(new Option('--tls-cipher-suites <list>').hideHelp())
+    .addOption(new Option('--resync-period <duration>').hideHelp())
+    .addOption(new Option('--kube-api <url>').hideHelp())
+    .addOption(new Option('--logtostderr [bool]').hideHelp())
+    .addOption(new Option('-v, --v <level>').hideHelp());
+  command.action(async (flags: WebhookFlags) => runWebhook(flags));
+}
+
+// --- Phase 1: validate everything before any side effect -------------------------------------------------------
+
+interface WebhookPlan {
+  flags: WebhookFlags;
+  minVersion: ReturnType<typeof parseTlsMinVersion>;
+  kubeConfig: KubeConfig | undefined;
+  watchServiceAccounts: boolean;
+  logLevel: LevelWithSilent;
+  containerCredentials: ContainerCredentialsSettings;
+}
+
+function readable(path: string, flag: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    throw new KirsaError(
+      'INPUT_UNREADABLE',
+      `${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      {
+        hint: `check the path given to ${flag}`,
+        cause: error,
+      },
+    );
+  }
+}
+
+function loadKubeConfig(path: string | undefined): KubeConfig | undefined {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (path !== undefined) kubeConfig.loadFromFile(path);
+    else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+    else return undefined;
+  } catch (error) {
+    throw new KirsaError(
+      'INPUT_INVALID',
+      `cannot load the cluster configuration: ${(error as Error).message}`,
+      {
+        hint: path
+          ? 'check the --kubeconfig file'
+          : 'run in a pod with a service account, or pass --kubeconfig',
+        cause: error,
+      },
+    );
+  }
+  if (!kubeConfig.getCurrentCluster()) {
+    throw new KirsaError('INPUT_INVALID', `the kubeconfig ${path} has no current cluster`, {
+      hint: 'set current-context in it, or pass a kubeconfig with one cluster',
+    });
+  }
+  return kubeConfig;
+}
+
+export function validateWebhook(flags: WebhookFlags): WebhookPlan {
+  if (flags.inCluster === true) {
+    throw new KirsaError('USAGE', '--in-cluster=true (self-issued certificates via a CSR) is not supported', {
+      hint: 'give --tls-cert and --tls-key, e.g. from cert-manager, and drop --in-cluster',
+    });
+  }
+  if (flags.composeRoleArn === true) {
+    throw new KirsaError(
+      'USAGE',
+      '--compose-role-arn is not supported: annotate service accounts with full role ARNs',
+      {
+        hint: 'write eks.amazonaws.com/role-arn: arn:aws:iam::<account>:role/<name>',
+      },
+    );
+  }
+  if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
+    throw new KirsaError(
+      'USAGE',
+      `--log-level takes one of ${LOG_LEVELS.join(', ')}, not "${flags.logLevel}"`,
+    );
+  }
+  const minVersion = parseTlsMinVersion(flags.tlsMinVersion);
+  for (const [name, port] of [
+    ['--port', flags.port],
+    ['--metrics-port', flags.metricsPort],
+  ] as const) {
+    if (port > 65_535) throw new KirsaError('USAGE', `${name} ${port} is not a TCP port`);
+  }
+  if (flags.port !== 0 && flags.port === flags.metricsPort) {
+    throw new KirsaError('USAGE', `--port and --metrics-port are both ${flags.port}`, {
+      hint: 'give them different ports',
+    });
+  }
+  readable(flags.tlsCert, '--tls-cert');
+  readable(flags.tlsKey, '--tls-key');
+  if (flags.identitiesFile !== undefined) readable(flags.identitiesFile, '--identities-file');
+  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  if (kubeConfig === undefined) {
+    if (flags.watchConfigMap) {
+      throw new KirsaError('USAGE', '--watch-config-map needs cluster access', {
+        hint: 'pass --kubeconfig, run in a pod, or give the mapping with --identities-file instead',
+      });
+    }
+    if (flags.watchServiceAccounts === true) {
+      throw new KirsaError('USAGE', '--watch-service-accounts needs cluster access', {
+        hint: 'pass --kubeconfig or run in a pod',
+      });
+    }
+    if (flags.identitiesFile === undefined) {
+      throw new KirsaError('USAGE', 'no identity source: no cluster access and no --identities-file', {
+        hint: 'run in a pod (or pass --kubeconfig) to watch ServiceAccounts, or give --identities-file',
+      });
+    }
+  }
+  const watchServiceAccounts = kubeConfig !== undefined && flags.watchServiceAccounts !== false;
+  if (!watchServiceAccounts && !flags.watchConfigMap && flags.identitiesFile === undefined) {
+    throw new KirsaError('USAGE', 'every identity source is off', {
+      hint: 'keep --watch-service-accounts on, or add --watch-config-map or --identities-file',
+    });
+  }
+  return {
+    flags,
+    minVersion,
+    kubeConfig,
+    watchServiceAccounts,
+    logLevel: flags.logLevel as LevelWithSilent,
+    containerCredentials: {
+      audience: flags.containerCredentialsAudience,
+      mountPath: flags.containerCredentialsTokenMountPath,
+      volumeName: flags.containerCredentialsTokenVolumeName,
+      tokenFileName: flags.containerCredentialsTokenPath,
+      fullUri: flags.containerCredentialsFullUri,
+    },
+  };
+}
+
+// --- Phase 2: run -------------------------------------------------------------------------------------------------
+
+export async function runWebhook(flags: WebhookFlags, logger?: Logger): Promise<void> {
+  const plan = validateWebhook(flags);
+  const log = logger ?? createLogger(plan.logLevel);
+  const metrics = createWebhookMetrics();
+  const stops: Array<() => void> = [];
+  const stopAll = () => {
+    for (const stop of stops.splice(0).reverse()) stop();
+  };
+  try {
+    await serve(plan, log, metrics, stops);
+  } finally {
+    stopAll();
+  }
+}
+
+async function serve(
+  plan: WebhookPlan,
+  log: Logger,
+  metrics: ReturnType<typeof createWebhookMetrics>,
+  stops: Array<() => void>,
+): Promise<void> {
+  const { flags, kubeConfig } = plan;
+  const cache = plan.watchServiceAccounts ? createServiceAccountCache(flags.annotationPrefix) : undefined;
+  const lookUpMiss =
+    cache && kubeConfig && flags.serviceAccountLookupGracePeriod > 0
+      ? createMissLookup({
+          cache,
+          fetch: serviceAccountFetcher(kubeConfig),
+          graceMs: flags.serviceAccountLookupGracePeriod,
+          ratePerSecond: LOOKUP_RATE_PER_SECOND,
+          burst: LOOKUP_BURST,
+          negativeCacheMs: LOOKUP_NEGATIVE_CACHE_MS,
+          countLookup: metrics.countLookup,
+          logger: log,
+        })
+      : undefined;
+  const provider = createIdentityProvider({
+    annotationPrefix: flags.annotationPrefix,
+    defaults: identityDefaultsFrom(flags),
+    containerCredentials: plan.containerCredentials,
+    ...(cache ? { serviceAccounts: { cache, ...(lookUpMiss ? { lookUpMiss } : {}) } } : {}),
+  });
+  const refreshCounts = () => {
+    for (const [source, count] of Object.entries(provider.counts())) metrics.setIdentityCount(source, count);
+  };
+
+  // Sources. Each one that has to catch up first is a readiness reason until it has.
+  const waitingFor = new Map<string, () => boolean>();
+  if (flags.identitiesFile !== undefined) {
+    const watched: WatchedFiles = await watchIdentitiesFile({
+      path: flags.identitiesFile,
+      logger: log,
+      onMapping(mapping) {
+        provider.setMapping('identities-file', mapping);
+        refreshCounts();
+      },
+    });
+    stops.push(() => watched.close());
+    metrics.setSourceSynced('identities-file', true);
+  }
+  if (flags.watchContainerCredentialsConfig !== undefined) {
+    const watched = await watchContainerCredentialsFile({
+      path: flags.watchContainerCredentialsConfig,
+      logger: log,
+      onIdentities(identities) {
+        provider.setContainerCredentials(identities);
+        refreshCounts();
+      },
+    });
+    stops.push(() => watched.close());
+  }
+  const watches: ListWatchHandle[] = [];
+  if (cache && kubeConfig) {
+    metrics.setSourceSynced('service-accounts', false);
+    const handle = watchServiceAccounts({
+      kubeConfig,
+      cache,
+      logger: log,
+      onSyncedChange(synced) {
+        metrics.setSourceSynced('service-accounts', synced);
+        refreshCounts();
+      },
+    });
+    watches.push(handle);
+    waitingFor.set('the ServiceAccount watch has not synced yet', () => handle.hasSynced());
+  }
+  if (flags.watchConfigMap && kubeConfig) {
+    metrics.setSourceSynced('mapping-config-map', false);
+    const handle = watchMappingConfigMap({
+      kubeConfig,
+      namespace: flags.namespace,
+      logger: log,
+      onMapping(mapping) {
+        provider.setMapping('config-map', mapping);
+        refreshCounts();
+      },
+      onSyncedChange: (synced) => metrics.setSourceSynced('mapping-config-map', synced),
+    });
+    watches.push(handle);
+    waitingFor.set('the mapping ConfigMap watch has not synced yet', () => handle.hasSynced());
+  }
+  stops.push(() => {
+    for (const handle of watches) handle.stop();
+  });
+
+  const app = createWebhookApp({
+    identities: provider,
+    mutation: mutationOptionsFrom(flags),
+    metrics,
+    logger: log,
+    notReadyReasons: () => [...waitingFor].filter(([, done]) => !done()).map(([reason]) => reason),
+  });
+  const server = await startWebhookServer({
+    app,
+    metrics,
+    logger: log,
+    certFile: flags.tlsCert,
+    keyFile: flags.tlsKey,
+    minVersion: plan.minVersion,
+    ...(flags.bindAddress ? { host: flags.bindAddress } : {}),
+    port: flags.port,
+    metricsPort: flags.metricsPort,
+    drainDelayMs: flags.shutdownDrainDelay,
+  });
+  refreshCounts();
+  log.info(
+    {
+      port: server.port,
+      metricsPort: server.metricsPort,
+      sources: {
+        serviceAccounts: cache !== undefined,
+        configMap: flags.watchConfigMap ? `${flags.namespace}/pod-identity-webhook` : false,
+        identitiesFile: flags.identitiesFile ?? false,
+        containerCredentials: flags.watchContainerCredentialsConfig ?? false,
+      },
+      lookupGracePeriodMs: lookUpMiss ? flags.serviceAccountLookupGracePeriod : 0,
+    },
+    'listening',
+  );
+
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        log.warn({ signal }, 'second signal: closing every connection now');
+        server.closeNow();
+        return;
+      }
+      log.info({ signal }, 'signal received');
+      server.shutdown().then(resolve, resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    stops.push(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    });
+  });
+}

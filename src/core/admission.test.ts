@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { admissionReply, parseAdmissionReview, podToCreate } from './admission.ts';
+import { add } from './json-patch.ts';
+
+function review(overrides: Record<string, unknown> = {}, request: Record<string, unknown> = {}) {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'u-1',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      operation: 'CREATE',
+      namespace: 'ns',
+      object: { metadata: { name: 'p' }, spec: { containers: [] } },
+      ...request,
+    },
+    ...overrides,
+  });
+}
+
+describe('parseAdmissionReview', () => {
+  test('reads v1 and v1beta1 reviews', () => {
+    for (const apiVersion of ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1']) {
+      const parsed = parseAdmissionReview(review({ apiVersion }));
+      assert.equal(parsed.ok, true);
+      if (parsed.ok) {
+        assert.equal(parsed.apiVersion, apiVersion);
+        assert.equal(parsed.request.uid, 'u-1');
+        assert.equal(parsed.request.namespace, 'ns');
+      }
+    }
+  });
+
+  const bad: Array<[string, string, RegExp]> = [
+    ['empty body', '', /empty/],
+    ['not JSON', '{"apiVersion":', /not JSON/],
+    ['a JSON array', '[]', /not a JSON object/],
+    ['a JSON string', '"AdmissionReview"', /not a JSON object/],
+    ['another kind', review({ kind: 'Pod' }), /kind is "Pod"/],
+    ['no kind', review({ kind: undefined }), /kind is null/],
+    [
+      'unknown apiVersion',
+      review({ apiVersion: 'admission.k8s.io/v2' }),
+      /apiVersion is "admission.k8s.io\/v2"/,
+    ],
+    ['no request', review({ request: undefined }), /no request/],
+    ['request is null', review({ request: null }), /no request/],
+    ['no uid', review({}, { uid: undefined }), /uid/],
+    ['empty uid', review({}, { uid: '' }), /uid/],
+    ['numeric uid', review({}, { uid: 7 }), /uid/],
+    ['no operation', review({}, { operation: undefined }), /operation/],
+    ['request.kind is a string', review({}, { kind: 'Pod' }), /request.kind/],
+  ];
+  for (const [name, body, reason] of bad) {
+    test(`refuses ${name} with a reason`, () => {
+      const parsed = parseAdmissionReview(body);
+      assert.equal(parsed.ok, false);
+      if (!parsed.ok) assert.match(parsed.reason, reason);
+    });
+  }
+
+  test('never throws, whatever the text', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json()), (text) => {
+        const parsed = parseAdmissionReview(text);
+        assert.equal(typeof parsed.ok, 'boolean');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('podToCreate', () => {
+  const parse = (request: Record<string, unknown>) => {
+    const parsed = parseAdmissionReview(review({}, request));
+    assert.ok(parsed.ok);
+    return podToCreate(parsed.request);
+  };
+
+  test('returns the pod of a pod CREATE', () => {
+    assert.deepEqual(parse({}), { metadata: { name: 'p' }, spec: { containers: [] } });
+  });
+  test('leaves other operations, kinds, groups, subresources and non-object objects alone', () => {
+    assert.equal(parse({ operation: 'UPDATE' }), undefined);
+    assert.equal(parse({ operation: 'DELETE', object: null }), undefined);
+    assert.equal(parse({ kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }), undefined);
+    assert.equal(parse({ kind: { group: 'example.com', version: 'v1', kind: 'Pod' } }), undefined);
+    assert.equal(parse({ subResource: 'ephemeralcontainers' }), undefined);
+    assert.equal(parse({ object: 'a string' }), undefined);
+    assert.equal(parse({ object: [] }), undefined);
+  });
+});
+
+describe('admissionReply', () => {
+  test('echoes apiVersion, kind and uid, allowed, and no patch when there is none', () => {
+    assert.deepEqual(admissionReply('admission.k8s.io/v1beta1', 'u-9'), {
+      apiVersion: 'admission.k8s.io/v1beta1',
+      kind: 'AdmissionReview',
+      response: { uid: 'u-9', allowed: true },
+    });
+    assert.deepEqual(admissionReply('admission.k8s.io/v1', 'u-9', { patch: [], warnings: [] }).response, {
+      uid: 'u-9',
+      allowed: true,
+    });
+  });
+
+  test('carries the patch as base64 JSON with patchType, and the warnings', () => {
+    const patch = [add('/spec/volumes', [{ name: 'aws-iam-token' }]), add('/metadata/labels/a~1b', 'x')];
+    const reply = admissionReply('admission.k8s.io/v1', 'u-2', { patch, warnings: ['careful'] });
+    assert.equal(reply.response?.patchType, 'JSONPatch');
+    assert.deepEqual(JSON.parse(Buffer.from(reply.response!.patch!, 'base64').toString('utf8')), patch);
+    assert.deepEqual(reply.response?.warnings, ['careful']);
+    assert.equal(reply.response?.allowed, true);
+  });
+});

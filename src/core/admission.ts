@@ -1,0 +1,174 @@
+// The AdmissionReview envelope: the wire types (named exactly as the JSON keys of admission.k8s.io/v1 and
+// v1beta1, which share one shape), reading a review out of a request body, and building the reply. Pure:
+// the webhook shell reads the bytes and writes the answer; this decides what they mean.
+
+import type { PatchOperation } from './json-patch.ts';
+
+// --- Wire types ----------------------------------------------------------------------------------------------
+
+/** The two AdmissionReview versions the API server may send; both have the same shape. */
+export const ADMISSION_API_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
+export type AdmissionApiVersion = (typeof ADMISSION_API_VERSIONS)[number];
+
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
+
+export interface UserInfo {
+  username?: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
+
+export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+export interface AdmissionRequest {
+  uid: string;
+  kind: GroupVersionKind;
+  resource: GroupVersionResource;
+  subResource?: string;
+  requestKind?: GroupVersionKind;
+  requestResource?: GroupVersionResource;
+  requestSubResource?: string;
+  name?: string;
+  namespace?: string;
+  operation: AdmissionOperation;
+  userInfo?: UserInfo;
+  object?: unknown;
+  oldObject?: unknown;
+  dryRun?: boolean;
+  options?: unknown;
+}
+
+/** metav1.Status; the wire key in the response is `status` (the Go field is called Result). */
+export interface Status {
+  metadata?: Record<string, never>;
+  status?: 'Success' | 'Failure';
+  message?: string;
+  reason?: string;
+  code?: number;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: Status;
+  /** Base64 of a JSON array of RFC 6902 operations; present only together with patchType. */
+  patch?: string;
+  patchType?: 'JSONPatch';
+  auditAnnotations?: Record<string, string>;
+  warnings?: string[];
+}
+
+export interface AdmissionReview {
+  apiVersion: AdmissionApiVersion;
+  kind: 'AdmissionReview';
+  request?: AdmissionRequest;
+  response?: AdmissionResponse;
+}
+
+// --- Reading a review ---------------------------------------------------------------------------------------
+
+export type ParsedReview =
+  | { ok: true; apiVersion: AdmissionApiVersion; request: AdmissionRequest }
+  | { ok: false; reason: string };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isGroupVersionKind(value: unknown): value is GroupVersionKind {
+  return (
+    isRecord(value) &&
+    typeof value.kind === 'string' &&
+    (value.group === undefined || typeof value.group === 'string') &&
+    (value.version === undefined || typeof value.version === 'string')
+  );
+}
+
+/**
+ * Reads an AdmissionReview from a request body. Every way it can fail names what is wrong, for a 400 answer:
+ * the API server never sends such a body, so whoever did needs to know why it was refused.
+ */
+export function parseAdmissionReview(body: string): ParsedReview {
+  if (body.length === 0) return { ok: false, reason: 'the body is empty; expected an AdmissionReview' };
+  let document: unknown;
+  try {
+    document = JSON.parse(body);
+  } catch (error) {
+    return { ok: false, reason: `the body is not JSON: ${(error as Error).message}` };
+  }
+  if (!isRecord(document)) return { ok: false, reason: 'the body is not a JSON object' };
+  const { apiVersion, kind, request } = document;
+  if (kind !== 'AdmissionReview') {
+    return { ok: false, reason: `kind is ${JSON.stringify(kind ?? null)}, expected "AdmissionReview"` };
+  }
+  if (!ADMISSION_API_VERSIONS.includes(apiVersion as AdmissionApiVersion)) {
+    return {
+      ok: false,
+      reason: `apiVersion is ${JSON.stringify(apiVersion ?? null)}, expected ${ADMISSION_API_VERSIONS.join(' or ')}`,
+    };
+  }
+  if (!isRecord(request)) return { ok: false, reason: 'the AdmissionReview has no request' };
+  if (typeof request.uid !== 'string' || request.uid === '') {
+    return { ok: false, reason: 'request.uid is missing or not a string' };
+  }
+  if (typeof request.operation !== 'string') {
+    return { ok: false, reason: 'request.operation is missing or not a string' };
+  }
+  if (!isGroupVersionKind(request.kind)) {
+    return { ok: false, reason: 'request.kind is missing or has no kind' };
+  }
+  return {
+    ok: true,
+    apiVersion: apiVersion as AdmissionApiVersion,
+    request: request as unknown as AdmissionRequest,
+  };
+}
+
+/**
+ * The pod a request asks to create, or undefined for anything kirsa leaves alone: other kinds, other
+ * operations, subresources (pods/ephemeralcontainers, pods/binding ...), or an object that is not a JSON object.
+ */
+export function podToCreate(request: AdmissionRequest): Record<string, unknown> | undefined {
+  if (request.operation !== 'CREATE') return undefined;
+  if (request.kind.kind !== 'Pod' || (request.kind.group ?? '') !== '') return undefined;
+  if (request.subResource !== undefined && request.subResource !== '') return undefined;
+  return isRecord(request.object) ? request.object : undefined;
+}
+
+// --- Building the reply -------------------------------------------------------------------------------------
+
+export interface AdmissionDecision {
+  patch?: readonly PatchOperation[];
+  warnings?: readonly string[];
+}
+
+/**
+ * The reply to a review: always allowed (kirsa never denies a pod), the request's apiVersion, kind and uid
+ * echoed (an API server rejects a reply without them), the patch only when there are operations, and the
+ * warnings only when there are some.
+ */
+export function admissionReply(
+  apiVersion: AdmissionApiVersion,
+  uid: string,
+  decision: AdmissionDecision = {},
+): AdmissionReview {
+  const response: AdmissionResponse = { uid, allowed: true };
+  if (decision.patch !== undefined && decision.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(decision.patch)).toString('base64');
+  }
+  if (decision.warnings !== undefined && decision.warnings.length > 0)
+    response.warnings = [...decision.warnings];
+  return { apiVersion, kind: 'AdmissionReview', response };
+}

@@ -1,0 +1,99 @@
+// The reference's mapping ConfigMap (`pod-identity-webhook` in --namespace, JSON under the key `config`),
+// watched with its quirks fixed: a bad key is logged and skipped instead of crashing the process, deleting
+// the ConfigMap (or the key) removes its entries, and an unparseable update keeps the last good mapping.
+
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { MAPPING_CONFIG_MAP_KEY, MAPPING_CONFIG_MAP_NAME } from '../consts.ts';
+import { EMPTY_MAPPING, type IdentityMapping, parseIdentityMapping } from '../core/identity.ts';
+import { type ListWatchHandle, startListWatch } from './list-watch.ts';
+
+export interface ConfigMapWatchOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  onMapping(mapping: IdentityMapping): void;
+  onSyncedChange?(synced: boolean): void;
+  logger: Logger;
+}
+
+export function watchMappingConfigMap(options: ConfigMapWatchOptions): ListWatchHandle {
+  const { namespace, logger } = options;
+  const api = options.kubeConfig.makeApiClient(CoreV1Api);
+  const fieldSelector = `metadata.name=${MAPPING_CONFIG_MAP_NAME}`;
+  const where = `${namespace}/${MAPPING_CONFIG_MAP_NAME}`;
+
+  function take(object: unknown) {
+    const text = (object as { data?: Record<string, string> | null } | undefined)?.data?.[
+      MAPPING_CONFIG_MAP_KEY
+    ];
+    if (text === undefined) {
+      logger.warn(
+        { configMap: where },
+        `ConfigMap has no "${MAPPING_CONFIG_MAP_KEY}" key; no mapping entries from it`,
+      );
+      options.onMapping(EMPTY_MAPPING);
+      return;
+    }
+    let parsed: ReturnType<typeof parseIdentityMapping>;
+    try {
+      parsed = parseIdentityMapping(text);
+    } catch (error) {
+      logger.error(
+        { configMap: where, reason: (error as Error).message },
+        'mapping ConfigMap is invalid; keeping the previous mapping',
+      );
+      return;
+    }
+    for (const problem of parsed.problems)
+      logger.warn({ configMap: where, problem }, 'mapping entry skipped');
+    options.onMapping(parsed.mapping);
+    logger.info(
+      { configMap: where, entries: parsed.mapping.size, skipped: parsed.problems.length },
+      'mapping ConfigMap loaded',
+    );
+  }
+
+  return startListWatch({
+    name: 'mapping-config-map',
+    kubeConfig: options.kubeConfig,
+    path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
+    fieldSelector,
+    async listPage(continueToken) {
+      const list = await api.listNamespacedConfigMap({
+        namespace,
+        fieldSelector,
+        ...(continueToken ? { _continue: continueToken } : {}),
+      });
+      return {
+        items: list.items,
+        resourceVersion: list.metadata?.resourceVersion ?? '',
+        continueToken: list.metadata?._continue,
+      };
+    },
+    beginRelist() {
+      let found: unknown;
+      return {
+        add(object) {
+          found = object;
+        },
+        commit() {
+          if (found === undefined) {
+            logger.info(
+              { configMap: where },
+              'mapping ConfigMap does not exist (yet); no mapping entries from it',
+            );
+            options.onMapping(EMPTY_MAPPING);
+          } else take(found);
+        },
+      };
+    },
+    onEvent(type, object) {
+      if (type === 'DELETED') {
+        logger.info({ configMap: where }, 'mapping ConfigMap deleted; its entries are removed');
+        options.onMapping(EMPTY_MAPPING);
+      } else take(object);
+    },
+    ...(options.onSyncedChange ? { onSyncedChange: options.onSyncedChange } : {}),
+    logger,
+  });
+}

@@ -1,0 +1,269 @@
+// The webhook's sockets: HTTPS for the API server (TLS 1.2+, HTTP/1.1 keep-alive longer than the API
+// server's idle timeout), the certificate re-read whenever its files change and swapped in with
+// setSecureContext (new connections get it, connections and requests in flight are untouched), a plain-HTTP
+// metrics port, and the drain: at shutdown /readyz turns not-ready at once, every request keeps being
+// answered (each answer asking the client to reconnect) for the drain delay, then the listener closes and
+// requests still running get a bounded time to finish.
+
+import { createHash, X509Certificate } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createSecureContext, type SecureVersion } from 'node:tls';
+import type { Logger } from 'pino';
+import {
+  SHUTDOWN_FINISH_TIMEOUT_MS,
+  WEBHOOK_HEADERS_TIMEOUT_MS,
+  WEBHOOK_KEEP_ALIVE_MS,
+  WEBHOOK_REQUEST_TIMEOUT_MS,
+} from '../consts.ts';
+import { KirsaError } from '../errors.ts';
+import { type WatchedFiles, watchFiles } from '../identity/watched-file.ts';
+import type { WebhookApp } from './app.ts';
+import type { WebhookMetrics } from './metrics.ts';
+
+const TLS_VERSIONS: Record<string, SecureVersion> = {
+  '1.2': 'TLSv1.2',
+  '1.3': 'TLSv1.3',
+  VersionTLS12: 'TLSv1.2',
+  VersionTLS13: 'TLSv1.3',
+};
+
+/** `--tls-min-version` with the reference's spellings (1.2, VersionTLS12 ...); below 1.2 is refused. */
+export function parseTlsMinVersion(text: string): SecureVersion {
+  const version = TLS_VERSIONS[text.trim()];
+  if (version) return version;
+  if (['1.0', '1.1', 'VersionTLS10', 'VersionTLS11'].includes(text.trim())) {
+    throw new KirsaError('USAGE', `--tls-min-version ${text}: kirsa speaks TLS 1.2 or newer only`, {
+      hint: 'use --tls-min-version 1.2 (every supported API server speaks it) or 1.3',
+    });
+  }
+  throw new KirsaError(
+    'USAGE',
+    `--tls-min-version takes 1.2 or 1.3 (or VersionTLS12, VersionTLS13), not "${text}"`,
+  );
+}
+
+export interface ServingCertificate {
+  cert: Buffer;
+  key: Buffer;
+  notAfter: Date;
+  fingerprint: string;
+}
+
+/** Checks that the two files make a usable pair before anything serves them. */
+export function readServingCertificate(
+  cert: Buffer | undefined,
+  key: Buffer | undefined,
+): ServingCertificate {
+  if (cert === undefined || key === undefined)
+    throw new Error(`the ${cert === undefined ? 'certificate' : 'key'} file cannot be read`);
+  createSecureContext({ cert, key }); // throws on a mismatched or malformed pair
+  const parsed = new X509Certificate(cert);
+  return {
+    cert,
+    key,
+    notAfter: new Date(parsed.validTo),
+    fingerprint: createHash('sha256').update(parsed.raw).digest('hex').slice(0, 16),
+  };
+}
+
+export interface WebhookServerOptions {
+  app: WebhookApp;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  certFile: string;
+  keyFile: string;
+  minVersion: SecureVersion;
+  /** Listen address for both ports; undefined listens on every interface. */
+  host?: string;
+  port: number;
+  metricsPort: number;
+  /** After shutdown() starts: how long to keep answering before closing the listener. */
+  drainDelayMs: number;
+  finishTimeoutMs?: number;
+  pollMs?: number;
+}
+
+export interface RunningWebhookServer {
+  port: number;
+  metricsPort: number;
+  certificate(): ServingCertificate;
+  /** Re-checks the certificate files now (they are also checked on change and every second). */
+  checkCertificate(): Promise<void>;
+  /** Drain, then close. Idempotent; resolves when both servers are closed. */
+  shutdown(): Promise<void>;
+  /** Cuts every connection now (a second signal). */
+  closeNow(): void;
+}
+
+function listen(server: HttpServer | HttpsServer, port: number, host: string | undefined, what: string) {
+  return new Promise<number>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) =>
+      reject(
+        new KirsaError(
+          'USAGE',
+          `cannot listen on ${host ?? '*'}:${port} for ${what}: ${error.code ?? error.message}`,
+          {
+            hint:
+              error.code === 'EADDRINUSE'
+                ? 'choose another port, or stop what holds it'
+                : 'check the address and port',
+            cause: error,
+          },
+        ),
+      );
+    server.once('error', onError);
+    server.listen({ port, ...(host ? { host } : {}) }, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
+  const { app, metrics, logger, minVersion } = options;
+  let current: ServingCertificate | undefined;
+  let server: HttpsServer | undefined;
+  let firstError: unknown;
+
+  const certificateFiles: WatchedFiles = await watchFiles({
+    paths: [options.certFile, options.keyFile],
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    onContents([cert, key]) {
+      let loaded: ServingCertificate;
+      try {
+        loaded = readServingCertificate(cert, key);
+      } catch (error) {
+        if (current === undefined) {
+          firstError = error;
+          return;
+        }
+        // Mid-rotation the two files can disagree for a moment; the next change completes the pair.
+        logger.warn(
+          { reason: (error as Error).message },
+          'certificate files changed but do not make a usable pair yet; still serving the previous one',
+        );
+        return;
+      }
+      const previous = current;
+      current = loaded;
+      server?.setSecureContext({ cert: loaded.cert, key: loaded.key, minVersion });
+      metrics.setCertificateNotAfter(loaded.notAfter);
+      logger.info(
+        { fingerprint: loaded.fingerprint, notAfter: loaded.notAfter.toISOString() },
+        previous ? 'serving certificate reloaded' : 'serving certificate loaded',
+      );
+    },
+    onError(error) {
+      logger.error({ reason: (error as Error)?.message }, 'certificate check failed');
+    },
+  });
+  if (current === undefined) {
+    certificateFiles.close();
+    throw new KirsaError(
+      'INPUT_INVALID',
+      `cannot serve TLS with ${options.certFile} and ${options.keyFile}: ${(firstError as Error)?.message ?? 'unreadable'}`,
+      { hint: 'give --tls-cert and --tls-key a PEM certificate and its private key', cause: firstError },
+    );
+  }
+  const first: ServingCertificate = current;
+
+  const tlsServer = createHttpsServer(
+    {
+      cert: first.cert,
+      key: first.key,
+      minVersion,
+      requestTimeout: WEBHOOK_REQUEST_TIMEOUT_MS,
+      headersTimeout: WEBHOOK_HEADERS_TIMEOUT_MS,
+      keepAliveTimeout: WEBHOOK_KEEP_ALIVE_MS,
+    },
+    app.listener,
+  );
+  server = tlsServer;
+  tlsServer.keepAliveTimeout = WEBHOOK_KEEP_ALIVE_MS;
+  tlsServer.on('tlsClientError', (error) => {
+    if (logger.isLevelEnabled('debug')) logger.debug({ reason: error.message }, 'TLS handshake failed');
+  });
+
+  const metricsServer = createHttpServer((request, response) => {
+    const path = (request.url ?? '/').split('?', 1)[0];
+    if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
+      response.writeHead(path === '/metrics' ? 405 : 404, { 'Content-Type': 'text/plain' });
+      response.end(path === '/metrics' ? 'use GET\n' : 'not found; metrics are at /metrics\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => {
+        response.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        response.end(text);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'metrics collection failed');
+        response.writeHead(500, { 'Content-Type': 'text/plain' });
+        response.end('metrics collection failed\n');
+      },
+    );
+  });
+
+  let port: number;
+  let metricsPort: number;
+  try {
+    port = await listen(tlsServer, options.port, options.host, 'the webhook');
+    metricsPort = await listen(metricsServer, options.metricsPort, options.host, 'metrics');
+  } catch (error) {
+    certificateFiles.close();
+    tlsServer.close();
+    metricsServer.close();
+    throw error;
+  }
+
+  let shutdownPromise: Promise<void> | undefined;
+  const closeNow = () => {
+    tlsServer.closeAllConnections();
+    metricsServer.closeAllConnections();
+  };
+
+  async function shutdown(): Promise<void> {
+    app.beginDrain();
+    logger.info(
+      { drainDelayMs: options.drainDelayMs },
+      'shutting down: not ready, still answering during the drain delay',
+    );
+    await new Promise((resolve) => setTimeout(resolve, options.drainDelayMs));
+    certificateFiles.close();
+    const closed = Promise.all([
+      new Promise<void>((resolve) => tlsServer.close(() => resolve())),
+      new Promise<void>((resolve) => metricsServer.close(() => resolve())),
+    ]);
+    tlsServer.closeIdleConnections();
+    metricsServer.closeIdleConnections();
+    const finishTimeout = options.finishTimeoutMs ?? SHUTDOWN_FINISH_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), finishTimeout);
+    });
+    if ((await Promise.race([closed, gaveUp])) === 'timeout') {
+      logger.warn(
+        { finishTimeoutMs: finishTimeout },
+        'requests still open after the finish timeout; closing them',
+      );
+      closeNow();
+      await closed;
+    }
+    clearTimeout(timer);
+    logger.info('stopped');
+  }
+
+  return {
+    port,
+    metricsPort,
+    certificate: () => current ?? first,
+    checkCertificate: () => certificateFiles.check(),
+    shutdown() {
+      shutdownPromise ??= shutdown();
+      return shutdownPromise;
+    },
+    closeNow,
+  };
+}
