@@ -1,0 +1,98 @@
+// `kirsa sts serve`: a local STS that judges web-identity tokens as AWS does, for development clusters and
+// demos without an AWS account. Point SDKs at it with AWS_ENDPOINT_URL_STS.
+
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import pino from 'pino';
+import { KirsaError } from '../errors.ts';
+import { loadStsConfig } from '../sts/config.ts';
+import { createIssuerKeySource } from '../sts/issuer-keys.ts';
+import { startStsServer } from '../sts/server.ts';
+import { parseIntegerFlag } from './flags.ts';
+
+interface ServeFlags {
+  config: string;
+  port: number;
+  host: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  caFile: string[];
+}
+
+/** The port a local STS listens on unless told otherwise: next to LocalStack's 4566, not on it. */
+const DEFAULT_STS_PORT = 4599;
+
+async function readPem(path: string, what: string): Promise<string> {
+  return readFile(path, 'utf8').catch((error: Error) => {
+    throw new KirsaError('INPUT_UNREADABLE', `cannot read the ${what} ${path}: ${error.message}`);
+  });
+}
+
+export function registerSts(program: Command): void {
+  const sts = program
+    .command('sts')
+    .description('a local AWS STS that checks web-identity tokens as AWS does');
+  sts
+    .command('serve')
+    .description('serve AssumeRoleWithWebIdentity and GetCallerIdentity on the AWS Query protocol')
+    .requiredOption(
+      '--config <file>',
+      'YAML: providers (issuer URL, client IDs) and roles (ARN, trust policy)',
+    )
+    .option(
+      '--port <port>',
+      'port to listen on (0 picks a free one)',
+      parseIntegerFlag('port', { min: 0 }),
+      DEFAULT_STS_PORT,
+    )
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
+    .option('--tls-key <file>', 'key of --tls-cert (PEM)')
+    .option(
+      '--ca-file <file>',
+      'extra CA to trust when fetching issuers (repeatable)',
+      (value: string, all: string[]) => [...all, value],
+      [],
+    )
+    .action(async (flags: ServeFlags) => {
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+        throw new KirsaError('USAGE', '--tls-cert and --tls-key go together');
+      }
+      const config = await loadStsConfig(flags.config);
+      const extraCa = await Promise.all(flags.caFile.map((file) => readPem(file, 'CA file')));
+      const tls =
+        flags.tlsCert && flags.tlsKey
+          ? { cert: await readPem(flags.tlsCert, 'certificate'), key: await readPem(flags.tlsKey, 'key') }
+          : undefined;
+      const log = pino({ name: 'kirsa-sts' }, pino.destination(2));
+      const running = await startStsServer({
+        config,
+        keySource: createIssuerKeySource({ extraCaPem: [...config.extraCaPem, ...extraCa] }),
+        host: flags.host,
+        port: flags.port,
+        ...(tls ? { tls } : {}),
+        onCall: (record) => log.info(record, 'sts call'),
+      }).catch((error: NodeJS.ErrnoException) => {
+        throw new KirsaError(
+          'UNREACHABLE',
+          `cannot listen on ${flags.host}:${flags.port}: ${error.message}`,
+          {
+            hint:
+              error.code === 'EADDRINUSE'
+                ? 'pick another --port, or 0 for a free one'
+                : 'check --host and --port',
+          },
+        );
+      });
+      process.stdout.write(
+        `kirsa sts: listening on ${running.url} (${config.providers.length} providers, ${config.roles.length} roles)\n` +
+          `  export AWS_ENDPOINT_URL_STS=${running.url}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await running.close();
+    });
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  checkTokenClaims,
+  decideSessionSeconds,
+  escapeXml,
+  isStsError,
+  mintCredentials,
+  oidcProviderArn,
+  parseQueryParameters,
+  renderError,
+  stsError,
+  validateAssumeRoleWithWebIdentity,
+} from './sts-protocol.ts';
+
+const NOW = 1_800_000_000;
+const claims = {
+  iss: 'https://issuer',
+  sub: 'system:serviceaccount:a:b',
+  aud: 'sts.amazonaws.com',
+  iat: NOW,
+  exp: NOW + 600,
+};
+
+describe('sts protocol', () => {
+  test('claims: several audiences need azp, which then is the audience', () => {
+    const several = { ...claims, aud: ['sts.amazonaws.com', 'vault'] };
+    const refused = checkTokenClaims(several, ['sts.amazonaws.com'], NOW);
+    assert.ok(isStsError(refused) && /azp/.test(refused.message));
+    const accepted = checkTokenClaims({ ...several, azp: 'sts.amazonaws.com' }, ['sts.amazonaws.com'], NOW);
+    assert.ok(!isStsError(accepted) && accepted.audience === 'sts.amazonaws.com');
+  });
+
+  test('claims: exp, nbf and iat allow five minutes of skew and no more', () => {
+    assert.ok(!isStsError(checkTokenClaims({ ...claims, exp: NOW - 300 }, ['sts.amazonaws.com'], NOW)));
+    const expired = checkTokenClaims({ ...claims, exp: NOW - 301 }, ['sts.amazonaws.com'], NOW);
+    assert.ok(isStsError(expired) && expired.code === 'ExpiredTokenException');
+    assert.ok(!isStsError(checkTokenClaims({ ...claims, nbf: NOW + 300 }, ['sts.amazonaws.com'], NOW)));
+    assert.ok(isStsError(checkTokenClaims({ ...claims, nbf: NOW + 301 }, ['sts.amazonaws.com'], NOW)));
+    assert.ok(isStsError(checkTokenClaims({ ...claims, iat: NOW + 301 }, ['sts.amazonaws.com'], NOW)));
+    const noAud = checkTokenClaims({ ...claims, aud: undefined }, ['x'], NOW);
+    assert.ok(isStsError(noAud) && noAud.message === 'Missing a required claim: aud');
+  });
+
+  test('session length defaults to an hour and may not pass the role maximum', () => {
+    assert.equal(decideSessionSeconds(undefined, 3600), 3600);
+    assert.equal(decideSessionSeconds(7200, 43200), 7200);
+    assert.ok(isStsError(decideSessionSeconds(7200, 3600)));
+  });
+
+  test('parameters: missing ones are named; DurationSeconds is range-checked', () => {
+    const missing = validateAssumeRoleWithWebIdentity({ RoleArn: 'arn:aws:iam::111122223333:role/x' });
+    assert.ok(isStsError(missing) && /roleSessionName.*webIdentityToken/.test(missing.message));
+    const params = {
+      RoleArn: 'arn:aws:iam::111122223333:role/x',
+      RoleSessionName: 's1',
+      WebIdentityToken: 'abcd',
+    };
+    assert.ok(isStsError(validateAssumeRoleWithWebIdentity({ ...params, DurationSeconds: '899' })));
+    assert.ok(isStsError(validateAssumeRoleWithWebIdentity({ ...params, RoleSessionName: 'bad name' })));
+    assert.deepEqual(validateAssumeRoleWithWebIdentity({ ...params, DurationSeconds: '900' }), {
+      roleArn: params.RoleArn,
+      roleSessionName: 's1',
+      webIdentityToken: 'abcd',
+      durationSeconds: 900,
+    });
+  });
+
+  test('form body wins over the URL query; XML is escaped', () => {
+    assert.deepEqual(parseQueryParameters('Action=B&X=%3C', 'Action=A&Y=1'), { Action: 'B', X: '<', Y: '1' });
+    assert.equal(escapeXml(`<a href="x">&'`), '&lt;a href=&quot;x&quot;&gt;&amp;&apos;');
+    assert.match(
+      renderError(stsError('AccessDenied', 'a<b'), 'rid'),
+      /<Type>Sender<\/Type><Code>AccessDenied<\/Code><Message>a&lt;b<\/Message><\/Error><RequestId>rid<\/RequestId>/,
+    );
+  });
+
+  test('credentials and provider ARNs have the shapes STS uses', () => {
+    let counter = 0;
+    const bytes = (size: number) => Uint8Array.from({ length: size }, () => counter++ % 256);
+    const credentials = mintCredentials(new Date(0), 900, bytes);
+    assert.match(credentials.accessKeyId, /^ASIA[A-Z2-7]{16}$/);
+    assert.equal(credentials.secretAccessKey.length, 40);
+    assert.equal(credentials.expiration.toISOString(), '1970-01-01T00:15:00.000Z');
+    assert.equal(
+      oidcProviderArn('aws', '111122223333', 'https://127.0.0.1:8443/x'),
+      'arn:aws:iam::111122223333:oidc-provider/127.0.0.1:8443/x',
+    );
+  });
+});

@@ -1,0 +1,364 @@
+// The parts of AWS STS's Query protocol kirsa's local STS speaks: request parameters in, XML out, and the
+// checks STS makes on a web-identity token's claims. Pure: time and randomness come in as arguments.
+// Error codes, HTTP statuses and message openings follow the real service, so SDKs and scripts that
+// branch on them behave as they would against AWS.
+
+import { hostPathOfIssuer } from './policy-evaluator.ts';
+
+export const STS_XML_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
+export const STS_API_VERSION = '2011-06-15';
+/** STS lets a token's exp, nbf and iat be off by this much for clock skew. */
+export const STS_CLOCK_SKEW_SECONDS = 300;
+/** DurationSeconds bounds of AssumeRoleWithWebIdentity, and its default when the caller sets none. */
+export const MIN_SESSION_SECONDS = 900;
+export const MAX_SESSION_SECONDS = 43_200;
+export const DEFAULT_SESSION_SECONDS = 3600;
+/** WebIdentityToken length constraint of the API. */
+export const TOKEN_LENGTH = { min: 4, max: 20_000 } as const;
+
+export type StsErrorCode =
+  | 'InvalidIdentityToken'
+  | 'ExpiredTokenException'
+  | 'IDPCommunicationError'
+  | 'AccessDenied'
+  | 'ValidationError'
+  | 'InvalidAction'
+  | 'MissingAuthenticationToken'
+  | 'InvalidClientTokenId'
+  | 'SignatureDoesNotMatch'
+  | 'ExpiredToken'
+  | 'InternalFailure';
+
+export interface StsError {
+  kind: 'sts-error';
+  status: number;
+  code: StsErrorCode;
+  message: string;
+  /** Sender: the caller's fault; Receiver: ours or the identity provider's. */
+  type: 'Sender' | 'Receiver';
+}
+
+const STATUS: Record<StsErrorCode, number> = {
+  InvalidIdentityToken: 400,
+  ExpiredTokenException: 400,
+  IDPCommunicationError: 400,
+  AccessDenied: 403,
+  ValidationError: 400,
+  InvalidAction: 400,
+  MissingAuthenticationToken: 403,
+  InvalidClientTokenId: 403,
+  SignatureDoesNotMatch: 403,
+  ExpiredToken: 400,
+  InternalFailure: 500,
+};
+
+export function stsError(code: StsErrorCode, message: string): StsError {
+  return {
+    kind: 'sts-error',
+    status: STATUS[code],
+    code,
+    message,
+    type: code === 'InternalFailure' ? 'Receiver' : 'Sender',
+  };
+}
+
+export function isStsError(value: unknown): value is StsError {
+  return (value as StsError | null)?.kind === 'sts-error';
+}
+
+// --- Requests -----------------------------------------------------------------------------------------------
+
+/** Query-protocol parameters from a form body and/or the URL query (the body wins, as it carries the call). */
+export function parseQueryParameters(body: string, urlQuery: string): Record<string, string> {
+  return {
+    ...Object.fromEntries(new URLSearchParams(urlQuery)),
+    ...Object.fromEntries(new URLSearchParams(body)),
+  };
+}
+
+export interface AssumeRoleWithWebIdentityInput {
+  roleArn: string;
+  roleSessionName: string;
+  webIdentityToken: string;
+  durationSeconds: number | undefined;
+}
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/;
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+
+export function parseRoleArn(
+  roleArn: string,
+): { partition: string; account: string; name: string } | undefined {
+  const match = ROLE_ARN.exec(roleArn);
+  if (!match) return undefined;
+  return { partition: roleArn.split(':')[1]!, account: match[1]!, name: match[2]! };
+}
+
+export function validateAssumeRoleWithWebIdentity(
+  params: Record<string, string>,
+): AssumeRoleWithWebIdentityInput | StsError {
+  const missing = ['RoleArn', 'RoleSessionName', 'WebIdentityToken'].filter((name) => !params[name]);
+  if (missing.length > 0) {
+    return stsError(
+      'ValidationError',
+      `${missing.length} validation error(s) detected: ${missing.map((name) => `Value null at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must not be null`).join('; ')}`,
+    );
+  }
+  const roleArn = params.RoleArn!;
+  const roleSessionName = params.RoleSessionName!;
+  const webIdentityToken = params.WebIdentityToken!;
+  if (roleArn.length < 20 || roleArn.length > 2048 || !roleArn.startsWith('arn:')) {
+    return stsError('ValidationError', `${roleArn} is invalid`);
+  }
+  if (!SESSION_NAME.test(roleSessionName)) {
+    return stsError(
+      'ValidationError',
+      "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and match [\\w+=,.@-]*",
+    );
+  }
+  if (webIdentityToken.length < TOKEN_LENGTH.min || webIdentityToken.length > TOKEN_LENGTH.max) {
+    return stsError(
+      'ValidationError',
+      `1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between ${TOKEN_LENGTH.min} and ${TOKEN_LENGTH.max}`,
+    );
+  }
+  let durationSeconds: number | undefined;
+  if (params.DurationSeconds !== undefined) {
+    durationSeconds = Number(params.DurationSeconds);
+    if (
+      !Number.isInteger(durationSeconds) ||
+      durationSeconds < MIN_SESSION_SECONDS ||
+      durationSeconds > MAX_SESSION_SECONDS
+    ) {
+      return stsError(
+        'ValidationError',
+        `1 validation error detected: Value '${params.DurationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value between ${MIN_SESSION_SECONDS} and ${MAX_SESSION_SECONDS}`,
+      );
+    }
+  }
+  return { roleArn, roleSessionName, webIdentityToken, durationSeconds };
+}
+
+/** The session length: the caller's DurationSeconds (default 1 h), which may not exceed the role's maximum. */
+export function decideSessionSeconds(requested: number | undefined, roleMaximum: number): number | StsError {
+  const seconds = requested ?? DEFAULT_SESSION_SECONDS;
+  if (seconds > roleMaximum) {
+    return stsError(
+      'ValidationError',
+      `The requested DurationSeconds exceeds the MaxSessionDuration set for this role (${roleMaximum} seconds).`,
+    );
+  }
+  return seconds;
+}
+
+// --- Token claims -------------------------------------------------------------------------------------------
+
+export interface TokenClaims {
+  iss?: unknown;
+  sub?: unknown;
+  aud?: unknown;
+  azp?: unknown;
+  exp?: unknown;
+  nbf?: unknown;
+  iat?: unknown;
+  amr?: unknown;
+  [claim: string]: unknown;
+}
+
+export interface AcceptedClaims {
+  issuer: string;
+  subject: string;
+  /** The audience STS matched and reports: azp when present, else the single aud. */
+  audience: string;
+  amr: string[] | undefined;
+}
+
+const INCORRECT_AUDIENCE = 'Incorrect token audience';
+
+/**
+ * The claim checks STS makes after the signature: aud among the provider's client IDs (azp when there are
+ * several audiences), exp/nbf/iat present and within the clock skew.
+ */
+export function checkTokenClaims(
+  claims: TokenClaims,
+  clientIds: readonly string[],
+  nowSeconds: number,
+): AcceptedClaims | StsError {
+  if (typeof claims.iss !== 'string')
+    return stsError('InvalidIdentityToken', 'Missing a required claim: iss');
+  if (typeof claims.sub !== 'string' || claims.sub === '')
+    return stsError('InvalidIdentityToken', 'Missing a required claim: sub');
+  if (claims.aud === undefined) return stsError('InvalidIdentityToken', 'Missing a required claim: aud');
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  let audience: unknown = audiences[0];
+  if (audiences.length !== 1) {
+    if (typeof claims.azp !== 'string')
+      return stsError(
+        'InvalidIdentityToken',
+        'Missing a required claim: azp (the token has several audiences)',
+      );
+    audience = claims.azp;
+  }
+  if (typeof audience !== 'string' || !clientIds.includes(audience)) {
+    return stsError(
+      'InvalidIdentityToken',
+      `${INCORRECT_AUDIENCE}: "${String(audience)}" is not a client ID of the provider (${clientIds.join(', ')})`,
+    );
+  }
+  if (typeof claims.iat !== 'number')
+    return stsError('InvalidIdentityToken', 'Missing a required claim: iat');
+  if (typeof claims.exp !== 'number')
+    return stsError('InvalidIdentityToken', 'Missing a required claim: exp');
+  if (nowSeconds > claims.exp + STS_CLOCK_SKEW_SECONDS) {
+    return stsError(
+      'ExpiredTokenException',
+      `Token expired: current date/time ${isoSeconds(nowSeconds)} must be before the expiration date/time ${isoSeconds(claims.exp)}`,
+    );
+  }
+  if (typeof claims.nbf === 'number' && nowSeconds + STS_CLOCK_SKEW_SECONDS < claims.nbf) {
+    return stsError(
+      'InvalidIdentityToken',
+      `Token is not yet valid: it may be used from ${isoSeconds(claims.nbf)}`,
+    );
+  }
+  if (nowSeconds + STS_CLOCK_SKEW_SECONDS < claims.iat) {
+    return stsError('InvalidIdentityToken', `Token was issued in the future (iat ${isoSeconds(claims.iat)})`);
+  }
+  const amr = Array.isArray(claims.amr)
+    ? claims.amr.filter((value): value is string => typeof value === 'string')
+    : typeof claims.amr === 'string'
+      ? [claims.amr]
+      : undefined;
+  return { issuer: claims.iss, subject: claims.sub, audience, amr };
+}
+
+function isoSeconds(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+// --- Identities ---------------------------------------------------------------------------------------------
+
+/**
+ * The provider ARN STS matches against `Federated`. Unlike IAM, the local STS accepts an issuer with a port
+ * (a loopback issuer in a demo or test), so this builds the ARN without IAM's URL rules.
+ */
+export function oidcProviderArn(partition: string, account: string, issuerUrl: string): string {
+  return `arn:${partition}:iam::${account}:oidc-provider/${hostPathOfIssuer(issuerUrl)}`;
+}
+
+export function assumedRoleArn(
+  partition: string,
+  account: string,
+  roleName: string,
+  sessionName: string,
+): string {
+  return `arn:${partition}:sts::${account}:assumed-role/${roleName}/${sessionName}`;
+}
+
+const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Random text from an alphabet, with bytes supplied by the caller (crypto in the shell, fixed in tests). */
+export function randomText(
+  alphabet: string,
+  length: number,
+  randomBytes: (size: number) => Uint8Array,
+): string {
+  return Array.from(randomBytes(length), (byte) => alphabet[byte % alphabet.length]).join('');
+}
+
+export interface IssuedCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: Date;
+}
+
+/** Temporary credentials shaped like STS's: an ASIA key id, a 40-character secret, an opaque session token. */
+export function mintCredentials(
+  now: Date,
+  seconds: number,
+  randomBytes: (size: number) => Uint8Array,
+): IssuedCredentials {
+  return {
+    accessKeyId: `ASIA${randomText(KEY_ALPHABET, 16, randomBytes)}`,
+    secretAccessKey: randomText(SECRET_ALPHABET, 40, randomBytes),
+    sessionToken: `KIRSA${Buffer.from(randomBytes(96)).toString('base64')}`,
+    expiration: new Date(now.getTime() + seconds * 1000),
+  };
+}
+
+/** A role's unique id as STS reports it (AROA...), stable per role ARN so repeated calls agree. */
+export function roleUniqueId(roleArn: string, digest: (text: string) => Uint8Array): string {
+  return `AROA${randomText(KEY_ALPHABET, 17, (size) => digest(roleArn).subarray(0, size))}`;
+}
+
+// --- Responses ----------------------------------------------------------------------------------------------
+
+export function escapeXml(text: string): string {
+  return text.replace(
+    /[<>&'"]/g,
+    (char) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', "'": 'apos', '"': 'quot' }[char]};`,
+  );
+}
+
+function element(name: string, content: string): string {
+  return `<${name}>${content}</${name}>`;
+}
+
+function text(name: string, value: string): string {
+  return element(name, escapeXml(value));
+}
+
+function envelope(action: string, result: string, requestId: string): string {
+  return `<${action}Response xmlns="${STS_XML_NAMESPACE}">${element(`${action}Result`, result)}${element('ResponseMetadata', text('RequestId', requestId))}</${action}Response>\n`;
+}
+
+export interface AssumeRoleWithWebIdentityOutput {
+  credentials: IssuedCredentials;
+  assumedRoleArn: string;
+  assumedRoleId: string;
+  subject: string;
+  audience: string;
+  provider: string;
+}
+
+export function renderAssumeRoleWithWebIdentity(
+  output: AssumeRoleWithWebIdentityOutput,
+  requestId: string,
+): string {
+  const c = output.credentials;
+  return envelope(
+    'AssumeRoleWithWebIdentity',
+    text('SubjectFromWebIdentityToken', output.subject) +
+      text('Audience', output.audience) +
+      element(
+        'AssumedRoleUser',
+        text('Arn', output.assumedRoleArn) + text('AssumedRoleId', output.assumedRoleId),
+      ) +
+      element(
+        'Credentials',
+        text('AccessKeyId', c.accessKeyId) +
+          text('SecretAccessKey', c.secretAccessKey) +
+          text('SessionToken', c.sessionToken) +
+          text('Expiration', c.expiration.toISOString()),
+      ) +
+      text('Provider', output.provider),
+    requestId,
+  );
+}
+
+export function renderGetCallerIdentity(
+  identity: { arn: string; userId: string; account: string },
+  requestId: string,
+): string {
+  return envelope(
+    'GetCallerIdentity',
+    text('Arn', identity.arn) + text('UserId', identity.userId) + text('Account', identity.account),
+    requestId,
+  );
+}
+
+export function renderError(error: StsError, requestId: string): string {
+  return `<ErrorResponse xmlns="${STS_XML_NAMESPACE}">${element('Error', text('Type', error.type) + text('Code', error.code) + text('Message', error.message))}${text('RequestId', requestId)}</ErrorResponse>\n`;
+}

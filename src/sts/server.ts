@@ -1,0 +1,285 @@
+// kirsa's local STS: AssumeRoleWithWebIdentity judged as AWS judges it (provider by `iss`, signature against
+// the issuer's published JWKS, audience, lifetimes, the role's trust policy), and GetCallerIdentity for
+// credentials it issued, verified by SigV4. The AWS SDKs and CLI reach it through AWS_ENDPOINT_URL_STS.
+
+import { createHash, randomBytes as cryptoRandomBytes, randomUUID } from 'node:crypto';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
+import {
+  closestFailures,
+  contextFromClaims,
+  evaluateTrustPolicy,
+  hostPathOfIssuer,
+} from '../core/policy-evaluator.ts';
+import {
+  type AssumeRoleWithWebIdentityOutput,
+  assumedRoleArn,
+  checkTokenClaims,
+  decideSessionSeconds,
+  isStsError,
+  mintCredentials,
+  oidcProviderArn,
+  parseQueryParameters,
+  parseRoleArn,
+  renderAssumeRoleWithWebIdentity,
+  renderError,
+  renderGetCallerIdentity,
+  roleUniqueId,
+  STS_API_VERSION,
+  type StsError,
+  stsError,
+  validateAssumeRoleWithWebIdentity,
+} from '../core/sts-protocol.ts';
+import type { StsConfig } from './config.ts';
+import type { IssuerKeySource } from './issuer-keys.ts';
+import { type SigningSecret, verifySigV4 } from './sigv4.ts';
+
+export interface StsCallRecord {
+  action: string;
+  status: number;
+  code?: string;
+  roleArn?: string;
+  subject?: string;
+}
+
+export interface StsServerOptions {
+  config: StsConfig;
+  keySource: IssuerKeySource;
+  host?: string;
+  port?: number;
+  tls?: { cert: string; key: string };
+  now?: () => Date;
+  randomBytes?: (size: number) => Uint8Array;
+  /** Called once per call, for logs; never given tokens or secrets. */
+  onCall?: (record: StsCallRecord) => void;
+}
+
+export interface RunningSts {
+  url: string;
+  close(): Promise<void>;
+}
+
+interface SessionRecord extends SigningSecret {
+  arn: string;
+  userId: string;
+  account: string;
+}
+
+const BODY_LIMIT = 64 * 1024;
+const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'];
+
+export function createStsHandler(options: StsServerOptions) {
+  const now = options.now ?? (() => new Date());
+  const randomBytes = options.randomBytes ?? ((size: number) => cryptoRandomBytes(size));
+  const sessions = new Map<string, SessionRecord>();
+
+  function rememberSession(accessKeyId: string, record: SessionRecord): void {
+    const instant = now().getTime();
+    for (const [key, session] of sessions) if (session.expiration.getTime() <= instant) sessions.delete(key);
+    sessions.set(accessKeyId, record);
+  }
+
+  async function verifiedClaims(token: string, issuerUrl: string): Promise<StsError | undefined> {
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      return stsError('InvalidIdentityToken', 'The web identity token is not a valid JWT');
+    }
+    let keys = await options.keySource.getKeys(issuerUrl);
+    if (isStsError(keys)) return keys;
+    const find = (set: { keys: Array<Record<string, unknown>> }) =>
+      header.kid === undefined
+        ? set.keys.length === 1
+          ? set.keys[0]
+          : undefined
+        : set.keys.find((key) => key.kid === header.kid);
+    let jwk = find(keys);
+    if (!jwk) {
+      // A key rotated in since the cache was filled: look once more before refusing.
+      keys = await options.keySource.getKeys(issuerUrl, { refresh: true });
+      if (isStsError(keys)) return keys;
+      jwk = find(keys);
+    }
+    if (!jwk) {
+      return stsError(
+        'InvalidIdentityToken',
+        `Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements (no key with kid "${header.kid ?? ''}" in the issuer's JWKS)`,
+      );
+    }
+    try {
+      const key = await importJWK(jwk as JWK, header.alg);
+      await compactVerify(token, key, { algorithms: SIGNING_ALGORITHMS });
+      return undefined;
+    } catch {
+      return stsError(
+        'InvalidIdentityToken',
+        `The web identity token's signature does not verify with the issuer's key "${String(jwk.kid ?? '')}"`,
+      );
+    }
+  }
+
+  async function assumeRoleWithWebIdentity(
+    params: Record<string, string>,
+    record: StsCallRecord,
+  ): Promise<string | StsError> {
+    const input = validateAssumeRoleWithWebIdentity(params);
+    if (isStsError(input)) return input;
+    record.roleArn = input.roleArn;
+    let claims: ReturnType<typeof decodeJwt>;
+    try {
+      claims = decodeJwt(input.webIdentityToken);
+    } catch {
+      return stsError('InvalidIdentityToken', 'The web identity token is not a valid JWT');
+    }
+    const provider = options.config.providers.find((candidate) => candidate.url === claims.iss);
+    if (!provider)
+      return stsError(
+        'InvalidIdentityToken',
+        `No OpenIDConnect provider found in your account for ${String(claims.iss)}`,
+      );
+    const signatureProblem = await verifiedClaims(input.webIdentityToken, provider.url);
+    if (signatureProblem) return signatureProblem;
+    const accepted = checkTokenClaims(claims, provider.clientIds, Math.floor(now().getTime() / 1000));
+    if (isStsError(accepted)) return accepted;
+    record.subject = accepted.subject;
+
+    const role = options.config.roles.find((candidate) => candidate.arn === input.roleArn);
+    const arn = parseRoleArn(input.roleArn);
+    if (!role || !arn) {
+      return stsError(
+        'AccessDenied',
+        `Not authorized to perform sts:AssumeRoleWithWebIdentity (kirsa: no role ${input.roleArn} is configured in this STS)`,
+      );
+    }
+    const providerArn = oidcProviderArn(arn.partition, arn.account, provider.url);
+    const evaluation = evaluateTrustPolicy(role.trustPolicy, {
+      principalFederated: providerArn,
+      action: 'sts:AssumeRoleWithWebIdentity',
+      context: contextFromClaims(hostPathOfIssuer(provider.url), claims),
+    });
+    if (evaluation.decision === 'deny') {
+      // The message is what kirsa explain would print, on one line: the verdict, then the failed condition.
+      const details = closestFailures(evaluation).map(
+        (failure) => `${failure.message}${failure.fix ? `; fix: ${failure.fix}` : ''}`,
+      );
+      return stsError(
+        'AccessDenied',
+        `Not authorized to perform sts:AssumeRoleWithWebIdentity. kirsa: ${[evaluation.reasons[0], ...details].join('; ')}`,
+      );
+    }
+    const seconds = decideSessionSeconds(input.durationSeconds, role.maxSessionDurationSeconds);
+    if (isStsError(seconds)) return seconds;
+
+    const credentials = mintCredentials(now(), seconds, randomBytes);
+    const roleId = roleUniqueId(role.arn, (text) => createHash('sha256').update(text).digest());
+    const output: AssumeRoleWithWebIdentityOutput = {
+      credentials,
+      assumedRoleArn: assumedRoleArn(arn.partition, arn.account, arn.name, input.roleSessionName),
+      assumedRoleId: `${roleId}:${input.roleSessionName}`,
+      subject: accepted.subject,
+      audience: accepted.audience,
+      provider: provider.url,
+    };
+    rememberSession(credentials.accessKeyId, {
+      secretAccessKey: credentials.secretAccessKey,
+      sessionToken: credentials.sessionToken,
+      expiration: credentials.expiration,
+      arn: output.assumedRoleArn,
+      userId: output.assumedRoleId,
+      account: arn.account,
+    });
+    return renderAssumeRoleWithWebIdentity(output, randomUUID());
+  }
+
+  async function getCallerIdentity(req: IncomingMessage, body: string, url: URL): Promise<string | StsError> {
+    const verified = await verifySigV4(
+      {
+        method: req.method ?? 'POST',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body,
+      },
+      (accessKeyId) => sessions.get(accessKeyId),
+      now(),
+    );
+    if (isStsError(verified)) return verified;
+    const session = sessions.get(verified.accessKeyId)!;
+    return renderGetCallerIdentity(
+      { arn: session.arn, userId: session.userId, account: session.account },
+      randomUUID(),
+    );
+  }
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const record: StsCallRecord = { action: '', status: 200 };
+    let answer: string | StsError;
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > BODY_LIMIT) break;
+        chunks.push(chunk as Buffer);
+      }
+      const body = Buffer.concat(chunks).toString('utf8');
+      const url = new URL(req.url ?? '/', 'http://sts.local');
+      const params = parseQueryParameters(body, url.search);
+      record.action = params.Action ?? '';
+      if (size > BODY_LIMIT)
+        answer = stsError('ValidationError', `The request body exceeds ${BODY_LIMIT} bytes`);
+      else if (params.Version !== undefined && params.Version !== STS_API_VERSION)
+        answer = stsError(
+          'InvalidAction',
+          `Could not find operation ${record.action} for version ${params.Version}`,
+        );
+      else if (record.action === 'AssumeRoleWithWebIdentity')
+        answer = await assumeRoleWithWebIdentity(params, record);
+      else if (record.action === 'GetCallerIdentity') answer = await getCallerIdentity(req, body, url);
+      else
+        answer = stsError(
+          'InvalidAction',
+          `Could not find operation ${record.action || '(none)'} for version ${STS_API_VERSION}`,
+        );
+    } catch (error) {
+      answer = stsError('InternalFailure', `kirsa's STS failed: ${(error as Error).message}`);
+    }
+    const requestId = randomUUID();
+    const xml = isStsError(answer) ? renderError(answer, requestId) : answer;
+    record.status = isStsError(answer) ? answer.status : 200;
+    if (isStsError(answer)) record.code = answer.code;
+    res.writeHead(record.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+    res.end(xml);
+    options.onCall?.(record);
+  };
+}
+
+export async function startStsServer(options: StsServerOptions): Promise<RunningSts> {
+  const handle = createStsHandler(options);
+  const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+  const server: Server = options.tls
+    ? createHttpsServer({ ...options.tls }, listener)
+    : createHttpServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
