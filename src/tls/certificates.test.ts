@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { createCertificateAuthority, issueServingCertificate } from './certificates.ts';
+
+test('a serving certificate verifies against its CA, for openssl and for a real TLS handshake', async () => {
+  const ca = await createCertificateAuthority({ commonName: 'kirsa test CA' });
+  const serving = await issueServingCertificate(ca, { hosts: ['localhost', '127.0.0.1'] });
+  const parsed = new X509Certificate(serving.certPem);
+  assert.ok(parsed.checkIssued(new X509Certificate(ca.certPem)));
+  assert.equal(parsed.checkIP('127.0.0.1'), '127.0.0.1');
+  assert.equal(parsed.checkHost('localhost'), 'localhost');
+  assert.equal(parsed.ca, false);
+  assert.equal(new X509Certificate(ca.certPem).ca, true);
+
+  // An independent verifier: the openssl CLI.
+  const dir = await mkdtemp(join(tmpdir(), 'kirsa-certs-'));
+  try {
+    await writeFile(join(dir, 'ca.pem'), ca.certPem);
+    await writeFile(join(dir, 'server.pem'), serving.certPem);
+    const { stdout } = await promisify(execFile)(
+      'openssl',
+      ['verify', '-CAfile', 'ca.pem', '-purpose', 'sslserver', 'server.pem'],
+      { cwd: dir },
+    );
+    assert.match(stdout, /server\.pem: OK/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const server = createServer({ cert: serving.certPem, key: serving.keyPem }, (_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { request } = await import('node:https');
+    const body = await new Promise<string>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: ca.certPem }, (res) => {
+        let text = '';
+        res.on('data', (chunk) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve(text));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(body, 'ok');
+  } finally {
+    server.close();
+  }
+});
