@@ -78,27 +78,56 @@ export const WINDOWS_DRIVE = 'C:';
 export const DEFAULT_SERVICE_ACCOUNT = 'default';
 export const DEFAULT_NAMESPACE = 'default';
 
-// --- Trust policies and roles (IAM, STS) ------------------------------------------------------------------
+// --- OIDC issuer (kirsa issuer, provider, apiserver-config) ------------------------------------------------
 
-/** The one action a web identity asks STS for; a trust policy must allow it for the pod's token. */
-export const ASSUME_ROLE_WITH_WEB_IDENTITY = 'sts:AssumeRoleWithWebIdentity';
-/** The policy language version; the only one under which IAM substitutes `${...}` policy variables. */
-export const POLICY_VERSION_WITH_VARIABLES = '2012-10-17';
-/** Kubernetes puts `system:serviceaccount:<namespace>:<name>` in a service-account token's `sub`. */
-export const SERVICE_ACCOUNT_SUBJECT_PREFIX = 'system:serviceaccount:';
-/** IAM's default role trust policy size quota, in characters (whitespace not counted); raisable on request. */
-export const TRUST_POLICY_SIZE_QUOTA = 2048;
-/** Warn when a trust policy reaches this share of the quota, before IAM refuses the next service account. */
-export const TRUST_POLICY_SIZE_WARN_RATIO = 0.9;
-/** IAM role names are at most 64 characters. */
-export const ROLE_NAME_MAX_LENGTH = 64;
-/** Name of the inline policy `kirsa role create --inline-policy` puts on the role, so a rerun replaces it. */
-export const INLINE_POLICY_NAME = 'kirsa-inline';
-/** Label kirsa sets on the ServiceAccounts it creates, as eksctl does, so their owner is visible. */
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const MANAGED_BY_VALUE = 'kirsa';
-/** Region for IAM calls when none is configured: IAM is global, its endpoint lives in us-east-1. */
-export const IAM_DEFAULT_REGION = 'us-east-1';
+/** Where `kirsa issuer init` writes when no --dir is given: beside the user, visible, easy to find again. */
+export const DEFAULT_ISSUER_DIR = './kirsa-issuer';
+/** The discovery document's path under the issuer, fixed by OpenID Connect Discovery; STS fetches it. */
+export const DISCOVERY_PATH = '.well-known/openid-configuration';
+/** JWKS path under the issuer; the self-hosted walkthrough's name. kOps uses KOPS_JWKS_PATH instead. */
+export const DEFAULT_JWKS_PATH = 'keys.json';
+/** The JWKS path kOps and kube-apiserver itself serve, for users moving from either. */
+export const KOPS_JWKS_PATH = 'openid/v1/jwks';
+/** What kube-apiserver puts in its own discovery document; kept so ours reads the same. */
+export const KUBERNETES_AUTHORIZATION_ENDPOINT = 'urn:kubernetes:programmatic_authorization';
+/** RSA-2048 with RS256: the kubeadm, kOps and k3s default, and what every STS region accepts. */
+export const SIGNING_KEY_BITS = 2048;
+export const SIGNING_ALGORITHM = 'RS256';
+/** STS refuses a JWKS with more than 100 RSA keys, and then every RSA token fails. */
+export const MAX_JWKS_RSA_KEYS = 100;
+/** STS accepts tokens up to 5 minutes past `exp` (clock skew), so verify does the same. */
+export const STS_CLOCK_SKEW_SECONDS = 300;
+/** STS gives up fetching the discovery document or JWKS after about 5 s, so verify does too. */
+export const STS_FETCH_TIMEOUT_MS = 5_000;
+/** STS's WebIdentityToken length constraint. */
+export const WEB_IDENTITY_TOKEN_LENGTH = { min: 4, max: 20_000 } as const;
+/** IAM OIDC provider limits: up to 5 thumbprints and 100 client IDs (audiences) of at most 255 characters. */
+export const IAM_MAX_THUMBPRINTS = 5;
+export const IAM_MAX_CLIENT_IDS = 100;
+export const IAM_MAX_CLIENT_ID_LENGTH = 255;
+/**
+ * How long a retired signing key must stay in the JWKS: the longest a token it signed can live. 24 h is the
+ * webhook's default token lifetime; clusters that raise --service-account-max-token-expiration pass more.
+ */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+/** Sid of the bucket-policy statement kirsa owns: found and replaced by this name, other statements kept. */
+export const ISSUER_BUCKET_POLICY_SID = 'KirsaPublicIssuerDocuments';
+/** Where the cluster's own service-account public key sits, per distribution, so it can stay trusted. */
+export const EXISTING_SERVICE_ACCOUNT_KEY = {
+  kops: '/srv/kubernetes/kube-apiserver/service-account.pub',
+  kubeadm: '/etc/kubernetes/pki/sa.pub',
+  k3s: '/var/lib/rancher/k3s/server/tls/service.current.key',
+  rke2: '/var/lib/rancher/rke2/server/tls/service.current.key',
+  talos: '/system/secrets/kubernetes/kube-apiserver/service-account.pub',
+} as const;
+/** Where the snippets tell each distribution to keep kirsa's key files on control-plane nodes. */
+export const NODE_KEY_DIR = {
+  kops: '/srv/kubernetes/kirsa',
+  kubeadm: '/etc/kubernetes/pki/kirsa',
+  k3s: '/var/lib/rancher/k3s/server/tls/kirsa',
+  rke2: '/var/lib/rancher/rke2/server/tls/kirsa',
+  talos: '/var/etc/kirsa',
+} as const;
 
 // --- The webhook server (`kirsa webhook`) --------------------------------------------------------------------
 
@@ -163,3 +192,27 @@ export const WATCH_BACKOFF_MAX_MS = 30_000;
 export const ADMISSION_LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+
+// --- Trust policies and roles (IAM, STS) ------------------------------------------------------------------
+
+/** The one action a web identity asks STS for; a trust policy must allow it for the pod's token. */
+export const ASSUME_ROLE_WITH_WEB_IDENTITY = 'sts:AssumeRoleWithWebIdentity';
+/** The policy language version; the only one under which IAM substitutes `${...}` policy variables. */
+export const POLICY_VERSION_WITH_VARIABLES = '2012-10-17';
+/** Kubernetes puts `system:serviceaccount:<namespace>:<name>` in a service-account token's `sub`. */
+export const SERVICE_ACCOUNT_SUBJECT_PREFIX = 'system:serviceaccount:';
+/** IAM's default role trust policy size quota, in characters (whitespace not counted); raisable on request. */
+export const TRUST_POLICY_SIZE_QUOTA = 2048;
+/** Warn when a trust policy reaches this share of the quota, before IAM refuses the next service account. */
+export const TRUST_POLICY_SIZE_WARN_RATIO = 0.9;
+/** IAM role names are at most 64 characters. */
+export const ROLE_NAME_MAX_LENGTH = 64;
+/** Name of the inline policy `kirsa role create --inline-policy` puts on the role, so a rerun replaces it. */
+export const INLINE_POLICY_NAME = 'kirsa-inline';
+/** Label kirsa sets on the ServiceAccounts it creates, as eksctl does, so their owner is visible. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'kirsa';
+/** Region for IAM calls when none is configured: IAM is global, its endpoint lives in us-east-1. */
+export const IAM_DEFAULT_REGION = 'us-east-1';
+/** Discovery documents and JWKS are a few KB; a cap keeps verify from reading an unrelated large page. */
+export const ISSUER_DOCUMENT_MAX_BYTES = 1_048_576;

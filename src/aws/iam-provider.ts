@@ -1,0 +1,161 @@
+// The IAM OIDC provider for the issuer, created or completed idempotently: an existing provider for the
+// same URL gets the audiences (client IDs) and thumbprints it lacks, nothing is ever removed. The calls sit
+// behind IamPort so tests drive the same code against moto.
+
+import {
+  AddClientIDToOpenIDConnectProviderCommand,
+  CreateOpenIDConnectProviderCommand,
+  GetOpenIDConnectProviderCommand,
+  IAMClient,
+  ListOpenIDConnectProvidersCommand,
+  UpdateOpenIDConnectProviderThumbprintCommand,
+} from '@aws-sdk/client-iam';
+import { IAM_MAX_CLIENT_ID_LENGTH, IAM_MAX_CLIENT_IDS, IAM_MAX_THUMBPRINTS } from '../consts.ts';
+import { issuerHostPath } from '../core/oidc.ts';
+import { KirsaError } from '../errors.ts';
+import { type AwsClientOptions, awsError } from './s3-publish.ts';
+
+export interface OidcProvider {
+  arn: string;
+  clientIds: string[];
+  thumbprints: string[];
+}
+
+export interface IamPort {
+  listProviderArns(): Promise<string[]>;
+  getProvider(arn: string): Promise<OidcProvider>;
+  createProvider(input: { url: string; clientIds: string[]; thumbprints: string[] }): Promise<string>;
+  addClientId(arn: string, clientId: string): Promise<void>;
+  setThumbprints(arn: string, thumbprints: string[]): Promise<void>;
+}
+
+export function iamPortFor(options: AwsClientOptions): IamPort {
+  const client = new IAMClient({
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+  });
+  const call = async <T>(what: string, send: () => Promise<T>): Promise<T> => {
+    try {
+      return await send();
+    } catch (error) {
+      throw awsError(error, what);
+    }
+  };
+  return {
+    listProviderArns: async () =>
+      (
+        (
+          await call('ListOpenIDConnectProviders', () =>
+            client.send(new ListOpenIDConnectProvidersCommand({})),
+          )
+        ).OpenIDConnectProviderList ?? []
+      ).flatMap((entry) => (entry.Arn ? [entry.Arn] : [])),
+    getProvider: async (arn) => {
+      const answer = await call(`GetOpenIDConnectProvider ${arn}`, () =>
+        client.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })),
+      );
+      return { arn, clientIds: answer.ClientIDList ?? [], thumbprints: answer.ThumbprintList ?? [] };
+    },
+    createProvider: async ({ url, clientIds, thumbprints }) => {
+      const answer = await call('CreateOpenIDConnectProvider', () =>
+        client.send(
+          new CreateOpenIDConnectProviderCommand({
+            Url: url,
+            ClientIDList: clientIds,
+            ...(thumbprints.length > 0 ? { ThumbprintList: thumbprints } : {}),
+          }),
+        ),
+      );
+      return answer.OpenIDConnectProviderArn!;
+    },
+    addClientId: async (arn, clientId) => {
+      await call(`AddClientIDToOpenIDConnectProvider ${clientId}`, () =>
+        client.send(
+          new AddClientIDToOpenIDConnectProviderCommand({
+            OpenIDConnectProviderArn: arn,
+            ClientID: clientId,
+          }),
+        ),
+      );
+    },
+    setThumbprints: async (arn, thumbprints) => {
+      await call('UpdateOpenIDConnectProviderThumbprint', () =>
+        client.send(
+          new UpdateOpenIDConnectProviderThumbprintCommand({
+            OpenIDConnectProviderArn: arn,
+            ThumbprintList: thumbprints,
+          }),
+        ),
+      );
+    },
+  };
+}
+
+export function checkProviderInput(audiences: readonly string[], thumbprints: readonly string[]): void {
+  if (audiences.length === 0 || audiences.length > IAM_MAX_CLIENT_IDS)
+    throw new KirsaError('USAGE', `IAM takes 1 to ${IAM_MAX_CLIENT_IDS} audiences, not ${audiences.length}`);
+  for (const audience of audiences) {
+    if (audience.length === 0 || audience.length > IAM_MAX_CLIENT_ID_LENGTH)
+      throw new KirsaError(
+        'USAGE',
+        `audience "${audience}" must be 1-${IAM_MAX_CLIENT_ID_LENGTH} characters`,
+      );
+  }
+  if (thumbprints.length > IAM_MAX_THUMBPRINTS)
+    throw new KirsaError(
+      'USAGE',
+      `IAM keeps at most ${IAM_MAX_THUMBPRINTS} thumbprints, not ${thumbprints.length}`,
+    );
+  for (const thumbprint of thumbprints) {
+    if (!/^[0-9a-f]{40}$/.test(thumbprint))
+      throw new KirsaError('USAGE', `thumbprint ${thumbprint} is not 40 hex digits (a SHA-1)`, {
+        hint: 'give --thumbprint auto to compute it, or none',
+      });
+  }
+}
+
+export interface EnsureResult {
+  arn: string;
+  created: boolean;
+  addedAudiences: string[];
+  addedThumbprints: string[];
+}
+
+/** The provider's ARN names it by host/path, so finding it needs no account ID. */
+export async function findProvider(iam: IamPort, issuer: string): Promise<string | undefined> {
+  const suffix = `:oidc-provider/${issuerHostPath(issuer)}`;
+  return (await iam.listProviderArns()).find((arn) => arn.endsWith(suffix));
+}
+
+export async function ensureOidcProvider(
+  iam: IamPort,
+  input: { issuer: string; audiences: string[]; thumbprints: string[] },
+): Promise<EnsureResult> {
+  checkProviderInput(input.audiences, input.thumbprints);
+  const existing = await findProvider(iam, input.issuer);
+  if (!existing) {
+    const arn = await iam.createProvider({
+      url: input.issuer,
+      clientIds: input.audiences,
+      thumbprints: input.thumbprints,
+    });
+    return { arn, created: true, addedAudiences: input.audiences, addedThumbprints: input.thumbprints };
+  }
+  const provider = await iam.getProvider(existing);
+  const addedAudiences = input.audiences.filter((audience) => !provider.clientIds.includes(audience));
+  for (const audience of addedAudiences) await iam.addClientId(existing, audience);
+  const known = provider.thumbprints.map((thumbprint) => thumbprint.toLowerCase());
+  const addedThumbprints = input.thumbprints.filter((thumbprint) => !known.includes(thumbprint));
+  if (addedThumbprints.length > 0) {
+    const all = [...provider.thumbprints, ...addedThumbprints];
+    if (all.length > IAM_MAX_THUMBPRINTS) {
+      throw new KirsaError(
+        'CHECK_FAILED',
+        `the provider already has ${provider.thumbprints.length} thumbprints; adding ${addedThumbprints.length} exceeds IAM's ${IAM_MAX_THUMBPRINTS}`,
+        { hint: 'remove stale thumbprints with aws iam update-open-id-connect-provider-thumbprint' },
+      );
+    }
+    await iam.setThumbprints(existing, all);
+  }
+  return { arn: existing, created: false, addedAudiences, addedThumbprints };
+}

@@ -1,0 +1,297 @@
+// Publishing the issuer's documents to S3: object keys from the issuer URL, a bucket policy that lets anyone
+// read exactly those two objects (merged into the bucket's own policy), and Block Public Access detection.
+// No ACLs: buckets made since 2023 have them disabled. The AWS calls sit behind S3Port so tests drive the
+// same code against moto, and the policy arithmetic is pure.
+
+import {
+  GetBucketPolicyCommand,
+  GetPublicAccessBlockCommand,
+  HeadBucketCommand,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { ISSUER_BUCKET_POLICY_SID } from '../consts.ts';
+import { KirsaError } from '../errors.ts';
+
+export interface PublicAccessBlock {
+  BlockPublicAcls?: boolean | undefined;
+  IgnorePublicAcls?: boolean | undefined;
+  BlockPublicPolicy?: boolean | undefined;
+  RestrictPublicBuckets?: boolean | undefined;
+}
+
+/** The S3 calls publish makes; the SDK implementation is below, tests may pass their own. */
+export interface S3Port {
+  headBucket(bucket: string): Promise<void>;
+  getPublicAccessBlock(bucket: string): Promise<PublicAccessBlock | undefined>;
+  getBucketPolicy(bucket: string): Promise<string | undefined>;
+  putBucketPolicy(bucket: string, policy: string): Promise<void>;
+  putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
+  /** The anonymous URL of an object, for the read-back check. */
+  objectUrl(bucket: string, key: string): string;
+}
+
+// --- Pure parts --------------------------------------------------------------------------------------------
+
+/**
+ * The key prefix the issuer URL's path maps to in the bucket: virtual-hosted URLs
+ * (BUCKET.s3.REGION.amazonaws.com/PATH) map PATH, path-style ones (s3.REGION.amazonaws.com/BUCKET/PATH) map
+ * PATH after the bucket, and any other host (CloudFront, a custom domain) is assumed to serve the bucket root.
+ */
+export function issuerKeyPrefix(issuer: string, bucket: string): string {
+  const url = new URL(issuer);
+  const path = url.pathname.replace(/^\/+|\/+$/g, '');
+  const s3Host = /^(.+\.)?s3[.-]([a-z0-9-]+\.)*amazonaws\.com(\.cn)?$/.exec(url.hostname);
+  if (s3Host && !s3Host[1]) {
+    const [first, ...rest] = path.split('/');
+    if (first !== bucket) {
+      throw new KirsaError(
+        'USAGE',
+        `the issuer ${issuer} is a path-style S3 URL for bucket "${first}", not "${bucket}"`,
+        {
+          hint: 'pass the bucket the issuer URL names, or --prefix to say where the documents go',
+        },
+      );
+    }
+    return rest.join('/');
+  }
+  if (s3Host && s3Host[1] !== `${bucket}.`) {
+    throw new KirsaError(
+      'USAGE',
+      `the issuer ${issuer} names bucket "${s3Host[1]!.slice(0, -1)}", not "${bucket}"`,
+      {
+        hint: 'pass the bucket the issuer URL names, or --prefix to say where the documents go',
+      },
+    );
+  }
+  return path;
+}
+
+export function objectKey(prefix: string, path: string): string {
+  const cleanPrefix = prefix.replace(/^\/+|\/+$/g, '');
+  const cleanPath = path.replace(/^\/+/, '');
+  return cleanPrefix ? `${cleanPrefix}/${cleanPath}` : cleanPath;
+}
+
+interface PolicyStatement {
+  Sid?: string;
+  [field: string]: unknown;
+}
+
+interface PolicyDocument {
+  Version?: string;
+  Statement?: PolicyStatement[] | PolicyStatement;
+  [field: string]: unknown;
+}
+
+/** The statement kirsa owns: anonymous s3:GetObject on exactly these object keys. */
+export function issuerReadStatement(
+  bucket: string,
+  keys: readonly string[],
+  partition = 'aws',
+): PolicyStatement {
+  return {
+    Sid: ISSUER_BUCKET_POLICY_SID,
+    Effect: 'Allow',
+    Principal: '*',
+    Action: 's3:GetObject',
+    Resource: keys.map((key) => `arn:${partition}:s3:::${bucket}/${key}`),
+  };
+}
+
+/**
+ * The bucket policy with kirsa's statement added or replaced (found by Sid); every other statement and
+ * field is kept as it was. Returns undefined when the existing policy already says exactly this.
+ */
+export function mergeIssuerPolicy(
+  existing: string | undefined,
+  statement: PolicyStatement,
+): string | undefined {
+  let policy: PolicyDocument = { Version: '2012-10-17', Statement: [] };
+  if (existing?.trim()) {
+    try {
+      policy = JSON.parse(existing) as PolicyDocument;
+    } catch (error) {
+      throw new KirsaError('INPUT_INVALID', 'the bucket policy S3 returned is not JSON', { cause: error });
+    }
+  }
+  const statements =
+    policy.Statement === undefined
+      ? []
+      : Array.isArray(policy.Statement)
+        ? policy.Statement
+        : [policy.Statement];
+  const index = statements.findIndex((candidate) => candidate.Sid === statement.Sid);
+  if (index >= 0 && JSON.stringify(statements[index]) === JSON.stringify(statement)) return undefined;
+  const merged =
+    index >= 0 ? statements.map((old, at) => (at === index ? statement : old)) : [...statements, statement];
+  return JSON.stringify({ ...policy, Version: policy.Version ?? '2012-10-17', Statement: merged });
+}
+
+/** Block Public Access settings that stop a public bucket policy from working, each with its effect. */
+export function publicAccessBlockers(block: PublicAccessBlock | undefined): string[] {
+  if (!block) return [];
+  const blockers: string[] = [];
+  if (block.BlockPublicPolicy)
+    blockers.push('BlockPublicPolicy (S3 refuses a bucket policy that grants public read)');
+  if (block.RestrictPublicBuckets)
+    blockers.push('RestrictPublicBuckets (S3 ignores public grants, so anonymous reads are denied)');
+  return blockers;
+}
+
+// --- The SDK implementation --------------------------------------------------------------------------------
+
+export interface AwsClientOptions {
+  region?: string | undefined;
+  /** Another S3 endpoint (moto in tests, a private endpoint); path-style addressing then. */
+  endpointUrl?: string | undefined;
+}
+
+function errorName(error: unknown): string {
+  return (error as { name?: string })?.name ?? '';
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+/** SDK failures as KirsaErrors with the next step; `what` names the call for the message. */
+export function awsError(error: unknown, what: string): KirsaError {
+  const name = errorName(error);
+  const status = statusOf(error);
+  const message = (error as Error)?.message ?? String(error);
+  if (name === 'CredentialsProviderError' || (/credential/i.test(message) && !status)) {
+    return new KirsaError('PERMISSION', `${what}: no AWS credentials found`, {
+      hint: 'set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the SDK default chain), and AWS_REGION',
+      cause: error,
+    });
+  }
+  if (name === 'AccessDenied' || name === 'AccessDeniedException' || status === 403) {
+    return new KirsaError('PERMISSION', `${what}: access denied (${message})`, {
+      hint: 'the credentials in use need this permission; an account-level Block Public Access setting also denies public bucket policies',
+      cause: error,
+    });
+  }
+  if (name === 'NoSuchBucket' || name === 'NotFound' || status === 404) {
+    return new KirsaError('NOT_FOUND', `${what}: not found`, {
+      hint: 'create the bucket first (aws s3api create-bucket --bucket NAME --region REGION ...), or check --bucket and --region',
+      cause: error,
+    });
+  }
+  if (
+    /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|socket hang up/.test(
+      `${(error as { code?: string })?.code ?? ''} ${message}`,
+    )
+  ) {
+    return new KirsaError('UNREACHABLE', `${what}: ${message}`, {
+      hint: 'check --endpoint-url and the network path to AWS',
+      cause: error,
+    });
+  }
+  return new KirsaError('CHECK_FAILED', `${what}: ${name || 'error'}: ${message}`, { cause: error });
+}
+
+export function s3PortFor(options: AwsClientOptions): S3Port {
+  const client = new S3Client({
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.endpointUrl ? { endpoint: options.endpointUrl, forcePathStyle: true } : {}),
+  });
+  const call = async <T>(what: string, send: () => Promise<T>): Promise<T> => {
+    try {
+      return await send();
+    } catch (error) {
+      throw awsError(error, what);
+    }
+  };
+  const optional = async <T>(
+    what: string,
+    missing: string,
+    send: () => Promise<T>,
+  ): Promise<T | undefined> => {
+    try {
+      return await send();
+    } catch (error) {
+      if (errorName(error) === missing) return undefined;
+      throw awsError(error, what);
+    }
+  };
+  return {
+    headBucket: async (bucket) => {
+      await call(`bucket ${bucket}`, () => client.send(new HeadBucketCommand({ Bucket: bucket })));
+    },
+    getPublicAccessBlock: async (bucket) =>
+      (
+        await optional(`GetPublicAccessBlock on ${bucket}`, 'NoSuchPublicAccessBlockConfiguration', () =>
+          client.send(new GetPublicAccessBlockCommand({ Bucket: bucket })),
+        )
+      )?.PublicAccessBlockConfiguration,
+    getBucketPolicy: async (bucket) =>
+      (
+        await optional(`GetBucketPolicy on ${bucket}`, 'NoSuchBucketPolicy', () =>
+          client.send(new GetBucketPolicyCommand({ Bucket: bucket })),
+        )
+      )?.Policy,
+    putBucketPolicy: async (bucket, policy) => {
+      await call(`PutBucketPolicy on ${bucket}`, () =>
+        client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy })),
+      );
+    },
+    putObject: async (bucket, key, body, contentType) => {
+      await call(`PutObject s3://${bucket}/${key}`, () =>
+        client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })),
+      );
+    },
+    objectUrl: (bucket, key) => {
+      const encoded = key.split('/').map(encodeURIComponent).join('/');
+      if (options.endpointUrl) return `${options.endpointUrl.replace(/\/+$/, '')}/${bucket}/${encoded}`;
+      const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+      return `https://${bucket}.s3.${region}.amazonaws.com/${encoded}`;
+    },
+  };
+}
+
+// --- The publish steps -------------------------------------------------------------------------------------
+
+export interface PublishPlan {
+  bucket: string;
+  objects: Array<{ key: string; body: string }>;
+  /** The merged policy to put, or undefined when the bucket already has kirsa's statement as is. */
+  policy: string | undefined;
+}
+
+/** Read-only checks and the plan: the bucket exists, BPA allows a public policy, the merged policy. */
+export async function planPublish(
+  s3: S3Port,
+  options: { bucket: string; objects: Array<{ key: string; body: string }>; partition?: string },
+): Promise<PublishPlan> {
+  await s3.headBucket(options.bucket);
+  const blockers = publicAccessBlockers(await s3.getPublicAccessBlock(options.bucket));
+  if (blockers.length > 0) {
+    throw new KirsaError(
+      'PERMISSION',
+      `bucket ${options.bucket} has Block Public Access on: ${blockers.join('; ')}`,
+      {
+        hint: `turn those two off for this bucket only (aws s3api put-public-access-block --bucket ${options.bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false), or serve the issuer through CloudFront`,
+      },
+    );
+  }
+  const statement = issuerReadStatement(
+    options.bucket,
+    options.objects.map((object) => object.key),
+    options.partition,
+  );
+  const policy = mergeIssuerPolicy(await s3.getBucketPolicy(options.bucket), statement);
+  return { bucket: options.bucket, objects: options.objects, policy };
+}
+
+export async function uploadDocuments(s3: S3Port, plan: PublishPlan): Promise<void> {
+  for (const object of plan.objects)
+    await s3.putObject(plan.bucket, object.key, object.body, 'application/json');
+}
+
+export async function applyPolicy(s3: S3Port, plan: PublishPlan): Promise<boolean> {
+  if (plan.policy === undefined) return false;
+  await s3.putBucketPolicy(plan.bucket, plan.policy);
+  return true;
+}

@@ -1,0 +1,590 @@
+// `kirsa issuer ...`: the OIDC issuer a self-managed cluster needs for IRSA. Each verb replaces a manual
+// step of the self-hosted walkthrough (ssh-keygen, hand-written documents, the JWKS script, the S3 upload,
+// the thumbprint) and checks its own result. Multi-step verbs run as phases: every validation first, then
+// the side effects.
+
+import { execFile } from 'node:child_process';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Command } from 'commander';
+import {
+  applyPolicy,
+  issuerKeyPrefix,
+  objectKey,
+  type PublishPlan,
+  planPublish,
+  s3PortFor,
+  uploadDocuments,
+} from '../aws/s3-publish.ts';
+import {
+  DEFAULT_ISSUER_DIR,
+  DEFAULT_JWKS_PATH,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  DISCOVERY_PATH,
+  ISSUER_BUCKET_POLICY_SID,
+} from '../consts.ts';
+import {
+  buildJwks,
+  type Check,
+  checkIssuerUrl,
+  formatJson,
+  type KeyRecord,
+  parseKeysPem,
+  publishedKeys,
+} from '../core/oidc.ts';
+import { KirsaError } from '../errors.ts';
+import { trustedCertificates } from '../issuer/https.ts';
+import { startIssuerServer } from '../issuer/server.ts';
+import {
+  checkInitTarget,
+  generateSigningKey,
+  ISSUER_FILES,
+  initIssuer,
+  type LoadedIssuer,
+  loadIssuer,
+  promoteKey,
+  readInputFile,
+  retireKeys,
+  signingKeyFromPem,
+  stageNewKey,
+} from '../issuer/store.ts';
+import { issuerThumbprint } from '../issuer/thumbprint.ts';
+import { verifyIssuer } from '../issuer/verify.ts';
+import { parseIntegerFlag } from './flags.ts';
+
+// --- Phases ------------------------------------------------------------------------------------------------
+
+export interface Phase<Context> {
+  name: string;
+  /** Read-only: checks inputs and the world, fills the context. Runs for every phase before any run(). */
+  validate?(context: Context): Promise<void>;
+  run(context: Context): Promise<void>;
+}
+
+export async function runPhases<Context>(
+  phases: ReadonlyArray<Phase<Context>>,
+  context: Context,
+): Promise<void> {
+  for (const phase of phases) await phase.validate?.(context);
+  for (const phase of phases) await phase.run(context);
+}
+
+// --- Shared helpers ----------------------------------------------------------------------------------------
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function say(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function warn(line: string): void {
+  process.stderr.write(`kirsa: warning: ${line}\n`);
+}
+
+const MARK: Record<Check['status'], string> = { pass: 'ok  ', fail: 'FAIL', warn: 'warn' };
+
+export function printChecks(checks: readonly Check[]): void {
+  for (const check of checks) say(`${MARK[check.status]} ${check.message}`);
+}
+
+function failIfAny(checks: readonly Check[], what: string, hint: string): void {
+  const failed = checks.filter((check) => check.status === 'fail').length;
+  if (failed > 0) throw new KirsaError('CHECK_FAILED', `${what}: ${failed} check(s) failed`, { hint });
+}
+
+function describeKey(key: KeyRecord): string {
+  const when =
+    key.stage === 'previous'
+      ? `stopped signing ${key.stoppedSigningAt}`
+      : key.stage === 'retired'
+        ? `retired ${key.retiredAt}`
+        : key.stage === 'active'
+          ? `signing since ${key.activatedAt}`
+          : `staged ${key.createdAt}`;
+  return `${String(key.generation).padStart(3)}  ${key.stage.padEnd(8)}  ${key.kid}  ${when}`;
+}
+
+// --- init --------------------------------------------------------------------------------------------------
+
+interface InitFlags {
+  issuerUrl: string;
+  dir: string;
+  jwksPath: string;
+  legacyEmptyKid: boolean;
+  signingKey?: string;
+}
+
+async function runInit(flags: InitFlags): Promise<void> {
+  const { url: issuer, warnings } = checkIssuerUrl(flags.issuerUrl);
+  for (const warning of warnings) warn(warning);
+  if (/[?#]/.test(flags.jwksPath) || flags.jwksPath.replace(/^\/+/, '') === '')
+    throw new KirsaError('USAGE', `--jwks-path ${flags.jwksPath} must be a plain path such as keys.json`);
+  await checkInitTarget(flags.dir);
+  const key = flags.signingKey
+    ? signingKeyFromPem(await readInputFile(flags.signingKey), flags.signingKey)
+    : await generateSigningKey();
+  await initIssuer({
+    dir: flags.dir,
+    issuer,
+    jwksPath: flags.jwksPath.replace(/^\/+/, ''),
+    legacyEmptyKid: flags.legacyEmptyKid,
+    key,
+    now: new Date(),
+  });
+  say(`issuer ${issuer} in ${flags.dir}`);
+  say(`  ${ISSUER_FILES.signingKey}   signing key (RSA-2048, mode 0600): --service-account-signing-key-file`);
+  say(`  ${ISSUER_FILES.signingPublicKey}   public key: --service-account-key-file`);
+  say(`  ${ISSUER_FILES.discovery}  publish at ${issuer}/${DISCOVERY_PATH}`);
+  say(`  ${ISSUER_FILES.jwks}       publish at ${issuer}/${flags.jwksPath.replace(/^\/+/, '')}`);
+  say(`  kid ${key.kid}`);
+  say('next: kirsa issuer publish --dir DIR --bucket BUCKET, then kirsa apiserver-config --for DISTRIBUTION');
+}
+
+// --- jwks --------------------------------------------------------------------------------------------------
+
+async function runJwks(flags: { publicKey: string[]; legacyEmptyKid: boolean }): Promise<void> {
+  if (flags.publicKey.length === 0)
+    throw new KirsaError('USAGE', 'give at least one --public-key FILE (public or private PEM)');
+  const keys = [];
+  for (const file of flags.publicKey) keys.push(...parseKeysPem(await readInputFile(file), file));
+  process.stdout.write(
+    formatJson(
+      buildJwks(
+        keys.map((key) => key.publicKey),
+        { legacyEmptyKid: flags.legacyEmptyKid },
+      ),
+    ),
+  );
+}
+
+// --- rotate, status ------------------------------------------------------------------------------------------
+
+interface RotateFlags {
+  dir: string;
+  promote?: boolean;
+  retire?: boolean;
+  maxTokenLifetime: number;
+  signingKey?: string;
+}
+
+async function runRotate(flags: RotateFlags): Promise<void> {
+  if (flags.promote && flags.retire)
+    throw new KirsaError('USAGE', '--promote and --retire are separate steps');
+  const issuer = await loadIssuer(flags.dir);
+  const now = new Date();
+  if (flags.promote) {
+    const active = await promoteKey(issuer, now);
+    say(`generation ${active.generation} (${active.kid}) now signs; ${ISSUER_FILES.signingKey} holds it.`);
+    say('next: restart kube-apiserver with the same flags; the old key stays published until');
+    say(`kirsa issuer rotate --retire, allowed ${flags.maxTokenLifetime} s from now.`);
+    return;
+  }
+  if (flags.retire) {
+    const retired = await retireKeys(issuer, now, flags.maxTokenLifetime);
+    say(`retired generation(s) ${retired.map((key) => key.generation).join(', ')}: removed from the JWKS.`);
+    say(
+      'next: kirsa issuer publish, and drop their --service-account-key-file from kube-apiserver (kirsa apiserver-config).',
+    );
+    return;
+  }
+  const key = flags.signingKey
+    ? signingKeyFromPem(await readInputFile(flags.signingKey), flags.signingKey)
+    : await generateSigningKey();
+  const staged = await stageNewKey(issuer, key, now);
+  say(`staged generation ${staged.generation} (${staged.kid}): published in the JWKS, not signing yet.`);
+  say('next: kirsa issuer publish, add its key file to kube-apiserver (kirsa apiserver-config), restart it,');
+  say('then kirsa issuer rotate --promote.');
+}
+
+async function runStatus(flags: { dir: string; maxTokenLifetime: number }): Promise<void> {
+  const { state } = await loadIssuer(flags.dir);
+  say(`issuer  ${state.issuer}`);
+  say(`jwks    ${state.jwksPath}${state.legacyEmptyKid ? ' (with empty-kid twins)' : ''}`);
+  say('gen  stage     kid                                          when');
+  for (const key of [...state.keys].sort((a, b) => b.generation - a.generation)) say(describeKey(key));
+  const published = publishedKeys(state).length;
+  say(`${published} key(s) published`);
+  for (const key of state.keys.filter((record) => record.stage === 'previous')) {
+    const safeAt = Date.parse(key.stoppedSigningAt ?? '') + flags.maxTokenLifetime * 1000;
+    say(
+      safeAt <= Date.now()
+        ? `generation ${key.generation} can be retired now`
+        : `generation ${key.generation} can be retired after ${new Date(safeAt).toISOString()}`,
+    );
+  }
+}
+
+// --- publish -------------------------------------------------------------------------------------------------
+
+interface PublishFlags {
+  dir: string;
+  bucket: string;
+  region?: string;
+  endpointUrl?: string;
+  prefix?: string;
+  verify: boolean;
+  caFile: string[];
+}
+
+interface PublishContext {
+  flags: PublishFlags;
+  issuer?: LoadedIssuer;
+  plan?: PublishPlan;
+  s3: ReturnType<typeof s3PortFor>;
+}
+
+const publishPhases: Array<Phase<PublishContext>> = [
+  {
+    name: 'documents',
+    async validate(context) {
+      context.issuer = await loadIssuer(context.flags.dir);
+    },
+    async run() {},
+  },
+  {
+    name: 'bucket',
+    async validate(context) {
+      const { flags, issuer } = context;
+      const state = issuer!.state;
+      const prefix = flags.prefix ?? issuerKeyPrefix(state.issuer, flags.bucket);
+      const objects = [
+        { key: objectKey(prefix, DISCOVERY_PATH), file: ISSUER_FILES.discovery },
+        { key: objectKey(prefix, state.jwksPath), file: ISSUER_FILES.jwks },
+      ];
+      const bodies = await Promise.all(
+        objects.map((object) => readFile(join(flags.dir, object.file), 'utf8')),
+      );
+      context.plan = await planPublish(context.s3, {
+        bucket: flags.bucket,
+        objects: objects.map((object, index) => ({ key: object.key, body: bodies[index]! })),
+        partition: /^cn-/.test(flags.region ?? '') ? 'aws-cn' : 'aws',
+      });
+    },
+    async run(context) {
+      const plan = context.plan!;
+      await uploadDocuments(context.s3, plan);
+      for (const object of plan.objects) say(`uploaded s3://${plan.bucket}/${object.key} (application/json)`);
+      const changed = await applyPolicy(context.s3, plan);
+      say(
+        changed
+          ? `bucket policy: statement ${ISSUER_BUCKET_POLICY_SID} grants anonymous s3:GetObject on those two keys (other statements kept)`
+          : 'bucket policy: already grants anonymous read of those two keys',
+      );
+    },
+  },
+  {
+    name: 'read-back',
+    async run(context) {
+      const plan = context.plan!;
+      for (const object of plan.objects) {
+        const url = context.s3.objectUrl(plan.bucket, object.key);
+        const answer = await fetch(url, { signal: AbortSignal.timeout(5_000) }).catch(
+          (error: Error) => error,
+        );
+        if (answer instanceof Error || answer.status !== 200) {
+          throw new KirsaError(
+            'CHECK_FAILED',
+            `anonymous GET ${url} ${answer instanceof Error ? `failed: ${answer.message}` : `answered ${answer.status}`}`,
+            {
+              hint: 'an account-level Block Public Access setting may deny it: aws s3control get-public-access-block --account-id ID',
+            },
+          );
+        }
+        const body = await answer.text();
+        if (body !== object.body)
+          throw new KirsaError('CHECK_FAILED', `anonymous GET ${url} returned other content than uploaded`);
+        say(`ok   anonymous GET ${url}`);
+      }
+    },
+  },
+  {
+    name: 'verify',
+    async run(context) {
+      if (!context.flags.verify) {
+        say('skipped: verification of the issuer URL (--no-verify)');
+        return;
+      }
+      const issuer = context.issuer!.state.issuer;
+      const report = await verifyIssuer({
+        issuer,
+        ca: await trustedCertificates(context.flags.caFile),
+        now: new Date(),
+      });
+      printChecks(report.checks);
+      failIfAny(
+        report.checks,
+        `verify ${issuer}`,
+        'the objects are in S3; fix what failed, then run kirsa issuer verify',
+      );
+    },
+  },
+];
+
+async function runPublish(flags: PublishFlags): Promise<void> {
+  const s3 = s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
+  await runPhases(publishPhases, { flags, s3 });
+}
+
+// --- verify, thumbprint ----------------------------------------------------------------------------------------
+
+async function runVerify(
+  url: string,
+  flags: { token?: string; audience: string[]; caFile: string[] },
+): Promise<void> {
+  const token = flags.token === undefined ? undefined : await readInputFile(flags.token);
+  const report = await verifyIssuer({
+    issuer: url,
+    token,
+    audiences: flags.audience,
+    ca: await trustedCertificates(flags.caFile),
+    now: new Date(),
+  });
+  printChecks(report.checks);
+  failIfAny(
+    report.checks,
+    `verify ${url}`,
+    'fix the failed checks above; STS would refuse tokens from this issuer',
+  );
+  say(`${url}: STS can use this issuer${token === undefined ? '' : ' and accept this token'}`);
+}
+
+async function runThumbprint(url: string, flags: { caFile: string[] }): Promise<void> {
+  checkIssuerUrl(url, 'issuer');
+  const result = await issuerThumbprint(url, await trustedCertificates(flags.caFile));
+  say(result.thumbprint);
+  process.stderr.write(`served by ${result.host}:${result.port}, chain as sent (leaf first):\n`);
+  for (const certificate of result.chain)
+    process.stderr.write(`  ${certificate.sha1}  ${certificate.subject}\n`);
+  process.stderr.write(
+    `hashed the top certificate: ${result.top.subject} (issued by ${result.top.issuer})\n`,
+  );
+  if (result.publiclyTrusted)
+    process.stderr.write(
+      'note: a public CA signs this chain, so AWS ignores the thumbprint and checks the CA itself\n',
+    );
+  else process.stderr.write('note: no public CA signs this chain, so AWS relies on this thumbprint\n');
+}
+
+// --- serve -----------------------------------------------------------------------------------------------------
+
+const run = promisify(execFile);
+
+/** A self-signed certificate for the issuer's host, made once with the openssl CLI and kept in the dir. */
+async function developmentCertificate(
+  dir: string,
+  host: string,
+): Promise<{ cert: string; key: string; file: string }> {
+  const folder = join(dir, 'serve-tls');
+  const certFile = join(folder, 'cert.pem');
+  const keyFile = join(folder, 'key.pem');
+  try {
+    return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8'), file: certFile };
+  } catch {}
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  const san = /^[\d.]+$|:/.test(host) ? `IP:${host}` : `DNS:${host}`;
+  try {
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-sha256',
+      '-subj',
+      `/CN=${host}`,
+      '-days',
+      '365',
+      '-addext',
+      `subjectAltName=${san}`,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ]);
+  } catch (error) {
+    throw new KirsaError(
+      'INPUT_UNREADABLE',
+      `cannot make a development certificate: ${(error as Error).message}`,
+      {
+        hint: 'install openssl, or pass --tls-cert and --tls-key',
+      },
+    );
+  }
+  return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8'), file: certFile };
+}
+
+interface ServeFlags {
+  dir: string;
+  port?: number;
+  host: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+async function runServe(flags: ServeFlags): Promise<void> {
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
+    throw new KirsaError('USAGE', '--tls-cert and --tls-key go together');
+  const { state } = await loadIssuer(flags.dir);
+  const issuerUrl = new URL(state.issuer);
+  const port = flags.port ?? Number(issuerUrl.port || 443);
+  let tls: { cert: string; key: string };
+  if (flags.tlsCert && flags.tlsKey) {
+    tls = { cert: await readInputFile(flags.tlsCert), key: await readInputFile(flags.tlsKey) };
+  } else {
+    const made = await developmentCertificate(flags.dir, issuerUrl.hostname);
+    tls = made;
+    warn(`serving a self-signed certificate for ${issuerUrl.hostname}; clients need --ca-file ${made.file}`);
+  }
+  const server = await startIssuerServer({
+    dir: flags.dir,
+    port,
+    host: flags.host,
+    tlsCert: tls.cert,
+    tlsKey: tls.key,
+  });
+  say(`serving ${state.issuer} on ${server.url}: ${server.paths.join(', ')}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      server.close().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+// --- Registration --------------------------------------------------------------------------------------------
+
+function lifetimeOption(command: Command): Command {
+  return command.option(
+    '--max-token-lifetime <seconds>',
+    'longest lifetime of a token the cluster issues; a key stays published this long after it stops signing',
+    parseIntegerFlag('max-token-lifetime', { min: 0 }),
+    DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  );
+}
+
+export function registerIssuer(program: Command): void {
+  const issuer = program
+    .command('issuer')
+    .description('the OIDC issuer STS trusts: keys, documents, publishing, checks');
+
+  issuer
+    .command('init')
+    .description('make a signing key, the discovery document and the JWKS in a new folder')
+    .requiredOption(
+      '--issuer-url <url>',
+      'public https URL the documents will be served from (the token iss)',
+    )
+    .option('--dir <dir>', 'folder to create', DEFAULT_ISSUER_DIR)
+    .option(
+      '--jwks-path <path>',
+      'JWKS path under the issuer (kOps and kube-apiserver use openid/v1/jwks)',
+      DEFAULT_JWKS_PATH,
+    )
+    .option(
+      '--legacy-empty-kid',
+      'also publish each key with kid "" (clusters older than Kubernetes 1.16)',
+      false,
+    )
+    .option('--signing-key <file>', 'use this existing RSA private key (PEM) instead of generating one')
+    .action((flags: InitFlags) => runInit(flags));
+
+  issuer
+    .command('jwks')
+    .description('print the JWKS for your own keys (public or private PEM files)')
+    .option('--public-key <file>', 'PEM file with one or more keys (repeatable)', collect, [])
+    .option(
+      '--legacy-empty-kid',
+      'also publish each key with kid "" (clusters older than Kubernetes 1.16)',
+      false,
+    )
+    .action((flags: { publicKey: string[]; legacyEmptyKid: boolean }) => runJwks(flags));
+
+  lifetimeOption(
+    issuer
+      .command('rotate')
+      .description('stage a new key (default), --promote it to signing, or --retire the old one')
+      .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR)
+      .option('--promote', 'the staged key starts signing')
+      .option('--retire', 'drop keys that stopped signing from the JWKS, once their tokens have expired')
+      .option('--signing-key <file>', 'stage this existing RSA private key (PEM) instead of generating one'),
+  ).action((flags: RotateFlags) => runRotate(flags));
+
+  lifetimeOption(
+    issuer
+      .command('status')
+      .description('show the keys and their stage')
+      .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR),
+  ).action((flags: { dir: string; maxTokenLifetime: number }) => runStatus(flags));
+
+  issuer
+    .command('publish')
+    .description('upload the documents to S3, grant anonymous read of just them by bucket policy, and verify')
+    .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR)
+    .requiredOption('--bucket <bucket>', 'S3 bucket the issuer URL serves')
+    .option('--region <region>', 'bucket region (default: the SDK chain, AWS_REGION)')
+    .option('--endpoint-url <url>', 'another S3 endpoint (path-style), e.g. a test server')
+    .option('--prefix <prefix>', 'key prefix of the documents (default: from the issuer URL)')
+    .option('--no-verify', 'do not fetch the issuer URL afterwards (when it is not reachable from here)')
+    .option('--ca-file <file>', 'extra trusted CA (PEM) for the verification (repeatable)', collect, [])
+    .action((flags: PublishFlags) => runPublish(flags));
+
+  issuer
+    .command('verify')
+    .description(
+      'fetch the documents anonymously and check every STS requirement; with --token, the token too',
+    )
+    .argument('<issuer-url>', 'the issuer URL (the token iss)')
+    .option('--token <file>', 'a service-account token (JWT) to check against the published keys')
+    .option(
+      '--audience <audience>',
+      'audience the IAM provider lists; the token aud must be one (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--ca-file <file>',
+      'extra trusted CA (PEM), for private or test issuers (repeatable)',
+      collect,
+      [],
+    )
+    .action((url: string, flags: { token?: string; audience: string[]; caFile: string[] }) =>
+      runVerify(url, flags),
+    );
+
+  issuer
+    .command('thumbprint')
+    .description('SHA-1 of the top certificate served by the jwks_uri host (for private-CA issuers)')
+    .argument('<issuer-url>', 'the issuer URL')
+    .option(
+      '--ca-file <file>',
+      'extra trusted CA (PEM) to fetch the discovery document (repeatable)',
+      collect,
+      [],
+    )
+    .action((url: string, flags: { caFile: string[] }) => runThumbprint(url, flags));
+
+  issuer
+    .command('serve')
+    .description('serve the two documents over HTTPS (development clusters, tests, demos)')
+    .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR)
+    .option(
+      '--port <port>',
+      'port (default: the issuer URL port, else 443)',
+      parseIntegerFlag('port', { min: 0 }),
+    )
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--tls-cert <file>',
+      'serving certificate chain (PEM); default: a self-signed one made with openssl',
+    )
+    .option('--tls-key <file>', 'its private key (PEM)')
+    .action((flags: ServeFlags) => runServe(flags));
+}

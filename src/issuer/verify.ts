@@ -1,0 +1,147 @@
+// `verify` as STS would: fetch the discovery document and the JWKS anonymously over HTTPS, apply every
+// requirement STS has, and, given a token, check its signature and the claims STS reads. The rules are in
+// the core; this file fetches and verifies signatures.
+
+import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { STS_CLOCK_SKEW_SECONDS, WEB_IDENTITY_TOKEN_LENGTH } from '../consts.ts';
+import {
+  type Check,
+  checkDiscoveryDocument,
+  checkJwks,
+  checkTokenClaims,
+  decodeToken,
+  discoveryUrlFor,
+  isJsonContentType,
+  issuerUrlProblems,
+} from '../core/oidc.ts';
+import { isKirsaError } from '../errors.ts';
+import { type FetchOptions, httpsGet } from './https.ts';
+
+export interface VerifyOptions extends FetchOptions {
+  issuer: string;
+  /** A JWT to check against the published keys. */
+  token?: string | undefined;
+  /** The audiences the IAM provider lists; a token's aud must be one of them. */
+  audiences?: readonly string[];
+  now: Date;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checks: Check[];
+  discovery?: unknown;
+  jwks?: unknown;
+}
+
+/** GETs one document and parses it; failures become checks, so the report says which step broke. */
+async function fetchJson(
+  url: string,
+  what: string,
+  options: FetchOptions,
+  checks: Check[],
+): Promise<unknown> {
+  let fetched: Awaited<ReturnType<typeof httpsGet>>;
+  try {
+    fetched = await httpsGet(url, options);
+  } catch (error) {
+    if (!isKirsaError(error)) throw error;
+    checks.push({
+      status: 'fail',
+      message: `${what}: ${error.message}${error.hint ? ` (${error.hint})` : ''}`,
+    });
+    return undefined;
+  }
+  if (fetched.status >= 300 && fetched.status < 400) {
+    checks.push({
+      status: 'fail',
+      message: `${what}: ${url} redirects (${fetched.status}) to ${fetched.location ?? '?'}; serve it directly`,
+    });
+    return undefined;
+  }
+  if (fetched.status === 403 || fetched.status === 401) {
+    checks.push({
+      status: 'fail',
+      message: `${what}: ${url} answered ${fetched.status}: not anonymously readable (on S3: bucket policy or Block Public Access; run kirsa issuer publish)`,
+    });
+    return undefined;
+  }
+  if (fetched.status !== 200) {
+    checks.push({ status: 'fail', message: `${what}: ${url} answered ${fetched.status}` });
+    return undefined;
+  }
+  checks.push({ status: 'pass', message: `${what}: ${url} is anonymously readable over HTTPS` });
+  if (!isJsonContentType(fetched.contentType))
+    checks.push({
+      status: 'warn',
+      message: `${what}: Content-Type is ${fetched.contentType ?? '(none)'}, not application/json`,
+    });
+  try {
+    return JSON.parse(fetched.body);
+  } catch {
+    checks.push({ status: 'fail', message: `${what}: the body is not JSON` });
+    return undefined;
+  }
+}
+
+async function checkToken(token: string, jwks: unknown, options: VerifyOptions): Promise<Check[]> {
+  const trimmed = token.trim();
+  if (trimmed.length < WEB_IDENTITY_TOKEN_LENGTH.min || trimmed.length > WEB_IDENTITY_TOKEN_LENGTH.max)
+    return [
+      {
+        status: 'fail',
+        message: `the token is ${trimmed.length} characters; STS takes ${WEB_IDENTITY_TOKEN_LENGTH.min}-${WEB_IDENTITY_TOKEN_LENGTH.max}`,
+      },
+    ];
+  let parts: ReturnType<typeof decodeToken>;
+  try {
+    parts = decodeToken(trimmed);
+  } catch (error) {
+    return [{ status: 'fail', message: (error as Error).message }];
+  }
+  const keys = (jwks as { keys: Array<{ kid?: string }> }).keys;
+  const checks: Check[] = [];
+  try {
+    await compactVerify(trimmed, createLocalJWKSet(jwks as JSONWebKeySet), {
+      algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'],
+    });
+    checks.push({ status: 'pass', message: 'the signature verifies with a key from the JWKS' });
+  } catch (error) {
+    checks.push({ status: 'fail', message: `the signature does not verify: ${(error as Error).message}` });
+  }
+  checks.push(
+    ...checkTokenClaims({
+      ...parts,
+      issuer: options.issuer,
+      audiences: options.audiences ?? [],
+      jwksKids: keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'),
+      nowSeconds: Math.floor(options.now.getTime() / 1000),
+      skewSeconds: STS_CLOCK_SKEW_SECONDS,
+    }),
+  );
+  return checks;
+}
+
+export async function verifyIssuer(options: VerifyOptions): Promise<VerifyReport> {
+  const checks: Check[] = issuerUrlProblems(options.issuer).map((problem) => ({
+    status: problem.severity === 'error' ? 'fail' : 'warn',
+    message: `issuer URL: ${problem.rule}`,
+  }));
+  const report = (extra: Partial<VerifyReport> = {}): VerifyReport => ({
+    ok: !checks.some((check) => check.status === 'fail'),
+    checks,
+    ...extra,
+  });
+  if (checks.some((check) => check.status === 'fail')) return report();
+  const discovery = await fetchJson(discoveryUrlFor(options.issuer), 'discovery', options, checks);
+  if (discovery === undefined) return report();
+  const { checks: discoveryChecks, jwksUri } = checkDiscoveryDocument(options.issuer, discovery);
+  checks.push(...discoveryChecks);
+  if (!jwksUri) return report({ discovery });
+  const jwks = await fetchJson(jwksUri, 'JWKS', options, checks);
+  if (jwks === undefined) return report({ discovery });
+  const jwksChecks = checkJwks(jwks);
+  checks.push(...jwksChecks);
+  if (options.token !== undefined && !jwksChecks.some((check) => check.status === 'fail'))
+    checks.push(...(await checkToken(options.token, jwks, options)));
+  return report({ discovery, jwks });
+}
