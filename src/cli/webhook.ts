@@ -3,7 +3,7 @@
 // every flag and file first, then start the sources and the servers, and run until SIGTERM/SIGINT.
 
 import { accessSync, constants } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
 import type { LevelWithSilent, Logger } from 'pino';
 import {
@@ -22,21 +22,10 @@ import {
 } from '../consts.ts';
 import type { ContainerCredentialsSettings } from '../core/identity.ts';
 import { KirsaError } from '../errors.ts';
-import { watchMappingConfigMap } from '../identity/config-map.ts';
-import { watchContainerCredentialsFile, watchIdentitiesFile } from '../identity/files.ts';
 import type { ListWatchHandle } from '../identity/list-watch.ts';
-import { createMissLookup } from '../identity/miss-lookup.ts';
-import { createIdentityProvider } from '../identity/provider.ts';
-import {
-  createServiceAccountCache,
-  serviceAccountFetcher,
-  watchServiceAccounts,
-} from '../identity/service-accounts.ts';
 import type { WatchedFiles } from '../identity/watched-file.ts';
-import { createWebhookApp } from '../webhook/app.ts';
-import { createLogger, LOG_LEVELS } from '../webhook/logger.ts';
-import { createWebhookMetrics } from '../webhook/metrics.ts';
-import { parseTlsMinVersion, startWebhookServer } from '../webhook/server.ts';
+import type { WebhookMetrics } from '../webhook/metrics.ts';
+import { parseTlsMinVersion } from '../webhook/server.ts';
 import { parseBooleanFlag, parseDurationFlag, parseIntegerFlag } from './flags.ts';
 import {
   addMutationFlags,
@@ -44,6 +33,11 @@ import {
   type MutationFlagValues,
   mutationOptionsFrom,
 } from './mutation-flags.ts';
+
+// The server's modules (the Kubernetes client alone takes half a second to load) are imported when the
+// webhook starts, so other verbs do not pay for them.
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export interface WebhookFlags extends MutationFlagValues {
   port: number;
@@ -207,7 +201,9 @@ function readable(path: string, flag: string): void {
   }
 }
 
-function loadKubeConfig(path: string | undefined): KubeConfig | undefined {
+async function loadKubeConfig(path: string | undefined): Promise<KubeConfig | undefined> {
+  if (path === undefined && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   try {
     if (path !== undefined) kubeConfig.loadFromFile(path);
@@ -233,7 +229,7 @@ function loadKubeConfig(path: string | undefined): KubeConfig | undefined {
   return kubeConfig;
 }
 
-export function validateWebhook(flags: WebhookFlags): WebhookPlan {
+export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan> {
   if (flags.inCluster === true) {
     throw new KirsaError('USAGE', '--in-cluster=true (self-issued certificates via a CSR) is not supported', {
       hint: 'give --tls-cert and --tls-key, e.g. from cert-manager, and drop --in-cluster',
@@ -269,7 +265,7 @@ export function validateWebhook(flags: WebhookFlags): WebhookPlan {
   readable(flags.tlsCert, '--tls-cert');
   readable(flags.tlsKey, '--tls-key');
   if (flags.identitiesFile !== undefined) readable(flags.identitiesFile, '--identities-file');
-  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  const kubeConfig = await loadKubeConfig(flags.kubeconfig);
   if (kubeConfig === undefined) {
     if (flags.watchConfigMap) {
       throw new KirsaError('USAGE', '--watch-config-map needs cluster access', {
@@ -312,7 +308,9 @@ export function validateWebhook(flags: WebhookFlags): WebhookPlan {
 // --- Phase 2: run -------------------------------------------------------------------------------------------------
 
 export async function runWebhook(flags: WebhookFlags, logger?: Logger): Promise<void> {
-  const plan = validateWebhook(flags);
+  const plan = await validateWebhook(flags);
+  const { createLogger } = await import('../webhook/logger.ts');
+  const { createWebhookMetrics } = await import('../webhook/metrics.ts');
   const log = logger ?? createLogger(plan.logLevel);
   const metrics = createWebhookMetrics();
   const stops: Array<() => void> = [];
@@ -329,9 +327,18 @@ export async function runWebhook(flags: WebhookFlags, logger?: Logger): Promise<
 async function serve(
   plan: WebhookPlan,
   log: Logger,
-  metrics: ReturnType<typeof createWebhookMetrics>,
+  metrics: WebhookMetrics,
   stops: Array<() => void>,
 ): Promise<void> {
+  const { watchMappingConfigMap } = await import('../identity/config-map.ts');
+  const { watchContainerCredentialsFile, watchIdentitiesFile } = await import('../identity/files.ts');
+  const { createMissLookup } = await import('../identity/miss-lookup.ts');
+  const { createIdentityProvider } = await import('../identity/provider.ts');
+  const { createServiceAccountCache, serviceAccountFetcher, watchServiceAccounts } = await import(
+    '../identity/service-accounts.ts'
+  );
+  const { createWebhookApp } = await import('../webhook/app.ts');
+  const { startWebhookServer } = await import('../webhook/server.ts');
   const { flags, kubeConfig } = plan;
   const cache = plan.watchServiceAccounts ? createServiceAccountCache(flags.annotationPrefix) : undefined;
   const lookUpMiss =
