@@ -3,11 +3,19 @@
 
 import { Command, CommanderError } from 'commander';
 import { isKirsaError } from '../errors.ts';
+import { registerExplain } from './explain.ts';
 import { registerManifests } from './manifests.ts';
 import { registerMutate } from './mutate.ts';
+import { registerTrustPolicy } from './trust-policy.ts';
 import { registerWebhook } from './webhook.ts';
 
-const VERBS: Array<(program: Command) => void> = [registerMutate, registerManifests, registerWebhook];
+const VERBS: Array<(program: Command) => void> = [
+  registerMutate,
+  registerManifests,
+  registerWebhook,
+  registerTrustPolicy,
+  registerExplain,
+];
 
 export function buildProgram(): Command {
   const program = new Command('kirsa')

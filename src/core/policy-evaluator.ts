@@ -850,3 +850,27 @@ export function contextFromClaims(
     context[`${issuerHostPath}:amr`] = claims.amr;
   return context;
 }
+
+// --- Text -------------------------------------------------------------------------------------------------------
+
+/** A failure as the indented lines `kirsa explain` and the doctor print. */
+export function formatFailure(failure: Failure): string[] {
+  const where =
+    failure.element === 'Condition'
+      ? `${describeStatement(failure.statement)}, Condition ${failure.operator} ${failure.key}`
+      : `${describeStatement(failure.statement)}, ${failure.element}`;
+  const lines = [where, `  why:   ${failure.message}`];
+  if (failure.element !== 'Statement') {
+    lines.push(`  saw:   ${quoteList(failure.saw)}`);
+    if (failure.wants.length > 0) lines.push(`  wants: ${quoteList(failure.wants)}`);
+  }
+  if (failure.fix) lines.push(`  fix:   ${failure.fix}`);
+  return lines;
+}
+
+/** The failures worth printing: those of the closest Allow statement (the ones a fix would address). */
+export function closestFailures(evaluation: TrustEvaluation): Failure[] {
+  const first = evaluation.failures[0];
+  if (!first) return [];
+  return evaluation.failures.filter((failure) => failure.statement.index === first.statement.index);
+}

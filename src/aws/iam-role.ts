@@ -1,0 +1,219 @@
+// IAM roles and OIDC providers, behind the small interface `kirsa role create`, `explain --role-arn` and the
+// doctor use. The SDK's errors become KirsaErrors here, by their error name (never their message text), so
+// the verbs see NOT_FOUND / PERMISSION / UNREACHABLE / INPUT_INVALID and a hint.
+
+import {
+  AttachRolePolicyCommand,
+  CreateRoleCommand,
+  GetOpenIDConnectProviderCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { IAM_DEFAULT_REGION } from '../consts.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
+import { KirsaError } from '../errors.ts';
+
+export interface RoleRecord {
+  name: string;
+  arn: string;
+  trustPolicy: PolicyDocument;
+}
+
+export interface OidcProviderRecord {
+  arn: string;
+  /** The provider URL as IAM stores it: host/path, without https://. */
+  url: string;
+  clientIds: string[];
+  thumbprints: string[];
+}
+
+/** What kirsa needs from IAM; tests pass the real one pointed at moto. */
+export interface IamRoles {
+  getRole(name: string): Promise<RoleRecord | undefined>;
+  createRole(name: string, trustPolicy: PolicyDocument, description: string): Promise<RoleRecord>;
+  updateTrustPolicy(name: string, trustPolicy: PolicyDocument): Promise<void>;
+  listAttachedPolicyArns(name: string): Promise<string[]>;
+  attachPolicy(name: string, policyArn: string): Promise<void>;
+  /** The inline policy's document text (decoded), or undefined when the role has none by that name. */
+  getInlinePolicy(name: string, policyName: string): Promise<string | undefined>;
+  putInlinePolicy(name: string, policyName: string, document: string): Promise<void>;
+  getOidcProvider(arn: string): Promise<OidcProviderRecord | undefined>;
+}
+
+export interface IamOptions {
+  endpointUrl?: string;
+  region?: string;
+}
+
+/** `arn:aws:iam::111122223333:role/path/name` -> its name and account. */
+export function parseRoleArn(arn: string): { accountId: string; name: string; partition: string } {
+  const match = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/.exec(arn);
+  if (!match)
+    throw new KirsaError('USAGE', `"${arn}" is not an IAM role ARN`, {
+      hint: 'it looks like arn:aws:iam::111122223333:role/name',
+    });
+  return { partition: match[1]!, accountId: match[2]!, name: match[3]! };
+}
+
+function errorName(error: unknown): string {
+  return (error as { name?: string } | null)?.name ?? '';
+}
+
+/** Turns an SDK failure into the KirsaError a user can act on. */
+export function iamError(error: unknown, doing: string): KirsaError {
+  const name = errorName(error);
+  const detail = (error as Error)?.message ?? String(error);
+  if (name === 'NoSuchEntityException' || name === 'NoSuchEntity')
+    return new KirsaError('NOT_FOUND', `${doing}: ${detail}`, {
+      cause: error,
+      hint: 'check the name and the account',
+    });
+  if (name === 'AccessDenied' || name === 'AccessDeniedException' || name === 'UnauthorizedOperation')
+    return new KirsaError('PERMISSION', `${doing}: IAM denied it: ${detail}`, {
+      cause: error,
+      hint: 'run with credentials allowed to manage IAM roles (iam:GetRole, iam:CreateRole, iam:UpdateAssumeRolePolicy, ...)',
+    });
+  if (name === 'CredentialsProviderError' || /credential/i.test(name))
+    return new KirsaError('PERMISSION', `${doing}: no AWS credentials`, {
+      cause: error,
+      hint: 'set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, as for the AWS CLI',
+    });
+  if (name === 'MalformedPolicyDocumentException' || name === 'MalformedPolicyDocument')
+    return new KirsaError('INPUT_INVALID', `${doing}: IAM rejected the policy: ${detail}`, { cause: error });
+  if (name === 'LimitExceededException' || name === 'LimitExceeded')
+    return new KirsaError('INPUT_INVALID', `${doing}: over an IAM limit: ${detail}`, {
+      cause: error,
+      hint: 'a trust policy over the size quota needs fewer service accounts per role, or a raised quota',
+    });
+  if (
+    ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'TimeoutError'].includes(name) ||
+    (error as { code?: string })?.code === 'ECONNREFUSED'
+  )
+    return new KirsaError('UNREACHABLE', `${doing}: IAM did not answer: ${detail}`, {
+      cause: error,
+      hint: 'check the network and --endpoint-url',
+    });
+  return new KirsaError('UNREACHABLE', `${doing}: ${name || 'error'}: ${detail}`, { cause: error });
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = errorName(error);
+  return name === 'NoSuchEntityException' || name === 'NoSuchEntity';
+}
+
+export function createIamRoles(options: IamOptions = {}): IamRoles {
+  const client = new IAMClient({
+    region: options.region ?? process.env.AWS_REGION ?? IAM_DEFAULT_REGION,
+    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+    maxAttempts: 3,
+  });
+  const toRecord = (role: {
+    RoleName?: string;
+    Arn?: string;
+    AssumeRolePolicyDocument?: string;
+  }): RoleRecord => ({
+    name: role.RoleName ?? '',
+    arn: role.Arn ?? '',
+    // IAM returns the document URL-encoded; the parser decodes it.
+    trustPolicy: parsePolicyDocument(role.AssumeRolePolicyDocument ?? ''),
+  });
+  return {
+    async getRole(name) {
+      try {
+        const { Role } = await client.send(new GetRoleCommand({ RoleName: name }));
+        return Role ? toRecord(Role) : undefined;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw iamError(error, `GetRole ${name}`);
+      }
+    },
+    async createRole(name, trustPolicy, description) {
+      try {
+        const { Role } = await client.send(
+          new CreateRoleCommand({
+            RoleName: name,
+            AssumeRolePolicyDocument: JSON.stringify(trustPolicy),
+            Description: description,
+          }),
+        );
+        if (!Role) throw new KirsaError('INTERNAL', `CreateRole ${name} returned no role`);
+        return toRecord(Role);
+      } catch (error) {
+        if (error instanceof KirsaError) throw error;
+        throw iamError(error, `CreateRole ${name}`);
+      }
+    },
+    async updateTrustPolicy(name, trustPolicy) {
+      try {
+        await client.send(
+          new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trustPolicy) }),
+        );
+      } catch (error) {
+        throw iamError(error, `UpdateAssumeRolePolicy ${name}`);
+      }
+    },
+    async listAttachedPolicyArns(name) {
+      const arns: string[] = [];
+      let marker: string | undefined;
+      try {
+        do {
+          const page = await client.send(
+            new ListAttachedRolePoliciesCommand({ RoleName: name, Marker: marker }),
+          );
+          for (const policy of page.AttachedPolicies ?? []) if (policy.PolicyArn) arns.push(policy.PolicyArn);
+          marker = page.IsTruncated ? page.Marker : undefined;
+        } while (marker);
+      } catch (error) {
+        throw iamError(error, `ListAttachedRolePolicies ${name}`);
+      }
+      return arns;
+    },
+    async attachPolicy(name, policyArn) {
+      try {
+        await client.send(new AttachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn }));
+      } catch (error) {
+        throw iamError(error, `AttachRolePolicy ${policyArn} to ${name}`);
+      }
+    },
+    async getInlinePolicy(name, policyName) {
+      try {
+        const { PolicyDocument } = await client.send(
+          new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName }),
+        );
+        return PolicyDocument === undefined ? undefined : decodeURIComponent(PolicyDocument);
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw iamError(error, `GetRolePolicy ${policyName} of ${name}`);
+      }
+    },
+    async putInlinePolicy(name, policyName, document) {
+      try {
+        await client.send(
+          new PutRolePolicyCommand({ RoleName: name, PolicyName: policyName, PolicyDocument: document }),
+        );
+      } catch (error) {
+        throw iamError(error, `PutRolePolicy ${policyName} on ${name}`);
+      }
+    },
+    async getOidcProvider(arn) {
+      try {
+        const answer = await client.send(
+          new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }),
+        );
+        return {
+          arn,
+          url: (answer.Url ?? '').replace(/^https:\/\//, ''),
+          clientIds: answer.ClientIDList ?? [],
+          thumbprints: answer.ThumbprintList ?? [],
+        };
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw iamError(error, `GetOpenIDConnectProvider ${arn}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,267 @@
+// `kirsa explain`: would STS let this token assume this role? Evaluates the role's trust policy the way STS
+// does for AssumeRoleWithWebIdentity and, for a denial, prints the statement and condition that failed, the
+// value seen, the value wanted and the fix. Exit 0 when allowed, 1 when denied.
+
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { decodeJwt } from 'jose';
+import { createIamRoles, parseRoleArn } from '../aws/iam-role.ts';
+import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
+import {
+  type ContextValue,
+  closestFailures,
+  contextFromClaims,
+  evaluateTrustPolicy,
+  formatFailure,
+  type PolicyDocument,
+  parsePolicyDocument,
+  parseProviderArn,
+  type TrustEvaluation,
+  type WebIdentityClaims,
+} from '../core/policy-evaluator.ts';
+import {
+  checkProviderArn,
+  issuerHostPath,
+  parseServiceAccountRef,
+  serviceAccountSubject,
+} from '../core/trust-policy.ts';
+import { KirsaError } from '../errors.ts';
+
+interface ExplainFlags {
+  policyFile?: string;
+  roleArn?: string;
+  endpointUrl?: string;
+  region?: string;
+  tokenFile?: string;
+  issuerUrl?: string;
+  namespace: string;
+  serviceAccount?: string;
+  audience?: string;
+  providerArn?: string;
+  accountId?: string;
+  output: 'text' | 'json';
+}
+
+export function registerExplain(program: Command): void {
+  program
+    .command('explain')
+    .description(
+      'evaluate a role trust policy as STS does for AssumeRoleWithWebIdentity, and say why it denies',
+    )
+    .option('--policy-file <file>', 'the trust policy (JSON)')
+    .option('--role-arn <arn>', 'read the trust policy from this role (IAM GetRole)')
+    .option('--endpoint-url <url>', 'IAM endpoint (for tests and emulators)')
+    .option('--region <region>', 'AWS region for the IAM client')
+    .option('--token-file <file>', 'a web identity token: its iss, sub and aud are read without verifying it')
+    .option('--issuer-url <url>', 'issuer of the token, when there is no --token-file')
+    .option('-n, --namespace <namespace>', 'namespace of the service account', DEFAULT_NAMESPACE)
+    .option('--service-account <name>', 'service account the token is for, when there is no --token-file')
+    .option(
+      '--audience <audience>',
+      `token audience, when there is no --token-file (default ${DEFAULT_TOKEN_AUDIENCE})`,
+    )
+    .option(
+      '--provider-arn <arn>',
+      "the IAM OIDC provider that verifies the token (default: the issuer's in the role's account)",
+    )
+    .option('--account-id <id>', "account of the IAM OIDC provider, when not the role's")
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (flags: ExplainFlags) => runExplain(flags));
+}
+
+interface RequestFacts {
+  hostPath: string;
+  context: Record<string, ContextValue>;
+  /** Lines describing where the claims came from. */
+  notes: string[];
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${what} ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function validate(flags: ExplainFlags): void {
+  if (!['text', 'json'].includes(flags.output))
+    throw new KirsaError('USAGE', `--output takes text or json, not "${flags.output}"`);
+  if ((flags.policyFile === undefined) === (flags.roleArn === undefined))
+    throw new KirsaError('USAGE', 'give exactly one of --policy-file and --role-arn', {
+      hint: 'kirsa explain --role-arn arn:aws:iam::111122223333:role/NAME --token-file token.jwt',
+    });
+  if (flags.tokenFile !== undefined) {
+    if (flags.issuerUrl !== undefined || flags.serviceAccount !== undefined || flags.audience !== undefined)
+      throw new KirsaError('USAGE', '--token-file already gives the issuer, subject and audience', {
+        hint: 'drop --issuer-url, --service-account and --audience, or drop --token-file',
+      });
+  } else if (flags.issuerUrl === undefined || flags.serviceAccount === undefined) {
+    throw new KirsaError(
+      'USAGE',
+      'say whose token to judge: --token-file, or --issuer-url with --service-account',
+      {
+        hint: 'kirsa explain --policy-file trust.json --issuer-url https://issuer --namespace default --service-account app',
+      },
+    );
+  }
+  if (flags.providerArn !== undefined) checkProviderArn(flags.providerArn);
+  if (flags.accountId !== undefined && !/^\d{12}$/.test(flags.accountId))
+    throw new KirsaError('USAGE', `"${flags.accountId}" is not an AWS account ID`, {
+      hint: 'an account ID is 12 digits',
+    });
+  if (flags.roleArn !== undefined) parseRoleArn(flags.roleArn);
+}
+
+async function requestFacts(flags: ExplainFlags): Promise<RequestFacts> {
+  if (flags.tokenFile === undefined) {
+    const hostPath = issuerHostPath(flags.issuerUrl!);
+    const ref = parseServiceAccountRef(flags.serviceAccount!, flags.namespace);
+    return {
+      hostPath,
+      context: {
+        [`${hostPath}:sub`]: serviceAccountSubject(ref),
+        [`${hostPath}:aud`]: flags.audience ?? DEFAULT_TOKEN_AUDIENCE,
+      },
+      notes: [],
+    };
+  }
+  const token = (await readText(flags.tokenFile, 'token')).trim();
+  let claims: WebIdentityClaims;
+  try {
+    claims = decodeJwt(token) as WebIdentityClaims;
+  } catch (error) {
+    throw new KirsaError('INPUT_INVALID', `${flags.tokenFile} is not a JWT: ${(error as Error).message}`, {
+      hint: 'pass the file the pod reads (AWS_WEB_IDENTITY_TOKEN_FILE), e.g. from kubectl create token SA --audience sts.amazonaws.com',
+    });
+  }
+  if (typeof claims.iss !== 'string')
+    throw new KirsaError('INPUT_INVALID', `the token in ${flags.tokenFile} has no iss claim`, {
+      hint: 'STS needs iss to find the IAM OIDC provider',
+    });
+  const notes = [
+    `claims read from ${flags.tokenFile} without verifying its signature (explain judges the trust policy only; kirsa issuer verify checks the signature)`,
+  ];
+  if (!claims.iss.startsWith('https://'))
+    notes.push(`the token's iss ${claims.iss} is not https, and IAM only accepts https providers`);
+  if (typeof claims.exp === 'number' && claims.exp * 1000 < Date.now())
+    notes.push(
+      `the token expired at ${new Date(claims.exp * 1000).toISOString()}: STS would answer ExpiredTokenException before reading the trust policy`,
+    );
+  if (Array.isArray(claims.aud) && claims.aud.length > 1 && typeof claims.azp !== 'string')
+    notes.push('the token has several audiences and no azp claim, which STS refuses');
+  const hostPath = claims.iss.replace(/^https:\/\//, '');
+  return { hostPath, context: contextFromClaims(hostPath, claims), notes };
+}
+
+/** The provider ARN STS would have matched: explicit, or the issuer's provider in the account we can infer. */
+function resolveProvider(
+  flags: ExplainFlags,
+  policy: PolicyDocument,
+  hostPath: string,
+  notes: string[],
+): string {
+  if (flags.providerArn !== undefined) return flags.providerArn;
+  const accountId = flags.accountId ?? (flags.roleArn ? parseRoleArn(flags.roleArn).accountId : undefined);
+  const partition = flags.roleArn ? parseRoleArn(flags.roleArn).partition : 'aws';
+  if (accountId !== undefined) return `arn:${partition}:iam::${accountId}:oidc-provider/${hostPath}`;
+  // A policy file alone does not say which account the provider is in: take the one it names for this issuer.
+  const named = policy.Statement.flatMap((statement) => {
+    const principal = statement.Principal;
+    if (principal === undefined || principal === '*') return [];
+    const federated = principal.Federated;
+    return (Array.isArray(federated) ? federated : federated === undefined ? [] : [federated])
+      .map(parseProviderArn)
+      .filter((parts) => parts !== undefined);
+  });
+  const sameIssuer = named.find((parts) => parts.hostPath === hostPath) ?? named[0];
+  if (!sameIssuer)
+    throw new KirsaError('USAGE', 'cannot tell which account the IAM OIDC provider is in', {
+      hint: 'add --account-id ID or --provider-arn ARN',
+    });
+  notes.push(
+    `assuming the provider is in account ${sameIssuer.accountId}, the one the policy names (pass --account-id to check another)`,
+  );
+  return `arn:${sameIssuer.partition}:iam::${sameIssuer.accountId}:oidc-provider/${hostPath}`;
+}
+
+function formatContext(context: Record<string, ContextValue>): string[] {
+  return Object.entries(context).map(([key, value]) => {
+    const claim = key.slice(key.lastIndexOf(':') + 1);
+    return `  ${`${claim}:`.padEnd(10)} ${Array.isArray(value) ? value.join(', ') : value}`;
+  });
+}
+
+export function formatEvaluation(
+  evaluation: TrustEvaluation,
+  policy: PolicyDocument,
+  header: string[],
+): string {
+  const lines = [evaluation.reasons[0]!, '', ...header, ''];
+  if (
+    evaluation.decision === 'deny' &&
+    evaluation.deniedBy === 'explicit-deny' &&
+    evaluation.matchedStatement
+  ) {
+    lines.push(
+      'the Deny statement:',
+      ...JSON.stringify(policy.Statement[evaluation.matchedStatement.index], null, 2)
+        .split('\n')
+        .map((line) => `  ${line}`),
+    );
+    lines.push('  fix:   narrow or remove the Deny statement if this workload should assume the role');
+  } else {
+    for (const failure of closestFailures(evaluation)) lines.push(...formatFailure(failure), '');
+    const others = evaluation.failures.length - closestFailures(evaluation).length;
+    if (others > 0)
+      lines.push(
+        `(${others} more failed element${others === 1 ? '' : 's'} in other statements; -o json lists them all)`,
+      );
+  }
+  for (const warning of evaluation.warnings) lines.push(`warning: ${warning}`);
+  while (lines.at(-1) === '') lines.pop();
+  return `${lines.join('\n')}\n`;
+}
+
+async function runExplain(flags: ExplainFlags): Promise<void> {
+  validate(flags);
+  const facts = await requestFacts(flags);
+  let policy: PolicyDocument;
+  let source: string;
+  if (flags.roleArn !== undefined) {
+    const { name } = parseRoleArn(flags.roleArn);
+    const iam = createIamRoles({
+      ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
+      ...(flags.region ? { region: flags.region } : {}),
+    });
+    const role = await iam.getRole(name);
+    if (!role)
+      throw new KirsaError('NOT_FOUND', `role ${name} does not exist`, {
+        hint: 'check the role ARN; STS answers AccessDenied for a missing role too',
+      });
+    policy = role.trustPolicy;
+    source = `role ${role.arn}`;
+  } else {
+    policy = parsePolicyDocument(await readText(flags.policyFile!, 'policy'));
+    source = `file ${flags.policyFile}`;
+  }
+  const principal = resolveProvider(flags, policy, facts.hostPath, facts.notes);
+  const evaluation = evaluateTrustPolicy(policy, { principalFederated: principal, context: facts.context });
+
+  if (flags.output === 'json') {
+    process.stdout.write(
+      `${JSON.stringify({ ...evaluation, policySource: source, principalFederated: principal, context: facts.context, notes: facts.notes }, null, 2)}\n`,
+    );
+  } else {
+    const header = [
+      `  policy:    ${source}`,
+      `  provider:  ${principal}`,
+      ...formatContext(facts.context),
+      ...facts.notes.map((note) => `  note:      ${note}`),
+    ];
+    process.stdout.write(formatEvaluation(evaluation, policy, header));
+  }
+  if (evaluation.decision === 'deny') process.exitCode = 1;
+}

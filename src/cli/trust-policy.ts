@@ -1,0 +1,149 @@
+// `kirsa trust-policy`: prints the role trust policy that lets the named service accounts of one or more
+// clusters assume a role by web identity. Nothing is sent anywhere; `kirsa role create` applies it.
+
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
+import {
+  buildTrustPolicy,
+  checkProviderArn,
+  mergeTrustPolicy,
+  parseServiceAccountRef,
+  providerArnFor,
+  type ServiceAccountRef,
+  sizeWarning,
+} from '../core/trust-policy.ts';
+import { KirsaError } from '../errors.ts';
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The flags every verb that names trusted service accounts and providers shares. */
+export interface TrustFlags {
+  namespace: string;
+  serviceAccount: string[];
+  providerArn: string[];
+  issuerUrl: string[];
+  accountId?: string;
+  partition: string;
+  /** false when --no-audience was given (commander's negated option). */
+  audience: string[] | false;
+}
+
+export function addTrustFlags(command: Command): Command {
+  return command
+    .option(
+      '-n, --namespace <namespace>',
+      'namespace of service accounts given without one',
+      DEFAULT_NAMESPACE,
+    )
+    .option(
+      '--service-account <name>',
+      'service account to trust: NAME, or NAMESPACE/NAME; * is a wildcard (repeatable)',
+      collect,
+      [],
+    )
+    .option('--provider-arn <arn>', 'IAM OIDC provider ARN of a cluster (repeatable)', collect, [])
+    .option(
+      '--issuer-url <url>',
+      "a cluster's issuer URL, with --account-id instead of --provider-arn (repeatable)",
+      collect,
+      [],
+    )
+    .option('--account-id <id>', 'AWS account of the providers named by --issuer-url')
+    .option('--partition <partition>', 'AWS partition of the providers named by --issuer-url', 'aws')
+    .option(
+      '--audience <audience>',
+      `token audience to require (repeatable; default ${DEFAULT_TOKEN_AUDIENCE})`,
+      collect,
+      [],
+    )
+    .option('--no-audience', 'leave the audience unconditioned (kOps style; not recommended)');
+}
+
+export interface TrustRequestFromFlags {
+  providerArns: string[];
+  serviceAccounts: ServiceAccountRef[];
+  audiences: string[];
+}
+
+/** Validates the trust flags and resolves them to providers, accounts and audiences. No I/O. */
+export function trustRequestFromFlags(flags: TrustFlags): TrustRequestFromFlags {
+  if (flags.serviceAccount.length === 0)
+    throw new KirsaError('USAGE', 'no service account named', {
+      hint: 'add --service-account NAME (with --namespace NS), or --service-account NS/NAME',
+    });
+  if (flags.issuerUrl.length > 0 && flags.accountId === undefined)
+    throw new KirsaError('USAGE', '--issuer-url needs --account-id to name the provider', {
+      hint: 'add --account-id 111122223333, or give --provider-arn instead',
+    });
+  const providerArns = [
+    ...flags.providerArn.map((arn) => {
+      checkProviderArn(arn);
+      return arn;
+    }),
+    ...flags.issuerUrl.map((url) => providerArnFor(url, flags.accountId!, flags.partition)),
+  ];
+  if (providerArns.length === 0)
+    throw new KirsaError('USAGE', 'no provider to trust', {
+      hint: 'give --provider-arn ARN, or --issuer-url URL with --account-id ID',
+    });
+  const audiences =
+    flags.audience === false ? [] : flags.audience.length > 0 ? flags.audience : [DEFAULT_TOKEN_AUDIENCE];
+  return {
+    providerArns,
+    serviceAccounts: flags.serviceAccount.map((text) => parseServiceAccountRef(text, flags.namespace)),
+    audiences,
+  };
+}
+
+interface TrustPolicyFlags extends TrustFlags {
+  mergeInto?: string;
+}
+
+export function registerTrustPolicy(program: Command): void {
+  addTrustFlags(
+    program
+      .command('trust-policy')
+      .description('print the role trust policy for service accounts of one or more clusters'),
+  )
+    .option(
+      '--merge-into <file>',
+      'an existing trust policy (JSON) to add the trust to, keeping its statements',
+    )
+    .action(async (flags: TrustPolicyFlags) => runTrustPolicy(flags));
+}
+
+async function readPolicyFile(path: string): Promise<PolicyDocument> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return parsePolicyDocument(text);
+}
+
+async function runTrustPolicy(flags: TrustPolicyFlags): Promise<void> {
+  const request = trustRequestFromFlags(flags);
+  let policy: PolicyDocument;
+  if (flags.mergeInto !== undefined) {
+    const result = mergeTrustPolicy(await readPolicyFile(flags.mergeInto), request);
+    for (const problem of result.problems) process.stderr.write(`kirsa: warning: ${problem}\n`);
+    process.stderr.write(
+      result.changed
+        ? `kirsa: added ${result.added.join(', ')}\n`
+        : 'kirsa: the policy already trusts every account named; unchanged\n',
+    );
+    policy = result.policy;
+  } else {
+    policy = buildTrustPolicy(request);
+  }
+  const warning = sizeWarning(policy);
+  if (warning) process.stderr.write(`kirsa: warning: ${warning}\n`);
+  process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
+}
