@@ -1,0 +1,111 @@
+// moto_server (S3, IAM, STS, ... on one port) from the real-parts cache, on a free loopback port, for the
+// tests that drive kirsa's real AWS SDK calls. The binary comes from KIRSA_MOTO_SERVER (npm test exports
+// it), else from `tools/realparts/build.sh --print-json`. Stop it in an after() hook.
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+const STARTUP_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 5_000;
+
+export interface MotoServer {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+async function motoBinary(): Promise<string> {
+  const fromEnv = process.env.KIRSA_MOTO_SERVER;
+  if (fromEnv) return fromEnv;
+  let stdout: string;
+  try {
+    ({ stdout } = await run('bash', ['tools/realparts/build.sh', '--print-json'], { cwd: repositoryRoot }));
+  } catch (error) {
+    throw new Error(
+      `moto_server is not built: run bash tools/realparts/build.sh (or npm test) first. ${(error as { stderr?: string }).stderr ?? ''}`.trim(),
+    );
+  }
+  const binary = (JSON.parse(stdout) as Record<string, string>).KIRSA_MOTO_SERVER;
+  if (!binary) throw new Error('tools/realparts/build.sh --print-json names no KIRSA_MOTO_SERVER');
+  return binary;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitUntilAnswering(
+  endpoint: string,
+  child: ChildProcess,
+  output: () => string,
+): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}): ${output()}`);
+    try {
+      const answer = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1_000) });
+      await answer.arrayBuffer();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`moto_server did not answer within ${STARTUP_TIMEOUT_MS} ms: ${output()}`);
+}
+
+/** Starts moto_server on 127.0.0.1 and a free port; a port taken in between is retried with another. */
+export async function startMoto(): Promise<MotoServer> {
+  const binary = await motoBinary();
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const port = await freePort();
+    const child = spawn(binary, ['-H', '127.0.0.1', '-p', String(port)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const endpoint = `http://127.0.0.1:${port}`;
+    try {
+      await waitUntilAnswering(endpoint, child, () => output);
+      return { endpoint, stop: () => stopProcess(child) };
+    } catch (error) {
+      lastError = error;
+      await stopProcess(child);
+    }
+  }
+  throw lastError;
+}
+
+/** Environment for a kirsa process talking to moto: dummy static credentials, a region, no profile files. */
+export function motoClientEnv(): NodeJS.ProcessEnv {
+  return {
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  };
+}
