@@ -6,6 +6,7 @@ import { isKirsaError } from '../errors.ts';
 import { registerExplain } from './explain.ts';
 import { registerManifests } from './manifests.ts';
 import { registerMutate } from './mutate.ts';
+import { registerRole } from './role.ts';
 import { registerTrustPolicy } from './trust-policy.ts';
 import { registerWebhook } from './webhook.ts';
 
@@ -15,6 +16,7 @@ const VERBS: Array<(program: Command) => void> = [
   registerWebhook,
   registerTrustPolicy,
   registerExplain,
+  registerRole,
 ];
 
 export function buildProgram(): Command {

@@ -1,0 +1,378 @@
+// `kirsa role create`: what the seed did with terraform and kubectl, in named phases. Every phase validates
+// first (reads only: the role, its policies, the ServiceAccount), and only when all of them pass does any
+// phase change anything. Each phase reports created / updated / unchanged, so a rerun shows it did nothing.
+
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { createIamRoles, type IamRoles, type RoleRecord } from '../aws/iam-role.ts';
+import {
+  ANNOTATION,
+  DEFAULT_ANNOTATION_PREFIX,
+  DEFAULT_TOKEN_AUDIENCE,
+  INLINE_POLICY_NAME,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  ROLE_NAME_MAX_LENGTH,
+} from '../consts.ts';
+import {
+  type MergeResult,
+  mergeTrustPolicy,
+  type ServiceAccountRef,
+  serviceAccountSubject,
+  sizeWarning,
+} from '../core/trust-policy.ts';
+import { KirsaError } from '../errors.ts';
+import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
+import { addTrustFlags, collect, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';
+
+interface RoleCreateFlags extends TrustFlags {
+  roleName?: string;
+  policyArn: string[];
+  inlinePolicy?: string;
+  skipPhases: string[];
+  endpointUrl?: string;
+  region?: string;
+  kubeconfig?: string;
+  context?: string;
+  annotationPrefix: string;
+  overwrite?: boolean;
+}
+
+/** What a phase did; "unchanged" is what every phase of a rerun says. */
+type PhaseOutcome = { status: 'created' | 'updated' | 'unchanged' | 'skipped'; detail: string };
+
+interface Phase<Context> {
+  name: string;
+  description: string;
+  /** Reads only; throws a KirsaError when the phase cannot succeed. */
+  validate(context: Context): Promise<void>;
+  run(context: Context): Promise<PhaseOutcome>;
+}
+
+export const ROLE_PHASES = ['role', 'policies', 'inline-policy', 'service-account'] as const;
+
+function splitList(value: string, previous: string[]): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  ];
+}
+
+export function registerRole(program: Command): void {
+  const role = program.command('role').description('IAM roles for service accounts');
+  addTrustFlags(
+    role
+      .command('create')
+      .description(
+        `create or update the role a service account assumes, in phases: ${ROLE_PHASES.join(', ')} (idempotent)`,
+      ),
+  )
+    .option('--role-name <name>', 'role name (default kirsa-<namespace>-<service account>)')
+    .option('--policy-arn <arn>', 'managed policy to attach (repeatable)', collect, [])
+    .option('--inline-policy <file>', `permissions policy (JSON) put on the role as "${INLINE_POLICY_NAME}"`)
+    .option(
+      '--skip-phases <phases>',
+      `phases to skip, comma-separated: ${ROLE_PHASES.join(', ')}`,
+      splitList,
+      [],
+    )
+    .option('--endpoint-url <url>', 'IAM endpoint (for tests and emulators)')
+    .option('--region <region>', 'AWS region for the IAM client')
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig for the service-account phase (default: KUBECONFIG, ~/.kube/config)',
+    )
+    .option('--context <name>', 'kubeconfig context')
+    .option(
+      '--annotation-prefix <prefix>',
+      'service-account annotation prefix the webhook reads',
+      DEFAULT_ANNOTATION_PREFIX,
+    )
+    .option('--overwrite', 'replace a different role ARN already on the service account')
+    .action(async (flags: RoleCreateFlags) => runRoleCreate(flags));
+}
+
+/** kirsa-<namespace>-<name>, `*` spelled "wildcard" (kOps' choice), cut to IAM's 64 characters. */
+export function defaultRoleName(ref: ServiceAccountRef): string {
+  const spell = (part: string) => part.replaceAll('*', 'wildcard');
+  return `kirsa-${spell(ref.namespace)}-${spell(ref.name)}`.slice(0, ROLE_NAME_MAX_LENGTH);
+}
+
+interface RoleContext {
+  flags: RoleCreateFlags;
+  request: ReturnType<typeof trustRequestFromFlags>;
+  roleName: string;
+  accountId: string;
+  partition: string;
+  iam: IamRoles;
+  serviceAccounts?: ServiceAccountStore;
+  inlinePolicyText?: string;
+  // Filled in by validation:
+  existingRole?: RoleRecord;
+  merge?: MergeResult;
+  attached?: string[];
+  existingInline?: string;
+  serviceAccountPlans?: Array<{ ref: ServiceAccountRef; exists: boolean; missing: Record<string, string> }>;
+}
+
+function roleArnOf(context: RoleContext): string {
+  return (
+    context.existingRole?.arn ?? `arn:${context.partition}:iam::${context.accountId}:role/${context.roleName}`
+  );
+}
+
+function annotationsFor(context: RoleContext): Record<string, string> {
+  const prefix = context.flags.annotationPrefix;
+  const wanted: Record<string, string> = { [`${prefix}/${ANNOTATION.roleArn}`]: roleArnOf(context) };
+  const audiences = context.request.audiences;
+  // The webhook projects sts.amazonaws.com unless told otherwise; any other single audience must be named.
+  if (audiences.length === 1 && audiences[0] !== DEFAULT_TOKEN_AUDIENCE)
+    wanted[`${prefix}/${ANNOTATION.audience}`] = audiences[0]!;
+  return wanted;
+}
+
+/** Canonical JSON of a policy text, so formatting differences do not count as a change. */
+function canonicalJson(text: string): string {
+  const sortKeys = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(sortKeys);
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(
+        Object.entries(value as Record<string, unknown>)
+          .sort(([left], [right]) => left.localeCompare(right))
+          .map(([key, child]) => [key, sortKeys(child)]),
+      );
+    return value;
+  };
+  return JSON.stringify(sortKeys(JSON.parse(text)));
+}
+
+const PHASES: Array<Phase<RoleContext>> = [
+  {
+    name: 'role',
+    description: 'create the role, or merge the trust into its existing policy',
+    async validate(context) {
+      context.existingRole = await context.iam.getRole(context.roleName);
+      context.merge = mergeTrustPolicy(context.existingRole?.trustPolicy, context.request);
+      for (const problem of context.merge.problems) process.stderr.write(`kirsa: warning: ${problem}\n`);
+      const warning = sizeWarning(context.merge.policy);
+      if (warning?.includes('over IAM'))
+        throw new KirsaError('INPUT_INVALID', `role ${context.roleName}: ${warning}`, {
+          hint: 'nothing was changed; trust fewer service accounts with this role',
+        });
+      if (warning) process.stderr.write(`kirsa: warning: ${warning}\n`);
+    },
+    async run(context) {
+      const merge = context.merge!;
+      const subjects = context.request.serviceAccounts.map(serviceAccountSubject).join(', ');
+      if (!context.existingRole) {
+        const role = await context.iam.createRole(
+          context.roleName,
+          merge.policy,
+          `IRSA role for ${subjects}, created by kirsa`,
+        );
+        context.existingRole = role;
+        return { status: 'created', detail: `${role.arn} trusting ${subjects}` };
+      }
+      if (!merge.changed)
+        return { status: 'unchanged', detail: `${context.existingRole.arn} already trusts ${subjects}` };
+      await context.iam.updateTrustPolicy(context.roleName, merge.policy);
+      return {
+        status: 'updated',
+        detail: `${context.existingRole.arn} now also trusts ${merge.added.join(', ')}`,
+      };
+    },
+  },
+  {
+    name: 'policies',
+    description: 'attach the managed policies',
+    async validate(context) {
+      for (const arn of context.flags.policyArn) {
+        if (!/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/.test(arn))
+          throw new KirsaError('USAGE', `"${arn}" is not a managed policy ARN`, {
+            hint: 'it looks like arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
+          });
+      }
+      context.attached = context.existingRole
+        ? await context.iam.listAttachedPolicyArns(context.roleName)
+        : [];
+    },
+    async run(context) {
+      if (context.flags.policyArn.length === 0) return { status: 'skipped', detail: 'no --policy-arn given' };
+      const missing = context.flags.policyArn.filter((arn) => !context.attached!.includes(arn));
+      for (const arn of missing) await context.iam.attachPolicy(context.roleName, arn);
+      return missing.length === 0
+        ? { status: 'unchanged', detail: `${context.flags.policyArn.length} already attached` }
+        : { status: 'updated', detail: `attached ${missing.join(', ')}` };
+    },
+  },
+  {
+    name: 'inline-policy',
+    description: `put the --inline-policy document as "${INLINE_POLICY_NAME}"`,
+    async validate(context) {
+      if (context.flags.inlinePolicy === undefined) return;
+      let text: string;
+      try {
+        text = await readFile(context.flags.inlinePolicy, 'utf8');
+      } catch (error) {
+        throw new KirsaError(
+          'INPUT_UNREADABLE',
+          `cannot read ${context.flags.inlinePolicy}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      try {
+        const parsed = JSON.parse(text) as { Statement?: unknown };
+        if (parsed === null || typeof parsed !== 'object' || parsed.Statement === undefined)
+          throw new Error('no Statement');
+      } catch (error) {
+        throw new KirsaError(
+          'INPUT_INVALID',
+          `${context.flags.inlinePolicy} is not a policy document: ${(error as Error).message}`,
+          {
+            hint: 'write {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ..., "Resource": ...}]}',
+          },
+        );
+      }
+      context.inlinePolicyText = text;
+      context.existingInline = context.existingRole
+        ? await context.iam.getInlinePolicy(context.roleName, INLINE_POLICY_NAME)
+        : undefined;
+    },
+    async run(context) {
+      if (context.inlinePolicyText === undefined)
+        return { status: 'skipped', detail: 'no --inline-policy given' };
+      const wanted = canonicalJson(context.inlinePolicyText);
+      if (context.existingInline !== undefined && canonicalJson(context.existingInline) === wanted)
+        return { status: 'unchanged', detail: `"${INLINE_POLICY_NAME}" already holds it` };
+      await context.iam.putInlinePolicy(context.roleName, INLINE_POLICY_NAME, wanted);
+      return {
+        status: context.existingInline === undefined ? 'created' : 'updated',
+        detail: `"${INLINE_POLICY_NAME}"`,
+      };
+    },
+  },
+  {
+    name: 'service-account',
+    description: 'annotate the ServiceAccount with the role (create it if missing)',
+    async validate(context) {
+      const refs = context.request.serviceAccounts;
+      if (refs.some((ref) => ref.namespace.includes('*') || ref.name.includes('*'))) {
+        context.serviceAccountPlans = [];
+        return;
+      }
+      context.serviceAccounts ??= createServiceAccountStore(
+        loadKubeConfig({
+          ...(context.flags.kubeconfig ? { kubeconfig: context.flags.kubeconfig } : {}),
+          ...(context.flags.context ? { context: context.flags.context } : {}),
+        }),
+      );
+      const wanted = annotationsFor(context);
+      const roleKey = `${context.flags.annotationPrefix}/${ANNOTATION.roleArn}`;
+      context.serviceAccountPlans = [];
+      for (const ref of refs) {
+        const account = await context.serviceAccounts.get(ref.namespace, ref.name);
+        const current = account?.metadata?.annotations ?? {};
+        const other = current[roleKey];
+        if (other !== undefined && other !== wanted[roleKey] && !context.flags.overwrite)
+          throw new KirsaError(
+            'ALREADY_EXISTS',
+            `ServiceAccount ${ref.namespace}/${ref.name} already names role ${other}`,
+            {
+              hint: 'nothing was changed; pass --overwrite to point it at this role, or use --skip-phases service-account',
+            },
+          );
+        const missing = Object.fromEntries(
+          Object.entries(wanted).filter(([key, value]) => current[key] !== value),
+        );
+        context.serviceAccountPlans.push({ ref, exists: account !== undefined, missing });
+      }
+    },
+    async run(context) {
+      if (context.serviceAccountPlans!.length === 0)
+        return {
+          status: 'skipped',
+          detail: 'a wildcard service account names no single ServiceAccount to annotate',
+        };
+      // The role ARN is known only now when the role phase just created the role.
+      const wanted = annotationsFor(context);
+      const done: string[] = [];
+      let created = false;
+      for (const plan of context.serviceAccountPlans!) {
+        const name = `${plan.ref.namespace}/${plan.ref.name}`;
+        if (!plan.exists) {
+          await context.serviceAccounts!.create(plan.ref.namespace, plan.ref.name, wanted, {
+            [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+          });
+          created = true;
+          done.push(`created ${name}`);
+        } else if (Object.keys(plan.missing).length > 0) {
+          await context.serviceAccounts!.annotate(plan.ref.namespace, plan.ref.name, wanted);
+          done.push(`annotated ${name}`);
+        }
+      }
+      if (done.length === 0)
+        return {
+          status: 'unchanged',
+          detail: `${context.serviceAccountPlans!.map((plan) => `${plan.ref.namespace}/${plan.ref.name}`).join(', ')} already annotated`,
+        };
+      return {
+        status: created ? 'created' : 'updated',
+        detail: `${done.join(', ')} (${Object.keys(wanted).join(', ')})`,
+      };
+    },
+  },
+];
+
+export async function runRoleCreate(
+  flags: RoleCreateFlags,
+  dependencies: { iam?: IamRoles; serviceAccounts?: ServiceAccountStore } = {},
+): Promise<void> {
+  const unknown = flags.skipPhases.filter((phase) => !(ROLE_PHASES as readonly string[]).includes(phase));
+  if (unknown.length > 0)
+    throw new KirsaError('USAGE', `unknown phase ${unknown.join(', ')}`, {
+      hint: `phases: ${ROLE_PHASES.join(', ')}`,
+    });
+  const request = trustRequestFromFlags(flags);
+  const roleName = flags.roleName ?? defaultRoleName(request.serviceAccounts[0]!);
+  if (!/^[\w+=,.@-]{1,64}$/.test(roleName))
+    throw new KirsaError('USAGE', `"${roleName}" is not a valid IAM role name`, {
+      hint: 'up to 64 characters: letters, digits and + = , . @ _ -',
+    });
+  // The role lives in the account of the first provider, the usual single-account setup.
+  const firstProvider = request.providerArns[0]!;
+  const [, partition = 'aws', , , accountId = ''] = firstProvider.split(':');
+  const context: RoleContext = {
+    flags,
+    request,
+    roleName,
+    accountId,
+    partition,
+    iam:
+      dependencies.iam ??
+      createIamRoles({
+        ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
+        ...(flags.region ? { region: flags.region } : {}),
+      }),
+    ...(dependencies.serviceAccounts ? { serviceAccounts: dependencies.serviceAccounts } : {}),
+  };
+  const selected = PHASES.filter((phase) => !flags.skipPhases.includes(phase.name));
+  if (flags.skipPhases.includes('role')) {
+    // Later phases still need the role's ARN and policies: read them, and refuse if there is no role.
+    context.existingRole = await context.iam.getRole(roleName);
+    if (!context.existingRole && selected.some((phase) => phase.name !== 'service-account'))
+      throw new KirsaError('NOT_FOUND', `role ${roleName} does not exist and the role phase is skipped`, {
+        hint: 'run without --skip-phases role to create it',
+      });
+  }
+  for (const phase of selected) await phase.validate(context);
+  const width = Math.max(...PHASES.map((phase) => phase.name.length));
+  for (const phase of PHASES) {
+    const outcome: PhaseOutcome = selected.includes(phase)
+      ? await phase.run(context)
+      : { status: 'skipped', detail: '--skip-phases' };
+    process.stdout.write(`${phase.name.padEnd(width)}  ${outcome.status.padEnd(9)}  ${outcome.detail}\n`);
+  }
+}

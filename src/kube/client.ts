@@ -1,0 +1,257 @@
+// The cluster calls the CLI verbs make (role create's annotate phase, the doctor), behind small interfaces,
+// on @kubernetes/client-node. Access comes from --kubeconfig, else KUBECONFIG / ~/.kube/config, else the
+// in-cluster service account, as kubectl does. API failures become KirsaErrors by their HTTP status.
+
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1MutatingWebhookConfiguration,
+  type V1Namespace,
+  type V1Node,
+  type V1Pod,
+  type V1ServiceAccount,
+  VersionApi,
+} from '@kubernetes/client-node';
+import { KirsaError } from '../errors.ts';
+
+export interface KubeAccess {
+  kubeconfig?: string;
+  context?: string;
+}
+
+export function loadKubeConfig(access: KubeAccess = {}): KubeConfig {
+  const config = new KubeConfig();
+  try {
+    if (access.kubeconfig) config.loadFromFile(access.kubeconfig);
+    else config.loadFromDefault();
+  } catch (error) {
+    throw new KirsaError('INPUT_UNREADABLE', `cannot load the kubeconfig: ${(error as Error).message}`, {
+      cause: error,
+      hint: 'pass --kubeconfig FILE, or set KUBECONFIG',
+    });
+  }
+  if (access.context) {
+    if (!config.getContextObject(access.context))
+      throw new KirsaError('USAGE', `the kubeconfig has no context "${access.context}"`, {
+        hint: `contexts: ${
+          config
+            .getContexts()
+            .map((context) => context.name)
+            .join(', ') || '(none)'
+        }`,
+      });
+    config.setCurrentContext(access.context);
+  }
+  if (!config.getCurrentCluster())
+    throw new KirsaError('INPUT_INVALID', 'the kubeconfig names no cluster', {
+      hint: 'pass --kubeconfig FILE',
+    });
+  return config;
+}
+
+function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Turns a client-node failure into a KirsaError naming what was being done. */
+export function kubeError(error: unknown, doing: string): KirsaError {
+  const status = statusOf(error);
+  const body = (error as { body?: unknown })?.body;
+  let detail = (error as Error)?.message ?? String(error);
+  if (typeof body === 'string') {
+    try {
+      detail = (JSON.parse(body) as { message?: string }).message ?? detail;
+    } catch {
+      // keep the client's message
+    }
+  }
+  if (status === 401 || status === 403)
+    return new KirsaError('PERMISSION', `${doing}: the API server refused (${status}): ${detail}`, {
+      cause: error,
+      hint: 'use a kubeconfig whose user may do this (kubectl auth can-i ...)',
+    });
+  if (status === 404) return new KirsaError('NOT_FOUND', `${doing}: not found`, { cause: error });
+  if (status === 409) return new KirsaError('ALREADY_EXISTS', `${doing}: ${detail}`, { cause: error });
+  if (status !== undefined && status >= 400 && status < 500)
+    return new KirsaError('INPUT_INVALID', `${doing}: the API server rejected it (${status}): ${detail}`, {
+      cause: error,
+    });
+  return new KirsaError('UNREACHABLE', `${doing}: the API server did not answer: ${detail}`, {
+    cause: error,
+    hint: 'check the cluster is up and the kubeconfig points at it',
+  });
+}
+
+async function orUndefined<T>(call: Promise<T>, doing: string): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw kubeError(error, doing);
+  }
+}
+
+// --- ServiceAccounts (role create) ---------------------------------------------------------------------------
+
+export interface ServiceAccountStore {
+  get(namespace: string, name: string): Promise<V1ServiceAccount | undefined>;
+  create(
+    namespace: string,
+    name: string,
+    annotations: Record<string, string>,
+    labels: Record<string, string>,
+  ): Promise<void>;
+  /** Merges these annotations into the account's, leaving every other annotation alone. */
+  annotate(namespace: string, name: string, annotations: Record<string, string>): Promise<void>;
+}
+
+export function createServiceAccountStore(config: KubeConfig): ServiceAccountStore {
+  const core = config.makeApiClient(CoreV1Api);
+  return {
+    get: (namespace, name) =>
+      orUndefined(
+        core.readNamespacedServiceAccount({ namespace, name }),
+        `reading ServiceAccount ${namespace}/${name}`,
+      ),
+    async create(namespace, name, annotations, labels) {
+      try {
+        await core.createNamespacedServiceAccount({
+          namespace,
+          body: {
+            apiVersion: 'v1',
+            kind: 'ServiceAccount',
+            metadata: { name, namespace, annotations, labels },
+          },
+        });
+      } catch (error) {
+        const failure = kubeError(error, `creating ServiceAccount ${namespace}/${name}`);
+        if (failure.code === 'NOT_FOUND')
+          throw new KirsaError('NOT_FOUND', `namespace ${namespace} does not exist`, {
+            hint: `create it first (kubectl create namespace ${namespace})`,
+          });
+        throw failure;
+      }
+    },
+    async annotate(namespace, name, annotations) {
+      try {
+        await core.patchNamespacedServiceAccount(
+          { namespace, name, body: { metadata: { annotations } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      } catch (error) {
+        throw kubeError(error, `annotating ServiceAccount ${namespace}/${name}`);
+      }
+    },
+  };
+}
+
+// --- What the doctor reads -----------------------------------------------------------------------------------
+
+export interface TokenRequestResult {
+  token: string;
+  expirationTimestamp?: Date;
+}
+
+export interface ClusterReader {
+  getPod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  getServiceAccount(namespace: string, name: string): Promise<V1ServiceAccount | undefined>;
+  getNamespace(name: string): Promise<V1Namespace | undefined>;
+  getNode(name: string): Promise<V1Node | undefined>;
+  listNodes(): Promise<V1Node[]>;
+  listMutatingWebhooks(): Promise<V1MutatingWebhookConfiguration[]>;
+  /** Ready endpoint addresses of a Service, or undefined when its EndpointSlices cannot be read. */
+  readyEndpoints(namespace: string, service: string): Promise<number | undefined>;
+  serverVersion(): Promise<{ major: string; minor: string; gitVersion: string }>;
+  /** A token for the service account, as the kubelet would request it for the pod's projected volume. */
+  requestToken(
+    namespace: string,
+    serviceAccount: string,
+    audience: string,
+    boundPod?: { name: string; uid: string },
+  ): Promise<TokenRequestResult>;
+}
+
+export function createClusterReader(config: KubeConfig): ClusterReader {
+  const core = config.makeApiClient(CoreV1Api);
+  const admission = config.makeApiClient(AdmissionregistrationV1Api);
+  const discovery = config.makeApiClient(DiscoveryV1Api);
+  const version = config.makeApiClient(VersionApi);
+  return {
+    getPod: (namespace, name) =>
+      orUndefined(core.readNamespacedPod({ namespace, name }), `reading pod ${namespace}/${name}`),
+    getServiceAccount: (namespace, name) =>
+      orUndefined(
+        core.readNamespacedServiceAccount({ namespace, name }),
+        `reading ServiceAccount ${namespace}/${name}`,
+      ),
+    getNamespace: (name) => orUndefined(core.readNamespace({ name }), `reading namespace ${name}`),
+    getNode: (name) => orUndefined(core.readNode({ name }), `reading node ${name}`),
+    async listNodes() {
+      try {
+        return (await core.listNode()).items;
+      } catch (error) {
+        throw kubeError(error, 'listing nodes');
+      }
+    },
+    async listMutatingWebhooks() {
+      try {
+        return (await admission.listMutatingWebhookConfiguration()).items;
+      } catch (error) {
+        throw kubeError(error, 'listing MutatingWebhookConfigurations');
+      }
+    },
+    async readyEndpoints(namespace, service) {
+      try {
+        const slices = await discovery.listNamespacedEndpointSlice({
+          namespace,
+          labelSelector: `kubernetes.io/service-name=${service}`,
+        });
+        return slices.items
+          .flatMap((slice) => slice.endpoints ?? [])
+          .filter((endpoint) => endpoint.conditions?.ready !== false).length;
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 403 || status === 404) return undefined;
+        throw kubeError(error, `listing EndpointSlices of ${namespace}/${service}`);
+      }
+    },
+    async serverVersion() {
+      try {
+        const info = await version.getCode();
+        return { major: info.major, minor: info.minor, gitVersion: info.gitVersion };
+      } catch (error) {
+        throw kubeError(error, 'reading the server version');
+      }
+    },
+    async requestToken(namespace, serviceAccount, audience, boundPod) {
+      try {
+        const answer = await core.createNamespacedServiceAccountToken({
+          namespace,
+          name: serviceAccount,
+          body: {
+            spec: {
+              audiences: [audience],
+              expirationSeconds: 600,
+              ...(boundPod
+                ? {
+                    boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: boundPod.name, uid: boundPod.uid },
+                  }
+                : {}),
+            },
+          },
+        });
+        const result: TokenRequestResult = { token: answer.status?.token ?? '' };
+        if (answer.status?.expirationTimestamp)
+          result.expirationTimestamp = answer.status.expirationTimestamp;
+        return result;
+      } catch (error) {
+        throw kubeError(error, `requesting a token for ${namespace}/${serviceAccount}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,291 @@
+// `kirsa role create` and `kirsa explain --role-arn` as processes against moto's IAM: the role, its trust
+// merged without clobbering, managed and inline policies, idempotent reruns, and validation before any change.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreatePolicyCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { type MotoServer, motoClientEnv, startMoto } from '../support/moto.ts';
+import { runKirsa } from '../support/run-kirsa.ts';
+
+const ISSUER = 'https://oidc.example.com/cluster-a';
+const HOST = 'oidc.example.com/cluster-a';
+const ACCOUNT = '123456789012'; // moto's default account
+const PROVIDER = `arn:aws:iam::${ACCOUNT}:oidc-provider/${HOST}`;
+
+let moto: MotoServer;
+let iam: IAMClient;
+let dir: string;
+let policyArn: string;
+const env = motoClientEnv();
+
+before(async () => {
+  moto = await startMoto();
+  dir = await mkdtemp(join(tmpdir(), 'kirsa-role-'));
+  iam = new IAMClient({
+    endpoint: moto.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
+  const created = await iam.send(
+    new CreatePolicyCommand({
+      PolicyName: 's3-echoer-write',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/*' }],
+      }),
+    }),
+  );
+  policyArn = created.Policy!.Arn!;
+});
+
+after(async () => {
+  iam?.destroy();
+  await moto?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function kirsa(args: string[]) {
+  return runKirsa([...args, '--endpoint-url', moto.endpoint], { env });
+}
+
+async function trustPolicyOf(roleName: string) {
+  const { Role } = await iam.send(new GetRoleCommand({ RoleName: roleName }));
+  return JSON.parse(decodeURIComponent(Role!.AssumeRolePolicyDocument!));
+}
+
+function phaseLines(stdout: string): Record<string, string> {
+  return Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [phase = '', status = ''] = line.trim().split(/\s+/);
+        return [phase, status];
+      }),
+  );
+}
+
+describe('kirsa role create against moto', () => {
+  test('creates the role, attaches and puts the policies; a rerun is unchanged in every phase', async () => {
+    const inline = join(dir, 'inline.json');
+    await writeFile(
+      inline,
+      JSON.stringify(
+        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] },
+        null,
+        2,
+      ),
+    );
+    const args = [
+      'role',
+      'create',
+      '--issuer-url',
+      ISSUER,
+      '--account-id',
+      ACCOUNT,
+      '--service-account',
+      's3-echoer',
+      '--role-name',
+      's3-echoer',
+      '--policy-arn',
+      policyArn,
+      '--inline-policy',
+      inline,
+      '--skip-phases',
+      'service-account',
+    ];
+    const first = await kirsa(args);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(phaseLines(first.stdout), {
+      role: 'created',
+      policies: 'updated',
+      'inline-policy': 'created',
+      'service-account': 'skipped',
+    });
+    assert.match(
+      first.stdout,
+      new RegExp(
+        `role +created +arn:aws:iam::${ACCOUNT}:role/s3-echoer trusting system:serviceaccount:default:s3-echoer`,
+      ),
+    );
+
+    assert.deepEqual(await trustPolicyOf('s3-echoer'), {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Federated: PROVIDER },
+          Action: 'sts:AssumeRoleWithWebIdentity',
+          Condition: {
+            StringEquals: {
+              [`${HOST}:sub`]: 'system:serviceaccount:default:s3-echoer',
+              [`${HOST}:aud`]: 'sts.amazonaws.com',
+            },
+          },
+        },
+      ],
+    });
+    const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: 's3-echoer' }));
+    assert.deepEqual(
+      attached.AttachedPolicies?.map((policy) => policy.PolicyArn),
+      [policyArn],
+    );
+    const put = await iam.send(
+      new GetRolePolicyCommand({ RoleName: 's3-echoer', PolicyName: 'kirsa-inline' }),
+    );
+    assert.equal(JSON.parse(decodeURIComponent(put.PolicyDocument!)).Statement[0].Action, 's3:GetObject');
+
+    const second = await kirsa(args);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(phaseLines(second.stdout), {
+      role: 'unchanged',
+      policies: 'unchanged',
+      'inline-policy': 'unchanged',
+      'service-account': 'skipped',
+    });
+  });
+
+  test("a second service account merges into the trust, keeping someone else's statement", async () => {
+    const foreign = {
+      Sid: 'Ci',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+      Action: 'sts:AssumeRole',
+    };
+    const before = await trustPolicyOf('s3-echoer');
+    await iam.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: 's3-echoer',
+        PolicyDocument: JSON.stringify({ ...before, Statement: [foreign, ...before.Statement] }),
+      }),
+    );
+    const args = [
+      'role',
+      'create',
+      '--provider-arn',
+      PROVIDER,
+      '--service-account',
+      'default/app',
+      '--role-name',
+      's3-echoer',
+      '--skip-phases',
+      'service-account',
+    ];
+    const run = await kirsa(args);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /role +updated .* now also trusts system:serviceaccount:default:app/);
+    const after = await trustPolicyOf('s3-echoer');
+    assert.deepEqual(after.Statement[0], foreign);
+    assert.deepEqual(after.Statement[1].Condition.StringEquals[`${HOST}:sub`], [
+      'system:serviceaccount:default:s3-echoer',
+      'system:serviceaccount:default:app',
+    ]);
+    const again = await kirsa(args);
+    assert.equal(phaseLines(again.stdout).role, 'unchanged');
+  });
+
+  test('validation runs before any change: a bad inline policy or kubeconfig leaves no role behind', async () => {
+    const broken = join(dir, 'broken.json');
+    await writeFile(broken, '{"Version": "2012-10-17"');
+    const badPolicy = await kirsa([
+      'role',
+      'create',
+      '--provider-arn',
+      PROVIDER,
+      '--service-account',
+      'never',
+      '--role-name',
+      'never-created',
+      '--inline-policy',
+      broken,
+      '--skip-phases',
+      'service-account',
+    ]);
+    assert.equal(badPolicy.code, 2);
+    assert.match(badPolicy.stderr, /broken.json is not a policy document/);
+    const badKubeconfig = await kirsa([
+      'role',
+      'create',
+      '--provider-arn',
+      PROVIDER,
+      '--service-account',
+      'never',
+      '--role-name',
+      'never-created',
+      '--kubeconfig',
+      join(dir, 'missing-kubeconfig'),
+    ]);
+    assert.equal(badKubeconfig.code, 2, badKubeconfig.stderr);
+    assert.match(badKubeconfig.stderr, /cannot load the kubeconfig/);
+    await assert.rejects(iam.send(new GetRoleCommand({ RoleName: 'never-created' })), {
+      name: 'NoSuchEntityException',
+    });
+    const badPhase = await kirsa([
+      'role',
+      'create',
+      '--provider-arn',
+      PROVIDER,
+      '--service-account',
+      'x',
+      '--skip-phases',
+      'rol',
+    ]);
+    assert.equal(badPhase.code, 2);
+    assert.match(badPhase.stderr, /unknown phase rol/);
+  });
+});
+
+describe('kirsa explain --role-arn against moto', () => {
+  test('reads the trust policy with GetRole: allowed for s3-echoer, denied for another account with the fix', async () => {
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/s3-echoer`;
+    const allowed = await kirsa([
+      'explain',
+      '--role-arn',
+      roleArn,
+      '--issuer-url',
+      ISSUER,
+      '--service-account',
+      's3-echoer',
+    ]);
+    assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+    assert.match(allowed.stdout, /^allowed by statement 2/);
+    const denied = await kirsa([
+      'explain',
+      '--role-arn',
+      roleArn,
+      '--issuer-url',
+      ISSUER,
+      '--namespace',
+      'prod',
+      '--service-account',
+      'app',
+    ]);
+    assert.equal(denied.code, 1, denied.stderr);
+    assert.match(denied.stdout, new RegExp(`policy: +role ${roleArn}`));
+    assert.match(
+      denied.stdout,
+      /why: {3}the policy names service account default\/s3-echoer, default\/app in another namespace, the token is for prod\/app/,
+    );
+    const missing = await kirsa([
+      'explain',
+      '--role-arn',
+      `arn:aws:iam::${ACCOUNT}:role/nope`,
+      '--issuer-url',
+      ISSUER,
+      '--service-account',
+      'x',
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /role nope does not exist/);
+  });
+});
