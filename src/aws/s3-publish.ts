@@ -5,6 +5,7 @@
 
 import {
   GetBucketPolicyCommand,
+  GetObjectCommand,
   GetPublicAccessBlockCommand,
   HeadBucketCommand,
   PutBucketPolicyCommand,
@@ -28,8 +29,8 @@ export interface S3Port {
   getBucketPolicy(bucket: string): Promise<string | undefined>;
   putBucketPolicy(bucket: string, policy: string): Promise<void>;
   putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
-  /** The anonymous URL of an object, for the read-back check. */
-  objectUrl(bucket: string, key: string): string;
+  /** Reads an object back (signed), to check what S3 stored. */
+  getObject(bucket: string, key: string): Promise<{ body: string; contentType: string | undefined }>;
 }
 
 // --- Pure parts --------------------------------------------------------------------------------------------
@@ -242,11 +243,11 @@ export function s3PortFor(options: AwsClientOptions): S3Port {
         client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })),
       );
     },
-    objectUrl: (bucket, key) => {
-      const encoded = key.split('/').map(encodeURIComponent).join('/');
-      if (options.endpointUrl) return `${options.endpointUrl.replace(/\/+$/, '')}/${bucket}/${encoded}`;
-      const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
-      return `https://${bucket}.s3.${region}.amazonaws.com/${encoded}`;
+    getObject: async (bucket, key) => {
+      const answer = await call(`GetObject s3://${bucket}/${key}`, () =>
+        client.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+      );
+      return { body: (await answer.Body?.transformToString('utf8')) ?? '', contentType: answer.ContentType };
     },
   };
 }
@@ -288,6 +289,29 @@ export async function planPublish(
 export async function uploadDocuments(s3: S3Port, plan: PublishPlan): Promise<void> {
   for (const object of plan.objects)
     await s3.putObject(plan.bucket, object.key, object.body, 'application/json');
+}
+
+/** What S3 stored, read back: the same bytes, served as JSON. */
+export async function readBack(s3: S3Port, plan: PublishPlan): Promise<void> {
+  for (const object of plan.objects) {
+    const stored = await s3.getObject(plan.bucket, object.key);
+    if (stored.body !== object.body)
+      throw new KirsaError(
+        'CHECK_FAILED',
+        `s3://${plan.bucket}/${object.key} holds other content than uploaded`,
+        {
+          hint: 'another writer may be changing it; run kirsa issuer publish again',
+        },
+      );
+    if (stored.contentType !== 'application/json')
+      throw new KirsaError(
+        'CHECK_FAILED',
+        `s3://${plan.bucket}/${object.key} is served as ${stored.contentType}`,
+        {
+          hint: 'run kirsa issuer publish again',
+        },
+      );
+  }
 }
 
 export async function applyPolicy(s3: S3Port, plan: PublishPlan): Promise<boolean> {

@@ -14,6 +14,7 @@ import {
   objectKey,
   type PublishPlan,
   planPublish,
+  readBack,
   s3PortFor,
   uploadDocuments,
 } from '../aws/s3-publish.ts';
@@ -278,26 +279,8 @@ const publishPhases: Array<Phase<PublishContext>> = [
   {
     name: 'read-back',
     async run(context) {
-      const plan = context.plan!;
-      for (const object of plan.objects) {
-        const url = context.s3.objectUrl(plan.bucket, object.key);
-        const answer = await fetch(url, { signal: AbortSignal.timeout(5_000) }).catch(
-          (error: Error) => error,
-        );
-        if (answer instanceof Error || answer.status !== 200) {
-          throw new KirsaError(
-            'CHECK_FAILED',
-            `anonymous GET ${url} ${answer instanceof Error ? `failed: ${answer.message}` : `answered ${answer.status}`}`,
-            {
-              hint: 'an account-level Block Public Access setting may deny it: aws s3control get-public-access-block --account-id ID',
-            },
-          );
-        }
-        const body = await answer.text();
-        if (body !== object.body)
-          throw new KirsaError('CHECK_FAILED', `anonymous GET ${url} returned other content than uploaded`);
-        say(`ok   anonymous GET ${url}`);
-      }
+      await readBack(context.s3, context.plan!);
+      say('ok   both objects read back as uploaded, Content-Type application/json');
     },
   },
   {

@@ -72,14 +72,19 @@ async function waitUntilAnswering(
   throw new Error(`moto_server did not answer within ${STARTUP_TIMEOUT_MS} ms: ${output()}`);
 }
 
-/** Starts moto_server on 127.0.0.1 and a free port; a port taken in between is retried with another. */
-export async function startMoto(): Promise<MotoServer> {
+/**
+ * Starts moto_server on 127.0.0.1 and a free port; a port taken in between is retried with another. `env`
+ * reaches the server. To make moto check credentials and IAM policies after some set-up, POST the number
+ * of requests still let through (e.g. "0") to `${endpoint}/moto-api/reset-auth`.
+ */
+export async function startMoto({ env }: { env?: Record<string, string> } = {}): Promise<MotoServer> {
   const binary = await motoBinary();
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     const child = spawn(binary, ['-H', '127.0.0.1', '-p', String(port)], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     });
     let output = '';
     const keep = (chunk: Buffer) => {
