@@ -39,7 +39,7 @@ export function issuerUrlProblems(text: string): IssuerUrlProblem[] {
   if (url.username || url.password) error('it must not carry a user name or password');
   if (text.includes('?')) error('it must not have a query string');
   if (text.includes('#')) error('it must not have a fragment');
-  if (text.endsWith('/'))
+  if (text.replace(/[?#].*$/, '').endsWith('/'))
     error('it must not end with a slash (the token iss must match exactly, and kube-apiserver adds none)');
   if (url.port)
     problems.push({

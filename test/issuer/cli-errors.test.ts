@@ -1,0 +1,222 @@
+// Bad input to the issuer verbs, run as processes: each gives one line saying what is wrong and one hint
+// saying what to do, the documented exit code, and leaves no file behind.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { runKirsa } from '../support/run-kirsa.ts';
+
+const run = promisify(execFile);
+const ISSUER = 'https://issuer.example/cluster-1';
+
+let work: string;
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'kirsa-issuer-errors-'));
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** Every file and folder under `dir`, relative, sorted. */
+async function tree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return entries.map(String).sort();
+}
+
+function assertOneLineAndHint(stderr: string, message: RegExp, hint: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 2, `expected a message and a hint, got:\n${stderr}`);
+  assert.match(lines[0]!, /^kirsa: /);
+  assert.match(lines[0]!, message);
+  assert.match(lines[1]!, /^ {2}hint: /);
+  assert.match(lines[1]!, hint);
+}
+
+describe('kirsa issuer init refuses bad input and writes nothing', () => {
+  const cases: Array<{
+    name: string;
+    args: () => Promise<string[]>;
+    code: number;
+    message: RegExp;
+    hint: RegExp;
+  }> = [
+    {
+      name: 'http issuer',
+      args: async () => ['--issuer-url', 'http://issuer.example'],
+      code: 2,
+      message: /it must use https, not http/,
+      hint: /public https URL/,
+    },
+    {
+      name: 'issuer with a trailing slash and a query',
+      args: async () => ['--issuer-url', 'https://issuer.example/?a=1'],
+      code: 2,
+      message: /query string; it must not end with a slash/,
+      hint: /https:\/\//,
+    },
+    {
+      name: 'unreadable signing key',
+      args: async () => ['--issuer-url', ISSUER, '--signing-key', join(work, 'no-such.key')],
+      code: 2,
+      message: /cannot read .*no-such\.key: ENOENT/,
+      hint: /check the path/,
+    },
+    {
+      name: 'non-RSA signing key',
+      args: async () => {
+        const file = join(work, 'ec.key');
+        await run('openssl', [
+          'genpkey',
+          '-algorithm',
+          'EC',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-out',
+          file,
+        ]);
+        return ['--issuer-url', ISSUER, '--signing-key', file];
+      },
+      code: 2,
+      message: /ec\.key: EC key; kirsa signs with RSA \(RS256\)/,
+      hint: /RSA-2048/,
+    },
+    {
+      name: 'a public key given as the signing key',
+      args: async () => {
+        const file = join(work, 'rsa.key');
+        await run('openssl', ['genrsa', '-out', file, '2048']);
+        const publicFile = join(work, 'rsa.pub');
+        await run('openssl', ['rsa', '-in', file, '-pubout', '-out', publicFile]);
+        return ['--issuer-url', ISSUER, '--signing-key', publicFile];
+      },
+      code: 2,
+      message: /expected exactly one private key/,
+      hint: /PEM private key/,
+    },
+    {
+      name: 'garbage key file',
+      args: async () => {
+        const file = join(work, 'garbage.key');
+        await writeFile(file, 'not a key\n');
+        return ['--issuer-url', ISSUER, '--signing-key', file];
+      },
+      code: 2,
+      message: /garbage\.key: no PEM key found/,
+      hint: /PEM file/,
+    },
+  ];
+
+  for (const testCase of cases) {
+    test(testCase.name, async () => {
+      const parent = join(work, testCase.name.replace(/\W+/g, '-'));
+      await mkdir(parent);
+      const result = await runKirsa([
+        'issuer',
+        'init',
+        ...(await testCase.args()),
+        '--dir',
+        join(parent, 'issuer'),
+      ]);
+      assert.equal(result.code, testCase.code, result.stderr);
+      assertOneLineAndHint(result.stderr, testCase.message, testCase.hint);
+      assert.equal(result.stdout, '');
+      assert.deepEqual(await tree(parent), [], 'no issuer folder and no temporary folder');
+    });
+  }
+
+  test('a non-empty folder is refused', async () => {
+    const dir = join(work, 'busy');
+    await mkdir(dir);
+    await writeFile(join(dir, 'notes.txt'), 'mine\n');
+    const result = await runKirsa(['issuer', 'init', '--issuer-url', ISSUER, '--dir', dir]);
+    assert.equal(result.code, 1);
+    assertOneLineAndHint(result.stderr, /busy is not empty/, /new or empty folder/);
+    assert.deepEqual(await tree(dir), ['notes.txt']);
+  });
+
+  test('an unwritable parent fails cleanly, without a partial folder', async (context) => {
+    if (process.getuid?.() === 0) {
+      context.skip('root ignores file modes, so the write cannot be made to fail this way');
+      return;
+    }
+    const parent = join(work, 'read-only');
+    await mkdir(parent);
+    await chmod(parent, 0o555);
+    const result = await runKirsa([
+      'issuer',
+      'init',
+      '--issuer-url',
+      ISSUER,
+      '--dir',
+      join(parent, 'issuer'),
+    ]);
+    await chmod(parent, 0o755);
+    assert.equal(result.code, 1);
+    assertOneLineAndHint(result.stderr, /cannot write/, /--dir/);
+    assert.deepEqual(await tree(parent), []);
+  });
+});
+
+describe('other verbs on bad input', () => {
+  test('issuer jwks with an EC key names the key type', async () => {
+    const file = join(work, 'jwks-ec.pub');
+    await run('openssl', [
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      `${file}.key`,
+    ]);
+    await run('openssl', ['pkey', '-in', `${file}.key`, '-pubout', '-out', file]);
+    const result = await runKirsa(['issuer', 'jwks', '--public-key', file]);
+    assert.equal(result.code, 2);
+    assertOneLineAndHint(result.stderr, /EC key; kirsa signs with RSA/, /RSA-2048/);
+    assert.equal(result.stdout, '');
+  });
+
+  test('rotate, status and apiserver-config on a folder without an issuer', async () => {
+    const empty = join(work, 'empty');
+    await mkdir(empty);
+    for (const args of [
+      ['issuer', 'rotate', '--dir', empty],
+      ['issuer', 'status', '--dir', empty],
+      ['apiserver-config', '--for', 'flags', '--dir', empty],
+    ]) {
+      const result = await runKirsa(args);
+      assert.equal(result.code, 1, args.join(' '));
+      assertOneLineAndHint(result.stderr, /holds no kirsa issuer/, /kirsa issuer init/);
+    }
+    assert.deepEqual(await tree(empty), []);
+  });
+
+  test('apiserver-config: unknown distribution, and an issuer URL the folder was not made for', async () => {
+    const dir = join(work, 'for-config');
+    assert.equal((await runKirsa(['issuer', 'init', '--issuer-url', ISSUER, '--dir', dir])).code, 0);
+    const unknown = await runKirsa(['apiserver-config', '--for', 'minikube', '--dir', dir]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--for takes kops, kubeadm, k3s, rke2, talos, flags, not "minikube"/);
+    const other = await runKirsa([
+      'apiserver-config',
+      '--for',
+      'flags',
+      '--dir',
+      dir,
+      '--issuer-url',
+      'https://other.example',
+    ]);
+    assert.equal(other.code, 2);
+    assertOneLineAndHint(other.stderr, /differs from https:\/\/issuer\.example\/cluster-1/, /documents name/);
+  });
+
+  test('verify of an http URL fails the https rule without any request', async () => {
+    const result = await runKirsa(['issuer', 'verify', 'http://127.0.0.1:1']);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /^FAIL issuer URL: it must use https, not http$/m);
+  });
+});
