@@ -1,0 +1,168 @@
+// Memory and load time with 50,000 identities, two ways:
+// 1. the webhook process (the real CLI) with a 50,000-entry identities file, against the same process with
+//    a 1-entry file: resident memory from its own /metrics, and the time from start to "listening";
+// 2. the ServiceAccount cache taking in 50,000 realistic accounts (managedFields, last-applied annotations,
+//    a role annotation on one in five), page by page as the list API returns them, here in this process:
+//    retained heap after GC and the time it took.
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServiceAccountCache } from '../src/identity/service-accounts.ts';
+import { makeServingCertificate } from '../test/support/tls.ts';
+
+const COUNT = 50_000;
+const KIRSA = new URL('../bin/kirsa.js', import.meta.url).pathname;
+const WEBHOOK_ONLY = new URL('./webhook-only.ts', import.meta.url).pathname;
+
+function scrapeRss(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => {
+        const match = /^kirsa_webhook_process_resident_memory_bytes (\S+)/m.exec(body);
+        resolve(match ? Number(match[1]) : Number.NaN);
+      });
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** Starts a webhook, waits for "listening", lets it settle, and returns its RSS and start-up time. */
+async function measureWebhook(entry: string[], args: string[]): Promise<{ rssMb: number; startMs: number }> {
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [...entry, '--port', '0', '--metrics-port', '0', '--bind-address', '127.0.0.1', ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '' } },
+  );
+  try {
+    const metricsPort = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        const line = text.split('\n').find((candidate) => candidate.includes('"listening"'));
+        if (line) resolve((JSON.parse(line) as { metricsPort: number }).metricsPort);
+      });
+      child.on('exit', (code) => reject(new Error(`webhook exited with ${code}`)));
+    });
+    const startMs = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    return { rssMb: (await scrapeRss(metricsPort)) / 2 ** 20, startMs };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+function serviceAccountPage(from: number, size: number, resourceVersion: number): string {
+  const items = [];
+  for (let i = from; i < from + size; i++) {
+    const namespace = `team-${i % 500}`;
+    const name = `app-${i}`;
+    const annotations: Record<string, string> = {};
+    if (i % 5 === 0)
+      annotations['eks.amazonaws.com/role-arn'] = `arn:aws:iam::123456789012:role/${namespace}-${name}`;
+    if (i % 2 === 0) {
+      annotations['kubectl.kubernetes.io/last-applied-configuration'] = JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { annotations: { ...annotations }, name, namespace },
+      });
+    }
+    items.push({
+      metadata: {
+        name,
+        namespace,
+        uid: `0b5b1a52-1d6e-4a8e-9b0e-${String(i).padStart(12, '0')}`,
+        resourceVersion: String(resourceVersion + i),
+        creationTimestamp: '2026-11-01T10:00:00Z',
+        labels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/managed-by': 'Helm' },
+        annotations,
+        managedFields: [
+          {
+            manager: 'kubectl-client-side-apply',
+            operation: 'Update',
+            apiVersion: 'v1',
+            time: '2026-11-01T10:00:00Z',
+            fieldsType: 'FieldsV1',
+            fieldsV1: { 'f:metadata': { 'f:annotations': { '.': {} }, 'f:labels': { '.': {} } } },
+          },
+        ],
+      },
+    });
+  }
+  return JSON.stringify({
+    kind: 'ServiceAccountList',
+    apiVersion: 'v1',
+    metadata: { resourceVersion: '1' },
+    items,
+  });
+}
+
+function heapMb(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'kirsa-bench-memory-'));
+const cert = await makeServingCertificate();
+try {
+  const big = join(dir, 'identities-50k.json');
+  const small = join(dir, 'identities-1.json');
+  const mapping: Record<string, { RoleARN: string }> = {};
+  for (let i = 0; i < COUNT; i++) {
+    mapping[`team-${i % 500}/app-${i}`] = {
+      RoleARN: `arn:aws:iam::123456789012:role/team-${i % 500}-app-${i}`,
+    };
+  }
+  const text = JSON.stringify(mapping);
+  await writeFile(big, text);
+  await writeFile(
+    small,
+    JSON.stringify({ 'team-0/app-0': { RoleARN: 'arn:aws:iam::123456789012:role/app' } }),
+  );
+  console.log(
+    `   identities file: ${COUNT.toLocaleString()} entries, ${(text.length / 2 ** 20).toFixed(1)} MB`,
+  );
+  const tls = ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile];
+  for (const [label, entry] of [
+    ['kirsa webhook (the full CLI)', [KIRSA, 'webhook']],
+    ['webhook-only entry (no other verbs loaded)', [WEBHOOK_ONLY]],
+  ] as const) {
+    const one = await measureWebhook([...entry], [...tls, '--identities-file', small]);
+    const many = await measureWebhook([...entry], [...tls, '--identities-file', big]);
+    console.log(
+      `   ${label}: RSS ${one.rssMb.toFixed(1)} MB with 1 identity, ${many.rssMb.toFixed(1)} MB with ${COUNT.toLocaleString()} (+${(many.rssMb - one.rssMb).toFixed(1)} MB); start to listening ${one.startMs.toFixed(0)} ms vs ${many.startMs.toFixed(0)} ms`,
+    );
+  }
+
+  // Pages kept as Buffers (outside the JS heap), as they arrive off the socket, so the heap shows the cache alone.
+  const pages = Array.from({ length: COUNT / 500 }, (_, page) =>
+    Buffer.from(serviceAccountPage(page * 500, 500, 1000)),
+  );
+  const listBytes = pages.reduce((total, page) => total + page.length, 0);
+  const cache = createServiceAccountCache('eks.amazonaws.com');
+  const heapBefore = heapMb();
+  const rssBefore = process.memoryUsage().rss / 2 ** 20;
+  const started = performance.now();
+  const sink = cache.beginRelist();
+  for (const page of pages)
+    for (const item of (JSON.parse(page.toString('utf8')) as { items: unknown[] }).items) sink.add(item);
+  sink.commit();
+  const loadMs = performance.now() - started;
+  pages.length = 0;
+  const heapAfter = heapMb();
+  console.log(
+    `   ServiceAccount cache: ${cache.size.toLocaleString()} accounts from a ${(listBytes / 2 ** 20).toFixed(1)} MB list in pages of 500: taken in ${loadMs.toFixed(0)} ms, retained heap +${(heapAfter - heapBefore).toFixed(1)} MB (${(((heapAfter - heapBefore) * 2 ** 20) / COUNT).toFixed(0)} B per account), process RSS ${rssBefore.toFixed(0)} -> ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`,
+  );
+} finally {
+  await cert.cleanup();
+  await rm(dir, { recursive: true, force: true });
+}

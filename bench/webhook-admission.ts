@@ -1,0 +1,240 @@
+// Admission latency and throughput of `kirsa webhook` as the API server uses it: HTTPS, HTTP/1.1
+// keep-alive, a few connections, pod CREATE reviews of about 1 KB and 20 KB. The webhook runs as its own
+// process (the real CLI, identities from a file); the load generator runs here. Latency is measured at the
+// client, send to last byte, so it includes TLS and the client's own work on the same 2 cores.
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeServingCertificate } from '../test/support/tls.ts';
+import { makeReview, type PodSize } from './pods.ts';
+
+const KIRSA = new URL('../bin/kirsa.js', import.meta.url).pathname;
+
+interface Server {
+  port: number;
+  metricsPort: number;
+  stop(): void;
+}
+
+async function startServer(args: string[]): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    [KIRSA, 'webhook', '--port', '0', '--metrics-port', '0', '--bind-address', '127.0.0.1', ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '' } },
+  );
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk;
+      for (const line of text.split('\n')) {
+        if (!line.includes('"listening"')) continue;
+        const parsed = JSON.parse(line) as { port: number; metricsPort: number };
+        child.stdout!.removeAllListeners('data');
+        child.stdout!.resume();
+        resolve({ port: parsed.port, metricsPort: parsed.metricsPort, stop: () => child.kill('SIGKILL') });
+        return;
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`webhook exited with ${code}`)));
+  });
+}
+
+function scrape(metricsPort: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function residentMemory(metricsPort: number): Promise<number> {
+  const match = /^kirsa_webhook_process_resident_memory_bytes (\S+)/m.exec(await scrape(metricsPort));
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/** Cumulative counts of the server's own latency histogram, by upper bound in seconds. */
+async function serverBuckets(metricsPort: number): Promise<Map<string, number>> {
+  const buckets = new Map<string, number>();
+  for (const match of (await scrape(metricsPort)).matchAll(
+    /^kirsa_webhook_admission_duration_seconds_bucket\{le="([^"]+)"\} (\S+)/gm,
+  )) {
+    buckets.set(match[1]!, Number(match[2]));
+  }
+  return buckets;
+}
+
+/** The server-side share of admissions answered within 0.5, 1, 2.5 and 5 ms between two scrapes. */
+function serverShare(before: Map<string, number>, after: Map<string, number>): string {
+  const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
+  return ['0.0005', '0.001', '0.0025', '0.005']
+    .map((le) => {
+      const within = (after.get(le) ?? 0) - (before.get(le) ?? 0);
+      return `${((100 * within) / total).toFixed(1)}% <= ${Number(le) * 1000} ms`;
+    })
+    .join(', ');
+}
+
+function post(port: number, agent: Agent, ca: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const request = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/mutate?timeout=10s',
+        agent,
+        ca,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+        });
+        response.on('end', () => {
+          if (response.statusCode !== 200 || size === 0) reject(new Error(`status ${response.statusCode}`));
+          else resolve(performance.now() - started);
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function summary(latencies: number[]): string {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return `p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms`;
+}
+
+/** Sends `rate` requests per second for `seconds`, spread over the agent's connections; latencies in ms. */
+async function fixedRate(port: number, ca: string, bodies: string[], rate: number, seconds: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8, ca });
+  const total = rate * seconds;
+  const latencies: number[] = [];
+  let failures = 0;
+  let sent = 0;
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      while (sent < due) {
+        const body = bodies[sent % bodies.length]!;
+        sent += 1;
+        pending.push(
+          post(port, agent, ca, body).then(
+            (ms) => {
+              latencies.push(ms);
+            },
+            () => {
+              failures += 1;
+            },
+          ),
+        );
+      }
+      if (sent >= total) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 1);
+  });
+  await Promise.all(pending);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  return { latencies, failures, achieved: latencies.length / elapsed };
+}
+
+/** Keeps `inFlight` requests going for `seconds`: the most the webhook answers. */
+async function closedLoop(port: number, ca: string, bodies: string[], inFlight: number, seconds: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: inFlight, ca });
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  let index = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < until) {
+        await post(port, agent, ca, bodies[index++ % bodies.length]!);
+        done += 1;
+      }
+    }),
+  );
+  agent.destroy();
+  return done / ((performance.now() - start) / 1000);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'kirsa-bench-'));
+const cert = await makeServingCertificate();
+const identities = join(dir, 'identities.json');
+await writeFile(
+  identities,
+  JSON.stringify({ 'shop/app': { RoleARN: 'arn:aws:iam::123456789012:role/shop-app' } }),
+);
+const server = await startServer([
+  '--tls-cert',
+  cert.certFile,
+  '--tls-key',
+  cert.keyFile,
+  '--identities-file',
+  identities,
+  '--aws-default-region',
+  'eu-west-1',
+]);
+try {
+  const bodies = (size: PodSize) =>
+    Array.from({ length: 64 }, (_, i) => makeReview(size, `uid-${size}-${i}`));
+  const small = bodies('small');
+  const large = bodies('large');
+  console.log(
+    `   review sizes: small ${small[0]!.length} B (pod ${JSON.stringify(JSON.parse(small[0]!).request.object).length} B), large ${large[0]!.length} B (pod ${JSON.stringify(JSON.parse(large[0]!).request.object).length} B)`,
+  );
+  await closedLoop(server.port, cert.caPem, large, 8, 2); // warm-up: JIT, TLS sessions
+  console.log(
+    `   RSS after warm-up: ${((await residentMemory(server.metricsPort)) / 2 ** 20).toFixed(1)} MB`,
+  );
+
+  for (const [name, set, seconds] of [
+    ['20 KB pod', large, 10],
+    ['1 KB pod', small, 5],
+  ] as const) {
+    const before = await serverBuckets(server.metricsPort);
+    const result = await fixedRate(server.port, cert.caPem, [...set], 1000, seconds);
+    const after = await serverBuckets(server.metricsPort);
+    console.log(
+      `   ${name} at 1,000/s for ${seconds} s over 8 keep-alive connections: ${result.achieved.toFixed(0)} admissions/s, client-side ${summary(result.latencies)}, ${result.failures} failed`,
+    );
+    console.log(`      server-side (its histogram): ${serverShare(before, after)}`);
+  }
+  for (const [name, set] of [
+    ['20 KB pod', large],
+    ['1 KB pod', small],
+  ] as const) {
+    const rate = await closedLoop(server.port, cert.caPem, [...set], 32, 5);
+    console.log(
+      `   ${name}, 32 in flight for 5 s: ${rate.toFixed(0)} admissions/s (most the webhook answers)`,
+    );
+  }
+  console.log(
+    `   webhook RSS after the runs: ${((await residentMemory(server.metricsPort)) / 2 ** 20).toFixed(1)} MB`,
+  );
+} finally {
+  server.stop();
+  await cert.cleanup();
+  await rm(dir, { recursive: true, force: true });
+}
