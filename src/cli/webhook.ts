@@ -330,19 +330,22 @@ async function serve(
   metrics: WebhookMetrics,
   stops: Array<() => void>,
 ): Promise<void> {
-  const { watchMappingConfigMap } = await import('../identity/config-map.ts');
+  const { flags, kubeConfig } = plan;
   const { watchContainerCredentialsFile, watchIdentitiesFile } = await import('../identity/files.ts');
   const { createMissLookup } = await import('../identity/miss-lookup.ts');
   const { createIdentityProvider } = await import('../identity/provider.ts');
-  const { createServiceAccountCache, serviceAccountFetcher, watchServiceAccounts } = await import(
-    '../identity/service-accounts.ts'
-  );
+  // The Kubernetes client costs about 80 MB of memory once loaded: only when a watch needs it.
+  const { createServiceAccountCache, serviceAccountFetcher, watchServiceAccounts } = plan.watchServiceAccounts
+    ? await import('../identity/service-accounts.ts')
+    : ({} as Partial<typeof import('../identity/service-accounts.ts')>);
+  const { watchMappingConfigMap } = flags.watchConfigMap
+    ? await import('../identity/config-map.ts')
+    : ({} as Partial<typeof import('../identity/config-map.ts')>);
   const { createWebhookApp } = await import('../webhook/app.ts');
   const { startWebhookServer } = await import('../webhook/server.ts');
-  const { flags, kubeConfig } = plan;
-  const cache = plan.watchServiceAccounts ? createServiceAccountCache(flags.annotationPrefix) : undefined;
+  const cache = createServiceAccountCache ? createServiceAccountCache(flags.annotationPrefix) : undefined;
   const lookUpMiss =
-    cache && kubeConfig && flags.serviceAccountLookupGracePeriod > 0
+    cache && kubeConfig && serviceAccountFetcher && flags.serviceAccountLookupGracePeriod > 0
       ? createMissLookup({
           cache,
           fetch: serviceAccountFetcher(kubeConfig),
@@ -390,7 +393,7 @@ async function serve(
     stops.push(() => watched.close());
   }
   const watches: ListWatchHandle[] = [];
-  if (cache && kubeConfig) {
+  if (cache && kubeConfig && watchServiceAccounts) {
     metrics.setSourceSynced('service-accounts', false);
     const handle = watchServiceAccounts({
       kubeConfig,
@@ -404,7 +407,7 @@ async function serve(
     watches.push(handle);
     waitingFor.set('the ServiceAccount watch has not synced yet', () => handle.hasSynced());
   }
-  if (flags.watchConfigMap && kubeConfig) {
+  if (flags.watchConfigMap && kubeConfig && watchMappingConfigMap) {
     metrics.setSourceSynced('mapping-config-map', false);
     const handle = watchMappingConfigMap({
       kubeConfig,
