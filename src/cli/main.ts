@@ -3,9 +3,12 @@
 
 import { Command, CommanderError } from 'commander';
 import { isKirsaError } from '../errors.ts';
+import { registerApiserverConfig } from './apiserver-config.ts';
 import { registerExplain } from './explain.ts';
+import { registerIssuer } from './issuer.ts';
 import { registerManifests } from './manifests.ts';
 import { registerMutate } from './mutate.ts';
+import { registerProvider } from './provider.ts';
 import { registerRole } from './role.ts';
 import { registerTrustPolicy } from './trust-policy.ts';
 import { registerWebhook } from './webhook.ts';
@@ -17,6 +20,9 @@ const VERBS: Array<(program: Command) => void> = [
   registerTrustPolicy,
   registerExplain,
   registerRole,
+  registerIssuer,
+  registerProvider,
+  registerApiserverConfig,
 ];
 
 export function buildProgram(): Command {
