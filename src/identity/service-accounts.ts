@@ -2,7 +2,7 @@
 // annotations under the prefix (so 50,000 accounts stay around 10 MB), fed by a list-watch, with waiters for
 // the miss path (a pod whose account the watch has not delivered yet).
 
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, Observable } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { LIST_PAGE_SIZE } from '../consts.ts';
 import { type ServiceAccountView, trimServiceAccount } from '../core/identity.ts';
@@ -151,22 +151,20 @@ export type ServiceAccountFetcher = (
   signal: AbortSignal,
 ) => Promise<unknown>;
 
-/**
- * Per-call options that make a generated API call abortable. The promise API converts `middleware` from
- * promise form at run time (configuration.js wrapOptions), but its type declares the observable form; hence
- * the cast.
- */
-function abortWith(signal: AbortSignal) {
-  const middleware = {
-    pre: async (context: { setSignal(signal: AbortSignal): void }) => {
-      context.setSignal(signal);
-      return context;
-    },
-    post: async <T>(context: T) => context,
+/** Per-call options that make a generated API call abortable: a middleware that hands the request a signal. */
+function abortWith(signal: AbortSignal): Parameters<CoreV1Api['readNamespacedServiceAccount']>[1] {
+  return {
+    middleware: [
+      {
+        pre: (context) => {
+          context.setSignal(signal);
+          return new Observable(Promise.resolve(context));
+        },
+        post: (context) => new Observable(Promise.resolve(context)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
   };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as Parameters<
-    CoreV1Api['readNamespacedServiceAccount']
-  >[1];
 }
 
 export function serviceAccountFetcher(kubeConfig: KubeConfig): ServiceAccountFetcher {

@@ -1,0 +1,382 @@
+// `kirsa webhook` against a real kube-apiserver (and etcd) on loopback: readiness waits for the
+// ServiceAccount list (and says why while RBAC forbids it), the watch carries adds, updates and deletes,
+// the mapping ConfigMap is watched with a bad key skipped and deletion honoured, the API server itself calls
+// the webhook for pods created right after their service account, and the miss path finds an account by a
+// direct GET when the watch cannot deliver it (a user allowed to list but not to watch).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
+import { realPart } from '../support/real-parts.ts';
+import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
+import {
+  decodeReply,
+  envOf,
+  eventually,
+  httpGet,
+  httpsCall,
+  metricValue,
+  podReview,
+  startWebhook,
+  type WebhookProcess,
+} from './harness.ts';
+
+const ROLE_A = 'arn:aws:iam::111122223333:role/first';
+const ROLE_B = 'arn:aws:iam::111122223333:role/second';
+const ROLE_MAPPED = 'arn:aws:iam::111122223333:role/mapped';
+const WATCHER = 'kirsa-webhook';
+const LISTER = 'kirsa-webhook-no-watch';
+
+let kube: KubeApiserver | undefined;
+let cert: ServingCertificate;
+let core: CoreV1Api;
+let rbac: RbacAuthorizationV1Api;
+let admission: AdmissionregistrationV1Api;
+const webhooks: WebhookProcess[] = [];
+
+before(async (t) => {
+  const context = t as TestContext;
+  if (!realPart(context, 'KIRSA_KUBE_APISERVER') || !realPart(context, 'KIRSA_ETCD')) return;
+  kube = await startKubeApiserver({ users: { [WATCHER]: [], [LISTER]: [] } });
+  cert = await makeServingCertificate();
+  const config = new KubeConfig();
+  config.loadFromFile(kube.kubeconfigPath);
+  core = config.makeApiClient(CoreV1Api);
+  rbac = config.makeApiClient(RbacAuthorizationV1Api);
+  admission = config.makeApiClient(AdmissionregistrationV1Api);
+  for (const name of ['kirsa-system', 'apps']) await core.createNamespace({ body: { metadata: { name } } });
+});
+
+after(async () => {
+  for (const webhook of webhooks) await webhook.stop('SIGKILL');
+  await kube?.stop();
+  await cert?.cleanup();
+});
+
+async function startAgainstCluster(user: string, extra: string[]): Promise<WebhookProcess> {
+  const webhook = await startWebhook([
+    '--tls-cert',
+    cert.certFile,
+    '--tls-key',
+    cert.keyFile,
+    '--kubeconfig',
+    await kube!.kubeconfigFor(user),
+    '--shutdown-drain-delay',
+    '0s',
+    ...extra,
+  ]);
+  webhooks.push(webhook);
+  return webhook;
+}
+
+function serviceAccount(namespace: string, name: string, roleArn?: string) {
+  return {
+    metadata: {
+      name,
+      namespace,
+      ...(roleArn
+        ? { annotations: { 'eks.amazonaws.com/role-arn': roleArn, 'example.com/other': 'kept out' } }
+        : {}),
+      labels: { app: name },
+    },
+  };
+}
+
+async function grant(user: string, verbs: string[]) {
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: user },
+      rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs }],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: user },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: user },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    },
+  });
+}
+
+/** The role a review for ns/sa gets from this webhook, or undefined; with the reply's warnings. */
+async function roleFor(webhook: WebhookProcess, namespace: string, serviceAccountName: string) {
+  const answer = await httpsCall(webhook.port, {
+    ca: cert.caPem,
+    body: podReview({ namespace, serviceAccountName }),
+  });
+  assert.equal(answer.status, 200);
+  const reply = decodeReply(answer.body);
+  assert.equal(reply.response.allowed, true);
+  return {
+    role: envOf(reply.patch).AWS_ROLE_ARN as string | undefined,
+    warnings: reply.response.warnings ?? [],
+  };
+}
+
+async function scrape(webhook: WebhookProcess): Promise<string> {
+  return (await httpGet(webhook.metricsPort, '/metrics')).body;
+}
+
+describe('ServiceAccount and ConfigMap watches on a real kube-apiserver', () => {
+  let webhook: WebhookProcess;
+
+  test('not ready while RBAC forbids the list, ready once it is granted and synced', async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    await core.createNamespacedServiceAccount({
+      namespace: 'default',
+      body: serviceAccount('default', 'early', ROLE_A),
+    });
+    webhook = await startAgainstCluster(WATCHER, ['--watch-config-map', '--namespace', 'kirsa-system']);
+    await webhook.waitForLog((line) => /list forbidden/.test(line.msg));
+    const notReady = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
+    assert.equal(notReady.status, 503);
+    assert.match(notReady.body, /ServiceAccount watch has not synced/);
+    assert.equal(
+      metricValue(await scrape(webhook), 'kirsa_webhook_source_synced', { source: 'service-accounts' }),
+      0,
+    );
+
+    await grant(WATCHER, ['get', 'list', 'watch']);
+    await rbac.createNamespacedRole({
+      namespace: 'kirsa-system',
+      body: {
+        metadata: { name: WATCHER },
+        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: 'kirsa-system',
+      body: {
+        metadata: { name: WATCHER },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: WATCHER },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: WATCHER }],
+      },
+    });
+    await eventually(async () => {
+      const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
+      return ready.status === 200 ? true : undefined;
+    }, 40_000);
+    const metrics = await scrape(webhook);
+    assert.equal(metricValue(metrics, 'kirsa_webhook_source_synced', { source: 'service-accounts' }), 1);
+    assert.equal(metricValue(metrics, 'kirsa_webhook_source_synced', { source: 'mapping-config-map' }), 1);
+    // The account that existed before the start came with the list.
+    assert.equal((await roleFor(webhook, 'default', 'early')).role, ROLE_A);
+  });
+
+  test('the watch carries a new account, an annotation change and a deletion', async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    await core.createNamespacedServiceAccount({
+      namespace: 'default',
+      body: serviceAccount('default', 'app', ROLE_A),
+    });
+    await eventually(async () =>
+      (await roleFor(webhook, 'default', 'app')).role === ROLE_A ? true : undefined,
+    );
+
+    const current = await core.readNamespacedServiceAccount({ namespace: 'default', name: 'app' });
+    current.metadata!.annotations!['eks.amazonaws.com/role-arn'] = ROLE_B;
+    await core.replaceNamespacedServiceAccount({ namespace: 'default', name: 'app', body: current });
+    await eventually(async () =>
+      (await roleFor(webhook, 'default', 'app')).role === ROLE_B ? true : undefined,
+    );
+
+    await core.deleteNamespacedServiceAccount({ namespace: 'default', name: 'app' });
+    const gone = await eventually(async () => {
+      const answer = await roleFor(webhook, 'default', 'app');
+      return answer.role === undefined ? answer : undefined;
+    });
+    assert.match(gone.warnings.join('\n'), /service account default\/app was not found/);
+  });
+
+  test('the mapping ConfigMap: entries apply, a bad key is skipped, updates and deletion are followed', async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    await core.createNamespacedServiceAccount({
+      namespace: 'default',
+      body: serviceAccount('default', 'plain'),
+    });
+    await core.createNamespacedServiceAccount({ namespace: 'apps', body: serviceAccount('apps', 'worker') });
+    assert.equal((await roleFor(webhook, 'default', 'plain')).role, undefined);
+    await core.createNamespacedConfigMap({
+      namespace: 'kirsa-system',
+      body: {
+        metadata: { name: 'pod-identity-webhook' },
+        data: {
+          config: JSON.stringify({
+            'default/plain': { RoleARN: ROLE_MAPPED },
+            'app*/worker': { RoleARN: ROLE_B },
+            'no-slash-here': { RoleARN: ROLE_A },
+          }),
+        },
+      },
+    });
+    await eventually(async () =>
+      (await roleFor(webhook, 'default', 'plain')).role === ROLE_MAPPED ? true : undefined,
+    );
+    assert.equal((await roleFor(webhook, 'apps', 'worker')).role, ROLE_B);
+    await webhook.waitForLog(
+      (line) => line.msg === 'mapping entry skipped' && /no-slash-here/.test(String(line.problem)),
+    );
+
+    // The service account's own annotation wins over the mapping.
+    const plain = await core.readNamespacedServiceAccount({ namespace: 'default', name: 'plain' });
+    plain.metadata!.annotations = { 'eks.amazonaws.com/role-arn': ROLE_A };
+    await core.replaceNamespacedServiceAccount({ namespace: 'default', name: 'plain', body: plain });
+    await eventually(async () =>
+      (await roleFor(webhook, 'default', 'plain')).role === ROLE_A ? true : undefined,
+    );
+
+    const configMap = await core.readNamespacedConfigMap({
+      namespace: 'kirsa-system',
+      name: 'pod-identity-webhook',
+    });
+    configMap.data = { config: JSON.stringify({ 'app*/worker': { RoleARN: ROLE_MAPPED } }) };
+    await core.replaceNamespacedConfigMap({
+      namespace: 'kirsa-system',
+      name: 'pod-identity-webhook',
+      body: configMap,
+    });
+    await eventually(async () =>
+      (await roleFor(webhook, 'apps', 'worker')).role === ROLE_MAPPED ? true : undefined,
+    );
+
+    await core.deleteNamespacedConfigMap({ namespace: 'kirsa-system', name: 'pod-identity-webhook' });
+    await eventually(async () =>
+      (await roleFor(webhook, 'apps', 'worker')).role === undefined ? true : undefined,
+    );
+    assert.equal(metricValue(await scrape(webhook), 'kirsa_webhook_identities', { source: 'config-map' }), 0);
+  });
+
+  test('the API server calls the webhook: pods created right after their service account get their role', async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    await admission.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: 'kirsa' },
+        webhooks: [
+          {
+            name: 'pod-identity.kirsa.dev',
+            clientConfig: {
+              url: `https://127.0.0.1:${webhook.port}/mutate`,
+              caBundle: Buffer.from(cert.caPem).toString('base64'),
+            },
+            rules: [
+              {
+                apiGroups: [''],
+                apiVersions: ['v1'],
+                operations: ['CREATE'],
+                resources: ['pods'],
+                scope: 'Namespaced',
+              },
+            ],
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'apps' } },
+            admissionReviewVersions: ['v1', 'v1beta1'],
+            sideEffects: 'None',
+            failurePolicy: 'Fail',
+            reinvocationPolicy: 'IfNeeded',
+            timeoutSeconds: 5,
+          },
+        ],
+      },
+    });
+    // The API server picks the configuration up asynchronously; a first pod tells when it is in force.
+    await core.createNamespacedServiceAccount({
+      namespace: 'apps',
+      body: serviceAccount('apps', 'probe', ROLE_A),
+    });
+    await eventually(
+      async () => {
+        const pod = await core.createNamespacedPod({ namespace: 'apps', body: podFor('probe') });
+        return roleIn(pod) === ROLE_A ? true : undefined;
+      },
+      30_000,
+      500,
+    );
+
+    const stored: Array<[string, string | undefined]> = [];
+    for (let i = 0; i < 5; i++) {
+      const name = `burst-${i}`;
+      const role = `arn:aws:iam::111122223333:role/${name}`;
+      await core.createNamespacedServiceAccount({
+        namespace: 'apps',
+        body: serviceAccount('apps', name, role),
+      });
+      const pod = await core.createNamespacedPod({ namespace: 'apps', body: podFor(name) });
+      stored.push([role, roleIn(pod)]);
+    }
+    for (const [wanted, got] of stored) assert.equal(got, wanted);
+    const metrics = await scrape(webhook);
+    assert.ok((metricValue(metrics, 'kirsa_webhook_admissions_total', { outcome: 'mutated' }) ?? 0) >= 6);
+    await admission.deleteMutatingWebhookConfiguration({ name: 'kirsa' });
+  });
+});
+
+function podFor(serviceAccountName: string): V1Pod {
+  return {
+    metadata: { generateName: `${serviceAccountName}-` },
+    spec: { serviceAccountName, containers: [{ name: 'main', image: 'registry.example/app:1' }] },
+  };
+}
+
+function roleIn(pod: V1Pod): string | undefined {
+  return pod.spec?.containers[0]?.env?.find((entry) => entry.name === 'AWS_ROLE_ARN')?.value;
+}
+
+describe('the miss path on a real kube-apiserver', () => {
+  test('an account the watch cannot deliver is found by one direct GET, then served from the cache', async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    await grant(LISTER, ['get', 'list']); // no watch: new accounts can only arrive through the miss path
+    const webhook = await startAgainstCluster(LISTER, ['--service-account-lookup-grace-period', '3s']);
+    await eventually(async () => {
+      const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
+      return ready.status === 200 ? true : undefined;
+    }, 40_000);
+    await core.createNamespacedServiceAccount({
+      namespace: 'default',
+      body: serviceAccount('default', 'fresh', ROLE_B),
+    });
+
+    assert.equal(
+      (await roleFor(webhook, 'default', 'fresh')).role,
+      ROLE_B,
+      JSON.stringify(webhook.logs.slice(-6)),
+    );
+    let metrics = await scrape(webhook);
+    assert.equal(metricValue(metrics, 'kirsa_webhook_service_account_lookups_total', { result: 'found' }), 1);
+    // Concurrent pods of the same account after that: served from the cache, no second GET.
+    const again = await Promise.all([1, 2, 3].map(() => roleFor(webhook, 'default', 'fresh')));
+    assert.deepEqual(
+      again.map((answer) => answer.role),
+      [ROLE_B, ROLE_B, ROLE_B],
+    );
+    metrics = await scrape(webhook);
+    assert.equal(metricValue(metrics, 'kirsa_webhook_service_account_lookups_total', { result: 'found' }), 1);
+
+    // An account that does not exist: one GET says 404, concurrent misses share it, then the negative cache.
+    const missing = await Promise.all([1, 2].map(() => roleFor(webhook, 'default', 'ghost')));
+    for (const answer of missing) {
+      assert.equal(answer.role, undefined);
+      assert.match(answer.warnings.join('\n'), /default\/ghost was not found/);
+    }
+    const third = await roleFor(webhook, 'default', 'ghost');
+    assert.equal(third.role, undefined);
+    metrics = await scrape(webhook);
+    assert.equal(
+      metricValue(metrics, 'kirsa_webhook_service_account_lookups_total', { result: 'not_found' }),
+      1,
+    );
+    assert.equal(
+      metricValue(metrics, 'kirsa_webhook_service_account_lookups_total', { result: 'negative_cached' }),
+      1,
+    );
+    assert.equal(
+      metricValue(metrics, 'kirsa_webhook_admissions_total', { outcome: 'service_account_missing' }),
+      3,
+    );
+  });
+});
