@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { isKirsaError } from '../errors.ts';
 import { registerApiserverConfig } from './apiserver-config.ts';
+import { registerDoctor } from './doctor.ts';
 import { registerExplain } from './explain.ts';
 import { registerIssuer } from './issuer.ts';
 import { registerManifests } from './manifests.ts';
@@ -23,6 +24,7 @@ const VERBS: Array<(program: Command) => void> = [
   registerIssuer,
   registerProvider,
   registerApiserverConfig,
+  registerDoctor,
 ];
 
 export function buildProgram(): Command {

@@ -187,12 +187,13 @@ function tokenVolumeOf(
 ): { audience?: string; path: string; volume: string } | undefined {
   if (!pod) return undefined;
   const file = tokenFileOf(pod);
+  // Without the env var there is no AWS token to find; the API server's own kube-api-access volume is not it.
+  if (file === undefined) return undefined;
   for (const container of pod.containers) {
     for (const [volume, mountPath] of Object.entries(container.mountPaths)) {
       const source = pod.tokenVolumes[volume];
       if (!source) continue;
       if (
-        file === undefined ||
         file
           .replaceAll('\\', '/')
           .endsWith(`${mountPath.replace(/\/$/, '')}/${source.path}`.replace(/^C:/, ''))
@@ -594,7 +595,7 @@ function checkTokenReadable(facts: DoctorFacts, podMutated: boolean): CheckResul
       id,
       title,
       status: 'pass',
-      reason: `kubelet ${version} writes the token 0600 root, and every container runs as root`,
+      reason: `kubelet ${version} (${source}) writes the token 0600 root, and no container sets a non-root runAsUser or runAsNonRoot (an image's own USER is not visible here: if it is not root, set fsGroup)`,
     };
   return {
     id,
