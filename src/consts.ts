@@ -216,3 +216,5 @@ export const MANAGED_BY_VALUE = 'kirsa';
 export const IAM_DEFAULT_REGION = 'us-east-1';
 /** Discovery documents and JWKS are a few KB; a cap keeps verify from reading an unrelated large page. */
 export const ISSUER_DOCUMENT_MAX_BYTES = 1_048_576;
+/** `kirsa issuer serve` keeps idle connections this long: clients fetch two documents and leave. */
+export const ISSUER_SERVER_KEEP_ALIVE_MS = 5_000;

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { DISCOVERY_PATH } from '../consts.ts';
+import { DISCOVERY_PATH, ISSUER_SERVER_KEEP_ALIVE_MS } from '../consts.ts';
 import { jwksUriFor } from '../core/oidc.ts';
 import { KirsaError } from '../errors.ts';
 import { ISSUER_FILES, loadIssuer } from './store.ts';
@@ -59,7 +59,8 @@ export async function startIssuerServer(options: IssuerServerOptions): Promise<I
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('cannot read the document\n'),
     );
   });
-  server.keepAliveTimeout = 5_000;
+  // STS and verify fetch two documents and go; idle connections need not linger.
+  server.keepAliveTimeout = ISSUER_SERVER_KEEP_ALIVE_MS;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
