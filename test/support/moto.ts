@@ -73,6 +73,20 @@ async function waitUntilAnswering(
 }
 
 /**
+ * Why moto cannot run here, or undefined when it can. Test files skip on a reason outside CI (as
+ * real-parts.ts does for the other parts); in CI a missing part must fail, so this throws there.
+ */
+export async function motoUnavailable(): Promise<string | undefined> {
+  try {
+    await motoBinary();
+    return undefined;
+  } catch (error) {
+    if (process.env.CI === 'true') throw error;
+    return (error as Error).message;
+  }
+}
+
+/**
  * Starts moto_server on 127.0.0.1 and a free port; a port taken in between is retried with another. `env`
  * reaches the server. To make moto check credentials and IAM policies after some set-up, POST the number
  * of requests still let through (e.g. "0") to `${endpoint}/moto-api/reset-auth`.
