@@ -390,9 +390,10 @@ function checkAnnotatedBeforePod(facts: DoctorFacts, podMutated: boolean): Check
   const account = facts.serviceAccount;
   const created = facts.pod.createdAt;
   if (!account || !created) return skip(id, title, 'no service account or pod creation time');
-  const annotatedAt = account.roleAnnotatedAt ?? account.createdAt;
   if (!account.annotations[`${facts.annotationPrefix}/${ANNOTATION.roleArn}`])
     return skip(id, title, 'the service account has no role annotation');
+  // The annotation is at least as young as the account; managedFields say when it was last written.
+  const annotatedAt = account.roleAnnotatedAt ?? account.createdAt;
   if (annotatedAt && annotatedAt.getTime() > created.getTime())
     return {
       id,
@@ -401,13 +402,17 @@ function checkAnnotatedBeforePod(facts: DoctorFacts, podMutated: boolean): Check
       reason: `the role annotation was set at ${annotatedAt.toISOString()}, after the pod was created at ${created.toISOString()}; the webhook only mutates pods at creation`,
       fix: `delete the pod so its controller re-creates it (kubectl delete pod -n ${facts.pod.namespace} ${facts.pod.name}, or kubectl rollout restart)`,
     };
+  if (!account.roleAnnotatedAt)
+    return skip(
+      id,
+      title,
+      'the API server recorded no managedFields for the annotation, so when it was set is unknown (the account itself predates the pod)',
+    );
   return {
     id,
     title,
     status: 'pass',
-    reason: annotatedAt
-      ? `annotated at ${annotatedAt.toISOString()}, pod created at ${created.toISOString()}`
-      : 'no later annotation recorded',
+    reason: `annotated at ${annotatedAt!.toISOString()}, pod created at ${created.toISOString()}`,
   };
 }
 

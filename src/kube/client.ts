@@ -18,6 +18,9 @@ import {
 } from '@kubernetes/client-node';
 import { KirsaError } from '../errors.ts';
 
+/** kirsa's name in managedFields, so `kubectl get -o yaml --show-managed-fields` says who wrote what. */
+const FIELD_MANAGER = 'kirsa';
+
 export interface KubeAccess {
   kubeconfig?: string;
   context?: string;
@@ -122,6 +125,7 @@ export function createServiceAccountStore(config: KubeConfig): ServiceAccountSto
       try {
         await core.createNamespacedServiceAccount({
           namespace,
+          fieldManager: FIELD_MANAGER,
           body: {
             apiVersion: 'v1',
             kind: 'ServiceAccount',
@@ -139,9 +143,18 @@ export function createServiceAccountStore(config: KubeConfig): ServiceAccountSto
     },
     async annotate(namespace, name, annotations) {
       try {
+        // Server-side apply: kirsa owns exactly these annotations, the API server merges them into the rest,
+        // and managedFields record when they were set (the doctor compares that with pods' creation).
+        // force: validation already refused to replace another role unless --overwrite was given.
         await core.patchNamespacedServiceAccount(
-          { namespace, name, body: { metadata: { annotations } } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          {
+            namespace,
+            name,
+            fieldManager: FIELD_MANAGER,
+            force: true,
+            body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace, annotations } },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
         );
       } catch (error) {
         throw kubeError(error, `annotating ServiceAccount ${namespace}/${name}`);

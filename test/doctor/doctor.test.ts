@@ -11,7 +11,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateOpenIDConnectProviderCommand, IAMClient } from '@aws-sdk/client-iam';
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { buildJwks } from '../../src/core/oidc.ts';
 import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
@@ -403,5 +410,100 @@ describe('kirsa doctor pod on the real API server', () => {
       spec: { nodeName: 'old-node', securityContext: { runAsUser: 1000, fsGroup: 65534 } },
     });
     assert.equal((await doctor('non-root-fsgroup')).code, 0);
+  });
+});
+
+describe('kirsa doctor: why a pod was not mutated, on the real API server', () => {
+  test('a webhook whose service has no ready endpoints and whose objectSelector excludes the pod', async () => {
+    const config = new KubeConfig();
+    config.loadFromFile(kube.kubeconfigPath);
+    const admission = config.makeApiClient(AdmissionregistrationV1Api);
+    await admission.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: 'kirsa' },
+        webhooks: [
+          {
+            name: 'pod-identity.kirsa.dev',
+            clientConfig: { service: { namespace: 'default', name: 'kirsa-webhook', path: '/mutate' } },
+            rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+            objectSelector: { matchLabels: { 'kirsa.dev/inject': 'true' } },
+            failurePolicy: 'Ignore',
+            sideEffects: 'None',
+            admissionReviewVersions: ['v1'],
+            timeoutSeconds: 2,
+          },
+        ],
+      },
+    });
+    await createPod('excluded', 's3-echoer', { mutate: false });
+    const { code, checks } = await doctor('excluded');
+    assert.equal(code, 1);
+    assert.equal(statusOf(checks, 'webhook-registered').status, 'pass');
+    assert.match(
+      statusOf(checks, 'webhook-ready').reason,
+      /service default\/kirsa-webhook has no ready endpoints; with failurePolicy Ignore/,
+    );
+    assert.match(
+      statusOf(checks, 'webhook-selects').reason,
+      /objectSelector .*kirsa.dev\/inject.* excludes the pod/,
+    );
+  });
+
+  test('a service account annotated after its pod was created', async () => {
+    await core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: 'late' } } });
+    await createPod('late', 'late', { mutate: false });
+    // managedFields and creationTimestamp have one-second resolution.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const annotate = await kirsa([
+      'role',
+      'create',
+      '--provider-arn',
+      providerArn,
+      '--service-account',
+      'late',
+      '--role-name',
+      's3-echoer',
+      '--skip-phases',
+      'role,policies,inline-policy',
+      '--kubeconfig',
+      kube.kubeconfigPath,
+      '--endpoint-url',
+      moto.endpoint,
+    ]);
+    assert.match(annotate.stdout, /service-account +updated +annotated default\/late/);
+    const { checks } = await doctor('late');
+    const line = statusOf(checks, 'annotated-before-pod');
+    assert.equal(line.status, 'fail', line.reason);
+    assert.match(line.reason, /after the pod was created/);
+  });
+
+  test('doctor serviceaccount checks an account for pods to come', async () => {
+    const args = [
+      'doctor',
+      'serviceaccount',
+      '-n',
+      'default',
+      '--kubeconfig',
+      kube.kubeconfigPath,
+      '--endpoint-url',
+      moto.endpoint,
+      '--issuer-ca-file',
+      tls.caFile,
+      '-o',
+      'json',
+    ];
+    const good = await kirsa([...args.slice(0, 2), 's3-echoer', ...args.slice(2)]);
+    const goodChecks = JSON.parse(good.stdout) as CheckLine[];
+    assert.equal(statusOf(goodChecks, 'trust-policy').status, 'pass');
+    assert.equal(statusOf(goodChecks, 'pod-mutated').status, 'skip');
+    const app = await kirsa([...args.slice(0, 2), 'app', ...args.slice(2)]);
+    assert.equal(app.code, 1);
+    assert.equal(statusOf(JSON.parse(app.stdout) as CheckLine[], 'trust-policy').status, 'fail');
+    const missing = await kirsa([...args.slice(0, 2), 'nobody', ...args.slice(2)]);
+    assert.equal(missing.code, 1);
+    assert.match(
+      statusOf(JSON.parse(missing.stdout) as CheckLine[], 'service-account').reason,
+      /nobody does not exist/,
+    );
   });
 });
