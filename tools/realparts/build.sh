@@ -63,6 +63,8 @@ require_python() {
   python3 -c 'import venv, ensurepip' 2>/dev/null ||
     die "python3 has no working venv/ensurepip module: install python3-venv"
   py_version=$(python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+  # The venv links to the interpreter that made it, so that one is in its key.
+  py_identity="$py_version $(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')"
 }
 
 # ---------------------------------------------------------------- part keys
@@ -92,7 +94,7 @@ compute_parts() {
   kube_dir="$parts_dir/kube-$(key kube "$go_version $go_platform" "$here/go/kube/go.mod" "$here/go/kube/go.sum")"
   etcd_dir="$parts_dir/etcd-$(key etcd "$go_version $go_platform" "$here/go/etcd/go.mod" "$here/go/etcd/go.sum")"
   helm_dir="$parts_dir/helm-$(key helm "$go_version $go_platform" "$here/go/helm/go.mod" "$here/go/helm/go.sum")"
-  venv_dir="$parts_dir/venv-$(key venv "$py_version" "$here/requirements.lock")"
+  venv_dir="$parts_dir/venv-$(key venv "$py_identity" "$here/requirements.lock")"
 }
 
 # is_built DIR FILE...: the part's stamp names this key and every file is there.
@@ -262,11 +264,22 @@ print_json() {
   python3 -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(zip(a[0::2], a[1::2])), indent=2))' "${pairs[@]}"
 }
 
+# in_use DIR: a running process was started from DIR (its command line names
+# a path under it). Removing such a venv would break the process's later imports.
+# The glob is expanded before grep starts, so grep never sees its own arguments.
+in_use() {
+  grep -qsaF -- "$1/" /proc/[0-9]*/cmdline
+}
+
 prune() {
   local d keep=("$kube_dir" "$etcd_dir" "$helm_dir" "$venv_dir")
   shopt -s nullglob
   for d in "$parts_dir"/*; do
     [[ " ${keep[*]} " == *" $d "* ]] && continue
+    if in_use "$d"; then
+      echo "realparts: keeping $d: a running process uses it"
+      continue
+    fi
     echo "realparts: removing $d"
     rm -rf "$d"
   done
