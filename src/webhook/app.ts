@@ -101,17 +101,9 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
       }
     } else if (result.outcome === 'invalid-identity') outcome = 'invalid_identity';
     else outcome = result.outcome;
-    if (outcome !== 'mutated' && outcome !== 'unchanged' && outcome !== 'no_identity') {
-      logger.warn(
-        {
-          uid: request.uid,
-          pod: describePod(request, pod, namespace),
-          serviceAccount: serviceAccountName,
-          outcome,
-        },
-        warnings[0] ?? outcome,
-      );
-    } else if (logger.isLevelEnabled('debug')) {
+    // Per pod only at debug level: the outcome counters and the admission warnings carry the rest, and a
+    // synchronous log line per request would cost the latency budget.
+    if (logger.isLevelEnabled('debug')) {
       logger.debug(
         {
           uid: request.uid,
@@ -119,6 +111,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
           serviceAccount: serviceAccountName,
           outcome,
           source: verdict.identity?.source,
+          warnings,
         },
         'admitted',
       );

@@ -135,6 +135,8 @@ export interface CallOptions {
   minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   timeoutMs?: number;
+  /** Read the server certificate's fingerprint (costly: only when a test looks at it). */
+  peer?: boolean;
 }
 
 export function httpsCall(port: number, options: CallOptions): Promise<HttpAnswer> {
@@ -160,8 +162,7 @@ export function httpsCall(port: number, options: CallOptions): Promise<HttpAnswe
       },
       (response) => {
         const chunks: Buffer[] = [];
-        const socket = response.socket as TLSSocket;
-        const peer = socket.getPeerCertificate?.();
+        const peer = options.peer ? (response.socket as TLSSocket).getPeerCertificate?.() : undefined;
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () =>
           resolve({

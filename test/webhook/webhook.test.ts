@@ -330,6 +330,7 @@ describe('certificate reload', () => {
         agent: pinned,
         ca: [cert.caPem, replacement.caPem].join('\n'),
         body: podReview(),
+        peer: true,
       });
       const oldFingerprint = new X509Certificate(cert.certPem).fingerprint256;
       assert.equal(before.peerFingerprint, oldFingerprint);
@@ -343,6 +344,7 @@ describe('certificate reload', () => {
           ca: replacement.caPem,
           method: 'GET',
           path: '/healthz',
+          peer: true,
         });
         return fresh.peerFingerprint === newFingerprint ? true : undefined;
       });
@@ -351,6 +353,7 @@ describe('certificate reload', () => {
         agent: pinned,
         ca: [cert.caPem, replacement.caPem].join('\n'),
         body: podReview(),
+        peer: true,
       });
       assert.equal(onOld.status, 200);
       assert.equal(onOld.reusedSocket, true);
@@ -369,7 +372,12 @@ describe('certificate reload', () => {
       await rename(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
       await rename(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
       await eventually(async () => {
-        const fresh = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/healthz' });
+        const fresh = await httpsCall(webhook.port, {
+          ca: cert.caPem,
+          method: 'GET',
+          path: '/healthz',
+          peer: true,
+        });
         return fresh.peerFingerprint === oldFingerprint ? true : undefined;
       });
       agent.destroy();
