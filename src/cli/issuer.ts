@@ -8,16 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
-import {
-  applyPolicy,
-  issuerKeyPrefix,
-  objectKey,
-  type PublishPlan,
-  planPublish,
-  readBack,
-  s3PortFor,
-  uploadDocuments,
-} from '../aws/s3-publish.ts';
+import type { PublishPlan, S3Port } from '../aws/s3-publish.ts';
 import {
   DEFAULT_ISSUER_DIR,
   DEFAULT_JWKS_PATH,
@@ -234,7 +225,9 @@ interface PublishContext {
   flags: PublishFlags;
   issuer?: LoadedIssuer;
   plan?: PublishPlan;
-  s3: ReturnType<typeof s3PortFor>;
+  s3: S3Port;
+  /** The S3 module, loaded only by publish: the AWS SDK costs every other command ~200 ms to import. */
+  aws: typeof import('../aws/s3-publish.ts');
 }
 
 const publishPhases: Array<Phase<PublishContext>> = [
@@ -250,15 +243,15 @@ const publishPhases: Array<Phase<PublishContext>> = [
     async validate(context) {
       const { flags, issuer } = context;
       const state = issuer!.state;
-      const prefix = flags.prefix ?? issuerKeyPrefix(state.issuer, flags.bucket);
+      const prefix = flags.prefix ?? context.aws.issuerKeyPrefix(state.issuer, flags.bucket);
       const objects = [
-        { key: objectKey(prefix, DISCOVERY_PATH), file: ISSUER_FILES.discovery },
-        { key: objectKey(prefix, state.jwksPath), file: ISSUER_FILES.jwks },
+        { key: context.aws.objectKey(prefix, DISCOVERY_PATH), file: ISSUER_FILES.discovery },
+        { key: context.aws.objectKey(prefix, state.jwksPath), file: ISSUER_FILES.jwks },
       ];
       const bodies = await Promise.all(
         objects.map((object) => readFile(join(flags.dir, object.file), 'utf8')),
       );
-      context.plan = await planPublish(context.s3, {
+      context.plan = await context.aws.planPublish(context.s3, {
         bucket: flags.bucket,
         objects: objects.map((object, index) => ({ key: object.key, body: bodies[index]! })),
         partition: /^cn-/.test(flags.region ?? '') ? 'aws-cn' : 'aws',
@@ -266,9 +259,9 @@ const publishPhases: Array<Phase<PublishContext>> = [
     },
     async run(context) {
       const plan = context.plan!;
-      await uploadDocuments(context.s3, plan);
+      await context.aws.uploadDocuments(context.s3, plan);
       for (const object of plan.objects) say(`uploaded s3://${plan.bucket}/${object.key} (application/json)`);
-      const changed = await applyPolicy(context.s3, plan);
+      const changed = await context.aws.applyPolicy(context.s3, plan);
       say(
         changed
           ? `bucket policy: statement ${ISSUER_BUCKET_POLICY_SID} grants anonymous s3:GetObject on those two keys (other statements kept)`
@@ -279,7 +272,7 @@ const publishPhases: Array<Phase<PublishContext>> = [
   {
     name: 'read-back',
     async run(context) {
-      await readBack(context.s3, context.plan!);
+      await context.aws.readBack(context.s3, context.plan!);
       say('ok   both objects read back as uploaded, Content-Type application/json');
     },
   },
@@ -307,8 +300,9 @@ const publishPhases: Array<Phase<PublishContext>> = [
 ];
 
 async function runPublish(flags: PublishFlags): Promise<void> {
-  const s3 = s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
-  await runPhases(publishPhases, { flags, s3 });
+  const aws = await import('../aws/s3-publish.ts');
+  const s3 = aws.s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
+  await runPhases(publishPhases, { flags, s3, aws });
 }
 
 // --- verify, thumbprint ----------------------------------------------------------------------------------------

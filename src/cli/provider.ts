@@ -2,7 +2,6 @@
 // only adds what is missing (audiences, thumbprints); it never removes anything.
 
 import type { Command } from 'commander';
-import { ensureOidcProvider, iamPortFor } from '../aws/iam-provider.ts';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
 import { checkIssuerUrl } from '../core/oidc.ts';
 import { KirsaError } from '../errors.ts';
@@ -55,6 +54,8 @@ const phases: Array<Phase<ProviderContext>> = [
       context.thumbprints = [...new Set(context.thumbprints)];
     },
     async run(context) {
+      // Loaded here, not at the top: the AWS SDK costs every other kirsa command ~200 ms to import.
+      const { ensureOidcProvider, iamPortFor } = await import('../aws/iam-provider.ts');
       const iam = iamPortFor({ region: context.flags.region, endpointUrl: context.flags.endpointUrl });
       const result = await ensureOidcProvider(iam, {
         issuer: context.flags.issuerUrl,
