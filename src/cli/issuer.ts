@@ -225,9 +225,18 @@ interface PublishContext {
   flags: PublishFlags;
   issuer?: LoadedIssuer;
   plan?: PublishPlan;
+  /** Trusted CAs for the verification, read before anything is uploaded. */
+  ca?: string[] | undefined;
   s3: S3Port;
   /** The S3 module, loaded only by publish: the AWS SDK costs every other command ~200 ms to import. */
   aws: typeof import('../aws/s3-publish.ts');
+}
+
+/** The ARN partition of a region: bucket ARNs in the policy must name it. */
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
 }
 
 const publishPhases: Array<Phase<PublishContext>> = [
@@ -235,6 +244,7 @@ const publishPhases: Array<Phase<PublishContext>> = [
     name: 'documents',
     async validate(context) {
       context.issuer = await loadIssuer(context.flags.dir);
+      context.ca = await trustedCertificates(context.flags.caFile);
     },
     async run() {},
   },
@@ -254,7 +264,7 @@ const publishPhases: Array<Phase<PublishContext>> = [
       context.plan = await context.aws.planPublish(context.s3, {
         bucket: flags.bucket,
         objects: objects.map((object, index) => ({ key: object.key, body: bodies[index]! })),
-        partition: /^cn-/.test(flags.region ?? '') ? 'aws-cn' : 'aws',
+        partition: partitionOf(flags.region ?? process.env.AWS_REGION ?? ''),
       });
     },
     async run(context) {
@@ -286,7 +296,7 @@ const publishPhases: Array<Phase<PublishContext>> = [
       const issuer = context.issuer!.state.issuer;
       const report = await verifyIssuer({
         issuer,
-        ca: await trustedCertificates(context.flags.caFile),
+        ca: context.ca,
         now: new Date(),
       });
       printChecks(report.checks);
