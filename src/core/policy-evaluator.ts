@@ -183,13 +183,7 @@ export function describeStatement(ref: StatementRef): string {
 
 /** IAM's `*` (any run, possibly empty) and `?` (exactly one character) wildcards as an anchored RegExp. */
 export function wildcardPattern(pattern: string, flags = ''): RegExp {
-  let source = '';
-  for (const char of pattern) {
-    if (char === '*') source += '.*';
-    else if (char === '?') source += '.';
-    else source += char.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`, `s${flags}`);
+  return new RegExp(`^${wildcardSource(pattern)}$`, `s${flags}`);
 }
 
 function hasWildcard(value: string): boolean {
@@ -271,8 +265,18 @@ function principalFix(principal: PrincipalValue, federated: string): { message: 
   };
 }
 
+const ACTION_CACHE = new Map<string, RegExp>();
+
 function actionMatches(patterns: string[], action: string): boolean {
-  return patterns.some((pattern) => wildcardPattern(pattern, 'i').test(action));
+  return patterns.some((pattern) => {
+    let compiled = ACTION_CACHE.get(pattern);
+    if (!compiled) {
+      if (ACTION_CACHE.size >= LIKE_CACHE_LIMIT) ACTION_CACHE.clear();
+      compiled = wildcardPattern(pattern, 'i');
+      ACTION_CACHE.set(pattern, compiled);
+    }
+    return compiled.test(action);
+  });
 }
 
 // --- Conditions ------------------------------------------------------------------------------------------------
@@ -337,15 +341,30 @@ function isNegated(base: string): boolean {
 
 /** One policy value after policy variables are resolved: text to compare, and where its wildcards are real. */
 interface ResolvedValue {
-  /** The value as a Like pattern would see it: literal characters escaped by tokens. */
-  tokens: Array<{ literal: string } | { wildcard: '*' | '?' }>;
-  /** The value as Equals operators see it (wildcard tokens as their own characters). */
+  /** The value as Equals operators see it. */
   text: string;
+  /**
+   * The value as a Like pattern: a RegExp source where only real wildcards are special; undefined when the
+   * value had no variables, so the text itself is the pattern (built only if a Like operator asks).
+   */
+  likeSource?: string;
   /** The variable that was missing from the request, when there was one and no default. */
   missingVariable?: string;
 }
 
 const VARIABLE = /\$\{([^}]*)\}/g;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** Literal text with IAM's wildcards made real: `*` any run, `?` one character. */
+function wildcardSource(text: string): string {
+  return text
+    .split(/([*?])/)
+    .map((part) => (part === '*' ? '.*' : part === '?' ? '.' : escapeRegExp(part)))
+    .join('');
+}
 
 /**
  * Resolves `${...}` policy variables, which IAM substitutes only under Version 2012-10-17: `${*}`, `${?}` and
@@ -355,49 +374,52 @@ function resolveValue(
   raw: string,
   version: string | undefined,
   lookup: (key: string) => string[] | undefined,
-) {
-  const tokens: ResolvedValue['tokens'] = [];
+): ResolvedValue {
+  if (version !== POLICY_VERSION_WITH_VARIABLES || !raw.includes('${')) return { text: raw };
+  let text = '';
+  let likeSource = '';
   let missingVariable: string | undefined;
-  const pushText = (text: string) => {
-    for (const char of text) {
-      if (char === '*' || char === '?') tokens.push({ wildcard: char });
-      else tokens.push({ literal: char });
-    }
+  const literal = (value: string) => {
+    text += value;
+    likeSource += escapeRegExp(value);
   };
-  if (version !== POLICY_VERSION_WITH_VARIABLES) {
-    pushText(raw);
-  } else {
-    let last = 0;
-    for (const match of raw.matchAll(VARIABLE)) {
-      pushText(raw.slice(last, match.index));
-      last = match.index + match[0].length;
-      const inner = match[1]!.trim();
-      if (inner === '*' || inner === '?' || inner === '$') {
-        tokens.push({ literal: inner });
-        continue;
-      }
-      const defaulted = /^(.*?)\s*,\s*'([^']*)'$/.exec(inner);
-      const key = defaulted ? defaulted[1]! : inner;
-      const found = lookup(key);
-      if (found && found.length === 1) tokens.push(...[...found[0]!].map((char) => ({ literal: char })));
-      else if (defaulted) tokens.push(...[...defaulted[2]!].map((char) => ({ literal: char })));
-      else missingVariable ??= key;
+  let last = 0;
+  for (const match of raw.matchAll(VARIABLE)) {
+    const before = raw.slice(last, match.index);
+    text += before;
+    likeSource += wildcardSource(before);
+    last = match.index + match[0].length;
+    const inner = match[1]!.trim();
+    if (inner === '*' || inner === '?' || inner === '$') {
+      literal(inner);
+      continue;
     }
-    pushText(raw.slice(last));
+    const defaulted = /^(.*?)\s*,\s*'([^']*)'$/.exec(inner);
+    const key = defaulted ? defaulted[1]! : inner;
+    const found = lookup(key);
+    if (found && found.length === 1) literal(found[0]!);
+    else if (defaulted) literal(defaulted[2]!);
+    else missingVariable ??= key;
   }
-  const text = tokens.map((token) => ('literal' in token ? token.literal : token.wildcard)).join('');
-  const resolved: ResolvedValue = { tokens, text };
-  if (missingVariable !== undefined) resolved.missingVariable = missingVariable;
-  return resolved;
+  const rest = raw.slice(last);
+  text += rest;
+  likeSource += wildcardSource(rest);
+  return missingVariable === undefined ? { text, likeSource } : { text, likeSource, missingVariable };
 }
 
+/** Compiled Like patterns, by source: trust policies repeat the same few, and a local STS asks often. */
+const LIKE_CACHE = new Map<string, RegExp>();
+const LIKE_CACHE_LIMIT = 1_000;
+
 function likeRegExp(value: ResolvedValue): RegExp {
-  let source = '';
-  for (const token of value.tokens) {
-    if ('wildcard' in token) source += token.wildcard === '*' ? '.*' : '.';
-    else source += token.literal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const source = value.likeSource ?? wildcardSource(value.text);
+  let pattern = LIKE_CACHE.get(source);
+  if (!pattern) {
+    if (LIKE_CACHE.size >= LIKE_CACHE_LIMIT) LIKE_CACHE.clear();
+    pattern = new RegExp(`^${source}$`, 's');
+    LIKE_CACHE.set(source, pattern);
   }
-  return new RegExp(`^${source}$`, 's');
+  return pattern;
 }
 
 /** Does one request value satisfy one policy value under the positive form of the operator? */
