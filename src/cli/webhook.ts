@@ -140,17 +140,27 @@ export function registerWebhook(program: Command): void {
       'credentials endpoint in container-credentials mode',
       CONTAINER_CREDENTIALS_DEFAULTS.fullUri,
     )
-    .option(
-      '--service-account-lookup-grace-period <duration>',
-      'on a cache miss, wait up to this long for the ServiceAccount (watch or one direct GET); 0 turns it off',
-      parseDurationFlag('service-account-lookup-grace-period'),
-      parseDurationFlag('service-account-lookup-grace-period')(DEFAULT_LOOKUP_GRACE_PERIOD),
+    .addOption(
+      new Option(
+        '--service-account-lookup-grace-period <duration>',
+        'on a cache miss, wait up to this long for the ServiceAccount (watch or one direct GET); 0 turns it off',
+      )
+        .argParser(parseDurationFlag('service-account-lookup-grace-period'))
+        .default(
+          parseDurationFlag('service-account-lookup-grace-period')(DEFAULT_LOOKUP_GRACE_PERIOD),
+          DEFAULT_LOOKUP_GRACE_PERIOD,
+        ),
     )
-    .option(
-      '--shutdown-drain-delay <duration>',
-      'after SIGTERM, keep answering (not ready) this long before closing',
-      parseDurationFlag('shutdown-drain-delay'),
-      parseDurationFlag('shutdown-drain-delay')(DEFAULT_SHUTDOWN_DRAIN_DELAY),
+    .addOption(
+      new Option(
+        '--shutdown-drain-delay <duration>',
+        'after SIGTERM, keep answering (not ready) this long before closing',
+      )
+        .argParser(parseDurationFlag('shutdown-drain-delay'))
+        .default(
+          parseDurationFlag('shutdown-drain-delay')(DEFAULT_SHUTDOWN_DRAIN_DELAY),
+          DEFAULT_SHUTDOWN_DRAIN_DELAY,
+        ),
     )
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info');
   addMutationFlags(command);
