@@ -239,15 +239,32 @@ describe('kirsa role create on the real API server', () => {
     ]);
     assert.equal(app.code, 0, app.stderr);
     assert.match(app.stdout, /service-account +created +created default\/app/);
-    // An account whose pods ask for the kOps audience, which the provider does not list.
-    await core.createNamespacedServiceAccount({
+    // An account whose pods ask for the kOps audience, which the provider does not list: role create
+    // trusts that audience and annotates the account with it, so the webhook projects it.
+    const kops = await kirsa([
+      'role',
+      'create',
+      '--provider-arn',
+      providerArn,
+      '--service-account',
+      'kops-audience',
+      '--audience',
+      'amazonaws.com',
+      '--role-name',
+      'kops-audience',
+      '--kubeconfig',
+      kube.kubeconfigPath,
+      '--endpoint-url',
+      moto.endpoint,
+    ]);
+    assert.equal(kops.code, 0, kops.stderr);
+    const kopsAccount = await core.readNamespacedServiceAccount({
       namespace: 'default',
-      body: {
-        metadata: {
-          name: 'kops-audience',
-          annotations: { 'eks.amazonaws.com/role-arn': ROLE, 'eks.amazonaws.com/audience': 'amazonaws.com' },
-        },
-      },
+      name: 'kops-audience',
+    });
+    assert.deepEqual(kopsAccount.metadata?.annotations, {
+      'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/kops-audience',
+      'eks.amazonaws.com/audience': 'amazonaws.com',
     });
     // An existing annotation naming another role stops the run before any change.
     await core.createNamespacedServiceAccount({
