@@ -31,6 +31,11 @@ export interface KubeApiserverOptions {
   /** Extra static-token users (name -> groups); each gets a token in `tokens`. */
   users?: Record<string, string[]>;
   extraArgs?: string[];
+  /**
+   * The service-account flags exactly as a user passes them (e.g. what `kirsa apiserver-config --for flags`
+   * prints), instead of the four the harness derives from issuer, keys and audiences.
+   */
+  serviceAccountFlags?: string[];
 }
 
 export interface KubeApiserver {
@@ -76,7 +81,7 @@ export async function kubeApiserverAvailable(): Promise<boolean> {
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -198,10 +203,12 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
         '--service-cluster-ip-range=10.96.0.0/24',
         '--authorization-mode=RBAC',
         `--token-auth-file=${tokenFile}`,
-        `--service-account-issuer=${issuer}`,
-        `--service-account-key-file=${publicKeyFile}`,
-        `--service-account-signing-key-file=${signingKeyFile}`,
-        `--api-audiences=${(options.apiAudiences ?? [issuer]).join(',')}`,
+        ...(options.serviceAccountFlags ?? [
+          `--service-account-issuer=${issuer}`,
+          `--service-account-key-file=${publicKeyFile}`,
+          `--service-account-signing-key-file=${signingKeyFile}`,
+          `--api-audiences=${(options.apiAudiences ?? [issuer]).join(',')}`,
+        ]),
         '--endpoint-reconciler-type=none',
         '--profiling=false',
         '--v=0',
