@@ -27,9 +27,9 @@ import { addTrustFlags, collect, type TrustFlags, trustRequestFromFlags } from '
 
 interface RoleCreateFlags extends TrustFlags {
   roleName?: string;
-  policyArn: string[];
+  policyArn?: string[];
   inlinePolicy?: string;
-  skipPhases: string[];
+  skipPhases?: string[];
   endpointUrl?: string;
   region?: string;
   kubeconfig?: string;
@@ -51,9 +51,9 @@ interface Phase<Context> {
 
 export const ROLE_PHASES = ['role', 'policies', 'inline-policy', 'service-account'] as const;
 
-function splitList(value: string, previous: string[]): string[] {
+function splitList(value: string, previous: string[] | undefined): string[] {
   return [
-    ...previous,
+    ...(previous ?? []),
     ...value
       .split(',')
       .map((item) => item.trim())
@@ -71,14 +71,9 @@ export function registerRole(program: Command): void {
       ),
   )
     .option('--role-name <name>', 'role name (default kirsa-<namespace>-<service account>)')
-    .option('--policy-arn <arn>', 'managed policy to attach (repeatable)', collect, [])
+    .option('--policy-arn <arn>', 'managed policy to attach (repeatable)', collect)
     .option('--inline-policy <file>', `permissions policy (JSON) put on the role as "${INLINE_POLICY_NAME}"`)
-    .option(
-      '--skip-phases <phases>',
-      `phases to skip, comma-separated: ${ROLE_PHASES.join(', ')}`,
-      splitList,
-      [],
-    )
+    .option('--skip-phases <phases>', `phases to skip, comma-separated: ${ROLE_PHASES.join(', ')}`, splitList)
     .option('--endpoint-url <url>', 'IAM endpoint (for tests and emulators)')
     .option('--region <region>', 'AWS region for the IAM client')
     .option(
@@ -189,7 +184,7 @@ const PHASES: Array<Phase<RoleContext>> = [
     name: 'policies',
     description: 'attach the managed policies',
     async validate(context) {
-      for (const arn of context.flags.policyArn) {
+      for (const arn of context.flags.policyArn ?? []) {
         if (!/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/.test(arn))
           throw new KirsaError('USAGE', `"${arn}" is not a managed policy ARN`, {
             hint: 'it looks like arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
@@ -200,11 +195,12 @@ const PHASES: Array<Phase<RoleContext>> = [
         : [];
     },
     async run(context) {
-      if (context.flags.policyArn.length === 0) return { status: 'skipped', detail: 'no --policy-arn given' };
-      const missing = context.flags.policyArn.filter((arn) => !context.attached!.includes(arn));
+      const wanted = context.flags.policyArn ?? [];
+      if (wanted.length === 0) return { status: 'skipped', detail: 'no --policy-arn given' };
+      const missing = wanted.filter((arn) => !context.attached!.includes(arn));
       for (const arn of missing) await context.iam.attachPolicy(context.roleName, arn);
       return missing.length === 0
-        ? { status: 'unchanged', detail: `${context.flags.policyArn.length} already attached` }
+        ? { status: 'unchanged', detail: `${wanted.length} already attached` }
         : { status: 'updated', detail: `attached ${missing.join(', ')}` };
     },
   },
@@ -330,7 +326,8 @@ export async function runRoleCreate(
   flags: RoleCreateFlags,
   dependencies: { iam?: IamRoles; serviceAccounts?: ServiceAccountStore } = {},
 ): Promise<void> {
-  const unknown = flags.skipPhases.filter((phase) => !(ROLE_PHASES as readonly string[]).includes(phase));
+  const skipPhases = flags.skipPhases ?? [];
+  const unknown = skipPhases.filter((phase) => !(ROLE_PHASES as readonly string[]).includes(phase));
   if (unknown.length > 0)
     throw new KirsaError('USAGE', `unknown phase ${unknown.join(', ')}`, {
       hint: `phases: ${ROLE_PHASES.join(', ')}`,
@@ -358,8 +355,8 @@ export async function runRoleCreate(
       }),
     ...(dependencies.serviceAccounts ? { serviceAccounts: dependencies.serviceAccounts } : {}),
   };
-  const selected = PHASES.filter((phase) => !flags.skipPhases.includes(phase.name));
-  if (flags.skipPhases.includes('role')) {
+  const selected = PHASES.filter((phase) => !skipPhases.includes(phase.name));
+  if (skipPhases.includes('role')) {
     // Later phases still need the role's ARN and policies: read them, and refuse if there is no role.
     context.existingRole = await context.iam.getRole(roleName);
     if (!context.existingRole && selected.some((phase) => phase.name !== 'service-account'))

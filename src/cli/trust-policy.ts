@@ -16,20 +16,21 @@ import {
 } from '../core/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** For repeatable flags; no default is given to commander, so the help does not print an empty list. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** The flags every verb that names trusted service accounts and providers shares. */
 export interface TrustFlags {
   namespace: string;
-  serviceAccount: string[];
-  providerArn: string[];
-  issuerUrl: string[];
+  serviceAccount?: string[];
+  providerArn?: string[];
+  issuerUrl?: string[];
   accountId?: string;
   partition: string;
   /** false when --no-audience was given (commander's negated option). */
-  audience: string[] | false;
+  audience?: string[] | false;
 }
 
 export function addTrustFlags(command: Command): Command {
@@ -43,14 +44,12 @@ export function addTrustFlags(command: Command): Command {
       '--service-account <name>',
       'service account to trust: NAME, or NAMESPACE/NAME; * is a wildcard (repeatable)',
       collect,
-      [],
     )
-    .option('--provider-arn <arn>', 'IAM OIDC provider ARN of a cluster (repeatable)', collect, [])
+    .option('--provider-arn <arn>', 'IAM OIDC provider ARN of a cluster (repeatable)', collect)
     .option(
       '--issuer-url <url>',
       "a cluster's issuer URL, with --account-id instead of --provider-arn (repeatable)",
       collect,
-      [],
     )
     .option('--account-id <id>', 'AWS account of the providers named by --issuer-url')
     .option('--partition <partition>', 'AWS partition of the providers named by --issuer-url', 'aws')
@@ -58,7 +57,6 @@ export function addTrustFlags(command: Command): Command {
       '--audience <audience>',
       `token audience to require (repeatable; default ${DEFAULT_TOKEN_AUDIENCE})`,
       collect,
-      [],
     )
     .option('--no-audience', 'leave the audience unconditioned (kOps style; not recommended)');
 }
@@ -71,30 +69,32 @@ export interface TrustRequestFromFlags {
 
 /** Validates the trust flags and resolves them to providers, accounts and audiences. No I/O. */
 export function trustRequestFromFlags(flags: TrustFlags): TrustRequestFromFlags {
-  if (flags.serviceAccount.length === 0)
+  const serviceAccounts = flags.serviceAccount ?? [];
+  const issuerUrls = flags.issuerUrl ?? [];
+  if (serviceAccounts.length === 0)
     throw new KirsaError('USAGE', 'no service account named', {
       hint: 'add --service-account NAME (with --namespace NS), or --service-account NS/NAME',
     });
-  if (flags.issuerUrl.length > 0 && flags.accountId === undefined)
+  if (issuerUrls.length > 0 && flags.accountId === undefined)
     throw new KirsaError('USAGE', '--issuer-url needs --account-id to name the provider', {
       hint: 'add --account-id 111122223333, or give --provider-arn instead',
     });
   const providerArns = [
-    ...flags.providerArn.map((arn) => {
+    ...(flags.providerArn ?? []).map((arn) => {
       checkProviderArn(arn);
       return arn;
     }),
-    ...flags.issuerUrl.map((url) => providerArnFor(url, flags.accountId!, flags.partition)),
+    ...issuerUrls.map((url) => providerArnFor(url, flags.accountId!, flags.partition)),
   ];
   if (providerArns.length === 0)
     throw new KirsaError('USAGE', 'no provider to trust', {
       hint: 'give --provider-arn ARN, or --issuer-url URL with --account-id ID',
     });
   const audiences =
-    flags.audience === false ? [] : flags.audience.length > 0 ? flags.audience : [DEFAULT_TOKEN_AUDIENCE];
+    flags.audience === false ? [] : flags.audience?.length ? flags.audience : [DEFAULT_TOKEN_AUDIENCE];
   return {
     providerArns,
-    serviceAccounts: flags.serviceAccount.map((text) => parseServiceAccountRef(text, flags.namespace)),
+    serviceAccounts: serviceAccounts.map((text) => parseServiceAccountRef(text, flags.namespace)),
     audiences,
   };
 }
