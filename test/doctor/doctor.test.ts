@@ -339,6 +339,26 @@ describe('kirsa doctor pod on the real API server', () => {
       assert.match(statusOf(checks, id).reason, /--no-aws/);
     }
     assert.equal(statusOf(checks, 'token-kid').status, 'pass');
+
+    // No credentials anywhere (and no instance metadata to ask): the same checks are skipped, saying why.
+    const noCredentials = await runKirsa([...doctorArgs('s3-echoer', []), '-o', 'json'], {
+      env: {
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_SESSION_TOKEN: '',
+        AWS_PROFILE: '',
+        AWS_REGION: 'us-east-1',
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    });
+    assert.equal(noCredentials.code, 0, noCredentials.stderr);
+    const skipped = JSON.parse(noCredentials.stdout) as CheckLine[];
+    for (const id of ['token-audience', 'token-issuer-provider', 'trust-policy']) {
+      assert.equal(statusOf(skipped, id).status, 'skip', id);
+      assert.match(statusOf(skipped, id).reason, /skipped: AWS not usable .*no AWS credentials/);
+    }
   });
 
   test('an unmutated pod fails on pod-mutated, and no webhook is registered', async () => {
