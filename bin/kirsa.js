@@ -17,6 +17,6 @@ if (major < 24) {
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const useSource = existsSync(source) && !fileURLToPath(source).includes('/node_modules/');
-const entry = useSource ? source : new URL('../dist/cli/main.js', import.meta.url);
+const entry = useSource ? source : new URL('../dist/src/cli/main.js', import.meta.url);
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

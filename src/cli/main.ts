@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { isKirsaError } from '../errors.ts';
 import { registerApiserverConfig } from './apiserver-config.ts';
+import { registerDemo } from './demo.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerExplain } from './explain.ts';
 import { registerIssuer } from './issuer.ts';
@@ -11,15 +12,18 @@ import { registerManifests } from './manifests.ts';
 import { registerMutate } from './mutate.ts';
 import { registerProvider } from './provider.ts';
 import { registerRole } from './role.ts';
+import { registerSts } from './sts.ts';
 import { registerTrustPolicy } from './trust-policy.ts';
 import { registerWebhook } from './webhook.ts';
 
 const VERBS: Array<(program: Command) => void> = [
+  registerDemo,
   registerMutate,
   registerManifests,
-  registerWebhook,
   registerTrustPolicy,
   registerExplain,
+  registerWebhook,
+  registerSts,
   registerRole,
   registerIssuer,
   registerProvider,

@@ -85,6 +85,9 @@ export async function verifySigV4(
     service: service!,
     sha256: Hash.bind(null, 'sha256'),
     uriEscapePath: true,
+    // Never add x-amz-content-sha256 of our own: a header the caller did not sign must not be signed here
+    // (botocore does not sign it; the JS SDK does, and then it is among the copied headers).
+    applyChecksum: false,
   });
   const resigned = await signer.sign(
     {

@@ -1,0 +1,25 @@
+// `kirsa demo`: watch IRSA work end to end in seconds, before touching a cluster or an AWS account.
+
+import type { Command } from 'commander';
+import { runDemo } from '../demo/demo.ts';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('run the whole IRSA flow on this machine (loopback only; no cluster, no AWS account)')
+    .option('--keep', 'leave the issuer, STS and token in place and print the env to try them by hand')
+    .action(async (flags: { keep?: boolean }) => {
+      const result = await runDemo({
+        keep: flags.keep === true,
+        write: (text) => process.stdout.write(text),
+      });
+      if (flags.keep && result.failed === 0) {
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        await result.stop();
+      }
+      if (result.failed > 0) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,456 @@
+// `kirsa demo`: the whole IRSA flow on one machine, loopback only, with no cluster and no AWS account. Each
+// step runs the real kirsa piece (issuer files, HTTPS issuer, a local STS that judges tokens as AWS does,
+// the webhook as its own process, the AWS SDK's default chain in a child process) and says which command
+// it stands for in a real cluster and account.
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { importPKCS8, SignJWT } from 'jose';
+import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
+import { applyAddOperations } from '../core/json-patch.ts';
+import type { PodLike } from '../core/kube-types.ts';
+import { oidcProviderArn } from '../core/sts-protocol.ts';
+import { buildTrustPolicy } from '../core/trust-policy.ts';
+import type { KirsaError } from '../errors.ts';
+import { type IssuerServer, startIssuerServer } from '../issuer/server.ts';
+import { generateSigningKey, initIssuer } from '../issuer/store.ts';
+import { createIssuerKeySource } from '../sts/issuer-keys.ts';
+import { type RunningSts, startStsServer } from '../sts/server.ts';
+import { createCertificateAuthority, issueServingCertificate } from '../tls/certificates.ts';
+import {
+  DEMO_ACCOUNT_ID,
+  DEMO_NAMESPACE,
+  DEMO_REGION,
+  DEMO_ROLE_ARN,
+  DEMO_SERVICE_ACCOUNT,
+  DEMO_WRONG_SERVICE_ACCOUNT,
+  seedPod,
+} from './seed.ts';
+
+export interface DemoOptions {
+  /** Leave everything running and print the environment to try it by hand. */
+  keep: boolean;
+  write: (text: string) => void;
+}
+
+export interface DemoResult {
+  passed: number;
+  failed: number;
+  seconds: number;
+  /** When kept: stops what the demo left running and removes its folder. */
+  stop: () => Promise<void>;
+}
+
+// Run from src/ in a checkout (.ts) or from dist/src/ in a package (.js): the same layout below the root.
+const here = dirname(fileURLToPath(import.meta.url));
+const extension = extname(fileURLToPath(import.meta.url));
+const packageRoot = join(here, extension === '.ts' ? '../..' : '../../..');
+const KIRSA_BIN = join(packageRoot, 'bin/kirsa.js');
+const S3_ECHOER = join(here, `../../examples/s3-echoer/s3-echoer${extension}`);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function run(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function postJson(
+  port: number,
+  path: string,
+  body: string,
+  ca: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Starts `kirsa webhook` as its own process and resolves with its HTTPS port from its `listening` log line. */
+function startWebhookProcess(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [KIRSA_BIN, 'webhook', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kirsa webhook did not start in 30 s: ${err.trim()}`));
+    }, 30_000);
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+    });
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      for (const line of out.split('\n')) {
+        try {
+          const parsed = JSON.parse(line) as { msg?: string; port?: number };
+          if (parsed.msg === 'listening' && typeof parsed.port === 'number') {
+            clearTimeout(timer);
+            resolve({ child, port: parsed.port });
+            return;
+          }
+        } catch {
+          // not a whole JSON line yet
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`kirsa webhook exited with ${code}: ${err.trim()}`));
+    });
+  });
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const { write } = options;
+  const started = Date.now();
+  const work = await mkdtemp(join(tmpdir(), 'kirsa-demo-'));
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await rm(work, { recursive: true, force: true });
+  };
+  let passed = 0;
+  let failed = 0;
+
+  async function step(
+    number: number,
+    title: string,
+    realWorld: string[],
+    body: () => Promise<string[]>,
+  ): Promise<boolean> {
+    const stepStart = Date.now();
+    try {
+      const details = await body();
+      passed += 1;
+      write(`${String(number).padStart(2)} ✓ ${title} (${((Date.now() - stepStart) / 1000).toFixed(1)} s)\n`);
+      for (const line of realWorld) write(`     real world: ${line}\n`);
+      for (const line of details) write(`     ${line}\n`);
+      return true;
+    } catch (error) {
+      failed += 1;
+      write(`${String(number).padStart(2)} ✗ ${title}\n     ${(error as Error).message}\n`);
+      if ((error as KirsaError).hint) write(`     hint: ${(error as KirsaError).hint}\n`);
+      return false;
+    }
+  }
+
+  write(
+    `kirsa demo: IRSA end to end on this machine, loopback only, no cluster and no AWS account\n  work folder: ${work}\n\n`,
+  );
+
+  const issuerPort = await freePort();
+  const issuerUrl = `https://127.0.0.1:${issuerPort}`;
+  const issuerDir = join(work, 'issuer');
+  const tokenMountPath = join(work, 'var/run/secrets/eks.amazonaws.com/serviceaccount');
+  const signingKey = await generateSigningKey();
+  const ca = await createCertificateAuthority({ commonName: 'kirsa demo CA' });
+  const caFile = join(work, 'demo-ca.pem');
+  await writeFile(caFile, ca.certPem);
+  let issuerServer: IssuerServer | undefined;
+  let sts: RunningSts | undefined;
+  const trustPolicyFile = join(work, 's3-echoer-trust-policy.json');
+  let mutatedPod: PodLike | undefined;
+  let podEnv: Record<string, string> = {};
+
+  const sign = async (serviceAccount: string, audience: string, lifetimeSeconds: number) => {
+    const now = Math.floor(Date.now() / 1000);
+    const pod = seedPod(serviceAccount);
+    return new SignJWT({
+      aud: [audience],
+      sub: `system:serviceaccount:${DEMO_NAMESPACE}:${serviceAccount}`,
+      'kubernetes.io': {
+        namespace: DEMO_NAMESPACE,
+        pod: { name: pod.metadata?.name, uid: pod.metadata?.uid },
+        serviceaccount: { name: serviceAccount, uid: randomUUID() },
+      },
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid })
+      .setIssuer(issuerUrl)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + lifetimeSeconds)
+      .setJti(randomUUID())
+      .sign(await importPKCS8(signingKey.privateKeyPem, 'RS256'));
+  };
+
+  const all = [
+    () =>
+      step(
+        1,
+        'signing key, discovery document and JWKS',
+        ['kirsa issuer init --issuer-url https://<bucket>.s3.<region>.amazonaws.com/<cluster>'],
+        async () => {
+          await initIssuer({
+            dir: issuerDir,
+            issuer: issuerUrl,
+            jwksPath: 'keys.json',
+            legacyEmptyKid: false,
+            key: signingKey,
+            now: new Date(),
+          });
+          return [`issuer ${issuerUrl}, key id ${signingKey.kid}`, `files in ${issuerDir}`];
+        },
+      ),
+    () =>
+      step(
+        2,
+        'issuer published over HTTPS (a CA made for the demo)',
+        ['kirsa issuer publish --dir kirsa-issuer --bucket <bucket>   (then: kirsa issuer verify URL)'],
+        async () => {
+          const serving = await issueServingCertificate(ca, { hosts: ['127.0.0.1'] });
+          issuerServer = await startIssuerServer({
+            dir: issuerDir,
+            port: issuerPort,
+            tlsCert: serving.certPem,
+            tlsKey: serving.keyPem,
+          });
+          cleanups.push(() => issuerServer?.close());
+          return [`${issuerUrl}/.well-known/openid-configuration and ${issuerUrl}/keys.json`];
+        },
+      ),
+    () =>
+      step(
+        3,
+        `a local STS with the issuer as OIDC provider and a role for ${DEMO_NAMESPACE}/${DEMO_SERVICE_ACCOUNT}`,
+        [
+          'kirsa provider create --issuer-url https://<bucket>.s3.<region>.amazonaws.com/<cluster>',
+          `kirsa role create -n ${DEMO_NAMESPACE} --service-account ${DEMO_SERVICE_ACCOUNT} --provider-arn <provider ARN>`,
+        ],
+        async () => {
+          const providerArn = oidcProviderArn('aws', DEMO_ACCOUNT_ID, issuerUrl);
+          const policy = buildTrustPolicy({
+            providerArns: [providerArn],
+            serviceAccounts: [{ namespace: DEMO_NAMESPACE, name: DEMO_SERVICE_ACCOUNT }],
+            audiences: [DEFAULT_TOKEN_AUDIENCE],
+          });
+          await writeFile(trustPolicyFile, `${JSON.stringify(policy, null, 2)}\n`);
+          sts = await startStsServer({
+            config: {
+              providers: [{ url: issuerUrl, clientIds: [DEFAULT_TOKEN_AUDIENCE] }],
+              roles: [{ arn: DEMO_ROLE_ARN, maxSessionDurationSeconds: 3600, trustPolicy: policy }],
+              extraCaPem: [ca.certPem],
+            },
+            keySource: createIssuerKeySource({ extraCaPem: [ca.certPem] }),
+          });
+          cleanups.push(() => sts?.close());
+          const statement = policy.Statement[0]!;
+          return [
+            `STS ${sts.url}, provider ${providerArn}`,
+            `trust policy (kirsa trust-policy): ${JSON.stringify(statement.Condition)}`,
+          ];
+        },
+      ),
+    () =>
+      step(
+        4,
+        'kirsa webhook mutates the s3-echoer pod (an AdmissionReview over HTTPS)',
+        ['helm install kirsa deploy/helm/kirsa   (the API server then calls it for every new pod)'],
+        async () => {
+          const serving = await issueServingCertificate(ca, { hosts: ['127.0.0.1'] });
+          await writeFile(join(work, 'webhook.crt'), serving.certPem);
+          await writeFile(join(work, 'webhook.key'), serving.keyPem, { mode: 0o600 });
+          const identities = join(work, 'identities.json');
+          await writeFile(
+            identities,
+            JSON.stringify({ [`${DEMO_NAMESPACE}/${DEMO_SERVICE_ACCOUNT}`]: { RoleARN: DEMO_ROLE_ARN } }),
+          );
+          const webhook = await startWebhookProcess([
+            '--port=0',
+            '--metrics-port=0',
+            '--bind-address=127.0.0.1',
+            `--tls-cert=${join(work, 'webhook.crt')}`,
+            `--tls-key=${join(work, 'webhook.key')}`,
+            `--identities-file=${identities}`,
+            '--watch-service-accounts=false',
+            `--token-mount-path=${tokenMountPath}`,
+            `--aws-default-region=${DEMO_REGION}`,
+            '--shutdown-drain-delay=0',
+          ]);
+          cleanups.push(
+            () =>
+              new Promise<void>((resolve) => {
+                if (webhook.child.exitCode !== null) return resolve();
+                webhook.child.once('exit', () => resolve());
+                webhook.child.kill('SIGTERM');
+              }),
+          );
+          const pod = seedPod(DEMO_SERVICE_ACCOUNT);
+          const review = {
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            request: {
+              uid: randomUUID(),
+              kind: { group: '', version: 'v1', kind: 'Pod' },
+              resource: { group: '', version: 'v1', resource: 'pods' },
+              namespace: DEMO_NAMESPACE,
+              operation: 'CREATE',
+              object: pod,
+            },
+          };
+          const answer = await postJson(webhook.port, '/mutate', JSON.stringify(review), ca.certPem);
+          const response = (JSON.parse(answer.text) as { response?: { patch?: string; warnings?: string[] } })
+            .response;
+          if (answer.status !== 200 || !response?.patch)
+            throw new Error(`the webhook answered ${answer.status} without a patch: ${answer.text}`);
+          mutatedPod = applyAddOperations(
+            pod,
+            JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')),
+          );
+          const container = mutatedPod.spec!.containers![0]!;
+          podEnv = Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? '']));
+          const volume = mutatedPod.spec!.volumes![0]!;
+          const token = volume.projected?.sources?.[0]?.serviceAccountToken;
+          return [
+            ...Object.entries(podEnv).map(([name, value]) => `env    ${name}=${value}`),
+            `volume ${volume.name}: projected service-account token, audience ${token?.audience}, ${token?.expirationSeconds} s`,
+            `mount  ${container.volumeMounts![0]!.mountPath} (read-only)`,
+          ];
+        },
+      ),
+    () =>
+      step(
+        5,
+        'a projected token written where AWS_WEB_IDENTITY_TOKEN_FILE says',
+        ['the kubelet does this in a cluster, and refreshes the token before it expires'],
+        async () => {
+          const tokenFile = podEnv.AWS_WEB_IDENTITY_TOKEN_FILE;
+          const projection = mutatedPod?.spec?.volumes?.[0]?.projected?.sources?.[0]?.serviceAccountToken;
+          if (!tokenFile || !projection)
+            throw new Error('the pod has no token env or volume (step 4 failed)');
+          await mkdir(dirname(tokenFile), { recursive: true });
+          await writeFile(
+            tokenFile,
+            await sign(
+              DEMO_SERVICE_ACCOUNT,
+              projection.audience ?? DEFAULT_TOKEN_AUDIENCE,
+              projection.expirationSeconds ?? 3600,
+            ),
+          );
+          return [
+            `${tokenFile}: iss ${issuerUrl}, sub system:serviceaccount:${DEMO_NAMESPACE}:${DEMO_SERVICE_ACCOUNT}, aud ${projection.audience}`,
+          ];
+        },
+      ),
+    () =>
+      step(
+        6,
+        "the pod's AWS SDK gets role credentials through its default chain",
+        ['kubectl logs job/s3-echoer'],
+        async () => {
+          if (!sts) throw new Error('no STS (step 3 failed)');
+          if (!podEnv.AWS_ROLE_ARN) throw new Error('the pod was not mutated (step 4 failed)');
+          if (!existsSync(S3_ECHOER)) throw new Error(`the s3-echoer example is not at ${S3_ECHOER}`);
+          // Exactly the pod's env, plus where STS is: the SDK finds AWS_ROLE_ARN and the token file itself.
+          const result = await run(process.execPath, [S3_ECHOER, '--whoami'], {
+            PATH: process.env.PATH,
+            ...podEnv,
+            AWS_ENDPOINT_URL_STS: sts.url,
+            AWS_CONFIG_FILE: '/dev/null',
+            AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+          });
+          if (result.code !== 0) throw new Error(`s3-echoer --whoami failed: ${result.stderr.trim()}`);
+          return [`node examples/s3-echoer/s3-echoer.ts --whoami  ->  ${result.stdout.trim()}`];
+        },
+      ),
+    () =>
+      step(
+        7,
+        `troubleshooting replayed: the same pod as service account "${DEMO_WRONG_SERVICE_ACCOUNT}" is denied, and kirsa explains why`,
+        [`kirsa explain --role-arn ${DEMO_ROLE_ARN} --token-file <the pod's token>`],
+        async () => {
+          if (!sts) throw new Error('no STS (step 3 failed)');
+          const token = await sign(DEMO_WRONG_SERVICE_ACCOUNT, DEFAULT_TOKEN_AUDIENCE, 3600);
+          const tokenFile = join(work, 'token-app');
+          await writeFile(tokenFile, token);
+          const client = new STSClient({
+            endpoint: sts.url,
+            region: DEMO_REGION,
+            credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
+          });
+          let denial = '';
+          try {
+            await client.send(
+              new AssumeRoleWithWebIdentityCommand({
+                RoleArn: DEMO_ROLE_ARN,
+                RoleSessionName: 'demo',
+                WebIdentityToken: token,
+              }),
+            );
+          } catch (error) {
+            denial = `${(error as Error).name}: ${(error as Error).message.split('. kirsa:')[0]}`;
+          }
+          if (!denial.startsWith('AccessDenied'))
+            throw new Error(`expected AccessDenied, got ${denial || 'credentials'}`);
+          const explain = await run(
+            process.execPath,
+            [KIRSA_BIN, 'explain', '--policy-file', trustPolicyFile, '--token-file', tokenFile],
+            {
+              PATH: process.env.PATH,
+            },
+          );
+          if (explain.code !== 1)
+            throw new Error(`kirsa explain exited ${explain.code}: ${explain.stderr.trim()}`);
+          return [
+            `STS: ${denial}`,
+            `kirsa explain --policy-file ${trustPolicyFile} --token-file ${tokenFile}:`,
+            ...explain.stdout
+              .trimEnd()
+              .split('\n')
+              .map((line) => `  ${line}`),
+          ];
+        },
+      ),
+  ];
+  for (const runStep of all) await runStep();
+
+  const seconds = (Date.now() - started) / 1000;
+  write(
+    `\n${failed === 0 ? `all ${passed} steps passed` : `${failed} of ${passed + failed} steps failed`} in ${seconds.toFixed(1)} s\n`,
+  );
+  if (options.keep && sts) {
+    write(
+      `\nleft running (Ctrl-C stops it); try the pod's credentials with the AWS CLI:\n` +
+        `  export AWS_ENDPOINT_URL_STS=${sts.url} AWS_REGION=${DEMO_REGION} AWS_DEFAULT_REGION=${DEMO_REGION}\n` +
+        `  export AWS_ROLE_ARN=${podEnv.AWS_ROLE_ARN} AWS_WEB_IDENTITY_TOKEN_FILE=${podEnv.AWS_WEB_IDENTITY_TOKEN_FILE}\n` +
+        `  aws sts get-caller-identity\n`,
+    );
+  } else {
+    await stop();
+  }
+  return { passed, failed, seconds, stop };
+}
