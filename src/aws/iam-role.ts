@@ -2,17 +2,7 @@
 // doctor use. The SDK's errors become KirsaErrors here, by their error name (never their message text), so
 // the verbs see NOT_FOUND / PERMISSION / UNREACHABLE / INPUT_INVALID and a hint.
 
-import {
-  AttachRolePolicyCommand,
-  CreateRoleCommand,
-  GetOpenIDConnectProviderCommand,
-  GetRoleCommand,
-  GetRolePolicyCommand,
-  IAMClient,
-  ListAttachedRolePoliciesCommand,
-  PutRolePolicyCommand,
-  UpdateAssumeRolePolicyCommand,
-} from '@aws-sdk/client-iam';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import { IAM_DEFAULT_REGION } from '../consts.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
 import { KirsaError } from '../errors.ts';
@@ -105,12 +95,21 @@ function isNotFound(error: unknown): boolean {
   return name === 'NoSuchEntityException' || name === 'NoSuchEntity';
 }
 
+type IamSdk = typeof import('@aws-sdk/client-iam');
+
 export function createIamRoles(options: IamOptions = {}): IamRoles {
-  const client = new IAMClient({
-    region: options.region ?? process.env.AWS_REGION ?? IAM_DEFAULT_REGION,
-    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
-    maxAttempts: 3,
-  });
+  // The SDK is imported on the first call, not at load: every kirsa command imports this module, and only
+  // the few that talk to IAM should pay for the SDK.
+  let connection: Promise<{ sdk: IamSdk; client: IAMClient }> | undefined;
+  const connect = () =>
+    (connection ??= import('@aws-sdk/client-iam').then((sdk) => ({
+      sdk,
+      client: new sdk.IAMClient({
+        region: options.region ?? process.env.AWS_REGION ?? IAM_DEFAULT_REGION,
+        ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+        maxAttempts: 3,
+      }),
+    })));
   const toRecord = (role: {
     RoleName?: string;
     Arn?: string;
@@ -123,8 +122,9 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
   });
   return {
     async getRole(name) {
+      const { sdk, client } = await connect();
       try {
-        const { Role } = await client.send(new GetRoleCommand({ RoleName: name }));
+        const { Role } = await client.send(new sdk.GetRoleCommand({ RoleName: name }));
         return Role ? toRecord(Role) : undefined;
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -132,9 +132,10 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
       }
     },
     async createRole(name, trustPolicy, description) {
+      const { sdk, client } = await connect();
       try {
         const { Role } = await client.send(
-          new CreateRoleCommand({
+          new sdk.CreateRoleCommand({
             RoleName: name,
             AssumeRolePolicyDocument: JSON.stringify(trustPolicy),
             Description: description,
@@ -148,21 +149,26 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
       }
     },
     async updateTrustPolicy(name, trustPolicy) {
+      const { sdk, client } = await connect();
       try {
         await client.send(
-          new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trustPolicy) }),
+          new sdk.UpdateAssumeRolePolicyCommand({
+            RoleName: name,
+            PolicyDocument: JSON.stringify(trustPolicy),
+          }),
         );
       } catch (error) {
         throw iamError(error, `UpdateAssumeRolePolicy ${name}`);
       }
     },
     async listAttachedPolicyArns(name) {
+      const { sdk, client } = await connect();
       const arns: string[] = [];
       let marker: string | undefined;
       try {
         do {
           const page = await client.send(
-            new ListAttachedRolePoliciesCommand({ RoleName: name, Marker: marker }),
+            new sdk.ListAttachedRolePoliciesCommand({ RoleName: name, Marker: marker }),
           );
           for (const policy of page.AttachedPolicies ?? []) if (policy.PolicyArn) arns.push(policy.PolicyArn);
           marker = page.IsTruncated ? page.Marker : undefined;
@@ -173,16 +179,18 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
       return arns;
     },
     async attachPolicy(name, policyArn) {
+      const { sdk, client } = await connect();
       try {
-        await client.send(new AttachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn }));
+        await client.send(new sdk.AttachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn }));
       } catch (error) {
         throw iamError(error, `AttachRolePolicy ${policyArn} to ${name}`);
       }
     },
     async getInlinePolicy(name, policyName) {
+      const { sdk, client } = await connect();
       try {
         const { PolicyDocument } = await client.send(
-          new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName }),
+          new sdk.GetRolePolicyCommand({ RoleName: name, PolicyName: policyName }),
         );
         return PolicyDocument === undefined ? undefined : decodeURIComponent(PolicyDocument);
       } catch (error) {
@@ -191,18 +199,20 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
       }
     },
     async putInlinePolicy(name, policyName, document) {
+      const { sdk, client } = await connect();
       try {
         await client.send(
-          new PutRolePolicyCommand({ RoleName: name, PolicyName: policyName, PolicyDocument: document }),
+          new sdk.PutRolePolicyCommand({ RoleName: name, PolicyName: policyName, PolicyDocument: document }),
         );
       } catch (error) {
         throw iamError(error, `PutRolePolicy ${policyName} on ${name}`);
       }
     },
     async getOidcProvider(arn) {
+      const { sdk, client } = await connect();
       try {
         const answer = await client.send(
-          new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }),
+          new sdk.GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }),
         );
         return {
           arn,

@@ -92,12 +92,12 @@ async function runDoctor(kind: 'pod' | 'serviceaccount', name: string, flags: Do
       );
     }
   }
-  const config = loadKubeConfig({
+  const config = await loadKubeConfig({
     ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
     ...(flags.context ? { context: flags.context } : {}),
   });
   const dependencies: DoctorDependencies = {
-    cluster: createClusterReader(config),
+    cluster: await createClusterReader(config),
     iam: await iamOrReason(flags),
     fetchJson: httpsJsonFetcher(ca),
   };

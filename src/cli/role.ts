@@ -259,8 +259,8 @@ const PHASES: Array<Phase<RoleContext>> = [
         context.serviceAccountPlans = [];
         return;
       }
-      context.serviceAccounts ??= createServiceAccountStore(
-        loadKubeConfig({
+      context.serviceAccounts ??= await createServiceAccountStore(
+        await loadKubeConfig({
           ...(context.flags.kubeconfig ? { kubeconfig: context.flags.kubeconfig } : {}),
           ...(context.flags.context ? { context: context.flags.context } : {}),
         }),

@@ -2,31 +2,34 @@
 // on @kubernetes/client-node. Access comes from --kubeconfig, else KUBECONFIG / ~/.kube/config, else the
 // in-cluster service account, as kubectl does. API failures become KirsaErrors by their HTTP status.
 
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  DiscoveryV1Api,
+import type {
   KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1MutatingWebhookConfiguration,
-  type V1Namespace,
-  type V1Node,
-  type V1Pod,
-  type V1ServiceAccount,
-  VersionApi,
+  V1MutatingWebhookConfiguration,
+  V1Namespace,
+  V1Node,
+  V1Pod,
+  V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { KirsaError } from '../errors.ts';
 
 /** kirsa's name in managedFields, so `kubectl get -o yaml --show-managed-fields` says who wrote what. */
 const FIELD_MANAGER = 'kirsa';
 
+type KubeSdk = typeof import('@kubernetes/client-node');
+let sdk: Promise<KubeSdk> | undefined;
+/** The client library is imported on first use: it costs every other kirsa command ~370 ms and much memory. */
+function loadSdk(): Promise<KubeSdk> {
+  sdk ??= import('@kubernetes/client-node');
+  return sdk;
+}
+
 export interface KubeAccess {
   kubeconfig?: string;
   context?: string;
 }
 
-export function loadKubeConfig(access: KubeAccess = {}): KubeConfig {
+export async function loadKubeConfig(access: KubeAccess = {}): Promise<KubeConfig> {
+  const { KubeConfig } = await loadSdk();
   const config = new KubeConfig();
   try {
     if (access.kubeconfig) config.loadFromFile(access.kubeconfig);
@@ -113,7 +116,8 @@ export interface ServiceAccountStore {
   annotate(namespace: string, name: string, annotations: Record<string, string>): Promise<void>;
 }
 
-export function createServiceAccountStore(config: KubeConfig): ServiceAccountStore {
+export async function createServiceAccountStore(config: KubeConfig): Promise<ServiceAccountStore> {
+  const { CoreV1Api, PatchStrategy, setHeaderOptions } = await loadSdk();
   const core = config.makeApiClient(CoreV1Api);
   return {
     get: (namespace, name) =>
@@ -189,7 +193,8 @@ export interface ClusterReader {
   ): Promise<TokenRequestResult>;
 }
 
-export function createClusterReader(config: KubeConfig): ClusterReader {
+export async function createClusterReader(config: KubeConfig): Promise<ClusterReader> {
+  const { AdmissionregistrationV1Api, CoreV1Api, DiscoveryV1Api, VersionApi } = await loadSdk();
   const core = config.makeApiClient(CoreV1Api);
   const admission = config.makeApiClient(AdmissionregistrationV1Api);
   const discovery = config.makeApiClient(DiscoveryV1Api);
