@@ -29,7 +29,9 @@ async function main(args: string[]): Promise<number> {
 
   const message = words.length > 0 ? words.join(' ') : await readStdin();
   // Emulators serve buckets by path, not by virtual host; real S3 is happy with either.
-  const s3 = new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL) });
+  const s3 = new S3Client({
+    forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL),
+  });
   const key = `s3-echoer-${Date.now()}-${randomUUID().slice(0, 8)}`;
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: message, ContentType: 'text/plain' }));
   const stored = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

@@ -3,8 +3,13 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { DEFAULT_INSTALL_SETTINGS, type InstallSettings, renderInstallManifests, type TlsMode } from '../install/manifests.ts';
 import { KirsaError } from '../errors.ts';
+import {
+  DEFAULT_INSTALL_SETTINGS,
+  type InstallSettings,
+  renderInstallManifests,
+  type TlsMode,
+} from '../install/manifests.ts';
 import { parseBooleanFlag, parseIntegerFlag } from './flags.ts';
 
 interface ManifestsFlags {
@@ -27,20 +32,49 @@ export function registerManifests(program: Command): void {
   const d = DEFAULT_INSTALL_SETTINGS;
   program
     .command('manifests')
-    .description('print the webhook install manifests as YAML (the same objects as the Helm chart in deploy/helm/kirsa)')
+    .description(
+      'print the webhook install manifests as YAML (the same objects as the Helm chart in deploy/helm/kirsa)',
+    )
     .option('--namespace <namespace>', 'namespace the webhook runs in', d.namespace)
-    .option('--create-namespace [bool]', 'include the Namespace object', parseBooleanFlag('create-namespace'), true)
+    .option(
+      '--create-namespace [bool]',
+      'include the Namespace object',
+      parseBooleanFlag('create-namespace'),
+      true,
+    )
     .option('--image <image>', 'webhook image', d.image)
     .option('--replicas <n>', 'webhook replicas', parseIntegerFlag('replicas', { min: 1 }), d.replicas)
-    .option('--tls-mode <mode>', 'cert-manager (Issuer + Certificate) or secret (your Secret and CA)', d.tls.mode)
+    .option(
+      '--tls-mode <mode>',
+      'cert-manager (Issuer + Certificate) or secret (your Secret and CA)',
+      d.tls.mode,
+    )
     .option('--tls-secret <name>', 'Secret holding tls.crt and tls.key', d.tls.secretName)
-    .option('--ca-bundle-file <file>', 'with --tls-mode secret: PEM of the CA that signed the serving certificate')
+    .option(
+      '--ca-bundle-file <file>',
+      'with --tls-mode secret: PEM of the CA that signed the serving certificate',
+    )
     .option('--annotation-prefix <prefix>', 'annotation prefix', d.webhook.annotationPrefix)
     .option('--token-audience <audience>', 'default token audience', d.webhook.tokenAudience)
-    .option('--token-expiration <seconds>', 'default token lifetime', parseIntegerFlag('token-expiration'), d.webhook.tokenExpiration)
+    .option(
+      '--token-expiration <seconds>',
+      'default token lifetime',
+      parseIntegerFlag('token-expiration'),
+      d.webhook.tokenExpiration,
+    )
     .option('--aws-default-region <region>', 'inject this region into pods', d.webhook.awsDefaultRegion)
-    .option('--sts-regional-endpoint [bool]', 'regional STS by default', parseBooleanFlag('sts-regional-endpoint'), false)
-    .option('--watch-config-map [bool]', 'read the identity mapping ConfigMap', parseBooleanFlag('watch-config-map'), false)
+    .option(
+      '--sts-regional-endpoint [bool]',
+      'regional STS by default',
+      parseBooleanFlag('sts-regional-endpoint'),
+      false,
+    )
+    .option(
+      '--watch-config-map [bool]',
+      'read the identity mapping ConfigMap',
+      parseBooleanFlag('watch-config-map'),
+      false,
+    )
     .action(async (flags: ManifestsFlags) => {
       if (flags.tlsMode !== 'cert-manager' && flags.tlsMode !== 'secret') {
         throw new KirsaError('USAGE', `--tls-mode takes cert-manager or secret, not "${flags.tlsMode}"`);

@@ -70,7 +70,11 @@ function webhookArgs(settings: InstallSettings): string[] {
 
 export function renderInstallManifests(settings: InstallSettings): Manifest[] {
   const { namespace } = settings;
-  const meta = (name: string, namespaced = true) => ({ name, ...(namespaced ? { namespace } : {}), labels: LABELS });
+  const meta = (name: string, namespaced = true) => ({
+    name,
+    ...(namespaced ? { namespace } : {}),
+    labels: LABELS,
+  });
   const probe = (path: string) => ({
     httpGet: { path, port: 'https', scheme: 'HTTPS' },
     periodSeconds: 5,
@@ -136,12 +140,20 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
                 preferredDuringSchedulingIgnoredDuringExecution: [
                   {
                     weight: 100,
-                    podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: LABELS } },
+                    podAffinityTerm: {
+                      topologyKey: 'kubernetes.io/hostname',
+                      labelSelector: { matchLabels: LABELS },
+                    },
                   },
                 ],
               },
             },
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              runAsGroup: 65532,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             // Longer than the drain: readiness flips at SIGTERM, in-flight admissions finish, then exit.
             terminationGracePeriodSeconds: 30,
             containers: [
@@ -198,7 +210,9 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
       },
     );
   }
-  const clientConfig: Record<string, unknown> = { service: { name: NAME, namespace, path: '/mutate', port: 443 } };
+  const clientConfig: Record<string, unknown> = {
+    service: { name: NAME, namespace, path: '/mutate', port: 443 },
+  };
   if (settings.tls.mode === 'secret') clientConfig.caBundle = settings.tls.caBundle;
   manifests.push({
     apiVersion: 'admissionregistration.k8s.io/v1',
@@ -206,7 +220,9 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
     metadata: {
       name: NAME,
       labels: LABELS,
-      ...(settings.tls.mode === 'cert-manager' ? { annotations: { 'cert-manager.io/inject-ca-from': `${namespace}/${NAME}` } } : {}),
+      ...(settings.tls.mode === 'cert-manager'
+        ? { annotations: { 'cert-manager.io/inject-ca-from': `${namespace}/${NAME}` } }
+        : {}),
     },
     webhooks: [
       {
@@ -220,10 +236,20 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
         reinvocationPolicy: 'IfNeeded',
         timeoutSeconds: settings.webhook.timeoutSeconds,
         clientConfig,
-        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
+        rules: [
+          {
+            operations: ['CREATE'],
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            resources: ['pods'],
+            scope: 'Namespaced',
+          },
+        ],
         // kube-system and kirsa's own namespace are never sent: no bootstrap loop with the webhook's own pods.
         namespaceSelector: {
-          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', namespace] }],
+          matchExpressions: [
+            { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', namespace] },
+          ],
         },
         objectSelector: { matchExpressions: [{ key: SKIP_POD_LABEL, operator: 'DoesNotExist' }] },
       },

@@ -109,3 +109,14 @@ export async function issueServingCertificate(
   });
   return { certPem: certificate.toString('pem'), keyPem: await privateKeyPem(keys.privateKey), notAfter };
 }
+
+/** A CA from its stored PEM certificate and PKCS#8 key, to sign renewals with. */
+export async function importCertificateAuthority(
+  certPem: string,
+  keyPem: string,
+): Promise<CertificateAuthority> {
+  const certificate = new x509.X509Certificate(certPem);
+  const der = Buffer.from(keyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']);
+  return { certPem, keyPem, certificate, privateKey };
+}
