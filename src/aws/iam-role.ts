@@ -227,3 +227,22 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
     },
   };
 }
+
+/** The account of the credentials in use (STS GetCallerIdentity), for commands that default to it. */
+export async function callerAccountId(options: IamOptions = {}): Promise<string> {
+  const sdk = await import('@aws-sdk/client-sts');
+  const client = new sdk.STSClient({
+    region: options.region ?? process.env.AWS_REGION ?? IAM_DEFAULT_REGION,
+    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+  });
+  try {
+    const { Account } = await client.send(new sdk.GetCallerIdentityCommand({}));
+    if (!Account) throw new KirsaError('INTERNAL', 'GetCallerIdentity returned no account');
+    return Account;
+  } catch (error) {
+    if (error instanceof KirsaError) throw error;
+    throw iamError(error, 'GetCallerIdentity');
+  } finally {
+    client.destroy();
+  }
+}

@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { createIamRoles, type IamRoles, type RoleRecord } from '../aws/iam-role.ts';
+import { callerAccountId, createIamRoles, type IamRoles, type RoleRecord } from '../aws/iam-role.ts';
 import {
   ANNOTATION,
   DEFAULT_ANNOTATION_PREFIX,
@@ -15,6 +15,7 @@ import {
   ROLE_NAME_MAX_LENGTH,
 } from '../consts.ts';
 import {
+  issuerHostPath,
   type MergeResult,
   mergeTrustPolicy,
   type ServiceAccountRef,
@@ -324,7 +325,11 @@ const PHASES: Array<Phase<RoleContext>> = [
 
 export async function runRoleCreate(
   flags: RoleCreateFlags,
-  dependencies: { iam?: IamRoles; serviceAccounts?: ServiceAccountStore } = {},
+  dependencies: {
+    iam?: IamRoles;
+    serviceAccounts?: ServiceAccountStore;
+    callerAccountId?: (options: { endpointUrl?: string; region?: string }) => Promise<string>;
+  } = {},
 ): Promise<void> {
   const skipPhases = flags.skipPhases ?? [];
   const unknown = skipPhases.filter((phase) => !(ROLE_PHASES as readonly string[]).includes(phase));
@@ -332,7 +337,20 @@ export async function runRoleCreate(
     throw new KirsaError('USAGE', `unknown phase ${unknown.join(', ')}`, {
       hint: `phases: ${ROLE_PHASES.join(', ')}`,
     });
-  const request = trustRequestFromFlags(flags);
+  let resolvedFlags = flags;
+  if ((flags.issuerUrl ?? []).length > 0 && flags.accountId === undefined) {
+    // Like eksctl, default the provider's account to the caller's; check the URLs first so a typo costs no call.
+    for (const url of flags.issuerUrl ?? []) issuerHostPath(url);
+    const accountId = await (dependencies.callerAccountId ?? callerAccountId)({
+      ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
+      ...(flags.region ? { region: flags.region } : {}),
+    });
+    process.stderr.write(
+      `kirsa: no --account-id: using ${accountId}, the account of the credentials in use\n`,
+    );
+    resolvedFlags = { ...flags, accountId };
+  }
+  const request = trustRequestFromFlags(resolvedFlags);
   const roleName = flags.roleName ?? defaultRoleName(request.serviceAccounts[0]!);
   if (!/^[\w+=,.@-]{1,64}$/.test(roleName))
     throw new KirsaError('USAGE', `"${roleName}" is not a valid IAM role name`, {

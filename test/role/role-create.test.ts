@@ -198,6 +198,28 @@ describe('kirsa role create against moto', { skip }, () => {
     assert.equal(phaseLines(again.stdout).role, 'unchanged');
   });
 
+  test("without --account-id the provider account is the caller's (STS GetCallerIdentity)", async () => {
+    const run = await kirsa([
+      'role',
+      'create',
+      '--issuer-url',
+      ISSUER,
+      '--service-account',
+      'caller',
+      '--role-name',
+      'from-caller',
+      '--skip-phases',
+      'service-account',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`no --account-id: using ${ACCOUNT}, the account of the credentials in use`),
+    );
+    const policy = await trustPolicyOf('from-caller');
+    assert.equal(policy.Statement[0].Principal.Federated, PROVIDER);
+  });
+
   test('validation runs before any change: a bad inline policy or kubeconfig leaves no role behind', async () => {
     const broken = join(dir, 'broken.json');
     await writeFile(broken, '{"Version": "2012-10-17"');
