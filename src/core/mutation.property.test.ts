@@ -185,7 +185,8 @@ function preserved(
     }
     return undefined;
   }
-  return Object.is(before, after)
+  // JSON equality: -0 has no JSON form (the wire and fast-json-patch's cloning turn it into 0).
+  return before === after
     ? undefined
     : `${path} changed from ${JSON.stringify(before)} to ${JSON.stringify(after)}`;
 }
