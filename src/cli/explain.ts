@@ -2,7 +2,6 @@
 // does for AssumeRoleWithWebIdentity and, for a denial, prints the statement and condition that failed, the
 // value seen, the value wanted and the fix. Exit 0 when allowed, 1 when denied.
 
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
 import { createIamRoles, parseRoleArn } from '../aws/iam-role.ts';
@@ -26,6 +25,7 @@ import {
   serviceAccountSubject,
 } from '../core/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
+import { readInputText } from '../read-input.ts';
 
 interface ExplainFlags {
   policyFile?: string;
@@ -76,16 +76,6 @@ interface RequestFacts {
   notes: string[];
 }
 
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${what} ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-}
-
 function validate(flags: ExplainFlags): void {
   if (!['text', 'json'].includes(flags.output))
     throw new KirsaError('USAGE', `--output takes text or json, not "${flags.output}"`);
@@ -128,7 +118,7 @@ async function requestFacts(flags: ExplainFlags): Promise<RequestFacts> {
       notes: [],
     };
   }
-  const token = (await readText(flags.tokenFile, 'token')).trim();
+  const token = (await readInputText(flags.tokenFile, 'token')).trim();
   let claims: WebIdentityClaims;
   try {
     claims = decodeJwt(token) as WebIdentityClaims;
@@ -244,7 +234,7 @@ async function runExplain(flags: ExplainFlags): Promise<void> {
     policy = role.trustPolicy;
     source = `role ${role.arn}`;
   } else {
-    policy = parsePolicyDocument(await readText(flags.policyFile!, 'policy'));
+    policy = parsePolicyDocument(await readInputText(flags.policyFile!, 'policy'));
     source = `file ${flags.policyFile}`;
   }
   const principal = resolveProvider(flags, policy, facts.hostPath, facts.notes);

@@ -36,13 +36,13 @@ import {
   type LoadedIssuer,
   loadIssuer,
   promoteKey,
-  readInputFile,
   retireKeys,
   signingKeyFromPem,
   stageNewKey,
 } from '../issuer/store.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { verifyIssuer } from '../issuer/verify.ts';
+import { readInputText } from '../read-input.ts';
 import { parseIntegerFlag } from './flags.ts';
 
 // --- Phases ------------------------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ async function runInit(flags: InitFlags): Promise<void> {
     throw new KirsaError('USAGE', `--jwks-path ${flags.jwksPath} must be a plain path such as keys.json`);
   await checkInitTarget(flags.dir);
   const key = flags.signingKey
-    ? signingKeyFromPem(await readInputFile(flags.signingKey), flags.signingKey)
+    ? signingKeyFromPem(await readInputText(flags.signingKey, 'signing key'), flags.signingKey)
     : await generateSigningKey();
   await initIssuer({
     dir: flags.dir,
@@ -141,7 +141,8 @@ async function runJwks(flags: { publicKey: string[]; legacyEmptyKid: boolean }):
   if (flags.publicKey.length === 0)
     throw new KirsaError('USAGE', 'give at least one --public-key FILE (public or private PEM)');
   const keys = [];
-  for (const file of flags.publicKey) keys.push(...parseKeysPem(await readInputFile(file), file));
+  for (const file of flags.publicKey)
+    keys.push(...parseKeysPem(await readInputText(file, 'public key'), file));
   process.stdout.write(
     formatJson(
       buildJwks(
@@ -183,7 +184,7 @@ async function runRotate(flags: RotateFlags): Promise<void> {
     return;
   }
   const key = flags.signingKey
-    ? signingKeyFromPem(await readInputFile(flags.signingKey), flags.signingKey)
+    ? signingKeyFromPem(await readInputText(flags.signingKey, 'signing key'), flags.signingKey)
     : await generateSigningKey();
   const staged = await stageNewKey(issuer, key, now);
   say(`staged generation ${staged.generation} (${staged.kid}): published in the JWKS, not signing yet.`);
@@ -321,7 +322,7 @@ async function runVerify(
   url: string,
   flags: { token?: string; audience: string[]; caFile: string[] },
 ): Promise<void> {
-  const token = flags.token === undefined ? undefined : await readInputFile(flags.token);
+  const token = flags.token === undefined ? undefined : await readInputText(flags.token, 'token');
   const report = await verifyIssuer({
     issuer: url,
     token,
@@ -421,7 +422,10 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const port = flags.port ?? Number(issuerUrl.port || 443);
   let tls: { cert: string; key: string };
   if (flags.tlsCert && flags.tlsKey) {
-    tls = { cert: await readInputFile(flags.tlsCert), key: await readInputFile(flags.tlsKey) };
+    tls = {
+      cert: await readInputText(flags.tlsCert, 'certificate'),
+      key: await readInputText(flags.tlsKey, 'key'),
+    };
   } else {
     const made = await developmentCertificate(flags.dir, issuerUrl.hostname);
     tls = made;

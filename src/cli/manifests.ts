@@ -1,6 +1,5 @@
 // `kirsa manifests`: the install objects as plain YAML, the same ones the Helm chart renders.
 
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { KirsaError } from '../errors.ts';
@@ -10,6 +9,7 @@ import {
   renderInstallManifests,
   type TlsMode,
 } from '../install/manifests.ts';
+import { readInputText } from '../read-input.ts';
 import { parseBooleanFlag, parseIntegerFlag } from './flags.ts';
 
 interface ManifestsFlags {
@@ -86,9 +86,7 @@ export function registerManifests(program: Command): void {
             hint: 'pass the PEM file of the CA that signed the certificate in your Secret',
           });
         }
-        const pem = await readFile(flags.caBundleFile, 'utf8').catch((error: Error) => {
-          throw new KirsaError('INPUT_UNREADABLE', `cannot read ${flags.caBundleFile}: ${error.message}`);
-        });
+        const pem = await readInputText(flags.caBundleFile, 'CA bundle');
         if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
           throw new KirsaError('INPUT_INVALID', `${flags.caBundleFile} holds no PEM certificate`, {
             hint: 'give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)',

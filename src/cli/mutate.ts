@@ -2,7 +2,6 @@
 // from service-account manifests, an identity mapping or --role-arn, and prints the mutated objects or
 // the patches. Nothing is sent anywhere: it is a preview of what the webhook will do.
 
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT } from '../consts.ts';
@@ -19,6 +18,7 @@ import { applyAddOperations, type PatchOperation, prefixPatch } from '../core/js
 import { mutatePod } from '../core/mutation.ts';
 import { locatePod } from '../core/workloads.ts';
 import { KirsaError } from '../errors.ts';
+import { readInputText } from '../read-input.ts';
 import {
   addMutationFlags,
   identityDefaultsFrom,
@@ -63,14 +63,7 @@ export function registerMutate(program: Command): void {
 }
 
 async function readMapping(path: string): Promise<IdentityMapping> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  const text = await readInputText(path, 'identity mapping');
   try {
     const { mapping, problems } = parseIdentityMapping(text);
     for (const problem of problems) process.stderr.write(`kirsa: warning: ${path}: ${problem}\n`);

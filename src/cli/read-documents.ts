@@ -1,9 +1,9 @@
 // Reads Kubernetes manifests (YAML or JSON, several documents, `kind: List` expanded) from a file or stdin.
 // A syntax error names the file, line and column, so the user can go straight to it.
 
-import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { KirsaError } from '../errors.ts';
+import { readInputText } from '../read-input.ts';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -23,17 +23,7 @@ async function readSource(path: string): Promise<string> {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   }
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${reason}`, {
-      hint: 'check the path, or pass - to read from standard input',
-      cause: error,
-    });
-  }
+  return readInputText(path, 'manifest file');
 }
 
 /** Parses every document in the text; throws INPUT_UNREADABLE naming the first syntax error's position. */

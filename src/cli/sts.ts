@@ -1,10 +1,10 @@
 // `kirsa sts serve`: a local STS that judges web-identity tokens as AWS does, for development clusters and
 // demos without an AWS account. Point SDKs at it with AWS_ENDPOINT_URL_STS.
 
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { KirsaError } from '../errors.ts';
+import { readInputText } from '../read-input.ts';
 import { loadStsConfig } from '../sts/config.ts';
 import { createIssuerKeySource } from '../sts/issuer-keys.ts';
 import { startStsServer } from '../sts/server.ts';
@@ -21,12 +21,6 @@ interface ServeFlags {
 
 /** The port a local STS listens on unless told otherwise: next to LocalStack's 4566, not on it. */
 const DEFAULT_STS_PORT = 4599;
-
-async function readPem(path: string, what: string): Promise<string> {
-  return readFile(path, 'utf8').catch((error: Error) => {
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read the ${what} ${path}: ${error.message}`);
-  });
-}
 
 export function registerSts(program: Command): void {
   const sts = program
@@ -59,10 +53,13 @@ export function registerSts(program: Command): void {
         throw new KirsaError('USAGE', '--tls-cert and --tls-key go together');
       }
       const config = await loadStsConfig(flags.config);
-      const extraCa = await Promise.all(flags.caFile.map((file) => readPem(file, 'CA file')));
+      const extraCa = await Promise.all(flags.caFile.map((file) => readInputText(file, 'CA file')));
       const tls =
         flags.tlsCert && flags.tlsKey
-          ? { cert: await readPem(flags.tlsCert, 'certificate'), key: await readPem(flags.tlsKey, 'key') }
+          ? {
+              cert: await readInputText(flags.tlsCert, 'certificate'),
+              key: await readInputText(flags.tlsKey, 'key'),
+            }
           : undefined;
       const log = pino({ name: 'kirsa-sts' }, pino.destination(2));
       const running = await startStsServer({

@@ -1,7 +1,6 @@
 // `kirsa trust-policy`: prints the role trust policy that lets the named service accounts of one or more
 // clusters assume a role by web identity. Nothing is sent anywhere; `kirsa role create` applies it.
 
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
@@ -15,6 +14,7 @@ import {
   sizeWarning,
 } from '../core/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
+import { readInputText } from '../read-input.ts';
 
 /** For repeatable flags; no default is given to commander, so the help does not print an empty list. */
 export function collect(value: string, previous: string[] | undefined): string[] {
@@ -117,14 +117,7 @@ export function registerTrustPolicy(program: Command): void {
 }
 
 async function readPolicyFile(path: string): Promise<PolicyDocument> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  const text = await readInputText(path, 'policy');
   return parsePolicyDocument(text);
 }
 

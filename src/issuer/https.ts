@@ -5,12 +5,12 @@ import { request } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { ISSUER_DOCUMENT_MAX_BYTES, STS_FETCH_TIMEOUT_MS } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
-import { readInputFile } from './store.ts';
+import { readInputText } from '../read-input.ts';
 
 /** The public roots plus the PEM certificates in these files; undefined (Node's defaults) when none. */
 export async function trustedCertificates(caFiles: readonly string[]): Promise<string[] | undefined> {
   if (caFiles.length === 0) return undefined;
-  const extra = await Promise.all(caFiles.map(readInputFile));
+  const extra = await Promise.all(caFiles.map((file) => readInputText(file, 'CA file')));
   return [...rootCertificates, ...extra];
 }
 

@@ -32,6 +32,7 @@ import {
   stageKey,
 } from '../core/oidc.ts';
 import { KirsaError } from '../errors.ts';
+import { readInputText } from '../read-input.ts';
 import { createFolderAtomically, type FileToWrite, replaceFilesAtomically } from './files.ts';
 
 export const ISSUER_FILES = {
@@ -79,17 +80,6 @@ export function signingKeyFromPem(text: string, source: string): SigningKeyPair 
     publicKeyPem: spkiPem(key.publicKey),
     kid: key.kid,
   };
-}
-
-export async function readInputFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
-      hint: 'check the path and that you may read it',
-      cause: error,
-    });
-  }
 }
 
 /** The documents and the multi-key file for a state, given each published generation's public PEM. */
@@ -202,7 +192,7 @@ export async function loadIssuer(dir: string): Promise<LoadedIssuer> {
   const publicPems = new Map<number, string>();
   for (const key of publishedKeys(state)) {
     const path = join(dir, generationPublicKeyFile(key.generation));
-    const pem = await readInputFile(path);
+    const pem = await readInputText(path);
     const [parsed] = parseKeysPem(pem, path);
     if (parsed?.kid !== key.kid) {
       throw new KirsaError('INPUT_INVALID', `${path} does not hold key ${key.kid} recorded in the state`, {
@@ -232,7 +222,7 @@ export async function stageNewKey(issuer: LoadedIssuer, key: SigningKeyPair, now
 export async function promoteKey(issuer: LoadedIssuer, now: Date): Promise<KeyRecord> {
   const state = promoteStaged(issuer.state, now);
   const active = activeKey(state);
-  const privateKeyPem = await readInputFile(join(issuer.dir, generationKeyFile(active.generation)));
+  const privateKeyPem = await readInputText(join(issuer.dir, generationKeyFile(active.generation)));
   await replaceFilesAtomically(issuer.dir, [
     { path: ISSUER_FILES.signingKey, content: privateKeyPem, mode: PRIVATE },
     { path: ISSUER_FILES.signingPublicKey, content: issuer.publicPems.get(active.generation)!, mode: PUBLIC },
@@ -270,9 +260,9 @@ export async function issuerKeyMaterial(issuer: LoadedIssuer): Promise<IssuerKey
       pem: issuer.publicPems.get(key.generation)!,
     })),
     bundleFileName: ISSUER_FILES.bundle,
-    bundlePem: await readInputFile(join(issuer.dir, ISSUER_FILES.bundle)),
+    bundlePem: await readInputText(join(issuer.dir, ISSUER_FILES.bundle)),
     signingKeyFileName: ISSUER_FILES.signingKey,
-    signingKeyPem: await readInputFile(join(issuer.dir, ISSUER_FILES.signingKey)),
+    signingKeyPem: await readInputText(join(issuer.dir, ISSUER_FILES.signingKey)),
   };
 }
 

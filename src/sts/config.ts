@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
 import { MAX_SESSION_SECONDS, parseRoleArn } from '../core/sts-protocol.ts';
 import { KirsaError } from '../errors.ts';
+import { readInputText } from '../read-input.ts';
 
 export interface StsProvider {
   /** The issuer URL exactly as tokens carry it in `iss`. */
@@ -113,14 +114,7 @@ export async function buildStsConfig(document: unknown, source: string, baseDir:
 }
 
 export async function loadStsConfig(path: string): Promise<StsConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  const text = await readInputText(path, 'STS configuration');
   let document: unknown;
   try {
     document = parse(text);

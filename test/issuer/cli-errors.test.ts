@@ -62,7 +62,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'unreadable signing key',
       args: async () => ['--issuer-url', ISSUER, '--signing-key', join(work, 'no-such.key')],
       code: 2,
-      message: /cannot read .*no-such\.key: ENOENT/,
+      message: /cannot read the signing key .*no-such\.key: no such file/,
       hint: /check the path/,
     },
     {
