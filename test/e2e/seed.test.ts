@@ -22,8 +22,9 @@ import {
   createCertificateAuthority,
   issueServingCertificate,
 } from '../../src/tls/certificates.ts';
-import { freePort, type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
+import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
 import { type MotoServer, motoClientEnv, startMoto } from '../support/moto.ts';
+import { freePort, stopProcess } from '../support/processes.ts';
 import { realPart } from '../support/real-parts.ts';
 import { KIRSA_BIN, runKirsa } from '../support/run-kirsa.ts';
 import { startWebhook, type WebhookProcess } from '../webhook/harness.ts';
@@ -54,39 +55,8 @@ type Pod = {
   };
 };
 
-// biome-ignore lint/suspicious/noExplicitAny: API server answers are walked freely in the assertions
-function kube(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const api = apiserver!;
-  return readFile(api.caFile).then(
-    (caPem) =>
-      new Promise((resolve, reject) => {
-        const url = new URL(path, api.url);
-        const req = request(
-          url,
-          {
-            method,
-            ca: caPem,
-            headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
-            timeout: 30_000,
-          },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8').on('data', (chunk: string) => {
-              text += chunk;
-            });
-            res.on('end', () => {
-              let json: unknown = text;
-              try {
-                json = JSON.parse(text);
-              } catch {}
-              resolve({ status: res.statusCode ?? 0, json });
-            });
-          },
-        );
-        req.on('error', reject);
-        req.end(body === undefined ? undefined : JSON.stringify(body));
-      }),
-  );
+function kube(method: string, path: string, body?: unknown) {
+  return apiserver!.request(method, path, body);
 }
 
 async function createPod(name: string, serviceAccount: string): Promise<Pod> {
@@ -154,13 +124,6 @@ function spawnKirsa(args: string[]): { child: ChildProcess; output: () => string
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return { child, output: () => output };
-}
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 describe('the seed, end to end on a real kube-apiserver, moto and the AWS SDK', () => {
@@ -310,7 +273,7 @@ describe('the seed, end to end on a real kube-apiserver, moto and the AWS SDK', 
 
   after(async () => {
     await webhook?.stop();
-    await stopChild(issuerServe);
+    await stopProcess(issuerServe);
     await moto?.stop();
     await apiserver?.stop();
     if (work) await rm(work, { recursive: true, force: true });

@@ -5,24 +5,15 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { importPKCS8, SignJWT } from 'jose';
 import { startIssuerServer } from '../../src/issuer/server.ts';
 import { verifyIssuer } from '../../src/issuer/verify.ts';
+import { freePort } from '../support/processes.ts';
 import { KIRSA_BIN, runKirsa } from '../support/run-kirsa.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 async function signToken(
   keyFile: string,

@@ -4,13 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type IssuerServer, startIssuerServer } from '../../src/issuer/server.ts';
+import { freePort } from '../support/processes.ts';
 import { runKirsa } from '../support/run-kirsa.ts';
 import { type CertificateChain, makeCertificateChain } from '../support/tls.ts';
 
@@ -23,15 +22,6 @@ function opensslSha1(certificateFile: string): string {
     },
   );
   return output.replace(/^.*=/, '').replace(/:/g, '').trim().toLowerCase();
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 let work: string;

@@ -5,19 +5,18 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort, stopProcess } from './processes.ts';
 
 const run = promisify(execFile);
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 const STARTUP_TIMEOUT_MS = 90_000;
-const STOP_GRACE_MS = 5_000;
+const _STOP_GRACE_MS = 5_000;
 
 export interface KubeApiserverOptions {
   /** --service-account-issuer; default https://kubernetes.default.svc. */
@@ -52,6 +51,9 @@ export interface KubeApiserver {
   dir: string;
   /** Everything the processes wrote, for failure messages. */
   output(): string;
+  /** One API call as the admin; the answer's body parsed as JSON when it is JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: API answers are walked freely in the tests' assertions
+  request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
   stop(): Promise<void>;
 }
 
@@ -79,25 +81,6 @@ export async function kubeApiserverAvailable(): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 function get(url: string, token: string, ca: Buffer): Promise<{ status: number; body: string }> {
@@ -257,6 +240,37 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
       },
       dir,
       output: () => output,
+      async request(method, path, body) {
+        const ca = await readFile(caFile);
+        return new Promise((resolve, reject) => {
+          const call = httpsRequest(
+            new URL(path, url),
+            {
+              method,
+              ca,
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              timeout: 30_000,
+            },
+            (response) => {
+              let text = '';
+              response.setEncoding('utf8').on('data', (chunk: string) => {
+                text += chunk;
+              });
+              response.on('end', () => {
+                let json: unknown = text;
+                try {
+                  json = JSON.parse(text);
+                } catch {
+                  // not JSON (e.g. /readyz): keep the text
+                }
+                resolve({ status: response.statusCode ?? 0, json });
+              });
+            },
+          );
+          call.on('error', reject);
+          call.end(body === undefined ? undefined : JSON.stringify(body));
+        });
+      },
       stop,
     };
   } catch (error) {

@@ -3,15 +3,14 @@
 // it), else from `tools/realparts/build.sh --print-json`. Stop it in an after() hook.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort, stopProcess } from './processes.ts';
 
 const run = promisify(execFile);
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 const STARTUP_TIMEOUT_MS = 30_000;
-const STOP_GRACE_MS = 5_000;
+const _STOP_GRACE_MS = 5_000;
 
 export interface MotoServer {
   endpoint: string;
@@ -32,25 +31,6 @@ async function motoBinary(): Promise<string> {
   const binary = (JSON.parse(stdout) as Record<string, string>).KIRSA_MOTO_SERVER;
   if (!binary) throw new Error('tools/realparts/build.sh --print-json names no KIRSA_MOTO_SERVER');
   return binary;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function waitUntilAnswering(
