@@ -16,7 +16,6 @@ import { freePort, stopProcess } from './processes.ts';
 const run = promisify(execFile);
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 const STARTUP_TIMEOUT_MS = 90_000;
-const _STOP_GRACE_MS = 5_000;
 
 export interface KubeApiserverOptions {
   /** --service-account-issuer; default https://kubernetes.default.svc. */

@@ -10,7 +10,6 @@ import { freePort, stopProcess } from './processes.ts';
 const run = promisify(execFile);
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 const STARTUP_TIMEOUT_MS = 30_000;
-const _STOP_GRACE_MS = 5_000;
 
 export interface MotoServer {
   endpoint: string;
