@@ -20,7 +20,7 @@ import {
 } from '../core/policy-evaluator.ts';
 import {
   checkProviderArn,
-  issuerHostPath,
+  iamProviderHostPath,
   parseServiceAccountRef,
   serviceAccountSubject,
 } from '../core/trust-policy.ts';
@@ -107,7 +107,7 @@ function validate(flags: ExplainFlags): void {
 
 async function requestFacts(flags: ExplainFlags): Promise<RequestFacts> {
   if (flags.tokenFile === undefined) {
-    const hostPath = issuerHostPath(flags.issuerUrl!);
+    const hostPath = iamProviderHostPath(flags.issuerUrl!);
     const ref = parseServiceAccountRef(flags.serviceAccount!, flags.namespace);
     return {
       hostPath,

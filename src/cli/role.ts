@@ -15,7 +15,7 @@ import {
   ROLE_NAME_MAX_LENGTH,
 } from '../consts.ts';
 import {
-  issuerHostPath,
+  iamProviderHostPath,
   type MergeResult,
   mergeTrustPolicy,
   type ServiceAccountRef,
@@ -340,7 +340,7 @@ export async function runRoleCreate(
   let resolvedFlags = flags;
   if ((flags.issuerUrl ?? []).length > 0 && flags.accountId === undefined) {
     // Like eksctl, default the provider's account to the caller's; check the URLs first so a typo costs no call.
-    for (const url of flags.issuerUrl ?? []) issuerHostPath(url);
+    for (const url of flags.issuerUrl ?? []) iamProviderHostPath(url);
     const accountId = await (dependencies.callerAccountId ?? callerAccountId)({
       ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
       ...(flags.region ? { region: flags.region } : {}),

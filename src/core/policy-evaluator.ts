@@ -840,11 +840,6 @@ export function evaluateTrustPolicy(policy: PolicyDocument | string, request: Tr
 
 // --- Requests from tokens ---------------------------------------------------------------------------------------
 
-/** `https://host/path` (or a bare host/path) as IAM writes it in condition keys and provider ARNs. */
-export function hostPathOfIssuer(issuer: string): string {
-  return issuer.replace(/^https:\/\//, '');
-}
-
 /** The claims of a web identity token that STS turns into condition keys. */
 export interface WebIdentityClaims {
   iss?: string;

@@ -3,7 +3,7 @@
 // Error codes, HTTP statuses and message openings follow the real service, so SDKs and scripts that
 // branch on them behave as they would against AWS.
 
-import { hostPathOfIssuer } from './policy-evaluator.ts';
+import { issuerHostPath } from './oidc.ts';
 
 export const STS_XML_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 export const STS_API_VERSION = '2011-06-15';
@@ -243,7 +243,7 @@ function isoSeconds(seconds: number): string {
  * (a loopback issuer in a demo or test), so this builds the ARN without IAM's URL rules.
  */
 export function oidcProviderArn(partition: string, account: string, issuerUrl: string): string {
-  return `arn:${partition}:iam::${account}:oidc-provider/${hostPathOfIssuer(issuerUrl)}`;
+  return `arn:${partition}:iam::${account}:oidc-provider/${issuerHostPath(issuerUrl)}`;
 }
 
 export function assumedRoleArn(

@@ -5,7 +5,7 @@ import { KirsaError } from '../errors.ts';
 import { evaluateTrustPolicy, type PolicyDocument } from './policy-evaluator.ts';
 import {
   buildTrustPolicy,
-  issuerHostPath,
+  iamProviderHostPath,
   mergeTrustPolicy,
   parseServiceAccountRef,
   policySize,
@@ -38,7 +38,7 @@ function ask(
 
 describe('issuers and providers', () => {
   test('host/path and provider ARN from the issuer URL', () => {
-    assert.equal(issuerHostPath(ISSUER), HOST);
+    assert.equal(iamProviderHostPath(ISSUER), HOST);
     assert.equal(providerArnFor(ISSUER, '111122223333'), PROVIDER);
     assert.equal(
       providerArnFor('https://oidc.example.com', '111122223333', 'aws-cn'),
@@ -48,16 +48,16 @@ describe('issuers and providers', () => {
 
   test('issuer URLs IAM would refuse are usage errors naming the rule', () => {
     const cases: Array<[string, RegExp]> = [
-      ['http://oidc.example.com', /only accepts https/],
+      ['http://oidc.example.com', /must use https/],
       ['https://oidc.example.com:8443', /port/],
       ['https://oidc.example.com/?x=1', /query/],
       ['https://oidc.example.com/#x', /fragment/],
-      ['https://oidc.example.com/', /trailing slash/],
-      ['oidc.example.com', /not a URL/],
+      ['https://oidc.example.com/', /must not end with a slash/],
+      ['oidc.example.com', /not an absolute URL/],
     ];
     for (const [url, rule] of cases) {
       assert.throws(
-        () => issuerHostPath(url),
+        () => iamProviderHostPath(url),
         (error: unknown) => error instanceof KirsaError && error.code === 'USAGE' && rule.test(error.message),
         url,
       );

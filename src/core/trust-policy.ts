@@ -11,6 +11,7 @@ import {
   TRUST_POLICY_SIZE_WARN_RATIO,
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
+import { issuerHostPath, issuerUrlProblems } from './oidc.ts';
 import {
   evaluateTrustPolicy,
   type PolicyDocument,
@@ -51,28 +52,20 @@ export function parseServiceAccountRef(text: string, defaultNamespace: string): 
 
 /**
  * The issuer's host/path as IAM writes it in provider ARNs and condition keys, after checking the URL is one
- * IAM accepts for a provider: https, no port, query, fragment or trailing slash (the token's `iss` must match
- * the provider URL exactly, so a trailing slash would silently break every token).
+ * IAM accepts for a provider: every rule issuer URLs have, and no port (a development issuer may have one;
+ * an IAM provider may not). The token's `iss` must match the provider URL exactly.
  */
-export function issuerHostPath(issuerUrl: string): string {
-  let url: URL;
-  try {
-    url = new URL(issuerUrl);
-  } catch {
-    throw new KirsaError('USAGE', `"${issuerUrl}" is not a URL`, {
-      hint: 'write the issuer as https://host[/path], exactly as the tokens carry it in iss',
-    });
-  }
-  const rule = (why: string) =>
-    new KirsaError('USAGE', `issuer URL ${issuerUrl}: ${why}`, {
-      hint: 'IAM providers need https://host[/path] with no port, query, fragment or trailing slash',
-    });
-  if (url.protocol !== 'https:') throw rule('IAM only accepts https issuers');
-  if (url.port !== '') throw rule('IAM rejects a port in the provider URL');
-  if (url.search !== '' || issuerUrl.includes('?')) throw rule('IAM rejects a query string');
-  if (url.hash !== '' || issuerUrl.includes('#')) throw rule('IAM rejects a fragment');
-  if (issuerUrl.endsWith('/')) throw rule('a trailing slash makes the provider differ from the tokens');
-  return issuerUrl.slice('https://'.length);
+export function iamProviderHostPath(issuerUrl: string): string {
+  const problems = issuerUrlProblems(issuerUrl);
+  if (problems.length > 0)
+    throw new KirsaError(
+      'USAGE',
+      `issuer URL ${issuerUrl}: ${problems.map((problem) => problem.rule).join('; ')}`,
+      {
+        hint: 'IAM providers need https://host[/path] with no port, query, fragment or trailing slash',
+      },
+    );
+  return issuerHostPath(issuerUrl);
 }
 
 /** `arn:<partition>:iam::<account>:oidc-provider/<host/path>`, the principal STS matches. */
@@ -81,7 +74,7 @@ export function providerArnFor(issuerUrl: string, accountId: string, partition =
     throw new KirsaError('USAGE', `"${accountId}" is not an AWS account ID`, {
       hint: 'an account ID is 12 digits',
     });
-  return `arn:${partition}:iam::${accountId}:oidc-provider/${issuerHostPath(issuerUrl)}`;
+  return `arn:${partition}:iam::${accountId}:oidc-provider/${iamProviderHostPath(issuerUrl)}`;
 }
 
 export function checkProviderArn(arn: string): { partition: string; accountId: string; hostPath: string } {

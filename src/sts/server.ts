@@ -12,12 +12,8 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
-import {
-  closestFailures,
-  contextFromClaims,
-  evaluateTrustPolicy,
-  hostPathOfIssuer,
-} from '../core/policy-evaluator.ts';
+import { issuerHostPath } from '../core/oidc.ts';
+import { closestFailures, contextFromClaims, evaluateTrustPolicy } from '../core/policy-evaluator.ts';
 import {
   type AssumeRoleWithWebIdentityOutput,
   assumedRoleArn,
@@ -163,7 +159,7 @@ export function createStsHandler(options: StsServerOptions) {
     const evaluation = evaluateTrustPolicy(role.trustPolicy, {
       principalFederated: providerArn,
       action: 'sts:AssumeRoleWithWebIdentity',
-      context: contextFromClaims(hostPathOfIssuer(provider.url), claims),
+      context: contextFromClaims(issuerHostPath(provider.url), claims),
     });
     if (evaluation.decision === 'deny') {
       // The message is what kirsa explain would print, on one line: the verdict, then the failed condition.

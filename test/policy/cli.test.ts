@@ -136,7 +136,7 @@ describe('kirsa trust-policy', () => {
     assert.equal(run.code, 2);
     assert.match(
       run.stderr,
-      /^kirsa: issuer URL http:\/\/oidc.example.com: IAM only accepts https issuers\n {2}hint: /,
+      /^kirsa: issuer URL http:\/\/oidc.example.com: it must use https, not http\n {2}hint: /,
     );
     const missing = await runKirsa(['trust-policy', '--issuer-url', ISSUER, '--service-account', 'x']);
     assert.equal(missing.code, 2);
