@@ -8,9 +8,14 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('run the whole IRSA flow on this machine (loopback only; no cluster, no AWS account)')
     .option('--keep', 'leave the issuer, STS and token in place and print the env to try them by hand')
-    .action(async (flags: { keep?: boolean }) => {
+    .option(
+      '--kube',
+      'admit the pod through a real kube-apiserver, tokens from its TokenRequest API (needs tools/realparts built)',
+    )
+    .action(async (flags: { keep?: boolean; kube?: boolean }) => {
       const result = await runDemo({
         keep: flags.keep === true,
+        kube: flags.kube === true,
         write: (text) => process.stdout.write(text),
       });
       if (flags.keep && result.failed === 0) {

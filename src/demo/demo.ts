@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,11 +16,14 @@ import { importPKCS8, SignJWT } from 'jose';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
 import { applyAddOperations } from '../core/json-patch.ts';
 import type { PodLike } from '../core/kube-types.ts';
+import { apiserverFlags } from '../core/oidc.ts';
 import { oidcProviderArn } from '../core/sts-protocol.ts';
 import { buildTrustPolicy } from '../core/trust-policy.ts';
 import type { KirsaError } from '../errors.ts';
 import { type IssuerServer, startIssuerServer } from '../issuer/server.ts';
 import { generateSigningKey, initIssuer } from '../issuer/store.ts';
+import { type KubeApiserver, startKubeApiserver } from '../local/control-plane.ts';
+import { freePort } from '../local/processes.ts';
 import { createIssuerKeySource } from '../sts/issuer-keys.ts';
 import { type RunningSts, startStsServer } from '../sts/server.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../tls/certificates.ts';
@@ -38,6 +40,11 @@ import {
 export interface DemoOptions {
   /** Leave everything running and print the environment to try it by hand. */
   keep: boolean;
+  /**
+   * Use a real kube-apiserver and etcd (built by tools/realparts): the pod is admitted through the API
+   * server, which calls the webhook, and tokens come from the TokenRequest API.
+   */
+  kube: boolean;
   write: (text: string) => void;
 }
 
@@ -55,14 +62,6 @@ const extension = extname(fileURLToPath(import.meta.url));
 const packageRoot = join(here, extension === '.ts' ? '../..' : '../../..');
 const KIRSA_BIN = join(packageRoot, 'bin/kirsa.js');
 const S3_ECHOER = join(here, `../../examples/s3-echoer/s3-echoer${extension}`);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function run(
   file: string,
@@ -146,13 +145,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   };
   let passed = 0;
   let failed = 0;
+  let number = 0;
 
-  async function step(
-    number: number,
-    title: string,
-    realWorld: string[],
-    body: () => Promise<string[]>,
-  ): Promise<boolean> {
+  async function step(title: string, realWorld: string[], body: () => Promise<string[]>): Promise<boolean> {
+    number += 1;
     const stepStart = Date.now();
     try {
       const details = await body();
@@ -169,8 +165,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
   }
 
+  const where = options.kube ? 'a real kube-apiserver and etcd on loopback' : 'loopback only, no cluster';
   write(
-    `kirsa demo: IRSA end to end on this machine, loopback only, no cluster and no AWS account\n  work folder: ${work}\n\n`,
+    `kirsa demo: IRSA end to end on this machine, ${where}, and no AWS account\n  work folder: ${work}\n\n`,
   );
 
   const issuerPort = await freePort();
@@ -179,23 +176,48 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const tokenMountPath = join(work, 'var/run/secrets/eks.amazonaws.com/serviceaccount');
   const signingKey = await generateSigningKey();
   const ca = await createCertificateAuthority({ commonName: 'kirsa demo CA' });
-  const caFile = join(work, 'demo-ca.pem');
-  await writeFile(caFile, ca.certPem);
+  await writeFile(join(work, 'demo-ca.pem'), ca.certPem);
   let issuerServer: IssuerServer | undefined;
   let sts: RunningSts | undefined;
+  let cluster: KubeApiserver | undefined;
   const trustPolicyFile = join(work, 's3-echoer-trust-policy.json');
   let mutatedPod: PodLike | undefined;
   let podEnv: Record<string, string> = {};
 
-  const sign = async (serviceAccount: string, audience: string, lifetimeSeconds: number) => {
+  /** A token for the account, as the kubelet would project it: TokenRequest with --kube, else signed here. */
+  const tokenFor = async (
+    serviceAccount: string,
+    audience: string,
+    lifetimeSeconds: number,
+    pod?: PodLike,
+  ) => {
+    if (cluster) {
+      const bound = pod?.metadata?.uid
+        ? {
+            boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata.name, uid: pod.metadata.uid },
+          }
+        : {};
+      const answer = await cluster.request(
+        'POST',
+        `/api/v1/namespaces/${DEMO_NAMESPACE}/serviceaccounts/${serviceAccount}/token`,
+        {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { audiences: [audience], expirationSeconds: lifetimeSeconds, ...bound },
+        },
+      );
+      if (answer.status !== 201)
+        throw new Error(`TokenRequest answered ${answer.status}: ${JSON.stringify(answer.json)}`);
+      return answer.json.status.token as string;
+    }
     const now = Math.floor(Date.now() / 1000);
-    const pod = seedPod(serviceAccount);
+    const seeded = pod ?? seedPod(serviceAccount);
     return new SignJWT({
       aud: [audience],
       sub: `system:serviceaccount:${DEMO_NAMESPACE}:${serviceAccount}`,
       'kubernetes.io': {
         namespace: DEMO_NAMESPACE,
-        pod: { name: pod.metadata?.name, uid: pod.metadata?.uid },
+        pod: { name: seeded.metadata?.name, uid: seeded.metadata?.uid },
         serviceaccount: { name: serviceAccount, uid: randomUUID() },
       },
     })
@@ -208,235 +230,298 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       .sign(await importPKCS8(signingKey.privateKeyPem, 'RS256'));
   };
 
-  const all = [
-    () =>
-      step(
-        1,
-        'signing key, discovery document and JWKS',
-        ['kirsa issuer init --issuer-url https://<bucket>.s3.<region>.amazonaws.com/<cluster>'],
-        async () => {
-          await initIssuer({
-            dir: issuerDir,
-            issuer: issuerUrl,
-            jwksPath: 'keys.json',
-            legacyEmptyKid: false,
-            key: signingKey,
-            now: new Date(),
+  const createServiceAccount = async (name: string, annotations: Record<string, string>) => {
+    const answer = await cluster!.request('POST', `/api/v1/namespaces/${DEMO_NAMESPACE}/serviceaccounts`, {
+      metadata: { name, annotations },
+    });
+    if (answer.status !== 201) throw new Error(`creating ServiceAccount ${name} answered ${answer.status}`);
+  };
+
+  await step(
+    'signing key, discovery document and JWKS',
+    ['kirsa issuer init --issuer-url https://<bucket>.s3.<region>.amazonaws.com/<cluster>'],
+    async () => {
+      await initIssuer({
+        dir: issuerDir,
+        issuer: issuerUrl,
+        jwksPath: 'keys.json',
+        legacyEmptyKid: false,
+        key: signingKey,
+        now: new Date(),
+      });
+      return [`issuer ${issuerUrl}, key id ${signingKey.kid}`, `files in ${issuerDir}`];
+    },
+  );
+
+  await step(
+    'issuer published over HTTPS (a CA made for the demo)',
+    ['kirsa issuer publish --dir kirsa-issuer --bucket <bucket>   (then: kirsa issuer verify URL)'],
+    async () => {
+      const serving = await issueServingCertificate(ca, { hosts: ['127.0.0.1'] });
+      issuerServer = await startIssuerServer({
+        dir: issuerDir,
+        port: issuerPort,
+        tlsCert: serving.certPem,
+        tlsKey: serving.keyPem,
+      });
+      cleanups.push(() => issuerServer?.close());
+      return [`${issuerUrl}/.well-known/openid-configuration and ${issuerUrl}/keys.json`];
+    },
+  );
+
+  if (options.kube) {
+    await step(
+      'kube-apiserver and etcd, signing service-account tokens with the issuer key',
+      ['kirsa apiserver-config --for kubeadm|kops|k3s|rke2|talos (then restart the API servers)'],
+      async () => {
+        const flags = apiserverFlags({
+          issuer: issuerUrl,
+          previousIssuers: [],
+          apiAudiences: [issuerUrl],
+          publicKeyFiles: [join(issuerDir, 'sa-signer.pub')],
+          signingKeyFile: join(issuerDir, 'sa-signer.key'),
+        });
+        cluster = await startKubeApiserver({ serviceAccountFlags: flags });
+        cleanups.push(() => cluster?.stop());
+        return [`API server ${cluster.url}`, ...flags];
+      },
+    );
+  }
+
+  await step(
+    `a local STS with the issuer as OIDC provider and a role for ${DEMO_NAMESPACE}/${DEMO_SERVICE_ACCOUNT}`,
+    [
+      'kirsa provider create --issuer-url https://<bucket>.s3.<region>.amazonaws.com/<cluster>',
+      `kirsa role create -n ${DEMO_NAMESPACE} --service-account ${DEMO_SERVICE_ACCOUNT} --provider-arn <provider ARN>`,
+    ],
+    async () => {
+      const providerArn = oidcProviderArn('aws', DEMO_ACCOUNT_ID, issuerUrl);
+      const policy = buildTrustPolicy({
+        providerArns: [providerArn],
+        serviceAccounts: [{ namespace: DEMO_NAMESPACE, name: DEMO_SERVICE_ACCOUNT }],
+        audiences: [DEFAULT_TOKEN_AUDIENCE],
+      });
+      await writeFile(trustPolicyFile, `${JSON.stringify(policy, null, 2)}\n`);
+      sts = await startStsServer({
+        config: {
+          providers: [{ url: issuerUrl, clientIds: [DEFAULT_TOKEN_AUDIENCE] }],
+          roles: [{ arn: DEMO_ROLE_ARN, maxSessionDurationSeconds: 3600, trustPolicy: policy }],
+          extraCaPem: [ca.certPem],
+        },
+        keySource: createIssuerKeySource({ extraCaPem: [ca.certPem] }),
+      });
+      cleanups.push(() => sts?.close());
+      return [
+        `STS ${sts.url}, provider ${providerArn}`,
+        `trust policy (kirsa trust-policy): ${JSON.stringify(policy.Statement[0]!.Condition)}`,
+      ];
+    },
+  );
+
+  await step(
+    options.kube
+      ? 'the API server admits the s3-echoer pod and kirsa webhook mutates it'
+      : 'kirsa webhook mutates the s3-echoer pod (an AdmissionReview over HTTPS)',
+    ['helm install kirsa deploy/helm/kirsa   (the API server then calls it for every new pod)'],
+    async () => {
+      if (options.kube && !cluster) throw new Error('no API server (the step before failed)');
+      const serving = await issueServingCertificate(ca, { hosts: ['127.0.0.1'] });
+      await writeFile(join(work, 'webhook.crt'), serving.certPem);
+      await writeFile(join(work, 'webhook.key'), serving.keyPem, { mode: 0o600 });
+      const identities = join(work, 'identities.json');
+      await writeFile(
+        identities,
+        JSON.stringify({ [`${DEMO_NAMESPACE}/${DEMO_SERVICE_ACCOUNT}`]: { RoleARN: DEMO_ROLE_ARN } }),
+      );
+      const webhook = await startWebhookProcess([
+        '--port=0',
+        '--metrics-port=0',
+        '--bind-address=127.0.0.1',
+        `--tls-cert=${join(work, 'webhook.crt')}`,
+        `--tls-key=${join(work, 'webhook.key')}`,
+        ...(cluster
+          ? [`--kubeconfig=${cluster.kubeconfigPath}`]
+          : [`--identities-file=${identities}`, '--watch-service-accounts=false']),
+        `--token-mount-path=${tokenMountPath}`,
+        `--aws-default-region=${DEMO_REGION}`,
+        '--shutdown-drain-delay=0',
+      ]);
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            if (webhook.child.exitCode !== null) return resolve();
+            webhook.child.once('exit', () => resolve());
+            webhook.child.kill('SIGTERM');
+          }),
+      );
+      const pod = seedPod(DEMO_SERVICE_ACCOUNT);
+      if (cluster) {
+        await createServiceAccount(DEMO_SERVICE_ACCOUNT, { 'eks.amazonaws.com/role-arn': DEMO_ROLE_ARN });
+        const caBundle = Buffer.from(ca.certPem).toString('base64');
+        const registered = await cluster.request(
+          'POST',
+          '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+          {
+            metadata: { name: 'kirsa-demo' },
+            webhooks: [
+              {
+                name: 'pod-identity.kirsa.dev',
+                admissionReviewVersions: ['v1', 'v1beta1'],
+                sideEffects: 'None',
+                failurePolicy: 'Ignore',
+                reinvocationPolicy: 'IfNeeded',
+                clientConfig: { url: `https://127.0.0.1:${webhook.port}/mutate`, caBundle },
+                rules: [
+                  { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] },
+                ],
+              },
+            ],
+          },
+        );
+        if (registered.status !== 201)
+          throw new Error(`registering the webhook answered ${registered.status}`);
+        // The API server takes a moment to start calling a new webhook: retry the pod until it is mutated.
+        for (let attempt = 0; attempt < 50 && !mutatedPod; attempt += 1) {
+          const name = attempt === 0 ? 's3-echoer' : `s3-echoer-${attempt}`;
+          const created = await cluster.request('POST', `/api/v1/namespaces/${DEMO_NAMESPACE}/pods`, {
+            ...pod,
+            metadata: { name, namespace: DEMO_NAMESPACE },
           });
-          return [`issuer ${issuerUrl}, key id ${signingKey.kid}`, `files in ${issuerDir}`];
+          if (created.status !== 201)
+            throw new Error(`creating the pod answered ${created.status}: ${JSON.stringify(created.json)}`);
+          const env = (created.json as PodLike).spec?.containers?.[0]?.env ?? [];
+          if (env.some((entry) => entry.name === 'AWS_ROLE_ARN')) mutatedPod = created.json as PodLike;
+          else await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        if (!mutatedPod) throw new Error('the API server never called the webhook');
+      } else {
+        const review = {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: {
+            uid: randomUUID(),
+            kind: { group: '', version: 'v1', kind: 'Pod' },
+            resource: { group: '', version: 'v1', resource: 'pods' },
+            namespace: DEMO_NAMESPACE,
+            operation: 'CREATE',
+            object: pod,
+          },
+        };
+        const answer = await postJson(webhook.port, '/mutate', JSON.stringify(review), ca.certPem);
+        const response = (JSON.parse(answer.text) as { response?: { patch?: string } }).response;
+        if (answer.status !== 200 || !response?.patch)
+          throw new Error(`the webhook answered ${answer.status} without a patch: ${answer.text}`);
+        mutatedPod = applyAddOperations(
+          pod,
+          JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')),
+        );
+      }
+      const container = mutatedPod.spec!.containers![0]!;
+      podEnv = Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? '']));
+      const volume = mutatedPod.spec!.volumes!.find((candidate) => candidate.name === 'aws-iam-token')!;
+      const token = volume.projected?.sources?.[0]?.serviceAccountToken;
+      const mount = container.volumeMounts!.find((candidate) => candidate.name === 'aws-iam-token')!;
+      return [
+        ...Object.entries(podEnv).map(([name, value]) => `env    ${name}=${value}`),
+        `volume ${volume.name}: projected service-account token, audience ${token?.audience}, ${token?.expirationSeconds} s`,
+        `mount  ${mount.mountPath} (read-only)`,
+      ];
+    },
+  );
+
+  await step(
+    'a projected token written where AWS_WEB_IDENTITY_TOKEN_FILE says',
+    [
+      `the kubelet does this in a cluster, and refreshes the token before it expires${options.kube ? '' : ' (here kirsa signs it with the issuer key, with the claims kube-apiserver puts in)'}`,
+    ],
+    async () => {
+      const tokenFile = podEnv.AWS_WEB_IDENTITY_TOKEN_FILE;
+      const projection = mutatedPod?.spec?.volumes?.find((volume) => volume.name === 'aws-iam-token')
+        ?.projected?.sources?.[0]?.serviceAccountToken;
+      if (!tokenFile || !projection)
+        throw new Error('the pod has no token env or volume (the step before failed)');
+      await mkdir(dirname(tokenFile), { recursive: true });
+      const audience = projection.audience ?? DEFAULT_TOKEN_AUDIENCE;
+      await writeFile(
+        tokenFile,
+        await tokenFor(DEMO_SERVICE_ACCOUNT, audience, projection.expirationSeconds ?? 3600, mutatedPod),
+      );
+      return [
+        `${tokenFile}: ${cluster ? 'from the TokenRequest API, bound to the pod' : 'signed with the issuer key'}; iss ${issuerUrl}, sub system:serviceaccount:${DEMO_NAMESPACE}:${DEMO_SERVICE_ACCOUNT}, aud ${audience}`,
+      ];
+    },
+  );
+
+  await step(
+    "the pod's AWS SDK gets role credentials through its default chain",
+    ['kubectl logs job/s3-echoer'],
+    async () => {
+      if (!sts) throw new Error('no STS (an earlier step failed)');
+      if (!podEnv.AWS_ROLE_ARN) throw new Error('the pod was not mutated (an earlier step failed)');
+      if (!existsSync(S3_ECHOER)) throw new Error(`the s3-echoer example is not at ${S3_ECHOER}`);
+      // Exactly the pod's env, plus where STS is: the SDK finds AWS_ROLE_ARN and the token file itself.
+      const result = await run(process.execPath, [S3_ECHOER, '--whoami'], {
+        PATH: process.env.PATH,
+        ...podEnv,
+        AWS_ENDPOINT_URL_STS: sts.url,
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      });
+      if (result.code !== 0) throw new Error(`s3-echoer --whoami failed: ${result.stderr.trim()}`);
+      return [`node examples/s3-echoer/s3-echoer.ts --whoami  ->  ${result.stdout.trim()}`];
+    },
+  );
+
+  await step(
+    `troubleshooting replayed: the same pod as service account "${DEMO_WRONG_SERVICE_ACCOUNT}" is denied, and kirsa explains why`,
+    [`kirsa explain --role-arn ${DEMO_ROLE_ARN} --token-file <the pod's token>   (or kirsa doctor pod NAME)`],
+    async () => {
+      if (!sts) throw new Error('no STS (an earlier step failed)');
+      if (cluster)
+        await createServiceAccount(DEMO_WRONG_SERVICE_ACCOUNT, {
+          'eks.amazonaws.com/role-arn': DEMO_ROLE_ARN,
+        });
+      const token = await tokenFor(DEMO_WRONG_SERVICE_ACCOUNT, DEFAULT_TOKEN_AUDIENCE, 3600);
+      const tokenFile = join(work, 'token-app');
+      await writeFile(tokenFile, token);
+      const client = new STSClient({
+        endpoint: sts.url,
+        region: DEMO_REGION,
+        credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
+      });
+      let denial = '';
+      try {
+        await client.send(
+          new AssumeRoleWithWebIdentityCommand({
+            RoleArn: DEMO_ROLE_ARN,
+            RoleSessionName: 'demo',
+            WebIdentityToken: token,
+          }),
+        );
+      } catch (error) {
+        denial = `${(error as Error).name}: ${(error as Error).message.split('. kirsa:')[0]}`;
+      }
+      if (!denial.startsWith('AccessDenied'))
+        throw new Error(`expected AccessDenied, got ${denial || 'credentials'}`);
+      const explain = await run(
+        process.execPath,
+        [KIRSA_BIN, 'explain', '--policy-file', trustPolicyFile, '--token-file', tokenFile],
+        {
+          PATH: process.env.PATH,
         },
-      ),
-    () =>
-      step(
-        2,
-        'issuer published over HTTPS (a CA made for the demo)',
-        ['kirsa issuer publish --dir kirsa-issuer --bucket <bucket>   (then: kirsa issuer verify URL)'],
-        async () => {
-          const serving = await issueServingCertificate(ca, { hosts: ['127.0.0.1'] });
-          issuerServer = await startIssuerServer({
-            dir: issuerDir,
-            port: issuerPort,
-            tlsCert: serving.certPem,
-            tlsKey: serving.keyPem,
-          });
-          cleanups.push(() => issuerServer?.close());
-          return [`${issuerUrl}/.well-known/openid-configuration and ${issuerUrl}/keys.json`];
-        },
-      ),
-    () =>
-      step(
-        3,
-        `a local STS with the issuer as OIDC provider and a role for ${DEMO_NAMESPACE}/${DEMO_SERVICE_ACCOUNT}`,
-        [
-          'kirsa provider create --issuer-url https://<bucket>.s3.<region>.amazonaws.com/<cluster>',
-          `kirsa role create -n ${DEMO_NAMESPACE} --service-account ${DEMO_SERVICE_ACCOUNT} --provider-arn <provider ARN>`,
-        ],
-        async () => {
-          const providerArn = oidcProviderArn('aws', DEMO_ACCOUNT_ID, issuerUrl);
-          const policy = buildTrustPolicy({
-            providerArns: [providerArn],
-            serviceAccounts: [{ namespace: DEMO_NAMESPACE, name: DEMO_SERVICE_ACCOUNT }],
-            audiences: [DEFAULT_TOKEN_AUDIENCE],
-          });
-          await writeFile(trustPolicyFile, `${JSON.stringify(policy, null, 2)}\n`);
-          sts = await startStsServer({
-            config: {
-              providers: [{ url: issuerUrl, clientIds: [DEFAULT_TOKEN_AUDIENCE] }],
-              roles: [{ arn: DEMO_ROLE_ARN, maxSessionDurationSeconds: 3600, trustPolicy: policy }],
-              extraCaPem: [ca.certPem],
-            },
-            keySource: createIssuerKeySource({ extraCaPem: [ca.certPem] }),
-          });
-          cleanups.push(() => sts?.close());
-          const statement = policy.Statement[0]!;
-          return [
-            `STS ${sts.url}, provider ${providerArn}`,
-            `trust policy (kirsa trust-policy): ${JSON.stringify(statement.Condition)}`,
-          ];
-        },
-      ),
-    () =>
-      step(
-        4,
-        'kirsa webhook mutates the s3-echoer pod (an AdmissionReview over HTTPS)',
-        ['helm install kirsa deploy/helm/kirsa   (the API server then calls it for every new pod)'],
-        async () => {
-          const serving = await issueServingCertificate(ca, { hosts: ['127.0.0.1'] });
-          await writeFile(join(work, 'webhook.crt'), serving.certPem);
-          await writeFile(join(work, 'webhook.key'), serving.keyPem, { mode: 0o600 });
-          const identities = join(work, 'identities.json');
-          await writeFile(
-            identities,
-            JSON.stringify({ [`${DEMO_NAMESPACE}/${DEMO_SERVICE_ACCOUNT}`]: { RoleARN: DEMO_ROLE_ARN } }),
-          );
-          const webhook = await startWebhookProcess([
-            '--port=0',
-            '--metrics-port=0',
-            '--bind-address=127.0.0.1',
-            `--tls-cert=${join(work, 'webhook.crt')}`,
-            `--tls-key=${join(work, 'webhook.key')}`,
-            `--identities-file=${identities}`,
-            '--watch-service-accounts=false',
-            `--token-mount-path=${tokenMountPath}`,
-            `--aws-default-region=${DEMO_REGION}`,
-            '--shutdown-drain-delay=0',
-          ]);
-          cleanups.push(
-            () =>
-              new Promise<void>((resolve) => {
-                if (webhook.child.exitCode !== null) return resolve();
-                webhook.child.once('exit', () => resolve());
-                webhook.child.kill('SIGTERM');
-              }),
-          );
-          const pod = seedPod(DEMO_SERVICE_ACCOUNT);
-          const review = {
-            apiVersion: 'admission.k8s.io/v1',
-            kind: 'AdmissionReview',
-            request: {
-              uid: randomUUID(),
-              kind: { group: '', version: 'v1', kind: 'Pod' },
-              resource: { group: '', version: 'v1', resource: 'pods' },
-              namespace: DEMO_NAMESPACE,
-              operation: 'CREATE',
-              object: pod,
-            },
-          };
-          const answer = await postJson(webhook.port, '/mutate', JSON.stringify(review), ca.certPem);
-          const response = (JSON.parse(answer.text) as { response?: { patch?: string; warnings?: string[] } })
-            .response;
-          if (answer.status !== 200 || !response?.patch)
-            throw new Error(`the webhook answered ${answer.status} without a patch: ${answer.text}`);
-          mutatedPod = applyAddOperations(
-            pod,
-            JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')),
-          );
-          const container = mutatedPod.spec!.containers![0]!;
-          podEnv = Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? '']));
-          const volume = mutatedPod.spec!.volumes![0]!;
-          const token = volume.projected?.sources?.[0]?.serviceAccountToken;
-          return [
-            ...Object.entries(podEnv).map(([name, value]) => `env    ${name}=${value}`),
-            `volume ${volume.name}: projected service-account token, audience ${token?.audience}, ${token?.expirationSeconds} s`,
-            `mount  ${container.volumeMounts![0]!.mountPath} (read-only)`,
-          ];
-        },
-      ),
-    () =>
-      step(
-        5,
-        'a projected token written where AWS_WEB_IDENTITY_TOKEN_FILE says',
-        ['the kubelet does this in a cluster, and refreshes the token before it expires'],
-        async () => {
-          const tokenFile = podEnv.AWS_WEB_IDENTITY_TOKEN_FILE;
-          const projection = mutatedPod?.spec?.volumes?.[0]?.projected?.sources?.[0]?.serviceAccountToken;
-          if (!tokenFile || !projection)
-            throw new Error('the pod has no token env or volume (step 4 failed)');
-          await mkdir(dirname(tokenFile), { recursive: true });
-          await writeFile(
-            tokenFile,
-            await sign(
-              DEMO_SERVICE_ACCOUNT,
-              projection.audience ?? DEFAULT_TOKEN_AUDIENCE,
-              projection.expirationSeconds ?? 3600,
-            ),
-          );
-          return [
-            `${tokenFile}: iss ${issuerUrl}, sub system:serviceaccount:${DEMO_NAMESPACE}:${DEMO_SERVICE_ACCOUNT}, aud ${projection.audience}`,
-          ];
-        },
-      ),
-    () =>
-      step(
-        6,
-        "the pod's AWS SDK gets role credentials through its default chain",
-        ['kubectl logs job/s3-echoer'],
-        async () => {
-          if (!sts) throw new Error('no STS (step 3 failed)');
-          if (!podEnv.AWS_ROLE_ARN) throw new Error('the pod was not mutated (step 4 failed)');
-          if (!existsSync(S3_ECHOER)) throw new Error(`the s3-echoer example is not at ${S3_ECHOER}`);
-          // Exactly the pod's env, plus where STS is: the SDK finds AWS_ROLE_ARN and the token file itself.
-          const result = await run(process.execPath, [S3_ECHOER, '--whoami'], {
-            PATH: process.env.PATH,
-            ...podEnv,
-            AWS_ENDPOINT_URL_STS: sts.url,
-            AWS_CONFIG_FILE: '/dev/null',
-            AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          });
-          if (result.code !== 0) throw new Error(`s3-echoer --whoami failed: ${result.stderr.trim()}`);
-          return [`node examples/s3-echoer/s3-echoer.ts --whoami  ->  ${result.stdout.trim()}`];
-        },
-      ),
-    () =>
-      step(
-        7,
-        `troubleshooting replayed: the same pod as service account "${DEMO_WRONG_SERVICE_ACCOUNT}" is denied, and kirsa explains why`,
-        [`kirsa explain --role-arn ${DEMO_ROLE_ARN} --token-file <the pod's token>`],
-        async () => {
-          if (!sts) throw new Error('no STS (step 3 failed)');
-          const token = await sign(DEMO_WRONG_SERVICE_ACCOUNT, DEFAULT_TOKEN_AUDIENCE, 3600);
-          const tokenFile = join(work, 'token-app');
-          await writeFile(tokenFile, token);
-          const client = new STSClient({
-            endpoint: sts.url,
-            region: DEMO_REGION,
-            credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
-          });
-          let denial = '';
-          try {
-            await client.send(
-              new AssumeRoleWithWebIdentityCommand({
-                RoleArn: DEMO_ROLE_ARN,
-                RoleSessionName: 'demo',
-                WebIdentityToken: token,
-              }),
-            );
-          } catch (error) {
-            denial = `${(error as Error).name}: ${(error as Error).message.split('. kirsa:')[0]}`;
-          }
-          if (!denial.startsWith('AccessDenied'))
-            throw new Error(`expected AccessDenied, got ${denial || 'credentials'}`);
-          const explain = await run(
-            process.execPath,
-            [KIRSA_BIN, 'explain', '--policy-file', trustPolicyFile, '--token-file', tokenFile],
-            {
-              PATH: process.env.PATH,
-            },
-          );
-          if (explain.code !== 1)
-            throw new Error(`kirsa explain exited ${explain.code}: ${explain.stderr.trim()}`);
-          return [
-            `STS: ${denial}`,
-            `kirsa explain --policy-file ${trustPolicyFile} --token-file ${tokenFile}:`,
-            ...explain.stdout
-              .trimEnd()
-              .split('\n')
-              .map((line) => `  ${line}`),
-          ];
-        },
-      ),
-  ];
-  for (const runStep of all) await runStep();
+      );
+      if (explain.code !== 1)
+        throw new Error(`kirsa explain exited ${explain.code}: ${explain.stderr.trim()}`);
+      return [
+        `STS: ${denial}`,
+        `kirsa explain --policy-file ${trustPolicyFile} --token-file ${tokenFile}:`,
+        ...explain.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => `  ${line}`),
+      ];
+    },
+  );
 
   const seconds = (Date.now() - started) / 1000;
   write(

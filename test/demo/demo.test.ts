@@ -70,3 +70,14 @@ test('kirsa demo --keep: the AWS CLI gets the role with the printed env, and Ctr
     if (demo.exitCode === null) demo.kill('SIGKILL');
   }
 });
+
+test('kirsa demo --kube: the real API server admits the pod through the webhook, tokens from TokenRequest', async (context) => {
+  if (!realPart(context, 'KIRSA_KUBE_APISERVER')) return;
+  const run = await runKirsa(['demo', '--kube'], { timeoutMs: 180_000 });
+  assert.equal(run.code, 0, `${run.stdout}${run.stderr}`);
+  assert.match(run.stdout, /kube-apiserver and etcd, signing service-account tokens with the issuer key/);
+  assert.match(run.stdout, /the API server admits the s3-echoer pod and kirsa webhook mutates it/);
+  assert.match(run.stdout, /from the TokenRequest API, bound to the pod/);
+  assert.match(run.stdout, /identity: arn:aws:sts::111122223333:assumed-role\/s3-echoer\//);
+  assert.match(run.stdout, /all 8 steps passed/);
+});

@@ -1,0 +1,288 @@
+// A local control plane: a real kube-apiserver with its etcd, built by tools/realparts, on free loopback
+// ports: no controllers, no kubelet. It authenticates static tokens (an admin in system:masters, plus any
+// users the caller names), authorizes with RBAC, and signs service-account tokens with the issuer and key
+// given (or a fresh RSA key). The test tiers and `kirsa demo --kube` use it; stop() kills both processes
+// and removes its folder.
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { KirsaError } from '../errors.ts';
+import { freePort, stopProcess } from './processes.ts';
+
+const run = promisify(execFile);
+// src/local/ in a checkout; the real parts are built by the checkout's tools/realparts/build.sh.
+const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+const STARTUP_TIMEOUT_MS = 90_000;
+
+export interface KubeApiserverOptions {
+  /** --service-account-issuer; default https://kubernetes.default.svc. */
+  issuer?: string;
+  /** PEM public key(s) that verify service-account tokens; default: the public half of signingKeyPem. */
+  serviceAccountKeyPem?: string;
+  /** PEM private key that signs service-account tokens; default: a fresh RSA-2048 key. */
+  signingKeyPem?: string;
+  /** --api-audiences; default the issuer. */
+  apiAudiences?: string[];
+  /** Extra static-token users (name -> groups); each gets a token in `tokens`. */
+  users?: Record<string, string[]>;
+  extraArgs?: string[];
+  /**
+   * The service-account flags exactly as a user passes them (e.g. what `kirsa apiserver-config --for flags`
+   * prints), instead of the four the harness derives from issuer, keys and audiences.
+   */
+  serviceAccountFlags?: string[];
+}
+
+export interface KubeApiserver {
+  url: string;
+  /** The admin's bearer token (system:masters). */
+  token: string;
+  /** Tokens of the extra users, by name. */
+  tokens: Record<string, string>;
+  /** CA that verifies the API server's serving certificate. */
+  caFile: string;
+  /** A kubeconfig for the admin; kubeconfigFor(user) writes one for another user. */
+  kubeconfigPath: string;
+  kubeconfigFor(user: string): Promise<string>;
+  dir: string;
+  /** Everything the processes wrote, for failure messages. */
+  output(): string;
+  /** One API call as the admin; the answer's body parsed as JSON when it is JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: API answers are walked freely by the callers
+  request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  stop(): Promise<void>;
+}
+
+async function binaries(): Promise<{ apiserver: string; etcd: string }> {
+  let apiserver = process.env.KIRSA_KUBE_APISERVER;
+  let etcd = process.env.KIRSA_ETCD;
+  if (!apiserver || !etcd) {
+    try {
+      const { stdout } = await run('bash', ['tools/realparts/build.sh', '--print-json'], {
+        cwd: repositoryRoot,
+      });
+      const parts = JSON.parse(stdout) as Record<string, string>;
+      apiserver ??= parts.KIRSA_KUBE_APISERVER;
+      etcd ??= parts.KIRSA_ETCD;
+    } catch {
+      // not built, or not a checkout: said below
+    }
+  }
+  if (!apiserver || !etcd)
+    throw new KirsaError('NOT_FOUND', 'kube-apiserver and etcd are not built on this machine', {
+      hint: 'in the repository run bash tools/realparts/build.sh (npm test does it too), or set KIRSA_KUBE_APISERVER and KIRSA_ETCD',
+    });
+  return { apiserver, etcd };
+}
+
+/** True when both binaries are known (through the environment or the real-parts cache). */
+export async function kubeApiserverAvailable(): Promise<boolean> {
+  try {
+    await binaries();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function get(url: string, token: string, ca: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      url,
+      { ca, headers: { Authorization: `Bearer ${token}` }, timeout: 5_000 },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+function kubeconfig(url: string, caFile: string, user: string, token: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'test', cluster: { server: url, 'certificate-authority': caFile } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user } }],
+    'current-context': 'test',
+  });
+}
+
+export async function startKubeApiserver(options: KubeApiserverOptions = {}): Promise<KubeApiserver> {
+  const { apiserver, etcd } = await binaries();
+  const dir = await mkdtemp(join(tmpdir(), 'kirsa-kube-'));
+  const children: ChildProcess[] = [];
+  let output = '';
+  const collect = (name: string, child: ChildProcess) => {
+    const append = (chunk: Buffer) => {
+      output += `[${name}] ${chunk.toString('utf8')}`;
+      if (output.length > 200_000) output = output.slice(-100_000);
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+  };
+  const stop = async () => {
+    for (const child of children.reverse()) await stopProcess(child);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const [clientPort, peerPort, securePort] = [await freePort(), await freePort(), await freePort()];
+    const etcdChild = spawn(
+      etcd,
+      [
+        '--name=test',
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${clientPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${clientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=test=http://127.0.0.1:${peerPort}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(etcdChild);
+    collect('etcd', etcdChild);
+
+    const issuer = options.issuer ?? 'https://kubernetes.default.svc';
+    let signingKeyPem = options.signingKeyPem;
+    let publicKeyPem = options.serviceAccountKeyPem;
+    if (signingKeyPem === undefined) {
+      const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      signingKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      publicKeyPem ??= pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    }
+    const signingKeyFile = join(dir, 'sa-signing.key');
+    const publicKeyFile = join(dir, 'sa.pub');
+    await writeFile(signingKeyFile, signingKeyPem, { mode: 0o600 });
+    await writeFile(publicKeyFile, publicKeyPem ?? signingKeyPem);
+
+    const token = randomBytes(24).toString('hex');
+    const tokens: Record<string, string> = {};
+    const lines = [`${token},kirsa-test-admin,kirsa-test-admin,"system:masters"`];
+    for (const [user, groups] of Object.entries(options.users ?? {})) {
+      tokens[user] = randomBytes(24).toString('hex');
+      lines.push(`${tokens[user]},${user},${user}${groups.length ? `,"${groups.join(',')}"` : ''}`);
+    }
+    const tokenFile = join(dir, 'tokens.csv');
+    await writeFile(tokenFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+    const certDir = join(dir, 'certs');
+    await mkdir(certDir);
+
+    const apiChild = spawn(
+      apiserver,
+      [
+        `--etcd-servers=http://127.0.0.1:${clientPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${securePort}`,
+        `--cert-dir=${certDir}`,
+        '--service-cluster-ip-range=10.96.0.0/24',
+        '--authorization-mode=RBAC',
+        `--token-auth-file=${tokenFile}`,
+        ...(options.serviceAccountFlags ?? [
+          `--service-account-issuer=${issuer}`,
+          `--service-account-key-file=${publicKeyFile}`,
+          `--service-account-signing-key-file=${signingKeyFile}`,
+          `--api-audiences=${(options.apiAudiences ?? [issuer]).join(',')}`,
+        ]),
+        '--endpoint-reconciler-type=none',
+        '--profiling=false',
+        '--v=0',
+        ...(options.extraArgs ?? []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(apiChild);
+    collect('kube-apiserver', apiChild);
+
+    const url = `https://127.0.0.1:${securePort}`;
+    const caFile = join(certDir, 'apiserver.crt');
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    for (;;) {
+      if (apiChild.exitCode !== null || etcdChild.exitCode !== null) {
+        throw new Error(`kube-apiserver or etcd exited during start-up:\n${output.slice(-4000)}`);
+      }
+      try {
+        const ca = await readFile(caFile);
+        const ready = await get(`${url}/readyz`, token, ca);
+        // The bootstrap RBAC roles and the default namespace exist once /readyz says so.
+        if (ready.status === 200 && (await get(`${url}/api/v1/namespaces/default`, token, ca)).status === 200)
+          break;
+      } catch {
+        // not listening yet, or the certificate is not written yet
+      }
+      if (Date.now() > deadline)
+        throw new Error(`kube-apiserver not ready in ${STARTUP_TIMEOUT_MS} ms:\n${output.slice(-4000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+
+    const kubeconfigPath = join(dir, 'admin.kubeconfig');
+    await writeFile(kubeconfigPath, kubeconfig(url, caFile, 'kirsa-test-admin', token), { mode: 0o600 });
+    return {
+      url,
+      token,
+      tokens,
+      caFile,
+      kubeconfigPath,
+      async kubeconfigFor(user) {
+        const userToken = tokens[user];
+        if (userToken === undefined) throw new Error(`no static token for user ${user}`);
+        const path = join(dir, `${user}.kubeconfig`);
+        await writeFile(path, kubeconfig(url, caFile, user, userToken), { mode: 0o600 });
+        return path;
+      },
+      dir,
+      output: () => output,
+      async request(method, path, body) {
+        const ca = await readFile(caFile);
+        return new Promise((resolve, reject) => {
+          const call = httpsRequest(
+            new URL(path, url),
+            {
+              method,
+              ca,
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              timeout: 30_000,
+            },
+            (response) => {
+              let text = '';
+              response.setEncoding('utf8').on('data', (chunk: string) => {
+                text += chunk;
+              });
+              response.on('end', () => {
+                let json: unknown = text;
+                try {
+                  json = JSON.parse(text);
+                } catch {
+                  // not JSON (e.g. /readyz): keep the text
+                }
+                resolve({ status: response.statusCode ?? 0, json });
+              });
+            },
+          );
+          call.on('error', reject);
+          call.end(body === undefined ? undefined : JSON.stringify(body));
+        });
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
