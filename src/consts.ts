@@ -218,3 +218,11 @@ export const IAM_DEFAULT_REGION = 'us-east-1';
 export const ISSUER_DOCUMENT_MAX_BYTES = 1_048_576;
 /** `kirsa issuer serve` keeps idle connections this long: clients fetch two documents and leave. */
 export const ISSUER_SERVER_KEEP_ALIVE_MS = 5_000;
+
+// --- Self-managed webhook TLS ---------------------------------------------------------------------------------
+
+/** The Service, Secret and MutatingWebhookConfiguration names kirsa's install manifests use. */
+export const WEBHOOK_OBJECT_NAME = 'kirsa-webhook';
+export const DEFAULT_TLS_SECRET_NAME = 'kirsa-webhook-tls';
+/** How often a self-managing replica re-checks its certificate and the caBundle (renewal, drift). */
+export const SELF_MANAGED_TLS_CHECK_INTERVAL = '10m';

@@ -46,7 +46,7 @@ export function registerManifests(program: Command): void {
     .option('--replicas <n>', 'webhook replicas', parseIntegerFlag('replicas', { min: 1 }), d.replicas)
     .option(
       '--tls-mode <mode>',
-      'cert-manager (Issuer + Certificate) or secret (your Secret and CA)',
+      'cert-manager (Issuer + Certificate), secret (your Secret and CA), or self-managed (kirsa makes, renews and publishes its own)',
       d.tls.mode,
     )
     .option('--tls-secret <name>', 'Secret holding tls.crt and tls.key', d.tls.secretName)
@@ -76,8 +76,11 @@ export function registerManifests(program: Command): void {
       false,
     )
     .action(async (flags: ManifestsFlags) => {
-      if (flags.tlsMode !== 'cert-manager' && flags.tlsMode !== 'secret') {
-        throw new KirsaError('USAGE', `--tls-mode takes cert-manager or secret, not "${flags.tlsMode}"`);
+      if (!['cert-manager', 'secret', 'self-managed'].includes(flags.tlsMode)) {
+        throw new KirsaError(
+          'USAGE',
+          `--tls-mode takes cert-manager, secret or self-managed, not "${flags.tlsMode}"`,
+        );
       }
       let caBundle = '';
       if (flags.tlsMode === 'secret') {

@@ -14,11 +14,14 @@ import {
   DEFAULT_TLS_CERT_FILE,
   DEFAULT_TLS_KEY_FILE,
   DEFAULT_TLS_MIN_VERSION,
+  DEFAULT_TLS_SECRET_NAME,
   DEFAULT_WEBHOOK_NAMESPACE,
   DEFAULT_WEBHOOK_PORT,
   LOOKUP_BURST,
   LOOKUP_NEGATIVE_CACHE_MS,
   LOOKUP_RATE_PER_SECOND,
+  SELF_MANAGED_TLS_CHECK_INTERVAL,
+  WEBHOOK_OBJECT_NAME,
 } from '../consts.ts';
 import type { ContainerCredentialsSettings } from '../core/identity.ts';
 import { KirsaError } from '../errors.ts';
@@ -63,6 +66,12 @@ export interface WebhookFlags extends MutationFlagValues {
   inCluster?: boolean;
   composeRoleArn?: boolean;
   enableDebuggingHandlers?: boolean;
+  selfManagedTls: boolean;
+  tlsSecret: string;
+  serviceName: string;
+  webhookConfiguration: string;
+  tlsHosts: string[];
+  selfManagedTlsCheckInterval: number;
 }
 
 const portFlag = (name: string) => parseIntegerFlag(name, { min: 0 });
@@ -162,7 +171,49 @@ export function registerWebhook(program: Command): void {
           DEFAULT_SHUTDOWN_DRAIN_DELAY,
         ),
     )
-    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info');
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info')
+    .option(
+      '--self-managed-tls [bool]',
+      'make and renew the CA and serving certificate in Secret --tls-secret (in --namespace), write them to --tls-cert/--tls-key, and keep the caBundle of --webhook-configuration current',
+      parseBooleanFlag('self-managed-tls'),
+      false,
+    )
+    .option(
+      '--tls-secret <name>',
+      'with --self-managed-tls: the Secret holding the CA and serving pair',
+      DEFAULT_TLS_SECRET_NAME,
+    )
+    .option(
+      '--service-name <name>',
+      'with --self-managed-tls: the Service the certificate names (<name>.<namespace>.svc)',
+      WEBHOOK_OBJECT_NAME,
+    )
+    .option(
+      '--webhook-configuration <name>',
+      'with --self-managed-tls: the MutatingWebhookConfiguration whose caBundle kirsa keeps',
+      WEBHOOK_OBJECT_NAME,
+    )
+    .option(
+      '--tls-hosts <names>',
+      'with --self-managed-tls: more DNS names or IPs for the certificate, comma-separated',
+      (value: string) =>
+        value
+          .split(',')
+          .map((host) => host.trim())
+          .filter(Boolean),
+      [],
+    )
+    .addOption(
+      new Option(
+        '--self-managed-tls-check-interval <duration>',
+        'with --self-managed-tls: how often to re-check the certificate and caBundle',
+      )
+        .argParser(parseDurationFlag('self-managed-tls-check-interval'))
+        .default(
+          parseDurationFlag('self-managed-tls-check-interval')(SELF_MANAGED_TLS_CHECK_INTERVAL),
+          SELF_MANAGED_TLS_CHECK_INTERVAL,
+        ),
+    );
   addMutationFlags(command);
   // The reference's flags that kirsa does not need, accepted so its manifests keep working unchanged.
   command
@@ -175,8 +226,6 @@ export function registerWebhook(program: Command): void {
         .argParser(parseBooleanFlag('enable-debugging-handlers'))
         .hideHelp(),
     )
-    .addOption(new Option('--service-name <name>').hideHelp())
-    .addOption(new Option('--tls-secret <name>').hideHelp())
     .addOption(new Option('--tls-cipher-suites <list>').hideHelp())
     .addOption(new Option('--resync-period <duration>').hideHelp())
     .addOption(new Option('--kube-api <url>').hideHelp())
@@ -272,8 +321,11 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
       hint: 'give them different ports',
     });
   }
-  readable(flags.tlsCert, '--tls-cert');
-  readable(flags.tlsKey, '--tls-key');
+  // With self-managed TLS kirsa writes the pair itself; otherwise it must be there to read.
+  if (!flags.selfManagedTls) {
+    readable(flags.tlsCert, '--tls-cert');
+    readable(flags.tlsKey, '--tls-key');
+  }
   if (flags.identitiesFile !== undefined) readable(flags.identitiesFile, '--identities-file');
   const kubeConfig = await loadKubeConfig(flags.kubeconfig);
   if (kubeConfig === undefined) {
@@ -292,6 +344,15 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
         hint: 'run in a pod (or pass --kubeconfig) to watch ServiceAccounts, or give --identities-file',
       });
     }
+  }
+  if (flags.selfManagedTls && kubeConfig === undefined) {
+    throw new KirsaError(
+      'USAGE',
+      '--self-managed-tls needs cluster access (it keeps its certificate in a Secret)',
+      {
+        hint: 'run in a pod or pass --kubeconfig; or give --tls-cert and --tls-key from cert-manager',
+      },
+    );
   }
   const watchServiceAccounts = kubeConfig !== undefined && flags.watchServiceAccounts !== false;
   if (!watchServiceAccounts && !flags.watchConfigMap && flags.identitiesFile === undefined) {
@@ -436,6 +497,8 @@ async function serve(
     for (const handle of watches) handle.stop();
   });
 
+  if (flags.selfManagedTls && kubeConfig) await manageTls(flags, kubeConfig, log, stops);
+
   const app = createWebhookApp({
     identities: provider,
     mutation: mutationOptionsFrom(flags),
@@ -490,4 +553,57 @@ async function serve(
       process.off('SIGINT', onSignal);
     });
   });
+}
+
+// --- Self-managed TLS -----------------------------------------------------------------------------------------------
+
+/**
+ * Ensures the shared CA and serving pair, writes it where the server watches for it (so a renewal by any
+ * replica reaches every replica), and keeps the webhook configuration's caBundle equal to the CA; then
+ * re-checks on an interval. Trouble after start-up is logged and retried, never fatal.
+ */
+async function manageTls(
+  flags: WebhookFlags,
+  kubeConfig: KubeConfig,
+  log: Logger,
+  stops: Array<() => void>,
+): Promise<void> {
+  const { ensureTlsMaterial, publishCaBundle, writeServingFiles } = await import(
+    '../webhook/self-managed-tls.ts'
+  );
+  const { kubeCaBundleTarget, kubeTlsSecretStore } = await import('../webhook/self-managed-tls-kube.ts');
+  const store = await kubeTlsSecretStore(kubeConfig, flags.namespace, flags.tlsSecret);
+  const target = await kubeCaBundleTarget(kubeConfig, flags.webhookConfiguration);
+  const hosts = [
+    `${flags.serviceName}.${flags.namespace}.svc`,
+    `${flags.serviceName}.${flags.namespace}.svc.cluster.local`,
+    ...flags.tlsHosts,
+  ];
+  let written = '';
+  const check = async () => {
+    const { material, action, reason } = await ensureTlsMaterial(store, hosts, () => new Date());
+    if (material.certPem !== written) {
+      await writeServingFiles(material, flags.tlsCert, flags.tlsKey);
+      written = material.certPem;
+      log.info(
+        { secret: `${flags.namespace}/${flags.tlsSecret}`, action, reason },
+        'serving certificate written',
+      );
+    }
+    try {
+      if (await publishCaBundle(target, material.caPem)) {
+        log.info({ webhookConfiguration: flags.webhookConfiguration }, 'caBundle set to the CA');
+      }
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'cannot set the caBundle yet; retrying at the next check');
+    }
+  };
+  await check();
+  const timer = setInterval(() => {
+    check().catch((error: Error) =>
+      log.warn({ err: error.message }, 'self-managed TLS check failed; retrying'),
+    );
+  }, flags.selfManagedTlsCheckInterval);
+  timer.unref();
+  stops.push(() => clearInterval(timer));
 }

@@ -4,7 +4,11 @@
 
 import { SKIP_POD_LABEL } from '../consts.ts';
 
-export type TlsMode = 'cert-manager' | 'secret';
+/**
+ * cert-manager: an Issuer and a Certificate, cert-manager injects the caBundle. secret: the user's Secret and
+ * CA. self-managed: kirsa makes and renews its own CA and certificate in the Secret and keeps the caBundle.
+ */
+export type TlsMode = 'cert-manager' | 'secret' | 'self-managed';
 
 export interface InstallSettings {
   namespace: string;
@@ -55,8 +59,8 @@ function webhookArgs(settings: InstallSettings): string[] {
     'webhook',
     `--port=${w.port}`,
     `--metrics-port=${w.metricsPort}`,
-    '--tls-cert=/etc/kirsa/tls/tls.crt',
-    '--tls-key=/etc/kirsa/tls/tls.key',
+    `--tls-cert=${tlsDir(settings)}/tls.crt`,
+    `--tls-key=${tlsDir(settings)}/tls.key`,
     `--namespace=${settings.namespace}`,
     `--annotation-prefix=${w.annotationPrefix}`,
     `--token-audience=${w.tokenAudience}`,
@@ -65,7 +69,20 @@ function webhookArgs(settings: InstallSettings): string[] {
   ];
   if (w.awsDefaultRegion !== '') args.push(`--aws-default-region=${w.awsDefaultRegion}`);
   if (w.watchConfigMap) args.push('--watch-config-map');
+  if (settings.tls.mode === 'self-managed') {
+    args.push(
+      '--self-managed-tls',
+      `--tls-secret=${settings.tls.secretName}`,
+      `--service-name=${NAME}`,
+      `--webhook-configuration=${NAME}`,
+    );
+  }
   return args;
+}
+
+/** Where the serving pair is: the mounted Secret, or (self-managed) a scratch folder kirsa writes it into. */
+function tlsDir(settings: InstallSettings): string {
+  return settings.tls.mode === 'self-managed' ? '/var/run/kirsa/tls' : '/etc/kirsa/tls';
 }
 
 export function renderInstallManifests(settings: InstallSettings): Manifest[] {
@@ -88,7 +105,20 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
       kind: 'ClusterRole',
       metadata: meta(NAME, false),
       // Reading service accounts is all the webhook needs cluster-wide: get for the lookup on a cache miss.
-      rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch'] }],
+      // Self-managed TLS adds patching its own webhook configuration's caBundle, by name.
+      rules: [
+        { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch'] },
+        ...(settings.tls.mode === 'self-managed'
+          ? [
+              {
+                apiGroups: ['admissionregistration.k8s.io'],
+                resources: ['mutatingwebhookconfigurations'],
+                resourceNames: [NAME],
+                verbs: ['get', 'patch'],
+              },
+            ]
+          : []),
+      ],
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -101,8 +131,22 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: meta(NAME),
-      // The identity mapping ConfigMap lives in kirsa's own namespace; nothing else is read there.
-      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }],
+      // The identity mapping ConfigMap lives in kirsa's own namespace. Self-managed TLS adds its one Secret
+      // (create cannot be limited by name in RBAC; get and update are).
+      rules: [
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+        ...(settings.tls.mode === 'self-managed'
+          ? [
+              { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+              {
+                apiGroups: [''],
+                resources: ['secrets'],
+                resourceNames: [settings.tls.secretName],
+                verbs: ['get', 'update'],
+              },
+            ]
+          : []),
+      ],
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -173,10 +217,20 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
                   readOnlyRootFilesystem: true,
                   capabilities: { drop: ['ALL'] },
                 },
-                volumeMounts: [{ name: 'tls', mountPath: '/etc/kirsa/tls', readOnly: true }],
+                volumeMounts: [
+                  {
+                    name: 'tls',
+                    mountPath: tlsDir(settings),
+                    readOnly: settings.tls.mode !== 'self-managed',
+                  },
+                ],
               },
             ],
-            volumes: [{ name: 'tls', secret: { secretName: settings.tls.secretName } }],
+            volumes: [
+              settings.tls.mode === 'self-managed'
+                ? { name: 'tls', emptyDir: { medium: 'Memory' } }
+                : { name: 'tls', secret: { secretName: settings.tls.secretName } },
+            ],
           },
         },
       },

@@ -118,6 +118,17 @@ describe('install manifests on the real API server (dry run)', () => {
     );
   });
 
+  test('kirsa manifests (self-managed TLS) passes the API server', async (context) => {
+    if (!apiserver) return context.skip('real parts are missing');
+    const manifests = await runKirsa(['manifests', '--tls-mode', 'self-managed']);
+    assert.equal(manifests.code, 0, manifests.stderr);
+    const output = await kubectlRun(['apply', '--dry-run=server', '-f', '-'], manifests.stdout);
+    assert.match(
+      output,
+      /role\.rbac\.authorization\.k8s\.io\/kirsa-webhook (created|configured) \(server dry run\)/,
+    );
+  });
+
   test('helm template output passes the API server', async (context) => {
     if (!apiserver) return context.skip('real parts are missing');
     const { stdout } = await run(helm!, ['template', 'kirsa', CHART, '--namespace', 'kirsa'], {

@@ -17,7 +17,11 @@ const dir = mkdtempSync(join(tmpdir(), 'kirsa-deploy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML that the assertions walk freely
-type Manifest = { kind: string; metadata: { name: string; namespace?: string }; [key: string]: any };
+type Manifest = {
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  [key: string]: any;
+};
 
 function documents(text: string): Manifest[] {
   return parseAllDocuments(text)
@@ -35,6 +39,33 @@ const byKind = (manifests: Manifest[], kind: string) =>
   manifests.filter((manifest) => manifest.kind === kind);
 
 describe('kirsa manifests', () => {
+  test('self-managed TLS: no cert-manager objects, no caBundle, RBAC for its Secret and caBundle, a scratch folder', async () => {
+    const manifests = await kirsaManifests(['--tls-mode', 'self-managed']);
+    assert.equal(byKind(manifests, 'Certificate').length + byKind(manifests, 'Issuer').length, 0);
+    const webhook = byKind(manifests, 'MutatingWebhookConfiguration')[0]!;
+    assert.equal(webhook.webhooks[0].clientConfig.caBundle, undefined);
+    assert.equal(webhook.metadata.annotations, undefined);
+    assert.deepEqual(byKind(manifests, 'ClusterRole')[0]!.rules[1], {
+      apiGroups: ['admissionregistration.k8s.io'],
+      resources: ['mutatingwebhookconfigurations'],
+      resourceNames: ['kirsa-webhook'],
+      verbs: ['get', 'patch'],
+    });
+    assert.deepEqual(byKind(manifests, 'Role')[0]!.rules.slice(1), [
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['kirsa-webhook-tls'],
+        verbs: ['get', 'update'],
+      },
+    ]);
+    const pod = byKind(manifests, 'Deployment')[0]!.spec.template.spec;
+    assert.ok(pod.containers[0].args.includes('--self-managed-tls'));
+    assert.ok(pod.containers[0].args.includes('--tls-cert=/var/run/kirsa/tls/tls.crt'));
+    assert.deepEqual(pod.volumes[0], { name: 'tls', emptyDir: { medium: 'Memory' } });
+  });
+
   test('a production shape: replicas, disruption budget, probes, non-root, least RBAC, safe webhook', async () => {
     const manifests = await kirsaManifests();
     const deployment = byKind(manifests, 'Deployment')[0]!;
@@ -139,6 +170,11 @@ describe('the Helm chart', () => {
         '3',
         '--watch-config-map',
       ],
+    ],
+    [
+      'self-managed TLS',
+      { createNamespace: 'true', 'tls.mode': 'self-managed' },
+      ['--tls-mode', 'self-managed'],
     ],
   ] as const) {
     test(`helm template renders the same objects as kirsa manifests: ${label}`, async (t) => {

@@ -4,8 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -17,7 +19,9 @@ import {
 } from '../../src/webhook/self-managed-tls.ts';
 import { kubeCaBundleTarget, kubeTlsSecretStore } from '../../src/webhook/self-managed-tls-kube.ts';
 import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
+import { freePort } from '../support/processes.ts';
 import { realPart } from '../support/real-parts.ts';
+import { startWebhook, type WebhookProcess } from './harness.ts';
 
 const HOSTS = ['kirsa-webhook.kirsa.svc', 'kirsa-webhook.kirsa.svc.cluster.local', '127.0.0.1'];
 let apiserver: KubeApiserver | undefined;
@@ -123,5 +127,81 @@ describe('self-managed webhook TLS on the real API server', () => {
       assert.equal(webhook.clientConfig.url, 'https://127.0.0.1:1/mutate', 'nothing else changed');
     }
     assert.equal(await publishCaBundle(target, material.caPem), false, 'an equal caBundle is left alone');
+  });
+
+  test('kirsa webhook --self-managed-tls: the API server trusts it through the caBundle kirsa set, and pods are mutated', async (context) => {
+    if (!apiserver) return context.skip('real parts are missing');
+    const port = await freePort();
+    const work = await mkdtemp(join(tmpdir(), 'kirsa-self-tls-'));
+    let webhook: WebhookProcess | undefined;
+    try {
+      // The configuration as the install manifests leave it in this mode: no caBundle, kirsa fills it in.
+      const created = await api(
+        'POST',
+        '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+        {
+          metadata: { name: 'kirsa-self' },
+          webhooks: [
+            {
+              name: 'pod-identity.kirsa.dev',
+              admissionReviewVersions: ['v1'],
+              sideEffects: 'None',
+              failurePolicy: 'Ignore',
+              clientConfig: { url: `https://127.0.0.1:${port}/mutate` },
+              rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+            },
+          ],
+        },
+      );
+      assert.equal(created.status, 201, JSON.stringify(created.json));
+      webhook = await startWebhook([
+        '--port',
+        String(port),
+        '--kubeconfig',
+        apiserver.kubeconfigPath,
+        '--self-managed-tls',
+        '--namespace',
+        'kirsa',
+        '--tls-secret',
+        'kirsa-self-tls',
+        '--webhook-configuration',
+        'kirsa-self',
+        '--tls-hosts',
+        '127.0.0.1',
+        '--tls-cert',
+        join(work, 'tls/tls.crt'),
+        '--tls-key',
+        join(work, 'tls/tls.key'),
+      ]);
+      await webhook.waitForLog((line) => line.msg === 'caBundle set to the CA');
+      const account = await api('POST', '/api/v1/namespaces/default/serviceaccounts', {
+        metadata: {
+          name: 'self-tls',
+          annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/app' },
+        },
+      });
+      assert.equal(account.status, 201);
+      let env: Array<{ name: string }> = [];
+      for (
+        let attempt = 0;
+        attempt < 50 && !env.some((entry) => entry.name === 'AWS_ROLE_ARN');
+        attempt += 1
+      ) {
+        const pod = await api('POST', '/api/v1/namespaces/default/pods', {
+          metadata: { name: `self-tls-${attempt}` },
+          spec: { serviceAccountName: 'self-tls', containers: [{ name: 'app', image: 'app' }] },
+        });
+        assert.equal(pod.status, 201, JSON.stringify(pod.json));
+        env = pod.json.spec.containers[0].env ?? [];
+        if (!env.length) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.ok(
+        env.some((entry) => entry.name === 'AWS_ROLE_ARN'),
+        'the API server called the self-managed webhook over TLS',
+      );
+    } finally {
+      await webhook?.stop();
+      await rm(work, { recursive: true, force: true });
+    }
   });
 });
