@@ -16,10 +16,10 @@ const CHART = new URL('../../deploy/helm/kirsa', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'kirsa-deploy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// biome-ignore lint/suspicious/noExplicitAny: parsed YAML that the assertions walk freely
 type Manifest = {
   kind: string;
   metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  // biome-ignore lint/suspicious/noExplicitAny: parsed YAML that the assertions walk freely
   [key: string]: any;
 };
 
