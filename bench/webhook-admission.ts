@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeServingCertificate } from '../test/support/tls.ts';
 import { openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
@@ -208,6 +208,11 @@ try {
       `   ${name} at 1,000/s for ${seconds} s over 8 keep-alive connections: ${result.achieved.toFixed(0)} admissions/s, client-side ${summary(result.latencies)}, ${result.failures} failed`,
     );
     console.log(`      server-side (its histogram): ${serverShare(before, after)}`);
+    console.log(
+      `      ${await loopLag(server.metricsPort)}; load average ${loadavg()
+        .map((load) => load.toFixed(2))
+        .join(' ')}`,
+    );
   }
   for (const [name, set] of [
     ['20 KB pod', large],
