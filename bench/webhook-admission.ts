@@ -209,7 +209,7 @@ try {
     );
     console.log(`      server-side (its histogram): ${serverShare(before, after)}`);
     console.log(
-      `      ${await loopLag(server.metricsPort)}; load average ${loadavg()
+      `      machine load average ${loadavg()
         .map((load) => load.toFixed(2))
         .join(' ')}`,
     );
