@@ -1,5 +1,6 @@
 // Publishing the issuer's documents to S3: object keys from the issuer URL, a bucket policy that lets anyone
-// read exactly those two objects (merged into the bucket's own policy), and Block Public Access detection.
+// read exactly those two objects (merged into the bucket's own policy), and Block Public Access detection
+// (the bucket's, and the account's through S3 Control).
 // No ACLs: buckets made since 2023 have them disabled. The AWS calls sit behind S3Port so tests drive the
 // same code against moto, and the policy arithmetic is pure.
 
@@ -14,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ISSUER_BUCKET_POLICY_SID } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
+import { callerAccountId } from './iam-role.ts';
 
 export interface PublicAccessBlock {
   BlockPublicAcls?: boolean | undefined;
@@ -22,10 +24,20 @@ export interface PublicAccessBlock {
   RestrictPublicBuckets?: boolean | undefined;
 }
 
+/**
+ * The account-level Block Public Access as read: the settings (undefined when none are set), or, when the
+ * credentials may not read them (s3:GetAccountPublicAccessBlock), what AWS said.
+ */
+export type AccountPublicAccessBlock =
+  | { accountId: string; block: PublicAccessBlock | undefined }
+  | { accountId: string; denied: string };
+
 /** The S3 calls publish makes; the SDK implementation is below, tests may pass their own. */
 export interface S3Port {
   headBucket(bucket: string): Promise<void>;
   getPublicAccessBlock(bucket: string): Promise<PublicAccessBlock | undefined>;
+  /** The account of the credentials (STS GetCallerIdentity) and its S3 Control GetPublicAccessBlock. */
+  getAccountPublicAccessBlock(): Promise<AccountPublicAccessBlock>;
   getBucketPolicy(bucket: string): Promise<string | undefined>;
   putBucketPolicy(bucket: string, policy: string): Promise<void>;
   putObject(bucket: string, key: string, body: string, contentType: string): Promise<void>;
@@ -141,6 +153,47 @@ export function publicAccessBlockers(block: PublicAccessBlock | undefined): stri
   return blockers;
 }
 
+/** What the Block Public Access reads mean for publishing: refuse (naming each level), warn, or go on. */
+export function publicAccessFindings(
+  bucket: string,
+  bucketBlock: PublicAccessBlock | undefined,
+  account: AccountPublicAccessBlock,
+): { blocked: KirsaError | undefined; warnings: string[] } {
+  const warnings =
+    'denied' in account
+      ? [
+          `could not check the account-level Block Public Access of account ${account.accountId} (${account.denied}); publishing anyway: if it is on, PutBucketPolicy or the verification afterwards fails`,
+        ]
+      : [];
+  const onBucket = publicAccessBlockers(bucketBlock);
+  const onAccount = 'block' in account ? publicAccessBlockers(account.block) : [];
+  if (onBucket.length === 0 && onAccount.length === 0) return { blocked: undefined, warnings };
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  if (onBucket.length > 0) {
+    problems.push(`bucket ${bucket} has Block Public Access on: ${onBucket.join('; ')}`);
+    fixes.push(
+      `for this bucket only (aws s3api put-public-access-block --bucket ${bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false)`,
+    );
+  }
+  if (onAccount.length > 0 && 'block' in account) {
+    // The ACL settings are kept as they are: kirsa uses no ACLs, and they guard every bucket of the account.
+    const acls = `BlockPublicAcls=${account.block?.BlockPublicAcls === true},IgnorePublicAcls=${account.block?.IgnorePublicAcls === true}`;
+    problems.push(
+      `account ${account.accountId} has account-level Block Public Access on: ${onAccount.join('; ')}`,
+    );
+    fixes.push(
+      `for the account, which applies to all its buckets (aws s3control put-public-access-block --account-id ${account.accountId} --public-access-block-configuration ${acls},BlockPublicPolicy=false,RestrictPublicBuckets=false)`,
+    );
+  }
+  return {
+    blocked: new KirsaError('PERMISSION', problems.join('; '), {
+      hint: `turn them off ${fixes.join(' and ')}, or serve the issuer through CloudFront`,
+    }),
+    warnings,
+  };
+}
+
 // --- The SDK implementation --------------------------------------------------------------------------------
 
 export interface AwsClientOptions {
@@ -157,6 +210,11 @@ function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
+function isAccessDenied(error: unknown): boolean {
+  const name = errorName(error);
+  return name === 'AccessDenied' || name === 'AccessDeniedException' || statusOf(error) === 403;
+}
+
 /** SDK failures as KirsaErrors with the next step; `what` names the call for the message. */
 export function awsError(error: unknown, what: string): KirsaError {
   const name = errorName(error);
@@ -168,7 +226,7 @@ export function awsError(error: unknown, what: string): KirsaError {
       cause: error,
     });
   }
-  if (name === 'AccessDenied' || name === 'AccessDeniedException' || status === 403) {
+  if (isAccessDenied(error)) {
     return new KirsaError('PERMISSION', `${what}: access denied (${message})`, {
       hint: 'the credentials in use need this permission; an account-level Block Public Access setting also denies public bucket policies',
       cause: error,
@@ -227,6 +285,33 @@ export function s3PortFor(options: AwsClientOptions): S3Port {
           client.send(new GetPublicAccessBlockCommand({ Bucket: bucket })),
         )
       )?.PublicAccessBlockConfiguration,
+    getAccountPublicAccessBlock: async () => {
+      const accountId = await callerAccountId(options);
+      const what = `GetPublicAccessBlock for account ${accountId}`;
+      // Loaded on use, as the CLI loads this module: S3 Control is only needed for this one read.
+      const sdk = await import('@aws-sdk/client-s3-control');
+      const control = new sdk.S3ControlClient({
+        ...(options.region ? { region: options.region } : {}),
+        // The S3 Control endpoint rules put the account in front of the host ({AccountId}.HOST), also for a
+        // custom endpoint, where 123456789012.127.0.0.1 is no URL at all; `disableHostPrefix` does not
+        // reach those rules (tried with client-s3-control 3.1112: the same URL). So a given endpoint is used
+        // as it is; the account still goes in the x-amz-account-id header, where the API takes it.
+        ...(options.endpointUrl ? { endpointProvider: () => ({ url: new URL(options.endpointUrl!) }) } : {}),
+      });
+      try {
+        const answer = await control.send(new sdk.GetPublicAccessBlockCommand({ AccountId: accountId }));
+        return { accountId, block: answer.PublicAccessBlockConfiguration };
+      } catch (error) {
+        if (errorName(error) === 'NoSuchPublicAccessBlockConfiguration')
+          return { accountId, block: undefined };
+        // By status too: moto's 403 body is not one the S3 Control parser reads (it names it Unknown).
+        if (isAccessDenied(error))
+          return { accountId, denied: 's3:GetAccountPublicAccessBlock: access denied' };
+        throw awsError(error, what);
+      } finally {
+        control.destroy();
+      }
+    },
     getBucketPolicy: async (bucket) =>
       (
         await optional(`GetBucketPolicy on ${bucket}`, 'NoSuchBucketPolicy', () =>
@@ -256,34 +341,35 @@ export function s3PortFor(options: AwsClientOptions): S3Port {
 
 export interface PublishPlan {
   bucket: string;
+  /** Lines for the user: what could not be checked, though the plan goes ahead. */
+  warnings: string[];
   objects: Array<{ key: string; body: string }>;
   /** The merged policy to put, or undefined when the bucket already has kirsa's statement as is. */
   policy: string | undefined;
 }
 
-/** Read-only checks and the plan: the bucket exists, BPA allows a public policy, the merged policy. */
+/**
+ * Read-only checks and the plan: the bucket exists, neither the bucket's nor the account's Block Public
+ * Access stops a public policy, the merged policy.
+ */
 export async function planPublish(
   s3: S3Port,
   options: { bucket: string; objects: Array<{ key: string; body: string }>; partition?: string },
 ): Promise<PublishPlan> {
   await s3.headBucket(options.bucket);
-  const blockers = publicAccessBlockers(await s3.getPublicAccessBlock(options.bucket));
-  if (blockers.length > 0) {
-    throw new KirsaError(
-      'PERMISSION',
-      `bucket ${options.bucket} has Block Public Access on: ${blockers.join('; ')}`,
-      {
-        hint: `turn those two off for this bucket only (aws s3api put-public-access-block --bucket ${options.bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false), or serve the issuer through CloudFront`,
-      },
-    );
-  }
+  const findings = publicAccessFindings(
+    options.bucket,
+    await s3.getPublicAccessBlock(options.bucket),
+    await s3.getAccountPublicAccessBlock(),
+  );
+  if (findings.blocked) throw findings.blocked;
   const statement = issuerReadStatement(
     options.bucket,
     options.objects.map((object) => object.key),
     options.partition,
   );
   const policy = mergeIssuerPolicy(await s3.getBucketPolicy(options.bucket), statement);
-  return { bucket: options.bucket, objects: options.objects, policy };
+  return { bucket: options.bucket, warnings: findings.warnings, objects: options.objects, policy };
 }
 
 export async function uploadDocuments(s3: S3Port, plan: PublishPlan): Promise<void> {

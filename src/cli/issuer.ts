@@ -267,6 +267,7 @@ const publishPhases: Array<Phase<PublishContext>> = [
         objects: objects.map((object, index) => ({ key: object.key, body: bodies[index]! })),
         partition: partitionOf(flags.region ?? process.env.AWS_REGION ?? ''),
       });
+      for (const line of context.plan.warnings) warn(line);
     },
     async run(context) {
       const plan = context.plan!;
