@@ -286,7 +286,17 @@ export function s3PortFor(options: AwsClientOptions): S3Port {
         )
       )?.PublicAccessBlockConfiguration,
     getAccountPublicAccessBlock: async () => {
-      const accountId = await callerAccountId(options);
+      // The account-level read is advisory (the verification afterwards catches a blocked read anyway), so
+      // an endpoint that cannot answer it (an S3-compatible store without STS or S3 Control) only warns.
+      let accountId: string;
+      try {
+        accountId = await callerAccountId(options);
+      } catch (error) {
+        return {
+          accountId: '(unknown)',
+          denied: `STS GetCallerIdentity failed: ${(error as Error).message}`,
+        };
+      }
       const what = `GetPublicAccessBlock for account ${accountId}`;
       // Loaded on use, as the CLI loads this module: S3 Control is only needed for this one read.
       const sdk = await import('@aws-sdk/client-s3-control');
@@ -307,7 +317,7 @@ export function s3PortFor(options: AwsClientOptions): S3Port {
         // By status too: moto's 403 body is not one the S3 Control parser reads (it names it Unknown).
         if (isAccessDenied(error))
           return { accountId, denied: 's3:GetAccountPublicAccessBlock: access denied' };
-        throw awsError(error, what);
+        return { accountId, denied: `${what} failed: ${awsError(error, what).message}` };
       } finally {
         control.destroy();
       }
