@@ -327,6 +327,30 @@ function roleIn(pod: V1Pod): string | undefined {
   return pod.spec?.containers[0]?.env?.find((entry) => entry.name === 'AWS_ROLE_ARN')?.value;
 }
 
+describe('a quiet watch on a real kube-apiserver', () => {
+  test('still delivers after 32 s without events (the client ends idle watches at 30 s; kirsa resumes them)', async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    // No miss path here: whatever arrives, arrives through the watch.
+    const webhook = await startAgainstCluster(WATCHER, ['--service-account-lookup-grace-period', '0']);
+    await eventually(async () => {
+      const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
+      return ready.status === 200 ? true : undefined;
+    }, 40_000);
+    await new Promise((resolve) => setTimeout(resolve, 32_000));
+    await core.createNamespacedServiceAccount({
+      namespace: 'apps',
+      body: serviceAccount('apps', 'after-quiet', ROLE_B),
+    });
+    await eventually(async () =>
+      (await roleFor(webhook, 'apps', 'after-quiet')).role === ROLE_B ? true : undefined,
+    );
+    assert.equal(
+      metricValue(await scrape(webhook), 'kirsa_webhook_source_synced', { source: 'service-accounts' }),
+      1,
+    );
+  });
+});
+
 describe('the miss path on a real kube-apiserver', () => {
   test('an account the watch cannot deliver is found by one direct GET, then served from the cache', async (t) => {
     if (!kube) return t.skip('no kube-apiserver');
