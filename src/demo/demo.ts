@@ -20,6 +20,7 @@ import { apiserverFlags } from '../core/oidc.ts';
 import { oidcProviderArn } from '../core/sts-protocol.ts';
 import { buildTrustPolicy } from '../core/trust-policy.ts';
 import type { KirsaError } from '../errors.ts';
+import { webhookConfigurationForUrl } from '../install/manifests.ts';
 import { type IssuerServer, startIssuerServer } from '../issuer/server.ts';
 import { generateSigningKey, initIssuer } from '../issuer/store.ts';
 import { type KubeApiserver, startKubeApiserver } from '../local/control-plane.ts';
@@ -357,26 +358,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const pod = seedPod(DEMO_SERVICE_ACCOUNT);
       if (cluster) {
         await createServiceAccount(DEMO_SERVICE_ACCOUNT, { 'eks.amazonaws.com/role-arn': DEMO_ROLE_ARN });
-        const caBundle = Buffer.from(ca.certPem).toString('base64');
+        // The install's own webhook configuration (selectors and all), pointed at this process.
         const registered = await cluster.request(
           'POST',
           '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-          {
-            metadata: { name: 'kirsa-demo' },
-            webhooks: [
-              {
-                name: 'pod-identity.kirsa.dev',
-                admissionReviewVersions: ['v1', 'v1beta1'],
-                sideEffects: 'None',
-                failurePolicy: 'Ignore',
-                reinvocationPolicy: 'IfNeeded',
-                clientConfig: { url: `https://127.0.0.1:${webhook.port}/mutate`, caBundle },
-                rules: [
-                  { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] },
-                ],
-              },
-            ],
-          },
+          webhookConfigurationForUrl(`https://127.0.0.1:${webhook.port}/mutate`, ca.certPem, 'kirsa-demo'),
         );
         if (registered.status !== 201)
           throw new Error(`registering the webhook answered ${registered.status}`);

@@ -311,3 +311,21 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
   });
   return manifests;
 }
+
+/**
+ * The MutatingWebhookConfiguration of the install, pointed at a URL instead of the Service (a webhook
+ * outside the cluster: the demo, development, tests), trusting the given CA.
+ */
+export function webhookConfigurationForUrl(url: string, caPem: string, name = NAME): Manifest {
+  const caBundle = Buffer.from(caPem).toString('base64');
+  const configuration = renderInstallManifests({
+    ...DEFAULT_INSTALL_SETTINGS,
+    tls: { mode: 'secret', secretName: DEFAULT_INSTALL_SETTINGS.tls.secretName, caBundle },
+  }).find((manifest) => manifest.kind === 'MutatingWebhookConfiguration') as {
+    metadata: Record<string, unknown>;
+    webhooks: Array<Record<string, unknown>>;
+  };
+  configuration.metadata = { ...configuration.metadata, name };
+  for (const webhook of configuration.webhooks) webhook.clientConfig = { url, caBundle };
+  return configuration;
+}

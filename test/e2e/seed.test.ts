@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'yaml';
-import { DEFAULT_INSTALL_SETTINGS, renderInstallManifests } from '../../src/install/manifests.ts';
+import { webhookConfigurationForUrl } from '../../src/install/manifests.ts';
 import {
   type CertificateAuthority,
   createCertificateAuthority,
@@ -250,18 +250,7 @@ describe('the seed, end to end on a real kube-apiserver, moto and the AWS SDK', 
 
     // 5. The webhook, registered with the API server by URL, with the install manifests' selectors.
     webhook = await startKirsaWebhook(await writeCertificate('webhook-1'));
-    const configuration = renderInstallManifests({
-      ...DEFAULT_INSTALL_SETTINGS,
-      tls: { mode: 'secret', secretName: 'unused', caBundle: Buffer.from(ca.certPem).toString('base64') },
-    }).find((manifest) => manifest.kind === 'MutatingWebhookConfiguration') as {
-      webhooks: Array<Record<string, unknown>>;
-    };
-    for (const hook of configuration.webhooks) {
-      hook.clientConfig = {
-        url: `https://127.0.0.1:${webhookPort}/mutate`,
-        caBundle: Buffer.from(ca.certPem).toString('base64'),
-      };
-    }
+    const configuration = webhookConfigurationForUrl(`https://127.0.0.1:${webhookPort}/mutate`, ca.certPem);
     const registered = await kube(
       'POST',
       '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
