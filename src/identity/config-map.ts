@@ -5,8 +5,9 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { MAPPING_CONFIG_MAP_KEY, MAPPING_CONFIG_MAP_NAME } from '../consts.ts';
-import { EMPTY_MAPPING, type IdentityMapping, parseIdentityMapping } from '../core/identity.ts';
+import { EMPTY_MAPPING, type IdentityMapping } from '../core/identity.ts';
 import { type ListWatchHandle, startListWatch } from './list-watch.ts';
+import { applyMappingText } from './mapping-text.ts';
 
 export interface ConfigMapWatchOptions {
   kubeConfig: KubeConfig;
@@ -34,23 +35,18 @@ export function watchMappingConfigMap(options: ConfigMapWatchOptions): ListWatch
       options.onMapping(EMPTY_MAPPING);
       return;
     }
-    let parsed: ReturnType<typeof parseIdentityMapping>;
-    try {
-      parsed = parseIdentityMapping(text);
-    } catch (error) {
+    const error = applyMappingText(text, {
+      logger,
+      fields: { configMap: where },
+      label: 'mapping ConfigMap',
+      onMapping: options.onMapping,
+    });
+    if (error) {
       logger.error(
-        { configMap: where, reason: (error as Error).message },
+        { configMap: where, reason: error.message },
         'mapping ConfigMap is invalid; keeping the previous mapping',
       );
-      return;
     }
-    for (const problem of parsed.problems)
-      logger.warn({ configMap: where, problem }, 'mapping entry skipped');
-    options.onMapping(parsed.mapping);
-    logger.info(
-      { configMap: where, entries: parsed.mapping.size, skipped: parsed.problems.length },
-      'mapping ConfigMap loaded',
-    );
   }
 
   return startListWatch({

@@ -3,13 +3,9 @@
 // that cannot be parsed keeps the previous content in force and says why in the log.
 
 import type { Logger } from 'pino';
-import {
-  EMPTY_MAPPING,
-  type IdentityMapping,
-  parseContainerCredentialsList,
-  parseIdentityMapping,
-} from '../core/identity.ts';
+import { EMPTY_MAPPING, type IdentityMapping, parseContainerCredentialsList } from '../core/identity.ts';
 import { KirsaError } from '../errors.ts';
+import { applyMappingText } from './mapping-text.ts';
 import { type WatchedFiles, watchFiles } from './watched-file.ts';
 
 export interface IdentitiesFileOptions {
@@ -44,32 +40,22 @@ export async function watchIdentitiesFile(options: IdentitiesFileOptions): Promi
         options.onMapping(EMPTY_MAPPING);
         return;
       }
-      let parsed: ReturnType<typeof parseIdentityMapping>;
-      try {
-        parsed = parseIdentityMapping(content.toString('utf8'));
-      } catch (error) {
-        if (initial) {
-          startError = new KirsaError(
-            'INPUT_INVALID',
-            `identities file ${path}: ${(error as Error).message}`,
-            {
-              hint: 'write it as {"namespace/serviceaccount": {"RoleARN": "arn:aws:iam::111122223333:role/name"}}',
-            },
-          );
-          return;
-        }
-        logger.error(
-          { file: path, reason: (error as Error).message },
-          'identities file is invalid; keeping the previous mapping',
-        );
+      const error = applyMappingText(content.toString('utf8'), {
+        logger,
+        fields: { file: path },
+        label: 'identities file',
+        onMapping: options.onMapping,
+      });
+      if (!error) return;
+      if (initial) {
+        startError = new KirsaError('INPUT_INVALID', `identities file ${path}: ${error.message}`, {
+          hint: 'write it as {"namespace/serviceaccount": {"RoleARN": "arn:aws:iam::111122223333:role/name"}}',
+        });
         return;
       }
-      for (const problem of parsed.problems)
-        logger.warn({ file: path, problem }, 'identities file entry skipped');
-      options.onMapping(parsed.mapping);
-      logger.info(
-        { file: path, entries: parsed.mapping.size, skipped: parsed.problems.length },
-        'identities file loaded',
+      logger.error(
+        { file: path, reason: error.message },
+        'identities file is invalid; keeping the previous mapping',
       );
     },
     onError(error) {
