@@ -5,6 +5,7 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { IAM_DEFAULT_REGION } from '../consts.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
+import { type RoleArnParts, roleArnParts } from '../core/role-arn.ts';
 import { KirsaError } from '../errors.ts';
 
 export interface RoleRecord {
@@ -40,13 +41,13 @@ export interface IamOptions {
 }
 
 /** `arn:aws:iam::111122223333:role/path/name` -> its name and account. */
-export function parseRoleArn(arn: string): { accountId: string; name: string; partition: string } {
-  const match = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/.exec(arn);
-  if (!match)
+export function parseRoleArn(arn: string): RoleArnParts {
+  const parts = roleArnParts(arn);
+  if (!parts)
     throw new KirsaError('USAGE', `"${arn}" is not an IAM role ARN`, {
       hint: 'it looks like arn:aws:iam::111122223333:role/name',
     });
-  return { partition: match[1]!, accountId: match[2]!, name: match[3]! };
+  return parts;
 }
 
 function errorName(error: unknown): string {

@@ -4,7 +4,8 @@ import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
 import type { ContainerCredentialsIdentity, WebIdentity } from './identity.ts';
 import { applyAddOperations } from './json-patch.ts';
 import type { PodLike } from './kube-types.ts';
-import { isIamRoleArn, type MutationOptions, mutatePod } from './mutation.ts';
+import { type MutationOptions, mutatePod } from './mutation.ts';
+import { roleArnParts } from './role-arn.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/s3-echoer';
 const web: WebIdentity = {
@@ -158,13 +159,13 @@ describe('mutatePod', () => {
     assert.match(result.warnings[0]!, /"arn:aws:iam::1234:user\/bob" \(from test\) is not an IAM role ARN/);
   });
 
-  test('isIamRoleArn accepts partitions and paths, rejects the rest', () => {
+  test('role ARNs: partitions and paths are accepted, the rest refused', () => {
     for (const arn of [
       ROLE,
       'arn:aws-cn:iam::111122223333:role/a/b/c',
       'arn:aws-us-gov:iam::111122223333:role/x+=,.@-_',
     ]) {
-      assert.ok(isIamRoleArn(arn), arn);
+      assert.ok(roleArnParts(arn), arn);
     }
     for (const arn of [
       's3-echoer',
@@ -173,7 +174,7 @@ describe('mutatePod', () => {
       'arn:aws:sts::111122223333:role/x',
       `${ROLE} `,
     ]) {
-      assert.ok(!isIamRoleArn(arn), arn);
+      assert.equal(roleArnParts(arn), undefined, arn);
     }
   });
 

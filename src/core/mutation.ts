@@ -29,6 +29,7 @@ import { parseCsvRecord } from './csv-record.ts';
 import { clampTokenExpiration, type Identity, parseTokenExpiration } from './identity.ts';
 import { add, type PatchOperation, pointer } from './json-patch.ts';
 import type { Container, EnvVar, PodLike, Volume, VolumeMount } from './kube-types.ts';
+import { roleArnParts } from './role-arn.ts';
 
 export interface MutationOptions {
   annotationPrefix: string;
@@ -53,13 +54,6 @@ export interface MutationResult {
   warnings: string[];
   /** Containers (by name) left without credentials because of a conflict. */
   conflictedContainers: string[];
-}
-
-/** `arn:<partition>:iam::<12 digits>:role/<optional path/>name`, with IAM's allowed name characters. */
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
-
-export function isIamRoleArn(value: string): boolean {
-  return ROLE_ARN.test(value);
 }
 
 /** Everything about the token that the pod must end up with, derived once from the identity. */
@@ -254,7 +248,7 @@ export function mutatePod(
   const result: MutationResult = { outcome: 'unchanged', patch: [], warnings: [], conflictedContainers: [] };
   if (identity === undefined) return result;
 
-  if (identity.mode === 'web-identity' && !isIamRoleArn(identity.roleArn)) {
+  if (identity.mode === 'web-identity' && roleArnParts(identity.roleArn) === undefined) {
     result.outcome = 'invalid-identity';
     result.warnings.push(
       `kirsa: "${identity.roleArn}" (from ${identity.source}) is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>); no AWS credentials were injected. Correct it to the role's ARN.`,

@@ -83,16 +83,7 @@ export interface AssumeRoleWithWebIdentityInput {
   durationSeconds: number | undefined;
 }
 
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/;
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
-
-export function parseRoleArn(
-  roleArn: string,
-): { partition: string; account: string; name: string } | undefined {
-  const match = ROLE_ARN.exec(roleArn);
-  if (!match) return undefined;
-  return { partition: roleArn.split(':')[1]!, account: match[1]!, name: match[2]! };
-}
 
 export function validateAssumeRoleWithWebIdentity(
   params: Record<string, string>,

@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
-import { MAX_SESSION_SECONDS, parseRoleArn } from '../core/sts-protocol.ts';
+import { roleArnParts } from '../core/role-arn.ts';
+import { MAX_SESSION_SECONDS } from '../core/sts-protocol.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 
@@ -70,7 +71,7 @@ export async function buildStsConfig(document: unknown, source: string, baseDir:
       trustPolicyFile?: unknown;
     };
     const where = `roles[${index}]`;
-    if (typeof role.arn !== 'string' || !parseRoleArn(role.arn))
+    if (typeof role.arn !== 'string' || !roleArnParts(role.arn))
       throw invalid(source, `${where}.arn must be an IAM role ARN`);
     const max = role.maxSessionDuration ?? DEFAULT_MAX_SESSION_SECONDS;
     if (

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { issuerHostPath } from '../core/oidc.ts';
 import { closestFailures, contextFromClaims, evaluateTrustPolicy } from '../core/policy-evaluator.ts';
+import { roleArnParts } from '../core/role-arn.ts';
 import {
   type AssumeRoleWithWebIdentityOutput,
   assumedRoleArn,
@@ -23,7 +24,6 @@ import {
   mintCredentials,
   oidcProviderArn,
   parseQueryParameters,
-  parseRoleArn,
   renderAssumeRoleWithWebIdentity,
   renderError,
   renderGetCallerIdentity,
@@ -148,14 +148,14 @@ export function createStsHandler(options: StsServerOptions) {
     record.subject = accepted.subject;
 
     const role = options.config.roles.find((candidate) => candidate.arn === input.roleArn);
-    const arn = parseRoleArn(input.roleArn);
+    const arn = roleArnParts(input.roleArn);
     if (!role || !arn) {
       return stsError(
         'AccessDenied',
         `Not authorized to perform sts:AssumeRoleWithWebIdentity (kirsa: no role ${input.roleArn} is configured in this STS)`,
       );
     }
-    const providerArn = oidcProviderArn(arn.partition, arn.account, provider.url);
+    const providerArn = oidcProviderArn(arn.partition, arn.accountId, provider.url);
     const evaluation = evaluateTrustPolicy(role.trustPolicy, {
       principalFederated: providerArn,
       action: 'sts:AssumeRoleWithWebIdentity',
@@ -178,7 +178,7 @@ export function createStsHandler(options: StsServerOptions) {
     const roleId = roleUniqueId(role.arn, (text) => createHash('sha256').update(text).digest());
     const output: AssumeRoleWithWebIdentityOutput = {
       credentials,
-      assumedRoleArn: assumedRoleArn(arn.partition, arn.account, arn.name, input.roleSessionName),
+      assumedRoleArn: assumedRoleArn(arn.partition, arn.accountId, arn.name, input.roleSessionName),
       assumedRoleId: `${roleId}:${input.roleSessionName}`,
       subject: accepted.subject,
       audience: accepted.audience,
@@ -190,7 +190,7 @@ export function createStsHandler(options: StsServerOptions) {
       expiration: credentials.expiration,
       arn: output.assumedRoleArn,
       userId: output.assumedRoleId,
-      account: arn.account,
+      account: arn.accountId,
     });
     return renderAssumeRoleWithWebIdentity(output, randomUUID());
   }
