@@ -3,6 +3,7 @@
 // become the STS errors a real call would get.
 
 import { rootCertificates } from 'node:tls';
+import { discoveryUrlFor } from '../core/oidc.ts';
 import { type StsError, stsError } from '../core/sts-protocol.ts';
 import { KirsaError } from '../errors.ts';
 import { httpsGet } from '../issuer/https.ts';
@@ -46,7 +47,7 @@ export function createIssuerKeySource({
 
   async function fetchKeys(issuerUrl: string): Promise<JsonWebKeySet | StsError> {
     try {
-      const discovery = (await getJson(`${issuerUrl}/.well-known/openid-configuration`, ca, timeoutMs)) as {
+      const discovery = (await getJson(discoveryUrlFor(issuerUrl), ca, timeoutMs)) as {
         issuer?: unknown;
         jwks_uri?: unknown;
       };
