@@ -180,6 +180,11 @@ export const DEFAULT_SHUTDOWN_DRAIN_DELAY = '5s';
 export const SHUTDOWN_FINISH_TIMEOUT_MS = 10_000;
 /** Files (certificate, identities) are checked this often besides fs.watch, which misses some swaps. */
 export const FILE_POLL_INTERVAL_MS = 1_000;
+/**
+ * A mapping text is read in slices of this many bytes (or characters), the event loop taking its turn
+ * between them: a 4 MB mapping takes a few hundred ms to read, and admissions must not wait that long.
+ */
+export const MAPPING_READ_SLICE = 64 * 1024;
 /** Page size of the initial ServiceAccount list: bounds the memory a relist of 50,000 accounts needs. */
 export const LIST_PAGE_SIZE = 500;
 /** Reconnect backoff of a failed list or watch, doubling from the first to the second value. */

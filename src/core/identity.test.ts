@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   BUILTIN_CONTAINER_CREDENTIALS,
+  createMappingReader,
   EMPTY_MAPPING,
   type IdentitySources,
   lookupMapping,
@@ -98,6 +100,88 @@ describe('parseIdentityMapping', () => {
   test('not JSON, or not an object, throws', () => {
     assert.throws(() => parseIdentityMapping('{'), /not valid JSON/);
     assert.throws(() => parseIdentityMapping('[]'), /expected a JSON object/);
+    assert.throws(() => parseIdentityMapping(' "ns/sa" '), /expected a JSON object/);
+    assert.throws(() => parseIdentityMapping(' \n'), /not valid JSON: the text is empty/);
+    assert.throws(() => parseIdentityMapping('{"ns/a": {"RoleARN": "x"},}'), /not valid JSON/);
+    assert.throws(() => parseIdentityMapping('{} {}'), /not valid JSON/);
+    assert.throws(() => parseIdentityMapping('{"ns/a": {"RoleARN": "x"}'), /not valid JSON/);
+  });
+
+  test('a repeated key keeps its last value, as JSON.parse does, even when that value is the bad one', () => {
+    const text = `{"ns/a": {"RoleARN": "${ROLE('first')}"}, "ns/a": {"RoleARN": "${ROLE('last')}"},
+      "ns/b": {"RoleARN": "${ROLE('good')}"}, "ns/b": {"Audience": "no role"},
+      "t-*/c": {"RoleARN": "${ROLE('p1')}"}, "t-*/c": {"RoleARN": "${ROLE('p2')}"}}`;
+    const { mapping, problems } = parseIdentityMapping(text);
+    assert.equal(lookupMapping(mapping, 'ns', 'a')?.entry.roleArn, ROLE('last'));
+    assert.equal(lookupMapping(mapping, 'ns', 'b'), undefined);
+    assert.deepEqual(problems, ['entry "ns/b" has no RoleARN; skipped']);
+    assert.equal(mapping.patterns.length, 1);
+    assert.equal(lookupMapping(mapping, 't-1', 'c')?.entry.roleArn, ROLE('p2'));
+    assert.equal(mapping.size, 2);
+  });
+
+  test('read in pieces cut anywhere, even inside a UTF-8 sequence, it reads as the whole text does', () => {
+    const entry = fc.record(
+      {
+        RoleARN: fc.oneof(fc.constantFrom(ROLE('app'), ROLE('é-ü'), ''), fc.string({ unit: 'grapheme' })),
+        Audience: fc.string({ unit: 'grapheme' }),
+        UseRegionalSTS: fc.oneof(fc.boolean(), fc.constant('yes')),
+        TokenExpiration: fc.oneof(fc.integer(), fc.double()),
+      },
+      { requiredKeys: [] },
+    );
+    const key = fc.oneof(
+      fc.tuple(fc.constantFrom('ns', 'team-*', '*', 'ünï'), fc.constantFrom('app', 'web', 'sa*')).map(
+        ([namespace, name]) => `${namespace}/${name}`,
+      ),
+      fc.string({ unit: 'grapheme' }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(key, entry), { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        fc.boolean(),
+        (entries, cuts, asBytes) => {
+          const text = `{${entries.map(([name, value]) => `${JSON.stringify(name)}: ${JSON.stringify(value)}`).join(',\n')}}`;
+          const whole = parseIdentityMapping(text);
+          const input = asBytes ? new TextEncoder().encode(text) : text;
+          const points = [...new Set(cuts.map((cut) => cut % (input.length + 1)))].sort((a, b) => a - b);
+          const reader = createMappingReader();
+          let from = 0;
+          for (const point of [...points, input.length]) {
+            reader.write(input.slice(from, point));
+            from = point;
+          }
+          const pieces = reader.finish();
+          assert.deepEqual(pieces.problems, whole.problems);
+          assert.deepEqual([...pieces.mapping.exact], [...whole.mapping.exact]);
+          assert.deepEqual(
+            pieces.mapping.patterns.map((pattern) => [pattern.key, pattern.entry]),
+            whole.mapping.patterns.map((pattern) => [pattern.key, pattern.entry]),
+          );
+          // And the entries are those JSON.parse sees: the last value of each key that is a valid entry.
+          const expected = JSON.parse(text) as Record<string, unknown>;
+          for (const [name, entryValue] of whole.mapping.exact) {
+            const raw = expected[name] as { RoleARN?: unknown; roleArn?: unknown };
+            assert.equal(entryValue.roleArn, String(raw.RoleARN).trim());
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // The cases a random cut seldom hits: between the halves of a surrogate pair, inside a UTF-8 sequence.
+    const text = `{"ns/a": {"RoleARN": "${ROLE('x')}", "Audience": "😀é"}}`;
+    const bytes = new TextEncoder().encode(text);
+    for (const [input, cut] of [
+      [text, text.indexOf('😀') + 1],
+      [bytes, bytes.indexOf(0xf0) + 2],
+      [bytes, bytes.indexOf(0xc3) + 1],
+    ] as const) {
+      const reader = createMappingReader();
+      reader.write(input.slice(0, cut));
+      reader.write(input.slice(cut));
+      assert.equal(reader.finish().mapping.exact.get('ns/a')?.audience, '😀é');
+    }
   });
 });
 

@@ -2,6 +2,7 @@
 // the service account's annotations, the identity mapping (the reference's ConfigMap JSON) and the
 // container-credentials (EKS Pod Identity) list. Pure: the shells fetch the inputs, this decides.
 
+import { JSONParser } from '@streamparser/json';
 import {
   ANNOTATION,
   CONTAINER_CREDENTIALS_DEFAULTS,
@@ -213,54 +214,122 @@ function parseMappingEntry(key: string, raw: unknown): MappingEntry | string {
   return entry;
 }
 
+/** The first byte or character that is not JSON whitespace, or undefined for a blank text. */
+function firstNonBlank(text: string | Uint8Array): string | undefined {
+  for (let i = 0; i < text.length; i++) {
+    const at = typeof text === 'string' ? text.charCodeAt(i) : text[i]!;
+    // JSON whitespace: space, tab, line feed, carriage return.
+    if (at !== 0x20 && at !== 0x09 && at !== 0x0a && at !== 0x0d) return String.fromCharCode(at);
+  }
+  return undefined;
+}
+
+/** Reads a mapping text piece by piece; the webhook feeds a large file in slices so admissions go on meanwhile. */
+export interface MappingReader {
+  /** Takes the next piece of the text; a piece may end anywhere, even inside a UTF-8 sequence. */
+  write(piece: string | Uint8Array): void;
+  /** The mapping, once the whole text is in. Throws a SyntaxError when the text is not a JSON object. */
+  finish(): ParsedMapping;
+}
+
 /**
- * Parses the mapping JSON `{"ns/sa": {"RoleARN": ..., "Audience": ..., "UseRegionalSTS": ..., "TokenExpiration": ...}}`.
+ * Reads the mapping JSON `{"ns/sa": {"RoleARN": ..., "Audience": ..., "UseRegionalSTS": ..., "TokenExpiration": ...}}`.
  * Unlike the reference, a bad key is reported and skipped instead of crashing the process, and namespace
- * globs such as `team-*` match as documented. Throws only when the text is not a JSON object at all.
+ * globs such as `team-*` match as documented. Fails only when the text is not a JSON object at all.
+ *
+ * The text is read entry by entry with a streaming parser rather than JSON.parse: a 50,000-entry mapping
+ * (4 MB) parsed whole is a second copy of the mapping, about three times its size, alive all at once, and
+ * V8 keeps the heap it grew for it. Entry by entry, each parsed entry is garbage by the next one. Bytes are
+ * taken as they are, so a file need not become one large string first. As with JSON.parse, a key given
+ * twice keeps its last value.
  */
-export function parseIdentityMapping(text: string): ParsedMapping {
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new SyntaxError(`not valid JSON: ${(error as Error).message}`);
-  }
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    throw new SyntaxError('expected a JSON object keyed by "namespace/serviceaccount"');
-  }
+export function createMappingReader(): MappingReader {
   const exact = new Map<string, MappingEntry>();
-  const patterns: PatternEntry[] = [];
+  const patterns = new Map<string, PatternEntry>();
   const problems: string[] = [];
-  for (const [key, raw] of Object.entries(document as Record<string, unknown>)) {
-    const parts = key.split('/');
-    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-      problems.push(`key "${key}" is not "namespace/serviceaccount"; skipped`);
-      continue;
-    }
-    const [namespace, serviceAccount] = parts as [string, string];
-    if (serviceAccount.includes('*')) {
-      problems.push(`key "${key}": only the namespace part may hold a * pattern; skipped`);
-      continue;
-    }
-    const entry = parseMappingEntry(key, raw);
-    if (typeof entry === 'string') {
-      problems.push(`${entry}; skipped`);
-      continue;
-    }
-    if (namespace.includes('*')) {
-      patterns.push({
-        key,
-        namespacePattern: globToRegExp(namespace),
-        serviceAccount,
-        specificity: namespace.replaceAll('*', '').length,
-        entry,
-      });
-    } else {
-      exact.set(key, entry);
-    }
+  const parser = new JSONParser({ paths: ['$.*'], keepStack: false });
+  parser.onValue = ({ key, value }) => {
+    const name = String(key);
+    const problem = addMappingEntry(name, value, exact, patterns);
+    if (problem === undefined) return;
+    problems.push(`${problem}; skipped`);
+    // The last value of a repeated key is the one that counts, even when it is the bad one.
+    exact.delete(name);
+    patterns.delete(name);
+  };
+  let started = false;
+  let failure: SyntaxError | undefined;
+  return {
+    write(piece) {
+      if (failure !== undefined) return;
+      if (!started) {
+        const first = firstNonBlank(piece);
+        if (first === undefined) return;
+        started = true;
+        // The parser would take a top-level array or string too; the mapping must be an object.
+        if (first !== '{') {
+          failure = new SyntaxError('expected a JSON object keyed by "namespace/serviceaccount"');
+          return;
+        }
+      }
+      try {
+        parser.write(piece);
+      } catch (error) {
+        failure = new SyntaxError(`not valid JSON: ${(error as Error).message}`);
+      }
+    },
+    finish() {
+      if (failure !== undefined) throw failure;
+      if (!started) throw new SyntaxError('not valid JSON: the text is empty');
+      try {
+        // The parser ends by itself once the top-level object closes; end() then only reports a cut-off text.
+        if (!parser.isEnded) parser.end();
+      } catch (error) {
+        throw new SyntaxError(`not valid JSON: ${(error as Error).message}`);
+      }
+      const sorted = [...patterns.values()].sort(
+        (a, b) => b.specificity - a.specificity || a.key.localeCompare(b.key),
+      );
+      return { mapping: { exact, patterns: sorted, size: exact.size + sorted.length }, problems };
+    },
+  };
+}
+
+/** Reads a whole mapping text at once (see createMappingReader). Throws when it is not a JSON object. */
+export function parseIdentityMapping(text: string | Uint8Array): ParsedMapping {
+  const reader = createMappingReader();
+  reader.write(text);
+  return reader.finish();
+}
+
+/** Checks one `"ns/sa": {...}` entry and files it; returns why it was skipped instead, if it was. */
+function addMappingEntry(
+  key: string,
+  raw: unknown,
+  exact: Map<string, MappingEntry>,
+  patterns: Map<string, PatternEntry>,
+): string | undefined {
+  const slash = key.indexOf('/');
+  if (slash <= 0 || slash === key.length - 1 || key.indexOf('/', slash + 1) !== -1) {
+    return `key "${key}" is not "namespace/serviceaccount"`;
   }
-  patterns.sort((a, b) => b.specificity - a.specificity || a.key.localeCompare(b.key));
-  return { mapping: { exact, patterns, size: exact.size + patterns.length }, problems };
+  const namespace = key.slice(0, slash);
+  const serviceAccount = key.slice(slash + 1);
+  if (serviceAccount.includes('*')) return `key "${key}": only the namespace part may hold a * pattern`;
+  const entry = parseMappingEntry(key, raw);
+  if (typeof entry === 'string') return entry;
+  if (namespace.includes('*')) {
+    patterns.set(key, {
+      key,
+      namespacePattern: globToRegExp(namespace),
+      serviceAccount,
+      specificity: namespace.replaceAll('*', '').length,
+      entry,
+    });
+  } else {
+    exact.set(key, entry);
+  }
+  return undefined;
 }
 
 /** The mapping entry for ns/sa: an exact key first, then the most specific namespace pattern. */

@@ -23,7 +23,17 @@ export function watchMappingConfigMap(options: ConfigMapWatchOptions): ListWatch
   const fieldSelector = `metadata.name=${MAPPING_CONFIG_MAP_NAME}`;
   const where = `${namespace}/${MAPPING_CONFIG_MAP_NAME}`;
 
-  function take(object: unknown) {
+  // Mapping texts are read asynchronously (in slices), so changes are applied strictly one after another,
+  // in the order the API server sent them: a deletion never overtakes the update before it.
+  let applying: Promise<void> = Promise.resolve();
+  function inOrder(change: () => void | Promise<void>): Promise<void> {
+    applying = applying.then(change).catch((error: unknown) => {
+      logger.error({ configMap: where, err: error }, 'applying the mapping ConfigMap failed');
+    });
+    return applying;
+  }
+
+  async function take(object: unknown) {
     const text = (object as { data?: Record<string, string> | null } | undefined)?.data?.[
       MAPPING_CONFIG_MAP_KEY
     ];
@@ -35,7 +45,7 @@ export function watchMappingConfigMap(options: ConfigMapWatchOptions): ListWatch
       options.onMapping(EMPTY_MAPPING);
       return;
     }
-    const error = applyMappingText(text, {
+    const error = await applyMappingText(text, {
       logger,
       fields: { configMap: where },
       label: 'mapping ConfigMap',
@@ -73,21 +83,23 @@ export function watchMappingConfigMap(options: ConfigMapWatchOptions): ListWatch
           found = object;
         },
         commit() {
-          if (found === undefined) {
+          return inOrder(() => {
+            if (found !== undefined) return take(found);
             logger.info(
               { configMap: where },
               'mapping ConfigMap does not exist (yet); no mapping entries from it',
             );
             options.onMapping(EMPTY_MAPPING);
-          } else take(found);
+          });
         },
       };
     },
     onEvent(type, object) {
-      if (type === 'DELETED') {
+      void inOrder(() => {
+        if (type !== 'DELETED') return take(object);
         logger.info({ configMap: where }, 'mapping ConfigMap deleted; its entries are removed');
         options.onMapping(EMPTY_MAPPING);
-      } else take(object);
+      });
     },
     ...(options.onSyncedChange ? { onSyncedChange: options.onSyncedChange } : {}),
     logger,

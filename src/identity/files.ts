@@ -26,7 +26,7 @@ export async function watchIdentitiesFile(options: IdentitiesFileOptions): Promi
   const watched = await watchFiles({
     paths: [path],
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-    onContents([content]) {
+    async onContents([content]) {
       const initial = first;
       first = false;
       if (content === undefined) {
@@ -40,7 +40,7 @@ export async function watchIdentitiesFile(options: IdentitiesFileOptions): Promi
         options.onMapping(EMPTY_MAPPING);
         return;
       }
-      const error = applyMappingText(content.toString('utf8'), {
+      const error = await applyMappingText(content, {
         logger,
         fields: { file: path },
         label: 'identities file',

@@ -27,8 +27,11 @@ export interface ListWatchOptions {
   path: string;
   fieldSelector?: string;
   listPage(continueToken: string | undefined): Promise<ListPage>;
-  /** A full list starts: the sink collects its items and replaces the current state at commit. */
-  beginRelist(): { add(item: unknown): void; commit(): void };
+  /**
+   * A full list starts: the sink collects its items and replaces the current state at commit. A commit
+   * that returns a promise is awaited before the source counts as synced.
+   */
+  beginRelist(): { add(item: unknown): void; commit(): void | Promise<void> };
   onEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: unknown): void;
   onSyncedChange?(synced: boolean): void;
   logger: Logger;
@@ -84,7 +87,7 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
       resourceVersion = page.resourceVersion;
       continueToken = page.continueToken || undefined;
     } while (continueToken !== undefined);
-    sink.commit();
+    await sink.commit();
     return resourceVersion;
   }
 

@@ -1,9 +1,11 @@
-// What the identities file and the mapping ConfigMap do alike with a new mapping text: parse it, log each
+// What the identities file and the mapping ConfigMap do alike with a new mapping text: read it, log each
 // skipped entry, hand the mapping on and log the load. What a text that is no mapping at all means differs
 // (fatal at start-up for the file, "keep the last good mapping" otherwise), so that is left to the caller.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { type IdentityMapping, parseIdentityMapping } from '../core/identity.ts';
+import { MAPPING_READ_SLICE } from '../consts.ts';
+import { createMappingReader, type IdentityMapping, type ParsedMapping } from '../core/identity.ts';
 
 export interface MappingTextSource {
   logger: Logger;
@@ -14,11 +16,29 @@ export interface MappingTextSource {
   onMapping(mapping: IdentityMapping): void;
 }
 
+/**
+ * Reads the text a slice at a time, letting the event loop run between slices, so a webhook answering
+ * admissions keeps answering them while a large mapping loads.
+ */
+async function readInSlices(text: string | Uint8Array): Promise<ParsedMapping> {
+  const reader = createMappingReader();
+  for (let start = 0; start < text.length; start += MAPPING_READ_SLICE) {
+    if (start > 0) await nextTurn();
+    const end = start + MAPPING_READ_SLICE;
+    // A slice may end inside a UTF-8 sequence or a surrogate pair: the reader carries it over.
+    reader.write(typeof text === 'string' ? text.slice(start, end) : text.subarray(start, end));
+  }
+  return reader.finish();
+}
+
 /** Applies the text's mapping; returns the parse error instead, changing nothing, when it is no mapping. */
-export function applyMappingText(text: string, source: MappingTextSource): Error | undefined {
-  let parsed: ReturnType<typeof parseIdentityMapping>;
+export async function applyMappingText(
+  text: string | Uint8Array,
+  source: MappingTextSource,
+): Promise<Error | undefined> {
+  let parsed: ParsedMapping;
   try {
-    parsed = parseIdentityMapping(text);
+    parsed = await readInSlices(text);
   } catch (error) {
     return error as Error;
   }
