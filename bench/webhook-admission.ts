@@ -3,17 +3,22 @@
 // The webhook runs as its own process (the real CLI, identities from a file); the load generator runs here,
 // with a lean HTTP/1.1 client. Latency is measured at the client, from writing the request to the last byte
 // of the answer, so it includes TLS and the client's own work on the same 2 cores.
+// Two calibrations put the figures in context: the same load against a server that does nothing but answer
+// (bench/floor-server.ts), the best any Node HTTPS webhook could do here; and how steadily this machine
+// runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of milliseconds at a time.
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { makeServingCertificate } from '../test/support/tls.ts';
 import { openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
 import { makeReview, type PodSize } from './pods.ts';
 
 const KIRSA = new URL('../bin/kirsa.js', import.meta.url).pathname;
+const FLOOR_SERVER = new URL('./floor-server.ts', import.meta.url).pathname;
 
 interface Server {
   port: number;
@@ -21,12 +26,26 @@ interface Server {
   stop(): void;
 }
 
+function startWebhook(args: string[]): Promise<Server> {
+  return startServer([
+    KIRSA,
+    'webhook',
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--bind-address',
+    '127.0.0.1',
+    ...args,
+  ]);
+}
+
+/** Starts a server process and waits for its JSON "listening" line, which names its port(s). */
 async function startServer(args: string[]): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    [KIRSA, 'webhook', '--port', '0', '--metrics-port', '0', '--bind-address', '127.0.0.1', ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '' } },
-  );
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, KUBERNETES_SERVICE_HOST: '' },
+  });
   return new Promise((resolve, reject) => {
     let text = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -61,6 +80,12 @@ function scrape(metricsPort: number): Promise<string> {
 async function residentMemory(metricsPort: number): Promise<number> {
   const match = /^kirsa_webhook_process_resident_memory_bytes (\S+)/m.exec(await scrape(metricsPort));
   return match ? Number(match[1]) : Number.NaN;
+}
+
+/** The webhook's longest event-loop delay since the previous scrape (prom-client resets it on each). */
+async function serverLoopDelayMax(metricsPort: number): Promise<number> {
+  const match = /^kirsa_webhook_nodejs_eventloop_lag_max_seconds (\S+)/m.exec(await scrape(metricsPort));
+  return match ? Number(match[1]) * 1000 : Number.NaN;
 }
 
 /** Cumulative counts of the server's own latency histogram, by upper bound in seconds. */
@@ -195,7 +220,27 @@ await writeFile(
   identities,
   JSON.stringify({ 'shop/app': { RoleARN: 'arn:aws:iam::123456789012:role/shop-app' } }),
 );
-const server = await startServer([
+/**
+ * Runs a fixed piece of arithmetic (about 2 ms) over and over for `seconds`, in this process with nothing
+ * else to do: how much slower than usual its slowest runs are shows how steady the machine's CPU is.
+ */
+function cpuSteadiness(seconds: number): string {
+  const durations: number[] = [];
+  let state = 1;
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) {
+    const started = performance.now();
+    for (let i = 0; i < 120_000; i++) state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    durations.push(performance.now() - started);
+  }
+  const sorted = durations.slice(Math.floor(durations.length / 10)).sort((a, b) => a - b);
+  const median = percentile(sorted, 50);
+  const times = (p: number) => `${(percentile(sorted, p) / median).toFixed(1)}x`;
+  return `a ${median.toFixed(2)} ms piece of arithmetic took ${times(99)} as long at p99, ${times(99.9)} at p99.9, ${((sorted.at(-1) ?? 0) / median).toFixed(1)}x at worst (${sorted.length + (state < 0 ? 1 : 0)} runs)`;
+}
+
+console.log(`   machine steadiness: ${cpuSteadiness(5)}`);
+const server = await startWebhook([
   '--tls-cert',
   cert.certFile,
   '--tls-key',
@@ -226,12 +271,20 @@ try {
     ['1 KB pod', small, 5],
   ] as const) {
     const before = await serverBuckets(server.metricsPort);
+    await serverLoopDelayMax(server.metricsPort);
+    const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+    clientLoop.enable();
     const result = await fixedRate(server.port, cert.caPem, [...set], 1000, seconds);
+    clientLoop.disable();
+    const serverLoopMax = await serverLoopDelayMax(server.metricsPort);
     const after = await serverBuckets(server.metricsPort);
     console.log(
       `   ${name} at 1,000/s for ${seconds} s over keep-alive connections (${result.connections} used): ${result.achieved.toFixed(0)} admissions/s, client-side ${summary(result.latencies)}, ${result.failures} failed`,
     );
     console.log(`      server-side (its histogram): ${serverShare(before, after)}`);
+    console.log(
+      `      longest event-loop delay: webhook ${serverLoopMax.toFixed(1)} ms, load generator ${(clientLoop.max / 1e6).toFixed(1)} ms`,
+    );
     console.log(
       `      machine load average ${loadavg()
         .map((load) => load.toFixed(2))
@@ -250,6 +303,17 @@ try {
   console.log(
     `   webhook RSS after the runs: ${((await residentMemory(server.metricsPort)) / 2 ** 20).toFixed(1)} MB`,
   );
+  server.stop();
+  const floor = await startServer([FLOOR_SERVER, cert.certFile, cert.keyFile]);
+  try {
+    await fixedRate(floor.port, cert.caPem, large, 1000, 3);
+    const result = await fixedRate(floor.port, cert.caPem, [...large], 1000, 10);
+    console.log(
+      `   floor: the 20 KB pod at 1,000/s against a server that only answers (bench/floor-server.ts): client-side ${summary(result.latencies)}, ${result.failures} failed`,
+    );
+  } finally {
+    floor.stop();
+  }
 } finally {
   server.stop();
   await cert.cleanup();
