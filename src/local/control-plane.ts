@@ -56,6 +56,12 @@ export interface KubeApiserver {
   /** One API call as the admin; the answer's body parsed as JSON when it is JSON. */
   // biome-ignore lint/suspicious/noExplicitAny: API answers are walked freely by the callers
   request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  /**
+   * Stops kube-apiserver (SIGTERM, as a rolling control-plane upgrade does), waits `downMs`, and starts it
+   * again on the same port, certificates and etcd; resolves once it is ready. Clients see their watches end
+   * and connections refused meanwhile.
+   */
+  restartApiserver(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -183,53 +189,60 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
     const certDir = join(dir, 'certs');
     await mkdir(certDir);
 
-    const apiChild = spawn(
-      apiserver,
-      [
-        `--etcd-servers=http://127.0.0.1:${clientPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${securePort}`,
-        `--cert-dir=${certDir}`,
-        '--service-cluster-ip-range=10.96.0.0/24',
-        '--authorization-mode=RBAC',
-        `--token-auth-file=${tokenFile}`,
-        ...(options.serviceAccountFlags ?? [
-          `--service-account-issuer=${issuer}`,
-          `--service-account-key-file=${publicKeyFile}`,
-          `--service-account-signing-key-file=${signingKeyFile}`,
-          `--api-audiences=${(options.apiAudiences ?? [issuer]).join(',')}`,
-        ]),
-        '--endpoint-reconciler-type=none',
-        '--profiling=false',
-        '--v=0',
-        ...(options.extraArgs ?? []),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    children.push(apiChild);
-    collect('kube-apiserver', apiChild);
+    const apiserverArgs = [
+      `--etcd-servers=http://127.0.0.1:${clientPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${securePort}`,
+      `--cert-dir=${certDir}`,
+      '--service-cluster-ip-range=10.96.0.0/24',
+      '--authorization-mode=RBAC',
+      `--token-auth-file=${tokenFile}`,
+      ...(options.serviceAccountFlags ?? [
+        `--service-account-issuer=${issuer}`,
+        `--service-account-key-file=${publicKeyFile}`,
+        `--service-account-signing-key-file=${signingKeyFile}`,
+        `--api-audiences=${(options.apiAudiences ?? [issuer]).join(',')}`,
+      ]),
+      '--endpoint-reconciler-type=none',
+      '--profiling=false',
+      '--v=0',
+      ...(options.extraArgs ?? []),
+    ];
+    const startApiserver = () => {
+      const child = spawn(apiserver, apiserverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      collect('kube-apiserver', child);
+      return child;
+    };
+    let apiChild = startApiserver();
 
     const url = `https://127.0.0.1:${securePort}`;
     const caFile = join(certDir, 'apiserver.crt');
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    for (;;) {
-      if (apiChild.exitCode !== null || etcdChild.exitCode !== null) {
-        throw new Error(`kube-apiserver or etcd exited during start-up:\n${output.slice(-4000)}`);
+    const waitReady = async () => {
+      const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+      for (;;) {
+        if (apiChild.exitCode !== null || etcdChild.exitCode !== null) {
+          throw new Error(`kube-apiserver or etcd exited during start-up:\n${output.slice(-4000)}`);
+        }
+        try {
+          const ca = await readFile(caFile);
+          const ready = await get(`${url}/readyz`, token, ca);
+          // The bootstrap RBAC roles and the default namespace exist once /readyz says so.
+          if (
+            ready.status === 200 &&
+            (await get(`${url}/api/v1/namespaces/default`, token, ca)).status === 200
+          )
+            break;
+        } catch {
+          // not listening yet, or the certificate is not written yet
+        }
+        if (Date.now() > deadline)
+          throw new Error(`kube-apiserver not ready in ${STARTUP_TIMEOUT_MS} ms:\n${output.slice(-4000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
       }
-      try {
-        const ca = await readFile(caFile);
-        const ready = await get(`${url}/readyz`, token, ca);
-        // The bootstrap RBAC roles and the default namespace exist once /readyz says so.
-        if (ready.status === 200 && (await get(`${url}/api/v1/namespaces/default`, token, ca)).status === 200)
-          break;
-      } catch {
-        // not listening yet, or the certificate is not written yet
-      }
-      if (Date.now() > deadline)
-        throw new Error(`kube-apiserver not ready in ${STARTUP_TIMEOUT_MS} ms:\n${output.slice(-4000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    };
+    await waitReady();
 
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
     await writeFile(kubeconfigPath, kubeconfig(url, caFile, 'kirsa-test-admin', token), { mode: 0o600 });
@@ -278,6 +291,13 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
           call.on('error', reject);
           call.end(body === undefined ? undefined : JSON.stringify(body));
         });
+      },
+      async restartApiserver(downMs = 0) {
+        await stopProcess(apiChild);
+        children.splice(children.indexOf(apiChild), 1);
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        apiChild = startApiserver();
+        await waitReady();
       },
       stop,
     };

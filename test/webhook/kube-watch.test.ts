@@ -2,7 +2,8 @@
 // ServiceAccount list (and says why while RBAC forbids it), the watch carries adds, updates and deletes,
 // the mapping ConfigMap is watched with a bad key skipped and deletion honoured, the API server itself calls
 // the webhook for pods created right after their service account, and the miss path finds an account by a
-// direct GET when the watch cannot deliver it (a user allowed to list but not to watch).
+// direct GET when the watch cannot deliver it (a user allowed to list but not to watch). Across an API
+// server restart the webhook answers from its cache and its watches resume.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, type TestContext, test } from 'node:test';
@@ -348,6 +349,63 @@ describe('a quiet watch on a real kube-apiserver', () => {
       metricValue(await scrape(webhook), 'kirsa_webhook_source_synced', { source: 'service-accounts' }),
       1,
     );
+  });
+});
+
+describe('an API server restart', () => {
+  test('the webhook answers from its cache while the API server is away, and its watches resume after', async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    // No miss path: after the restart, changes can only arrive through the resumed watches.
+    const webhook = await startAgainstCluster(WATCHER, [
+      '--service-account-lookup-grace-period',
+      '0',
+      '--watch-config-map',
+      '--namespace',
+      'kirsa-system',
+    ]);
+    await eventually(async () => {
+      const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
+      return ready.status === 200 ? true : undefined;
+    }, 40_000);
+    await core.createNamespacedServiceAccount({
+      namespace: 'apps',
+      body: serviceAccount('apps', 'restart-a', ROLE_A),
+    });
+    await eventually(async () =>
+      (await roleFor(webhook, 'apps', 'restart-a')).role === ROLE_A ? true : undefined,
+    );
+
+    const restarted = kube.restartApiserver(2_000);
+    await webhook.waitForLog((line) => /watch failed|listing again|list failed/.test(line.msg), 30_000);
+    assert.equal((await roleFor(webhook, 'apps', 'restart-a')).role, ROLE_A, 'served from the cache');
+    await restarted;
+
+    const current = await core.readNamespacedServiceAccount({ namespace: 'apps', name: 'restart-a' });
+    current.metadata!.annotations!['eks.amazonaws.com/role-arn'] = ROLE_B;
+    await core.replaceNamespacedServiceAccount({ namespace: 'apps', name: 'restart-a', body: current });
+    await core.createNamespacedServiceAccount({
+      namespace: 'apps',
+      body: serviceAccount('apps', 'restart-b', ROLE_A),
+    });
+    await core.createNamespacedConfigMap({
+      namespace: 'kirsa-system',
+      body: {
+        metadata: { name: 'pod-identity-webhook' },
+        data: { config: JSON.stringify({ 'apps/restart-c': { RoleARN: ROLE_MAPPED } }) },
+      },
+    });
+    await eventually(async () => {
+      const [a, b, c] = await Promise.all([
+        roleFor(webhook, 'apps', 'restart-a'),
+        roleFor(webhook, 'apps', 'restart-b'),
+        roleFor(webhook, 'apps', 'restart-c'),
+      ]);
+      return a.role === ROLE_B && b.role === ROLE_A && c.role === ROLE_MAPPED ? true : undefined;
+    }, 60_000);
+    const metrics = await scrape(webhook);
+    assert.equal(metricValue(metrics, 'kirsa_webhook_source_synced', { source: 'service-accounts' }), 1);
+    assert.equal(metricValue(metrics, 'kirsa_webhook_source_synced', { source: 'mapping-config-map' }), 1);
+    await core.deleteNamespacedConfigMap({ namespace: 'kirsa-system', name: 'pod-identity-webhook' });
   });
 });
 
