@@ -179,8 +179,8 @@ try {
   for (const [label, entry, settleMs] of [
     ['kirsa webhook from the TypeScript sources', [KIRSA, 'webhook'], 1500],
     [
-      'as the image runs it (compiled, node --max-semi-space-size=1), after 12 s idle',
-      ['--max-semi-space-size=1', compiledEntry, 'webhook'],
+      'as the image runs it (compiled, node --max-semi-space-size=1 --expose-gc), after 12 s idle',
+      ['--max-semi-space-size=1', '--expose-gc', compiledEntry, 'webhook'],
       12_000,
     ],
   ] as const) {
