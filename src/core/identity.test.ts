@@ -131,9 +131,9 @@ describe('parseIdentityMapping', () => {
       { requiredKeys: [] },
     );
     const key = fc.oneof(
-      fc.tuple(fc.constantFrom('ns', 'team-*', '*', 'ünï'), fc.constantFrom('app', 'web', 'sa*')).map(
-        ([namespace, name]) => `${namespace}/${name}`,
-      ),
+      fc
+        .tuple(fc.constantFrom('ns', 'team-*', '*', 'ünï'), fc.constantFrom('app', 'web', 'sa*'))
+        .map(([namespace, name]) => `${namespace}/${name}`),
       fc.string({ unit: 'grapheme' }),
     );
     fc.assert(
