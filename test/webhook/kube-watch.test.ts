@@ -121,6 +121,14 @@ async function roleFor(webhook: WebhookProcess, namespace: string, serviceAccoun
   };
 }
 
+/** Waits for /readyz to say ready: the watches have synced (RBAC may be granted meanwhile). */
+async function untilReady(webhook: WebhookProcess): Promise<void> {
+  await eventually(async () => {
+    const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
+    return ready.status === 200 ? true : undefined;
+  }, 40_000);
+}
+
 async function scrape(webhook: WebhookProcess): Promise<string> {
   return (await httpGet(webhook.metricsPort, '/metrics')).body;
 }
@@ -160,10 +168,7 @@ describe('ServiceAccount and ConfigMap watches on a real kube-apiserver', () => 
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: WATCHER }],
       },
     });
-    await eventually(async () => {
-      const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
-      return ready.status === 200 ? true : undefined;
-    }, 40_000);
+    await untilReady(webhook);
     const metrics = await scrape(webhook);
     assert.equal(metricValue(metrics, 'kirsa_webhook_source_synced', { source: 'service-accounts' }), 1);
     assert.equal(metricValue(metrics, 'kirsa_webhook_source_synced', { source: 'mapping-config-map' }), 1);
@@ -333,10 +338,7 @@ describe('a quiet watch on a real kube-apiserver', () => {
     if (!kube) return t.skip('no kube-apiserver');
     // No miss path here: whatever arrives, arrives through the watch.
     const webhook = await startAgainstCluster(WATCHER, ['--service-account-lookup-grace-period', '0']);
-    await eventually(async () => {
-      const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
-      return ready.status === 200 ? true : undefined;
-    }, 40_000);
+    await untilReady(webhook);
     await new Promise((resolve) => setTimeout(resolve, 32_000));
     await core.createNamespacedServiceAccount({
       namespace: 'apps',
@@ -363,10 +365,7 @@ describe('an API server restart', () => {
       '--namespace',
       'kirsa-system',
     ]);
-    await eventually(async () => {
-      const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
-      return ready.status === 200 ? true : undefined;
-    }, 40_000);
+    await untilReady(webhook);
     await core.createNamespacedServiceAccount({
       namespace: 'apps',
       body: serviceAccount('apps', 'restart-a', ROLE_A),
@@ -414,10 +413,7 @@ describe('the miss path on a real kube-apiserver', () => {
     if (!kube) return t.skip('no kube-apiserver');
     await grant(LISTER, ['get', 'list']); // no watch: new accounts can only arrive through the miss path
     const webhook = await startAgainstCluster(LISTER, ['--service-account-lookup-grace-period', '3s']);
-    await eventually(async () => {
-      const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
-      return ready.status === 200 ? true : undefined;
-    }, 40_000);
+    await untilReady(webhook);
     await core.createNamespacedServiceAccount({
       namespace: 'default',
       body: serviceAccount('default', 'fresh', ROLE_B),
