@@ -11,12 +11,17 @@ export type PatchOperation = AddOperation;
 
 /** Escapes one reference token of a JSON Pointer (RFC 6901): `~` first, then `/`. */
 export function escapePointerToken(token: string | number): string {
-  return String(token).replaceAll('~', '~0').replaceAll('/', '~1');
+  if (typeof token === 'number') return String(token);
+  // Nearly every token (field names, indexes) needs no escaping; this runs for every patch path.
+  if (!token.includes('~') && !token.includes('/')) return token;
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
 /** Builds a JSON Pointer from unescaped tokens: pointer('metadata', 'labels', 'a/b') = /metadata/labels/a~1b. */
 export function pointer(...tokens: Array<string | number>): string {
-  return tokens.map((token) => `/${escapePointerToken(token)}`).join('');
+  let path = '';
+  for (const token of tokens) path += `/${escapePointerToken(token)}`;
+  return path;
 }
 
 /** Joins a pointer prefix (for a pod template inside a workload) with a pointer inside the pod. */

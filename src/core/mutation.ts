@@ -60,6 +60,8 @@ export interface MutationResult {
 interface TokenPlan {
   volumeName: string;
   mountPath: string;
+  /** mountPath normalised, to compare with the containers' mounts. */
+  normalisedMountPath: string;
   tokenFileName: string;
   /** The value of the token-file env var (Windows-style on Windows pods). */
   tokenFilePath: string;
@@ -83,7 +85,12 @@ function joinTokenPath(mountPath: string, fileName: string): string {
   return joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined;
 }
 
+/** A path with no empty, `.` or `..` segment and no trailing `/` is already normal. */
+const NEEDS_NORMALISING = /\/\/|(?:^|\/)\.\.?(?:\/|$)|.\/$/;
+
 function normaliseMountPath(path: string): string {
+  // Every mount of every container comes through here; almost all are already normal.
+  if (path !== '' && !NEEDS_NORMALISING.test(path)) return path;
   const normalised = posix.normalize(path);
   return normalised.length > 1 && normalised.endsWith('/') ? normalised.slice(0, -1) : normalised;
 }
@@ -117,6 +124,7 @@ function planToken(pod: PodLike, identity: Identity, options: MutationOptions): 
   return {
     volumeName: web ? TOKEN_VOLUME_NAME : identity.volumeName,
     mountPath,
+    normalisedMountPath: normaliseMountPath(mountPath),
     tokenFileName,
     tokenFilePath,
     audience: identity.audience,
@@ -191,7 +199,7 @@ function planContainer(container: Container, plan: TokenPlan, options: MutationO
   if (pairPresent && regionPresent && stsPresent) return { kind: 'untouched' };
 
   const mounts = container.volumeMounts ?? [];
-  const wantedPath = normaliseMountPath(plan.mountPath);
+  const wantedPath = plan.normalisedMountPath;
   const ours = mounts.find((mount) => mount.name === plan.volumeName);
   if (ours && normaliseMountPath(ours.mountPath ?? '') !== wantedPath) {
     return {
