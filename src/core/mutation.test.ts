@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { posix } from 'node:path';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
 import type { ContainerCredentialsIdentity, WebIdentity } from './identity.ts';
 import { applyAddOperations } from './json-patch.ts';
 import type { PodLike } from './kube-types.ts';
-import { type MutationOptions, mutatePod } from './mutation.ts';
+import { type MutationOptions, mutatePod, normaliseMountPath } from './mutation.ts';
 import { roleArnParts } from './role-arn.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/s3-echoer';
@@ -316,4 +318,28 @@ describe('mutatePod', () => {
       value: 'enabled',
     });
   });
+});
+
+test('mount paths normalise as posix.normalize does, minus a trailing slash, also on the fast path', () => {
+  const reference = (path: string) => {
+    const normalised = posix.normalize(path);
+    return normalised.length > 1 && normalised.endsWith('/') ? normalised.slice(0, -1) : normalised;
+  };
+  const piece = fc.constantFrom('/', '.', '..', 'a', 'eks.amazonaws.com', '\\', '...');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 10 }), (pieces) => {
+      const path = pieces.join('');
+      assert.equal(normaliseMountPath(path), reference(path), JSON.stringify(path));
+    }),
+    { numRuns: 5000 },
+  );
+  for (const path of [
+    '/var/run/secrets/eks.amazonaws.com/serviceaccount',
+    '/a//b',
+    '/a/./b',
+    '/a/..',
+    '/a/',
+    '',
+  ])
+    assert.equal(normaliseMountPath(path), reference(path), JSON.stringify(path));
 });

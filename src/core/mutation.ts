@@ -88,7 +88,8 @@ function joinTokenPath(mountPath: string, fileName: string): string {
 /** A path with no empty, `.` or `..` segment and no trailing `/` is already normal. */
 const NEEDS_NORMALISING = /\/\/|(?:^|\/)\.\.?(?:\/|$)|.\/$/;
 
-function normaliseMountPath(path: string): string {
+/** A mount path as posix.normalize makes it, without a trailing `/` (exported for its property test). */
+export function normaliseMountPath(path: string): string {
   // Every mount of every container comes through here; almost all are already normal.
   if (path !== '' && !NEEDS_NORMALISING.test(path)) return path;
   const normalised = posix.normalize(path);
