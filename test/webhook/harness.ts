@@ -25,12 +25,32 @@ export interface WebhookProcess {
   exited: Promise<number | null>;
 }
 
-export async function startWebhook(args: string[], env: NodeJS.ProcessEnv = {}): Promise<WebhookProcess> {
-  const child = spawn(
+/**
+ * Starts `kirsa webhook` on loopback. `launcher` runs it through another command first (e.g. unshare), which
+ * must end by executing its remaining arguments.
+ */
+export async function startWebhook(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  launcher: string[] = [],
+): Promise<WebhookProcess> {
+  const command = [
+    ...launcher,
     process.execPath,
-    [KIRSA_BIN, 'webhook', '--port', '0', '--metrics-port', '0', '--bind-address', '127.0.0.1', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '', ...env } },
-  );
+    KIRSA_BIN,
+    'webhook',
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--bind-address',
+    '127.0.0.1',
+    ...args,
+  ];
+  const child = spawn(command[0]!, command.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, KUBERNETES_SERVICE_HOST: '', ...env },
+  });
   const logs: LogLine[] = [];
   const listeners = new Set<() => void>();
   let stderr = '';
