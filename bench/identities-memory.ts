@@ -11,10 +11,10 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServiceAccountCache } from '../src/identity/service-accounts.ts';
+import { KIRSA_BIN, WEBHOOK_ON_LOOPBACK } from '../test/support/run-kirsa.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
 
 const COUNT = 50_000;
-const KIRSA = new URL('../bin/kirsa.js', import.meta.url).pathname;
 const REPOSITORY = new URL('..', import.meta.url).pathname;
 const TSC = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;
 
@@ -42,11 +42,10 @@ async function measureWebhook(
   settleMs = 1500,
 ): Promise<{ rssMb: number; startMs: number }> {
   const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    [...entry, '--port', '0', '--metrics-port', '0', '--bind-address', '127.0.0.1', ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '' } },
-  );
+  const child = spawn(process.execPath, [...entry, ...WEBHOOK_ON_LOOPBACK, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, KUBERNETES_SERVICE_HOST: '' },
+  });
   try {
     const metricsPort = await new Promise<number>((resolve, reject) => {
       let text = '';
@@ -177,7 +176,7 @@ try {
     "import { main } from './main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n",
   );
   for (const [label, entry, settleMs] of [
-    ['kirsa webhook from the TypeScript sources', [KIRSA, 'webhook'], 1500],
+    ['kirsa webhook from the TypeScript sources', [KIRSA_BIN, 'webhook'], 1500],
     [
       'as the image runs it (compiled, node --max-semi-space-size=1 --expose-gc), after 12 s idle',
       ['--max-semi-space-size=1', '--expose-gc', compiledEntry, 'webhook'],

@@ -13,11 +13,11 @@ import { request as httpRequest } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { KIRSA_BIN, WEBHOOK_ON_LOOPBACK } from '../test/support/run-kirsa.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
 import { openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
 import { makeReview, type PodSize } from './pods.ts';
 
-const KIRSA = new URL('../bin/kirsa.js', import.meta.url).pathname;
 const FLOOR_SERVER = new URL('./floor-server.ts', import.meta.url).pathname;
 
 interface Server {
@@ -27,17 +27,7 @@ interface Server {
 }
 
 function startWebhook(args: string[]): Promise<Server> {
-  return startServer([
-    KIRSA,
-    'webhook',
-    '--port',
-    '0',
-    '--metrics-port',
-    '0',
-    '--bind-address',
-    '127.0.0.1',
-    ...args,
-  ]);
+  return startServer([KIRSA_BIN, 'webhook', ...WEBHOOK_ON_LOOPBACK, ...args]);
 }
 
 /** Starts a server process and waits for its JSON "listening" line, which names its port(s). */

@@ -5,6 +5,10 @@ import { fileURLToPath } from 'node:url';
 
 export const KIRSA_BIN = fileURLToPath(new URL('../../bin/kirsa.js', import.meta.url));
 
+/** `kirsa webhook` flags for tests and benchmarks: loopback only, ports chosen by the OS (read back from its
+ * "listening" log line), so runs never collide. */
+export const WEBHOOK_ON_LOOPBACK = ['--port', '0', '--metrics-port', '0', '--bind-address', '127.0.0.1'];
+
 export interface KirsaRun {
   code: number | null;
   stdout: string;

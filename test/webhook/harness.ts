@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { type Agent, request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { KIRSA_BIN } from '../support/run-kirsa.ts';
+import { KIRSA_BIN, WEBHOOK_ON_LOOPBACK } from '../support/run-kirsa.ts';
 
 export interface LogLine {
   level: string;
@@ -34,19 +34,7 @@ export async function startWebhook(
   env: NodeJS.ProcessEnv = {},
   launcher: string[] = [],
 ): Promise<WebhookProcess> {
-  const command = [
-    ...launcher,
-    process.execPath,
-    KIRSA_BIN,
-    'webhook',
-    '--port',
-    '0',
-    '--metrics-port',
-    '0',
-    '--bind-address',
-    '127.0.0.1',
-    ...args,
-  ];
+  const command = [...launcher, process.execPath, KIRSA_BIN, 'webhook', ...WEBHOOK_ON_LOOPBACK, ...args];
   const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KUBERNETES_SERVICE_HOST: '', ...env },
