@@ -187,6 +187,8 @@ export const FILE_POLL_INTERVAL_MS = 1_000;
 export const MAPPING_READ_SLICE = 64 * 1024;
 /** Page size of the initial ServiceAccount list: bounds the memory a relist of 50,000 accounts needs. */
 export const LIST_PAGE_SIZE = 500;
+/** A list page that takes longer than this is abandoned and the list retried (with backoff). */
+export const LIST_PAGE_TIMEOUT_MS = 60_000;
 /** Reconnect backoff of a failed list or watch, doubling from the first to the second value. */
 export const WATCH_BACKOFF_MIN_MS = 500;
 export const WATCH_BACKOFF_MAX_MS = 30_000;

@@ -2,7 +2,7 @@
 // watched with its quirks fixed: a bad key is logged and skipped instead of crashing the process, deleting
 // the ConfigMap (or the key) removes its entries, and an unparseable update keeps the last good mapping.
 
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { MAPPING_CONFIG_MAP_KEY, MAPPING_CONFIG_MAP_NAME } from '../consts.ts';
 import { EMPTY_MAPPING, type IdentityMapping } from '../core/identity.ts';
@@ -19,7 +19,6 @@ export interface ConfigMapWatchOptions {
 
 export function watchMappingConfigMap(options: ConfigMapWatchOptions): ListWatchHandle {
   const { namespace, logger } = options;
-  const api = options.kubeConfig.makeApiClient(CoreV1Api);
   const fieldSelector = `metadata.name=${MAPPING_CONFIG_MAP_NAME}`;
   const where = `${namespace}/${MAPPING_CONFIG_MAP_NAME}`;
 
@@ -64,18 +63,6 @@ export function watchMappingConfigMap(options: ConfigMapWatchOptions): ListWatch
     kubeConfig: options.kubeConfig,
     path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
     fieldSelector,
-    async listPage(continueToken) {
-      const list = await api.listNamespacedConfigMap({
-        namespace,
-        fieldSelector,
-        ...(continueToken ? { _continue: continueToken } : {}),
-      });
-      return {
-        items: list.items,
-        resourceVersion: list.metadata?.resourceVersion ?? '',
-        continueToken: list.metadata?._continue,
-      };
-    },
     beginRelist() {
       let found: unknown;
       return {

@@ -1,6 +1,7 @@
 // A list-then-watch loop over one Kubernetes collection, written on @kubernetes/client-node's Watch because
 // its ListWatch keeps whole objects and offers no transform: here every object goes straight to callbacks
-// that keep only what they need. The list is paged (memory stays bounded on a relist of 50,000 accounts),
+// that keep only what they need. The list is paged and each page streamed item by item
+// (streamed-list.ts), so memory stays bounded on a relist of 50,000 accounts;
 // the watch asks for bookmarks and resumes from the last resourceVersion, "410 Gone" relists, and any other
 // failure retries with a doubling backoff, forever, until stop().
 
@@ -8,12 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { WATCH_BACKOFF_MAX_MS, WATCH_BACKOFF_MIN_MS } from '../consts.ts';
-
-export interface ListPage {
-  items: unknown[];
-  resourceVersion: string;
-  continueToken: string | undefined;
-}
+import { listPageStreamed } from './streamed-list.ts';
 
 export interface KubeObjectLike {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string } | null;
@@ -26,7 +22,6 @@ export interface ListWatchOptions {
   /** API path of the collection, e.g. /api/v1/serviceaccounts. */
   path: string;
   fieldSelector?: string;
-  listPage(continueToken: string | undefined): Promise<ListPage>;
   /**
    * A full list starts: the sink collects its items and replaces the current state at commit. A commit
    * that returns a promise is awaited before the source counts as synced.
@@ -81,11 +76,18 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
-      const page = await options.listPage(continueToken);
+      const page = await listPageStreamed(
+        options.kubeConfig,
+        {
+          path: options.path,
+          ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
+          ...(continueToken ? { continueToken } : {}),
+        },
+        (item) => sink.add(item),
+      );
       if (stopped) return '';
-      for (const item of page.items) sink.add(item);
       resourceVersion = page.resourceVersion;
-      continueToken = page.continueToken || undefined;
+      continueToken = page.continueToken;
     } while (continueToken !== undefined);
     await sink.commit();
     return resourceVersion;

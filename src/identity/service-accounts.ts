@@ -4,7 +4,6 @@
 
 import { CoreV1Api, type KubeConfig, Observable } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { LIST_PAGE_SIZE } from '../consts.ts';
 import { type ServiceAccountView, trimServiceAccount } from '../core/identity.ts';
 import { type KubeObjectLike, type ListWatchHandle, startListWatch } from './list-watch.ts';
 
@@ -118,22 +117,10 @@ export interface ServiceAccountWatchOptions {
 
 /** Lists and watches ServiceAccounts in all namespaces into the cache. */
 export function watchServiceAccounts(options: ServiceAccountWatchOptions): ListWatchHandle {
-  const api = options.kubeConfig.makeApiClient(CoreV1Api);
   return startListWatch({
     name: 'service-accounts',
     kubeConfig: options.kubeConfig,
     path: '/api/v1/serviceaccounts',
-    async listPage(continueToken) {
-      const list = await api.listServiceAccountForAllNamespaces({
-        limit: LIST_PAGE_SIZE,
-        ...(continueToken ? { _continue: continueToken } : {}),
-      });
-      return {
-        items: list.items,
-        resourceVersion: list.metadata?.resourceVersion ?? '',
-        continueToken: list.metadata?._continue,
-      };
-    },
     beginRelist: () => options.cache.beginRelist(),
     onEvent(type, object) {
       if (type === 'DELETED') options.cache.remove(object as KubeObjectLike);

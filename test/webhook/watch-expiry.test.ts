@@ -1,4 +1,4 @@
-// The watch's history running out, on a real kube-apiserver: the webhook reaches the API server through a
+// A list of several pages, and the watch's history running out, on a real kube-apiserver: the webhook reaches the API server through a
 // TCP relay the test can cut. While it is cut, service accounts change and etcd compacts the revisions the
 // webhook's watch would resume from, so its next watch is answered 410 Gone; it must list again and so
 // catch up with everything it missed. The API server runs without its watch cache, so resuming watches go
@@ -17,7 +17,9 @@ import {
   decodeReply,
   envOf,
   eventually,
+  httpGet,
   httpsCall,
+  metricValue,
   podReview,
   startWebhook,
   type WebhookProcess,
@@ -85,7 +87,7 @@ async function roleFor(namespace: string, serviceAccountName: string): Promise<s
   return envOf(decodeReply(answer.body).patch).AWS_ROLE_ARN as string | undefined;
 }
 
-test('after its watch history is compacted away, the webhook lists again and catches up', async (t) => {
+test('the list follows its pages; after its watch history is compacted away, the webhook lists again and catches up', async (t) => {
   if (!kube) return t.skip('no kube-apiserver');
   const config = new KubeConfig();
   config.loadFromFile(kube.kubeconfigPath);
@@ -95,6 +97,16 @@ test('after its watch history is compacted away, the webhook lists again and cat
   });
   await core.createNamespacedServiceAccount({ namespace: 'default', body: account('changed', ROLE_OLD) });
   await core.createNamespacedServiceAccount({ namespace: 'default', body: account('deleted', ROLE_OLD) });
+  // Enough accounts for three list pages of 500, so every list here follows continue tokens.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < 1_100) {
+        const name = `bulk-${next++}`;
+        await core.createNamespacedServiceAccount({ namespace: 'default', body: account(name, ROLE_OLD) });
+      }
+    }),
+  );
 
   relay = await startRelay(Number(new URL(kube.url).port));
   const relayed = join(kube.dir, 'relayed.kubeconfig');
@@ -115,6 +127,11 @@ test('after its watch history is compacted away, the webhook lists again and cat
   ]);
   await webhook.waitForLog((line) => line.msg === 'initial list complete');
   assert.equal(await roleFor('default', 'changed'), ROLE_OLD);
+  // Every account of every page is held: 1,100 bulk ones, the two above (no controller makes others here).
+  const metrics = (await httpGet(webhook.metricsPort, '/metrics')).body;
+  assert.equal(metricValue(metrics, 'kirsa_webhook_identities', { source: 'service-accounts' }), 1_102);
+  for (const name of ['bulk-0', 'bulk-550', 'bulk-1099'])
+    assert.equal(await roleFor('default', name), ROLE_OLD, `${name} came with the paged list`);
 
   relay.cut();
   await webhook.waitForLog((line) => line.msg === 'watch failed; reconnecting');
