@@ -5,89 +5,27 @@
 //    a role annotation on one in five), page by page as the list API returns them, here in this process:
 //    retained heap after GC and the time it took.
 
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServiceAccountCache } from '../src/identity/service-accounts.ts';
-import { KIRSA_BIN, WEBHOOK_ON_LOOPBACK } from '../test/support/run-kirsa.ts';
+import { KIRSA_BIN } from '../test/support/run-kirsa.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
+import { measureWebhook, serviceAccountObject, webhookAsImageRunsIt } from './webhook-process.ts';
 
 const COUNT = 50_000;
-const REPOSITORY = new URL('..', import.meta.url).pathname;
-const TSC = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;
 
-function scrapeRss(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => {
-        body += chunk;
-      });
-      response.on('end', () => {
-        const match = /^kirsa_webhook_process_resident_memory_bytes (\S+)/m.exec(body);
-        resolve(match ? Number(match[1]) : Number.NaN);
-      });
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-/** Starts a webhook, waits for "listening", lets it settle, and returns its RSS and start-up time. */
-async function measureWebhook(
-  entry: string[],
-  args: string[],
-  settleMs = 1500,
-): Promise<{ rssMb: number; startMs: number }> {
-  const started = performance.now();
-  const child = spawn(process.execPath, [...entry, ...WEBHOOK_ON_LOOPBACK, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, KUBERNETES_SERVICE_HOST: '' },
-  });
-  try {
-    const metricsPort = await new Promise<number>((resolve, reject) => {
-      let text = '';
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-        text += chunk;
-        const line = text.split('\n').find((candidate) => candidate.includes('"listening"'));
-        if (line) resolve((JSON.parse(line) as { metricsPort: number }).metricsPort);
-      });
-      child.on('exit', (code) => reject(new Error(`webhook exited with ${code}`)));
-    });
-    const startMs = performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, settleMs));
-    return { rssMb: (await scrapeRss(metricsPort)) / 2 ** 20, startMs };
-  } finally {
-    child.kill('SIGKILL');
-  }
-}
-
+/** A page of the list API's answer: the accounts as written, with the fields the API server adds. */
 function serviceAccountPage(from: number, size: number, resourceVersion: number): string {
   const items = [];
   for (let i = from; i < from + size; i++) {
-    const namespace = `team-${i % 500}`;
-    const name = `app-${i}`;
-    const annotations: Record<string, string> = {};
-    if (i % 5 === 0)
-      annotations['eks.amazonaws.com/role-arn'] = `arn:aws:iam::123456789012:role/${namespace}-${name}`;
-    if (i % 2 === 0) {
-      annotations['kubectl.kubernetes.io/last-applied-configuration'] = JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'ServiceAccount',
-        metadata: { annotations: { ...annotations }, name, namespace },
-      });
-    }
+    const { metadata } = serviceAccountObject(i);
     items.push({
       metadata: {
-        name,
-        namespace,
+        ...metadata,
         uid: `0b5b1a52-1d6e-4a8e-9b0e-${String(i).padStart(12, '0')}`,
         resourceVersion: String(resourceVersion + i),
         creationTimestamp: '2026-11-01T10:00:00Z',
-        labels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/managed-by': 'Helm' },
-        annotations,
         managedFields: [
           {
             manager: 'kubectl-client-side-apply',
@@ -161,30 +99,18 @@ try {
   );
   const tls = ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile];
   // As a checkout runs it (TypeScript sources, default heap), and as the container image runs it: compiled
-  // JavaScript with a 1 MB young generation, measured once V8 has shrunk the heap after the load (its
-  // memory reducer works when the process is idle; with the default young generation it keeps the pages).
-  const compiledDir = join(REPOSITORY, '.kirsa-scratch', 'bench-dist');
-  const build = spawnSync(
-    process.execPath,
-    [TSC, '-p', join(REPOSITORY, 'tsconfig.build.json'), '--outDir', compiledDir],
-    { stdio: 'inherit' },
-  );
-  if (build.status !== 0) throw new Error('tsc -p tsconfig.build.json failed');
-  const compiledEntry = join(compiledDir, 'src', 'cli', 'bench-entry.js');
-  await writeFile(
-    compiledEntry,
-    "import { main } from './main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n",
-  );
-  for (const [label, entry, settleMs] of [
+  // JavaScript with the image's node flags, measured once idle for 12 s.
+  const asImage = await webhookAsImageRunsIt();
+  for (const [label, command, settleMs] of [
     ['kirsa webhook from the TypeScript sources', [KIRSA_BIN, 'webhook'], 1500],
     [
-      'as the image runs it (compiled, node --max-semi-space-size=1 --expose-gc), after 12 s idle',
-      ['--max-semi-space-size=1', '--expose-gc', compiledEntry, 'webhook'],
+      `as the image runs it (compiled, node ${asImage.filter((word) => word.startsWith('--')).join(' ')}), after 12 s idle`,
+      asImage,
       12_000,
     ],
   ] as const) {
-    const one = await measureWebhook([...entry], [...tls, '--identities-file', small], settleMs);
-    const many = await measureWebhook([...entry], [...tls, '--identities-file', big], settleMs);
+    const one = await measureWebhook([...command], [...tls, '--identities-file', small], { settleMs });
+    const many = await measureWebhook([...command], [...tls, '--identities-file', big], { settleMs });
     console.log(
       `   ${label}: RSS ${one.rssMb.toFixed(1)} MB with 1 identity, ${many.rssMb.toFixed(1)} MB with ${COUNT.toLocaleString()} (+${(many.rssMb - one.rssMb).toFixed(1)} MB); start to listening ${one.startMs.toFixed(0)} ms vs ${many.startMs.toFixed(0)} ms`,
     );

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-const BENCHMARKS = ['webhook-admission.ts', 'identities-memory.ts', 'demo.ts'];
+const BENCHMARKS = ['webhook-admission.ts', 'identities-memory.ts', 'watch-memory.ts', 'demo.ts'];
 
 const only = process.argv.slice(2);
 const chosen = BENCHMARKS.filter((name) => only.length === 0 || only.some((part) => name.includes(part)));
@@ -20,7 +20,7 @@ for (const name of chosen) {
   const started = Date.now();
   const result = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(new URL(name, import.meta.url))], {
     stdio: 'inherit',
-    timeout: 120_000,
+    timeout: 300_000,
   });
   if (result.status !== 0) {
     failed += 1;
