@@ -7,92 +7,47 @@
 // (bench/floor-server.ts), the best any Node HTTPS webhook could do here; and how steadily this machine
 // runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of milliseconds at a time.
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { KIRSA_BIN, WEBHOOK_ON_LOOPBACK } from '../test/support/run-kirsa.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
+import { httpGet, metricValue, startServerProcess, startWebhook } from '../test/webhook/harness.ts';
 import { openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
 import { makeReview, type PodSize } from './pods.ts';
 
 const FLOOR_SERVER = new URL('./floor-server.ts', import.meta.url).pathname;
+/** The upper bounds (seconds) of the webhook's latency histogram that the figures report, and the total. */
+const BUCKETS = ['0.0005', '0.001', '0.0025', '0.005', '+Inf'];
 
-interface Server {
-  port: number;
-  metricsPort: number;
-  stop(): void;
-}
-
-function startWebhook(args: string[]): Promise<Server> {
-  return startServer([KIRSA_BIN, 'webhook', ...WEBHOOK_ON_LOOPBACK, ...args]);
-}
-
-/** Starts a server process and waits for its JSON "listening" line, which names its port(s). */
-async function startServer(args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, KUBERNETES_SERVICE_HOST: '' },
-  });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      text += chunk;
-      for (const line of text.split('\n')) {
-        if (!line.includes('"listening"')) continue;
-        const parsed = JSON.parse(line) as { port: number; metricsPort: number };
-        child.stdout!.removeAllListeners('data');
-        child.stdout!.resume();
-        resolve({ port: parsed.port, metricsPort: parsed.metricsPort, stop: () => child.kill('SIGKILL') });
-        return;
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`webhook exited with ${code}`)));
-  });
-}
-
-function scrape(metricsPort: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => {
-        body += chunk;
-      });
-      response.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
-  });
+async function metric(metricsPort: number, name: string, labels?: Record<string, string>): Promise<number> {
+  return metricValue((await httpGet(metricsPort, '/metrics')).body, name, labels) ?? Number.NaN;
 }
 
 async function residentMemory(metricsPort: number): Promise<number> {
-  const match = /^kirsa_webhook_process_resident_memory_bytes (\S+)/m.exec(await scrape(metricsPort));
-  return match ? Number(match[1]) : Number.NaN;
+  return metric(metricsPort, 'kirsa_webhook_process_resident_memory_bytes');
 }
 
 /** The webhook's longest event-loop delay since the previous scrape (prom-client resets it on each). */
 async function serverLoopDelayMax(metricsPort: number): Promise<number> {
-  const match = /^kirsa_webhook_nodejs_eventloop_lag_max_seconds (\S+)/m.exec(await scrape(metricsPort));
-  return match ? Number(match[1]) * 1000 : Number.NaN;
+  return (await metric(metricsPort, 'kirsa_webhook_nodejs_eventloop_lag_max_seconds')) * 1000;
 }
 
 /** Cumulative counts of the server's own latency histogram, by upper bound in seconds. */
 async function serverBuckets(metricsPort: number): Promise<Map<string, number>> {
-  const buckets = new Map<string, number>();
-  for (const match of (await scrape(metricsPort)).matchAll(
-    /^kirsa_webhook_admission_duration_seconds_bucket\{le="([^"]+)"\} (\S+)/gm,
-  )) {
-    buckets.set(match[1]!, Number(match[2]));
-  }
-  return buckets;
+  const exposition = (await httpGet(metricsPort, '/metrics')).body;
+  return new Map(
+    BUCKETS.map((le) => [
+      le,
+      metricValue(exposition, 'kirsa_webhook_admission_duration_seconds_bucket', { le }) ?? 0,
+    ]),
+  );
 }
 
 /** The server-side share of admissions answered within 0.5, 1, 2.5 and 5 ms between two scrapes. */
 function serverShare(before: Map<string, number>, after: Map<string, number>): string {
   const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
-  return ['0.0005', '0.001', '0.0025', '0.005']
+  return BUCKETS.slice(0, -1)
     .map((le) => {
       const within = (after.get(le) ?? 0) - (before.get(le) ?? 0);
       return `${((100 * within) / total).toFixed(1)}% <= ${Number(le) * 1000} ms`;
@@ -293,8 +248,8 @@ try {
   console.log(
     `   webhook RSS after the runs: ${((await residentMemory(server.metricsPort)) / 2 ** 20).toFixed(1)} MB`,
   );
-  server.stop();
-  const floor = await startServer([FLOOR_SERVER, cert.certFile, cert.keyFile]);
+  await server.stop('SIGKILL');
+  const floor = await startServerProcess([process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]);
   try {
     await fixedRate(floor.port, cert.caPem, large, 1000, 3);
     const result = await fixedRate(floor.port, cert.caPem, [...large], 1000, 10);
@@ -302,10 +257,10 @@ try {
       `   floor: the 20 KB pod at 1,000/s against a server that only answers (bench/floor-server.ts): client-side ${summary(result.latencies)}, ${result.failures} failed`,
     );
   } finally {
-    floor.stop();
+    await floor.stop('SIGKILL');
   }
 } finally {
-  server.stop();
+  await server.stop('SIGKILL');
   await cert.cleanup();
   await rm(dir, { recursive: true, force: true });
 }

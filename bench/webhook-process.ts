@@ -2,12 +2,11 @@
 // the node flags of the Dockerfile's ENTRYPOINT, read from it so the two cannot drift), one measured start
 // of a webhook process, and the realistic ServiceAccounts they load.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { WEBHOOK_ON_LOOPBACK } from '../test/support/run-kirsa.ts';
+import { httpGet, metricValue, startWebhook } from '../test/webhook/harness.ts';
 
 const REPOSITORY = new URL('..', import.meta.url).pathname;
 const TSC = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;
@@ -44,23 +43,6 @@ export async function webhookAsImageRunsIt(): Promise<string[]> {
   return compiled;
 }
 
-function scrapeRss(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => {
-        body += chunk;
-      });
-      response.on('end', () => {
-        const match = /^kirsa_webhook_process_resident_memory_bytes (\S+)/m.exec(body);
-        resolve(match ? Number(match[1]) : Number.NaN);
-      });
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
 export interface WebhookMeasure {
   rssMb: number;
   /** From spawning the process to its "listening" log line. */
@@ -70,47 +52,30 @@ export interface WebhookMeasure {
 }
 
 /**
- * Starts a webhook (`command` is what follows the node binary), waits for "listening" and, when given, for
+ * Starts a webhook (`kirsa` is the node arguments that run it), waits for "listening" and, when given, for
  * a log line with the message `until`; lets it settle `settleMs`, and reads its RSS from its own /metrics.
  */
 export async function measureWebhook(
-  command: string[],
+  kirsa: string[],
   args: string[],
   options: { settleMs: number; until?: string },
 ): Promise<WebhookMeasure> {
   const started = performance.now();
-  const child = spawn(process.execPath, [...command, ...WEBHOOK_ON_LOOPBACK, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, KUBERNETES_SERVICE_HOST: '' },
-  });
+  const webhook = await startWebhook(args, { kirsa });
   try {
-    let startMs = Number.NaN;
+    const startMs = performance.now() - started;
     let untilMs: number | undefined;
-    const metricsPort = await new Promise<number>((resolve, reject) => {
-      let text = '';
-      let port: number | undefined;
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-        text += chunk;
-        const lines = text.split('\n');
-        text = lines.pop() ?? '';
-        for (const line of lines) {
-          const entry = JSON.parse(line) as { msg?: string; metricsPort?: number };
-          if (entry.msg === 'listening') {
-            startMs = performance.now() - started;
-            port = entry.metricsPort;
-          }
-          if (options.until !== undefined && entry.msg === options.until)
-            untilMs = performance.now() - started;
-          if (port !== undefined && (options.until === undefined || untilMs !== undefined)) resolve(port);
-        }
-      });
-      child.on('exit', (code) => reject(new Error(`webhook exited with ${code}`)));
-    });
+    if (options.until !== undefined) {
+      await webhook.waitForLog((line) => line.msg === options.until, 120_000);
+      untilMs = performance.now() - started;
+    }
     await new Promise((resolve) => setTimeout(resolve, options.settleMs));
-    const rssMb = (await scrapeRss(metricsPort)) / 2 ** 20;
+    const metrics = (await httpGet(webhook.metricsPort, '/metrics')).body;
+    const rssMb =
+      (metricValue(metrics, 'kirsa_webhook_process_resident_memory_bytes') ?? Number.NaN) / 2 ** 20;
     return untilMs === undefined ? { rssMb, startMs } : { rssMb, startMs, untilMs };
   } finally {
-    child.kill('SIGKILL');
+    await webhook.stop('SIGKILL');
   }
 }
 

@@ -25,16 +25,36 @@ export interface WebhookProcess {
   exited: Promise<number | null>;
 }
 
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** A command to run the webhook through first (e.g. unshare); it must end by executing its arguments. */
+  launcher?: string[];
+  /** The node arguments that run `kirsa webhook`; by default the checkout's bin (the benchmarks pass a build). */
+  kirsa?: string[];
+}
+
+/** Starts `kirsa webhook` on loopback, with `args` after the loopback flags. */
+export function startWebhook(args: string[], options: StartOptions = {}): Promise<WebhookProcess> {
+  return startServerProcess(
+    [
+      ...(options.launcher ?? []),
+      process.execPath,
+      ...(options.kirsa ?? [KIRSA_BIN, 'webhook']),
+      ...WEBHOOK_ON_LOOPBACK,
+      ...args,
+    ],
+    options.env,
+  );
+}
+
 /**
- * Starts `kirsa webhook` on loopback. `launcher` runs it through another command first (e.g. unshare), which
- * must end by executing its remaining arguments.
+ * Starts a server process that logs JSON lines, and resolves once it logs "listening" with its port (and
+ * metricsPort, NaN for a server without one).
  */
-export async function startWebhook(
-  args: string[],
+export async function startServerProcess(
+  command: string[],
   env: NodeJS.ProcessEnv = {},
-  launcher: string[] = [],
 ): Promise<WebhookProcess> {
-  const command = [...launcher, process.execPath, KIRSA_BIN, 'webhook', ...WEBHOOK_ON_LOOPBACK, ...args];
   const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KUBERNETES_SERVICE_HOST: '', ...env },
@@ -111,7 +131,7 @@ export async function startWebhook(
   }
   return {
     port: listening.port as number,
-    metricsPort: listening.metricsPort as number,
+    metricsPort: Number(listening.metricsPort),
     child,
     logs,
     stderr: () => stderr,

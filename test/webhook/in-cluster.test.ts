@@ -84,8 +84,10 @@ test('in a pod: the webhook reads the mounted service-account files and watches 
   ];
   webhook = await startWebhook(
     ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--service-account-lookup-grace-period', '0'],
-    { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(kube.url).port },
-    launcher,
+    {
+      env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(kube.url).port },
+      launcher,
+    },
   );
 
   // Nothing granted yet: the API server refuses the list to the webhook's ServiceAccount, by that name.
