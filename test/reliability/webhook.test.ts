@@ -5,57 +5,45 @@
 // - SIGTERM under load: no request that arrived before /readyz turned not-ready fails.
 
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openConnection } from '../../bench/http1-client.ts';
 import { makeReview } from '../../bench/pods.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
-import { httpsCall, startWebhook, type WebhookProcess } from '../webhook/harness.ts';
+import {
+  httpsCall,
+  replaceServingPair,
+  startWebhook,
+  type WebhookFolder,
+  type WebhookProcess,
+  webhookFolder,
+} from '../webhook/harness.ts';
 
 const BODIES = 100_000;
 /** Keep-alive connections, one request at a time on each, as the API server sends them (Go never pipelines). */
 const CONNECTIONS = 32;
 
+let folder: WebhookFolder;
 let dir: string;
 let cert: ServingCertificate;
 const processes: WebhookProcess[] = [];
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kirsa-reliability-'));
-  cert = await makeServingCertificate();
-  await copyFile(cert.certFile, join(dir, 'tls.crt'));
-  await copyFile(cert.keyFile, join(dir, 'tls.key'));
-  await writeFile(
-    join(dir, 'identities.json'),
-    JSON.stringify({
-      '*/app': { RoleARN: 'arn:aws:iam::111122223333:role/app' },
-      'shop/app': { RoleARN: 'arn:aws:iam::111122223333:role/shop' },
-      '*/default': { RoleARN: 'arn:aws:iam::111122223333:role/default', UseRegionalSTS: true },
-    }),
-  );
+  folder = await webhookFolder('kirsa-reliability-', {
+    '*/app': { RoleARN: 'arn:aws:iam::111122223333:role/app' },
+    'shop/app': { RoleARN: 'arn:aws:iam::111122223333:role/shop' },
+    '*/default': { RoleARN: 'arn:aws:iam::111122223333:role/default', UseRegionalSTS: true },
+  });
+  ({ dir, cert } = folder);
 });
 
 after(async () => {
   for (const webhook of processes) await webhook.stop('SIGKILL');
-  await cert?.cleanup();
-  await rm(dir, { recursive: true, force: true });
+  await folder?.cleanup();
 });
 
 async function start(extra: string[] = []): Promise<WebhookProcess> {
-  const webhook = await startWebhook([
-    '--tls-cert',
-    join(dir, 'tls.crt'),
-    '--tls-key',
-    join(dir, 'tls.key'),
-    '--identities-file',
-    join(dir, 'identities.json'),
-    '--aws-default-region',
-    'eu-west-1',
-    ...extra,
-  ]);
+  const webhook = await startWebhook([...folder.flags, '--aws-default-region', 'eu-west-1', ...extra]);
   processes.push(webhook);
   return webhook;
 }
@@ -276,18 +264,10 @@ test('certificate files replaced under load: no request fails', async () => {
     const webhook = await start();
     const cas = [cert.caPem, second.caPem];
     const load = loadUntil(webhook.port, cas);
-    const pairs = [
-      [second.certFile, second.keyFile],
-      [cert.certFile, cert.keyFile],
-    ];
+    const pairs = [second, cert];
     for (let swap = 0; swap < 12; swap++) {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      const [certFile, keyFile] = pairs[swap % 2]!;
-      // As a Secret volume update does: the new files land, then replace the old ones by rename.
-      await copyFile(keyFile!, join(dir, 'tls.key.next'));
-      await copyFile(certFile!, join(dir, 'tls.crt.next'));
-      await rename(join(dir, 'tls.key.next'), join(dir, 'tls.key'));
-      await rename(join(dir, 'tls.crt.next'), join(dir, 'tls.crt'));
+      await replaceServingPair(dir, pairs[swap % 2]!);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     await load.stop();

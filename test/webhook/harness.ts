@@ -2,10 +2,14 @@
 // at run time, read back from its "listening" log line), an HTTPS keep-alive client, and review builders.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { type Agent, request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { KIRSA_BIN, WEBHOOK_ON_LOOPBACK } from '../support/run-kirsa.ts';
+import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
 
 export interface LogLine {
   level: string;
@@ -142,6 +146,56 @@ export async function startServerProcess(
     },
     exited,
   };
+}
+
+export interface WebhookFolder {
+  dir: string;
+  cert: ServingCertificate;
+  /** --tls-cert, --tls-key and --identities-file, naming the files in `dir`. */
+  flags: string[];
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A scratch folder for a webhook that serves from files: a serving pair copied in as tls.crt and tls.key
+ * (so a test may replace them) and the identities file.
+ */
+export async function webhookFolder(prefix: string, identities: unknown): Promise<WebhookFolder> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const cert = await makeServingCertificate();
+  await copyFile(cert.certFile, join(dir, 'tls.crt'));
+  await copyFile(cert.keyFile, join(dir, 'tls.key'));
+  await writeFile(join(dir, 'identities.json'), JSON.stringify(identities));
+  return {
+    dir,
+    cert,
+    flags: [
+      '--tls-cert',
+      join(dir, 'tls.crt'),
+      '--tls-key',
+      join(dir, 'tls.key'),
+      '--identities-file',
+      join(dir, 'identities.json'),
+    ],
+    async cleanup() {
+      await cert.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Replaces the serving pair (tls.crt, tls.key) in `dir` as a Secret volume update does: the new files land
+ * beside the old ones, then are renamed over them, key first.
+ */
+export async function replaceServingPair(
+  dir: string,
+  pair: { certFile: string; keyFile: string },
+): Promise<void> {
+  await copyFile(pair.keyFile, join(dir, 'tls.key.next'));
+  await copyFile(pair.certFile, join(dir, 'tls.crt.next'));
+  await rename(join(dir, 'tls.key.next'), join(dir, 'tls.key'));
+  await rename(join(dir, 'tls.crt.next'), join(dir, 'tls.crt'));
 }
 
 export interface HttpAnswer {

@@ -4,9 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
@@ -18,13 +17,17 @@ import {
   httpsCall,
   metricValue,
   podReview,
+  replaceServingPair,
   startWebhook,
+  type WebhookFolder,
   type WebhookProcess,
+  webhookFolder,
 } from './harness.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/app';
 const OTHER_ROLE = 'arn:aws:iam::111122223333:role/other';
 
+let folder: WebhookFolder;
 let dir: string;
 let cert: ServingCertificate;
 let webhook: WebhookProcess;
@@ -37,26 +40,15 @@ function mapping(entries: Record<string, string>): string {
 }
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kirsa-webhook-test-'));
-  cert = await makeServingCertificate();
-  await copyFile(cert.certFile, join(dir, 'tls.crt'));
-  await copyFile(cert.keyFile, join(dir, 'tls.key'));
-  await writeFile(
-    join(dir, 'identities.json'),
-    JSON.stringify({
-      'default/app': { RoleARN: ROLE },
-      'team-*/worker': { RoleARN: OTHER_ROLE, TokenExpiration: 3600 },
-      'default/not-a-role': { RoleARN: 'not-an-arn' },
-      'no-slash': { RoleARN: ROLE },
-    }),
-  );
+  folder = await webhookFolder('kirsa-webhook-test-', {
+    'default/app': { RoleARN: ROLE },
+    'team-*/worker': { RoleARN: OTHER_ROLE, TokenExpiration: 3600 },
+    'default/not-a-role': { RoleARN: 'not-an-arn' },
+    'no-slash': { RoleARN: ROLE },
+  });
+  ({ dir, cert } = folder);
   webhook = await startWebhook([
-    '--tls-cert',
-    join(dir, 'tls.crt'),
-    '--tls-key',
-    join(dir, 'tls.key'),
-    '--identities-file',
-    join(dir, 'identities.json'),
+    ...folder.flags,
     '--aws-default-region',
     'eu-west-1',
     '--shutdown-drain-delay',
@@ -68,8 +60,7 @@ before(async () => {
 after(async () => {
   agent?.destroy();
   await webhook?.stop('SIGKILL');
-  await cert?.cleanup();
-  await rm(dir, { recursive: true, force: true });
+  await folder?.cleanup();
 });
 
 const call = (options: Omit<Parameters<typeof httpsCall>[1], 'ca'>) =>
@@ -321,6 +312,14 @@ describe('identities file', () => {
   });
 });
 
+/** Waits until a new connection is served the certificate with this fingerprint. */
+async function untilServed(ca: string, fingerprint: string): Promise<void> {
+  await eventually(async () => {
+    const fresh = await httpsCall(webhook.port, { ca, method: 'GET', path: '/healthz', peer: true });
+    return fresh.peerFingerprint === fingerprint ? true : undefined;
+  });
+}
+
 describe('certificate reload', () => {
   test('new connections get the new certificate, the open connection keeps working', async () => {
     const replacement = await makeServingCertificate();
@@ -334,20 +333,9 @@ describe('certificate reload', () => {
       });
       const oldFingerprint = new X509Certificate(cert.certPem).fingerprint256;
       assert.equal(before.peerFingerprint, oldFingerprint);
-      await copyFile(replacement.keyFile, join(dir, 'tls.key.new'));
-      await copyFile(replacement.certFile, join(dir, 'tls.crt.new'));
-      await rename(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
-      await rename(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
+      await replaceServingPair(dir, replacement);
       const newFingerprint = new X509Certificate(replacement.certPem).fingerprint256;
-      await eventually(async () => {
-        const fresh = await httpsCall(webhook.port, {
-          ca: replacement.caPem,
-          method: 'GET',
-          path: '/healthz',
-          peer: true,
-        });
-        return fresh.peerFingerprint === newFingerprint ? true : undefined;
-      });
+      await untilServed(replacement.caPem, newFingerprint);
       // The keep-alive connection made before the swap still answers.
       const onOld = await httpsCall(webhook.port, {
         agent: pinned,
@@ -367,19 +355,8 @@ describe('certificate reload', () => {
         new Date(new X509Certificate(replacement.certPem).validTo).getTime() / 1000,
       );
       // Put the first certificate back for the other tests.
-      await copyFile(cert.keyFile, join(dir, 'tls.key.new'));
-      await copyFile(cert.certFile, join(dir, 'tls.crt.new'));
-      await rename(join(dir, 'tls.key.new'), join(dir, 'tls.key'));
-      await rename(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
-      await eventually(async () => {
-        const fresh = await httpsCall(webhook.port, {
-          ca: cert.caPem,
-          method: 'GET',
-          path: '/healthz',
-          peer: true,
-        });
-        return fresh.peerFingerprint === oldFingerprint ? true : undefined;
-      });
+      await replaceServingPair(dir, cert);
+      await untilServed(cert.caPem, oldFingerprint);
       agent.destroy();
       agent = new Agent({ keepAlive: true, maxSockets: 4, ca: cert.caPem });
     } finally {
@@ -443,16 +420,7 @@ describe('metrics', () => {
 
 describe('readiness and drain', () => {
   test('ready with the file loaded; at SIGTERM not ready at once, still answering, then exits 0', async () => {
-    const drained = await startWebhook([
-      '--tls-cert',
-      join(dir, 'tls.crt'),
-      '--tls-key',
-      join(dir, 'tls.key'),
-      '--identities-file',
-      join(dir, 'identities.json'),
-      '--shutdown-drain-delay',
-      '1500ms',
-    ]);
+    const drained = await startWebhook([...folder.flags, '--shutdown-drain-delay', '1500ms']);
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 1, ca: cert.caPem });
     try {
       const ready = await httpsCall(drained.port, {
@@ -544,12 +512,7 @@ describe('command line', () => {
 
   test('accepts the reference manifest flags it does not need', async () => {
     const compatible = await startWebhook([
-      '--tls-cert',
-      join(dir, 'tls.crt'),
-      '--tls-key',
-      join(dir, 'tls.key'),
-      '--identities-file',
-      join(dir, 'identities.json'),
+      ...folder.flags,
       '--in-cluster=false',
       '--logtostderr',
       '--service-name=pod-identity-webhook',
