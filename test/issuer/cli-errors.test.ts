@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { runKirsa } from '../support/run-kirsa.ts';
+import { writeEcKey } from '../support/tls.ts';
 
 const run = promisify(execFile);
 const ISSUER = 'https://issuer.example/cluster-1';
@@ -69,15 +70,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'non-RSA signing key',
       args: async () => {
         const file = join(work, 'ec.key');
-        await run('openssl', [
-          'genpkey',
-          '-algorithm',
-          'EC',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-out',
-          file,
-        ]);
+        await writeEcKey(file);
         return ['--issuer-url', ISSUER, '--signing-key', file];
       },
       code: 2,
@@ -164,15 +157,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
 describe('other verbs on bad input', () => {
   test('issuer jwks with an EC key names the key type', async () => {
     const file = join(work, 'jwks-ec.pub');
-    await run('openssl', [
-      'genpkey',
-      '-algorithm',
-      'EC',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-out',
-      `${file}.key`,
-    ]);
+    await writeEcKey(`${file}.key`);
     await run('openssl', ['pkey', '-in', `${file}.key`, '-pubout', '-out', file]);
     const result = await runKirsa(['issuer', 'jwks', '--public-key', file]);
     assert.equal(result.code, 2);

@@ -51,16 +51,13 @@ async function openssl(dir: string, args: string[]): Promise<void> {
   await run('openssl', args, { cwd: dir });
 }
 
+/** Writes a new EC P-256 private key (PEM) to `path`: what the certificates here use, and a non-RSA key. */
+export async function writeEcKey(path: string): Promise<void> {
+  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
+}
+
 async function newKey(dir: string, name: string): Promise<void> {
-  await openssl(dir, [
-    'genpkey',
-    '-algorithm',
-    'EC',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-out',
-    `${name}.key`,
-  ]);
+  await writeEcKey(join(dir, `${name}.key`));
 }
 
 async function selfSignedCa(dir: string, name: string, commonName: string): Promise<void> {
