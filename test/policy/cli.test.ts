@@ -33,17 +33,35 @@ async function token(claims: Record<string, unknown>, expiresIn = '1h'): Promise
   return path;
 }
 
+/** The trust policy for the seed's service account, default/s3-echoer, from the issuer URL. */
+function seedTrustPolicy() {
+  return runKirsa([
+    'trust-policy',
+    '--issuer-url',
+    ISSUER,
+    '--account-id',
+    '111122223333',
+    '--service-account',
+    's3-echoer',
+  ]);
+}
+
+/** The seed's service account merged into the trust policy in `existing`. */
+function mergeSeedInto(existing: string) {
+  return runKirsa([
+    'trust-policy',
+    '--provider-arn',
+    PROVIDER,
+    '--service-account',
+    's3-echoer',
+    '--merge-into',
+    existing,
+  ]);
+}
+
 describe('kirsa trust-policy', () => {
   test('prints the policy for the seed service account', async () => {
-    const run = await runKirsa([
-      'trust-policy',
-      '--issuer-url',
-      ISSUER,
-      '--account-id',
-      '111122223333',
-      '--service-account',
-      's3-echoer',
-    ]);
+    const run = await seedTrustPolicy();
     assert.equal(run.code, 0, run.stderr);
     const policy = JSON.parse(run.stdout);
     assert.deepEqual(policy.Statement[0].Principal, { Federated: PROVIDER });
@@ -85,30 +103,14 @@ describe('kirsa trust-policy', () => {
         ],
       }),
     );
-    const merged = await runKirsa([
-      'trust-policy',
-      '--provider-arn',
-      PROVIDER,
-      '--service-account',
-      's3-echoer',
-      '--merge-into',
-      existing,
-    ]);
+    const merged = await mergeSeedInto(existing);
     assert.equal(merged.code, 0, merged.stderr);
     assert.match(merged.stderr, /added system:serviceaccount:default:s3-echoer/);
     const mergedPolicy = JSON.parse(merged.stdout);
     assert.equal(mergedPolicy.Statement.length, 2);
     assert.equal(mergedPolicy.Statement[0].Principal.Service, 'ec2.amazonaws.com');
     await writeFile(existing, merged.stdout);
-    const again = await runKirsa([
-      'trust-policy',
-      '--provider-arn',
-      PROVIDER,
-      '--service-account',
-      's3-echoer',
-      '--merge-into',
-      existing,
-    ]);
+    const again = await mergeSeedInto(existing);
     assert.match(again.stderr, /unchanged/);
     assert.deepEqual(JSON.parse(again.stdout), mergedPolicy);
   });
@@ -146,30 +148,25 @@ describe('kirsa trust-policy', () => {
 
 describe('kirsa explain', () => {
   let policyFile: string;
-  before(async () => {
-    const run = await runKirsa([
-      'trust-policy',
-      '--issuer-url',
-      ISSUER,
-      '--account-id',
-      '111122223333',
-      '--service-account',
-      's3-echoer',
-    ]);
-    policyFile = join(dir, 'trust.json');
-    await writeFile(policyFile, run.stdout);
-  });
-
-  test("the seed's AccessDenied: the pod runs as default/app, exit 1 with the failed condition and fix", async () => {
-    const run = await runKirsa([
+  const explainFor = (serviceAccount: string, ...extra: string[]) =>
+    runKirsa([
       'explain',
       '--policy-file',
       policyFile,
       '--issuer-url',
       ISSUER,
       '--service-account',
-      'app',
+      serviceAccount,
+      ...extra,
     ]);
+  before(async () => {
+    const run = await seedTrustPolicy();
+    policyFile = join(dir, 'trust.json');
+    await writeFile(policyFile, run.stdout);
+  });
+
+  test("the seed's AccessDenied: the pod runs as default/app, exit 1 with the failed condition and fix", async () => {
+    const run = await explainFor('app');
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stdout, /^denied: no Allow statement matches sts:AssumeRoleWithWebIdentity/);
     assert.match(
@@ -179,15 +176,7 @@ describe('kirsa explain', () => {
   });
 
   test('allowed is exit 0', async () => {
-    const run = await runKirsa([
-      'explain',
-      '--policy-file',
-      policyFile,
-      '--issuer-url',
-      ISSUER,
-      '--service-account',
-      's3-echoer',
-    ]);
+    const run = await explainFor('s3-echoer');
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /^allowed by statement 1/);
   });
@@ -221,17 +210,7 @@ describe('kirsa explain', () => {
   });
 
   test('a provider in another account is named as the principal failure', async () => {
-    const run = await runKirsa([
-      'explain',
-      '--policy-file',
-      policyFile,
-      '--issuer-url',
-      ISSUER,
-      '--service-account',
-      's3-echoer',
-      '--account-id',
-      '444455556666',
-    ]);
+    const run = await explainFor('s3-echoer', '--account-id', '444455556666');
     assert.equal(run.code, 1);
     assert.match(
       run.stdout,
