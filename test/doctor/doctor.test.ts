@@ -95,10 +95,11 @@ async function createPod(
   await core.createNamespacedPod({ namespace: 'default', body });
 }
 
-function doctorArgs(name: string, extra: string[]): string[] {
+/** `kirsa doctor pod NAME` (or `serviceaccount NAME`) in default, against this file's cluster, moto and issuer. */
+function doctorArgs(name: string, extra: string[], subject: 'pod' | 'serviceaccount' = 'pod'): string[] {
   return [
     'doctor',
-    'pod',
+    subject,
     name,
     '-n',
     'default',
@@ -527,28 +528,14 @@ describe('kirsa doctor: why a pod was not mutated, on the real API server', { sk
   });
 
   test('doctor serviceaccount checks an account for pods to come', async () => {
-    const args = [
-      'doctor',
-      'serviceaccount',
-      '-n',
-      'default',
-      '--kubeconfig',
-      kube.kubeconfigPath,
-      '--endpoint-url',
-      moto.endpoint,
-      '--issuer-ca-file',
-      tls.caFile,
-      '-o',
-      'json',
-    ];
-    const good = await kirsa([...args.slice(0, 2), 's3-echoer', ...args.slice(2)]);
+    const good = await kirsa(doctorArgs('s3-echoer', ['-o', 'json'], 'serviceaccount'));
     const goodChecks = JSON.parse(good.stdout) as CheckLine[];
     assert.equal(statusOf(goodChecks, 'trust-policy').status, 'pass');
     assert.equal(statusOf(goodChecks, 'pod-mutated').status, 'skip');
-    const app = await kirsa([...args.slice(0, 2), 'app', ...args.slice(2)]);
+    const app = await kirsa(doctorArgs('app', ['-o', 'json'], 'serviceaccount'));
     assert.equal(app.code, 1);
     assert.equal(statusOf(JSON.parse(app.stdout) as CheckLine[], 'trust-policy').status, 'fail');
-    const missing = await kirsa([...args.slice(0, 2), 'nobody', ...args.slice(2)]);
+    const missing = await kirsa(doctorArgs('nobody', ['-o', 'json'], 'serviceaccount'));
     assert.equal(missing.code, 1);
     assert.match(
       statusOf(JSON.parse(missing.stdout) as CheckLine[], 'service-account').reason,
