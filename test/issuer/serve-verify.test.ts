@@ -75,6 +75,20 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+/** `kirsa issuer verify` of a token against the served issuer, trusting the test CA. */
+function verifyToken(tokenFile: string, audience?: string) {
+  return runKirsa([
+    'issuer',
+    'verify',
+    issuer,
+    '--ca-file',
+    tls.caFile,
+    '--token',
+    tokenFile,
+    ...(audience ? ['--audience', audience] : []),
+  ]);
+}
+
 describe('kirsa issuer serve + kirsa issuer verify over HTTPS', () => {
   test('verify passes every STS check with the test CA', async () => {
     const result = await runKirsa(['issuer', 'verify', issuer, '--ca-file', tls.caFile]);
@@ -97,17 +111,7 @@ describe('kirsa issuer serve + kirsa issuer verify over HTTPS', () => {
       tokenFile,
       await signToken(join(dir, 'sa-signer.key'), kid, { iss: issuer, aud: 'sts.amazonaws.com' }),
     );
-    const result = await runKirsa([
-      'issuer',
-      'verify',
-      issuer,
-      '--ca-file',
-      tls.caFile,
-      '--token',
-      tokenFile,
-      '--audience',
-      'sts.amazonaws.com',
-    ]);
+    const result = await verifyToken(tokenFile, 'sts.amazonaws.com');
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /ok {3}the signature verifies/);
     assert.match(result.stdout, new RegExp(`ok   kid ${kid} is in the JWKS`));
@@ -141,17 +145,7 @@ describe('kirsa issuer serve + kirsa issuer verify over HTTPS', () => {
     for (const testCase of cases) {
       const tokenFile = join(work, `${testCase.name}.jwt`);
       await writeFile(tokenFile, await testCase.token());
-      const result = await runKirsa([
-        'issuer',
-        'verify',
-        issuer,
-        '--ca-file',
-        tls.caFile,
-        '--token',
-        tokenFile,
-        '--audience',
-        'sts.amazonaws.com',
-      ]);
+      const result = await verifyToken(tokenFile, 'sts.amazonaws.com');
       assert.equal(result.code, 1, testCase.name);
       assert.match(result.stdout, testCase.expect, testCase.name);
     }
@@ -164,15 +158,7 @@ describe('kirsa issuer serve + kirsa issuer verify over HTTPS', () => {
       tokenFile,
       await signToken(join(other, 'sa-signer.key'), otherKid, { iss: issuer, aud: 'sts.amazonaws.com' }),
     );
-    const result = await runKirsa([
-      'issuer',
-      'verify',
-      issuer,
-      '--ca-file',
-      tls.caFile,
-      '--token',
-      tokenFile,
-    ]);
+    const result = await verifyToken(tokenFile);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /FAIL the signature does not verify/);
     assert.match(result.stdout, new RegExp(`FAIL kid ${otherKid} is not in the published JWKS`));
