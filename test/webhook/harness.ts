@@ -1,6 +1,7 @@
 // Shared parts of the webhook tests: the real `kirsa webhook` as a child process on loopback (ports chosen
 // at run time, read back from its "listening" log line), an HTTPS keep-alive client, and review builders.
 
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -374,6 +375,26 @@ export function envOf(patch: DecodedReply['patch']): Record<string, unknown> {
     for (const entry of entries) env[entry.name] = entry.value;
   }
   return env;
+}
+
+/**
+ * Admits a pod of ns/sa through the webhook (a CREATE review over TLS) and returns the role it was given, if
+ * any, with the reply's warnings. Asserts the answer is a 200 that allows the pod, as kirsa always does.
+ */
+export async function admittedRole(
+  webhook: WebhookProcess,
+  ca: string,
+  namespace: string,
+  serviceAccountName: string,
+): Promise<{ role: string | undefined; warnings: string[] }> {
+  const answer = await httpsCall(webhook.port, { ca, body: podReview({ namespace, serviceAccountName }) });
+  assert.equal(answer.status, 200);
+  const reply = decodeReply(answer.body);
+  assert.equal(reply.response.allowed, true);
+  return {
+    role: envOf(reply.patch).AWS_ROLE_ARN as string | undefined,
+    warnings: reply.response.warnings ?? [],
+  };
 }
 
 /** Polls until `check` returns a value (not undefined) or the time is up. */

@@ -14,15 +14,7 @@ import { after, before, test } from 'node:test';
 import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
 import { realPart } from '../support/real-parts.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
-import {
-  decodeReply,
-  envOf,
-  eventually,
-  httpsCall,
-  podReview,
-  startWebhook,
-  type WebhookProcess,
-} from './harness.ts';
+import { admittedRole, eventually, httpsCall, startWebhook, type WebhookProcess } from './harness.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/in-cluster';
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -106,13 +98,11 @@ test('in a pod: the webhook reads the mounted service-account files and watches 
   await created('POST', '/api/v1/namespaces/default/serviceaccounts', {
     metadata: { name: 'app', annotations: { 'eks.amazonaws.com/role-arn': ROLE } },
   });
-  await eventually(async () => {
-    const answer = await httpsCall(webhook!.port, {
-      ca: cert.caPem,
-      body: podReview({ namespace: 'default', serviceAccountName: 'app' }),
-    });
-    return envOf(decodeReply(answer.body).patch).AWS_ROLE_ARN === ROLE ? true : undefined;
-  }, 60_000);
+  await eventually(
+    async () =>
+      (await admittedRole(webhook!, cert.caPem, 'default', 'app')).role === ROLE ? true : undefined,
+    60_000,
+  );
   const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
   assert.equal(ready.status, 200);
 });

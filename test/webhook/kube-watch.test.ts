@@ -18,13 +18,11 @@ import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserve
 import { realPart } from '../support/real-parts.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
 import {
-  decodeReply,
-  envOf,
+  admittedRole,
   eventually,
   httpGet,
   httpsCall,
   metricValue,
-  podReview,
   startWebhook,
   type WebhookProcess,
 } from './harness.ts';
@@ -106,19 +104,9 @@ async function grant(user: string, verbs: string[]) {
   });
 }
 
-/** The role a review for ns/sa gets from this webhook, or undefined; with the reply's warnings. */
-async function roleFor(webhook: WebhookProcess, namespace: string, serviceAccountName: string) {
-  const answer = await httpsCall(webhook.port, {
-    ca: cert.caPem,
-    body: podReview({ namespace, serviceAccountName }),
-  });
-  assert.equal(answer.status, 200);
-  const reply = decodeReply(answer.body);
-  assert.equal(reply.response.allowed, true);
-  return {
-    role: envOf(reply.patch).AWS_ROLE_ARN as string | undefined,
-    warnings: reply.response.warnings ?? [],
-  };
+/** The role a pod of ns/sa gets from this webhook, or undefined; with the reply's warnings. */
+function roleFor(webhook: WebhookProcess, namespace: string, serviceAccountName: string) {
+  return admittedRole(webhook, cert.caPem, namespace, serviceAccountName);
 }
 
 /** Waits for /readyz to say ready: the watches have synced (RBAC may be granted meanwhile). */

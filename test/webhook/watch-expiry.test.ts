@@ -14,13 +14,10 @@ import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserve
 import { realPart } from '../support/real-parts.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
 import {
-  decodeReply,
-  envOf,
+  admittedRole,
   eventually,
   httpGet,
-  httpsCall,
   metricValue,
-  podReview,
   startWebhook,
   type WebhookProcess,
 } from './harness.ts';
@@ -79,12 +76,7 @@ after(async () => {
 });
 
 async function roleFor(namespace: string, serviceAccountName: string): Promise<string | undefined> {
-  const answer = await httpsCall(webhook!.port, {
-    ca: cert.caPem,
-    body: podReview({ namespace, serviceAccountName }),
-  });
-  assert.equal(answer.status, 200);
-  return envOf(decodeReply(answer.body).patch).AWS_ROLE_ARN as string | undefined;
+  return (await admittedRole(webhook!, cert.caPem, namespace, serviceAccountName)).role;
 }
 
 test('the list follows its pages; after its watch history is compacted away, the webhook lists again and catches up', async (t) => {
