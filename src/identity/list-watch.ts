@@ -78,11 +78,7 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
     do {
       const page = await listPageStreamed(
         options.kubeConfig,
-        {
-          path: options.path,
-          ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
-          ...(continueToken ? { continueToken } : {}),
-        },
+        { path: options.path, fieldSelector: options.fieldSelector, continueToken },
         (item) => sink.add(item),
       );
       if (stopped) return '';

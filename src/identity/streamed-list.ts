@@ -12,8 +12,8 @@ import { LIST_PAGE_SIZE, LIST_PAGE_TIMEOUT_MS } from '../consts.ts';
 export interface ListPageQuery {
   /** API path of the collection, e.g. /api/v1/serviceaccounts. */
   path: string;
-  fieldSelector?: string;
-  continueToken?: string;
+  fieldSelector?: string | undefined;
+  continueToken?: string | undefined;
 }
 
 export interface StreamedPage {
