@@ -4,8 +4,8 @@
 
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { IAM_DEFAULT_REGION } from '../consts.ts';
-import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
-import { type RoleArnParts, roleArnParts } from '../core/role-arn.ts';
+import { type RoleArnParts, roleArnParts } from '../core/iam/arn.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
 import { KirsaError } from '../errors.ts';
 
 export interface RoleRecord {

@@ -12,7 +12,7 @@ import {
   defaultNodeKeyDir,
   renderApiserverConfig,
   stsAudienceWarnings,
-} from '../core/oidc.ts';
+} from '../core/oidc/oidc.ts';
 import { KirsaError } from '../errors.ts';
 import { issuerKeyMaterial, loadIssuer } from '../issuer/store.ts';
 import { collect } from './issuer.ts';

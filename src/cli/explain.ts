@@ -17,13 +17,13 @@ import {
   parseProviderArn,
   type TrustEvaluation,
   type WebIdentityClaims,
-} from '../core/policy-evaluator.ts';
+} from '../core/iam/policy-evaluator.ts';
 import {
   checkProviderArn,
   iamProviderHostPath,
   parseServiceAccountRef,
   serviceAccountSubject,
-} from '../core/trust-policy.ts';
+} from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 

@@ -1,7 +1,7 @@
 // Parsers for flag values, shared by every verb. Booleans and durations follow the Go reference's rules so
 // that its users' command lines keep working.
 
-import { parseGoBool } from '../core/identity.ts';
+import { parseGoBool } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 
 /** For `--flag [bool]` options: bare means true; `--flag=false` and Go's other spellings also work. */

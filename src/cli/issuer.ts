@@ -24,7 +24,7 @@ import {
   type KeyRecord,
   parseKeysPem,
   publishedKeys,
-} from '../core/oidc.ts';
+} from '../core/oidc/oidc.ts';
 import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { startIssuerServer } from '../issuer/server.ts';

@@ -13,10 +13,10 @@ import {
   resolveIdentity,
   type ServiceAccountView,
   trimServiceAccount,
-} from '../core/identity.ts';
-import { applyAddOperations, type PatchOperation, prefixPatch } from '../core/json-patch.ts';
-import { mutatePod } from '../core/mutation.ts';
-import { locatePod } from '../core/workloads.ts';
+} from '../core/identity/identity.ts';
+import { applyAddOperations, type PatchOperation, prefixPatch } from '../core/mutation/json-patch.ts';
+import { mutatePod } from '../core/mutation/mutate-pod.ts';
+import { locatePod } from '../core/mutation/workloads.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 import {

@@ -8,8 +8,8 @@ import {
   DEFAULT_TOKEN_EXPIRATION_SECONDS,
   DEFAULT_TOKEN_MOUNT_PATH,
 } from '../consts.ts';
-import { clampTokenExpiration, type IdentityDefaults } from '../core/identity.ts';
-import type { MutationOptions } from '../core/mutation.ts';
+import { clampTokenExpiration, type IdentityDefaults } from '../core/identity/identity.ts';
+import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
 import { parseBooleanFlag, parseIntegerFlag } from './flags.ts';
 
 export interface MutationFlagValues {

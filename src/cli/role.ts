@@ -21,7 +21,7 @@ import {
   type ServiceAccountRef,
   serviceAccountSubject,
   sizeWarning,
-} from '../core/trust-policy.ts';
+} from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
 import { addTrustFlags, collect, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';

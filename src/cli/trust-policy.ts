@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
-import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
 import {
   buildTrustPolicy,
   checkProviderArn,
@@ -12,7 +12,7 @@ import {
   providerArnFor,
   type ServiceAccountRef,
   sizeWarning,
-} from '../core/trust-policy.ts';
+} from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 

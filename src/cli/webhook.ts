@@ -23,7 +23,7 @@ import {
   SELF_MANAGED_TLS_CHECK_INTERVAL,
   WEBHOOK_OBJECT_NAME,
 } from '../consts.ts';
-import type { ContainerCredentialsSettings } from '../core/identity.ts';
+import type { ContainerCredentialsSettings } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import type { ListWatchHandle } from '../identity/list-watch.ts';
 import type { WatchedFiles } from '../identity/watched-file.ts';

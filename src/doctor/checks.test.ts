@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildTrustPolicy } from '../core/trust-policy.ts';
+import { buildTrustPolicy } from '../core/iam/trust-policy.ts';
 import {
   type CheckResult,
   type DoctorFacts,

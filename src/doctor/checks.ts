@@ -10,7 +10,7 @@ import {
   evaluateTrustPolicy,
   type PolicyDocument,
   type WebIdentityClaims,
-} from '../core/policy-evaluator.ts';
+} from '../core/iam/policy-evaluator.ts';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 

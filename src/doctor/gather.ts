@@ -7,7 +7,7 @@ import type { V1MutatingWebhookConfiguration, V1Pod, V1ServiceAccount } from '@k
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { IamRoles } from '../aws/iam-role.ts';
 import { ANNOTATION, DEFAULT_SERVICE_ACCOUNT, STS_FETCH_TIMEOUT_MS } from '../consts.ts';
-import type { WebIdentityClaims } from '../core/policy-evaluator.ts';
+import type { WebIdentityClaims } from '../core/iam/policy-evaluator.ts';
 import { isKirsaError, KirsaError } from '../errors.ts';
 import type { ClusterReader } from '../kube/client.ts';
 import {

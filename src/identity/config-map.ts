@@ -5,7 +5,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { MAPPING_CONFIG_MAP_KEY, MAPPING_CONFIG_MAP_NAME } from '../consts.ts';
-import { EMPTY_MAPPING, type IdentityMapping } from '../core/identity.ts';
+import { EMPTY_MAPPING, type IdentityMapping } from '../core/identity/identity.ts';
 import { type ListWatchHandle, startListWatch } from './list-watch.ts';
 import { applyMappingText } from './mapping-text.ts';
 

@@ -3,7 +3,11 @@
 // that cannot be parsed keeps the previous content in force and says why in the log.
 
 import type { Logger } from 'pino';
-import { EMPTY_MAPPING, type IdentityMapping, parseContainerCredentialsList } from '../core/identity.ts';
+import {
+  EMPTY_MAPPING,
+  type IdentityMapping,
+  parseContainerCredentialsList,
+} from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import { applyMappingText } from './mapping-text.ts';
 import { type WatchedFiles, watchFiles } from './watched-file.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { MAPPING_READ_SLICE } from '../consts.ts';
-import { EMPTY_MAPPING, type IdentityMapping, lookupMapping } from '../core/identity.ts';
+import { EMPTY_MAPPING, type IdentityMapping, lookupMapping } from '../core/identity/identity.ts';
 import { applyMappingText } from './mapping-text.ts';
 
 const ROLE = (name: string) => `arn:aws:iam::111122223333:role/${name}`;

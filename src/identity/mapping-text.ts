@@ -5,7 +5,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { MAPPING_READ_SLICE } from '../consts.ts';
-import { createMappingReader, type IdentityMapping, type ParsedMapping } from '../core/identity.ts';
+import { createMappingReader, type IdentityMapping, type ParsedMapping } from '../core/identity/identity.ts';
 
 export interface MappingTextSource {
   logger: Logger;

@@ -6,7 +6,7 @@
 // turn into a burst of GETs. Without a token the miss still waits for the watch, just without a GET.
 
 import type { Logger } from 'pino';
-import type { ServiceAccountView } from '../core/identity.ts';
+import type { ServiceAccountView } from '../core/identity/identity.ts';
 import type { LookupResult } from '../webhook/metrics.ts';
 import type { ServiceAccountCache, ServiceAccountFetcher } from './service-accounts.ts';
 

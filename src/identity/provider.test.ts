@@ -4,7 +4,7 @@ import {
   BUILTIN_CONTAINER_CREDENTIALS,
   BUILTIN_IDENTITY_DEFAULTS,
   parseIdentityMapping,
-} from '../core/identity.ts';
+} from '../core/identity/identity.ts';
 import type { IdentityVerdict } from '../webhook/app.ts';
 import { createIdentityProvider, mergeMappings } from './provider.ts';
 import { createServiceAccountCache } from './service-accounts.ts';

@@ -10,7 +10,7 @@ import {
   type IdentityMapping,
   resolveIdentity,
   type ServiceAccountView,
-} from '../core/identity.ts';
+} from '../core/identity/identity.ts';
 import type { IdentitySource, IdentityVerdict } from '../webhook/app.ts';
 import type { MissLookup } from './miss-lookup.ts';
 import type { ServiceAccountCache } from './service-accounts.ts';

@@ -4,7 +4,7 @@
 
 import { CoreV1Api, type KubeConfig, Observable } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type ServiceAccountView, trimServiceAccount } from '../core/identity.ts';
+import { type ServiceAccountView, trimServiceAccount } from '../core/identity/identity.ts';
 import { type KubeObjectLike, type ListWatchHandle, startListWatch } from './list-watch.ts';
 
 const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});

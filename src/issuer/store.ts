@@ -1,5 +1,5 @@
 // The issuer folder on disk: the signing key, the published documents and the rotation state. Every
-// change is computed by the pure core (src/core/oidc.ts) and written with the atomic helpers, state last,
+// change is computed by the pure core (src/core/oidc/) and written with the atomic helpers, state last,
 // so an interrupted command leaves the folder as it was.
 //
 //   sa-signer.key  sa-signer.pub    the signing key (0600) and its SPKI public key
@@ -30,7 +30,7 @@ import {
   retirePrevious,
   spkiPem,
   stageKey,
-} from '../core/oidc.ts';
+} from '../core/oidc/oidc.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 import { createFolderAtomically, type FileToWrite, replaceFilesAtomically } from './files.ts';

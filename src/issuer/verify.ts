@@ -13,7 +13,7 @@ import {
   discoveryUrlFor,
   isJsonContentType,
   issuerUrlProblems,
-} from '../core/oidc.ts';
+} from '../core/oidc/oidc.ts';
 import { isKirsaError } from '../errors.ts';
 import { type FetchOptions, httpsGet } from './https.ts';
 

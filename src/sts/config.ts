@@ -4,9 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { type PolicyDocument, parsePolicyDocument } from '../core/policy-evaluator.ts';
-import { roleArnParts } from '../core/role-arn.ts';
-import { MAX_SESSION_SECONDS } from '../core/sts-protocol.ts';
+import { roleArnParts } from '../core/iam/arn.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
+import { MAX_SESSION_SECONDS } from '../core/sts/protocol.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 

@@ -12,9 +12,9 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
-import { issuerHostPath } from '../core/oidc.ts';
-import { closestFailures, contextFromClaims, evaluateTrustPolicy } from '../core/policy-evaluator.ts';
-import { roleArnParts } from '../core/role-arn.ts';
+import { roleArnParts } from '../core/iam/arn.ts';
+import { closestFailures, contextFromClaims, evaluateTrustPolicy } from '../core/iam/policy-evaluator.ts';
+import { issuerHostPath } from '../core/oidc/oidc.ts';
 import {
   type AssumeRoleWithWebIdentityOutput,
   assumedRoleArn,
@@ -32,7 +32,7 @@ import {
   type StsError,
   stsError,
   validateAssumeRoleWithWebIdentity,
-} from '../core/sts-protocol.ts';
+} from '../core/sts/protocol.ts';
 import type { StsConfig } from './config.ts';
 import type { IssuerKeySource } from './issuer-keys.ts';
 import { type SigningSecret, verifySigV4 } from './sigv4.ts';

@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { type StsError, stsError } from '../core/sts-protocol.ts';
+import { type StsError, stsError } from '../core/sts/protocol.ts';
 
 export interface ReceivedRequest {
   method: string;

@@ -19,10 +19,10 @@ import {
   admissionReply,
   parseAdmissionReview,
   podToCreate,
-} from '../core/admission.ts';
-import type { Identity } from '../core/identity.ts';
+} from '../core/admission/review.ts';
+import type { Identity } from '../core/identity/identity.ts';
 import type { PodLike } from '../core/kube-types.ts';
-import { type MutationOptions, mutatePod } from '../core/mutation.ts';
+import { type MutationOptions, mutatePod } from '../core/mutation/mutate-pod.ts';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.ts';
 
 /** What the identity sources answer for one pod's service account. */

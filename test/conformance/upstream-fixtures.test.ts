@@ -14,9 +14,9 @@ import {
   BUILTIN_IDENTITY_DEFAULTS,
   EMPTY_MAPPING,
   resolveIdentity,
-} from '../../src/core/identity.ts';
+} from '../../src/core/identity/identity.ts';
 import type { PodLike } from '../../src/core/kube-types.ts';
-import { mutatePod } from '../../src/core/mutation.ts';
+import { mutatePod } from '../../src/core/mutation/mutate-pod.ts';
 import { applyJsonPatch, diffDocuments, dropEmpty, valueAt } from '../support/json-tools.ts';
 
 const FIXTURES =

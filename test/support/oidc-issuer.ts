@@ -5,7 +5,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
-import { buildJwks, keyIdOf } from '../../src/core/oidc.ts';
+import { buildJwks, keyIdOf } from '../../src/core/oidc/oidc.ts';
 import { makeServingCertificate, type ServingCertificate } from './tls.ts';
 
 export interface TestIssuer {

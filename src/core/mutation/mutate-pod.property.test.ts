@@ -6,10 +6,10 @@ import { posix } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import jsonPatch from 'fast-json-patch';
-import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
-import type { Identity } from './identity.ts';
-import type { Container, PodLike, Volume } from './kube-types.ts';
-import { type MutationOptions, mutatePod } from './mutation.ts';
+import { DEFAULT_TOKEN_MOUNT_PATH } from '../../consts.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Container, PodLike, Volume } from '../kube-types.ts';
+import { type MutationOptions, mutatePod } from './mutate-pod.ts';
 
 const AWS_NAMES = [
   'AWS_ROLE_ARN',

@@ -3,7 +3,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { isKirsaError } from '../errors.ts';
+import { isKirsaError } from '../../errors.ts';
 import {
   apiserverFlags,
   buildDiscoveryDocument,

@@ -2,7 +2,7 @@
 // v1beta1, which share one shape), reading a review out of a request body, and building the reply. Pure:
 // the webhook shell reads the bytes and writes the answer; this decides what they mean.
 
-import type { PatchOperation } from './json-patch.ts';
+import type { PatchOperation } from '../mutation/json-patch.ts';
 
 // --- Wire types ----------------------------------------------------------------------------------------------
 

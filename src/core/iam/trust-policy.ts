@@ -9,9 +9,9 @@ import {
   SERVICE_ACCOUNT_SUBJECT_PREFIX,
   TRUST_POLICY_SIZE_QUOTA,
   TRUST_POLICY_SIZE_WARN_RATIO,
-} from '../consts.ts';
-import { KirsaError } from '../errors.ts';
-import { issuerHostPath, issuerUrlProblems } from './oidc.ts';
+} from '../../consts.ts';
+import { KirsaError } from '../../errors.ts';
+import { issuerHostPath, issuerUrlProblems } from '../oidc/oidc.ts';
 import {
   evaluateTrustPolicy,
   type PolicyDocument,

@@ -11,7 +11,7 @@ import {
   renderError,
   stsError,
   validateAssumeRoleWithWebIdentity,
-} from './sts-protocol.ts';
+} from './protocol.ts';
 
 const NOW = 1_800_000_000;
 const claims = {

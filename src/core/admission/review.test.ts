@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { admissionReply, parseAdmissionReview, podToCreate } from './admission.ts';
-import { add } from './json-patch.ts';
+import { add } from '../mutation/json-patch.ts';
+import { admissionReply, parseAdmissionReview, podToCreate } from './review.ts';
 
 function review(overrides: Record<string, unknown> = {}, request: Record<string, unknown> = {}) {
   return JSON.stringify({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { KirsaError } from '../errors.ts';
+import { KirsaError } from '../../errors.ts';
 import {
   type ContextValue,
   contextFromClaims,

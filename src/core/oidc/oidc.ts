@@ -14,8 +14,8 @@ import {
   NODE_KEY_DIR,
   SIGNING_ALGORITHM,
   SIGNING_KEY_BITS,
-} from '../consts.ts';
-import { KirsaError } from '../errors.ts';
+} from '../../consts.ts';
+import { KirsaError } from '../../errors.ts';
 
 // --- Issuer URL ------------------------------------------------------------------------------------------
 

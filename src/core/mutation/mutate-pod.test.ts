@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { posix } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
-import type { ContainerCredentialsIdentity, WebIdentity } from './identity.ts';
+import { DEFAULT_TOKEN_MOUNT_PATH } from '../../consts.ts';
+import { roleArnParts } from '../iam/arn.ts';
+import type { ContainerCredentialsIdentity, WebIdentity } from '../identity/identity.ts';
+import type { PodLike } from '../kube-types.ts';
 import { applyAddOperations } from './json-patch.ts';
-import type { PodLike } from './kube-types.ts';
-import { type MutationOptions, mutatePod, normaliseMountPath } from './mutation.ts';
-import { roleArnParts } from './role-arn.ts';
+import { type MutationOptions, mutatePod, normaliseMountPath } from './mutate-pod.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/s3-echoer';
 const web: WebIdentity = {

@@ -13,8 +13,8 @@ import {
   ASSUME_ROLE_WITH_WEB_IDENTITY,
   POLICY_VERSION_WITH_VARIABLES,
   SERVICE_ACCOUNT_SUBJECT_PREFIX,
-} from '../consts.ts';
-import { KirsaError } from '../errors.ts';
+} from '../../consts.ts';
+import { KirsaError } from '../../errors.ts';
 
 // --- The policy grammar (as IAM's JSON names it) ------------------------------------------------------------
 

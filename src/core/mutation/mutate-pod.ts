@@ -24,12 +24,12 @@ import {
   TOKEN_FILE_NAME,
   TOKEN_VOLUME_NAME,
   WINDOWS_DRIVE,
-} from '../consts.ts';
+} from '../../consts.ts';
+import { roleArnParts } from '../iam/arn.ts';
+import { clampTokenExpiration, type Identity, parseTokenExpiration } from '../identity/identity.ts';
+import type { Container, EnvVar, PodLike, Volume, VolumeMount } from '../kube-types.ts';
 import { parseCsvRecord } from './csv-record.ts';
-import { clampTokenExpiration, type Identity, parseTokenExpiration } from './identity.ts';
 import { add, type PatchOperation, pointer } from './json-patch.ts';
-import type { Container, EnvVar, PodLike, Volume, VolumeMount } from './kube-types.ts';
-import { roleArnParts } from './role-arn.ts';
 
 export interface MutationOptions {
   annotationPrefix: string;

@@ -1,7 +1,7 @@
 // Where the pod lives inside each kind of object kirsa can mutate offline: a Pod is its own pod; workloads
 // carry a pod template. The pointer prefixes the mutation's patch so it applies to the whole object.
 
-import type { PodLike } from './kube-types.ts';
+import type { PodLike } from '../kube-types.ts';
 
 const TEMPLATE_PATHS: Record<string, readonly string[]> = {
   Pod: [],

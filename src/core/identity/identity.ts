@@ -9,7 +9,7 @@ import {
   DEFAULT_TOKEN_AUDIENCE,
   DEFAULT_TOKEN_EXPIRATION_SECONDS,
   MIN_TOKEN_EXPIRATION_SECONDS,
-} from '../consts.ts';
+} from '../../consts.ts';
 
 export interface WebIdentity {
   mode: 'web-identity';
