@@ -11,7 +11,7 @@ import {
   UpdateOpenIDConnectProviderThumbprintCommand,
 } from '@aws-sdk/client-iam';
 import { IAM_MAX_CLIENT_ID_LENGTH, IAM_MAX_CLIENT_IDS, IAM_MAX_THUMBPRINTS } from '../consts.ts';
-import { issuerHostPath } from '../core/oidc/oidc.ts';
+import { issuerHostPath } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { type AwsClientOptions, awsError } from './s3-publish.ts';
 

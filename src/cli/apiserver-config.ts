@@ -6,13 +6,13 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_ISSUER_DIR } from '../consts.ts';
 import {
-  checkIssuerUrl,
   DISTRIBUTIONS,
   type Distribution,
   defaultNodeKeyDir,
   renderApiserverConfig,
   stsAudienceWarnings,
-} from '../core/oidc/oidc.ts';
+} from '../core/apiserver-config.ts';
+import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { issuerKeyMaterial, loadIssuer } from '../issuer/store.ts';
 import { collect } from './issuer.ts';

@@ -16,15 +16,10 @@ import {
   DISCOVERY_PATH,
   ISSUER_BUCKET_POLICY_SID,
 } from '../consts.ts';
-import {
-  buildJwks,
-  type Check,
-  checkIssuerUrl,
-  formatJson,
-  type KeyRecord,
-  parseKeysPem,
-  publishedKeys,
-} from '../core/oidc/oidc.ts';
+import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
+import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
+import { parseKeysPem } from '../core/oidc/keys.ts';
+import { type KeyRecord, publishedKeys } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { startIssuerServer } from '../issuer/server.ts';

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
-import { checkIssuerUrl } from '../core/oidc/oidc.ts';
+import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';

@@ -6,7 +6,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DISCOVERY_PATH, ISSUER_SERVER_KEEP_ALIVE_MS } from '../consts.ts';
-import { jwksUriFor } from '../core/oidc/oidc.ts';
+import { jwksUriFor } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { ISSUER_FILES, loadIssuer } from './store.ts';
 

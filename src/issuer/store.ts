@@ -13,24 +13,21 @@ import { access, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { SIGNING_KEY_BITS } from '../consts.ts';
+import type { IssuerKeyMaterial } from '../core/apiserver-config.ts';
+import { buildDiscoveryDocument, buildJwks, formatJson } from '../core/oidc/documents.ts';
+import { jwksUriFor } from '../core/oidc/issuer-url.ts';
+import { parseKeysPem, spkiPem } from '../core/oidc/keys.ts';
 import {
   activeKey,
-  buildDiscoveryDocument,
-  buildJwks,
-  formatJson,
-  type IssuerKeyMaterial,
   type IssuerState,
   initialState,
-  jwksUriFor,
   type KeyRecord,
   parseIssuerState,
-  parseKeysPem,
   promoteStaged,
   publishedKeys,
   retirePrevious,
-  spkiPem,
   stageKey,
-} from '../core/oidc/oidc.ts';
+} from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 import { createFolderAtomically, type FileToWrite, replaceFilesAtomically } from './files.ts';

@@ -7,7 +7,8 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { STS_FETCH_TIMEOUT_MS } from '../consts.ts';
-import { checkDiscoveryDocument, discoveryUrlFor } from '../core/oidc/oidc.ts';
+import { checkDiscoveryDocument } from '../core/oidc/documents.ts';
+import { discoveryUrlFor } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { httpsGet } from './https.ts';
 

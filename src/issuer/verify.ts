@@ -4,16 +4,9 @@
 
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { STS_CLOCK_SKEW_SECONDS, WEB_IDENTITY_TOKEN_LENGTH } from '../consts.ts';
-import {
-  type Check,
-  checkDiscoveryDocument,
-  checkJwks,
-  checkTokenClaims,
-  decodeToken,
-  discoveryUrlFor,
-  isJsonContentType,
-  issuerUrlProblems,
-} from '../core/oidc/oidc.ts';
+import { type Check, checkDiscoveryDocument, checkJwks, isJsonContentType } from '../core/oidc/documents.ts';
+import { discoveryUrlFor, issuerUrlProblems } from '../core/oidc/issuer-url.ts';
+import { checkTokenClaims, decodeToken } from '../core/sts/token-checks.ts';
 import { isKirsaError } from '../errors.ts';
 import { type FetchOptions, httpsGet } from './https.ts';
 

@@ -3,7 +3,7 @@
 // become the STS errors a real call would get.
 
 import { rootCertificates } from 'node:tls';
-import { discoveryUrlFor } from '../core/oidc/oidc.ts';
+import { discoveryUrlFor } from '../core/oidc/issuer-url.ts';
 import { type StsError, stsError } from '../core/sts/protocol.ts';
 import { KirsaError } from '../errors.ts';
 import { httpsGet } from '../issuer/https.ts';

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { roleArnParts } from '../core/iam/arn.ts';
 import { closestFailures, contextFromClaims, evaluateTrustPolicy } from '../core/iam/policy-evaluator.ts';
-import { issuerHostPath } from '../core/oidc/oidc.ts';
+import { issuerHostPath } from '../core/oidc/issuer-url.ts';
 import {
   type AssumeRoleWithWebIdentityOutput,
   assumedRoleArn,

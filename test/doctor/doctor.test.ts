@@ -20,7 +20,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { buildJwks } from '../../src/core/oidc/oidc.ts';
+import { buildJwks } from '../../src/core/oidc/documents.ts';
 import { type KubeApiserver, kubeApiserverAvailable, startKubeApiserver } from '../support/kube-apiserver.ts';
 import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../support/moto.ts';
 import { runKirsa } from '../support/run-kirsa.ts';

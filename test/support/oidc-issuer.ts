@@ -5,7 +5,8 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
-import { buildJwks, keyIdOf } from '../../src/core/oidc/oidc.ts';
+import { buildJwks } from '../../src/core/oidc/documents.ts';
+import { keyIdOf } from '../../src/core/oidc/keys.ts';
 import { makeServingCertificate, type ServingCertificate } from './tls.ts';
 
 export interface TestIssuer {

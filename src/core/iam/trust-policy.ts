@@ -11,7 +11,7 @@ import {
   TRUST_POLICY_SIZE_WARN_RATIO,
 } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
-import { issuerHostPath, issuerUrlProblems } from '../oidc/oidc.ts';
+import { issuerHostPath, issuerUrlProblems } from '../oidc/issuer-url.ts';
 import {
   evaluateTrustPolicy,
   type PolicyDocument,

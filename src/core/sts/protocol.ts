@@ -3,7 +3,7 @@
 // Error codes, HTTP statuses and message openings follow the real service, so SDKs and scripts that
 // branch on them behave as they would against AWS.
 
-import { issuerHostPath } from '../oidc/oidc.ts';
+import { issuerHostPath } from '../oidc/issuer-url.ts';
 
 export const STS_XML_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 export const STS_API_VERSION = '2011-06-15';

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { parse } from 'yaml';
+import {
+  apiserverFlags,
+  type IssuerKeyMaterial,
+  kopsBase64,
+  renderApiserverConfig,
+} from './apiserver-config.ts';
+
+const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
+const first = rsa();
+const second = rsa();
+const firstPublicPem = first.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+const firstPrivatePem = first.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+const secondPublicPem = second.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+
+describe('kOps base64', () => {
+  test('never padded, and decodes back to the input', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const encoded = kopsBase64(bytes);
+        assert.ok(!encoded.includes('='));
+        assert.deepEqual(new Uint8Array(Buffer.from(encoded, 'base64')), bytes);
+      }),
+    );
+  });
+  test('a PEM whose standard base64 is padded loses only the padding', () => {
+    const padded = Buffer.from(firstPublicPem).toString('base64');
+    assert.equal(kopsBase64(firstPublicPem), padded.replace(/=+$/, ''));
+  });
+});
+
+describe('kube-apiserver configuration', () => {
+  const keys: IssuerKeyMaterial = {
+    publicKeys: [
+      { fileName: 'keys/sa-signer-2.pub', pem: secondPublicPem },
+      { fileName: 'keys/sa-signer-1.pub', pem: firstPublicPem },
+    ],
+    bundleFileName: 'sa-published.pub',
+    bundlePem: secondPublicPem + firstPublicPem,
+    signingKeyFileName: 'sa-signer.key',
+    signingKeyPem: firstPrivatePem,
+  };
+  const input = {
+    issuer: 'https://i.example/c1',
+    previousIssuers: [],
+    apiAudiences: ['https://i.example/c1'],
+    keys,
+    keyDir: '/etc/kirsa',
+    kopsPlainContent: false,
+  };
+
+  test('flags: one per line, the key file repeated per published key', () => {
+    assert.deepEqual(
+      renderApiserverConfig({ ...input, distribution: 'flags' })
+        .text.trimEnd()
+        .split('\n'),
+      [
+        '--service-account-issuer=https://i.example/c1',
+        '--service-account-key-file=/etc/kirsa/keys/sa-signer-2.pub',
+        '--service-account-key-file=/etc/kirsa/keys/sa-signer-1.pub',
+        '--service-account-signing-key-file=/etc/kirsa/sa-signer.key',
+        '--api-audiences=https://i.example/c1',
+      ],
+    );
+    assert.deepEqual(
+      apiserverFlags({
+        issuer: 'https://new',
+        previousIssuers: ['https://old'],
+        apiAudiences: ['https://new', 'https://old'],
+        publicKeyFiles: ['/a.pub'],
+        signingKeyFile: '/a.key',
+      }).filter((flag) => flag.startsWith('--service-account-issuer=')),
+      ['--service-account-issuer=https://new', '--service-account-issuer=https://old'],
+    );
+  });
+
+  test('kops: unpadded base64 file assets that decode to the PEM, and the existing key kept', () => {
+    const config = parse(renderApiserverConfig({ ...input, distribution: 'kops' }).text);
+    const assets = config.spec.fileAssets as Array<{ path: string; content: string; isBase64: boolean }>;
+    assert.equal(assets.length, 3);
+    for (const asset of assets) {
+      assert.equal(asset.isBase64, true);
+      assert.ok(!asset.content.includes('='));
+      assert.match(Buffer.from(asset.content, 'base64').toString(), /^-----BEGIN (PUBLIC|PRIVATE) KEY-----/);
+    }
+    assert.deepEqual(config.spec.kubeAPIServer.serviceAccountKeyFile, [
+      '/srv/kubernetes/kube-apiserver/service-account.pub',
+      '/etc/kirsa/keys/sa-signer-2.pub',
+      '/etc/kirsa/keys/sa-signer-1.pub',
+    ]);
+    assert.equal(config.spec.kubeAPIServer.serviceAccountSigningKeyFile, '/etc/kirsa/sa-signer.key');
+    const plain = parse(
+      renderApiserverConfig({ ...input, distribution: 'kops', kopsPlainContent: true }).text,
+    );
+    assert.equal(plain.spec.fileAssets[1].content, secondPublicPem);
+    assert.equal(plain.spec.fileAssets[1].isBase64, undefined);
+  });
+
+  for (const distribution of ['k3s', 'rke2'] as const) {
+    test(`${distribution}: one key-file value (the multi-key file), and a note saying why`, () => {
+      const config = renderApiserverConfig({ ...input, distribution });
+      const args = parse(config.text)['kube-apiserver-arg'] as string[];
+      assert.equal(args.filter((arg) => arg.startsWith('service-account-key-file=')).length, 1);
+      assert.ok(args.includes('service-account-key-file=/etc/kirsa/sa-published.pub'));
+      assert.ok(config.notes.some((note) => /keeps only one value/.test(note)));
+    });
+  }
+
+  test('kubeadm: v1beta4 list extraArgs, keeping sa.pub, with the v1beta3 caveat', () => {
+    const config = renderApiserverConfig({ ...input, distribution: 'kubeadm' });
+    const parsed = parse(config.text);
+    assert.equal(parsed.apiVersion, 'kubeadm.k8s.io/v1beta4');
+    assert.deepEqual(
+      parsed.apiServer.extraArgs
+        .filter((arg: { name: string }) => arg.name === 'service-account-key-file')
+        .map((arg: { value: string }) => arg.value),
+      ['/etc/kubernetes/pki/sa.pub', '/etc/kirsa/sa-published.pub'],
+    );
+    assert.ok(config.notes.some((note) => /v1beta3/.test(note)));
+  });
+
+  test('talos: the signing key as cluster.serviceAccount.key and the multi-key file on disk', () => {
+    const parsed = parse(renderApiserverConfig({ ...input, distribution: 'talos' }).text);
+    assert.equal(Buffer.from(parsed.cluster.serviceAccount.key, 'base64').toString(), firstPrivatePem);
+    assert.equal(
+      parsed.cluster.apiServer.extraArgs['service-account-key-file'],
+      '/etc/kirsa/sa-published.pub',
+    );
+    assert.equal(parsed.machine.files[0].content, keys.bundlePem);
+  });
+});

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isKirsaError } from '../../errors.ts';
+import { checkIssuerUrl, issuerUrlProblems } from './issuer-url.ts';
+
+function rejects(run: () => unknown, code: string, pattern: RegExp): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(isKirsaError(error), `expected a KirsaError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    assert.match(error.message, pattern);
+    assert.ok(error.hint, 'every refusal carries a hint');
+    return true;
+  });
+}
+
+describe('issuer URL rules', () => {
+  test('a plain https URL with a path passes', () => {
+    assert.deepEqual(issuerUrlProblems('https://bucket.s3.eu-west-1.amazonaws.com/cluster-1'), []);
+  });
+  for (const [url, rule] of [
+    ['http://example.com', /https/],
+    ['https://example.com/path?x=1', /query/],
+    ['https://example.com/path#f', /fragment/],
+    ['https://example.com/', /slash/],
+    ['https://example.com/cluster/', /slash/],
+    ['https://user:pw@example.com', /password/],
+    ['example.com', /absolute URL/],
+  ] as const) {
+    test(`${url} is refused, naming the rule`, () => {
+      rejects(() => checkIssuerUrl(url), 'USAGE', rule);
+    });
+  }
+  test('a port is only a warning: IAM refuses it, development issuers need it', () => {
+    const { warnings } = checkIssuerUrl('https://127.0.0.1:8443');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /port/);
+  });
+});

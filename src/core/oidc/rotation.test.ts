@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isKirsaError } from '../../errors.ts';
+import {
+  initialState,
+  parseIssuerState,
+  promoteStaged,
+  publishedKeys,
+  retirePrevious,
+  stageKey,
+} from './rotation.ts';
+
+function rejects(run: () => unknown, code: string, pattern: RegExp): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(isKirsaError(error), `expected a KirsaError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    assert.match(error.message, pattern);
+    assert.ok(error.hint, 'every refusal carries a hint');
+    return true;
+  });
+}
+
+describe('rotation', () => {
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  const hours = (n: number) => new Date(t0.getTime() + n * 3_600_000);
+  const base = initialState(
+    { issuer: 'https://i.example', jwksPath: 'keys.json', legacyEmptyKid: false, kid: 'A' },
+    t0,
+  );
+
+  test('stage, promote, retire in order; retire waits for the longest token lifetime', () => {
+    const staged = stageKey(base, 'B', hours(1));
+    assert.deepEqual(
+      publishedKeys(staged).map((key) => [key.kid, key.stage]),
+      [
+        ['A', 'active'],
+        ['B', 'staged'],
+      ],
+    );
+    const promoted = promoteStaged(staged, hours(2));
+    assert.deepEqual(
+      publishedKeys(promoted).map((key) => [key.kid, key.stage]),
+      [
+        ['B', 'active'],
+        ['A', 'previous'],
+      ],
+    );
+    rejects(
+      () => retirePrevious(promoted, hours(25), 86_400),
+      'CHECK_FAILED',
+      /valid until 2026-01-02T02:00:00/,
+    );
+    const retired = retirePrevious(promoted, hours(26), 86_400);
+    assert.deepEqual(
+      publishedKeys(retired).map((key) => key.kid),
+      ['B'],
+    );
+    assert.equal(retired.keys.find((key) => key.kid === 'A')!.stage, 'retired');
+    assert.equal(parseIssuerState(JSON.stringify(retired), 'state.json').keys.length, 2);
+  });
+  test('one staged key at a time; promote needs one; retire needs a previous', () => {
+    rejects(() => stageKey(stageKey(base, 'B', t0), 'C', t0), 'ALREADY_EXISTS', /already staged/);
+    rejects(() => stageKey(base, 'A', t0), 'ALREADY_EXISTS', /already in this issuer/);
+    rejects(() => promoteStaged(base, t0), 'NOT_FOUND', /no staged key/);
+    rejects(() => retirePrevious(base, t0, 0), 'NOT_FOUND', /no previous key/);
+  });
+  test('a state without exactly one active key is refused', () => {
+    rejects(
+      () => parseIssuerState(JSON.stringify({ ...base, keys: [] }), 'state.json'),
+      'INPUT_INVALID',
+      /one active key/,
+    );
+  });
+});

@@ -1,0 +1,165 @@
+// Key rotation as a state machine: staged (published, not signing) -> active (signs; exactly one) ->
+// previous (stopped signing, still published) -> retired (gone from the JWKS). Pure: the clock comes in as
+// an argument; src/issuer/store.ts keeps the state on disk.
+
+import { KirsaError } from '../../errors.ts';
+
+/**
+ * staged: published in the JWKS, not signing yet. active: signs (exactly one). previous: stopped signing,
+ * still published while tokens it signed may live. retired: gone from the JWKS.
+ */
+export type KeyStage = 'staged' | 'active' | 'previous' | 'retired';
+
+export interface KeyRecord {
+  generation: number;
+  kid: string;
+  stage: KeyStage;
+  createdAt: string;
+  activatedAt?: string;
+  stoppedSigningAt?: string;
+  retiredAt?: string;
+}
+
+export interface IssuerState {
+  version: 1;
+  issuer: string;
+  jwksPath: string;
+  legacyEmptyKid: boolean;
+  keys: KeyRecord[];
+}
+
+export const STAGE_ORDER: readonly KeyStage[] = ['active', 'staged', 'previous', 'retired'];
+
+export function initialState(
+  options: { issuer: string; jwksPath: string; legacyEmptyKid: boolean; kid: string },
+  now: Date,
+): IssuerState {
+  const at = now.toISOString();
+  return {
+    version: 1,
+    issuer: options.issuer,
+    jwksPath: options.jwksPath,
+    legacyEmptyKid: options.legacyEmptyKid,
+    keys: [{ generation: 1, kid: options.kid, stage: 'active', createdAt: at, activatedAt: at }],
+  };
+}
+
+export function parseIssuerState(text: string, source: string): IssuerState {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new KirsaError('INPUT_UNREADABLE', `${source} is not JSON`, {
+      hint: 'restore it from a backup; kirsa writes it whole, so a hand edit broke it',
+      cause: error,
+    });
+  }
+  const state = value as IssuerState;
+  const valid =
+    state !== null &&
+    typeof state === 'object' &&
+    state.version === 1 &&
+    typeof state.issuer === 'string' &&
+    typeof state.jwksPath === 'string' &&
+    Array.isArray(state.keys) &&
+    state.keys.every(
+      (key) =>
+        Number.isInteger(key?.generation) && typeof key.kid === 'string' && STAGE_ORDER.includes(key.stage),
+    ) &&
+    state.keys.filter((key) => key.stage === 'active').length === 1;
+  if (!valid) {
+    throw new KirsaError(
+      'INPUT_INVALID',
+      `${source} is not a kirsa issuer state (version 1, one active key)`,
+      {
+        hint: 'point --dir at a folder made by kirsa issuer init',
+      },
+    );
+  }
+  return { ...state, legacyEmptyKid: state.legacyEmptyKid === true };
+}
+
+export function activeKey(state: IssuerState): KeyRecord {
+  return state.keys.find((key) => key.stage === 'active')!;
+}
+
+/** Keys in the JWKS and in --service-account-key-file: the signer first, then staged, then previous. */
+export function publishedKeys(state: IssuerState): KeyRecord[] {
+  return state.keys
+    .filter((key) => key.stage !== 'retired')
+    .sort(
+      (a, b) => STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage) || b.generation - a.generation,
+    );
+}
+
+/** Adds a new key as staged: published, not signing. One staged key at a time. */
+export function stageKey(state: IssuerState, kid: string, now: Date): IssuerState {
+  const staged = state.keys.find((key) => key.stage === 'staged');
+  if (staged) {
+    throw new KirsaError('ALREADY_EXISTS', `key generation ${staged.generation} is already staged`, {
+      hint: 'publish it, wait until every API server and cache has the new JWKS, then run kirsa issuer rotate --promote',
+    });
+  }
+  if (state.keys.some((key) => key.kid === kid)) {
+    throw new KirsaError('ALREADY_EXISTS', `key ${kid} is already in this issuer`, {
+      hint: 'rotate to a newly generated key',
+    });
+  }
+  const generation = Math.max(...state.keys.map((key) => key.generation)) + 1;
+  return {
+    ...state,
+    keys: [...state.keys, { generation, kid, stage: 'staged', createdAt: now.toISOString() }],
+  };
+}
+
+/** The staged key starts signing; the active one becomes previous, remembering when it stopped. */
+export function promoteStaged(state: IssuerState, now: Date): IssuerState {
+  if (!state.keys.some((key) => key.stage === 'staged')) {
+    throw new KirsaError('NOT_FOUND', 'no staged key to promote', {
+      hint: 'stage one first with kirsa issuer rotate, and publish the JWKS',
+    });
+  }
+  const at = now.toISOString();
+  return {
+    ...state,
+    keys: state.keys.map((key): KeyRecord => {
+      if (key.stage === 'active') return { ...key, stage: 'previous', stoppedSigningAt: at };
+      if (key.stage === 'staged') return { ...key, stage: 'active', activatedAt: at };
+      return key;
+    }),
+  };
+}
+
+/**
+ * Drops every previous key from the JWKS, refusing while a token one of them signed may still be valid:
+ * a key that stopped signing at T signed tokens valid until T + the longest token lifetime.
+ */
+export function retirePrevious(state: IssuerState, now: Date, maxTokenLifetimeSeconds: number): IssuerState {
+  const previous = state.keys.filter((key) => key.stage === 'previous');
+  if (previous.length === 0) {
+    throw new KirsaError('NOT_FOUND', 'no previous key to retire', {
+      hint: 'kirsa issuer status shows the stages; promote a staged key first',
+    });
+  }
+  for (const key of previous) {
+    const stopped = Date.parse(key.stoppedSigningAt ?? '');
+    const safeAt = stopped + maxTokenLifetimeSeconds * 1000;
+    if (!Number.isFinite(stopped) || safeAt > now.getTime()) {
+      const when = Number.isFinite(safeAt) ? new Date(safeAt).toISOString() : 'an unknown time';
+      throw new KirsaError(
+        'CHECK_FAILED',
+        `key generation ${key.generation} stopped signing at ${key.stoppedSigningAt ?? '(unknown)'}; tokens it signed may be valid until ${when}`,
+        {
+          hint: `retry after ${when}, or pass --max-token-lifetime SECONDS if your cluster's tokens live shorter than ${maxTokenLifetimeSeconds} s`,
+        },
+      );
+    }
+  }
+  const at = now.toISOString();
+  return {
+    ...state,
+    keys: state.keys.map((key) =>
+      key.stage === 'previous' ? { ...key, stage: 'retired', retiredAt: at } : key,
+    ),
+  };
+}
