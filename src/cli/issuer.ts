@@ -19,7 +19,7 @@ import {
 import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
 import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
 import { parseKeysPem } from '../core/oidc/keys.ts';
-import { type KeyRecord, publishedKeys } from '../core/oidc/rotation.ts';
+import { isRetirable, type KeyRecord, publishedKeys, retirableAt } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { startIssuerServer } from '../issuer/server.ts';
@@ -195,12 +195,12 @@ async function runStatus(flags: { dir: string; maxTokenLifetime: number }): Prom
   for (const key of [...state.keys].sort((a, b) => b.generation - a.generation)) say(describeKey(key));
   const published = publishedKeys(state).length;
   say(`${published} key(s) published`);
+  const now = new Date();
   for (const key of state.keys.filter((record) => record.stage === 'previous')) {
-    const safeAt = Date.parse(key.stoppedSigningAt ?? '') + flags.maxTokenLifetime * 1000;
     say(
-      safeAt <= Date.now()
+      isRetirable(key, now, flags.maxTokenLifetime)
         ? `generation ${key.generation} can be retired now`
-        : `generation ${key.generation} can be retired after ${new Date(safeAt).toISOString()}`,
+        : `generation ${key.generation} can be retired after ${retirableAt(key, flags.maxTokenLifetime)?.toISOString() ?? 'an unknown time (no stop-signing time recorded)'}`,
     );
   }
 }

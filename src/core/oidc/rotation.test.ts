@@ -3,9 +3,11 @@ import { describe, test } from 'node:test';
 import { isKirsaError } from '../../errors.ts';
 import {
   initialState,
+  isRetirable,
   parseIssuerState,
   promoteStaged,
   publishedKeys,
+  retirableAt,
   retirePrevious,
   stageKey,
 } from './rotation.ts';
@@ -57,6 +59,19 @@ describe('rotation', () => {
     );
     assert.equal(retired.keys.find((key) => key.kid === 'A')!.stage, 'retired');
     assert.equal(parseIssuerState(JSON.stringify(retired), 'state.json').keys.length, 2);
+  });
+  test('retire eligibility: the one rule status prints and retire enforces, to the second', () => {
+    const promoted = promoteStaged(stageKey(base, 'B', hours(1)), hours(2));
+    const previous = promoted.keys.find((key) => key.stage === 'previous')!;
+    assert.equal(retirableAt(previous, 86_400)?.toISOString(), '2026-01-02T02:00:00.000Z');
+    const justBefore = new Date(hours(26).getTime() - 1000);
+    assert.equal(isRetirable(previous, justBefore, 86_400), false);
+    rejects(() => retirePrevious(promoted, justBefore, 86_400), 'CHECK_FAILED', /valid until/);
+    assert.equal(isRetirable(previous, hours(26), 86_400), true);
+    assert.doesNotThrow(() => retirePrevious(promoted, hours(26), 86_400));
+    const { stoppedSigningAt: _unknown, ...unrecorded } = previous;
+    assert.equal(retirableAt(unrecorded, 86_400), undefined);
+    assert.equal(isRetirable(unrecorded, hours(1000), 86_400), false);
   });
   test('one staged key at a time; promote needs one; retire needs a previous', () => {
     rejects(() => stageKey(stageKey(base, 'B', t0), 'C', t0), 'ALREADY_EXISTS', /already staged/);

@@ -131,6 +131,20 @@ export function promoteStaged(state: IssuerState, now: Date): IssuerState {
 }
 
 /**
+ * When a key that stopped signing may leave the JWKS: a key that stopped signing at T signed tokens valid
+ * until T + the longest token lifetime. Undefined when the stop time is not recorded (never retirable).
+ */
+export function retirableAt(key: KeyRecord, maxTokenLifetimeSeconds: number): Date | undefined {
+  const stopped = Date.parse(key.stoppedSigningAt ?? '');
+  return Number.isFinite(stopped) ? new Date(stopped + maxTokenLifetimeSeconds * 1000) : undefined;
+}
+
+export function isRetirable(key: KeyRecord, now: Date, maxTokenLifetimeSeconds: number): boolean {
+  const at = retirableAt(key, maxTokenLifetimeSeconds);
+  return at !== undefined && at.getTime() <= now.getTime();
+}
+
+/**
  * Drops every previous key from the JWKS, refusing while a token one of them signed may still be valid:
  * a key that stopped signing at T signed tokens valid until T + the longest token lifetime.
  */
@@ -142,10 +156,8 @@ export function retirePrevious(state: IssuerState, now: Date, maxTokenLifetimeSe
     });
   }
   for (const key of previous) {
-    const stopped = Date.parse(key.stoppedSigningAt ?? '');
-    const safeAt = stopped + maxTokenLifetimeSeconds * 1000;
-    if (!Number.isFinite(stopped) || safeAt > now.getTime()) {
-      const when = Number.isFinite(safeAt) ? new Date(safeAt).toISOString() : 'an unknown time';
+    if (!isRetirable(key, now, maxTokenLifetimeSeconds)) {
+      const when = retirableAt(key, maxTokenLifetimeSeconds)?.toISOString() ?? 'an unknown time';
       throw new KirsaError(
         'CHECK_FAILED',
         `key generation ${key.generation} stopped signing at ${key.stoppedSigningAt ?? '(unknown)'}; tokens it signed may be valid until ${when}`,
