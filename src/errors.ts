@@ -1,13 +1,15 @@
-// The one error type that crosses module boundaries. Each error a user can meet carries a code (so callers
-// branch on the code, never on message text), a message saying what went wrong, and a hint saying what to
-// do next. The CLI prints message and hint on one line each, and a stack only with --debug.
+// The one error type that crosses module boundaries, and the catalogue of every way kirsa fails on
+// purpose. Each error carries a specific code from the catalogue (callers and tests branch on the code,
+// never on message text), a message saying what went wrong, and a hint saying what to do next. A code's
+// category decides the exit code. docs/errors.md lists every code with its category and meaning; a test
+// keeps the two equal.
 
-/** Every way kirsa can fail on purpose. Add a code here rather than reusing an unrelated one. */
-export type KirsaErrorCode =
+/** What kind of failure a code is; the category alone decides the exit code. */
+export type ErrorCategory =
   | 'USAGE' // the command line itself is wrong
   | 'INPUT_UNREADABLE' // a file could not be read or parsed
   | 'INPUT_INVALID' // a file parsed but its content is not what we need
-  | 'ALREADY_EXISTS' // refusing to overwrite something
+  | 'ALREADY_EXISTS' // refusing to overwrite something, or something else already holds it
   | 'NOT_FOUND' // a named thing (file, bucket, role, pod) does not exist
   | 'PERMISSION' // the environment denied an operation (file mode, S3/IAM AccessDenied)
   | 'UNREACHABLE' // a network peer did not answer as needed
@@ -15,8 +17,8 @@ export type KirsaErrorCode =
   | 'DENIED' // a policy evaluation said no
   | 'INTERNAL'; // a bug in kirsa
 
-/** Exit code per error code: 2 for input the user must fix, 1 for everything else. */
-const EXIT_CODES: Record<KirsaErrorCode, number> = {
+/** Exit code per category: 2 for input the user must fix, 1 for everything else. */
+const EXIT_CODES: Record<ErrorCategory, number> = {
   USAGE: 2,
   INPUT_UNREADABLE: 2,
   INPUT_INVALID: 2,
@@ -28,6 +30,79 @@ const EXIT_CODES: Record<KirsaErrorCode, number> = {
   DENIED: 1,
   INTERNAL: 1,
 };
+
+interface CatalogueEntry {
+  category: ErrorCategory;
+  /** One line for docs/errors.md: when kirsa raises it. */
+  meaning: string;
+}
+
+/**
+ * Every specific code. Add one here (and its line in docs/errors.md) rather than reusing an unrelated one.
+ * The ten category names are also codes, for failures that have no more specific one yet.
+ */
+export const ERROR_CATALOGUE = {
+  USAGE: { category: 'USAGE', meaning: 'the command line is wrong in a way no more specific code names' },
+  INPUT_UNREADABLE: { category: 'INPUT_UNREADABLE', meaning: 'a file or input could not be read or parsed' },
+  INPUT_INVALID: { category: 'INPUT_INVALID', meaning: 'an input parsed, but its content is not usable' },
+  ALREADY_EXISTS: { category: 'ALREADY_EXISTS', meaning: 'refusing to overwrite something that exists' },
+  NOT_FOUND: {
+    category: 'NOT_FOUND',
+    meaning: 'a named file, bucket, role, provider or object does not exist',
+  },
+  PERMISSION: { category: 'PERMISSION', meaning: 'the environment denied an operation' },
+  UNREACHABLE: { category: 'UNREACHABLE', meaning: 'a network peer did not answer as needed' },
+  CHECK_FAILED: { category: 'CHECK_FAILED', meaning: 'a verification ran and found a problem' },
+  DENIED: { category: 'DENIED', meaning: 'a policy evaluation said no' },
+  INTERNAL: { category: 'INTERNAL', meaning: 'a bug in kirsa: please report it' },
+
+  // Listening sockets (the webhook, its metrics port, the local STS, issuer serve).
+  PORT_IN_USE: {
+    category: 'ALREADY_EXISTS',
+    meaning: 'another process already listens on the address and port',
+  },
+  PORT_NOT_PERMITTED: {
+    category: 'PERMISSION',
+    meaning: 'the process may not bind the port (below 1024 without CAP_NET_BIND_SERVICE) or the address',
+  },
+  LISTEN_FAILED: {
+    category: 'UNREACHABLE',
+    meaning: 'the address cannot be listened on (not on this host, or another reason)',
+  },
+
+  // AWS, classified by the error's name and HTTP status only (src/aws/errors.ts).
+  AWS_NO_CREDENTIALS: {
+    category: 'PERMISSION',
+    meaning: 'the AWS SDK found no credentials in its default chain',
+  },
+  AWS_ACCESS_DENIED: { category: 'PERMISSION', meaning: 'AWS refused the call for the credentials in use' },
+  AWS_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    meaning: 'AWS says the named bucket, role, policy or provider does not exist',
+  },
+  AWS_REJECTED_INPUT: {
+    category: 'INPUT_INVALID',
+    meaning: 'AWS refused what kirsa sent (a malformed policy, a value out of range)',
+  },
+  AWS_LIMIT_EXCEEDED: { category: 'INPUT_INVALID', meaning: 'the call would go over an AWS quota' },
+  AWS_UNREACHABLE: {
+    category: 'UNREACHABLE',
+    meaning: 'the AWS endpoint did not answer (network, DNS, endpoint URL)',
+  },
+  AWS_FAILED: { category: 'CHECK_FAILED', meaning: 'AWS answered with an error no more specific code names' },
+
+  // The Kubernetes API (src/kube/client.ts).
+  KUBE_FORBIDDEN: { category: 'PERMISSION', meaning: 'the API server refused the call (401 or 403)' },
+  KUBE_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    meaning: 'the API server says the object or namespace does not exist',
+  },
+  KUBE_CONFLICT: { category: 'ALREADY_EXISTS', meaning: 'the API server reports a conflict (409)' },
+  KUBE_REJECTED: { category: 'INPUT_INVALID', meaning: 'the API server rejected the object (400 or 422)' },
+  KUBE_UNREACHABLE: { category: 'UNREACHABLE', meaning: 'the API server did not answer' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type KirsaErrorCode = keyof typeof ERROR_CATALOGUE;
 
 export interface KirsaErrorDetails {
   /** What the user can do next, in one sentence. */
@@ -46,8 +121,12 @@ export class KirsaError extends Error {
     this.hint = details.hint;
   }
 
+  get category(): ErrorCategory {
+    return ERROR_CATALOGUE[this.code].category;
+  }
+
   get exitCode(): number {
-    return EXIT_CODES[this.code];
+    return EXIT_CODES[this.category];
   }
 }
 

@@ -13,7 +13,7 @@ import {
 import { IAM_MAX_CLIENT_ID_LENGTH, IAM_MAX_CLIENT_IDS, IAM_MAX_THUMBPRINTS } from '../consts.ts';
 import { issuerHostPath } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
-import { type AwsClientOptions, awsError } from './s3-publish.ts';
+import { type AwsClientOptions, awsError } from './errors.ts';
 
 export interface OidcProvider {
   arn: string;

@@ -7,6 +7,7 @@ import { IAM_DEFAULT_REGION } from '../consts.ts';
 import { type RoleArnParts, roleArnParts } from '../core/iam/arn.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
 import { KirsaError } from '../errors.ts';
+import { awsError, awsErrorCode } from './errors.ts';
 
 export interface RoleRecord {
   name: string;
@@ -50,50 +51,20 @@ export function parseRoleArn(arn: string): RoleArnParts {
   return parts;
 }
 
-function errorName(error: unknown): string {
-  return (error as { name?: string } | null)?.name ?? '';
-}
+const IAM_HINTS = {
+  AWS_ACCESS_DENIED:
+    'run with credentials allowed to manage IAM roles (iam:GetRole, iam:CreateRole, iam:UpdateAssumeRolePolicy, ...)',
+  AWS_LIMIT_EXCEEDED:
+    'a trust policy over the size quota needs fewer service accounts per role, or a raised quota',
+} as const;
 
 /** Turns an SDK failure into the KirsaError a user can act on. */
-export function iamError(error: unknown, doing: string): KirsaError {
-  const name = errorName(error);
-  const detail = (error as Error)?.message ?? String(error);
-  if (name === 'NoSuchEntityException' || name === 'NoSuchEntity')
-    return new KirsaError('NOT_FOUND', `${doing}: ${detail}`, {
-      cause: error,
-      hint: 'check the name and the account',
-    });
-  if (name === 'AccessDenied' || name === 'AccessDeniedException' || name === 'UnauthorizedOperation')
-    return new KirsaError('PERMISSION', `${doing}: IAM denied it: ${detail}`, {
-      cause: error,
-      hint: 'run with credentials allowed to manage IAM roles (iam:GetRole, iam:CreateRole, iam:UpdateAssumeRolePolicy, ...)',
-    });
-  if (name === 'CredentialsProviderError' || /credential/i.test(name))
-    return new KirsaError('PERMISSION', `${doing}: no AWS credentials`, {
-      cause: error,
-      hint: 'set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, as for the AWS CLI',
-    });
-  if (name === 'MalformedPolicyDocumentException' || name === 'MalformedPolicyDocument')
-    return new KirsaError('INPUT_INVALID', `${doing}: IAM rejected the policy: ${detail}`, { cause: error });
-  if (name === 'LimitExceededException' || name === 'LimitExceeded')
-    return new KirsaError('INPUT_INVALID', `${doing}: over an IAM limit: ${detail}`, {
-      cause: error,
-      hint: 'a trust policy over the size quota needs fewer service accounts per role, or a raised quota',
-    });
-  if (
-    ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'TimeoutError'].includes(name) ||
-    (error as { code?: string })?.code === 'ECONNREFUSED'
-  )
-    return new KirsaError('UNREACHABLE', `${doing}: IAM did not answer: ${detail}`, {
-      cause: error,
-      hint: 'check the network and --endpoint-url',
-    });
-  return new KirsaError('UNREACHABLE', `${doing}: ${name || 'error'}: ${detail}`, { cause: error });
+function iamError(error: unknown, doing: string): KirsaError {
+  return awsError(error, doing, IAM_HINTS);
 }
 
 function isNotFound(error: unknown): boolean {
-  const name = errorName(error);
-  return name === 'NoSuchEntityException' || name === 'NoSuchEntity';
+  return awsErrorCode(error) === 'AWS_NOT_FOUND';
 }
 
 type IamSdk = typeof import('@aws-sdk/client-iam');

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ISSUER_BUCKET_POLICY_SID } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
+import { type AwsClientOptions, awsError, awsErrorCode, awsErrorName } from './errors.ts';
 import { callerAccountId } from './iam-role.ts';
 
 export interface PublicAccessBlock {
@@ -196,59 +197,16 @@ export function publicAccessFindings(
 
 // --- The SDK implementation --------------------------------------------------------------------------------
 
-export interface AwsClientOptions {
-  region?: string | undefined;
-  /** Another S3 endpoint (moto in tests, a private endpoint); path-style addressing then. */
-  endpointUrl?: string | undefined;
-}
-
-function errorName(error: unknown): string {
-  return (error as { name?: string })?.name ?? '';
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
-
-function isAccessDenied(error: unknown): boolean {
-  const name = errorName(error);
-  return name === 'AccessDenied' || name === 'AccessDeniedException' || statusOf(error) === 403;
-}
+const S3_HINTS = {
+  AWS_ACCESS_DENIED:
+    'the credentials in use need this permission; an account-level Block Public Access setting also denies public bucket policies',
+  AWS_NOT_FOUND:
+    'create the bucket first (aws s3api create-bucket --bucket NAME --region REGION ...), or check --bucket and --region',
+} as const;
 
 /** SDK failures as KirsaErrors with the next step; `what` names the call for the message. */
-export function awsError(error: unknown, what: string): KirsaError {
-  const name = errorName(error);
-  const status = statusOf(error);
-  const message = (error as Error)?.message ?? String(error);
-  if (name === 'CredentialsProviderError' || (/credential/i.test(message) && !status)) {
-    return new KirsaError('PERMISSION', `${what}: no AWS credentials found`, {
-      hint: 'set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the SDK default chain), and AWS_REGION',
-      cause: error,
-    });
-  }
-  if (isAccessDenied(error)) {
-    return new KirsaError('PERMISSION', `${what}: access denied (${message})`, {
-      hint: 'the credentials in use need this permission; an account-level Block Public Access setting also denies public bucket policies',
-      cause: error,
-    });
-  }
-  if (name === 'NoSuchBucket' || name === 'NotFound' || status === 404) {
-    return new KirsaError('NOT_FOUND', `${what}: not found`, {
-      hint: 'create the bucket first (aws s3api create-bucket --bucket NAME --region REGION ...), or check --bucket and --region',
-      cause: error,
-    });
-  }
-  if (
-    /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|socket hang up/.test(
-      `${(error as { code?: string })?.code ?? ''} ${message}`,
-    )
-  ) {
-    return new KirsaError('UNREACHABLE', `${what}: ${message}`, {
-      hint: 'check --endpoint-url and the network path to AWS',
-      cause: error,
-    });
-  }
-  return new KirsaError('CHECK_FAILED', `${what}: ${name || 'error'}: ${message}`, { cause: error });
+function s3Error(error: unknown, what: string): KirsaError {
+  return awsError(error, what, S3_HINTS);
 }
 
 export function s3PortFor(options: AwsClientOptions): S3Port {
@@ -260,7 +218,7 @@ export function s3PortFor(options: AwsClientOptions): S3Port {
     try {
       return await send();
     } catch (error) {
-      throw awsError(error, what);
+      throw s3Error(error, what);
     }
   };
   const optional = async <T>(
@@ -271,8 +229,8 @@ export function s3PortFor(options: AwsClientOptions): S3Port {
     try {
       return await send();
     } catch (error) {
-      if (errorName(error) === missing) return undefined;
-      throw awsError(error, what);
+      if (awsErrorName(error) === missing) return undefined;
+      throw s3Error(error, what);
     }
   };
   return {
@@ -312,12 +270,12 @@ export function s3PortFor(options: AwsClientOptions): S3Port {
         const answer = await control.send(new sdk.GetPublicAccessBlockCommand({ AccountId: accountId }));
         return { accountId, block: answer.PublicAccessBlockConfiguration };
       } catch (error) {
-        if (errorName(error) === 'NoSuchPublicAccessBlockConfiguration')
+        if (awsErrorName(error) === 'NoSuchPublicAccessBlockConfiguration')
           return { accountId, block: undefined };
         // By status too: moto's 403 body is not one the S3 Control parser reads (it names it Unknown).
-        if (isAccessDenied(error))
+        if (awsErrorCode(error) === 'AWS_ACCESS_DENIED')
           return { accountId, denied: 's3:GetAccountPublicAccessBlock: access denied' };
-        return { accountId, denied: `${what} failed: ${awsError(error, what).message}` };
+        return { accountId, denied: `${what} failed: ${s3Error(error, what).message}` };
       } finally {
         control.destroy();
       }

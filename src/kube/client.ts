@@ -77,17 +77,17 @@ export function kubeError(error: unknown, doing: string): KirsaError {
     }
   }
   if (status === 401 || status === 403)
-    return new KirsaError('PERMISSION', `${doing}: the API server refused (${status}): ${detail}`, {
+    return new KirsaError('KUBE_FORBIDDEN', `${doing}: the API server refused (${status}): ${detail}`, {
       cause: error,
       hint: 'use a kubeconfig whose user may do this (kubectl auth can-i ...)',
     });
-  if (status === 404) return new KirsaError('NOT_FOUND', `${doing}: not found`, { cause: error });
-  if (status === 409) return new KirsaError('ALREADY_EXISTS', `${doing}: ${detail}`, { cause: error });
+  if (status === 404) return new KirsaError('KUBE_NOT_FOUND', `${doing}: not found`, { cause: error });
+  if (status === 409) return new KirsaError('KUBE_CONFLICT', `${doing}: ${detail}`, { cause: error });
   if (status !== undefined && status >= 400 && status < 500)
-    return new KirsaError('INPUT_INVALID', `${doing}: the API server rejected it (${status}): ${detail}`, {
+    return new KirsaError('KUBE_REJECTED', `${doing}: the API server rejected it (${status}): ${detail}`, {
       cause: error,
     });
-  return new KirsaError('UNREACHABLE', `${doing}: the API server did not answer: ${detail}`, {
+  return new KirsaError('KUBE_UNREACHABLE', `${doing}: the API server did not answer: ${detail}`, {
     cause: error,
     hint: 'check the cluster is up and the kubeconfig points at it',
   });
@@ -138,8 +138,8 @@ export async function createServiceAccountStore(config: KubeConfig): Promise<Ser
         });
       } catch (error) {
         const failure = kubeError(error, `creating ServiceAccount ${namespace}/${name}`);
-        if (failure.code === 'NOT_FOUND')
-          throw new KirsaError('NOT_FOUND', `namespace ${namespace} does not exist`, {
+        if (failure.code === 'KUBE_NOT_FOUND')
+          throw new KirsaError('KUBE_NOT_FOUND', `namespace ${namespace} does not exist`, {
             hint: `create it first (kubectl create namespace ${namespace})`,
           });
         throw failure;

@@ -67,7 +67,7 @@ export function createIssuerKeySource({
       return keys;
     } catch (error) {
       const problem = error as KirsaError;
-      return problem.code === 'UNREACHABLE'
+      return problem.category === 'UNREACHABLE'
         ? stsError(
             'IDPCommunicationError',
             `The request could not be fulfilled because the identity provider (IDP) that was asked to verify the incoming identity token could not be reached. (${problem.message})`,
