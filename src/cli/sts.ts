@@ -69,17 +69,6 @@ export function registerSts(program: Command): void {
         port: flags.port,
         ...(tls ? { tls } : {}),
         onCall: (record) => log.info(record, 'sts call'),
-      }).catch((error: NodeJS.ErrnoException) => {
-        throw new KirsaError(
-          'UNREACHABLE',
-          `cannot listen on ${flags.host}:${flags.port}: ${error.message}`,
-          {
-            hint:
-              error.code === 'EADDRINUSE'
-                ? 'pick another --port, or 0 for a free one'
-                : 'check --host and --port',
-          },
-        );
       });
       process.stdout.write(
         `kirsa sts: listening on ${running.url} (${config.providers.length} providers, ${config.roles.length} roles)\n` +

@@ -3,11 +3,10 @@
 
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DISCOVERY_PATH, ISSUER_SERVER_KEEP_ALIVE_MS } from '../consts.ts';
 import { jwksUriFor } from '../core/oidc/issuer-url.ts';
-import { KirsaError } from '../errors.ts';
+import { listen } from '../net/listen.ts';
 import { ISSUER_FILES, loadIssuer } from './store.ts';
 
 export interface IssuerServerOptions {
@@ -62,21 +61,7 @@ export async function startIssuerServer(options: IssuerServerOptions): Promise<I
   // STS and verify fetch two documents and go; idle connections need not linger.
   server.keepAliveTimeout = ISSUER_SERVER_KEEP_ALIVE_MS;
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        new KirsaError('PERMISSION', `cannot listen on ${host}:${options.port}: ${error.message}`, {
-          hint:
-            error.code === 'EADDRINUSE'
-              ? 'choose another --port'
-              : 'ports below 1024 need privileges; choose another --port',
-          cause: error,
-        }),
-      ),
-    );
-    server.listen(options.port, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, { port: options.port, host, what: 'the issuer' });
   return {
     url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,

@@ -33,6 +33,7 @@ import {
   stsError,
   validateAssumeRoleWithWebIdentity,
 } from '../core/sts/protocol.ts';
+import { listen } from '../net/listen.ts';
 import type { StsConfig } from './config.ts';
 import type { IssuerKeySource } from './issuer-keys.ts';
 import { type SigningSecret, verifySigV4 } from './sigv4.ts';
@@ -264,10 +265,7 @@ export async function startStsServer(options: StsServerOptions): Promise<Running
   const server: Server = options.tls
     ? createHttpsServer({ ...options.tls }, listener)
     : createHttpServer(listener);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
+  await listen(server, { port: options.port ?? 0, host: options.host ?? '127.0.0.1', what: 'the STS' });
   const { port, address } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   return {

@@ -6,9 +6,8 @@
 // requests still running get a bounded time to finish.
 
 import { createHash, X509Certificate } from 'node:crypto';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { createSecureContext, type SecureVersion } from 'node:tls';
 import type { Logger } from 'pino';
 import {
@@ -19,6 +18,7 @@ import {
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
 import { type WatchedFiles, watchFiles } from '../identity/watched-file.ts';
+import { listen } from '../net/listen.ts';
 import type { WebhookApp } from './app.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
@@ -95,30 +95,6 @@ export interface RunningWebhookServer {
   shutdown(): Promise<void>;
   /** Cuts every connection now (a second signal). */
   closeNow(): void;
-}
-
-function listen(server: HttpServer | HttpsServer, port: number, host: string | undefined, what: string) {
-  return new Promise<number>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) =>
-      reject(
-        new KirsaError(
-          'USAGE',
-          `cannot listen on ${host ?? '*'}:${port} for ${what}: ${error.code ?? error.message}`,
-          {
-            hint:
-              error.code === 'EADDRINUSE'
-                ? 'choose another port, or stop what holds it'
-                : 'check the address and port',
-            cause: error,
-          },
-        ),
-      );
-    server.once('error', onError);
-    server.listen({ port, ...(host ? { host } : {}) }, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
@@ -209,8 +185,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   let port: number;
   let metricsPort: number;
   try {
-    port = await listen(tlsServer, options.port, options.host, 'the webhook');
-    metricsPort = await listen(metricsServer, options.metricsPort, options.host, 'metrics');
+    port = await listen(tlsServer, { port: options.port, host: options.host, what: 'the webhook' });
+    metricsPort = await listen(metricsServer, {
+      port: options.metricsPort,
+      host: options.host,
+      what: 'metrics',
+      portFlag: '--metrics-port',
+    });
   } catch (error) {
     certificateFiles.close();
     tlsServer.close();
