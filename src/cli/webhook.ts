@@ -26,7 +26,7 @@ import {
 import type { ContainerCredentialsSettings } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import type { ListWatchHandle } from '../identity/list-watch.ts';
-import type { WatchedFiles } from '../identity/watched-file.ts';
+import type { WatchedFiles } from '../watched-file.ts';
 import type { WebhookMetrics } from '../webhook/metrics.ts';
 import { parseTlsMinVersion } from '../webhook/server.ts';
 import { parseBooleanFlag, parseDurationFlag, parseIntegerFlag } from './flags.ts';

@@ -9,8 +9,8 @@ import {
   parseContainerCredentialsList,
 } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
+import { type WatchedFiles, watchFiles } from '../watched-file.ts';
 import { applyMappingText } from './mapping-text.ts';
-import { type WatchedFiles, watchFiles } from './watched-file.ts';
 
 export interface IdentitiesFileOptions {
   path: string;

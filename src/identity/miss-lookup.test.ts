@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import type { LookupResult } from '../webhook/metrics.ts';
+import type { LookupResult } from '../core/identity/source.ts';
 import { createMissLookup } from './miss-lookup.ts';
 import { createServiceAccountCache, type ServiceAccountFetcher } from './service-accounts.ts';
 

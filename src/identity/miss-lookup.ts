@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino';
 import type { ServiceAccountView } from '../core/identity/identity.ts';
-import type { LookupResult } from '../webhook/metrics.ts';
+import type { LookupResult } from '../core/identity/source.ts';
 import type { ServiceAccountCache, ServiceAccountFetcher } from './service-accounts.ts';
 
 export interface MissLookupOptions {

@@ -5,7 +5,7 @@ import {
   BUILTIN_IDENTITY_DEFAULTS,
   parseIdentityMapping,
 } from '../core/identity/identity.ts';
-import type { IdentityVerdict } from '../webhook/app.ts';
+import type { IdentityVerdict } from '../core/identity/source.ts';
 import { createIdentityProvider, mergeMappings } from './provider.ts';
 import { createServiceAccountCache } from './service-accounts.ts';
 

@@ -11,7 +11,7 @@ import {
   resolveIdentity,
   type ServiceAccountView,
 } from '../core/identity/identity.ts';
-import type { IdentitySource, IdentityVerdict } from '../webhook/app.ts';
+import type { IdentitySource, IdentityVerdict } from '../core/identity/source.ts';
 import type { MissLookup } from './miss-lookup.ts';
 import type { ServiceAccountCache } from './service-accounts.ts';
 

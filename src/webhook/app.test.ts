@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
-import { createWebhookApp, type HttpAnswer, type IdentitySource } from './app.ts';
+import type { IdentitySource } from '../core/identity/source.ts';
+import { createWebhookApp, type HttpAnswer } from './app.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { parseTlsMinVersion } from './server.ts';
 

@@ -1,41 +1,20 @@
-// The webhook's request handling, with no socket of its own: routing, body cap, the AdmissionReview in and
-// out, and the decision for one pod. server.ts gives it a TLS listener; tests and the benchmark can call
-// `admit()` directly or mount `listener` on any node:http(s) server.
+// The webhook's request handling, with no socket of its own: routing, body cap, the AdmissionReview bytes in
+// and out, logs and counters. The decision for one pod is the core's processAdmission. server.ts gives this
+// a TLS listener; tests and the benchmark can call `admit()` directly or mount `listener` on any
+// node:http(s) server.
 //
 // The webhook never denies a pod: its own trouble (an exception, a slow lookup) admits the pod unchanged,
-// says so in a warning and counts it. Only a body that is not an AdmissionReview gets a 4xx, because no API
-// server sends one.
+// says so in a warning and counts it (processAdmission guarantees that answer on every path). Only a body
+// that is not an AdmissionReview gets a 4xx, because no API server sends one.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import {
-  ADMISSION_DEADLINE_MS,
-  DEFAULT_NAMESPACE,
-  DEFAULT_SERVICE_ACCOUNT,
-  WEBHOOK_BODY_LIMIT_BYTES,
-} from '../consts.ts';
-import {
-  type AdmissionRequest,
-  admissionReply,
-  parseAdmissionReview,
-  podToCreate,
-} from '../core/admission/review.ts';
-import type { Identity } from '../core/identity/identity.ts';
-import type { PodLike } from '../core/kube-types.ts';
-import { type MutationOptions, mutatePod } from '../core/mutation/mutate-pod.ts';
-import type { AdmissionOutcome, WebhookMetrics } from './metrics.ts';
-
-/** What the identity sources answer for one pod's service account. */
-export interface IdentityVerdict {
-  identity: Identity | undefined;
-  /** The service account was found nowhere (watch, then direct lookup); told apart from "has no role". */
-  serviceAccountMissing: boolean;
-}
-
-/** The one thing the webhook needs from src/identity: synchronous on a cache hit, a promise only on a miss. */
-export interface IdentitySource {
-  identityFor(namespace: string, serviceAccountName: string): IdentityVerdict | Promise<IdentityVerdict>;
-}
+import { ADMISSION_DEADLINE_MS, WEBHOOK_BODY_LIMIT_BYTES } from '../consts.ts';
+import { type Admission, type AdmissionOutcome, processAdmission } from '../core/admission/process.ts';
+import { parseAdmissionReview } from '../core/admission/review.ts';
+import type { IdentitySource } from '../core/identity/source.ts';
+import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
+import type { WebhookMetrics } from './metrics.ts';
 
 export interface WebhookAppOptions {
   identities: IdentitySource;
@@ -70,106 +49,47 @@ function errorBody(message: string): string {
   return JSON.stringify({ error: message });
 }
 
-function describePod(request: AdmissionRequest, pod: PodLike, namespace: string): string {
-  const name = pod.metadata?.name || request.name || `${pod.metadata?.generateName ?? ''}<generated>`;
-  return `${namespace}/${name}`;
-}
-
 export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
-  const { identities, mutation, metrics, logger } = options;
+  const { identities, metrics, logger } = options;
   const bodyLimit = options.bodyLimitBytes ?? WEBHOOK_BODY_LIMIT_BYTES;
-  const deadlineMs = options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS;
+  const admissionOptions = {
+    mutation: options.mutation,
+    deadlineMs: options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS,
+  };
   let draining = false;
 
-  function decide(
-    apiVersion: Parameters<typeof admissionReply>[0],
-    request: AdmissionRequest,
-    pod: PodLike,
-    namespace: string,
-    serviceAccountName: string,
-    verdict: IdentityVerdict,
-  ): HttpAnswer {
-    const result = mutatePod(pod, verdict.identity, mutation);
-    let outcome: AdmissionOutcome;
-    const warnings = result.warnings;
-    if (verdict.identity === undefined) {
-      outcome = verdict.serviceAccountMissing ? 'service_account_missing' : 'no_identity';
-      if (verdict.serviceAccountMissing) {
-        warnings.push(
-          `kirsa: service account ${namespace}/${serviceAccountName} was not found in time; no AWS credentials were injected. Recreate the pod once the service account exists.`,
-        );
-      }
-    } else if (result.outcome === 'invalid-identity') outcome = 'invalid_identity';
-    else outcome = result.outcome;
-    // Per pod only at debug level: the outcome counters and the admission warnings carry the rest, and a
-    // synchronous log line per request would cost the latency budget.
-    if (logger.isLevelEnabled('debug')) {
+  function answered(uid: string, admission: Admission): HttpAnswer {
+    const { trouble, outcome } = admission;
+    if (trouble?.kind === 'internal') {
+      logger.error({ uid, err: trouble.error }, 'admission failed; admitted unchanged');
+    } else if (trouble?.kind === 'identity-lookup') {
+      logger.error({ uid, err: trouble.error }, 'identity lookup failed');
+    } else if (admission.pod !== undefined && logger.isLevelEnabled('debug')) {
+      // Per pod only at debug level: the outcome counters and the admission warnings carry the rest, and a
+      // synchronous log line per request would cost the latency budget.
       logger.debug(
         {
-          uid: request.uid,
-          pod: describePod(request, pod, namespace),
-          serviceAccount: serviceAccountName,
+          uid,
+          pod: admission.pod,
+          serviceAccount: admission.serviceAccount,
           outcome,
-          source: verdict.identity?.source,
-          warnings,
+          source: admission.identitySource,
+          warnings: admission.reply.response?.warnings ?? [],
         },
         'admitted',
       );
     }
-    const reply = admissionReply(apiVersion, request.uid, { patch: result.patch, warnings });
-    return { status: 200, body: JSON.stringify(reply), outcome };
-  }
-
-  function admittedDespiteTrouble(
-    apiVersion: Parameters<typeof admissionReply>[0],
-    uid: string,
-    why: string,
-  ): HttpAnswer {
-    const reply = admissionReply(apiVersion, uid, {
-      warnings: [`kirsa: ${why}; the pod was admitted without AWS credentials. Recreate it to retry.`],
-    });
-    return { status: 200, body: JSON.stringify(reply), outcome: 'error' };
+    return { status: 200, body: JSON.stringify(admission.reply), outcome };
   }
 
   function admit(body: string): HttpAnswer | Promise<HttpAnswer> {
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) return { status: 400, body: errorBody(parsed.reason), outcome: 'bad_request' };
-    const { apiVersion, request } = parsed;
-    try {
-      const pod = podToCreate(request) as PodLike | undefined;
-      if (pod === undefined) {
-        return {
-          status: 200,
-          body: JSON.stringify(admissionReply(apiVersion, request.uid)),
-          outcome: 'skipped',
-        };
-      }
-      // The object of a pod created from a template often has no namespace; the request always does.
-      const namespace = request.namespace || pod.metadata?.namespace || DEFAULT_NAMESPACE;
-      const serviceAccountName = pod.spec?.serviceAccountName || DEFAULT_SERVICE_ACCOUNT;
-      const verdict = identities.identityFor(namespace, serviceAccountName);
-      if (!(verdict instanceof Promise)) {
-        return decide(apiVersion, request, pod, namespace, serviceAccountName, verdict);
-      }
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<HttpAnswer>((resolve) => {
-        timer = setTimeout(
-          () => resolve(admittedDespiteTrouble(apiVersion, request.uid, `no answer within ${deadlineMs} ms`)),
-          deadlineMs,
-        );
-      });
-      const decided = verdict.then(
-        (value) => decide(apiVersion, request, pod, namespace, serviceAccountName, value),
-        (error: unknown) => {
-          logger.error({ uid: request.uid, err: error }, 'identity lookup failed');
-          return admittedDespiteTrouble(apiVersion, request.uid, 'the identity lookup failed');
-        },
-      );
-      return Promise.race([decided, deadline]).finally(() => clearTimeout(timer));
-    } catch (error) {
-      logger.error({ uid: request.uid, err: error }, 'admission failed; admitted unchanged');
-      return admittedDespiteTrouble(apiVersion, request.uid, 'an internal error occurred');
-    }
+    const uid = parsed.request.uid;
+    const admission = processAdmission(parsed, identities, admissionOptions);
+    return admission instanceof Promise
+      ? admission.then((value) => answered(uid, value))
+      : answered(uid, admission);
   }
 
   function send(response: ServerResponse, status: number, body: string, extra?: Record<string, string>) {
@@ -237,7 +157,14 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
           (value) => {
             if (!response.destroyed) finishAdmission(response, started, value);
           },
-          (error: unknown) => logger.error({ err: error }, 'admission promise failed'),
+          // processAdmission never rejects; should writing the answer fail, the API server still gets one.
+          (error: unknown) => {
+            logger.error({ err: error }, 'admission promise failed');
+            if (!response.destroyed && !response.headersSent) {
+              send(response, 500, errorBody('internal error'));
+              metrics.observeAdmission('error', (performance.now() - started) / 1000);
+            }
+          },
         );
       } else finishAdmission(response, started, answer);
     });

@@ -1,29 +1,12 @@
 // The webhook's Prometheus metrics. Everything is registered once, in a registry of its own (so two servers in
 // one process, as in tests, do not collide), and the per-outcome children are looked up once: the hot path
-// only calls observe() and inc().
+// only calls observe() and inc(). The label values are the core's: ADMISSION_OUTCOMES (what one admission
+// came to) and LOOKUP_RESULTS (what one cache-miss lookup came to).
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { ADMISSION_LATENCY_BUCKETS } from '../consts.ts';
-
-/**
- * What happened to one POST /mutate. The issue's six (mutated, no identity, service account missing,
- * conflict, bad request, error) plus the ones that need telling apart from them when debugging.
- */
-export const ADMISSION_OUTCOMES = [
-  'mutated', // a patch was returned
-  'unchanged', // the pod already had everything (reinvocation, or user-set env)
-  'no_identity', // the service account is known and maps to no role
-  'service_account_missing', // the service account was found nowhere, not even by the direct lookup
-  'conflict', // something in the pod stops kirsa from mounting its token; warned
-  'invalid_identity', // the role is not an IAM role ARN; warned
-  'skipped', // not a pod CREATE (other kinds, operations, subresources)
-  'bad_request', // 400, 413, 415: not an AdmissionReview
-  'error', // kirsa's own trouble; admitted unchanged with a warning
-] as const;
-export type AdmissionOutcome = (typeof ADMISSION_OUTCOMES)[number];
-
-export const LOOKUP_RESULTS = ['found', 'not_found', 'failed', 'rate_limited', 'negative_cached'] as const;
-export type LookupResult = (typeof LOOKUP_RESULTS)[number];
+import { ADMISSION_OUTCOMES, type AdmissionOutcome } from '../core/admission/process.ts';
+import { LOOKUP_RESULTS, type LookupResult } from '../core/identity/source.ts';
 
 export interface WebhookMetrics {
   registry: Registry;

@@ -17,8 +17,8 @@ import {
   WEBHOOK_REQUEST_TIMEOUT_MS,
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
-import { type WatchedFiles, watchFiles } from '../identity/watched-file.ts';
 import { listen } from '../net/listen.ts';
+import { type WatchedFiles, watchFiles } from '../watched-file.ts';
 import type { WebhookApp } from './app.ts';
 import type { WebhookMetrics } from './metrics.ts';
 

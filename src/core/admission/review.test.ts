@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { add } from '../mutation/json-patch.ts';
-import { admissionReply, parseAdmissionReview, podToCreate } from './review.ts';
+import {
+  admissionReply,
+  admittedWithWarning,
+  allowed,
+  parseAdmissionReview,
+  patched,
+  podCreateReview,
+  podToCreate,
+  replyPatch,
+} from './review.ts';
 
 function review(overrides: Record<string, unknown> = {}, request: Record<string, unknown> = {}) {
   return JSON.stringify({
@@ -114,5 +123,34 @@ describe('admissionReply', () => {
     assert.deepEqual(JSON.parse(Buffer.from(reply.response!.patch!, 'base64').toString('utf8')), patch);
     assert.deepEqual(reply.response?.warnings, ['careful']);
     assert.equal(reply.response?.allowed, true);
+  });
+});
+
+describe('named replies', () => {
+  const patch = [add('/spec/volumes', [{ name: 'aws-iam-token' }])];
+
+  test('allowed: nothing but the echo; patched: the patch round-trips through replyPatch', () => {
+    assert.deepEqual(allowed('admission.k8s.io/v1', 'u-1').response, { uid: 'u-1', allowed: true });
+    const reply = patched('admission.k8s.io/v1', 'u-2', patch);
+    assert.equal(reply.response?.patchType, 'JSONPatch');
+    assert.equal(reply.response?.warnings, undefined);
+    assert.deepEqual(replyPatch(reply.response), patch);
+    assert.deepEqual(replyPatch(allowed('admission.k8s.io/v1', 'u-1').response), []);
+  });
+
+  test('admitted with a warning: allowed, no patch, the warnings in order', () => {
+    const reply = admittedWithWarning('admission.k8s.io/v1beta1', 'u-3', ['one', 'two']);
+    assert.equal(reply.apiVersion, 'admission.k8s.io/v1beta1');
+    assert.deepEqual(reply.response, { uid: 'u-3', allowed: true, warnings: ['one', 'two'] });
+  });
+
+  test('podCreateReview builds what parseAdmissionReview and podToCreate accept', () => {
+    const pod = { spec: { containers: [{ name: 'c' }] } };
+    const parsed = parseAdmissionReview(
+      JSON.stringify(podCreateReview(pod, { uid: 'u-4', namespace: 'ns' })),
+    );
+    assert.ok(parsed.ok);
+    assert.equal(parsed.request.namespace, 'ns');
+    assert.deepEqual(podToCreate(parsed.request), pod);
   });
 });

@@ -78,9 +78,13 @@ export interface AdmissionReview {
 
 // --- Reading a review ---------------------------------------------------------------------------------------
 
-export type ParsedReview =
-  | { ok: true; apiVersion: AdmissionApiVersion; request: AdmissionRequest }
-  | { ok: false; reason: string };
+/** A review that was read and has a request: what processAdmission takes. */
+export interface IncomingReview {
+  apiVersion: AdmissionApiVersion;
+  request: AdmissionRequest;
+}
+
+export type ParsedReview = ({ ok: true } & IncomingReview) | { ok: false; reason: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -156,7 +160,7 @@ export interface AdmissionDecision {
 /**
  * The reply to a review: always allowed (kirsa never denies a pod), the request's apiVersion, kind and uid
  * echoed (an API server rejects a reply without them), the patch only when there are operations, and the
- * warnings only when there are some.
+ * warnings only when there are some. The named constructors below say which of these a caller means.
  */
 export function admissionReply(
   apiVersion: AdmissionApiVersion,
@@ -171,4 +175,55 @@ export function admissionReply(
   if (decision.warnings !== undefined && decision.warnings.length > 0)
     response.warnings = [...decision.warnings];
   return { apiVersion, kind: 'AdmissionReview', response };
+}
+
+/** Admitted as sent: nothing to add, nothing to say (not a pod CREATE, or a pod without an identity). */
+export function allowed(apiVersion: AdmissionApiVersion, uid: string): AdmissionReview {
+  return admissionReply(apiVersion, uid);
+}
+
+/** Admitted with the operations that give the pod its credentials, and any warnings the decision had. */
+export function patched(
+  apiVersion: AdmissionApiVersion,
+  uid: string,
+  patch: readonly PatchOperation[],
+  warnings: readonly string[] = [],
+): AdmissionReview {
+  return admissionReply(apiVersion, uid, { patch, warnings });
+}
+
+/** Admitted unchanged, with warnings that tell whoever created the pod why it got no credentials. */
+export function admittedWithWarning(
+  apiVersion: AdmissionApiVersion,
+  uid: string,
+  warnings: readonly string[],
+): AdmissionReview {
+  return admissionReply(apiVersion, uid, { warnings });
+}
+
+// --- Reading a reply ------------------------------------------------------------------------------------------
+
+/** The operations of a reply's patch (decoded from base64 JSON), or none when the reply has no patch. */
+export function replyPatch(reply: Pick<AdmissionResponse, 'patch'> | undefined): PatchOperation[] {
+  if (reply?.patch === undefined) return [];
+  return JSON.parse(Buffer.from(reply.patch, 'base64').toString('utf8')) as PatchOperation[];
+}
+
+/** The review the API server sends when a pod is created, for the demo, benchmarks and tests. */
+export function podCreateReview(
+  pod: Record<string, unknown>,
+  options: { uid: string; namespace: string; apiVersion?: AdmissionApiVersion },
+): AdmissionReview {
+  return {
+    apiVersion: options.apiVersion ?? 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: options.uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: options.namespace,
+      operation: 'CREATE',
+      object: pod,
+    },
+  };
 }

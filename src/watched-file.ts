@@ -2,13 +2,14 @@
 // the container-credentials list. Files mounted from a Secret or ConfigMap volume change by an atomic swap of
 // the `..data` symlink, which a watch on the file itself never sees; so this watches the parent directories
 // and also polls (stat, then read and hash only when stat differs), and calls back only when the content
-// really changed.
+// really changed. It lives outside the shells because two of them use it (src/identity for the mappings,
+// src/webhook for the certificate) and shells do not import each other.
 
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { FILE_POLL_INTERVAL_MS } from '../consts.ts';
+import { FILE_POLL_INTERVAL_MS } from './consts.ts';
 
 /** The files' contents in the order given; undefined for a file that does not exist (or cannot be read). */
 export type FileContents = Array<Buffer | undefined>;

@@ -1,0 +1,138 @@
+// processAdmission's promise: a reply and an outcome on every path, whatever throws inside. Identity sources
+// here are plain objects implementing the core's port (the real provider is used in src/webhook).
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEFAULT_TOKEN_MOUNT_PATH } from '../../consts.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { IdentitySource, IdentityVerdict } from '../identity/source.ts';
+import { type Admission, decidePod, processAdmission } from './process.ts';
+import { type IncomingReview, podCreateReview, replyPatch } from './review.ts';
+
+const mutation = {
+  annotationPrefix: 'eks.amazonaws.com',
+  tokenMountPath: DEFAULT_TOKEN_MOUNT_PATH,
+  defaultRegion: '',
+  random: () => 0,
+};
+const identity: Identity = {
+  mode: 'web-identity',
+  roleArn: 'arn:aws:iam::111122223333:role/app',
+  audience: 'sts.amazonaws.com',
+  regionalSts: false,
+  tokenExpirationSeconds: 86400,
+  source: 'test',
+};
+const found: IdentityVerdict = { identity, serviceAccountMissing: false };
+
+function review(containers: unknown[], extra: Record<string, unknown> = {}): IncomingReview {
+  const built = podCreateReview(
+    { metadata: { name: 'p' }, spec: { serviceAccountName: 'app', containers } },
+    {
+      uid: 'u-1',
+      namespace: 'ns',
+    },
+  );
+  return { apiVersion: built.apiVersion, request: { ...built.request!, ...extra } };
+}
+const good = [{ name: 'c', image: 'x' }];
+// No API server sends a null container; any client that reaches the port can.
+const hostile = [null];
+
+function assertAdmittedUnchanged(admission: Admission, warning: RegExp) {
+  assert.equal(admission.outcome, 'error');
+  assert.equal(admission.reply.response?.uid, 'u-1');
+  assert.equal(admission.reply.response?.allowed, true);
+  assert.equal(admission.reply.response?.patch, undefined);
+  assert.match(admission.reply.response?.warnings?.[0] ?? '', warning);
+}
+
+describe('processAdmission', () => {
+  test('a cache hit is answered synchronously with the patch', () => {
+    const admission = processAdmission(review(good), { identityFor: () => found }, { mutation });
+    assert.ok(!(admission instanceof Promise));
+    assert.equal(admission.outcome, 'mutated');
+    assert.equal(admission.pod, 'ns/p');
+    assert.equal(admission.identitySource, 'test');
+    assert.ok(replyPatch(admission.reply.response).length > 0);
+  });
+
+  test('a mutation that throws: admitted unchanged, on a hit and after a miss alike', async () => {
+    const hit = processAdmission(review(hostile), { identityFor: () => found }, { mutation });
+    assert.ok(!(hit instanceof Promise));
+    assertAdmittedUnchanged(hit, /internal error/);
+    assert.equal(hit.trouble?.kind, 'internal');
+    assert.ok(hit.trouble?.error instanceof TypeError);
+    const miss = processAdmission(review(hostile), { identityFor: async () => found }, { mutation });
+    assert.ok(miss instanceof Promise);
+    const late = await miss;
+    assertAdmittedUnchanged(late, /internal error/);
+    assert.equal(late.trouble?.kind, 'internal');
+  });
+
+  test('an identity source that throws, rejects or never answers: admitted unchanged', async () => {
+    const throwing: IdentitySource = {
+      identityFor: () => {
+        throw new Error('boom');
+      },
+    };
+    assertAdmittedUnchanged(processAdmission(review(good), throwing, { mutation }) as Admission, /internal/);
+    const rejected = await processAdmission(
+      review(good),
+      { identityFor: () => Promise.reject(new Error('down')) },
+      { mutation },
+    );
+    assertAdmittedUnchanged(rejected, /identity lookup failed/);
+    assert.equal((rejected.trouble?.error as Error | undefined)?.message, 'down');
+    const hanging = await processAdmission(
+      review(good),
+      { identityFor: () => new Promise(() => {}) },
+      { mutation, deadlineMs: 20 },
+    );
+    assertAdmittedUnchanged(hanging, /no answer within 20 ms/);
+    assert.equal(hanging.trouble?.kind, 'deadline');
+  });
+
+  test('not a pod CREATE: allowed as sent, skipped, the identity never asked', () => {
+    const never: IdentitySource = {
+      identityFor: () => assert.fail('asked for an identity'),
+    };
+    const admission = processAdmission(review(good, { operation: 'UPDATE' }), never, { mutation });
+    assert.deepEqual(admission, {
+      reply: {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: 'u-1', allowed: true },
+      },
+      outcome: 'skipped',
+    });
+  });
+});
+
+describe('decidePod', () => {
+  const pod = { spec: { containers: good } };
+
+  test('no identity: no patch; a missing account adds the warning that names it', () => {
+    assert.deepEqual(decidePod(pod, 'ns', { identity: undefined, serviceAccountMissing: false }, mutation), {
+      outcome: 'no_identity',
+      patch: [],
+      warnings: [],
+      identity: undefined,
+    });
+    const missing = decidePod(pod, 'ns', { identity: undefined, serviceAccountMissing: true }, mutation);
+    assert.equal(missing.outcome, 'service_account_missing');
+    assert.match(missing.warnings[0] ?? '', /service account ns\/default was not found/);
+  });
+
+  test('a role that is not an IAM role ARN: invalid_identity, warned, nothing injected', () => {
+    const decision = decidePod(
+      pod,
+      'ns',
+      { identity: { ...identity, roleArn: 'nope' }, serviceAccountMissing: false },
+      mutation,
+    );
+    assert.equal(decision.outcome, 'invalid_identity');
+    assert.deepEqual(decision.patch, []);
+    assert.equal(decision.warnings.length, 1);
+  });
+});

@@ -1,0 +1,194 @@
+// One admission, from a review that was read to the reply and what happened: which pod, which service
+// account, its identity (from the IdentitySource port), the mutation, and the reply built with the named
+// constructors. No HTTP: the webhook reads the bytes and writes this answer; `kirsa mutate` uses decidePod
+// on workload templates directly.
+//
+// kirsa never denies a pod, and never leaves the API server without an answer: processAdmission ALWAYS
+// gives a reply and an outcome. Whatever throws inside (the identity lookup, synchronously or as a rejected
+// promise, or the mutation, on a cache hit or after a miss) admits the pod unchanged with a warning and the
+// outcome 'error'; a miss that is not answered within the deadline does the same. The one timer here is
+// that deadline: without it a hung lookup would hold the API server's call until its own timeout.
+
+import { ADMISSION_DEADLINE_MS, DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT } from '../../consts.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { IdentitySource, IdentityVerdict } from '../identity/source.ts';
+import type { PodLike } from '../kube-types.ts';
+import type { PatchOperation } from '../mutation/json-patch.ts';
+import { type MutationOptions, mutatePod } from '../mutation/mutate-pod.ts';
+import {
+  type AdmissionApiVersion,
+  type AdmissionReview,
+  admittedWithWarning,
+  allowed,
+  type IncomingReview,
+  patched,
+  podToCreate,
+} from './review.ts';
+
+/**
+ * What happened to one admission; the webhook counts them by these names (a metric label). The first six
+ * are decisions about a pod; 'skipped' is a request kirsa leaves alone; 'bad_request' is the webhook's own
+ * (a body that is not a review never gets here); 'error' is kirsa's own trouble.
+ */
+export const ADMISSION_OUTCOMES = [
+  'mutated', // a patch was returned
+  'unchanged', // the pod already had everything (reinvocation, or user-set env)
+  'no_identity', // the service account is known and maps to no role
+  'service_account_missing', // the service account was found nowhere, not even by the direct lookup
+  'conflict', // something in the pod stops kirsa from mounting its token; warned
+  'invalid_identity', // the role is not an IAM role ARN; warned
+  'skipped', // not a pod CREATE (other kinds, operations, subresources)
+  'bad_request', // 400, 413, 415: not an AdmissionReview
+  'error', // kirsa's own trouble; admitted unchanged with a warning
+] as const;
+export type AdmissionOutcome = (typeof ADMISSION_OUTCOMES)[number];
+
+/** The service account a pod runs as: the API server fills in "default" only after admission. */
+export function serviceAccountOf(pod: PodLike): string {
+  return pod.spec?.serviceAccountName || DEFAULT_SERVICE_ACCOUNT;
+}
+
+export interface PodDecision {
+  outcome: Exclude<AdmissionOutcome, 'skipped' | 'bad_request' | 'error'>;
+  patch: PatchOperation[];
+  warnings: string[];
+  identity: Identity | undefined;
+}
+
+/**
+ * The decision for one pod (or pod template) of a namespace, given what the identity sources said about its
+ * service account. Pure and synchronous; it throws only on a pod no API server would send.
+ */
+export function decidePod(
+  pod: PodLike,
+  namespace: string,
+  verdict: IdentityVerdict,
+  mutation: MutationOptions,
+): PodDecision {
+  const result = mutatePod(pod, verdict.identity, mutation);
+  const { identity } = verdict;
+  const warnings = result.warnings;
+  let outcome: PodDecision['outcome'];
+  if (identity === undefined) {
+    outcome = verdict.serviceAccountMissing ? 'service_account_missing' : 'no_identity';
+    if (verdict.serviceAccountMissing) {
+      warnings.push(
+        `kirsa: service account ${namespace}/${serviceAccountOf(pod)} was not found in time; no AWS credentials were injected. Recreate the pod once the service account exists.`,
+      );
+    }
+  } else if (result.outcome === 'invalid-identity') outcome = 'invalid_identity';
+  else outcome = result.outcome;
+  return { outcome, patch: result.patch, warnings, identity };
+}
+
+export interface AdmissionOptions {
+  mutation: MutationOptions;
+  /** How long a cache miss may take before the pod is admitted unchanged. */
+  deadlineMs?: number;
+}
+
+/** Where kirsa's own trouble came from, for the shell's log line. */
+export type AdmissionTrouble = 'identity-lookup' | 'internal' | 'deadline';
+
+export interface Admission {
+  reply: AdmissionReview;
+  outcome: AdmissionOutcome;
+  /** The pod as namespace/name (a generated name shows as <generateName><generated>); absent when skipped. */
+  pod?: string;
+  serviceAccount?: string;
+  /** Where the identity came from (a ServiceAccount annotation, a mapping entry ...). */
+  identitySource?: string;
+  /** Set when kirsa's own trouble admitted the pod unchanged: what failed, and what was thrown. */
+  trouble?: { kind: AdmissionTrouble; error?: unknown };
+}
+
+function describePod(review: IncomingReview, pod: PodLike, namespace: string): string {
+  const name = pod.metadata?.name || review.request.name || `${pod.metadata?.generateName ?? ''}<generated>`;
+  return `${namespace}/${name}`;
+}
+
+function admittedDespiteTrouble(
+  apiVersion: AdmissionApiVersion,
+  uid: string,
+  kind: AdmissionTrouble,
+  why: string,
+  error?: unknown,
+): Admission {
+  const reply = admittedWithWarning(apiVersion, uid, [
+    `kirsa: ${why}; the pod was admitted without AWS credentials. Recreate it to retry.`,
+  ]);
+  return { reply, outcome: 'error', trouble: error === undefined ? { kind } : { kind, error } };
+}
+
+/**
+ * The answer to one review: synchronous when the identity is known at once (the cache-hit hot path), a
+ * promise only on a miss. Neither throws and the promise never rejects: see the header.
+ */
+export function processAdmission(
+  review: IncomingReview,
+  identities: IdentitySource,
+  options: AdmissionOptions,
+): Admission | Promise<Admission> {
+  const { apiVersion, request } = review;
+  const internal = (error: unknown) =>
+    admittedDespiteTrouble(apiVersion, request.uid, 'internal', 'an internal error occurred', error);
+  try {
+    const pod = podToCreate(request) as PodLike | undefined;
+    if (pod === undefined) return { reply: allowed(apiVersion, request.uid), outcome: 'skipped' };
+    // The object of a pod created from a template often has no namespace; the request always does.
+    const namespace = request.namespace || pod.metadata?.namespace || DEFAULT_NAMESPACE;
+    const serviceAccount = serviceAccountOf(pod);
+    const decide = (verdict: IdentityVerdict): Admission => {
+      const decision = decidePod(pod, namespace, verdict, options.mutation);
+      const reply =
+        decision.patch.length > 0
+          ? patched(apiVersion, request.uid, decision.patch, decision.warnings)
+          : decision.warnings.length > 0
+            ? admittedWithWarning(apiVersion, request.uid, decision.warnings)
+            : allowed(apiVersion, request.uid);
+      const admission: Admission = {
+        reply,
+        outcome: decision.outcome,
+        pod: describePod(review, pod, namespace),
+        serviceAccount,
+      };
+      if (decision.identity !== undefined) admission.identitySource = decision.identity.source;
+      return admission;
+    };
+    const verdict = identities.identityFor(namespace, serviceAccount);
+    if (!(verdict instanceof Promise)) return decide(verdict);
+
+    const deadlineMs = options.deadlineMs ?? ADMISSION_DEADLINE_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<Admission>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve(
+            admittedDespiteTrouble(apiVersion, request.uid, 'deadline', `no answer within ${deadlineMs} ms`),
+          ),
+        deadlineMs,
+      );
+    });
+    const decided = verdict.then(
+      (value) => {
+        // The decision after a miss throws into this callback, not into the try above: caught here too.
+        try {
+          return decide(value);
+        } catch (error) {
+          return internal(error);
+        }
+      },
+      (error: unknown) =>
+        admittedDespiteTrouble(
+          apiVersion,
+          request.uid,
+          'identity-lookup',
+          'the identity lookup failed',
+          error,
+        ),
+    );
+    return Promise.race([decided, deadline]).finally(() => clearTimeout(timer));
+  } catch (error) {
+    return internal(error);
+  }
+}
