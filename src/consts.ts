@@ -95,11 +95,13 @@ export const SIGNING_KEY_BITS = 2048;
 export const SIGNING_ALGORITHM = 'RS256';
 /** STS refuses a JWKS with more than 100 RSA keys, and then every RSA token fails. */
 export const MAX_JWKS_RSA_KEYS = 100;
-/** STS accepts tokens up to 5 minutes past `exp` (clock skew), so verify does the same. */
+/** STS lets a token's exp, nbf and iat be off by 5 minutes (clock skew); the local STS, verify and doctor too. */
 export const STS_CLOCK_SKEW_SECONDS = 300;
+/** The JWS algorithms STS verifies web-identity tokens with (RSA and ECDSA; no HMAC, no none). */
+export const STS_TOKEN_ALGORITHMS: readonly string[] = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'];
 /** STS gives up fetching the discovery document or JWKS after about 5 s, so verify does too. */
 export const STS_FETCH_TIMEOUT_MS = 5_000;
-/** STS's WebIdentityToken length constraint. */
+/** STS's WebIdentityToken length constraint (a ValidationError outside it). */
 export const WEB_IDENTITY_TOKEN_LENGTH = { min: 4, max: 20_000 } as const;
 /** IAM OIDC provider limits: up to 5 thumbprints and 100 client IDs (audiences) of at most 255 characters. */
 export const IAM_MAX_THUMBPRINTS = 5;

@@ -11,6 +11,7 @@ import {
   type PolicyDocument,
   type WebIdentityClaims,
 } from '../core/iam/policy-evaluator.ts';
+import { audienceFindings, kidFinding } from '../core/sts/token-checks.ts';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -435,14 +436,21 @@ function checkAudience(facts: DoctorFacts): CheckResult {
         fix: 'check --api-audiences on the API server',
       };
   }
-  if (provider.clientIds.includes(audience))
+  // STS's audience rule (core/sts/token-checks.ts) on the token the API server issued, or, without one, on
+  // the audience the pod's token will carry.
+  const claims = facts.token.ok ? facts.token.value.claims : { aud: audience };
+  const failure = audienceFindings(claims, provider.clientIds).find((finding) => finding.status === 'fail');
+  if (!failure)
     return { id, title, status: 'pass', reason: `${audience} is in ${provider.arn}'s client IDs` };
+  const fix = `add ${audience} to the provider (aws iam add-client-id-to-open-id-connect-provider, or kirsa provider create --audience ${audience}), or set the service account's ${facts.annotationPrefix}/${ANNOTATION.audience} to one of them`;
+  if (failure.problem !== 'mismatch')
+    return { id, title, status: 'fail', reason: `${failure.message}; STS answers InvalidIdentityToken`, fix };
   return {
     id,
     title,
     status: 'fail',
-    reason: `the pod's token audience is ${audience}, the provider's client IDs are ${provider.clientIds.join(', ') || '(none)'}; STS answers InvalidIdentityToken: Incorrect token audience`,
-    fix: `add ${audience} to the provider (aws iam add-client-id-to-open-id-connect-provider, or kirsa provider create --audience ${audience}), or set the service account's ${facts.annotationPrefix}/${ANNOTATION.audience} to one of them`,
+    reason: `the pod's token audience is ${failure.seen}, the provider's client IDs are ${provider.clientIds.join(', ') || '(none)'}; STS answers InvalidIdentityToken: Incorrect token audience`,
+    fix,
   };
 }
 
@@ -503,17 +511,16 @@ function checkKid(facts: DoctorFacts): CheckResult {
   if (!facts.jwksKids.ok) return skip(id, title, facts.jwksKids.reason);
   const kid = facts.token.value.kid;
   const kids = facts.jwksKids.value;
+  const finding = kidFinding(kid, kids);
+  if (finding.status === 'pass') return { id, title, status: 'pass', reason: finding.message };
   if (kid === undefined)
-    return kids.length === 1
-      ? { id, title, status: 'pass', reason: 'the token has no kid and the JWKS holds one key' }
-      : {
-          id,
-          title,
-          status: 'fail',
-          reason: `the token has no kid and the JWKS holds ${kids.length} keys`,
-          fix: 'use Kubernetes 1.16+, which sets kid',
-        };
-  if (kids.includes(kid)) return { id, title, status: 'pass', reason: `kid ${kid}` };
+    return {
+      id,
+      title,
+      status: 'fail',
+      reason: finding.message,
+      fix: 'use Kubernetes 1.16+, which sets kid',
+    };
   return {
     id,
     title,

@@ -3,10 +3,10 @@
 // the core; this file fetches and verifies signatures.
 
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { STS_CLOCK_SKEW_SECONDS, WEB_IDENTITY_TOKEN_LENGTH } from '../consts.ts';
+import { STS_TOKEN_ALGORITHMS, WEB_IDENTITY_TOKEN_LENGTH } from '../consts.ts';
 import { type Check, checkDiscoveryDocument, checkJwks, isJsonContentType } from '../core/oidc/documents.ts';
 import { discoveryUrlFor, issuerUrlProblems } from '../core/oidc/issuer-url.ts';
-import { checkTokenClaims, decodeToken } from '../core/sts/token-checks.ts';
+import { decodeToken, tokenChecks } from '../core/sts/token-checks.ts';
 import { isKirsaError } from '../errors.ts';
 import { type FetchOptions, httpsGet } from './https.ts';
 
@@ -95,22 +95,21 @@ async function checkToken(token: string, jwks: unknown, options: VerifyOptions):
   const checks: Check[] = [];
   try {
     await compactVerify(trimmed, createLocalJWKSet(jwks as JSONWebKeySet), {
-      algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'],
+      algorithms: [...STS_TOKEN_ALGORITHMS],
     });
     checks.push({ status: 'pass', message: 'the signature verifies with a key from the JWKS' });
   } catch (error) {
     checks.push({ status: 'fail', message: `the signature does not verify: ${(error as Error).message}` });
   }
-  checks.push(
-    ...checkTokenClaims({
-      ...parts,
-      issuer: options.issuer,
-      audiences: options.audiences ?? [],
-      jwksKids: keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'),
-      nowSeconds: Math.floor(options.now.getTime() / 1000),
-      skewSeconds: STS_CLOCK_SKEW_SECONDS,
-    }),
-  );
+  const findings = tokenChecks({
+    ...parts,
+    issuer: options.issuer,
+    // No --audience: the provider's client IDs are not known, so any audience passes (one must be there).
+    clientIds: options.audiences?.length ? options.audiences : undefined,
+    jwksKids: keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'),
+    nowSeconds: Math.floor(options.now.getTime() / 1000),
+  });
+  checks.push(...findings.map((finding) => ({ status: finding.status, message: finding.message })));
   return checks;
 }
 

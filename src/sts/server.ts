@@ -12,13 +12,14 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
+import { STS_TOKEN_ALGORITHMS } from '../consts.ts';
 import { roleArnParts } from '../core/iam/arn.ts';
 import { closestFailures, contextFromClaims, evaluateTrustPolicy } from '../core/iam/policy-evaluator.ts';
 import { issuerHostPath } from '../core/oidc/issuer-url.ts';
 import {
   type AssumeRoleWithWebIdentityOutput,
+  acceptTokenClaims,
   assumedRoleArn,
-  checkTokenClaims,
   decideSessionSeconds,
   isStsError,
   mintCredentials,
@@ -33,6 +34,7 @@ import {
   stsError,
   validateAssumeRoleWithWebIdentity,
 } from '../core/sts/protocol.ts';
+import { keyForToken } from '../core/sts/token-checks.ts';
 import { listen } from '../net/listen.ts';
 import type { StsConfig } from './config.ts';
 import type { IssuerKeySource } from './issuer-keys.ts';
@@ -70,7 +72,6 @@ interface SessionRecord extends SigningSecret {
 }
 
 const BODY_LIMIT = 64 * 1024;
-const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'];
 
 export function createStsHandler(options: StsServerOptions) {
   const now = options.now ?? (() => new Date());
@@ -92,12 +93,7 @@ export function createStsHandler(options: StsServerOptions) {
     }
     let keys = await options.keySource.getKeys(issuerUrl);
     if (isStsError(keys)) return keys;
-    const find = (set: { keys: Array<Record<string, unknown>> }) =>
-      header.kid === undefined
-        ? set.keys.length === 1
-          ? set.keys[0]
-          : undefined
-        : set.keys.find((key) => key.kid === header.kid);
+    const find = (set: { keys: Array<Record<string, unknown>> }) => keyForToken(header.kid, set.keys);
     let jwk = find(keys);
     if (!jwk) {
       // A key rotated in since the cache was filled: look once more before refusing.
@@ -113,7 +109,7 @@ export function createStsHandler(options: StsServerOptions) {
     }
     try {
       const key = await importJWK(jwk as JWK, header.alg);
-      await compactVerify(token, key, { algorithms: SIGNING_ALGORITHMS });
+      await compactVerify(token, key, { algorithms: [...STS_TOKEN_ALGORITHMS] });
       return undefined;
     } catch {
       return stsError(
@@ -144,7 +140,7 @@ export function createStsHandler(options: StsServerOptions) {
       );
     const signatureProblem = await verifiedClaims(input.webIdentityToken, provider.url);
     if (signatureProblem) return signatureProblem;
-    const accepted = checkTokenClaims(claims, provider.clientIds, Math.floor(now().getTime() / 1000));
+    const accepted = acceptTokenClaims(claims, provider.clientIds, Math.floor(now().getTime() / 1000));
     if (isStsError(accepted)) return accepted;
     record.subject = accepted.subject;
 

@@ -2,7 +2,12 @@
 // builds them, and how STS reads somebody's. Pure.
 
 import type { KeyObject } from 'node:crypto';
-import { KUBERNETES_AUTHORIZATION_ENDPOINT, MAX_JWKS_RSA_KEYS, SIGNING_ALGORITHM } from '../../consts.ts';
+import {
+  KUBERNETES_AUTHORIZATION_ENDPOINT,
+  MAX_JWKS_RSA_KEYS,
+  SIGNING_ALGORITHM,
+  STS_TOKEN_ALGORITHMS,
+} from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
 import { publicJwk } from './keys.ts';
 
@@ -125,7 +130,7 @@ export function checkDiscoveryDocument(
   }
   checks.push(pass(`jwks_uri is https: ${jwksUri}`));
   const algs = document.id_token_signing_alg_values_supported;
-  if (Array.isArray(algs) && !algs.some((alg) => /^(RS|ES)(256|384|512)$/.test(String(alg))))
+  if (Array.isArray(algs) && !algs.some((alg) => STS_TOKEN_ALGORITHMS.includes(String(alg))))
     checks.push(
       warn(`id_token_signing_alg_values_supported ${JSON.stringify(algs)} names no algorithm STS accepts`),
     );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  checkTokenClaims,
+  acceptTokenClaims,
   decideSessionSeconds,
   escapeXml,
   isStsError,
@@ -25,21 +25,66 @@ const claims = {
 describe('sts protocol', () => {
   test('claims: several audiences need azp, which then is the audience', () => {
     const several = { ...claims, aud: ['sts.amazonaws.com', 'vault'] };
-    const refused = checkTokenClaims(several, ['sts.amazonaws.com'], NOW);
+    const refused = acceptTokenClaims(several, ['sts.amazonaws.com'], NOW);
     assert.ok(isStsError(refused) && /azp/.test(refused.message));
-    const accepted = checkTokenClaims({ ...several, azp: 'sts.amazonaws.com' }, ['sts.amazonaws.com'], NOW);
+    const accepted = acceptTokenClaims({ ...several, azp: 'sts.amazonaws.com' }, ['sts.amazonaws.com'], NOW);
     assert.ok(!isStsError(accepted) && accepted.audience === 'sts.amazonaws.com');
   });
 
   test('claims: exp, nbf and iat allow five minutes of skew and no more', () => {
-    assert.ok(!isStsError(checkTokenClaims({ ...claims, exp: NOW - 300 }, ['sts.amazonaws.com'], NOW)));
-    const expired = checkTokenClaims({ ...claims, exp: NOW - 301 }, ['sts.amazonaws.com'], NOW);
+    assert.ok(!isStsError(acceptTokenClaims({ ...claims, exp: NOW - 300 }, ['sts.amazonaws.com'], NOW)));
+    const expired = acceptTokenClaims({ ...claims, exp: NOW - 301 }, ['sts.amazonaws.com'], NOW);
     assert.ok(isStsError(expired) && expired.code === 'ExpiredTokenException');
-    assert.ok(!isStsError(checkTokenClaims({ ...claims, nbf: NOW + 300 }, ['sts.amazonaws.com'], NOW)));
-    assert.ok(isStsError(checkTokenClaims({ ...claims, nbf: NOW + 301 }, ['sts.amazonaws.com'], NOW)));
-    assert.ok(isStsError(checkTokenClaims({ ...claims, iat: NOW + 301 }, ['sts.amazonaws.com'], NOW)));
-    const noAud = checkTokenClaims({ ...claims, aud: undefined }, ['x'], NOW);
+    assert.ok(!isStsError(acceptTokenClaims({ ...claims, nbf: NOW + 300 }, ['sts.amazonaws.com'], NOW)));
+    assert.ok(isStsError(acceptTokenClaims({ ...claims, nbf: NOW + 301 }, ['sts.amazonaws.com'], NOW)));
+    assert.ok(isStsError(acceptTokenClaims({ ...claims, iat: NOW + 301 }, ['sts.amazonaws.com'], NOW)));
+    const noAud = acceptTokenClaims({ ...claims, aud: undefined }, ['x'], NOW);
     assert.ok(isStsError(noAud) && noAud.message === 'Missing a required claim: aud');
+  });
+
+  test('claims: each failing check answers the code and message STS answers', () => {
+    const ids = ['sts.amazonaws.com'];
+    const answer = (overrides: Record<string, unknown>) => {
+      const result = acceptTokenClaims({ ...claims, ...overrides }, ids, NOW);
+      return isStsError(result) ? [result.code, result.message] : ['accepted', ''];
+    };
+    const invalid = 'InvalidIdentityToken';
+    assert.deepEqual(answer({ sub: undefined }), [invalid, 'Missing a required claim: sub']);
+    assert.deepEqual(answer({ iat: undefined }), [invalid, 'Missing a required claim: iat']);
+    assert.deepEqual(answer({ exp: undefined }), [invalid, 'Missing a required claim: exp']);
+    assert.deepEqual(answer({ aud: ['a', 'b'] }), [
+      invalid,
+      'Missing a required claim: azp (the token has several audiences)',
+    ]);
+    assert.deepEqual(answer({ aud: 'vault' }), [
+      invalid,
+      'Incorrect token audience: "vault" is not a client ID of the provider (sts.amazonaws.com)',
+    ]);
+    assert.deepEqual(answer({ exp: NOW - 301 }), [
+      'ExpiredTokenException',
+      'Token expired: current date/time 2027-01-15T08:00:00Z must be before the expiration date/time 2027-01-15T07:54:59Z',
+    ]);
+    assert.deepEqual(answer({ nbf: NOW + 301 }), [
+      invalid,
+      'Token is not yet valid: it may be used from 2027-01-15T08:05:01Z',
+    ]);
+    assert.deepEqual(answer({ iat: NOW + 301, exp: NOW + 3600 }), [
+      invalid,
+      'Token was issued in the future (iat 2027-01-15T08:05:01Z)',
+    ]);
+  });
+
+  test('claims: an empty aud array is a missing aud, even with a matching azp (STS accepted it before)', () => {
+    const result = acceptTokenClaims(
+      { ...claims, aud: [], azp: 'sts.amazonaws.com' },
+      ['sts.amazonaws.com'],
+      NOW,
+    );
+    assert.ok(isStsError(result));
+    assert.deepEqual(
+      [result.code, result.message],
+      ['InvalidIdentityToken', 'Missing a required claim: aud'],
+    );
   });
 
   test('session length defaults to an hour and may not pass the role maximum', () => {

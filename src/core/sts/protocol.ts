@@ -3,18 +3,16 @@
 // Error codes, HTTP statuses and message openings follow the real service, so SDKs and scripts that
 // branch on them behave as they would against AWS.
 
+import { WEB_IDENTITY_TOKEN_LENGTH } from '../../consts.ts';
 import { issuerHostPath } from '../oidc/issuer-url.ts';
+import { audienceOf, isoSeconds, type TokenFinding, tokenChecks } from './token-checks.ts';
 
 export const STS_XML_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 export const STS_API_VERSION = '2011-06-15';
-/** STS lets a token's exp, nbf and iat be off by this much for clock skew. */
-export const STS_CLOCK_SKEW_SECONDS = 300;
 /** DurationSeconds bounds of AssumeRoleWithWebIdentity, and its default when the caller sets none. */
 export const MIN_SESSION_SECONDS = 900;
 export const MAX_SESSION_SECONDS = 43_200;
 export const DEFAULT_SESSION_SECONDS = 3600;
-/** WebIdentityToken length constraint of the API. */
-export const TOKEN_LENGTH = { min: 4, max: 20_000 } as const;
 
 export type StsErrorCode =
   | 'InvalidIdentityToken'
@@ -107,10 +105,13 @@ export function validateAssumeRoleWithWebIdentity(
       "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and match [\\w+=,.@-]*",
     );
   }
-  if (webIdentityToken.length < TOKEN_LENGTH.min || webIdentityToken.length > TOKEN_LENGTH.max) {
+  if (
+    webIdentityToken.length < WEB_IDENTITY_TOKEN_LENGTH.min ||
+    webIdentityToken.length > WEB_IDENTITY_TOKEN_LENGTH.max
+  ) {
     return stsError(
       'ValidationError',
-      `1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between ${TOKEN_LENGTH.min} and ${TOKEN_LENGTH.max}`,
+      `1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between ${WEB_IDENTITY_TOKEN_LENGTH.min} and ${WEB_IDENTITY_TOKEN_LENGTH.max}`,
     );
   }
   let durationSeconds: number | undefined;
@@ -144,87 +145,69 @@ export function decideSessionSeconds(requested: number | undefined, roleMaximum:
 
 // --- Token claims -------------------------------------------------------------------------------------------
 
-export interface TokenClaims {
-  iss?: unknown;
-  sub?: unknown;
-  aud?: unknown;
-  azp?: unknown;
-  exp?: unknown;
-  nbf?: unknown;
-  iat?: unknown;
-  amr?: unknown;
-  [claim: string]: unknown;
-}
-
 export interface AcceptedClaims {
   issuer: string;
   subject: string;
-  /** The audience STS matched and reports: azp when present, else the single aud. */
+  /** The audience STS matched and reports: the single aud, or azp when aud lists several. */
   audience: string;
   amr: string[] | undefined;
 }
 
-const INCORRECT_AUDIENCE = 'Incorrect token audience';
-
 /**
- * The claim checks STS makes after the signature: aud among the provider's client IDs (azp when there are
- * several audiences), exp/nbf/iat present and within the clock skew.
+ * The first failing token check as the error STS answers: ExpiredTokenException for an expired token,
+ * InvalidIdentityToken with STS's message opening for the rest.
  */
-export function checkTokenClaims(
-  claims: TokenClaims,
+export function stsErrorForFinding(
+  finding: TokenFinding,
+  context: { clientIds: readonly string[]; nowSeconds: number },
+): StsError {
+  const invalid = (message: string) => stsError('InvalidIdentityToken', message);
+  switch (finding.problem) {
+    case 'expired':
+      return stsError(
+        'ExpiredTokenException',
+        `Token expired: current date/time ${isoSeconds(context.nowSeconds)} must be before the expiration date/time ${finding.seen}`,
+      );
+    case 'not-yet-valid':
+      return invalid(`Token is not yet valid: it may be used from ${finding.seen}`);
+    case 'issued-in-future':
+      return invalid(`Token was issued in the future (iat ${finding.seen})`);
+    case 'mismatch':
+      if (finding.check === 'aud' || finding.check === 'azp')
+        return invalid(
+          `Incorrect token audience: "${finding.seen}" is not a client ID of the provider (${context.clientIds.join(', ')})`,
+        );
+      return invalid(finding.message);
+    case 'unsupported':
+      return invalid(finding.message);
+    default:
+      return invalid(
+        `Missing a required claim: ${finding.check}${finding.check === 'azp' ? ' (the token has several audiences)' : ''}`,
+      );
+  }
+}
+
+/** The claim checks STS makes after the signature (tokenChecks); the first failure is the STS error. */
+export function acceptTokenClaims(
+  claims: Record<string, unknown>,
   clientIds: readonly string[],
   nowSeconds: number,
 ): AcceptedClaims | StsError {
-  if (typeof claims.iss !== 'string')
-    return stsError('InvalidIdentityToken', 'Missing a required claim: iss');
-  if (typeof claims.sub !== 'string' || claims.sub === '')
-    return stsError('InvalidIdentityToken', 'Missing a required claim: sub');
-  if (claims.aud === undefined) return stsError('InvalidIdentityToken', 'Missing a required claim: aud');
-  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  let audience: unknown = audiences[0];
-  if (audiences.length !== 1) {
-    if (typeof claims.azp !== 'string')
-      return stsError(
-        'InvalidIdentityToken',
-        'Missing a required claim: azp (the token has several audiences)',
-      );
-    audience = claims.azp;
-  }
-  if (typeof audience !== 'string' || !clientIds.includes(audience)) {
-    return stsError(
-      'InvalidIdentityToken',
-      `${INCORRECT_AUDIENCE}: "${String(audience)}" is not a client ID of the provider (${clientIds.join(', ')})`,
-    );
-  }
-  if (typeof claims.iat !== 'number')
-    return stsError('InvalidIdentityToken', 'Missing a required claim: iat');
-  if (typeof claims.exp !== 'number')
-    return stsError('InvalidIdentityToken', 'Missing a required claim: exp');
-  if (nowSeconds > claims.exp + STS_CLOCK_SKEW_SECONDS) {
-    return stsError(
-      'ExpiredTokenException',
-      `Token expired: current date/time ${isoSeconds(nowSeconds)} must be before the expiration date/time ${isoSeconds(claims.exp)}`,
-    );
-  }
-  if (typeof claims.nbf === 'number' && nowSeconds + STS_CLOCK_SKEW_SECONDS < claims.nbf) {
-    return stsError(
-      'InvalidIdentityToken',
-      `Token is not yet valid: it may be used from ${isoSeconds(claims.nbf)}`,
-    );
-  }
-  if (nowSeconds + STS_CLOCK_SKEW_SECONDS < claims.iat) {
-    return stsError('InvalidIdentityToken', `Token was issued in the future (iat ${isoSeconds(claims.iat)})`);
-  }
+  const failure = tokenChecks({ payload: claims, clientIds, nowSeconds }).find(
+    (finding) => finding.status === 'fail',
+  );
+  if (failure) return stsErrorForFinding(failure, { clientIds, nowSeconds });
   const amr = Array.isArray(claims.amr)
     ? claims.amr.filter((value): value is string => typeof value === 'string')
     : typeof claims.amr === 'string'
       ? [claims.amr]
       : undefined;
-  return { issuer: claims.iss, subject: claims.sub, audience, amr };
-}
-
-function isoSeconds(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    issuer: claims.iss as string,
+    subject: claims.sub as string,
+    audience: audienceOf(claims)!,
+    amr,
+  };
 }
 
 // --- Identities ---------------------------------------------------------------------------------------------
