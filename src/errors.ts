@@ -100,6 +100,36 @@ export const ERROR_CATALOGUE = {
   KUBE_CONFLICT: { category: 'ALREADY_EXISTS', meaning: 'the API server reports a conflict (409)' },
   KUBE_REJECTED: { category: 'INPUT_INVALID', meaning: 'the API server rejected the object (400 or 422)' },
   KUBE_UNREACHABLE: { category: 'UNREACHABLE', meaning: 'the API server did not answer' },
+
+  // An issuer's discovery document and JWKS, read as STS reads them (src/issuer/https.ts).
+  ISSUER_UNREACHABLE: {
+    category: 'UNREACHABLE',
+    meaning: 'the issuer host did not answer HTTPS (connection, DNS or a certificate STS would not trust)',
+  },
+  ISSUER_TIMEOUT: {
+    category: 'UNREACHABLE',
+    meaning: 'an issuer document did not arrive whole within the deadline STS allows',
+  },
+  ISSUER_TOO_LARGE: {
+    category: 'UNREACHABLE',
+    meaning: 'an issuer document is larger than the size cap, so STS would not read it',
+  },
+  ISSUER_REDIRECT: {
+    category: 'CHECK_FAILED',
+    meaning: 'an issuer document URL answers with a redirect, which STS does not follow',
+  },
+  ISSUER_HTTP_STATUS: {
+    category: 'CHECK_FAILED',
+    meaning: 'an issuer document URL answered a status other than 200',
+  },
+  ISSUER_NOT_JSON: {
+    category: 'CHECK_FAILED',
+    meaning: 'an issuer document is not JSON',
+  },
+  ISSUER_NOT_HTTPS: {
+    category: 'CHECK_FAILED',
+    meaning: 'an issuer document URL is not an https URL; STS fetches over HTTPS only',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type KirsaErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -2,13 +2,13 @@
 // through the small interfaces passed in, and turns every read that fails into a reason rather than an error,
 // so the checklist still prints every line it can.
 
-import { request as httpsRequest } from 'node:https';
 import type { V1MutatingWebhookConfiguration, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { IamRoles } from '../aws/iam-role.ts';
-import { ANNOTATION, DEFAULT_SERVICE_ACCOUNT, STS_FETCH_TIMEOUT_MS } from '../consts.ts';
+import { ANNOTATION, DEFAULT_SERVICE_ACCOUNT } from '../consts.ts';
 import type { WebIdentityClaims } from '../core/iam/policy-evaluator.ts';
 import { isKirsaError, KirsaError } from '../errors.ts';
+import { fetchIssuerDocument } from '../issuer/https.ts';
 import type { ClusterReader } from '../kube/client.ts';
 import {
   type ContainerFact,
@@ -299,38 +299,8 @@ export async function gatherFacts(
   return partial;
 }
 
-/** An anonymous HTTPS GET of a JSON document, with STS's time budget; `ca` adds a private CA to trust. */
+/** The doctor's reader: the one STS-like fetch (src/issuer/https.ts); `ca` replaces the trusted roots. */
 export function httpsJsonFetcher(ca?: string | Buffer): (url: string) => Promise<unknown> {
-  return (url) =>
-    new Promise((resolve, reject) => {
-      const parsed = new URL(url);
-      if (parsed.protocol !== 'https:') {
-        reject(new Error(`${url} is not https, and STS only fetches over https`));
-        return;
-      }
-      const request = httpsRequest(
-        parsed,
-        { method: 'GET', timeout: STS_FETCH_TIMEOUT_MS, ...(ca ? { ca } : {}) },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => {
-            if (response.statusCode !== 200) {
-              reject(new Error(`GET ${url} answered ${response.statusCode}`));
-              return;
-            }
-            try {
-              resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-            } catch {
-              reject(new Error(`GET ${url} did not return JSON`));
-            }
-          });
-        },
-      );
-      request.on('timeout', () =>
-        request.destroy(new Error(`GET ${url} took over ${STS_FETCH_TIMEOUT_MS} ms`)),
-      );
-      request.on('error', reject);
-      request.end();
-    });
+  const options = ca ? { ca: [ca.toString()] } : {};
+  return async (url) => (await fetchIssuerDocument(url, options)).json;
 }

@@ -10,7 +10,7 @@ import { STS_FETCH_TIMEOUT_MS } from '../consts.ts';
 import { checkDiscoveryDocument } from '../core/oidc/documents.ts';
 import { discoveryUrlFor } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
-import { httpsGet } from './https.ts';
+import { fetchIssuerDocument } from './https.ts';
 
 export interface ServedCertificate {
   subject: string;
@@ -97,20 +97,8 @@ async function trustedByPublicRoots(host: string, port: number): Promise<boolean
 
 /** Thumbprint of the jwks_uri host of this issuer (the discovery document is fetched to find it). */
 export async function issuerThumbprint(issuer: string, ca: string[] | undefined): Promise<ThumbprintResult> {
-  const fetched = await httpsGet(discoveryUrlFor(issuer), { ca });
-  if (fetched.status !== 200) {
-    throw new KirsaError('CHECK_FAILED', `GET ${fetched.url} answered ${fetched.status}`, {
-      hint: `run kirsa issuer verify ${issuer} to see what is wrong`,
-    });
-  }
-  let document: unknown;
-  try {
-    document = JSON.parse(fetched.body);
-  } catch {
-    throw new KirsaError('CHECK_FAILED', `${fetched.url} is not JSON`, {
-      hint: 'publish the discovery document',
-    });
-  }
+  const fetched = await fetchIssuerDocument(discoveryUrlFor(issuer), { ca });
+  const document = fetched.json;
   const { jwksUri } = checkDiscoveryDocument(issuer, document);
   if (!jwksUri) {
     throw new KirsaError('CHECK_FAILED', `${fetched.url} has no usable https jwks_uri`, {

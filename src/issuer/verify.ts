@@ -8,7 +8,7 @@ import { type Check, checkDiscoveryDocument, checkJwks, isJsonContentType } from
 import { discoveryUrlFor, issuerUrlProblems } from '../core/oidc/issuer-url.ts';
 import { decodeToken, tokenChecks } from '../core/sts/token-checks.ts';
 import { isKirsaError } from '../errors.ts';
-import { type FetchOptions, httpsGet } from './https.ts';
+import { type FetchOptions, fetchIssuerDocument, type IssuerDocument } from './https.ts';
 
 export interface VerifyOptions extends FetchOptions {
   issuer: string;
@@ -26,16 +26,16 @@ export interface VerifyReport {
   jwks?: unknown;
 }
 
-/** GETs one document and parses it; failures become checks, so the report says which step broke. */
+/** GETs one document through the shared reader; failures become checks, so the report says which step broke. */
 async function fetchJson(
   url: string,
   what: string,
   options: FetchOptions,
   checks: Check[],
 ): Promise<unknown> {
-  let fetched: Awaited<ReturnType<typeof httpsGet>>;
+  let fetched: IssuerDocument;
   try {
-    fetched = await httpsGet(url, options);
+    fetched = await fetchIssuerDocument(url, options);
   } catch (error) {
     if (!isKirsaError(error)) throw error;
     checks.push({
@@ -44,36 +44,13 @@ async function fetchJson(
     });
     return undefined;
   }
-  if (fetched.status >= 300 && fetched.status < 400) {
-    checks.push({
-      status: 'fail',
-      message: `${what}: ${url} redirects (${fetched.status}) to ${fetched.location ?? '?'}; serve it directly`,
-    });
-    return undefined;
-  }
-  if (fetched.status === 403 || fetched.status === 401) {
-    checks.push({
-      status: 'fail',
-      message: `${what}: ${url} answered ${fetched.status}: not anonymously readable (on S3: bucket policy or Block Public Access; run kirsa issuer publish)`,
-    });
-    return undefined;
-  }
-  if (fetched.status !== 200) {
-    checks.push({ status: 'fail', message: `${what}: ${url} answered ${fetched.status}` });
-    return undefined;
-  }
   checks.push({ status: 'pass', message: `${what}: ${url} is anonymously readable over HTTPS` });
   if (!isJsonContentType(fetched.contentType))
     checks.push({
       status: 'warn',
       message: `${what}: Content-Type is ${fetched.contentType ?? '(none)'}, not application/json`,
     });
-  try {
-    return JSON.parse(fetched.body);
-  } catch {
-    checks.push({ status: 'fail', message: `${what}: the body is not JSON` });
-    return undefined;
-  }
+  return fetched.json;
 }
 
 async function checkToken(token: string, jwks: unknown, options: VerifyOptions): Promise<Check[]> {

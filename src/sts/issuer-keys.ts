@@ -1,12 +1,14 @@
-// Fetches an issuer's discovery document and JWKS over HTTPS the way STS does: anonymously, TLS verified
-// (against the system roots plus an optional extra CA), with a time bound, cached for a while. Failures
+// The local STS's view of an issuer's keys: the discovery document and JWKS through the shared reader
+// (src/issuer/https.ts: TLS verified against the system roots plus an optional extra CA, a total deadline,
+// a size cap, no redirects), cached for a while. Failures
 // become the STS errors a real call would get.
 
 import { rootCertificates } from 'node:tls';
+import { STS_FETCH_TIMEOUT_MS } from '../consts.ts';
 import { discoveryUrlFor } from '../core/oidc/issuer-url.ts';
 import { type StsError, stsError } from '../core/sts/protocol.ts';
-import { KirsaError } from '../errors.ts';
-import { httpsGet } from '../issuer/https.ts';
+import type { KirsaError } from '../errors.ts';
+import { fetchIssuerDocument } from '../issuer/https.ts';
 
 export interface JsonWebKeySet {
   keys: Array<Record<string, unknown>>;
@@ -20,20 +22,9 @@ export interface IssuerKeySource {
 const KEY_ERROR =
   "Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements";
 
-async function getJson(url: string, ca: string[], timeoutMs: number): Promise<unknown> {
-  const fetched = await httpsGet(url, { ca, timeoutMs });
-  if (fetched.status !== 200)
-    throw new KirsaError('CHECK_FAILED', `GET ${url} answered HTTP ${fetched.status}`);
-  try {
-    return JSON.parse(fetched.body);
-  } catch {
-    throw new KirsaError('CHECK_FAILED', `GET ${url} did not return JSON`);
-  }
-}
-
 export function createIssuerKeySource({
   extraCaPem = [],
-  timeoutMs = 5000,
+  timeoutMs = STS_FETCH_TIMEOUT_MS,
   ttlMs = 10 * 60_000,
   now = Date.now,
 }: {
@@ -47,7 +38,8 @@ export function createIssuerKeySource({
 
   async function fetchKeys(issuerUrl: string): Promise<JsonWebKeySet | StsError> {
     try {
-      const discovery = (await getJson(discoveryUrlFor(issuerUrl), ca, timeoutMs)) as {
+      const discovery = (await fetchIssuerDocument(discoveryUrlFor(issuerUrl), { ca, deadlineMs: timeoutMs }))
+        .json as {
         issuer?: unknown;
         jwks_uri?: unknown;
       };
@@ -59,13 +51,17 @@ export function createIssuerKeySource({
       }
       if (typeof discovery.jwks_uri !== 'string')
         return stsError('InvalidIdentityToken', `${KEY_ERROR} (no jwks_uri)`);
-      const jwks = (await getJson(discovery.jwks_uri, ca, timeoutMs)) as { keys?: unknown };
+      const jwks = (await fetchIssuerDocument(discovery.jwks_uri, { ca, deadlineMs: timeoutMs })).json as {
+        keys?: unknown;
+      };
       if (!Array.isArray(jwks?.keys))
         return stsError('InvalidIdentityToken', `${KEY_ERROR} (the JWKS has no keys)`);
       const keys = { keys: jwks.keys as Array<Record<string, unknown>> };
       cache.set(issuerUrl, { keys, fetchedAt: now() });
       return keys;
     } catch (error) {
+      // Reader failures of category UNREACHABLE (no answer, too slow, too large) are "the IdP could not be
+      // reached"; the rest (a redirect, a status other than 200, not JSON) leave STS without usable keys.
       const problem = error as KirsaError;
       return problem.category === 'UNREACHABLE'
         ? stsError(
