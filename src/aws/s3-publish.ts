@@ -346,7 +346,7 @@ export async function uploadDocuments(s3: S3Port, plan: PublishPlan): Promise<vo
 }
 
 /** What S3 stored, read back: the same bytes, served as JSON. */
-export async function readBack(s3: S3Port, plan: PublishPlan): Promise<void> {
+export async function readBack(s3: S3Port, plan: Pick<PublishPlan, 'bucket' | 'objects'>): Promise<void> {
   for (const object of plan.objects) {
     const stored = await s3.getObject(plan.bucket, object.key);
     if (stored.body !== object.body)

@@ -15,7 +15,7 @@ import {
 import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { issuerKeyMaterial, loadIssuer } from '../issuer/store.ts';
-import { collect } from './issuer.ts';
+import { collect } from './flags.ts';
 
 interface ApiserverConfigFlags {
   for: string;

@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { runDemo } from '../demo/demo.ts';
+import { untilStopSignal } from '../signals.ts';
 
 export function registerDemo(program: Command): void {
   program
@@ -19,10 +20,7 @@ export function registerDemo(program: Command): void {
         write: (text) => process.stdout.write(text),
       });
       if (flags.keep && result.failed === 0) {
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
-        });
+        await untilStopSignal();
         await result.stop();
       }
       if (result.failed > 0) process.exitCode = 1;

@@ -55,3 +55,11 @@ export function parseDurationFlag(name: string): (text: string) => number {
     return value;
   };
 }
+
+/**
+ * The accumulator of a repeatable option (`--audience a --audience b`). No default need be given to
+ * commander, so a flag without one prints no empty list in the help.
+ */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -3,10 +3,8 @@
 // the thumbprint) and checks its own result. Multi-step verbs run as phases: every validation first, then
 // the side effects.
 
-import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import type { PublishPlan, S3Port } from '../aws/s3-publish.ts';
 import {
@@ -21,6 +19,7 @@ import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
 import { parseKeysPem } from '../core/oidc/keys.ts';
 import { isRetirable, type KeyRecord, publishedKeys, retirableAt } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
+import { developmentCertificate } from '../issuer/development-tls.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { startIssuerServer } from '../issuer/server.ts';
 import {
@@ -38,30 +37,11 @@ import {
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { verifyIssuer } from '../issuer/verify.ts';
 import { readInputText } from '../read-input.ts';
-import { parseIntegerFlag } from './flags.ts';
-
-// --- Phases ------------------------------------------------------------------------------------------------
-
-export interface Phase<Context> {
-  name: string;
-  /** Read-only: checks inputs and the world, fills the context. Runs for every phase before any run(). */
-  validate?(context: Context): Promise<void>;
-  run(context: Context): Promise<void>;
-}
-
-export async function runPhases<Context>(
-  phases: ReadonlyArray<Phase<Context>>,
-  context: Context,
-): Promise<void> {
-  for (const phase of phases) await phase.validate?.(context);
-  for (const phase of phases) await phase.run(context);
-}
+import { untilStopSignal } from '../signals.ts';
+import { collect, parseIntegerFlag } from './flags.ts';
+import { addPhaseOptions, type Phase, runPhases } from './phases.ts';
 
 // --- Shared helpers ----------------------------------------------------------------------------------------
-
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -73,13 +53,16 @@ function warn(line: string): void {
 
 const MARK: Record<Check['status'], string> = { pass: 'ok  ', fail: 'FAIL', warn: 'warn' };
 
-export function printChecks(checks: readonly Check[]): void {
-  for (const check of checks) say(`${MARK[check.status]} ${check.message}`);
+/** The error for checks of which some failed, or undefined when none did. */
+function checksFailure(checks: readonly Check[], what: string, hint: string): KirsaError | undefined {
+  const failed = checks.filter((check) => check.status === 'fail').length;
+  return failed > 0
+    ? new KirsaError('CHECK_FAILED', `${what}: ${failed} check(s) failed`, { hint })
+    : undefined;
 }
 
-function failIfAny(checks: readonly Check[], what: string, hint: string): void {
-  const failed = checks.filter((check) => check.status === 'fail').length;
-  if (failed > 0) throw new KirsaError('CHECK_FAILED', `${what}: ${failed} check(s) failed`, { hint });
+function checkLines(checks: readonly Check[]): string[] {
+  return checks.map((check) => `${MARK[check.status]} ${check.message}`);
 }
 
 function describeKey(key: KeyRecord): string {
@@ -215,17 +198,21 @@ interface PublishFlags {
   prefix?: string;
   verify: boolean;
   caFile: string[];
+  skipPhases?: string[];
 }
 
 interface PublishContext {
   flags: PublishFlags;
-  issuer?: LoadedIssuer;
-  plan?: PublishPlan;
+  issuer: LoadedIssuer;
   /** Trusted CAs for the verification, read before anything is uploaded. */
-  ca?: string[] | undefined;
+  ca: string[] | undefined;
+  /** The two documents and the keys they go to. */
+  objects: Array<{ key: string; body: string }>;
   s3: S3Port;
   /** The S3 module, loaded only by publish: the AWS SDK costs every other command ~200 ms to import. */
   aws: typeof import('../aws/s3-publish.ts');
+  /** Filled by the bucket phase's validation. */
+  plan?: PublishPlan;
 }
 
 /** The ARN partition of a region: bucket ARNs in the policy must name it. */
@@ -235,81 +222,99 @@ function partitionOf(region: string): string {
   return 'aws';
 }
 
-const publishPhases: Array<Phase<PublishContext>> = [
-  {
-    name: 'documents',
-    async validate(context) {
-      context.issuer = await loadIssuer(context.flags.dir);
-      context.ca = await trustedCertificates(context.flags.caFile);
-    },
-    async run() {},
-  },
+const PUBLISH_PHASES: Array<Phase<PublishContext>> = [
   {
     name: 'bucket',
+    description:
+      'upload the discovery document and the JWKS, and grant anonymous read of just them by bucket policy',
     async validate(context) {
-      const { flags, issuer } = context;
-      const state = issuer!.state;
-      const prefix = flags.prefix ?? context.aws.issuerKeyPrefix(state.issuer, flags.bucket);
-      const objects = [
-        { key: context.aws.objectKey(prefix, DISCOVERY_PATH), file: ISSUER_FILES.discovery },
-        { key: context.aws.objectKey(prefix, state.jwksPath), file: ISSUER_FILES.jwks },
-      ];
-      const bodies = await Promise.all(
-        objects.map((object) => readFile(join(flags.dir, object.file), 'utf8')),
-      );
       context.plan = await context.aws.planPublish(context.s3, {
-        bucket: flags.bucket,
-        objects: objects.map((object, index) => ({ key: object.key, body: bodies[index]! })),
-        partition: partitionOf(flags.region ?? process.env.AWS_REGION ?? ''),
+        bucket: context.flags.bucket,
+        objects: context.objects,
+        partition: partitionOf(context.flags.region ?? process.env.AWS_REGION ?? ''),
       });
       for (const line of context.plan.warnings) warn(line);
     },
     async run(context) {
       const plan = context.plan!;
       await context.aws.uploadDocuments(context.s3, plan);
-      for (const object of plan.objects) say(`uploaded s3://${plan.bucket}/${object.key} (application/json)`);
       const changed = await context.aws.applyPolicy(context.s3, plan);
-      say(
-        changed
-          ? `bucket policy: statement ${ISSUER_BUCKET_POLICY_SID} grants anonymous s3:GetObject on those two keys (other statements kept)`
-          : 'bucket policy: already grants anonymous read of those two keys',
-      );
+      return {
+        status: changed ? 'updated' : 'unchanged',
+        detail: `s3://${plan.bucket}`,
+        lines: [
+          ...plan.objects.map((object) => `uploaded s3://${plan.bucket}/${object.key} (application/json)`),
+          changed
+            ? `bucket policy: statement ${ISSUER_BUCKET_POLICY_SID} grants anonymous s3:GetObject on those two keys (other statements kept)`
+            : 'bucket policy: already grants anonymous read of those two keys',
+        ],
+      };
     },
   },
   {
     name: 'read-back',
+    description: 'read both objects back: the bytes uploaded, served as application/json',
     async run(context) {
-      await context.aws.readBack(context.s3, context.plan!);
-      say('ok   both objects read back as uploaded, Content-Type application/json');
+      await context.aws.readBack(context.s3, { bucket: context.flags.bucket, objects: context.objects });
+      return {
+        status: 'done',
+        detail: 'read back as uploaded',
+        lines: ['ok   both objects read back as uploaded, Content-Type application/json'],
+      };
     },
   },
   {
     name: 'verify',
+    description: 'fetch the issuer URL anonymously and check it as STS does (also off with --no-verify)',
     async run(context) {
-      if (!context.flags.verify) {
-        say('skipped: verification of the issuer URL (--no-verify)');
-        return;
-      }
-      const issuer = context.issuer!.state.issuer;
-      const report = await verifyIssuer({
-        issuer,
-        ca: context.ca,
-        now: new Date(),
-      });
-      printChecks(report.checks);
-      failIfAny(
+      if (!context.flags.verify)
+        return {
+          status: 'skipped',
+          detail: '--no-verify',
+          lines: ['skipped: verification of the issuer URL (--no-verify)'],
+        };
+      const issuer = context.issuer.state.issuer;
+      const report = await verifyIssuer({ issuer, ca: context.ca, now: new Date() });
+      const error = checksFailure(
         report.checks,
         `verify ${issuer}`,
         'the objects are in S3; fix what failed, then run kirsa issuer verify',
       );
+      return {
+        status: error ? 'failed' : 'done',
+        detail: issuer,
+        lines: checkLines(report.checks),
+        ...(error ? { error } : {}),
+      };
     },
   },
 ];
 
 async function runPublish(flags: PublishFlags): Promise<void> {
+  const issuer = await loadIssuer(flags.dir);
+  const ca = await trustedCertificates(flags.caFile);
   const aws = await import('../aws/s3-publish.ts');
+  const state = issuer.state;
+  const prefix = flags.prefix ?? aws.issuerKeyPrefix(state.issuer, flags.bucket);
+  const files = [
+    { key: aws.objectKey(prefix, DISCOVERY_PATH), file: ISSUER_FILES.discovery },
+    { key: aws.objectKey(prefix, state.jwksPath), file: ISSUER_FILES.jwks },
+  ];
+  const objects = await Promise.all(
+    files.map(async ({ key, file }) => ({ key, body: await readFile(join(flags.dir, file), 'utf8') })),
+  );
   const s3 = aws.s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
-  await runPhases(publishPhases, { flags, s3, aws });
+  await runPhases(
+    PUBLISH_PHASES,
+    { flags, issuer, ca, objects, s3, aws },
+    {
+      skip: flags.skipPhases ?? [],
+      report: (phase, outcome) => {
+        for (const line of outcome.lines ?? [`${outcome.status}: ${phase.name} (${outcome.detail})`])
+          say(line);
+      },
+    },
+  );
 }
 
 // --- verify, thumbprint ----------------------------------------------------------------------------------------
@@ -326,12 +331,13 @@ async function runVerify(
     ca: await trustedCertificates(flags.caFile),
     now: new Date(),
   });
-  printChecks(report.checks);
-  failIfAny(
+  for (const line of checkLines(report.checks)) say(line);
+  const failure = checksFailure(
     report.checks,
     `verify ${url}`,
     'fix the failed checks above; STS would refuse tokens from this issuer',
   );
+  if (failure) throw failure;
   say(`${url}: STS can use this issuer${token === undefined ? '' : ' and accept this token'}`);
 }
 
@@ -353,54 +359,6 @@ async function runThumbprint(url: string, flags: { caFile: string[] }): Promise<
 }
 
 // --- serve -----------------------------------------------------------------------------------------------------
-
-const run = promisify(execFile);
-
-/** A self-signed certificate for the issuer's host, made once with the openssl CLI and kept in the dir. */
-async function developmentCertificate(
-  dir: string,
-  host: string,
-): Promise<{ cert: string; key: string; file: string }> {
-  const folder = join(dir, 'serve-tls');
-  const certFile = join(folder, 'cert.pem');
-  const keyFile = join(folder, 'key.pem');
-  try {
-    return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8'), file: certFile };
-  } catch {}
-  await mkdir(folder, { recursive: true, mode: 0o700 });
-  const san = /^[\d.]+$|:/.test(host) ? `IP:${host}` : `DNS:${host}`;
-  try {
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-sha256',
-      '-subj',
-      `/CN=${host}`,
-      '-days',
-      '365',
-      '-addext',
-      `subjectAltName=${san}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ]);
-  } catch (error) {
-    throw new KirsaError(
-      'INPUT_UNREADABLE',
-      `cannot make a development certificate: ${(error as Error).message}`,
-      {
-        hint: 'install openssl, or pass --tls-cert and --tls-key',
-      },
-    );
-  }
-  return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8'), file: certFile };
-}
 
 interface ServeFlags {
   dir: string;
@@ -425,7 +383,9 @@ async function runServe(flags: ServeFlags): Promise<void> {
   } else {
     const made = await developmentCertificate(flags.dir, issuerUrl.hostname);
     tls = made;
-    warn(`serving a self-signed certificate for ${issuerUrl.hostname}; clients need --ca-file ${made.file}`);
+    warn(
+      `serving a certificate from a development CA for ${issuerUrl.hostname}; clients need --ca-file ${made.caFile}`,
+    );
   }
   const server = await startIssuerServer({
     dir: flags.dir,
@@ -435,15 +395,8 @@ async function runServe(flags: ServeFlags): Promise<void> {
     tlsKey: tls.key,
   });
   say(`serving ${state.issuer} on ${server.url}: ${server.paths.join(', ')}`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      server.close().then(resolve, resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
+  await server.close().catch(() => {});
 }
 
 // --- Registration --------------------------------------------------------------------------------------------
@@ -511,7 +464,7 @@ export function registerIssuer(program: Command): void {
       .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR),
   ).action((flags: { dir: string; maxTokenLifetime: number }) => runStatus(flags));
 
-  issuer
+  const publish = issuer
     .command('publish')
     .description('upload the documents to S3, grant anonymous read of just them by bucket policy, and verify')
     .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR)
@@ -520,8 +473,8 @@ export function registerIssuer(program: Command): void {
     .option('--endpoint-url <url>', 'another S3 endpoint (path-style), e.g. a test server')
     .option('--prefix <prefix>', 'key prefix of the documents (default: from the issuer URL)')
     .option('--no-verify', 'do not fetch the issuer URL afterwards (when it is not reachable from here)')
-    .option('--ca-file <file>', 'extra trusted CA (PEM) for the verification (repeatable)', collect, [])
-    .action((flags: PublishFlags) => runPublish(flags));
+    .option('--ca-file <file>', 'extra trusted CA (PEM) for the verification (repeatable)', collect, []);
+  addPhaseOptions(publish, PUBLISH_PHASES).action((flags: PublishFlags) => runPublish(flags));
 
   issuer
     .command('verify')
@@ -570,7 +523,7 @@ export function registerIssuer(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option(
       '--tls-cert <file>',
-      'serving certificate chain (PEM); default: a self-signed one made with openssl',
+      'serving certificate chain (PEM); default: one from a development CA kirsa makes in DIR/serve-tls',
     )
     .option('--tls-key <file>', 'its private key (PEM)')
     .action((flags: ServeFlags) => runServe(flags));

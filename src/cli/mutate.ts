@@ -19,6 +19,7 @@ import { mutatePod } from '../core/mutation/mutate-pod.ts';
 import { locatePod } from '../core/mutation/workloads.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
+import { collect } from './flags.ts';
 import {
   addMutationFlags,
   identityDefaultsFrom,
@@ -34,10 +35,6 @@ interface MutateFlags extends MutationFlagValues {
   roleArn?: string;
   namespace: string;
   output: 'yaml' | 'json' | 'patch';
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function registerMutate(program: Command): void {

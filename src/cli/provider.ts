@@ -7,7 +7,8 @@ import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
-import { collect, type Phase, runPhases } from './issuer.ts';
+import { collect } from './flags.ts';
+import { addPhaseOptions, type Phase, type PhaseOutcome, runPhases, SKIPPED_BY_FLAG } from './phases.ts';
 
 interface ProviderFlags {
   issuerUrl: string;
@@ -16,6 +17,7 @@ interface ProviderFlags {
   region?: string;
   endpointUrl?: string;
   caFile: string[];
+  skipPhases?: string[];
 }
 
 interface ProviderContext {
@@ -24,9 +26,10 @@ interface ProviderContext {
   thumbprints: string[];
 }
 
-const phases: Array<Phase<ProviderContext>> = [
+const PROVIDER_PHASES: Array<Phase<ProviderContext>> = [
   {
-    name: 'inputs',
+    name: 'provider',
+    description: 'create the IAM OIDC provider, or add the audiences and thumbprints it lacks',
     async validate(context) {
       const { flags } = context;
       const { warnings } = checkIssuerUrl(flags.issuerUrl);
@@ -62,27 +65,36 @@ const phases: Array<Phase<ProviderContext>> = [
         audiences: context.audiences,
         thumbprints: context.thumbprints,
       });
-      process.stdout.write(`${result.arn}\n`);
       const added = [
         ...result.addedAudiences.map((audience) => `audience ${audience}`),
         ...result.addedThumbprints.map((thumbprint) => `thumbprint ${thumbprint}`),
       ];
-      process.stderr.write(
-        result.created
-          ? `created the provider for ${context.flags.issuerUrl} (${added.join(', ')})\n`
+      return {
+        status: result.created ? 'created' : added.length > 0 ? 'updated' : 'unchanged',
+        detail: result.created
+          ? `created the provider for ${context.flags.issuerUrl} (${added.join(', ')})`
           : added.length > 0
-            ? `the provider existed; added ${added.join(', ')}\n`
-            : 'the provider existed with everything asked; nothing changed\n',
-      );
+            ? `the provider existed; added ${added.join(', ')}`
+            : 'the provider existed with everything asked; nothing changed',
+        lines: [result.arn],
+      };
     },
   },
 ];
+
+/** The ARN on standard output, for scripts; what was done on standard error, for the person. */
+function report(phase: Phase<ProviderContext>, outcome: PhaseOutcome): void {
+  for (const line of outcome.lines ?? []) process.stdout.write(`${line}\n`);
+  process.stderr.write(
+    outcome === SKIPPED_BY_FLAG ? `skipped: ${phase.name} (--skip-phases)\n` : `${outcome.detail}\n`,
+  );
+}
 
 export function registerProvider(program: Command): void {
   const provider = program
     .command('provider')
     .description('the IAM OIDC identity provider that trusts the issuer');
-  provider
+  const create = provider
     .command('create')
     .description(
       'create the IAM OIDC provider, or add missing audiences and thumbprints to it; prints its ARN',
@@ -102,6 +114,12 @@ export function registerProvider(program: Command): void {
     )
     .option('--region <region>', 'AWS region for the IAM client (default: the SDK chain)')
     .option('--endpoint-url <url>', 'another IAM endpoint, e.g. a test server')
-    .option('--ca-file <file>', 'extra trusted CA (PEM) for --thumbprint auto (repeatable)', collect, [])
-    .action((flags: ProviderFlags) => runPhases(phases, { flags, audiences: [], thumbprints: [] }));
+    .option('--ca-file <file>', 'extra trusted CA (PEM) for --thumbprint auto (repeatable)', collect, []);
+  addPhaseOptions(create, PROVIDER_PHASES).action(async (flags: ProviderFlags) => {
+    await runPhases(
+      PROVIDER_PHASES,
+      { flags, audiences: [], thumbprints: [] },
+      { skip: flags.skipPhases ?? [], report },
+    );
+  });
 }

@@ -24,7 +24,9 @@ import {
 } from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
-import { addTrustFlags, collect, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';
+import { collect } from './flags.ts';
+import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
+import { addTrustFlags, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';
 
 interface RoleCreateFlags extends TrustFlags {
   roleName?: string;
@@ -39,42 +41,18 @@ interface RoleCreateFlags extends TrustFlags {
   overwrite?: boolean;
 }
 
-/** What a phase did; "unchanged" is what every phase of a rerun says. */
-type PhaseOutcome = { status: 'created' | 'updated' | 'unchanged' | 'skipped'; detail: string };
-
-interface Phase<Context> {
-  name: string;
-  description: string;
-  /** Reads only; throws a KirsaError when the phase cannot succeed. */
-  validate(context: Context): Promise<void>;
-  run(context: Context): Promise<PhaseOutcome>;
-}
-
-export const ROLE_PHASES = ['role', 'policies', 'inline-policy', 'service-account'] as const;
-
-function splitList(value: string, previous: string[] | undefined): string[] {
-  return [
-    ...(previous ?? []),
-    ...value
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean),
-  ];
-}
-
 export function registerRole(program: Command): void {
   const role = program.command('role').description('IAM roles for service accounts');
-  addTrustFlags(
+  const create = addTrustFlags(
     role
       .command('create')
       .description(
-        `create or update the role a service account assumes, in phases: ${ROLE_PHASES.join(', ')} (idempotent)`,
+        `create or update the role a service account assumes, in phases: ${PHASES.map((phase) => phase.name).join(', ')} (idempotent)`,
       ),
   )
     .option('--role-name <name>', 'role name (default kirsa-<namespace>-<service account>)')
     .option('--policy-arn <arn>', 'managed policy to attach (repeatable)', collect)
     .option('--inline-policy <file>', `permissions policy (JSON) put on the role as "${INLINE_POLICY_NAME}"`)
-    .option('--skip-phases <phases>', `phases to skip, comma-separated: ${ROLE_PHASES.join(', ')}`, splitList)
     .option('--endpoint-url <url>', 'IAM endpoint (for tests and emulators)')
     .option('--region <region>', 'AWS region for the IAM client')
     .option(
@@ -87,8 +65,8 @@ export function registerRole(program: Command): void {
       'service-account annotation prefix the webhook reads',
       DEFAULT_ANNOTATION_PREFIX,
     )
-    .option('--overwrite', 'replace a different role ARN already on the service account')
-    .action(async (flags: RoleCreateFlags) => runRoleCreate(flags));
+    .option('--overwrite', 'replace a different role ARN already on the service account');
+  addPhaseOptions(create, PHASES).action(async (flags: RoleCreateFlags) => runRoleCreate(flags));
 }
 
 /** kirsa-<namespace>-<name>, `*` spelled "wildcard" (kOps' choice), cut to IAM's 64 characters. */
@@ -332,11 +310,7 @@ export async function runRoleCreate(
   } = {},
 ): Promise<void> {
   const skipPhases = flags.skipPhases ?? [];
-  const unknown = skipPhases.filter((phase) => !(ROLE_PHASES as readonly string[]).includes(phase));
-  if (unknown.length > 0)
-    throw new KirsaError('USAGE', `unknown phase ${unknown.join(', ')}`, {
-      hint: `phases: ${ROLE_PHASES.join(', ')}`,
-    });
+  checkSkipPhases(PHASES, skipPhases);
   let resolvedFlags = flags;
   if ((flags.issuerUrl ?? []).length > 0 && flags.accountId === undefined) {
     // Like eksctl, default the provider's account to the caller's; check the URLs first so a typo costs no call.
@@ -374,7 +348,7 @@ export async function runRoleCreate(
     ...(dependencies.serviceAccounts ? { serviceAccounts: dependencies.serviceAccounts } : {}),
   };
   const selected = PHASES.filter((phase) => !skipPhases.includes(phase.name));
-  if (skipPhases.includes('role')) {
+  if (skipPhases.includes('role') && selected.length > 0) {
     // Later phases still need the role's ARN and policies: read them, and refuse if there is no role.
     context.existingRole = await context.iam.getRole(roleName);
     if (!context.existingRole && selected.some((phase) => phase.name !== 'service-account'))
@@ -382,12 +356,10 @@ export async function runRoleCreate(
         hint: 'run without --skip-phases role to create it',
       });
   }
-  for (const phase of selected) await phase.validate(context);
   const width = Math.max(...PHASES.map((phase) => phase.name.length));
-  for (const phase of PHASES) {
-    const outcome: PhaseOutcome = selected.includes(phase)
-      ? await phase.run(context)
-      : { status: 'skipped', detail: '--skip-phases' };
-    process.stdout.write(`${phase.name.padEnd(width)}  ${outcome.status.padEnd(9)}  ${outcome.detail}\n`);
-  }
+  await runPhases(PHASES, context, {
+    skip: skipPhases,
+    report: (phase, outcome) =>
+      process.stdout.write(`${phase.name.padEnd(width)}  ${outcome.status.padEnd(9)}  ${outcome.detail}\n`),
+  });
 }

@@ -5,10 +5,11 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
+import { untilStopSignal } from '../signals.ts';
 import { loadStsConfig } from '../sts/config.ts';
 import { createIssuerKeySource } from '../sts/issuer-keys.ts';
 import { startStsServer } from '../sts/server.ts';
-import { parseIntegerFlag } from './flags.ts';
+import { collect, parseIntegerFlag } from './flags.ts';
 
 interface ServeFlags {
   config: string;
@@ -42,12 +43,7 @@ export function registerSts(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'key of --tls-cert (PEM)')
-    .option(
-      '--ca-file <file>',
-      'extra CA to trust when fetching issuers (repeatable)',
-      (value: string, all: string[]) => [...all, value],
-      [],
-    )
+    .option('--ca-file <file>', 'extra CA to trust when fetching issuers (repeatable)', collect, [])
     .action(async (flags: ServeFlags) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new KirsaError('USAGE', '--tls-cert and --tls-key go together');
@@ -74,11 +70,7 @@ export function registerSts(program: Command): void {
         `kirsa sts: listening on ${running.url} (${config.providers.length} providers, ${config.roles.length} roles)\n` +
           `  export AWS_ENDPOINT_URL_STS=${running.url}\n`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await untilStopSignal();
       await running.close();
     });
 }

@@ -15,11 +15,7 @@ import {
 } from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
-
-/** For repeatable flags; no default is given to commander, so the help does not print an empty list. */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
+import { collect } from './flags.ts';
 
 /** The flags every verb that names trusted service accounts and providers shares. */
 export interface TrustFlags {

@@ -26,6 +26,7 @@ import {
 import type { ContainerCredentialsSettings } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import type { ListWatchHandle } from '../identity/list-watch.ts';
+import { onStopSignal } from '../signals.ts';
 import type { WatchedFiles } from '../watched-file.ts';
 import type { WebhookMetrics } from '../webhook/metrics.ts';
 import { parseTlsMinVersion } from '../webhook/server.ts';
@@ -534,25 +535,13 @@ async function serve(
     'listening',
   );
 
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        log.warn({ signal }, 'second signal: closing every connection now');
-        server.closeNow();
-        return;
-      }
-      log.info({ signal }, 'signal received');
-      server.shutdown().then(resolve, resolve);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    stops.push(() => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-    });
+  const stopSignal = onStopSignal((signal) => {
+    log.warn({ signal }, 'second signal: closing every connection now');
+    server.closeNow();
   });
+  stops.push(stopSignal.release);
+  log.info({ signal: await stopSignal.received }, 'signal received');
+  await server.shutdown().catch(() => {});
 }
 
 // --- Self-managed TLS -----------------------------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Command } from 'commander';
+import { KirsaError } from '../errors.ts';
+import { addPhaseOptions, type Phase, type PhaseOutcome, phasesHelp, runPhases } from './phases.ts';
+
+/** Phases that record every call in the context's log; `failValidation` / `failRun` name phases that fail there. */
+function recordingPhases(
+  names: string[],
+  { failValidation, failRun }: { failValidation?: string; failRun?: string } = {},
+): Array<Phase<{ log: string[] }>> {
+  return names.map((name) => ({
+    name,
+    description: `the ${name} step`,
+    async validate(context) {
+      context.log.push(`validate ${name}`);
+      if (name === failValidation) throw new KirsaError('INPUT_INVALID', `${name} is wrong`);
+    },
+    async run(context): Promise<PhaseOutcome> {
+      context.log.push(`run ${name}`);
+      if (name === failRun)
+        return { status: 'failed', detail: name, error: new KirsaError('CHECK_FAILED', `${name} failed`) };
+      return { status: 'created', detail: name };
+    },
+  }));
+}
+
+function reporter(reported: string[]) {
+  return (phase: Phase<{ log: string[] }>, outcome: PhaseOutcome) =>
+    reported.push(`${phase.name} ${outcome.status} ${outcome.detail}`);
+}
+
+describe('runPhases', () => {
+  test('every validation runs before any run, each in the order given', async () => {
+    const log: string[] = [];
+    const reported: string[] = [];
+    const outcomes = await runPhases(
+      recordingPhases(['a', 'b', 'c']),
+      { log },
+      { report: reporter(reported) },
+    );
+    assert.deepEqual(log, ['validate a', 'validate b', 'validate c', 'run a', 'run b', 'run c']);
+    assert.deepEqual(reported, ['a created a', 'b created b', 'c created c']);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ['created', 'created', 'created'],
+    );
+  });
+
+  test('a failed validation of the last phase stops the run before any side effect', async () => {
+    const log: string[] = [];
+    const reported: string[] = [];
+    await assert.rejects(
+      runPhases(
+        recordingPhases(['a', 'b', 'c'], { failValidation: 'c' }),
+        { log },
+        { report: reporter(reported) },
+      ),
+      (error: KirsaError) => error.code === 'INPUT_INVALID',
+    );
+    assert.deepEqual(log, ['validate a', 'validate b', 'validate c']);
+    assert.deepEqual(reported, []);
+  });
+
+  test('a skipped phase is neither validated nor run, and still reported, in its place', async () => {
+    const log: string[] = [];
+    const reported: string[] = [];
+    await runPhases(recordingPhases(['a', 'b', 'c']), { log }, { skip: ['b'], report: reporter(reported) });
+    assert.deepEqual(log, ['validate a', 'validate c', 'run a', 'run c']);
+    assert.deepEqual(reported, ['a created a', 'b skipped --skip-phases', 'c created c']);
+  });
+
+  test('an unknown phase name is a usage error naming the phases, before anything is validated', async () => {
+    const log: string[] = [];
+    await assert.rejects(
+      runPhases(recordingPhases(['a', 'b']), { log }, { skip: ['x'], report: () => {} }),
+      (error: KirsaError) => {
+        assert.equal(error.code, 'USAGE');
+        assert.equal(error.exitCode, 2);
+        assert.match(error.message, /unknown phase x/);
+        assert.equal(error.hint, 'phases: a, b');
+        return true;
+      },
+    );
+    assert.deepEqual(log, []);
+  });
+
+  test('a failed outcome is reported, then the run stops with its error; later phases do not run', async () => {
+    const log: string[] = [];
+    const reported: string[] = [];
+    await assert.rejects(
+      runPhases(recordingPhases(['a', 'b', 'c'], { failRun: 'b' }), { log }, { report: reporter(reported) }),
+      (error: KirsaError) => error.code === 'CHECK_FAILED',
+    );
+    assert.deepEqual(log, ['validate a', 'validate b', 'validate c', 'run a', 'run b']);
+    assert.deepEqual(reported, ['a created a', 'b failed b']);
+  });
+});
+
+describe('addPhaseOptions', () => {
+  function command() {
+    const phases = recordingPhases(['role', 'inline-policy']);
+    return addPhaseOptions(new Command('create').exitOverride(), phases);
+  }
+
+  test('--skip-phases takes comma-separated and repeated names', () => {
+    const parsed = command().parse(['--skip-phases', 'role, inline-policy', '--skip-phases', 'role'], {
+      from: 'user',
+    });
+    assert.deepEqual(parsed.opts().skipPhases, ['role', 'inline-policy', 'role']);
+  });
+
+  test('an unknown name fails while the command line is parsed, with the usage code', () => {
+    assert.throws(
+      () => command().parse(['--skip-phases', 'rol'], { from: 'user' }),
+      (error: KirsaError) => error.code === 'USAGE' && error.hint === 'phases: role, inline-policy',
+    );
+  });
+
+  test('the help lists each phase with its description, from the phases themselves', () => {
+    const phases = recordingPhases(['role', 'inline-policy']);
+    assert.equal(
+      phasesHelp(phases),
+      [
+        'Phases (in order; every validation runs before any change):',
+        '  role           the role step',
+        '  inline-policy  the inline-policy step',
+      ].join('\n'),
+    );
+    let help = '';
+    command()
+      .configureOutput({ writeOut: (text) => (help += text) })
+      .outputHelp();
+    assert.ok(help.includes(phasesHelp(phases)), help);
+  });
+});
