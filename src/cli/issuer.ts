@@ -15,7 +15,7 @@ import {
   ISSUER_BUCKET_POLICY_SID,
 } from '../consts.ts';
 import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
-import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
+import { checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
 import { parseKeysPem } from '../core/oidc/keys.ts';
 import { isRetirable, type KeyRecord, publishedKeys, retirableAt } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
@@ -90,8 +90,7 @@ interface InitFlags {
 async function runInit(flags: InitFlags): Promise<void> {
   const { url: issuer, warnings } = checkIssuerUrl(flags.issuerUrl);
   for (const warning of warnings) warn(warning);
-  if (/[?#]/.test(flags.jwksPath) || flags.jwksPath.replace(/^\/+/, '') === '')
-    throw new KirsaError('USAGE', `--jwks-path ${flags.jwksPath} must be a plain path such as keys.json`);
+  const jwksPath = checkJwksPath(flags.jwksPath);
   await checkInitTarget(flags.dir);
   const key = flags.signingKey
     ? signingKeyFromPem(await readInputText(flags.signingKey, 'signing key'), flags.signingKey)
@@ -99,7 +98,7 @@ async function runInit(flags: InitFlags): Promise<void> {
   await initIssuer({
     dir: flags.dir,
     issuer,
-    jwksPath: flags.jwksPath.replace(/^\/+/, ''),
+    jwksPath,
     legacyEmptyKid: flags.legacyEmptyKid,
     key,
     now: new Date(),
@@ -108,7 +107,7 @@ async function runInit(flags: InitFlags): Promise<void> {
   say(`  ${ISSUER_FILES.signingKey}   signing key (RSA-2048, mode 0600): --service-account-signing-key-file`);
   say(`  ${ISSUER_FILES.signingPublicKey}   public key: --service-account-key-file`);
   say(`  ${ISSUER_FILES.discovery}  publish at ${issuer}/${DISCOVERY_PATH}`);
-  say(`  ${ISSUER_FILES.jwks}       publish at ${issuer}/${flags.jwksPath.replace(/^\/+/, '')}`);
+  say(`  ${ISSUER_FILES.jwks}       publish at ${issuer}/${jwksPath}`);
   say(`  kid ${key.kid}`);
   say('next: kirsa issuer publish --dir DIR --bucket BUCKET, then kirsa apiserver-config --for DISTRIBUTION');
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isKirsaError } from '../../errors.ts';
-import { checkIssuerUrl, issuerUrlProblems } from './issuer-url.ts';
+import { checkIssuerUrl, checkJwksPath, issuerUrlProblems, jwksUriFor } from './issuer-url.ts';
 
 function rejects(run: () => unknown, code: string, pattern: RegExp): void {
   assert.throws(run, (error: unknown) => {
@@ -35,4 +35,20 @@ describe('issuer URL rules', () => {
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /port/);
   });
+});
+
+describe('JWKS path rules', () => {
+  test('leading slashes are dropped, so the path joins under the issuer either way', () => {
+    assert.equal(checkJwksPath('keys.json'), 'keys.json');
+    assert.equal(checkJwksPath('//openid/v1/jwks'), 'openid/v1/jwks');
+    assert.equal(
+      jwksUriFor('https://issuer.example/c1', checkJwksPath('/openid/v1/jwks')),
+      'https://issuer.example/c1/openid/v1/jwks',
+    );
+  });
+  for (const path of ['', '/', '///', 'keys.json?v=1', 'keys.json#k']) {
+    test(`"${path}" is refused as a usage error`, () => {
+      rejects(() => checkJwksPath(path), 'USAGE', /must be a plain path/);
+    });
+  }
 });

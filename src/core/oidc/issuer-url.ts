@@ -51,6 +51,19 @@ export function issuerHostPath(issuer: string): string {
   return issuer.replace(/^https:\/\//, '');
 }
 
+/**
+ * The JWKS path under the issuer, as stored and joined to the issuer URL: without leading slashes. A query or
+ * fragment would not survive the join into jwks_uri, and an empty path would put the JWKS at the issuer itself.
+ */
+export function checkJwksPath(text: string, flag = '--jwks-path'): string {
+  const path = text.replace(/^\/+/, '');
+  if (/[?#]/.test(text) || path === '')
+    throw new KirsaError('USAGE', `${flag} ${text} must be a plain path such as keys.json`, {
+      hint: 'give the path under the issuer URL, e.g. keys.json or openid/v1/jwks',
+    });
+  return path;
+}
+
 function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }
