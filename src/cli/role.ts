@@ -8,7 +8,6 @@ import { callerAccountId, createIamRoles, type IamRoles, type RoleRecord } from 
 import {
   ANNOTATION,
   DEFAULT_ANNOTATION_PREFIX,
-  DEFAULT_TOKEN_AUDIENCE,
   INLINE_POLICY_NAME,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -22,6 +21,7 @@ import {
   serviceAccountSubject,
   sizeWarning,
 } from '../core/iam/trust-policy.ts';
+import { webIdentityAnnotations } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
 import { collect } from './flags.ts';
@@ -99,13 +99,11 @@ function roleArnOf(context: RoleContext): string {
 }
 
 function annotationsFor(context: RoleContext): Record<string, string> {
-  const prefix = context.flags.annotationPrefix;
-  const wanted: Record<string, string> = { [`${prefix}/${ANNOTATION.roleArn}`]: roleArnOf(context) };
-  const audiences = context.request.audiences;
-  // The webhook projects sts.amazonaws.com unless told otherwise; any other single audience must be named.
-  if (audiences.length === 1 && audiences[0] !== DEFAULT_TOKEN_AUDIENCE)
-    wanted[`${prefix}/${ANNOTATION.audience}`] = audiences[0]!;
-  return wanted;
+  return webIdentityAnnotations(
+    roleArnOf(context),
+    context.request.audiences,
+    context.flags.annotationPrefix,
+  );
 }
 
 /** Canonical JSON of a policy text, so formatting differences do not count as a change. */

@@ -147,6 +147,22 @@ export function identityFromServiceAccount(
   };
 }
 
+/**
+ * The annotations that make identityFromServiceAccount give this role: the role ARN, and the audience when
+ * the role's trust asks for exactly one that is not the webhook's default (with several, the default one
+ * the webhook projects must be among them, so nothing is written).
+ */
+export function webIdentityAnnotations(
+  roleArn: string,
+  audiences: readonly string[],
+  annotationPrefix: string,
+): Record<string, string> {
+  const annotations: Record<string, string> = { [`${annotationPrefix}/${ANNOTATION.roleArn}`]: roleArn };
+  if (audiences.length === 1 && audiences[0] !== DEFAULT_TOKEN_AUDIENCE)
+    annotations[`${annotationPrefix}/${ANNOTATION.audience}`] = audiences[0]!;
+  return annotations;
+}
+
 // --- The identity mapping (the reference's ConfigMap JSON) -----------------------------------------------------
 
 export interface MappingEntry {
