@@ -210,7 +210,7 @@ interface PublishContext {
   s3: S3Port;
   /** The S3 module, loaded only by publish: the AWS SDK costs every other command ~200 ms to import. */
   aws: typeof import('../aws/s3-publish.ts');
-  /** Filled by the bucket phase's validation. */
+  /** The bucket checks and the policy to put, read by the first phase that needs them. */
   plan?: PublishPlan;
 }
 
@@ -221,28 +221,48 @@ function partitionOf(region: string): string {
   return 'aws';
 }
 
+/** The bucket checks and the merged policy, read once for whichever of the two phases needs them first. */
+async function publishPlan(context: PublishContext): Promise<PublishPlan> {
+  if (context.plan === undefined) {
+    context.plan = await context.aws.planPublish(context.s3, {
+      bucket: context.flags.bucket,
+      objects: context.objects,
+      partition: partitionOf(context.flags.region ?? process.env.AWS_REGION ?? ''),
+    });
+    for (const line of context.plan.warnings) warn(line);
+  }
+  return context.plan;
+}
+
 const PUBLISH_PHASES: Array<Phase<PublishContext>> = [
   {
-    name: 'bucket',
-    description:
-      'upload the discovery document and the JWKS, and grant anonymous read of just them by bucket policy',
+    name: 'upload',
+    description: 'upload the discovery document and the JWKS as application/json',
     async validate(context) {
-      context.plan = await context.aws.planPublish(context.s3, {
-        bucket: context.flags.bucket,
-        objects: context.objects,
-        partition: partitionOf(context.flags.region ?? process.env.AWS_REGION ?? ''),
-      });
-      for (const line of context.plan.warnings) warn(line);
+      await publishPlan(context);
     },
     async run(context) {
-      const plan = context.plan!;
+      const plan = await publishPlan(context);
       await context.aws.uploadDocuments(context.s3, plan);
-      const changed = await context.aws.applyPolicy(context.s3, plan);
+      return {
+        status: 'done',
+        detail: `s3://${plan.bucket}`,
+        lines: plan.objects.map((object) => `uploaded s3://${plan.bucket}/${object.key} (application/json)`),
+      };
+    },
+  },
+  {
+    name: 'bucket-policy',
+    description: 'grant anonymous s3:GetObject on just those two keys, keeping the other statements',
+    async validate(context) {
+      await publishPlan(context);
+    },
+    async run(context) {
+      const changed = await context.aws.applyPolicy(context.s3, await publishPlan(context));
       return {
         status: changed ? 'updated' : 'unchanged',
-        detail: `s3://${plan.bucket}`,
+        detail: ISSUER_BUCKET_POLICY_SID,
         lines: [
-          ...plan.objects.map((object) => `uploaded s3://${plan.bucket}/${object.key} (application/json)`),
           changed
             ? `bucket policy: statement ${ISSUER_BUCKET_POLICY_SID} grants anonymous s3:GetObject on those two keys (other statements kept)`
             : 'bucket policy: already grants anonymous read of those two keys',

@@ -39,7 +39,7 @@ const VERBS = [
   {
     verb: ['issuer', 'publish'],
     args: () => ['--dir', dir, '--bucket', 'kirsa-issuer', '--endpoint-url', nowhere],
-    phases: ['bucket', 'read-back', 'verify'],
+    phases: ['upload', 'bucket-policy', 'read-back', 'verify'],
   },
   {
     verb: ['provider', 'create'],
