@@ -160,6 +160,27 @@ describe('kirsa issuer publish (moto S3)', { skip }, () => {
     assert.equal(listed.KeyCount ?? 0, 0, 'validation failed, so nothing was uploaded');
   });
 
+  test('--skip-phases bucket-policy uploads and reads back, and leaves the bucket policy to its owner', async () => {
+    const bucket = 'kirsa-own-policy';
+    await s3.send(
+      new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }),
+    );
+    const result = await publish(bucket, '--prefix', 'cluster-1', '--skip-phases', 'bucket-policy');
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stdout.trimEnd().split('\n'), [
+      `uploaded s3://${bucket}/cluster-1/.well-known/openid-configuration (application/json)`,
+      `uploaded s3://${bucket}/cluster-1/keys.json (application/json)`,
+      'skipped: bucket-policy (--skip-phases)',
+      'ok   both objects read back as uploaded, Content-Type application/json',
+      'skipped: verification of the issuer URL (--no-verify)',
+    ]);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.equal(listed.KeyCount, 2);
+    await assert.rejects(s3.send(new GetBucketPolicyCommand({ Bucket: bucket })), {
+      name: 'NoSuchBucketPolicy',
+    });
+  });
+
   test('a missing bucket is one line and the next step', async () => {
     const result = await publish('kirsa-missing', '--prefix', 'cluster-1');
     assert.equal(result.code, 1);
