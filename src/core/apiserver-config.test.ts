@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
+import { rsaTestKey } from '../../test/support/keys-and-refusals.ts';
 import {
   apiserverFlags,
   type IssuerKeyMaterial,
@@ -10,12 +10,8 @@ import {
   renderApiserverConfig,
 } from './apiserver-config.ts';
 
-const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
-const first = rsa();
-const second = rsa();
-const firstPublicPem = first.publicKey.export({ format: 'pem', type: 'spki' }).toString();
-const firstPrivatePem = first.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-const secondPublicPem = second.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+const first = rsaTestKey();
+const second = rsaTestKey();
 
 describe('kOps base64', () => {
   test('never padded, and decodes back to the input', () => {
@@ -28,21 +24,21 @@ describe('kOps base64', () => {
     );
   });
   test('a PEM whose standard base64 is padded loses only the padding', () => {
-    const padded = Buffer.from(firstPublicPem).toString('base64');
-    assert.equal(kopsBase64(firstPublicPem), padded.replace(/=+$/, ''));
+    const padded = Buffer.from(first.publicPem).toString('base64');
+    assert.equal(kopsBase64(first.publicPem), padded.replace(/=+$/, ''));
   });
 });
 
 describe('kube-apiserver configuration', () => {
   const keys: IssuerKeyMaterial = {
     publicKeys: [
-      { fileName: 'keys/sa-signer-2.pub', pem: secondPublicPem },
-      { fileName: 'keys/sa-signer-1.pub', pem: firstPublicPem },
+      { fileName: 'keys/sa-signer-2.pub', pem: second.publicPem },
+      { fileName: 'keys/sa-signer-1.pub', pem: first.publicPem },
     ],
     bundleFileName: 'sa-published.pub',
-    bundlePem: secondPublicPem + firstPublicPem,
+    bundlePem: second.publicPem + first.publicPem,
     signingKeyFileName: 'sa-signer.key',
-    signingKeyPem: firstPrivatePem,
+    signingKeyPem: first.privatePem,
   };
   const input = {
     issuer: 'https://i.example/c1',
@@ -96,7 +92,7 @@ describe('kube-apiserver configuration', () => {
     const plain = parse(
       renderApiserverConfig({ ...input, distribution: 'kops', kopsPlainContent: true }).text,
     );
-    assert.equal(plain.spec.fileAssets[1].content, secondPublicPem);
+    assert.equal(plain.spec.fileAssets[1].content, second.publicPem);
     assert.equal(plain.spec.fileAssets[1].isBase64, undefined);
   });
 
@@ -125,7 +121,7 @@ describe('kube-apiserver configuration', () => {
 
   test('talos: the signing key as cluster.serviceAccount.key and the multi-key file on disk', () => {
     const parsed = parse(renderApiserverConfig({ ...input, distribution: 'talos' }).text);
-    assert.equal(Buffer.from(parsed.cluster.serviceAccount.key, 'base64').toString(), firstPrivatePem);
+    assert.equal(Buffer.from(parsed.cluster.serviceAccount.key, 'base64').toString(), first.privatePem);
     assert.equal(
       parsed.cluster.apiServer.extraArgs['service-account-key-file'],
       '/etc/kirsa/sa-published.pub',

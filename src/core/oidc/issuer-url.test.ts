@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isKirsaError } from '../../errors.ts';
+import { assertRefused } from '../../../test/support/keys-and-refusals.ts';
 import { checkIssuerUrl, checkJwksPath, issuerUrlProblems, jwksUriFor } from './issuer-url.ts';
-
-function rejects(run: () => unknown, code: string, pattern: RegExp): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(isKirsaError(error), `expected a KirsaError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, pattern);
-    assert.ok(error.hint, 'every refusal carries a hint');
-    return true;
-  });
-}
 
 describe('issuer URL rules', () => {
   test('a plain https URL with a path passes', () => {
@@ -27,7 +17,7 @@ describe('issuer URL rules', () => {
     ['example.com', /absolute URL/],
   ] as const) {
     test(`${url} is refused, naming the rule`, () => {
-      rejects(() => checkIssuerUrl(url), 'USAGE', rule);
+      assertRefused(() => checkIssuerUrl(url), 'USAGE', rule);
     });
   }
   test('a port is only a warning: IAM refuses it, development issuers need it', () => {
@@ -48,7 +38,7 @@ describe('JWKS path rules', () => {
   });
   for (const path of ['', '/', '///', 'keys.json?v=1', 'keys.json#k']) {
     test(`"${path}" is refused as a usage error`, () => {
-      rejects(() => checkJwksPath(path), 'USAGE', /must be a plain path/);
+      assertRefused(() => checkJwksPath(path), 'USAGE', /must be a plain path/);
     });
   }
 });

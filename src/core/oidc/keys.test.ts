@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { isKirsaError } from '../../errors.ts';
+import { assertRefused, rsaTestKey } from '../../../test/support/keys-and-refusals.ts';
 import { keyIdOf, parseKeysPem } from './keys.ts';
 
-const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
-const first = rsa();
-const second = rsa();
-const firstPublicPem = first.publicKey.export({ format: 'pem', type: 'spki' }).toString();
-const firstPrivatePem = first.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-const secondPublicPem = second.publicKey.export({ format: 'pem', type: 'spki' }).toString();
-
-function rejects(run: () => unknown, code: string, pattern: RegExp): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(isKirsaError(error), `expected a KirsaError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, pattern);
-    assert.ok(error.hint, 'every refusal carries a hint');
-    return true;
-  });
-}
+const first = rsaTestKey();
+const second = rsaTestKey();
 
 describe('key IDs', () => {
   test('kid is base64url(SHA-256(DER SPKI)) without padding', () => {
@@ -36,14 +22,14 @@ describe('key IDs', () => {
 
 describe('key parsing', () => {
   test('a private key gives the same kid as its public key', () => {
-    const [fromPrivate] = parseKeysPem(firstPrivatePem, 'a.key');
-    const [fromPublic] = parseKeysPem(firstPublicPem, 'a.pub');
+    const [fromPrivate] = parseKeysPem(first.privatePem, 'a.key');
+    const [fromPublic] = parseKeysPem(first.publicPem, 'a.pub');
     assert.equal(fromPrivate!.kid, fromPublic!.kid);
     assert.ok(fromPrivate!.privateKey);
     assert.equal(fromPublic!.privateKey, undefined);
   });
   test('a multi-key file yields every key', () => {
-    assert.equal(parseKeysPem(firstPublicPem + secondPublicPem, 'bundle.pub').length, 2);
+    assert.equal(parseKeysPem(first.publicPem + second.publicPem, 'bundle.pub').length, 2);
   });
   test('a PKCS#1 RSA private key is accepted', () => {
     const pkcs1 = first.privateKey.export({ format: 'pem', type: 'pkcs1' }).toString();
@@ -55,22 +41,30 @@ describe('key parsing', () => {
       format: 'pem',
       type: 'spki',
     });
-    rejects(() => parseKeysPem(ec.toString(), 'ec.pub'), 'INPUT_INVALID', /EC key; kirsa signs with RSA/);
+    assertRefused(
+      () => parseKeysPem(ec.toString(), 'ec.pub'),
+      'INPUT_INVALID',
+      /EC key; kirsa signs with RSA/,
+    );
   });
   test('a short RSA key is refused', () => {
     const short = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({
       format: 'pem',
       type: 'spki',
     });
-    rejects(() => parseKeysPem(short.toString(), 'short.pub'), 'INPUT_INVALID', /1024 bits/);
+    assertRefused(() => parseKeysPem(short.toString(), 'short.pub'), 'INPUT_INVALID', /1024 bits/);
   });
   test('OpenSSH formats get the conversion command', () => {
-    rejects(() => parseKeysPem('ssh-rsa AAAAB3Nza user@host\n', 'id.pub'), 'INPUT_INVALID', /no PEM key/);
+    assertRefused(
+      () => parseKeysPem('ssh-rsa AAAAB3Nza user@host\n', 'id.pub'),
+      'INPUT_INVALID',
+      /no PEM key/,
+    );
     assert.throws(
       () => parseKeysPem('ssh-rsa AAAAB3Nza user@host\n', 'id.pub'),
       (error: Error & { hint?: string }) => /ssh-keygen -e -m PKCS8/.test(error.hint ?? ''),
     );
-    rejects(
+    assertRefused(
       () =>
         parseKeysPem('-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n', 'id'),
       'INPUT_INVALID',
@@ -78,7 +72,7 @@ describe('key parsing', () => {
     );
   });
   test('a damaged PEM block is refused, not crashed on', () => {
-    rejects(
+    assertRefused(
       () => parseKeysPem('-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n', 'bad.pub'),
       'INPUT_INVALID',
       /does not parse/,

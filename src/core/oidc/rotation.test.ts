@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isKirsaError } from '../../errors.ts';
+import { assertRefused } from '../../../test/support/keys-and-refusals.ts';
 import {
   initialState,
   isRetirable,
@@ -11,16 +11,6 @@ import {
   retirePrevious,
   stageKey,
 } from './rotation.ts';
-
-function rejects(run: () => unknown, code: string, pattern: RegExp): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(isKirsaError(error), `expected a KirsaError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, pattern);
-    assert.ok(error.hint, 'every refusal carries a hint');
-    return true;
-  });
-}
 
 describe('rotation', () => {
   const t0 = new Date('2026-01-01T00:00:00Z');
@@ -47,7 +37,7 @@ describe('rotation', () => {
         ['A', 'previous'],
       ],
     );
-    rejects(
+    assertRefused(
       () => retirePrevious(promoted, hours(25), 86_400),
       'CHECK_FAILED',
       /valid until 2026-01-02T02:00:00/,
@@ -66,7 +56,7 @@ describe('rotation', () => {
     assert.equal(retirableAt(previous, 86_400)?.toISOString(), '2026-01-02T02:00:00.000Z');
     const justBefore = new Date(hours(26).getTime() - 1000);
     assert.equal(isRetirable(previous, justBefore, 86_400), false);
-    rejects(() => retirePrevious(promoted, justBefore, 86_400), 'CHECK_FAILED', /valid until/);
+    assertRefused(() => retirePrevious(promoted, justBefore, 86_400), 'CHECK_FAILED', /valid until/);
     assert.equal(isRetirable(previous, hours(26), 86_400), true);
     assert.doesNotThrow(() => retirePrevious(promoted, hours(26), 86_400));
     const { stoppedSigningAt: _unknown, ...unrecorded } = previous;
@@ -74,13 +64,13 @@ describe('rotation', () => {
     assert.equal(isRetirable(unrecorded, hours(1000), 86_400), false);
   });
   test('one staged key at a time; promote needs one; retire needs a previous', () => {
-    rejects(() => stageKey(stageKey(base, 'B', t0), 'C', t0), 'ALREADY_EXISTS', /already staged/);
-    rejects(() => stageKey(base, 'A', t0), 'ALREADY_EXISTS', /already in this issuer/);
-    rejects(() => promoteStaged(base, t0), 'NOT_FOUND', /no staged key/);
-    rejects(() => retirePrevious(base, t0, 0), 'NOT_FOUND', /no previous key/);
+    assertRefused(() => stageKey(stageKey(base, 'B', t0), 'C', t0), 'ALREADY_EXISTS', /already staged/);
+    assertRefused(() => stageKey(base, 'A', t0), 'ALREADY_EXISTS', /already in this issuer/);
+    assertRefused(() => promoteStaged(base, t0), 'NOT_FOUND', /no staged key/);
+    assertRefused(() => retirePrevious(base, t0, 0), 'NOT_FOUND', /no previous key/);
   });
   test('a state without exactly one active key is refused', () => {
-    rejects(
+    assertRefused(
       () => parseIssuerState(JSON.stringify({ ...base, keys: [] }), 'state.json'),
       'INPUT_INVALID',
       /one active key/,
