@@ -261,6 +261,19 @@ describe('kirsa sts: AssumeRoleWithWebIdentity', () => {
     assert.equal(error.message, 'Missing a required claim: iat');
   });
 
+  test('an empty aud list is a missing aud, even with azp naming a client ID', async () => {
+    // The STS used to take azp as the audience here and grant the role; AWS reads no audience in [].
+    const token = await issuer.serviceAccountToken({
+      namespace: 'default',
+      serviceAccount: 's3-echoer',
+      audience: [],
+      claims: { azp: 'sts.amazonaws.com' },
+    });
+    const error = await assumeFails(token);
+    assert.equal(error.name, 'InvalidIdentityTokenException');
+    assert.equal(error.message, 'Missing a required claim: aud');
+  });
+
   test('a trust policy for another service account is AccessDenied with kirsa explaining the condition', async () => {
     const token = await issuer.serviceAccountToken({ namespace: 'default', serviceAccount: 'app' });
     const error = await assumeFails(token);
