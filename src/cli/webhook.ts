@@ -1,11 +1,12 @@
 // `kirsa webhook`: the mutating admission webhook. Flags keep the reference's names and defaults, so an
 // installation of amazon-eks-pod-identity-webhook can switch by changing its image. Two phases: validate
-// every flag and file first, then start the sources and the servers, and run until SIGTERM/SIGINT.
+// every flag and file into a plan first, then hand the plan to webhook/main.ts (startWebhook) and run until
+// SIGTERM/SIGINT: the first drains and stops, a second cuts every connection.
 
 import { accessSync, constants } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
-import type { LevelWithSilent, Logger } from 'pino';
+import type { LevelWithSilent } from 'pino';
 import {
   CONTAINER_CREDENTIALS_DEFAULTS,
   DEFAULT_LOOKUP_GRACE_PERIOD,
@@ -17,18 +18,12 @@ import {
   DEFAULT_TLS_SECRET_NAME,
   DEFAULT_WEBHOOK_NAMESPACE,
   DEFAULT_WEBHOOK_PORT,
-  LOOKUP_BURST,
-  LOOKUP_NEGATIVE_CACHE_MS,
-  LOOKUP_RATE_PER_SECOND,
   SELF_MANAGED_TLS_CHECK_INTERVAL,
   WEBHOOK_OBJECT_NAME,
 } from '../consts.ts';
-import type { ContainerCredentialsSettings } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
-import type { ListWatchHandle } from '../identity/list-watch.ts';
 import { onStopSignal } from '../signals.ts';
-import type { WatchedFiles } from '../watched-file.ts';
-import type { WebhookMetrics } from '../webhook/metrics.ts';
+import type { WebhookPlan } from '../webhook/main.ts';
 import { parseTlsMinVersion } from '../webhook/server.ts';
 import { parseBooleanFlag, parseDurationFlag, parseIntegerFlag } from './flags.ts';
 import {
@@ -38,8 +33,8 @@ import {
   mutationOptionsFrom,
 } from './mutation-flags.ts';
 
-// The server's modules (the Kubernetes client alone takes half a second to load) are imported when the
-// webhook starts, so other verbs do not pay for them.
+// The server's modules (the Kubernetes client alone takes half a second to load) are imported by
+// webhook/main.ts when the webhook starts, so other verbs do not pay for them.
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -237,15 +232,6 @@ export function registerWebhook(program: Command): void {
 
 // --- Phase 1: validate everything before any side effect -------------------------------------------------------
 
-interface WebhookPlan {
-  flags: WebhookFlags;
-  minVersion: ReturnType<typeof parseTlsMinVersion>;
-  kubeConfig: KubeConfig | undefined;
-  watchServiceAccounts: boolean;
-  logLevel: LevelWithSilent;
-  containerCredentials: ContainerCredentialsSettings;
-}
-
 function readable(path: string, flag: string): void {
   try {
     accessSync(path, constants.R_OK);
@@ -362,11 +348,23 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     });
   }
   return {
-    flags,
-    minVersion,
-    kubeConfig,
-    watchServiceAccounts,
+    ...(flags.bindAddress ? { host: flags.bindAddress } : {}),
+    port: flags.port,
+    metricsPort: flags.metricsPort,
+    tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, minVersion },
     logLevel: flags.logLevel as LevelWithSilent,
+    kubeConfig,
+    namespace: flags.namespace,
+    sources: {
+      serviceAccounts: watchServiceAccounts,
+      configMap: flags.watchConfigMap,
+      ...(flags.identitiesFile !== undefined ? { identitiesFile: flags.identitiesFile } : {}),
+      ...(flags.watchContainerCredentialsConfig !== undefined
+        ? { containerCredentialsFile: flags.watchContainerCredentialsConfig }
+        : {}),
+    },
+    lookupGraceMs: flags.serviceAccountLookupGracePeriod,
+    identityDefaults: identityDefaultsFrom(flags),
     containerCredentials: {
       audience: flags.containerCredentialsAudience,
       mountPath: flags.containerCredentialsTokenMountPath,
@@ -374,225 +372,37 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
       tokenFileName: flags.containerCredentialsTokenPath,
       fullUri: flags.containerCredentialsFullUri,
     },
+    mutation: mutationOptionsFrom(flags),
+    drainDelayMs: flags.shutdownDrainDelay,
+    ...(flags.selfManagedTls
+      ? {
+          selfManagedTls: {
+            secretName: flags.tlsSecret,
+            serviceName: flags.serviceName,
+            webhookConfiguration: flags.webhookConfiguration,
+            extraHosts: flags.tlsHosts,
+            checkIntervalMs: flags.selfManagedTlsCheckInterval,
+          },
+        }
+      : {}),
   };
 }
 
 // --- Phase 2: run -------------------------------------------------------------------------------------------------
 
-export async function runWebhook(flags: WebhookFlags, logger?: Logger): Promise<void> {
+export async function runWebhook(flags: WebhookFlags): Promise<void> {
   const plan = await validateWebhook(flags);
-  const { createLogger } = await import('../webhook/logger.ts');
-  const { createWebhookMetrics } = await import('../webhook/metrics.ts');
-  const log = logger ?? createLogger(plan.logLevel);
-  const metrics = createWebhookMetrics();
-  const stops: Array<() => void> = [];
-  const stopAll = () => {
-    for (const stop of stops.splice(0).reverse()) stop();
-  };
-  try {
-    await serve(plan, log, metrics, stops);
-  } finally {
-    stopAll();
-  }
-}
-
-async function serve(
-  plan: WebhookPlan,
-  log: Logger,
-  metrics: WebhookMetrics,
-  stops: Array<() => void>,
-): Promise<void> {
-  const { flags, kubeConfig } = plan;
-  const { watchContainerCredentialsFile, watchIdentitiesFile } = await import('../identity/files.ts');
-  const { createMissLookup } = await import('../identity/miss-lookup.ts');
-  const { createIdentityProvider } = await import('../identity/provider.ts');
-  // The Kubernetes client costs about 80 MB of memory once loaded: only when a watch needs it.
-  const { createServiceAccountCache, serviceAccountFetcher, watchServiceAccounts } = plan.watchServiceAccounts
-    ? await import('../identity/service-accounts.ts')
-    : ({} as Partial<typeof import('../identity/service-accounts.ts')>);
-  const { watchMappingConfigMap } = flags.watchConfigMap
-    ? await import('../identity/config-map.ts')
-    : ({} as Partial<typeof import('../identity/config-map.ts')>);
-  const { createWebhookApp } = await import('../webhook/app.ts');
-  const { startWebhookServer } = await import('../webhook/server.ts');
-  const cache = createServiceAccountCache ? createServiceAccountCache(flags.annotationPrefix) : undefined;
-  const lookUpMiss =
-    cache && kubeConfig && serviceAccountFetcher && flags.serviceAccountLookupGracePeriod > 0
-      ? createMissLookup({
-          cache,
-          fetch: serviceAccountFetcher(kubeConfig),
-          graceMs: flags.serviceAccountLookupGracePeriod,
-          ratePerSecond: LOOKUP_RATE_PER_SECOND,
-          burst: LOOKUP_BURST,
-          negativeCacheMs: LOOKUP_NEGATIVE_CACHE_MS,
-          countLookup: metrics.countLookup,
-          logger: log,
-        })
-      : undefined;
-  const provider = createIdentityProvider({
-    annotationPrefix: flags.annotationPrefix,
-    defaults: identityDefaultsFrom(flags),
-    containerCredentials: plan.containerCredentials,
-    ...(cache ? { serviceAccounts: { cache, ...(lookUpMiss ? { lookUpMiss } : {}) } } : {}),
-  });
-  const refreshCounts = () => {
-    for (const [source, count] of Object.entries(provider.counts())) metrics.setIdentityCount(source, count);
-  };
-
-  // Sources. Each one that has to catch up first is a readiness reason until it has.
-  const waitingFor = new Map<string, () => boolean>();
-  if (flags.identitiesFile !== undefined) {
-    const watched: WatchedFiles = await watchIdentitiesFile({
-      path: flags.identitiesFile,
-      logger: log,
-      onMapping(mapping) {
-        provider.setMapping('identities-file', mapping);
-        refreshCounts();
-      },
-    });
-    stops.push(() => watched.close());
-    metrics.setSourceSynced('identities-file', true);
-  }
-  if (flags.watchContainerCredentialsConfig !== undefined) {
-    const watched = await watchContainerCredentialsFile({
-      path: flags.watchContainerCredentialsConfig,
-      logger: log,
-      onIdentities(identities) {
-        provider.setContainerCredentials(identities);
-        refreshCounts();
-      },
-    });
-    stops.push(() => watched.close());
-  }
-  const watches: ListWatchHandle[] = [];
-  if (cache && kubeConfig && watchServiceAccounts) {
-    metrics.setSourceSynced('service-accounts', false);
-    const handle = watchServiceAccounts({
-      kubeConfig,
-      cache,
-      logger: log,
-      onSyncedChange(synced) {
-        metrics.setSourceSynced('service-accounts', synced);
-        refreshCounts();
-      },
-    });
-    watches.push(handle);
-    waitingFor.set('the ServiceAccount watch has not synced yet', () => handle.hasSynced());
-  }
-  if (flags.watchConfigMap && kubeConfig && watchMappingConfigMap) {
-    metrics.setSourceSynced('mapping-config-map', false);
-    const handle = watchMappingConfigMap({
-      kubeConfig,
-      namespace: flags.namespace,
-      logger: log,
-      onMapping(mapping) {
-        provider.setMapping('config-map', mapping);
-        refreshCounts();
-      },
-      onSyncedChange: (synced) => metrics.setSourceSynced('mapping-config-map', synced),
-    });
-    watches.push(handle);
-    waitingFor.set('the mapping ConfigMap watch has not synced yet', () => handle.hasSynced());
-  }
-  stops.push(() => {
-    for (const handle of watches) handle.stop();
-  });
-
-  if (flags.selfManagedTls && kubeConfig) await manageTls(flags, kubeConfig, log, stops);
-
-  const app = createWebhookApp({
-    identities: provider,
-    mutation: mutationOptionsFrom(flags),
-    metrics,
-    logger: log,
-    notReadyReasons: () => [...waitingFor].filter(([, done]) => !done()).map(([reason]) => reason),
-  });
-  const server = await startWebhookServer({
-    app,
-    metrics,
-    logger: log,
-    certFile: flags.tlsCert,
-    keyFile: flags.tlsKey,
-    minVersion: plan.minVersion,
-    ...(flags.bindAddress ? { host: flags.bindAddress } : {}),
-    port: flags.port,
-    metricsPort: flags.metricsPort,
-    drainDelayMs: flags.shutdownDrainDelay,
-  });
-  refreshCounts();
-  log.info(
-    {
-      port: server.port,
-      metricsPort: server.metricsPort,
-      sources: {
-        serviceAccounts: cache !== undefined,
-        configMap: flags.watchConfigMap ? `${flags.namespace}/pod-identity-webhook` : false,
-        identitiesFile: flags.identitiesFile ?? false,
-        containerCredentials: flags.watchContainerCredentialsConfig ?? false,
-      },
-      lookupGracePeriodMs: lookUpMiss ? flags.serviceAccountLookupGracePeriod : 0,
-    },
-    'listening',
-  );
-
+  const { startWebhook } = await import('../webhook/main.ts');
+  const webhook = await startWebhook(plan);
+  const log = webhook.logger;
   const stopSignal = onStopSignal((signal) => {
     log.warn({ signal }, 'second signal: closing every connection now');
-    server.closeNow();
+    webhook.closeNow();
   });
-  stops.push(stopSignal.release);
-  log.info({ signal: await stopSignal.received }, 'signal received');
-  await server.shutdown().catch(() => {});
-}
-
-// --- Self-managed TLS -----------------------------------------------------------------------------------------------
-
-/**
- * Ensures the shared CA and serving pair, writes it where the server watches for it (so a renewal by any
- * replica reaches every replica), and keeps the webhook configuration's caBundle equal to the CA; then
- * re-checks on an interval. Trouble after start-up is logged and retried, never fatal.
- */
-async function manageTls(
-  flags: WebhookFlags,
-  kubeConfig: KubeConfig,
-  log: Logger,
-  stops: Array<() => void>,
-): Promise<void> {
-  const { ensureTlsMaterial, publishCaBundle, writeServingFiles } = await import(
-    '../webhook/self-managed-tls.ts'
-  );
-  const { kubeCaBundleTarget, kubeTlsSecretStore } = await import('../webhook/self-managed-tls-kube.ts');
-  const store = await kubeTlsSecretStore(kubeConfig, flags.namespace, flags.tlsSecret);
-  const target = await kubeCaBundleTarget(kubeConfig, flags.webhookConfiguration);
-  const hosts = [
-    `${flags.serviceName}.${flags.namespace}.svc`,
-    `${flags.serviceName}.${flags.namespace}.svc.cluster.local`,
-    ...flags.tlsHosts,
-  ];
-  let written = '';
-  const check = async () => {
-    const { material, action, reason } = await ensureTlsMaterial(store, hosts, () => new Date());
-    if (material.certPem !== written) {
-      await writeServingFiles(material, flags.tlsCert, flags.tlsKey);
-      written = material.certPem;
-      log.info(
-        { secret: `${flags.namespace}/${flags.tlsSecret}`, action, reason },
-        'serving certificate written',
-      );
-    }
-    try {
-      if (await publishCaBundle(target, material.caPem)) {
-        log.info({ webhookConfiguration: flags.webhookConfiguration }, 'caBundle set to the CA');
-      }
-    } catch (error) {
-      log.warn({ err: (error as Error).message }, 'cannot set the caBundle yet; retrying at the next check');
-    }
-  };
-  await check();
-  const timer = setInterval(() => {
-    check().catch((error: Error) =>
-      log.warn({ err: error.message }, 'self-managed TLS check failed; retrying'),
-    );
-  }, flags.selfManagedTlsCheckInterval);
-  timer.unref();
-  stops.push(() => clearInterval(timer));
+  try {
+    log.info({ signal: await stopSignal.received }, 'signal received');
+    await webhook.shutdown().catch(() => {});
+  } finally {
+    stopSignal.release();
+  }
 }

@@ -1,12 +1,15 @@
 // Self-managed TLS for the webhook: kirsa keeps its own CA and serving certificate in one Secret, shared by
 // every replica, renews the certificate before it expires, and keeps the MutatingWebhookConfiguration's
 // caBundle equal to that CA. No cert-manager needed. Replicas race safely: the Secret is created once
-// (a conflict means another replica won; read theirs) and replaced only at the version read.
+// (a conflict means another replica won; read theirs) and replaced only at the version read. The Secret and
+// the webhook configuration are reached through two small ports (self-managed-tls-kube.ts implements them
+// with the Kubernetes client), so the rules and the renewal loop here load no client.
 
 import { X509Certificate } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
+import type { Logger } from 'pino';
 import {
   createCertificateAuthority,
   importCertificateAuthority,
@@ -133,4 +136,63 @@ export async function writeServingFiles(
     await writeFile(temporary, content, { mode });
     await rename(temporary, path);
   }
+}
+
+/** The names the serving certificate must cover: the Service's in-cluster names, then any extra ones. */
+export function servingHosts(
+  serviceName: string,
+  namespace: string,
+  extraHosts: readonly string[],
+): string[] {
+  return [`${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.cluster.local`, ...extraHosts];
+}
+
+export interface SelfManagedTlsOptions {
+  store: TlsSecretStore;
+  target: CaBundleTarget;
+  hosts: readonly string[];
+  /** Where the server watches for the pair; written whole whenever the stored certificate changes. */
+  certFile: string;
+  keyFile: string;
+  checkIntervalMs: number;
+  /** For the log lines: the Secret as namespace/name, and the webhook configuration's name. */
+  secret: string;
+  webhookConfiguration: string;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/**
+ * Ensures the shared CA and serving pair, writes it where the server watches for it (so a renewal by any
+ * replica reaches every replica), and keeps the webhook configuration's caBundle equal to the CA; then
+ * re-checks on an interval. The first check must succeed (the server cannot start without a pair); trouble
+ * after start-up is logged and retried, never fatal. Resolves with the function that stops the checks.
+ */
+export async function startSelfManagedTls(options: SelfManagedTlsOptions): Promise<() => void> {
+  const { logger: log } = options;
+  const now = options.now ?? (() => new Date());
+  let written = '';
+  const check = async () => {
+    const { material, action, reason } = await ensureTlsMaterial(options.store, options.hosts, now);
+    if (material.certPem !== written) {
+      await writeServingFiles(material, options.certFile, options.keyFile);
+      written = material.certPem;
+      log.info({ secret: options.secret, action, reason }, 'serving certificate written');
+    }
+    try {
+      if (await publishCaBundle(options.target, material.caPem)) {
+        log.info({ webhookConfiguration: options.webhookConfiguration }, 'caBundle set to the CA');
+      }
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'cannot set the caBundle yet; retrying at the next check');
+    }
+  };
+  await check();
+  const timer = setInterval(() => {
+    check().catch((error: Error) =>
+      log.warn({ err: error.message }, 'self-managed TLS check failed; retrying'),
+    );
+  }, options.checkIntervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -1,0 +1,257 @@
+// The webhook's composition root: from a validated plan to a running webhook. It starts the identity
+// sources (ServiceAccount watch with its miss lookup, mapping ConfigMap watch, identities file,
+// container-credentials list), self-managed TLS when asked, the app and its TLS and metrics servers, and
+// hands back what stops them. Every check of the command line happened before (cli/webhook.ts builds the
+// plan); what fails here is the world (a port in use, a certificate that cannot be read).
+//
+// The heavy modules are imported here, when the webhook starts: the Kubernetes client alone takes half a
+// second to load and about 80 MB of memory, so it is loaded only when a watch needs it.
+
+import type { SecureVersion } from 'node:tls';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { LevelWithSilent, Logger } from 'pino';
+import { LOOKUP_BURST, LOOKUP_NEGATIVE_CACHE_MS, LOOKUP_RATE_PER_SECOND } from '../consts.ts';
+import type { ContainerCredentialsSettings, IdentityDefaults } from '../core/identity/identity.ts';
+import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
+import type { WebhookMetrics } from './metrics.ts';
+
+export interface SelfManagedTlsPlan {
+  /** The Secret (in the plan's namespace) holding the CA and the serving pair. */
+  secretName: string;
+  /** The Service the certificate names (<name>.<namespace>.svc). */
+  serviceName: string;
+  /** The MutatingWebhookConfiguration whose caBundle kirsa keeps. */
+  webhookConfiguration: string;
+  /** More DNS names or IPs for the certificate. */
+  extraHosts: string[];
+  checkIntervalMs: number;
+}
+
+/** Everything the webhook needs to start, already validated. */
+export interface WebhookPlan {
+  /** Listen address of both ports; undefined listens on every interface. */
+  host?: string;
+  port: number;
+  metricsPort: number;
+  tls: { certFile: string; keyFile: string; minVersion: SecureVersion };
+  logLevel: LevelWithSilent;
+  /** Undefined without cluster access: then only files are identity sources. */
+  kubeConfig: KubeConfig | undefined;
+  /** Namespace of the mapping ConfigMap and of the self-managed TLS Secret. */
+  namespace: string;
+  sources: {
+    serviceAccounts: boolean;
+    configMap: boolean;
+    identitiesFile?: string;
+    containerCredentialsFile?: string;
+  };
+  /** On a cache miss, wait up to this long for the ServiceAccount; 0 turns the miss lookup off. */
+  lookupGraceMs: number;
+  identityDefaults: IdentityDefaults;
+  containerCredentials: ContainerCredentialsSettings;
+  mutation: MutationOptions;
+  /** After shutdown() starts: how long to keep answering (not ready) before closing. */
+  drainDelayMs: number;
+  selfManagedTls?: SelfManagedTlsPlan;
+}
+
+export interface RunningWebhook {
+  port: number;
+  metricsPort: number;
+  logger: Logger;
+  metrics: WebhookMetrics;
+  /** Drains, closes both servers, then stops every source. Idempotent. */
+  shutdown(): Promise<void>;
+  /** Cuts every connection now (a second signal); shutdown() still finishes the rest. */
+  closeNow(): void;
+}
+
+export interface StartWebhookOptions {
+  logger?: Logger;
+  metrics?: WebhookMetrics;
+}
+
+export async function startWebhook(
+  plan: WebhookPlan,
+  options: StartWebhookOptions = {},
+): Promise<RunningWebhook> {
+  const { createLogger } = await import('./logger.ts');
+  const { createWebhookMetrics } = await import('./metrics.ts');
+  const log = options.logger ?? createLogger(plan.logLevel);
+  const metrics = options.metrics ?? createWebhookMetrics();
+  const stops: Array<() => void> = [];
+  const stopAll = () => {
+    for (const stop of stops.splice(0).reverse()) stop();
+  };
+  try {
+    const server = await start(plan, log, metrics, stops);
+    let stopped: Promise<void> | undefined;
+    return {
+      port: server.port,
+      metricsPort: server.metricsPort,
+      logger: log,
+      metrics,
+      shutdown() {
+        stopped ??= server.shutdown().finally(stopAll);
+        return stopped;
+      },
+      closeNow: server.closeNow,
+    };
+  } catch (error) {
+    stopAll();
+    throw error;
+  }
+}
+
+async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, stops: Array<() => void>) {
+  const { kubeConfig, sources } = plan;
+  const { watchContainerCredentialsFile, watchIdentitiesFile } = await import('../identity/files.ts');
+  const { createMissLookup } = await import('../identity/miss-lookup.ts');
+  const { createIdentityProvider } = await import('../identity/provider.ts');
+  const { createServiceAccountCache, serviceAccountFetcher, watchServiceAccounts } =
+    sources.serviceAccounts && kubeConfig
+      ? await import('../identity/service-accounts.ts')
+      : ({} as Partial<typeof import('../identity/service-accounts.ts')>);
+  const { watchMappingConfigMap } =
+    sources.configMap && kubeConfig
+      ? await import('../identity/config-map.ts')
+      : ({} as Partial<typeof import('../identity/config-map.ts')>);
+  const { createWebhookApp } = await import('./app.ts');
+  const { startWebhookServer } = await import('./server.ts');
+  const annotationPrefix = plan.mutation.annotationPrefix;
+
+  const cache = createServiceAccountCache ? createServiceAccountCache(annotationPrefix) : undefined;
+  const lookUpMiss =
+    cache && kubeConfig && serviceAccountFetcher && plan.lookupGraceMs > 0
+      ? createMissLookup({
+          cache,
+          fetch: serviceAccountFetcher(kubeConfig),
+          graceMs: plan.lookupGraceMs,
+          ratePerSecond: LOOKUP_RATE_PER_SECOND,
+          burst: LOOKUP_BURST,
+          negativeCacheMs: LOOKUP_NEGATIVE_CACHE_MS,
+          countLookup: metrics.countLookup,
+          logger: log,
+        })
+      : undefined;
+  const provider = createIdentityProvider({
+    annotationPrefix,
+    defaults: plan.identityDefaults,
+    containerCredentials: plan.containerCredentials,
+    ...(cache ? { serviceAccounts: { cache, ...(lookUpMiss ? { lookUpMiss } : {}) } } : {}),
+  });
+  const refreshCounts = () => {
+    for (const [source, count] of Object.entries(provider.counts())) metrics.setIdentityCount(source, count);
+  };
+
+  // Sources. Each one that has to catch up first is a readiness reason until it has.
+  const waitingFor = new Map<string, () => boolean>();
+  if (sources.identitiesFile !== undefined) {
+    const watched = await watchIdentitiesFile({
+      path: sources.identitiesFile,
+      logger: log,
+      onMapping(mapping) {
+        provider.setMapping('identities-file', mapping);
+        refreshCounts();
+      },
+    });
+    stops.push(() => watched.close());
+    metrics.setSourceSynced('identities-file', true);
+  }
+  if (sources.containerCredentialsFile !== undefined) {
+    const watched = await watchContainerCredentialsFile({
+      path: sources.containerCredentialsFile,
+      logger: log,
+      onIdentities(identities) {
+        provider.setContainerCredentials(identities);
+        refreshCounts();
+      },
+    });
+    stops.push(() => watched.close());
+  }
+  if (cache && kubeConfig && watchServiceAccounts) {
+    metrics.setSourceSynced('service-accounts', false);
+    const handle = watchServiceAccounts({
+      kubeConfig,
+      cache,
+      logger: log,
+      onSyncedChange(synced) {
+        metrics.setSourceSynced('service-accounts', synced);
+        refreshCounts();
+      },
+    });
+    stops.push(() => handle.stop());
+    waitingFor.set('the ServiceAccount watch has not synced yet', () => handle.hasSynced());
+  }
+  if (kubeConfig && watchMappingConfigMap) {
+    metrics.setSourceSynced('mapping-config-map', false);
+    const handle = watchMappingConfigMap({
+      kubeConfig,
+      namespace: plan.namespace,
+      logger: log,
+      onMapping(mapping) {
+        provider.setMapping('config-map', mapping);
+        refreshCounts();
+      },
+      onSyncedChange: (synced) => metrics.setSourceSynced('mapping-config-map', synced),
+    });
+    stops.push(() => handle.stop());
+    waitingFor.set('the mapping ConfigMap watch has not synced yet', () => handle.hasSynced());
+  }
+
+  if (plan.selfManagedTls && kubeConfig) {
+    const { startSelfManagedTls, servingHosts } = await import('./self-managed-tls.ts');
+    const { kubeCaBundleTarget, kubeTlsSecretStore } = await import('./self-managed-tls-kube.ts');
+    const { secretName, serviceName, webhookConfiguration, extraHosts, checkIntervalMs } =
+      plan.selfManagedTls;
+    stops.push(
+      await startSelfManagedTls({
+        store: await kubeTlsSecretStore(kubeConfig, plan.namespace, secretName),
+        target: await kubeCaBundleTarget(kubeConfig, webhookConfiguration),
+        hosts: servingHosts(serviceName, plan.namespace, extraHosts),
+        certFile: plan.tls.certFile,
+        keyFile: plan.tls.keyFile,
+        checkIntervalMs,
+        secret: `${plan.namespace}/${secretName}`,
+        webhookConfiguration,
+        logger: log,
+      }),
+    );
+  }
+
+  const app = createWebhookApp({
+    identities: provider,
+    mutation: plan.mutation,
+    metrics,
+    logger: log,
+    notReadyReasons: () => [...waitingFor].filter(([, done]) => !done()).map(([reason]) => reason),
+  });
+  const server = await startWebhookServer({
+    app,
+    metrics,
+    logger: log,
+    certFile: plan.tls.certFile,
+    keyFile: plan.tls.keyFile,
+    minVersion: plan.tls.minVersion,
+    ...(plan.host ? { host: plan.host } : {}),
+    port: plan.port,
+    metricsPort: plan.metricsPort,
+    drainDelayMs: plan.drainDelayMs,
+  });
+  refreshCounts();
+  log.info(
+    {
+      port: server.port,
+      metricsPort: server.metricsPort,
+      sources: {
+        serviceAccounts: cache !== undefined,
+        configMap: sources.configMap ? `${plan.namespace}/pod-identity-webhook` : false,
+        identitiesFile: sources.identitiesFile ?? false,
+        containerCredentials: sources.containerCredentialsFile ?? false,
+      },
+      lookupGracePeriodMs: lookUpMiss ? plan.lookupGraceMs : 0,
+    },
+    'listening',
+  );
+  return server;
+}
