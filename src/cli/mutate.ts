@@ -1,21 +1,22 @@
 // `kirsa mutate`: the webhook's mutation, offline. Reads Pods and workloads, resolves each pod's identity
 // from service-account manifests, an identity mapping or --role-arn, and prints the mutated objects or
-// the patches. Nothing is sent anywhere: it is a preview of what the webhook will do.
+// the patches. Nothing is sent anywhere: it is a preview of what the webhook will do, made by the same
+// core decision (decidePod, which processAdmission is built on) applied to pods and pod templates alike.
 
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { DEFAULT_NAMESPACE, DEFAULT_SERVICE_ACCOUNT } from '../consts.ts';
+import { DEFAULT_NAMESPACE } from '../consts.ts';
+import { decidePod, serviceAccountOf } from '../core/admission/process.ts';
 import {
   EMPTY_MAPPING,
-  type Identity,
   type IdentityMapping,
   parseIdentityMapping,
   resolveIdentity,
   type ServiceAccountView,
   trimServiceAccount,
 } from '../core/identity/identity.ts';
+import type { IdentityVerdict } from '../core/identity/source.ts';
 import { applyAddOperations, type PatchOperation, prefixPatch } from '../core/mutation/json-patch.ts';
-import { mutatePod } from '../core/mutation/mutate-pod.ts';
 import { locatePod } from '../core/mutation/workloads.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
@@ -112,20 +113,11 @@ async function runMutate(flags: MutateFlags): Promise<void> {
     );
   }
 
+  // The identity source of the preview: the manifests and mapping given, or one role for every pod. Never
+  // "missing": an account without a manifest simply has no role here.
   const defaults = identityDefaultsFrom(flags);
-  const options = mutationOptionsFrom(flags);
-  const results: Array<{ object: KubeObject; patch: PatchOperation[] }> = [];
-  let mutable = 0;
-  for (const object of objects) {
-    const location = locatePod(object);
-    if (!location) {
-      results.push({ object, patch: [] });
-      continue;
-    }
-    mutable += 1;
-    const namespace = object.metadata?.namespace ?? flags.namespace;
-    const serviceAccountName = location.pod.spec?.serviceAccountName || DEFAULT_SERVICE_ACCOUNT;
-    const identity: Identity | undefined =
+  const identityFor = (namespace: string, serviceAccountName: string): IdentityVerdict => ({
+    identity:
       flags.roleArn !== undefined
         ? { mode: 'web-identity', roleArn: flags.roleArn, ...defaults, source: '--role-arn' }
         : resolveIdentity({
@@ -136,15 +128,31 @@ async function runMutate(flags: MutateFlags): Promise<void> {
             containerCredentials: undefined,
             annotationPrefix: flags.annotationPrefix,
             defaults,
-          });
-    if (!identity) {
+          }),
+    serviceAccountMissing: false,
+  });
+  const options = mutationOptionsFrom(flags);
+  const results: Array<{ object: KubeObject; patch: PatchOperation[] }> = [];
+  let mutable = 0;
+  for (const object of objects) {
+    const location = locatePod(object);
+    if (!location) {
+      results.push({ object, patch: [] });
+      continue;
+    }
+    mutable += 1;
+    // The webhook's own decision, on the pod or on the workload's pod template.
+    const namespace = object.metadata?.namespace ?? flags.namespace;
+    const serviceAccountName = serviceAccountOf(location.pod);
+    const decision = decidePod(location.pod, namespace, identityFor(namespace, serviceAccountName), options);
+    if (decision.outcome === 'no_identity') {
       process.stderr.write(
         `kirsa: ${describe(object)}: service account ${namespace}/${serviceAccountName} has no role; left unchanged\n`,
       );
     }
-    const result = mutatePod(location.pod, identity, options);
-    for (const warning of result.warnings) process.stderr.write(`${describe(object)}: warning: ${warning}\n`);
-    results.push({ object, patch: prefixPatch(location.pointer, result.patch) });
+    for (const warning of decision.warnings)
+      process.stderr.write(`${describe(object)}: warning: ${warning}\n`);
+    results.push({ object, patch: prefixPatch(location.pointer, decision.patch) });
   }
   if (mutable === 0) {
     process.stderr.write(

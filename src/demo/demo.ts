@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { importPKCS8, SignJWT } from 'jose';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
+import { type AdmissionReview, podCreateReview, replyPatch } from '../core/admission/review.ts';
 import { apiserverFlags } from '../core/apiserver-config.ts';
 import { buildTrustPolicy } from '../core/iam/trust-policy.ts';
 import type { PodLike } from '../core/kube-types.ts';
@@ -381,26 +382,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         }
         if (!mutatedPod) throw new Error('the API server never called the webhook');
       } else {
-        const review = {
-          apiVersion: 'admission.k8s.io/v1',
-          kind: 'AdmissionReview',
-          request: {
-            uid: randomUUID(),
-            kind: { group: '', version: 'v1', kind: 'Pod' },
-            resource: { group: '', version: 'v1', resource: 'pods' },
-            namespace: DEMO_NAMESPACE,
-            operation: 'CREATE',
-            object: pod,
-          },
-        };
+        // The review the API server would send; the webhook process answers it with processAdmission.
+        const review = podCreateReview(pod, { uid: randomUUID(), namespace: DEMO_NAMESPACE });
         const answer = await postJson(webhook.port, '/mutate', JSON.stringify(review), ca.certPem);
-        const response = (JSON.parse(answer.text) as { response?: { patch?: string } }).response;
+        const response = (JSON.parse(answer.text) as AdmissionReview).response;
         if (answer.status !== 200 || !response?.patch)
           throw new Error(`the webhook answered ${answer.status} without a patch: ${answer.text}`);
-        mutatedPod = applyAddOperations(
-          pod,
-          JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')),
-        );
+        mutatedPod = applyAddOperations(pod, replyPatch(response));
       }
       const container = mutatedPod.spec!.containers![0]!;
       podEnv = Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? '']));
