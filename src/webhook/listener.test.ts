@@ -80,7 +80,7 @@ let server: Server;
 let port: number;
 let app: WebhookApp;
 let metrics: WebhookMetrics;
-const notReady: string[] = [];
+let notReady: string[] = [];
 let fetches = 0;
 
 before(async () => {
@@ -173,5 +173,76 @@ describe('a pod whose mutation throws', () => {
       assert.equal(answer.status, 200);
       assert.ok(responseOf(answer).patch, `${name}: a patch`);
     }
+  });
+});
+
+describe('routing and refusals', () => {
+  test('unknown paths 404; wrong methods 405 with Allow; the query string is ignored', async () => {
+    const missing = await call(port, 'GET', '/nope');
+    assert.equal(missing.status, 404);
+    assert.match(JSON.parse(missing.text).error, /no such path \/nope/);
+    const get = await call(port, 'GET', '/mutate');
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.allow, 'POST');
+    const post = await call(port, 'POST', '/healthz', '{}');
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.allow, 'GET, HEAD');
+    const withQuery = await call(port, 'POST', '/mutate?timeout=10s', review('cached', [{ name: 'c' }]));
+    assert.equal(withQuery.status, 200);
+  });
+
+  test('415 for another media type; a charset parameter is fine', async () => {
+    const text = await call(port, 'POST', '/mutate', review('cached', []), { 'content-type': 'text/plain' });
+    assert.equal(text.status, 415);
+    assert.match(JSON.parse(text.text).error, /expected application\/json/);
+    const charset = await call(port, 'POST', '/mutate', review('cached', []), {
+      'content-type': 'application/json; charset=utf-8',
+    });
+    assert.equal(charset.status, 200);
+  });
+
+  test('413 for a body announced or streamed over the limit, and the connection is closed', async () => {
+    const big = 'x'.repeat(5000);
+    const announced = await call(port, 'POST', '/mutate', big);
+    assert.equal(announced.status, 413);
+    assert.equal(announced.headers.connection, 'close');
+    const streamed = await call(port, 'POST', '/mutate', big, {
+      'content-type': 'application/json',
+      'transfer-encoding': 'chunked',
+    });
+    assert.equal(streamed.status, 413);
+    assert.match(JSON.parse(streamed.text).error, /over the 4096-byte limit/);
+  });
+
+  test('400 with the reason for a body that is not an AdmissionReview', async () => {
+    const answer = await call(port, 'POST', '/mutate', '{"kind":"Pod"}');
+    assert.equal(answer.status, 400);
+    assert.match(JSON.parse(answer.text).error, /kind is "Pod"/);
+  });
+});
+
+describe('health, readiness and drain', () => {
+  test('healthz is ok; readyz lists the reasons it is not ready', async () => {
+    assert.deepEqual(JSON.parse((await call(port, 'GET', '/healthz')).text), { status: 'ok' });
+    notReady = ['the ServiceAccount watch has not synced yet'];
+    const waiting = await call(port, 'GET', '/readyz');
+    assert.equal(waiting.status, 503);
+    assert.deepEqual(JSON.parse(waiting.text).reasons, notReady);
+    notReady = [];
+    assert.equal((await call(port, 'GET', '/readyz')).status, 200);
+  });
+
+  // Last: the drain is one-way.
+  test('draining: not ready, still admitting, every answer asks the client to reconnect', async () => {
+    app.beginDrain();
+    assert.equal(app.draining, true);
+    const ready = await call(port, 'GET', '/readyz');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(JSON.parse(ready.text).reasons, ['shutting down']);
+    assert.equal(ready.headers.connection, 'close');
+    const admitted = await call(port, 'POST', '/mutate', review('cached', [{ name: 'c' }]));
+    assert.equal(admitted.status, 200);
+    assert.ok(responseOf(admitted).patch);
+    assert.equal(admitted.headers.connection, 'close');
   });
 });
