@@ -6,9 +6,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_ISSUER_DIR } from '../consts.ts';
 import {
+  apiAudiencesFor,
   DISTRIBUTIONS,
   type Distribution,
-  defaultNodeKeyDir,
+  defaultKeyDir,
   renderApiserverConfig,
   stsAudienceWarnings,
 } from '../core/apiserver-config.ts';
@@ -42,13 +43,10 @@ async function runApiserverConfig(flags: ApiserverConfigFlags): Promise<void> {
     );
   }
   for (const previous of flags.previousIssuer) checkIssuerUrl(previous, '--previous-issuer');
-  const apiAudiences = [
-    ...new Set(flags.audience.length > 0 ? flags.audience : [issuer.state.issuer, ...flags.previousIssuer]),
-  ];
+  const apiAudiences = apiAudiencesFor(flags.audience, issuer.state.issuer, flags.previousIssuer);
   for (const warning of stsAudienceWarnings(apiAudiences))
     process.stderr.write(`kirsa: warning: ${warning}\n`);
-  const keyDir =
-    flags.keyDir ?? (distribution === 'flags' ? resolve(flags.dir) : defaultNodeKeyDir(distribution));
+  const keyDir = flags.keyDir ?? defaultKeyDir(distribution, resolve(flags.dir));
   const config = renderApiserverConfig({
     distribution,
     issuer: issuer.state.issuer,

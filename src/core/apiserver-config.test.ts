@@ -4,7 +4,9 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { rsaTestKey } from '../../test/support/keys-and-refusals.ts';
 import {
+  apiAudiencesFor,
   apiserverFlags,
+  defaultKeyDir,
   type IssuerKeyMaterial,
   kopsBase64,
   renderApiserverConfig,
@@ -127,5 +129,23 @@ describe('kube-apiserver configuration', () => {
       '/etc/kirsa/sa-published.pub',
     );
     assert.equal(parsed.machine.files[0].content, keys.bundlePem);
+  });
+});
+
+describe('defaults', () => {
+  test('the API audiences are the issuers unless given, without repeats', () => {
+    assert.deepEqual(apiAudiencesFor([], 'https://new', ['https://old', 'https://new']), [
+      'https://new',
+      'https://old',
+    ]);
+    assert.deepEqual(apiAudiencesFor(['a', 'b', 'a'], 'https://new', ['https://old']), ['a', 'b']);
+  });
+
+  test('the key folder is the issuer folder for plain flags, else the distribution node folder', () => {
+    assert.equal(defaultKeyDir('flags', '/home/me/issuer'), '/home/me/issuer');
+    for (const distribution of ['kops', 'kubeadm', 'k3s', 'rke2', 'talos'] as const) {
+      const dir = defaultKeyDir(distribution, '/home/me/issuer');
+      assert.ok(dir.startsWith('/') && dir !== '/home/me/issuer', `${distribution}: ${dir}`);
+    }
   });
 });

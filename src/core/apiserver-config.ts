@@ -40,6 +40,18 @@ export function stsAudienceWarnings(apiAudiences: readonly string[]): string[] {
     );
 }
 
+/**
+ * The API server's own audiences: those given, else its issuers, current and previous, so that a token it
+ * issued under an issuer it still accepts keeps an audience it accepts. Repeats are dropped, order kept.
+ */
+export function apiAudiencesFor(
+  given: readonly string[],
+  issuer: string,
+  previousIssuers: readonly string[],
+): string[] {
+  return [...new Set(given.length > 0 ? given : [issuer, ...previousIssuers])];
+}
+
 export interface IssuerKeyMaterial {
   /** SPKI PEM of each published key, signer first, with its path relative to the issuer dir. */
   publicKeys: Array<{ fileName: string; pem: string }>;
@@ -216,8 +228,12 @@ export function renderApiserverConfig(input: ApiserverConfigInput): ApiserverCon
   }
 }
 
-export function defaultNodeKeyDir(distribution: Exclude<Distribution, 'flags'>): string {
-  return NODE_KEY_DIR[distribution];
+/**
+ * Where kube-apiserver reads the key files: for plain flags the issuer folder itself (the API server runs
+ * where kirsa does, as in a test or a hand-run control plane), else the distribution's folder on its nodes.
+ */
+export function defaultKeyDir(distribution: Distribution, issuerDir: string): string {
+  return distribution === 'flags' ? issuerDir : NODE_KEY_DIR[distribution];
 }
 
 /** kOps decodes fileAssets with Go's RawStdEncoding: standard alphabet, no `=` padding. */
