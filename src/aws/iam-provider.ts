@@ -10,7 +10,8 @@ import {
   ListOpenIDConnectProvidersCommand,
   UpdateOpenIDConnectProviderThumbprintCommand,
 } from '@aws-sdk/client-iam';
-import { IAM_MAX_CLIENT_ID_LENGTH, IAM_MAX_CLIENT_IDS, IAM_MAX_THUMBPRINTS } from '../consts.ts';
+import { IAM_MAX_THUMBPRINTS } from '../consts.ts';
+import { checkProviderInput } from '../core/iam/oidc-provider.ts';
 import { issuerHostPath } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { type AwsClientOptions, awsError } from './errors.ts';
@@ -91,29 +92,6 @@ export function iamPortFor(options: AwsClientOptions): IamPort {
   };
 }
 
-export function checkProviderInput(audiences: readonly string[], thumbprints: readonly string[]): void {
-  if (audiences.length === 0 || audiences.length > IAM_MAX_CLIENT_IDS)
-    throw new KirsaError('USAGE', `IAM takes 1 to ${IAM_MAX_CLIENT_IDS} audiences, not ${audiences.length}`);
-  for (const audience of audiences) {
-    if (audience.length === 0 || audience.length > IAM_MAX_CLIENT_ID_LENGTH)
-      throw new KirsaError(
-        'USAGE',
-        `audience "${audience}" must be 1-${IAM_MAX_CLIENT_ID_LENGTH} characters`,
-      );
-  }
-  if (thumbprints.length > IAM_MAX_THUMBPRINTS)
-    throw new KirsaError(
-      'USAGE',
-      `IAM keeps at most ${IAM_MAX_THUMBPRINTS} thumbprints, not ${thumbprints.length}`,
-    );
-  for (const thumbprint of thumbprints) {
-    if (!/^[0-9a-f]{40}$/.test(thumbprint))
-      throw new KirsaError('USAGE', `thumbprint ${thumbprint} is not 40 hex digits (a SHA-1)`, {
-        hint: 'give --thumbprint auto to compute it, or none',
-      });
-  }
-}
-
 export interface EnsureResult {
   arn: string;
   created: boolean;
@@ -143,19 +121,18 @@ export async function ensureOidcProvider(
   }
   const provider = await iam.getProvider(existing);
   const addedAudiences = input.audiences.filter((audience) => !provider.clientIds.includes(audience));
-  for (const audience of addedAudiences) await iam.addClientId(existing, audience);
   const known = provider.thumbprints.map((thumbprint) => thumbprint.toLowerCase());
   const addedThumbprints = input.thumbprints.filter((thumbprint) => !known.includes(thumbprint));
-  if (addedThumbprints.length > 0) {
-    const all = [...provider.thumbprints, ...addedThumbprints];
-    if (all.length > IAM_MAX_THUMBPRINTS) {
-      throw new KirsaError(
-        'CHECK_FAILED',
-        `the provider already has ${provider.thumbprints.length} thumbprints; adding ${addedThumbprints.length} exceeds IAM's ${IAM_MAX_THUMBPRINTS}`,
-        { hint: 'remove stale thumbprints with aws iam update-open-id-connect-provider-thumbprint' },
-      );
-    }
-    await iam.setThumbprints(existing, all);
+  const all = [...provider.thumbprints, ...addedThumbprints];
+  // Checked before the first change, so a refusal leaves the provider as it was.
+  if (all.length > IAM_MAX_THUMBPRINTS) {
+    throw new KirsaError(
+      'CHECK_FAILED',
+      `the provider already has ${provider.thumbprints.length} thumbprints; adding ${addedThumbprints.length} exceeds IAM's ${IAM_MAX_THUMBPRINTS}`,
+      { hint: 'remove stale thumbprints with aws iam update-open-id-connect-provider-thumbprint' },
+    );
   }
+  for (const audience of addedAudiences) await iam.addClientId(existing, audience);
+  if (addedThumbprints.length > 0) await iam.setThumbprints(existing, all);
   return { arn: existing, created: false, addedAudiences, addedThumbprints };
 }

@@ -3,8 +3,13 @@
 
 import type { Command } from 'commander';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
+import {
+  checkProviderInput,
+  providerAudiences,
+  THUMBPRINT_AUTO,
+  thumbprintChoices,
+} from '../core/iam/oidc-provider.ts';
 import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
-import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { collect } from './flags.ts';
@@ -34,27 +39,22 @@ const PROVIDER_PHASES: Array<Phase<ProviderContext>> = [
       const { flags } = context;
       const { warnings } = checkIssuerUrl(flags.issuerUrl);
       for (const warning of warnings) process.stderr.write(`kirsa: warning: ${warning}\n`);
-      context.audiences = [...new Set(flags.audience.length > 0 ? flags.audience : [DEFAULT_TOKEN_AUDIENCE])];
-      const choices = flags.thumbprint.length > 0 ? flags.thumbprint : ['none'];
-      if (choices.includes('none') && choices.length > 1)
-        throw new KirsaError('USAGE', '--thumbprint none cannot be combined with other thumbprints');
-      for (const choice of choices) {
-        if (choice === 'none') continue;
-        if (choice === 'auto') {
-          const result = await issuerThumbprint(flags.issuerUrl, await trustedCertificates(flags.caFile));
-          process.stderr.write(
-            `thumbprint ${result.thumbprint} of ${result.top.subject} (${result.host}:${result.port})\n`,
-          );
-          if (result.publiclyTrusted)
-            process.stderr.write(
-              'note: a public CA signs that chain, so AWS ignores the thumbprint anyway\n',
-            );
-          context.thumbprints.push(result.thumbprint);
-        } else {
-          context.thumbprints.push(choice.toLowerCase().replace(/:/g, ''));
+      context.audiences = providerAudiences(flags.audience);
+      for (const choice of thumbprintChoices(flags.thumbprint)) {
+        if (choice !== THUMBPRINT_AUTO) {
+          context.thumbprints.push(choice);
+          continue;
         }
+        const result = await issuerThumbprint(flags.issuerUrl, await trustedCertificates(flags.caFile));
+        process.stderr.write(
+          `thumbprint ${result.thumbprint} of ${result.top.subject} (${result.host}:${result.port})\n`,
+        );
+        if (result.publiclyTrusted)
+          process.stderr.write('note: a public CA signs that chain, so AWS ignores the thumbprint anyway\n');
+        context.thumbprints.push(result.thumbprint);
       }
       context.thumbprints = [...new Set(context.thumbprints)];
+      checkProviderInput(context.audiences, context.thumbprints);
     },
     async run(context) {
       // Loaded here, not at the top: the AWS SDK costs every other kirsa command ~200 ms to import.
