@@ -7,6 +7,7 @@ import {
   DEFAULT_INSTALL_SETTINGS,
   type InstallSettings,
   renderInstallManifests,
+  TLS_MODES,
   type TlsMode,
 } from '../install/manifests.ts';
 import { readInputText } from '../read-input.ts';
@@ -76,10 +77,10 @@ export function registerManifests(program: Command): void {
       false,
     )
     .action(async (flags: ManifestsFlags) => {
-      if (!['cert-manager', 'secret', 'self-managed'].includes(flags.tlsMode)) {
+      if (!(TLS_MODES as readonly string[]).includes(flags.tlsMode)) {
         throw new KirsaError(
           'USAGE',
-          `--tls-mode takes cert-manager, secret or self-managed, not "${flags.tlsMode}"`,
+          `--tls-mode takes ${TLS_MODES.slice(0, -1).join(', ')} or ${TLS_MODES.at(-1)}, not "${flags.tlsMode}"`,
         );
       }
       let caBundle = '';

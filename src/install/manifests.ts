@@ -8,7 +8,8 @@ import { SKIP_POD_LABEL } from '../consts.ts';
  * cert-manager: an Issuer and a Certificate, cert-manager injects the caBundle. secret: the user's Secret and
  * CA. self-managed: kirsa makes and renews its own CA and certificate in the Secret and keeps the caBundle.
  */
-export type TlsMode = 'cert-manager' | 'secret' | 'self-managed';
+export const TLS_MODES = ['cert-manager', 'secret', 'self-managed'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
 
 export interface InstallSettings {
   namespace: string;

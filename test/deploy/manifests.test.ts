@@ -102,6 +102,12 @@ describe('kirsa manifests', () => {
     assert.equal(byKind(manifests, 'Certificate').length, 1, 'cert-manager is the default TLS source');
   });
 
+  test('an unknown --tls-mode is a usage error naming the modes the install renders', async () => {
+    const refused = await runKirsa(['manifests', '--tls-mode', 'vault']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--tls-mode takes cert-manager, secret or self-managed, not "vault"/);
+  });
+
   test('TLS from an existing Secret needs its CA, which lands in the caBundle', async () => {
     const refused = await runKirsa(['manifests', '--tls-mode', 'secret']);
     assert.equal(refused.code, 2);
