@@ -11,8 +11,8 @@ import {
   UpdateOpenIDConnectProviderThumbprintCommand,
 } from '@aws-sdk/client-iam';
 import { IAM_MAX_THUMBPRINTS } from '../consts.ts';
+import { issuerHostPath, parseProviderArn } from '../core/iam/arn.ts';
 import { checkProviderInput } from '../core/iam/oidc-provider.ts';
-import { issuerHostPath } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { type AwsClientOptions, awsError } from './errors.ts';
 
@@ -101,8 +101,8 @@ export interface EnsureResult {
 
 /** The provider's ARN names it by host/path, so finding it needs no account ID. */
 export async function findProvider(iam: IamPort, issuer: string): Promise<string | undefined> {
-  const suffix = `:oidc-provider/${issuerHostPath(issuer)}`;
-  return (await iam.listProviderArns()).find((arn) => arn.endsWith(suffix));
+  const hostPath = issuerHostPath(issuer);
+  return (await iam.listProviderArns()).find((arn) => parseProviderArn(arn)?.hostPath === hostPath);
 }
 
 export async function ensureOidcProvider(

@@ -4,7 +4,7 @@
 
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { IAM_DEFAULT_REGION } from '../consts.ts';
-import { type RoleArnParts, roleArnParts } from '../core/iam/arn.ts';
+import { issuerHostPath } from '../core/iam/arn.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
 import { KirsaError } from '../errors.ts';
 import { awsError, awsErrorCode } from './errors.ts';
@@ -39,16 +39,6 @@ export interface IamRoles {
 export interface IamOptions {
   endpointUrl?: string;
   region?: string;
-}
-
-/** `arn:aws:iam::111122223333:role/path/name` -> its name and account. */
-export function parseRoleArn(arn: string): RoleArnParts {
-  const parts = roleArnParts(arn);
-  if (!parts)
-    throw new KirsaError('USAGE', `"${arn}" is not an IAM role ARN`, {
-      hint: 'it looks like arn:aws:iam::111122223333:role/name',
-    });
-  return parts;
 }
 
 const IAM_HINTS = {
@@ -188,7 +178,7 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
         );
         return {
           arn,
-          url: (answer.Url ?? '').replace(/^https:\/\//, ''),
+          url: issuerHostPath(answer.Url ?? ''),
           clientIds: answer.ClientIDList ?? [],
           thumbprints: answer.ThumbprintList ?? [],
         };

@@ -4,8 +4,16 @@
 
 import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
-import { createIamRoles, parseRoleArn } from '../aws/iam-role.ts';
+import { createIamRoles } from '../aws/iam-role.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
+import {
+  checkAccountId,
+  checkProviderArn,
+  checkRoleArn,
+  iamProviderHostPath,
+  issuerHostPath,
+  matchedProviderArn,
+} from '../core/iam/arn.ts';
 import {
   type ContextValue,
   closestFailures,
@@ -14,16 +22,10 @@ import {
   formatFailure,
   type PolicyDocument,
   parsePolicyDocument,
-  parseProviderArn,
   type TrustEvaluation,
   type WebIdentityClaims,
 } from '../core/iam/policy-evaluator.ts';
-import {
-  checkProviderArn,
-  iamProviderHostPath,
-  parseServiceAccountRef,
-  serviceAccountSubject,
-} from '../core/iam/trust-policy.ts';
+import { parseServiceAccountRef, serviceAccountSubject } from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 
@@ -98,11 +100,8 @@ function validate(flags: ExplainFlags): void {
     );
   }
   if (flags.providerArn !== undefined) checkProviderArn(flags.providerArn);
-  if (flags.accountId !== undefined && !/^\d{12}$/.test(flags.accountId))
-    throw new KirsaError('USAGE', `"${flags.accountId}" is not an AWS account ID`, {
-      hint: 'an account ID is 12 digits',
-    });
-  if (flags.roleArn !== undefined) parseRoleArn(flags.roleArn);
+  if (flags.accountId !== undefined) checkAccountId(flags.accountId);
+  if (flags.roleArn !== undefined) checkRoleArn(flags.roleArn);
 }
 
 async function requestFacts(flags: ExplainFlags): Promise<RequestFacts> {
@@ -142,7 +141,7 @@ async function requestFacts(flags: ExplainFlags): Promise<RequestFacts> {
     );
   if (Array.isArray(claims.aud) && claims.aud.length > 1 && typeof claims.azp !== 'string')
     notes.push('the token has several audiences and no azp claim, which STS refuses');
-  const hostPath = claims.iss.replace(/^https:\/\//, '');
+  const hostPath = issuerHostPath(claims.iss);
   return { hostPath, context: contextFromClaims(hostPath, claims), notes };
 }
 
@@ -154,27 +153,20 @@ function resolveProvider(
   notes: string[],
 ): string {
   if (flags.providerArn !== undefined) return flags.providerArn;
-  const accountId = flags.accountId ?? (flags.roleArn ? parseRoleArn(flags.roleArn).accountId : undefined);
-  const partition = flags.roleArn ? parseRoleArn(flags.roleArn).partition : 'aws';
-  if (accountId !== undefined) return `arn:${partition}:iam::${accountId}:oidc-provider/${hostPath}`;
-  // A policy file alone does not say which account the provider is in: take the one it names for this issuer.
-  const named = policy.Statement.flatMap((statement) => {
-    const principal = statement.Principal;
-    if (principal === undefined || principal === '*') return [];
-    const federated = principal.Federated;
-    return (Array.isArray(federated) ? federated : federated === undefined ? [] : [federated])
-      .map(parseProviderArn)
-      .filter((parts) => parts !== undefined);
+  const matched = matchedProviderArn(hostPath, {
+    role: flags.roleArn === undefined ? undefined : checkRoleArn(flags.roleArn),
+    accountId: flags.accountId,
+    policy,
   });
-  const sameIssuer = named.find((parts) => parts.hostPath === hostPath) ?? named[0];
-  if (!sameIssuer)
+  if (!matched)
     throw new KirsaError('USAGE', 'cannot tell which account the IAM OIDC provider is in', {
       hint: 'add --account-id ID or --provider-arn ARN',
     });
-  notes.push(
-    `assuming the provider is in account ${sameIssuer.accountId}, the one the policy names (pass --account-id to check another)`,
-  );
-  return `arn:${sameIssuer.partition}:iam::${sameIssuer.accountId}:oidc-provider/${hostPath}`;
+  if (matched.accountFrom === 'policy')
+    notes.push(
+      `assuming the provider is in account ${matched.accountId}, the one the policy names (pass --account-id to check another)`,
+    );
+  return matched.arn;
 }
 
 function formatContext(context: Record<string, ContextValue>): string[] {
@@ -221,7 +213,7 @@ async function runExplain(flags: ExplainFlags): Promise<void> {
   let policy: PolicyDocument;
   let source: string;
   if (flags.roleArn !== undefined) {
-    const { name } = parseRoleArn(flags.roleArn);
+    const { name } = checkRoleArn(flags.roleArn);
     const iam = createIamRoles({
       ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
       ...(flags.region ? { region: flags.region } : {}),

@@ -14,6 +14,7 @@ import {
   DISCOVERY_PATH,
   ISSUER_BUCKET_POLICY_SID,
 } from '../consts.ts';
+import { partitionOfRegion } from '../core/iam/arn.ts';
 import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
 import { checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
 import { parseKeysPem } from '../core/oidc/keys.ts';
@@ -214,20 +215,13 @@ interface PublishContext {
   plan?: PublishPlan;
 }
 
-/** The ARN partition of a region: bucket ARNs in the policy must name it. */
-function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
-}
-
 /** The bucket checks and the merged policy, read once for whichever of the two phases needs them first. */
 async function publishPlan(context: PublishContext): Promise<PublishPlan> {
   if (context.plan === undefined) {
     context.plan = await context.aws.planPublish(context.s3, {
       bucket: context.flags.bucket,
       objects: context.objects,
-      partition: partitionOf(context.flags.region ?? process.env.AWS_REGION ?? ''),
+      partition: partitionOfRegion(context.flags.region ?? process.env.AWS_REGION ?? ''),
     });
     for (const line of context.plan.warnings) warn(line);
   }

@@ -11,10 +11,16 @@ import {
   INLINE_POLICY_NAME,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
-  ROLE_NAME_MAX_LENGTH,
 } from '../consts.ts';
 import {
+  buildRoleArn,
+  checkManagedPolicyArn,
+  checkProviderArn,
+  checkRoleName,
+  defaultRoleName,
   iamProviderHostPath,
+} from '../core/iam/arn.ts';
+import {
   type MergeResult,
   mergeTrustPolicy,
   type ServiceAccountRef,
@@ -69,12 +75,6 @@ export function registerRole(program: Command): void {
   addPhaseOptions(create, PHASES).action(async (flags: RoleCreateFlags) => runRoleCreate(flags));
 }
 
-/** kirsa-<namespace>-<name>, `*` spelled "wildcard" (kOps' choice), cut to IAM's 64 characters. */
-export function defaultRoleName(ref: ServiceAccountRef): string {
-  const spell = (part: string) => part.replaceAll('*', 'wildcard');
-  return `kirsa-${spell(ref.namespace)}-${spell(ref.name)}`.slice(0, ROLE_NAME_MAX_LENGTH);
-}
-
 interface RoleContext {
   flags: RoleCreateFlags;
   request: ReturnType<typeof trustRequestFromFlags>;
@@ -94,7 +94,8 @@ interface RoleContext {
 
 function roleArnOf(context: RoleContext): string {
   return (
-    context.existingRole?.arn ?? `arn:${context.partition}:iam::${context.accountId}:role/${context.roleName}`
+    context.existingRole?.arn ??
+    buildRoleArn({ partition: context.partition, accountId: context.accountId, name: context.roleName })
   );
 }
 
@@ -161,12 +162,7 @@ const PHASES: Array<Phase<RoleContext>> = [
     name: 'policies',
     description: 'attach the managed policies',
     async validate(context) {
-      for (const arn of context.flags.policyArn ?? []) {
-        if (!/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/.test(arn))
-          throw new KirsaError('USAGE', `"${arn}" is not a managed policy ARN`, {
-            hint: 'it looks like arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
-          });
-      }
+      for (const arn of context.flags.policyArn ?? []) checkManagedPolicyArn(arn);
       context.attached = context.existingRole
         ? await context.iam.listAttachedPolicyArns(context.roleName)
         : [];
@@ -323,14 +319,9 @@ export async function runRoleCreate(
     resolvedFlags = { ...flags, accountId };
   }
   const request = trustRequestFromFlags(resolvedFlags);
-  const roleName = flags.roleName ?? defaultRoleName(request.serviceAccounts[0]!);
-  if (!/^[\w+=,.@-]{1,64}$/.test(roleName))
-    throw new KirsaError('USAGE', `"${roleName}" is not a valid IAM role name`, {
-      hint: 'up to 64 characters: letters, digits and + = , . @ _ -',
-    });
+  const roleName = checkRoleName(flags.roleName ?? defaultRoleName(request.serviceAccounts[0]!));
   // The role lives in the account of the first provider, the usual single-account setup.
-  const firstProvider = request.providerArns[0]!;
-  const [, partition = 'aws', , , accountId = ''] = firstProvider.split(':');
+  const { partition, accountId } = checkProviderArn(request.providerArns[0]!);
   const context: RoleContext = {
     flags,
     request,

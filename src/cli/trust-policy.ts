@@ -3,13 +3,12 @@
 
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
+import { checkProviderArn, providerArnFor } from '../core/iam/arn.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
 import {
   buildTrustPolicy,
-  checkProviderArn,
   mergeTrustPolicy,
   parseServiceAccountRef,
-  providerArnFor,
   type ServiceAccountRef,
   sizeWarning,
 } from '../core/iam/trust-policy.ts';

@@ -16,10 +16,10 @@ import { importPKCS8, SignJWT } from 'jose';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
 import { type AdmissionReview, podCreateReview, replyPatch } from '../core/admission/review.ts';
 import { apiserverFlags } from '../core/apiserver-config.ts';
+import { buildProviderArn, DEFAULT_PARTITION, issuerHostPath } from '../core/iam/arn.ts';
 import { buildTrustPolicy } from '../core/iam/trust-policy.ts';
 import type { PodLike } from '../core/kube-types.ts';
 import { applyAddOperations } from '../core/mutation/json-patch.ts';
-import { oidcProviderArn } from '../core/sts/protocol.ts';
 import type { KirsaError } from '../errors.ts';
 import { webhookConfigurationForUrl } from '../install/manifests.ts';
 import { type IssuerServer, startIssuerServer } from '../issuer/server.ts';
@@ -297,7 +297,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `kirsa role create -n ${DEMO_NAMESPACE} --service-account ${DEMO_SERVICE_ACCOUNT} --provider-arn <provider ARN>`,
     ],
     async () => {
-      const providerArn = oidcProviderArn('aws', DEMO_ACCOUNT_ID, issuerUrl);
+      const providerArn = buildProviderArn({
+        partition: DEFAULT_PARTITION,
+        accountId: DEMO_ACCOUNT_ID,
+        hostPath: issuerHostPath(issuerUrl),
+      });
       const policy = buildTrustPolicy({
         providerArns: [providerArn],
         serviceAccounts: [{ namespace: DEMO_NAMESPACE, name: DEMO_SERVICE_ACCOUNT }],

@@ -4,6 +4,7 @@
 // Order matters: it follows the path a credential takes, so the first failure is usually the cause.
 
 import { ANNOTATION, ASSUME_ROLE_WITH_WEB_IDENTITY, DEFAULT_TOKEN_AUDIENCE, ENV } from '../consts.ts';
+import { issuerUrlOfHostPath } from '../core/iam/arn.ts';
 import {
   closestFailures,
   contextFromClaims,
@@ -493,12 +494,12 @@ function checkIssuerProvider(facts: DoctorFacts): CheckResult {
       reason: `no IAM OIDC provider for ${iss}; STS answers InvalidIdentityToken: No OpenIDConnect provider found`,
       fix: `kirsa provider create --issuer-url ${iss}`,
     };
-  if (`https://${provider.url}` !== iss)
+  if (issuerUrlOfHostPath(provider.url) !== iss)
     return {
       id,
       title,
       status: 'fail',
-      reason: `the provider URL is https://${provider.url}, tokens carry ${iss}`,
+      reason: `the provider URL is ${issuerUrlOfHostPath(provider.url)}, tokens carry ${iss}`,
       fix: 'the two must match exactly',
     };
   return { id, title, status: 'pass', reason: provider.arn };

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
-import { httpsJsonFetcher, podFact, serviceAccountFact, webhookFacts } from './gather.ts';
+import type { IamRoles } from '../aws/iam-role.ts';
+import type { ClusterReader } from '../kube/client.ts';
+import { gatherFacts, httpsJsonFetcher, podFact, serviceAccountFact, webhookFacts } from './gather.ts';
 
 describe('facts from API objects', () => {
   test('podFact keeps env, mounts, token sources and security context, init containers included', () => {
@@ -130,6 +132,72 @@ describe('httpsJsonFetcher', () => {
       await assert.rejects(httpsJsonFetcher()(`http://127.0.0.1:${port}/x`), /is not https/);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('gatherFacts: the role and the provider IAM is asked for', () => {
+  const ISSUER = 'https://issuer.example.com/cluster';
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  // The doctor reads the claims without verifying them, so an unsigned token is enough here.
+  const token = `${encode({ alg: 'none' })}.${encode({ iss: ISSUER, sub: 'system:serviceaccount:ns:app', aud: 'sts.amazonaws.com' })}.`;
+
+  /** The facts for service account ns/app annotated with `roleArn`, and every IAM read made for them. */
+  async function gatherFor(roleArn: string) {
+    const cluster: Partial<ClusterReader> = {
+      getServiceAccount: async () => ({
+        metadata: { name: 'app', namespace: 'ns', annotations: { 'eks.amazonaws.com/role-arn': roleArn } },
+      }),
+      getNamespace: async () => undefined,
+      listMutatingWebhooks: async () => [],
+      listNodes: async () => [],
+      serverVersion: async () => ({ major: '1', minor: '33', gitVersion: 'v1.33.0' }),
+      requestToken: async () => ({ token }),
+    };
+    const asked: string[] = [];
+    const iam: Partial<IamRoles> = {
+      getRole: async (name) => {
+        asked.push(`GetRole ${name}`);
+        return undefined;
+      },
+      getOidcProvider: async (arn) => {
+        asked.push(`GetOpenIDConnectProvider ${arn}`);
+        return undefined;
+      },
+    };
+    const facts = await gatherFacts(
+      { kind: 'serviceaccount', namespace: 'ns', name: 'app', annotationPrefix: 'eks.amazonaws.com' },
+      {
+        cluster: cluster as ClusterReader,
+        iam: iam as IamRoles,
+        fetchJson: async () => {
+          throw new Error('offline');
+        },
+      },
+    );
+    return { facts, asked };
+  }
+
+  test("the role by its name, the provider of the token's issuer in the role's account and partition", async () => {
+    const { facts, asked } = await gatherFor('arn:aws-cn:iam::111122223333:role/team/app');
+    assert.deepEqual(asked, [
+      'GetRole app',
+      'GetOpenIDConnectProvider arn:aws-cn:iam::111122223333:oidc-provider/issuer.example.com/cluster',
+    ]);
+    assert.deepEqual(facts.role, { ok: true, value: undefined });
+  });
+
+  test('a role name IAM cannot hold is not a role ARN, as the webhook says: nothing is asked', async () => {
+    // The doctor had its own looser role-ARN pattern and asked IAM for "has space" (and a provider in that
+    // account), where the webhook refuses to inject the ARN at all.
+    for (const roleArn of [
+      'arn:aws:iam::111122223333:role/has space',
+      `arn:aws:iam::111122223333:role/${'x'.repeat(65)}`,
+    ]) {
+      const { facts, asked } = await gatherFor(roleArn);
+      assert.deepEqual(facts.role, { ok: false, reason: `"${roleArn}" is not a role ARN` }, roleArn);
+      assert.deepEqual(asked, [], roleArn);
+      assert.equal(facts.provider.ok, false);
     }
   });
 });

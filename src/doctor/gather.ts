@@ -6,6 +6,7 @@ import type { V1MutatingWebhookConfiguration, V1Pod, V1ServiceAccount } from '@k
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { IamRoles } from '../aws/iam-role.ts';
 import { ANNOTATION, DEFAULT_SERVICE_ACCOUNT } from '../consts.ts';
+import { issuerHostPath, matchedProviderArn, roleArnParts } from '../core/iam/arn.ts';
 import type { WebIdentityClaims } from '../core/iam/policy-evaluator.ts';
 import { isKirsaError, KirsaError } from '../errors.ts';
 import { fetchIssuerDocument } from '../issuer/https.ts';
@@ -270,17 +271,18 @@ export async function gatherFacts(
     return partial;
   }
   const iam = dependencies.iam;
-  const roleMatch = roleArn ? /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn) : null;
-  partial.role = roleMatch
+  const roleParts = roleArn ? roleArnParts(roleArn) : undefined;
+  partial.role = roleParts
     ? await gather(async () => {
-        const role = await iam.getRole(roleMatch[3]!);
+        const role = await iam.getRole(roleParts.name);
         return role ? { arn: role.arn, trustPolicy: role.trustPolicy } : undefined;
       })
     : { ok: false, reason: roleArn ? `"${roleArn}" is not a role ARN` : 'no role named' };
   const iss = partial.token.ok ? partial.token.value.claims.iss : undefined;
-  const accountId = target.accountId ?? roleMatch?.[2];
-  const partition = roleMatch?.[1] ?? 'aws';
-  if (!iss || !accountId) {
+  const provider = iss
+    ? matchedProviderArn(issuerHostPath(iss), { role: roleParts, accountId: target.accountId })
+    : undefined;
+  if (!iss || !provider) {
     partial.provider = {
       ok: false,
       reason: !iss
@@ -289,12 +291,11 @@ export async function gatherFacts(
     };
     return partial;
   }
-  const providerArn = `arn:${partition}:iam::${accountId}:oidc-provider/${iss.replace(/^https:\/\//, '')}`;
   partial.provider = await gather(async () => {
-    const provider = await iam.getOidcProvider(providerArn);
-    if (!provider) return undefined;
+    const record = await iam.getOidcProvider(provider.arn);
+    if (!record) return undefined;
     // IAM's stored URL (host/path) is what must equal the token's iss.
-    return { arn: provider.arn, url: provider.url, clientIds: provider.clientIds };
+    return { arn: record.arn, url: record.url, clientIds: record.clientIds };
   });
   return partial;
 }

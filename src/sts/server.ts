@@ -13,17 +13,14 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { STS_TOKEN_ALGORITHMS } from '../consts.ts';
-import { roleArnParts } from '../core/iam/arn.ts';
+import { assumedRoleArn, buildProviderArn, issuerHostPath, roleArnParts } from '../core/iam/arn.ts';
 import { closestFailures, contextFromClaims, evaluateTrustPolicy } from '../core/iam/policy-evaluator.ts';
-import { issuerHostPath } from '../core/oidc/issuer-url.ts';
 import {
   type AssumeRoleWithWebIdentityOutput,
   acceptTokenClaims,
-  assumedRoleArn,
   decideSessionSeconds,
   isStsError,
   mintCredentials,
-  oidcProviderArn,
   parseQueryParameters,
   renderAssumeRoleWithWebIdentity,
   renderError,
@@ -152,11 +149,12 @@ export function createStsHandler(options: StsServerOptions) {
         `Not authorized to perform sts:AssumeRoleWithWebIdentity (kirsa: no role ${input.roleArn} is configured in this STS)`,
       );
     }
-    const providerArn = oidcProviderArn(arn.partition, arn.accountId, provider.url);
+    // Unlike IAM, the local STS accepts an issuer with a port (a loopback issuer in a demo or test).
+    const hostPath = issuerHostPath(provider.url);
     const evaluation = evaluateTrustPolicy(role.trustPolicy, {
-      principalFederated: providerArn,
+      principalFederated: buildProviderArn({ partition: arn.partition, accountId: arn.accountId, hostPath }),
       action: 'sts:AssumeRoleWithWebIdentity',
-      context: contextFromClaims(issuerHostPath(provider.url), claims),
+      context: contextFromClaims(hostPath, claims),
     });
     if (evaluation.decision === 'deny') {
       // The message is what kirsa explain would print, on one line: the verdict, then the failed condition.
@@ -175,7 +173,7 @@ export function createStsHandler(options: StsServerOptions) {
     const roleId = roleUniqueId(role.arn, (text) => createHash('sha256').update(text).digest());
     const output: AssumeRoleWithWebIdentityOutput = {
       credentials,
-      assumedRoleArn: assumedRoleArn(arn.partition, arn.accountId, arn.name, input.roleSessionName),
+      assumedRoleArn: assumedRoleArn(arn, input.roleSessionName),
       assumedRoleId: `${roleId}:${input.roleSessionName}`,
       subject: accepted.subject,
       audience: accepted.audience,

@@ -1,5 +1,48 @@
-// IAM role ARNs: the one grammar the webhook (which refuses to inject anything else), the local STS and
-// the IAM calls share.
+// Every ARN and name rule kirsa applies to IAM, in one place: role ARNs (the one grammar the webhook, which
+// refuses to inject anything else, the local STS, the doctor and the IAM calls share), IAM OIDC provider ARNs,
+// partitions, and the issuer's host/path by which IAM names a provider and prefixes its condition keys.
+// Pure: no I/O; the checking variants throw the project's USAGE error for a flag or input a person wrote.
+
+import { ROLE_NAME_MAX_LENGTH } from '../../consts.ts';
+import { KirsaError } from '../../errors.ts';
+import { issuerUrlProblems } from '../oidc/issuer-url.ts';
+import type { PolicyDocument } from './policy-evaluator.ts';
+
+// --- Partitions and accounts --------------------------------------------------------------------------------
+
+/** The partition when nothing (a role ARN, a region) names another. */
+export const DEFAULT_PARTITION = 'aws';
+
+/** The partition part of an ARN: `aws`, `aws-cn`, `aws-us-gov`, ... */
+const PARTITION = 'aws[a-z-]*';
+const ACCOUNT_ID = '\\d{12}';
+
+/** The ARN partition of a region: ARNs of resources there (bucket ARNs in a bucket policy) must name it. */
+export function partitionOfRegion(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return DEFAULT_PARTITION;
+}
+
+const ACCOUNT_ID_ONLY = new RegExp(`^${ACCOUNT_ID}$`);
+
+export function isAccountId(text: string): boolean {
+  return ACCOUNT_ID_ONLY.test(text);
+}
+
+/** The account ID, or a USAGE error naming it: an account ID is 12 digits. */
+export function checkAccountId(text: string): string {
+  if (!isAccountId(text))
+    throw new KirsaError('USAGE', `"${text}" is not an AWS account ID`, {
+      hint: 'an account ID is 12 digits',
+    });
+  return text;
+}
+
+// --- Role names and role ARNs ------------------------------------------------------------------------------
+
+/** IAM's role name characters: letters, digits and `+=,.@_-`. */
+const ROLE_NAME_CHARACTER = '[\\w+=,.@-]';
 
 export interface RoleArnParts {
   partition: string;
@@ -9,10 +52,184 @@ export interface RoleArnParts {
 }
 
 /** `arn:<partition>:iam::<12 digits>:role/<optional path/>name`, with IAM's allowed name characters. */
-const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/;
+const ROLE_ARN = new RegExp(
+  `^arn:(${PARTITION}):iam::(${ACCOUNT_ID}):role\\/(?:${ROLE_NAME_CHARACTER}+\\/)*(${ROLE_NAME_CHARACTER}{1,${ROLE_NAME_MAX_LENGTH}})$`,
+);
 
 /** The parts of an IAM role ARN, or undefined when the text is not one. */
 export function roleArnParts(arn: string): RoleArnParts | undefined {
   const match = ROLE_ARN.exec(arn);
   return match ? { partition: match[1]!, accountId: match[2]!, name: match[3]! } : undefined;
+}
+
+/** The parts of a role ARN a person wrote, or a USAGE error showing the shape. */
+export function checkRoleArn(arn: string): RoleArnParts {
+  const parts = roleArnParts(arn);
+  if (!parts)
+    throw new KirsaError('USAGE', `"${arn}" is not an IAM role ARN`, {
+      hint: 'it looks like arn:aws:iam::111122223333:role/name',
+    });
+  return parts;
+}
+
+/** The ARN of a role created without a path (the only kind kirsa creates). */
+export function buildRoleArn(role: RoleArnParts): string {
+  return `arn:${role.partition}:iam::${role.accountId}:role/${role.name}`;
+}
+
+const ROLE_NAME = new RegExp(`^${ROLE_NAME_CHARACTER}{1,${ROLE_NAME_MAX_LENGTH}}$`);
+
+export function isRoleName(name: string): boolean {
+  return ROLE_NAME.test(name);
+}
+
+/** The role name, or a USAGE error listing IAM's rules for one. */
+export function checkRoleName(name: string): string {
+  if (!isRoleName(name))
+    throw new KirsaError('USAGE', `"${name}" is not a valid IAM role name`, {
+      hint: `up to ${ROLE_NAME_MAX_LENGTH} characters: letters, digits and + = , . @ _ -`,
+    });
+  return name;
+}
+
+/** kirsa-<namespace>-<name>, `*` spelled "wildcard" (kOps' choice), cut to IAM's 64 characters. */
+export function defaultRoleName(ref: { namespace: string; name: string }): string {
+  const spell = (part: string) => part.replaceAll('*', 'wildcard');
+  return `kirsa-${spell(ref.namespace)}-${spell(ref.name)}`.slice(0, ROLE_NAME_MAX_LENGTH);
+}
+
+/** The ARN STS returns for a session of a role: `arn:<partition>:sts::<account>:assumed-role/<role>/<session>`. */
+export function assumedRoleArn(role: RoleArnParts, sessionName: string): string {
+  return `arn:${role.partition}:sts::${role.accountId}:assumed-role/${role.name}/${sessionName}`;
+}
+
+// --- Managed policy ARNs -------------------------------------------------------------------------------------
+
+/** An AWS managed policy (account `aws`) or a customer managed one (a 12-digit account). */
+const MANAGED_POLICY_ARN = new RegExp(`^arn:${PARTITION}:iam::(aws|${ACCOUNT_ID}):policy\\/.+$`);
+
+/** The managed policy ARN, or a USAGE error showing the shape. */
+export function checkManagedPolicyArn(arn: string): string {
+  if (!MANAGED_POLICY_ARN.test(arn))
+    throw new KirsaError('USAGE', `"${arn}" is not a managed policy ARN`, {
+      hint: 'it looks like arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
+    });
+  return arn;
+}
+
+// --- The issuer's host/path ----------------------------------------------------------------------------------
+
+/**
+ * `host/path` of an issuer URL: the IAM provider's name in its ARN, the prefix of its trust-policy condition
+ * keys, and the URL IAM stores for it (GetOpenIDConnectProvider answers it without the scheme). STS matches
+ * the token's `iss` against `https://` + this, so only that scheme is removed.
+ */
+export function issuerHostPath(issuer: string): string {
+  return issuer.replace(/^https:\/\//, '');
+}
+
+/** The issuer URL a token must carry as `iss` for the provider IAM stores as `host/path`. */
+export function issuerUrlOfHostPath(hostPath: string): string {
+  return `https://${hostPath}`;
+}
+
+/**
+ * The issuer's host/path after checking the URL is one IAM accepts for a provider: every rule issuer URLs
+ * have, and no port (a development issuer may have one; an IAM provider may not).
+ */
+export function iamProviderHostPath(issuerUrl: string): string {
+  const problems = issuerUrlProblems(issuerUrl);
+  if (problems.length > 0)
+    throw new KirsaError(
+      'USAGE',
+      `issuer URL ${issuerUrl}: ${problems.map((problem) => problem.rule).join('; ')}`,
+      {
+        hint: 'IAM providers need https://host[/path] with no port, query, fragment or trailing slash',
+      },
+    );
+  return issuerHostPath(issuerUrl);
+}
+
+// --- IAM OIDC provider ARNs ----------------------------------------------------------------------------------
+
+export interface ProviderArnParts {
+  partition: string;
+  accountId: string;
+  /** The issuer's host/path, as in the provider's condition keys. */
+  hostPath: string;
+}
+
+const PROVIDER_ARN = new RegExp(`^arn:(${PARTITION}):iam::(${ACCOUNT_ID}):oidc-provider\\/(.+)$`);
+
+/** The parts of an IAM OIDC provider ARN, or undefined when it is not one. */
+export function parseProviderArn(arn: string): ProviderArnParts | undefined {
+  const match = PROVIDER_ARN.exec(arn);
+  if (!match) return undefined;
+  return { partition: match[1]!, accountId: match[2]!, hostPath: match[3]! };
+}
+
+/** The parts of a provider ARN a person wrote, or a USAGE error showing the shape. */
+export function checkProviderArn(arn: string): ProviderArnParts {
+  const parts = parseProviderArn(arn);
+  if (!parts)
+    throw new KirsaError('USAGE', `"${arn}" is not an IAM OIDC provider ARN`, {
+      hint: 'it looks like arn:aws:iam::111122223333:oidc-provider/issuer.example.com/path',
+    });
+  return parts;
+}
+
+/**
+ * `arn:<partition>:iam::<account>:oidc-provider/<host/path>`, the principal STS matches, as given: the local
+ * STS and the doctor name providers of issuers IAM itself would refuse (a loopback issuer with a port).
+ */
+export function buildProviderArn(provider: ProviderArnParts): string {
+  return `arn:${provider.partition}:iam::${provider.accountId}:oidc-provider/${provider.hostPath}`;
+}
+
+/** The provider ARN IAM gives an issuer URL, after checking the account and that IAM accepts the URL. */
+export function providerArnFor(issuerUrl: string, accountId: string, partition = DEFAULT_PARTITION): string {
+  checkAccountId(accountId);
+  return buildProviderArn({ partition, accountId, hostPath: iamProviderHostPath(issuerUrl) });
+}
+
+/** Where the account of the provider STS matches was learnt. */
+export type ProviderAccountSource = 'given' | 'role' | 'policy';
+
+/**
+ * The provider STS matches when a token of the issuer `hostPath` assumes a role: that issuer's provider in the
+ * account given, else in the role's account, in the role's partition. Without either, a trust policy that names
+ * providers tells: the one of the same issuer, else the first. Undefined when nothing tells the account.
+ */
+export function matchedProviderArn(
+  hostPath: string,
+  known: { role?: RoleArnParts | undefined; accountId?: string | undefined; policy?: PolicyDocument },
+): { arn: string; accountFrom: ProviderAccountSource; accountId: string } | undefined {
+  const partition = known.role?.partition ?? DEFAULT_PARTITION;
+  const accountId = known.accountId ?? known.role?.accountId;
+  if (accountId !== undefined)
+    return {
+      arn: buildProviderArn({ partition, accountId, hostPath }),
+      accountFrom: known.accountId !== undefined ? 'given' : 'role',
+      accountId,
+    };
+  const named = federatedProviders(known.policy);
+  const sameIssuer = named.find((parts) => parts.hostPath === hostPath) ?? named[0];
+  if (!sameIssuer) return undefined;
+  return {
+    arn: buildProviderArn({ ...sameIssuer, hostPath }),
+    accountFrom: 'policy',
+    accountId: sameIssuer.accountId,
+  };
+}
+
+/** The IAM OIDC providers a policy's `Federated` principals name, in statement order. */
+function federatedProviders(policy: PolicyDocument | undefined): ProviderArnParts[] {
+  return (policy?.Statement ?? []).flatMap((statement) => {
+    const principal = statement.Principal;
+    if (principal === undefined || principal === '*') return [];
+    const federated = principal.Federated;
+    return (Array.isArray(federated) ? federated : federated === undefined ? [] : [federated])
+      .map(parseProviderArn)
+      .filter((parts) => parts !== undefined);
+  });
 }

@@ -15,6 +15,7 @@ import {
   SERVICE_ACCOUNT_SUBJECT_PREFIX,
 } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
+import { parseProviderArn } from './arn.ts';
 
 // --- The policy grammar (as IAM's JSON names it) ------------------------------------------------------------
 
@@ -200,17 +201,6 @@ export function parseServiceAccountSubject(subject: string): { namespace: string
 }
 
 // --- Principal and action ------------------------------------------------------------------------------------
-
-const PROVIDER_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):oidc-provider\/(.+)$/;
-
-/** The parts of an IAM OIDC provider ARN, or undefined when it is not one. */
-export function parseProviderArn(
-  arn: string,
-): { partition: string; accountId: string; hostPath: string } | undefined {
-  const match = PROVIDER_ARN.exec(arn);
-  if (!match) return undefined;
-  return { partition: match[1]!, accountId: match[2]!, hostPath: match[3]! };
-}
 
 function principalMatches(principal: PrincipalValue, federated: string): boolean {
   if (principal === '*') return true;

@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { KirsaError } from '../../errors.ts';
 import { evaluateTrustPolicy, type PolicyDocument } from './policy-evaluator.ts';
 import {
   buildTrustPolicy,
-  iamProviderHostPath,
   mergeTrustPolicy,
   parseServiceAccountRef,
   policySize,
-  providerArnFor,
   serviceAccountSubject,
   sizeWarning,
 } from './trust-policy.ts';
 
-const ISSUER = 'https://oidc.example.com/cluster-a';
 const HOST = 'oidc.example.com/cluster-a';
 const PROVIDER = `arn:aws:iam::111122223333:oidc-provider/${HOST}`;
 const PROVIDER_B = 'arn:aws:iam::111122223333:oidc-provider/s3.eu-west-1.amazonaws.com/cluster-b';
@@ -36,35 +32,7 @@ function ask(
   }).decision;
 }
 
-describe('issuers and providers', () => {
-  test('host/path and provider ARN from the issuer URL', () => {
-    assert.equal(iamProviderHostPath(ISSUER), HOST);
-    assert.equal(providerArnFor(ISSUER, '111122223333'), PROVIDER);
-    assert.equal(
-      providerArnFor('https://oidc.example.com', '111122223333', 'aws-cn'),
-      'arn:aws-cn:iam::111122223333:oidc-provider/oidc.example.com',
-    );
-  });
-
-  test('issuer URLs IAM would refuse are usage errors naming the rule', () => {
-    const cases: Array<[string, RegExp]> = [
-      ['http://oidc.example.com', /must use https/],
-      ['https://oidc.example.com:8443', /port/],
-      ['https://oidc.example.com/?x=1', /query/],
-      ['https://oidc.example.com/#x', /fragment/],
-      ['https://oidc.example.com/', /must not end with a slash/],
-      ['oidc.example.com', /not an absolute URL/],
-    ];
-    for (const [url, rule] of cases) {
-      assert.throws(
-        () => iamProviderHostPath(url),
-        (error: unknown) => error instanceof KirsaError && error.code === 'USAGE' && rule.test(error.message),
-        url,
-      );
-    }
-    assert.throws(() => providerArnFor(ISSUER, '1234'), /not an AWS account ID/);
-  });
-
+describe('service account references', () => {
   test('service account references', () => {
     assert.deepEqual(parseServiceAccountRef('s3-echoer', 'default'), {
       namespace: 'default',

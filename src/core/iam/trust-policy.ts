@@ -11,13 +11,8 @@ import {
   TRUST_POLICY_SIZE_WARN_RATIO,
 } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
-import { issuerHostPath, issuerUrlProblems } from '../oidc/issuer-url.ts';
-import {
-  evaluateTrustPolicy,
-  type PolicyDocument,
-  type PolicyStatement,
-  parseProviderArn,
-} from './policy-evaluator.ts';
+import { checkProviderArn } from './arn.ts';
+import { evaluateTrustPolicy, type PolicyDocument, type PolicyStatement } from './policy-evaluator.ts';
 
 export interface ServiceAccountRef {
   namespace: string;
@@ -46,44 +41,6 @@ export function parseServiceAccountRef(text: string, defaultNamespace: string): 
       },
     );
   return ref;
-}
-
-// --- Issuers and providers ---------------------------------------------------------------------------------
-
-/**
- * The issuer's host/path as IAM writes it in provider ARNs and condition keys, after checking the URL is one
- * IAM accepts for a provider: every rule issuer URLs have, and no port (a development issuer may have one;
- * an IAM provider may not). The token's `iss` must match the provider URL exactly.
- */
-export function iamProviderHostPath(issuerUrl: string): string {
-  const problems = issuerUrlProblems(issuerUrl);
-  if (problems.length > 0)
-    throw new KirsaError(
-      'USAGE',
-      `issuer URL ${issuerUrl}: ${problems.map((problem) => problem.rule).join('; ')}`,
-      {
-        hint: 'IAM providers need https://host[/path] with no port, query, fragment or trailing slash',
-      },
-    );
-  return issuerHostPath(issuerUrl);
-}
-
-/** `arn:<partition>:iam::<account>:oidc-provider/<host/path>`, the principal STS matches. */
-export function providerArnFor(issuerUrl: string, accountId: string, partition = 'aws'): string {
-  if (!/^\d{12}$/.test(accountId))
-    throw new KirsaError('USAGE', `"${accountId}" is not an AWS account ID`, {
-      hint: 'an account ID is 12 digits',
-    });
-  return `arn:${partition}:iam::${accountId}:oidc-provider/${iamProviderHostPath(issuerUrl)}`;
-}
-
-export function checkProviderArn(arn: string): { partition: string; accountId: string; hostPath: string } {
-  const parts = parseProviderArn(arn);
-  if (!parts)
-    throw new KirsaError('USAGE', `"${arn}" is not an IAM OIDC provider ARN`, {
-      hint: 'it looks like arn:aws:iam::111122223333:oidc-provider/issuer.example.com/path',
-    });
-  return parts;
 }
 
 // --- Building ------------------------------------------------------------------------------------------------

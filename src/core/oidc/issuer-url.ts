@@ -46,11 +46,6 @@ export function checkIssuerUrl(text: string, flag = '--issuer-url'): { url: stri
   return { url: text, warnings: problems.map((problem) => `${flag} ${text}: ${problem.rule}`) };
 }
 
-/** `host/path` of the issuer: the IAM provider's name in its ARN and the prefix of trust-policy keys. */
-export function issuerHostPath(issuer: string): string {
-  return issuer.replace(/^https:\/\//, '');
-}
-
 /**
  * The JWKS path under the issuer, as stored and joined to the issuer URL: without leading slashes. A query or
  * fragment would not survive the join into jwks_uri, and an empty path would put the JWKS at the issuer itself.

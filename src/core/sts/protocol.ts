@@ -4,7 +4,6 @@
 // branch on them behave as they would against AWS.
 
 import { WEB_IDENTITY_TOKEN_LENGTH } from '../../consts.ts';
-import { issuerHostPath } from '../oidc/issuer-url.ts';
 import { audienceOf, isoSeconds, type TokenFinding, tokenChecks } from './token-checks.ts';
 
 export const STS_XML_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -211,23 +210,6 @@ export function acceptTokenClaims(
 }
 
 // --- Identities ---------------------------------------------------------------------------------------------
-
-/**
- * The provider ARN STS matches against `Federated`. Unlike IAM, the local STS accepts an issuer with a port
- * (a loopback issuer in a demo or test), so this builds the ARN without IAM's URL rules.
- */
-export function oidcProviderArn(partition: string, account: string, issuerUrl: string): string {
-  return `arn:${partition}:iam::${account}:oidc-provider/${issuerHostPath(issuerUrl)}`;
-}
-
-export function assumedRoleArn(
-  partition: string,
-  account: string,
-  roleName: string,
-  sessionName: string,
-): string {
-  return `arn:${partition}:sts::${account}:assumed-role/${roleName}/${sessionName}`;
-}
 
 const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

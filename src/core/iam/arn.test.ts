@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { KirsaError } from '../../errors.ts';
+import {
+  assumedRoleArn,
+  buildProviderArn,
+  buildRoleArn,
+  checkAccountId,
+  checkManagedPolicyArn,
+  checkProviderArn,
+  checkRoleArn,
+  checkRoleName,
+  defaultRoleName,
+  iamProviderHostPath,
+  issuerHostPath,
+  issuerUrlOfHostPath,
+  matchedProviderArn,
+  parseProviderArn,
+  partitionOfRegion,
+  providerArnFor,
+  roleArnParts,
+} from './arn.ts';
+import type { PolicyDocument } from './policy-evaluator.ts';
+
+const ISSUER = 'https://oidc.example.com/cluster-a';
+const HOST = 'oidc.example.com/cluster-a';
+const PROVIDER = `arn:aws:iam::111122223333:oidc-provider/${HOST}`;
+const ROLE = 'arn:aws:iam::111122223333:role/s3-echoer';
+
+function usageError(rule: RegExp): (error: unknown) => boolean {
+  return (error) => error instanceof KirsaError && error.code === 'USAGE' && rule.test(error.message);
+}
+
+describe('partitions and accounts', () => {
+  test('a region names its partition; unknown or empty regions are the commercial one', () => {
+    assert.equal(partitionOfRegion('cn-north-1'), 'aws-cn');
+    assert.equal(partitionOfRegion('us-gov-west-1'), 'aws-us-gov');
+    assert.equal(partitionOfRegion('eu-west-1'), 'aws');
+    assert.equal(partitionOfRegion(''), 'aws');
+  });
+
+  test('an account ID is 12 digits', () => {
+    assert.equal(checkAccountId('111122223333'), '111122223333');
+    for (const text of ['1234', '1111222233334', '11112222333a', ''])
+      assert.throws(() => checkAccountId(text), usageError(/not an AWS account ID/), text);
+  });
+});
+
+describe('role ARNs and names', () => {
+  test('partitions and paths are accepted, the rest refused', () => {
+    for (const arn of [
+      ROLE,
+      'arn:aws-cn:iam::111122223333:role/a/b/c',
+      'arn:aws-us-gov:iam::111122223333:role/x+=,.@-_',
+    ]) {
+      assert.ok(roleArnParts(arn), arn);
+    }
+    for (const arn of [
+      's3-echoer',
+      'arn:aws:iam::11112222333:role/x',
+      'arn:aws:iam::111122223333:role/',
+      'arn:aws:sts::111122223333:role/x',
+      'arn:aws:iam::111122223333:role/has space',
+      `arn:aws:iam::111122223333:role/${'x'.repeat(65)}`,
+      `${ROLE} `,
+    ]) {
+      assert.equal(roleArnParts(arn), undefined, arn);
+      assert.throws(() => checkRoleArn(arn), usageError(/not an IAM role ARN/), arn);
+    }
+    assert.deepEqual(roleArnParts('arn:aws-cn:iam::111122223333:role/a/b/c'), {
+      partition: 'aws-cn',
+      accountId: '111122223333',
+      name: 'c',
+    });
+  });
+
+  test('a role ARN built from its parts parses back to them', () => {
+    const name = fc.stringMatching(/^[\w+=,.@-]{1,64}$/);
+    const partition = fc.constantFrom('aws', 'aws-cn', 'aws-us-gov');
+    const account = fc.stringMatching(/^\d{12}$/);
+    fc.assert(
+      fc.property(partition, account, name, (partition, accountId, name) => {
+        const parts = { partition, accountId, name };
+        assert.deepEqual(roleArnParts(buildRoleArn(parts)), parts);
+      }),
+    );
+  });
+
+  test('role names: IAM characters, at most 64; the default spells wildcards and is cut to fit', () => {
+    assert.equal(checkRoleName('kirsa-default-app'), 'kirsa-default-app');
+    for (const name of ['', 'has space', 'a/b', 'x'.repeat(65)])
+      assert.throws(() => checkRoleName(name), usageError(/not a valid IAM role name/), name);
+    assert.equal(defaultRoleName({ namespace: 'team-*', name: '*' }), 'kirsa-team-wildcard-wildcard');
+    const long = defaultRoleName({ namespace: 'n'.repeat(40), name: 's'.repeat(40) });
+    assert.equal(long.length, 64);
+    assert.equal(checkRoleName(long), long);
+  });
+
+  test('the assumed-role ARN names the role and the session in the STS service', () => {
+    assert.equal(
+      assumedRoleArn({ partition: 'aws-cn', accountId: '111122223333', name: 'app' }, 'session-1'),
+      'arn:aws-cn:sts::111122223333:assumed-role/app/session-1',
+    );
+  });
+
+  test('managed policy ARNs: AWS managed or in an account', () => {
+    for (const arn of [
+      'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
+      'arn:aws-cn:iam::111122223333:policy/path/mine',
+    ])
+      assert.equal(checkManagedPolicyArn(arn), arn);
+    for (const arn of ['AmazonS3ReadOnlyAccess', 'arn:aws:iam::1234:policy/x', ROLE])
+      assert.throws(() => checkManagedPolicyArn(arn), usageError(/not a managed policy ARN/), arn);
+  });
+});
+
+describe('issuer host/path and provider ARNs', () => {
+  test('host/path and provider ARN from the issuer URL', () => {
+    assert.equal(iamProviderHostPath(ISSUER), HOST);
+    assert.equal(providerArnFor(ISSUER, '111122223333'), PROVIDER);
+    assert.equal(
+      providerArnFor('https://oidc.example.com', '111122223333', 'aws-cn'),
+      'arn:aws-cn:iam::111122223333:oidc-provider/oidc.example.com',
+    );
+  });
+
+  test('host/path and the issuer URL a token must carry are inverses', () => {
+    assert.equal(issuerHostPath(ISSUER), HOST);
+    assert.equal(issuerUrlOfHostPath(HOST), ISSUER);
+    // IAM answers GetOpenIDConnectProvider with the URL without its scheme: it is already host/path.
+    assert.equal(issuerHostPath(HOST), HOST);
+  });
+
+  test('issuer URLs IAM would refuse are usage errors naming the rule', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['http://oidc.example.com', /must use https/],
+      ['https://oidc.example.com:8443', /port/],
+      ['https://oidc.example.com/?x=1', /query/],
+      ['https://oidc.example.com/#x', /fragment/],
+      ['https://oidc.example.com/', /must not end with a slash/],
+      ['oidc.example.com', /not an absolute URL/],
+    ];
+    for (const [url, rule] of cases) assert.throws(() => iamProviderHostPath(url), usageError(rule), url);
+    assert.throws(() => providerArnFor(ISSUER, '1234'), usageError(/not an AWS account ID/));
+  });
+
+  test('the unchecked builder names a loopback issuer with a port, as the local STS needs', () => {
+    assert.equal(
+      buildProviderArn({
+        partition: 'aws',
+        accountId: '111122223333',
+        hostPath: issuerHostPath('https://127.0.0.1:8443/x'),
+      }),
+      'arn:aws:iam::111122223333:oidc-provider/127.0.0.1:8443/x',
+    );
+  });
+
+  test('provider ARNs parse to partition, account and host/path, and back', () => {
+    const parts = { partition: 'aws-us-gov', accountId: '111122223333', hostPath: 'oidc.example.com/a/b' };
+    assert.deepEqual(parseProviderArn(buildProviderArn(parts)), parts);
+    assert.deepEqual(checkProviderArn(PROVIDER), {
+      partition: 'aws',
+      accountId: '111122223333',
+      hostPath: HOST,
+    });
+    for (const arn of [
+      ROLE,
+      'arn:aws:iam::1234:oidc-provider/x',
+      'arn:aws:iam::111122223333:oidc-provider/',
+    ]) {
+      assert.equal(parseProviderArn(arn), undefined, arn);
+      assert.throws(() => checkProviderArn(arn), usageError(/not an IAM OIDC provider ARN/), arn);
+    }
+  });
+});
+
+describe('the provider STS matches', () => {
+  const role = { partition: 'aws-cn', accountId: '444455556666', name: 'app' };
+  const policy: PolicyDocument = {
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Federated: 'arn:aws:iam::777788889999:oidc-provider/other.example.com' },
+      },
+      {
+        Effect: 'Allow',
+        Principal: { Federated: [`arn:aws-us-gov:iam::111122223333:oidc-provider/${HOST}`] },
+      },
+    ],
+  };
+
+  test("an account given wins over the role's; the partition is the role's", () => {
+    assert.deepEqual(matchedProviderArn(HOST, { role, accountId: '111122223333', policy }), {
+      arn: `arn:aws-cn:iam::111122223333:oidc-provider/${HOST}`,
+      accountFrom: 'given',
+      accountId: '111122223333',
+    });
+    assert.deepEqual(matchedProviderArn(HOST, { role, policy }), {
+      arn: `arn:aws-cn:iam::444455556666:oidc-provider/${HOST}`,
+      accountFrom: 'role',
+      accountId: '444455556666',
+    });
+    assert.equal(
+      matchedProviderArn(HOST, { accountId: '111122223333' })?.arn,
+      `arn:aws:iam::111122223333:oidc-provider/${HOST}`,
+    );
+  });
+
+  test("without an account, the policy's provider of the same issuer, else its first", () => {
+    assert.deepEqual(matchedProviderArn(HOST, { policy }), {
+      arn: `arn:aws-us-gov:iam::111122223333:oidc-provider/${HOST}`,
+      accountFrom: 'policy',
+      accountId: '111122223333',
+    });
+    assert.equal(
+      matchedProviderArn('third.example.com', { policy })?.arn,
+      'arn:aws:iam::777788889999:oidc-provider/third.example.com',
+    );
+    assert.equal(matchedProviderArn(HOST, {}), undefined);
+    assert.equal(
+      matchedProviderArn(HOST, { policy: { Statement: [{ Effect: 'Allow', Principal: '*' }] } }),
+      undefined,
+    );
+  });
+});
