@@ -5,7 +5,7 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { IAM_DEFAULT_REGION } from '../consts.ts';
 import { issuerHostPath } from '../core/iam/arn.ts';
-import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import { KirsaError } from '../errors.ts';
 import { awsError, awsErrorCode } from './errors.ts';
 

@@ -16,15 +16,12 @@ import {
 } from '../core/iam/arn.ts';
 import {
   type ContextValue,
-  closestFailures,
   contextFromClaims,
   evaluateTrustPolicy,
-  formatFailure,
-  type PolicyDocument,
-  parsePolicyDocument,
-  type TrustEvaluation,
   type WebIdentityClaims,
-} from '../core/iam/policy-evaluator.ts';
+} from '../core/iam/policy-evaluate.ts';
+import { formatEvaluation } from '../core/iam/policy-explain.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import { parseServiceAccountRef, serviceAccountSubject } from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
@@ -174,37 +171,6 @@ function formatContext(context: Record<string, ContextValue>): string[] {
     const claim = key.slice(key.lastIndexOf(':') + 1);
     return `  ${`${claim}:`.padEnd(10)} ${Array.isArray(value) ? value.join(', ') : value}`;
   });
-}
-
-export function formatEvaluation(
-  evaluation: TrustEvaluation,
-  policy: PolicyDocument,
-  header: string[],
-): string {
-  const lines = [evaluation.reasons[0]!, '', ...header, ''];
-  if (
-    evaluation.decision === 'deny' &&
-    evaluation.deniedBy === 'explicit-deny' &&
-    evaluation.matchedStatement
-  ) {
-    lines.push(
-      'the Deny statement:',
-      ...JSON.stringify(policy.Statement[evaluation.matchedStatement.index], null, 2)
-        .split('\n')
-        .map((line) => `  ${line}`),
-    );
-    lines.push('  fix:   narrow or remove the Deny statement if this workload should assume the role');
-  } else {
-    for (const failure of closestFailures(evaluation)) lines.push(...formatFailure(failure), '');
-    const others = evaluation.failures.length - closestFailures(evaluation).length;
-    if (others > 0)
-      lines.push(
-        `(${others} more failed element${others === 1 ? '' : 's'} in other statements; -o json lists them all)`,
-      );
-  }
-  for (const warning of evaluation.warnings) lines.push(`warning: ${warning}`);
-  while (lines.at(-1) === '') lines.pop();
-  return `${lines.join('\n')}\n`;
 }
 
 async function runExplain(flags: ExplainFlags): Promise<void> {

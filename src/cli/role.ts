@@ -20,6 +20,7 @@ import {
   defaultRoleName,
   iamProviderHostPath,
 } from '../core/iam/arn.ts';
+import { canonicalPolicyJson } from '../core/iam/policy-grammar.ts';
 import {
   type MergeResult,
   mergeTrustPolicy,
@@ -105,21 +106,6 @@ function annotationsFor(context: RoleContext): Record<string, string> {
     context.request.audiences,
     context.flags.annotationPrefix,
   );
-}
-
-/** Canonical JSON of a policy text, so formatting differences do not count as a change. */
-function canonicalJson(text: string): string {
-  const sortKeys = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(sortKeys);
-    if (value !== null && typeof value === 'object')
-      return Object.fromEntries(
-        Object.entries(value as Record<string, unknown>)
-          .sort(([left], [right]) => left.localeCompare(right))
-          .map(([key, child]) => [key, sortKeys(child)]),
-      );
-    return value;
-  };
-  return JSON.stringify(sortKeys(JSON.parse(text)));
 }
 
 const PHASES: Array<Phase<RoleContext>> = [
@@ -213,8 +199,8 @@ const PHASES: Array<Phase<RoleContext>> = [
     async run(context) {
       if (context.inlinePolicyText === undefined)
         return { status: 'skipped', detail: 'no --inline-policy given' };
-      const wanted = canonicalJson(context.inlinePolicyText);
-      if (context.existingInline !== undefined && canonicalJson(context.existingInline) === wanted)
+      const wanted = canonicalPolicyJson(context.inlinePolicyText);
+      if (context.existingInline !== undefined && canonicalPolicyJson(context.existingInline) === wanted)
         return { status: 'unchanged', detail: `"${INLINE_POLICY_NAME}" already holds it` };
       await context.iam.putInlinePolicy(context.roleName, INLINE_POLICY_NAME, wanted);
       return {

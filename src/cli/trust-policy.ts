@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
 import { checkProviderArn, providerArnFor } from '../core/iam/arn.ts';
-import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import {
   buildTrustPolicy,
   mergeTrustPolicy,

@@ -6,12 +6,12 @@
 import { ANNOTATION, ASSUME_ROLE_WITH_WEB_IDENTITY, DEFAULT_TOKEN_AUDIENCE, ENV } from '../consts.ts';
 import { issuerUrlOfHostPath } from '../core/iam/arn.ts';
 import {
-  closestFailures,
   contextFromClaims,
   evaluateTrustPolicy,
-  type PolicyDocument,
   type WebIdentityClaims,
-} from '../core/iam/policy-evaluator.ts';
+} from '../core/iam/policy-evaluate.ts';
+import { closestFailures } from '../core/iam/policy-explain.ts';
+import type { PolicyDocument } from '../core/iam/policy-grammar.ts';
 import { audienceFindings, kidFinding } from '../core/sts/token-checks.ts';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';

@@ -7,7 +7,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { IamRoles } from '../aws/iam-role.ts';
 import { ANNOTATION, DEFAULT_SERVICE_ACCOUNT } from '../consts.ts';
 import { issuerHostPath, matchedProviderArn, roleArnParts } from '../core/iam/arn.ts';
-import type { WebIdentityClaims } from '../core/iam/policy-evaluator.ts';
+import type { WebIdentityClaims } from '../core/iam/policy-evaluate.ts';
 import { isKirsaError, KirsaError } from '../errors.ts';
 import { fetchIssuerDocument } from '../issuer/https.ts';
 import type { ClusterReader } from '../kube/client.ts';

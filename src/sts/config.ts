@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { roleArnParts } from '../core/iam/arn.ts';
-import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-evaluator.ts';
+import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import { MAX_SESSION_SECONDS } from '../core/sts/protocol.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';

@@ -14,7 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { STS_TOKEN_ALGORITHMS } from '../consts.ts';
 import { assumedRoleArn, buildProviderArn, issuerHostPath, roleArnParts } from '../core/iam/arn.ts';
-import { closestFailures, contextFromClaims, evaluateTrustPolicy } from '../core/iam/policy-evaluator.ts';
+import { contextFromClaims, evaluateTrustPolicy } from '../core/iam/policy-evaluate.ts';
+import { closestFailures } from '../core/iam/policy-explain.ts';
 import {
   type AssumeRoleWithWebIdentityOutput,
   acceptTokenClaims,

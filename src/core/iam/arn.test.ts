@@ -21,7 +21,7 @@ import {
   providerArnFor,
   roleArnParts,
 } from './arn.ts';
-import type { PolicyDocument } from './policy-evaluator.ts';
+import type { PolicyDocument } from './policy-grammar.ts';
 
 const ISSUER = 'https://oidc.example.com/cluster-a';
 const HOST = 'oidc.example.com/cluster-a';

@@ -6,7 +6,7 @@
 import { ROLE_NAME_MAX_LENGTH } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
 import { issuerUrlProblems } from '../oidc/issuer-url.ts';
-import type { PolicyDocument } from './policy-evaluator.ts';
+import type { PolicyDocument } from './policy-grammar.ts';
 
 // --- Partitions and accounts --------------------------------------------------------------------------------
 

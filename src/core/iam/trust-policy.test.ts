@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { evaluateTrustPolicy, type PolicyDocument } from './policy-evaluator.ts';
+import { evaluateTrustPolicy } from './policy-evaluate.ts';
+import type { PolicyDocument } from './policy-grammar.ts';
 import {
   buildTrustPolicy,
   mergeTrustPolicy,

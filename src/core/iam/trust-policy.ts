@@ -12,7 +12,8 @@ import {
 } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
 import { checkProviderArn } from './arn.ts';
-import { evaluateTrustPolicy, type PolicyDocument, type PolicyStatement } from './policy-evaluator.ts';
+import { evaluateTrustPolicy } from './policy-evaluate.ts';
+import type { PolicyDocument, PolicyStatement } from './policy-grammar.ts';
 
 export interface ServiceAccountRef {
   namespace: string;
