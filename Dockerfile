@@ -1,18 +1,44 @@
 # The kirsa webhook image. Build stage: install everything and compile TypeScript to dist/ (Node refuses to
 # strip types under node_modules, and a compiled image starts faster). Runtime stage: production
-# dependencies and dist/ only, as a non-root user, on a read-only root filesystem.
-FROM node:24-bookworm-slim AS build
+# dependencies and dist/ only, without npm, as a non-root user, on a read-only root filesystem.
+#
+#   docker build -t kirsa:dev \
+#     --build-arg VERSION="$(node -p 'require("./package.json").version')" \
+#     --build-arg REVISION="$(git rev-parse HEAD)" .
+#
+# NODE_IMAGE is the Node.js 24 image both stages start from: anything with node, npm, a shell and `rm`
+# (the official slim image has them). The default is a tag, not a digest: this project is built on machines
+# that cannot reach an image registry, so no digest could be checked here, and a digest written down unchecked
+# could name the wrong platform or nothing at all. For a reproducible build pin it yourself:
+#   --build-arg NODE_IMAGE=docker.io/library/node:24-bookworm-slim@sha256:<digest>
+# (`skopeo inspect docker://docker.io/library/node:24-bookworm-slim` or `docker buildx imagetools inspect`
+# print the digest). The tests build this same file on a base made from Debian packages and the project's
+# own Node 24 binary (tools/image/build.sh).
+ARG NODE_IMAGE=docker.io/library/node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
-COPY examples ./examples
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+RUN node_modules/.bin/tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+FROM ${NODE_IMAGE}
+# The webhook never runs npm, npx, corepack or yarn; a runtime without them has fewer tools for an intruder
+# and fewer packages for a scanner to report. `kirsa` goes on PATH (for `--entrypoint kirsa`), and /webhook
+# is the command the reference webhook's manifests give the container (bin/webhook.js).
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
+  && ln -s /app/bin/kirsa.js /usr/local/bin/kirsa \
+  && ln -s /app/bin/webhook.js /webhook
+# A 1 MB young generation: the short-lived garbage of reading a large identity mapping is collected as it
+# goes instead of growing the heap. --expose-gc lets the webhook run one full collection right after it
+# loads a large mapping (src/identity/mapping-text.ts). With 50,000 identities it idles at 88-94 MB of RSS
+# (bench/identities-memory.ts), with the same admission latency in bench/webhook-admission.ts. They are
+# set here, not on a command line, so that the entrypoint and /webhook both get them.
+ENV NODE_ENV=production NODE_OPTIONS="--max-semi-space-size=1 --expose-gc"
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
@@ -21,9 +47,14 @@ COPY --from=build /src/bin ./bin
 # 65532: the conventional "nonroot" uid, matched by runAsUser in deploy/.
 USER 65532:65532
 EXPOSE 8443 9999
-# A 1 MB young generation: the short-lived garbage of reading a large identity mapping is collected as it
-# goes instead of growing the heap. --expose-gc lets the webhook run one full collection right after it
-# loads a large mapping (src/identity/mapping-text.ts). With 50,000 identities it idles at 88-94 MB of RSS
-# (bench/identities-memory.ts), with the same admission latency in bench/webhook-admission.ts.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--expose-gc", "/app/bin/kirsa.js"]
+ENTRYPOINT ["kirsa"]
 CMD ["webhook"]
+
+ARG VERSION=""
+ARG REVISION=""
+LABEL org.opencontainers.image.title="kirsa" \
+      org.opencontainers.image.description="IAM Roles for Service Accounts on self-managed Kubernetes: the pod identity webhook" \
+      org.opencontainers.image.source="https://github.com/kirsa-dev/kirsa" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
