@@ -285,6 +285,15 @@ build_all() {
     echo "image: another build.sh holds $dir/.lock; waiting for it" >&2
     flock 8
   fi
+  # The run state (mount counts, locks) describes this boot only; after a reboot it would claim layers
+  # are still mounted, so it starts afresh.
+  local boot
+  boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || true)
+  if [[ $(cat "$dir/runroot/.boot-id" 2>/dev/null || true) != "$boot" ]]; then
+    rm -rf "$dir/runroot"
+    mkdir -p "$dir/runroot"
+    printf '%s\n' "$boot" >"$dir/runroot/.boot-id"
+  fi
   build_base
   build_image
 }
