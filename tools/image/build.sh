@@ -104,12 +104,30 @@ require_node() {
 
 short() { sha256sum | cut -c1-16; }
 
+# memo KEY COMMAND...: COMMAND's output, remembered under KEY. It saves the seconds that resolving the
+# Debian packages and hashing the 120 MB node binary take on every warm run; each KEY names all the
+# command depends on.
+memo() {
+  local file
+  file="$dir/memo/$(printf '%s' "$1" | short)"
+  shift
+  if [[ ! -f $file ]]; then
+    mkdir -p "$dir/memo"
+    "$@" >"$file.tmp.$$" || { rm -f "$file.tmp.$$"; return 1; }
+    mv -f "$file.tmp.$$" "$file"
+  fi
+  cat "$file"
+}
+
 compute_keys() {
   # The exact Debian package versions and files apt would fetch (no download): a point release or a
   # security update makes a new base.
-  deb_uris=$(apt-get download --print-uris "${DEBIAN_PACKAGES[@]}" 2>/dev/null) ||
+  # apt's answer changes only with its package lists.
+  local lists
+  lists=$(stat -c '%n %s %Y' /var/lib/apt/lists/*Release 2>/dev/null || true)
+  deb_uris=$(memo "debs ${DEBIAN_PACKAGES[*]} $lists" apt-get download --print-uris "${DEBIAN_PACKAGES[@]}" 2>/dev/null) ||
     die "apt-get cannot resolve ${DEBIAN_PACKAGES[*]}: run apt-get update"
-  node_sum=$(sha256sum "$node_bin" | cut -d' ' -f1)
+  node_sum=$(memo "sha256 $(stat -L -c '%n %s %Y %i' "$node_bin")" sha256sum "$node_bin" | cut -d' ' -f1)
   ca_bundle=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
   [[ -r $ca_bundle ]] || die "no CA bundle at $ca_bundle for npm in the build: install ca-certificates or set SSL_CERT_FILE"
   ca_sum=$(sha256sum "$ca_bundle" | cut -d' ' -f1)
