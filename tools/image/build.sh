@@ -125,8 +125,14 @@ compute_keys() {
   # apt's answer changes only with its package lists.
   local lists
   lists=$(stat -c '%n %s %Y' /var/lib/apt/lists/*Release 2>/dev/null || true)
-  deb_uris=$(memo "debs ${DEBIAN_PACKAGES[*]} $lists" apt-get download --print-uris "${DEBIAN_PACKAGES[@]}" 2>/dev/null) ||
-    die "apt-get cannot resolve ${DEBIAN_PACKAGES[*]}: run apt-get update"
+  if ! deb_uris=$(memo "debs ${DEBIAN_PACKAGES[*]} $lists" apt-get download --print-uris "${DEBIAN_PACKAGES[@]}" 2>/dev/null); then
+    # A machine whose package lists were never fetched (or were cleaned) knows no package yet.
+    [[ $mode == build && $EUID == 0 ]] || die "apt-get cannot resolve ${DEBIAN_PACKAGES[*]}: run apt-get update"
+    apt-get update -qq >&2 || die "apt-get update failed"
+    lists=$(stat -c '%n %s %Y' /var/lib/apt/lists/*Release 2>/dev/null || true)
+    deb_uris=$(memo "debs ${DEBIAN_PACKAGES[*]} $lists" apt-get download --print-uris "${DEBIAN_PACKAGES[@]}" 2>/dev/null) ||
+      die "apt-get cannot resolve ${DEBIAN_PACKAGES[*]} even after apt-get update"
+  fi
   node_sum=$(memo "sha256 $(stat -L -c '%n %s %Y %i' "$node_bin")" sha256sum "$node_bin" | cut -d' ' -f1)
   ca_bundle=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
   [[ -r $ca_bundle ]] || die "no CA bundle at $ca_bundle for npm in the build: install ca-certificates or set SSL_CERT_FILE"
@@ -317,7 +323,7 @@ build_all() {
 }
 
 main() {
-  local mode=${1:-build}
+  mode=${1:-build}
   case $mode in
   build | --print-env | --prune) ;;
   -h | --help)
