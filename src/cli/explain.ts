@@ -23,6 +23,8 @@ import {
 import { formatEvaluation } from '../core/iam/policy-explain.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import { parseServiceAccountRef, serviceAccountSubject } from '../core/iam/trust-policy.ts';
+import { issuerUrlProblems } from '../core/oidc/issuer-url.ts';
+import { tokenChecks } from '../core/sts/token-checks.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../read-input.ts';
 
@@ -130,14 +132,14 @@ async function requestFacts(flags: ExplainFlags): Promise<RequestFacts> {
   const notes = [
     `claims read from ${flags.tokenFile} without verifying its signature (explain judges the trust policy only; kirsa issuer verify checks the signature)`,
   ];
-  if (!claims.iss.startsWith('https://'))
-    notes.push(`the token's iss ${claims.iss} is not https, and IAM only accepts https providers`);
-  if (typeof claims.exp === 'number' && claims.exp * 1000 < Date.now())
-    notes.push(
-      `the token expired at ${new Date(claims.exp * 1000).toISOString()}: STS would answer ExpiredTokenException before reading the trust policy`,
-    );
-  if (Array.isArray(claims.aud) && claims.aud.length > 1 && typeof claims.azp !== 'string')
-    notes.push('the token has several audiences and no azp claim, which STS refuses');
+  // What STS refuses before it reads any trust policy, by the same rules the local STS and issuer verify
+  // apply: the issuer URL's (IAM has no provider for a URL that breaks them) and the token's claims.
+  for (const problem of issuerUrlProblems(claims.iss).filter((found) => found.severity === 'error'))
+    notes.push(`the token's iss ${claims.iss} breaks an IAM issuer rule: ${problem.rule}`);
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  for (const finding of tokenChecks({ payload: claims, nowSeconds }))
+    if (finding.status === 'fail')
+      notes.push(`STS would refuse the token before reading the trust policy: ${finding.message}`);
   const hostPath = issuerHostPath(claims.iss);
   return { hostPath, context: contextFromClaims(hostPath, claims), notes };
 }

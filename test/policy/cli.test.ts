@@ -209,6 +209,32 @@ describe('kirsa explain', () => {
     assert.match(late.stdout, /ExpiredTokenException/);
   });
 
+  test('--token-file: the claims are judged by the STS token rules, clock skew included', async () => {
+    const notesFor = async (file: string) => {
+      const run = await runKirsa([
+        'explain',
+        '--policy-file',
+        policyFile,
+        '--token-file',
+        file,
+        '-o',
+        'json',
+      ]);
+      return (JSON.parse(run.stdout) as { notes: string[] }).notes.join('\n');
+    };
+    const sub = 'system:serviceaccount:default:s3-echoer';
+    // A minute past exp is inside the five minutes of clock skew STS allows: not refused.
+    assert.doesNotMatch(await notesFor(await token({ sub, aud: 'sts.amazonaws.com' }, '-1m')), /expired/);
+    assert.match(
+      await notesFor(await token({ sub, aud: 'sts.amazonaws.com' }, '-2h')),
+      /STS would refuse the token before reading the trust policy: the token expired at \S+ \(ExpiredTokenException\)/,
+    );
+    assert.match(
+      await notesFor(await token({ sub, aud: ['sts.amazonaws.com', 'other'] })),
+      /STS would refuse the token before reading the trust policy: the token has several audiences and no azp/,
+    );
+  });
+
   test('a provider in another account is named as the principal failure', async () => {
     const run = await explainFor('s3-echoer', '--account-id', '444455556666');
     assert.equal(run.code, 1);
