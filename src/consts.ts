@@ -133,6 +133,8 @@ export const NODE_KEY_DIR = {
 
 // --- The webhook server (`kirsa webhook`) --------------------------------------------------------------------
 
+/** The --log-level values of the servers: pino's level names, listed once for the flag's check and help. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 /** HTTPS port; 8443 rather than the reference's 443 so the container needs no privilege to bind it. */
 export const DEFAULT_WEBHOOK_PORT = 8443;
 /** Plain-HTTP port of /metrics; the reference's, so existing scrape configs keep working. */

@@ -18,6 +18,7 @@ import {
   DEFAULT_TLS_SECRET_NAME,
   DEFAULT_WEBHOOK_NAMESPACE,
   DEFAULT_WEBHOOK_PORT,
+  LOG_LEVELS,
   SELF_MANAGED_TLS_CHECK_INTERVAL,
   WEBHOOK_OBJECT_NAME,
 } from '../consts.ts';
@@ -35,8 +36,6 @@ import {
 
 // The server's modules (the Kubernetes client alone takes half a second to load) are imported by
 // webhook/main.ts when the webhook starts, so other verbs do not pay for them.
-
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export interface WebhookFlags extends MutationFlagValues {
   port: number;

@@ -4,16 +4,6 @@
 
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino';
 
-export const LOG_LEVELS: readonly LevelWithSilent[] = [
-  'trace',
-  'debug',
-  'info',
-  'warn',
-  'error',
-  'fatal',
-  'silent',
-];
-
 const REDACTED_PATHS = [
   'token',
   '*.token',

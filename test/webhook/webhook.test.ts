@@ -491,7 +491,7 @@ describe('command line', () => {
     assert.match(help.stdout, /default: "1\.2"/);
   });
 
-  test('refuses to start without any identity source, and with TLS 1.0', async () => {
+  test('refuses to start without any identity source, with TLS 1.0, or with an unknown log level', async () => {
     const { runKirsa } = await import('../support/run-kirsa.ts');
     const none = await runKirsa(
       ['webhook', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')],
@@ -508,6 +508,12 @@ describe('command line', () => {
     );
     assert.equal(old.code, 2);
     assert.match(old.stderr, /TLS 1.2 or newer/);
+    const loud = await runKirsa(['webhook', '--log-level', 'loud']);
+    assert.equal(loud.code, 2);
+    assert.match(
+      loud.stderr,
+      /--log-level takes one of trace, debug, info, warn, error, fatal, silent, not "loud"/,
+    );
   });
 
   test('accepts the reference manifest flags it does not need', async () => {
