@@ -237,6 +237,17 @@ build_base() {
   report base built "$t0" "$base_ref (node $node_version, npm $NPM_VERSION)"
 }
 
+# Older bases leave the store, and their stamps the cache: nothing builds on them any more. (Apart from
+# build_base, whose text is part of the base's key.)
+drop_old_bases() {
+  local old
+  for old in $(bh images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep '^localhost/kirsa-image-base:' || true); do
+    [[ $old == "$base_ref" ]] && continue
+    bh rmi "$old" >/dev/null 2>&1 || true
+    rm -rf "$dir/base-${old##*:}"
+  done
+}
+
 build_image() {
   local t0=$EPOCHREALTIME
   if is_built "$image_dir" && [[ -f $image_dir/bundle/config.json ]]; then
@@ -319,6 +330,7 @@ build_all() {
     printf '%s\n' "$boot" >"$dir/runroot/.boot-id"
   fi
   build_base
+  drop_old_bases
   build_image
 }
 
