@@ -20,7 +20,7 @@ import {
   defaultRoleName,
   iamProviderHostPath,
 } from '../core/iam/arn.ts';
-import { canonicalPolicyJson } from '../core/iam/policy-grammar.ts';
+import { canonicalPolicyJson, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import {
   type MergeResult,
   mergeTrustPolicy,
@@ -178,19 +178,10 @@ const PHASES: Array<Phase<RoleContext>> = [
           { cause: error },
         );
       }
-      try {
-        const parsed = JSON.parse(text) as { Statement?: unknown };
-        if (parsed === null || typeof parsed !== 'object' || parsed.Statement === undefined)
-          throw new Error('no Statement');
-      } catch (error) {
-        throw new KirsaError(
-          'INPUT_INVALID',
-          `${context.flags.inlinePolicy} is not a policy document: ${(error as Error).message}`,
-          {
-            hint: 'write {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ..., "Resource": ...}]}',
-          },
-        );
-      }
+      parsePolicyDocument(text, {
+        kind: 'permissions',
+        name: `${context.flags.inlinePolicy} is not a policy document`,
+      });
       context.inlinePolicyText = text;
       context.existingInline = context.existingRole
         ? await context.iam.getInlinePolicy(context.roleName, INLINE_POLICY_NAME)

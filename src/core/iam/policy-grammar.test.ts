@@ -39,6 +39,29 @@ describe('parsing', () => {
   });
 });
 
+describe('permissions policies', () => {
+  test('an inline permissions policy is read by the same grammar, refused with its own name and example', () => {
+    const good =
+      '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}';
+    assert.equal(parsePolicyDocument(good, { kind: 'permissions' }).Statement.length, 1);
+    for (const bad of [
+      '{"Version": "2012-10-17"',
+      '{"Version": "2012-10-17"}',
+      '{"Statement": [{"Effect": "allow"}]}',
+    ])
+      assert.throws(
+        () => parsePolicyDocument(bad, { kind: 'permissions', name: 'inline.json is not a policy document' }),
+        (error: unknown) =>
+          error instanceof KirsaError &&
+          error.code === 'INPUT_INVALID' &&
+          error.message.startsWith('inline.json is not a policy document: ') &&
+          error.hint?.includes('"Resource"') === true &&
+          !error.hint.includes('Principal'),
+        bad,
+      );
+  });
+});
+
 describe('canonical JSON', () => {
   test('key order and formatting do not count; values and list order do', () => {
     const a =

@@ -31,27 +31,36 @@ export interface PolicyDocument {
 
 // --- Parsing --------------------------------------------------------------------------------------------------
 
-function invalid(message: string): KirsaError {
-  return new KirsaError('INPUT_INVALID', `trust policy: ${message}`, {
-    hint: 'a trust policy is {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {...}, "Action": ..., "Condition": {...}}]}',
-  });
-}
+/** Which policy a text is meant to be: the refusal's example differs (a trust policy names a Principal). */
+export type PolicyKind = 'trust' | 'permissions';
+
+const EXAMPLES: Record<PolicyKind, string> = {
+  trust:
+    'a trust policy is {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {...}, "Action": ..., "Condition": {...}}]}',
+  permissions:
+    'write {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ..., "Resource": ...}]}',
+};
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkStringList(value: unknown, where: string): void {
-  const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0 || !list.every((item) => typeof item === 'string'))
-    throw invalid(`${where} must be a string or a list of strings`);
-}
-
 /**
  * Reads a policy from its JSON text (also URL-encoded, as IAM's GetRole returns it) or from an object, and
- * checks the shape the evaluator relies on. A single Statement object becomes a list of one.
+ * checks the shape the evaluator relies on. A single Statement object becomes a list of one. Refusals start
+ * with `name` (by default "trust policy") and give an example of the kind asked for.
  */
-export function parsePolicyDocument(input: unknown): PolicyDocument {
+export function parsePolicyDocument(
+  input: unknown,
+  { kind = 'trust', name = `${kind} policy` }: { kind?: PolicyKind; name?: string } = {},
+): PolicyDocument {
+  const invalid = (message: string) =>
+    new KirsaError('INPUT_INVALID', `${name}: ${message}`, { hint: EXAMPLES[kind] });
+  const checkStringList = (value: unknown, where: string) => {
+    const list = Array.isArray(value) ? value : [value];
+    if (list.length === 0 || !list.every((item) => typeof item === 'string'))
+      throw invalid(`${where} must be a string or a list of strings`);
+  };
   let document = input;
   if (typeof input === 'string') {
     let text = input.trim();
