@@ -29,7 +29,16 @@ export interface StsConfig {
   roles: StsRole[];
   /** PEM text of CAs to trust, besides the system's, when fetching issuers' keys. */
   extraCaPem: string[];
+  /** The region signed calls must be scoped to (DEFAULT_STS_REGION when absent). */
+  region?: string;
 }
+
+/**
+ * The region of STS's global endpoint (sts.amazonaws.com): SDKs sign for it unless told a region. A regional
+ * STS accepts only signatures scoped to its own region, and so does the local one.
+ */
+export const DEFAULT_STS_REGION = 'us-east-1';
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 const DEFAULT_MAX_SESSION_SECONDS = 3600;
 
@@ -41,7 +50,15 @@ function invalid(source: string, message: string): KirsaError {
 
 /** Checks a parsed configuration document; file references are resolved against `baseDir`. */
 export async function buildStsConfig(document: unknown, source: string, baseDir: string): Promise<StsConfig> {
-  const root = (document ?? {}) as { providers?: unknown; roles?: unknown; extraCaFiles?: unknown };
+  const root = (document ?? {}) as {
+    providers?: unknown;
+    roles?: unknown;
+    extraCaFiles?: unknown;
+    region?: unknown;
+  };
+  const region = root.region ?? DEFAULT_STS_REGION;
+  if (typeof region !== 'string' || !REGION.test(region))
+    throw invalid(source, 'region must be an AWS region name such as us-east-1 or eu-west-1');
   if (!Array.isArray(root.providers) || root.providers.length === 0)
     throw invalid(source, 'providers must be a non-empty list');
   if (!Array.isArray(root.roles)) throw invalid(source, 'roles must be a list');
@@ -111,7 +128,7 @@ export async function buildStsConfig(document: unknown, source: string, baseDir:
       }),
     ),
   );
-  return { providers, roles, extraCaPem };
+  return { providers, roles, extraCaPem, region };
 }
 
 export async function loadStsConfig(path: string): Promise<StsConfig> {

@@ -34,7 +34,7 @@ import {
 } from '../core/sts/protocol.ts';
 import { keyForToken } from '../core/sts/token-checks.ts';
 import { listen } from '../net/listen.ts';
-import type { StsConfig } from './config.ts';
+import { DEFAULT_STS_REGION, type StsConfig } from './config.ts';
 import type { IssuerKeySource } from './issuer-keys.ts';
 import { type SigningSecret, verifySigV4 } from './sigv4.ts';
 
@@ -71,10 +71,27 @@ interface SessionRecord extends SigningSecret {
 
 const BODY_LIMIT = 64 * 1024;
 
+/**
+ * The request body, or undefined when it is over BODY_LIMIT: refused from Content-Length before reading
+ * anything, else as soon as the bytes read pass the limit (a chunked body has no length to check).
+ */
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > BODY_LIMIT) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > BODY_LIMIT) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 export function createStsHandler(options: StsServerOptions) {
   const now = options.now ?? (() => new Date());
   const randomBytes = options.randomBytes ?? ((size: number) => cryptoRandomBytes(size));
   const sessions = new Map<string, SessionRecord>();
+  const region = options.config.region ?? DEFAULT_STS_REGION;
 
   function rememberSession(accessKeyId: string, record: SessionRecord): void {
     const instant = now().getTime();
@@ -191,7 +208,11 @@ export function createStsHandler(options: StsServerOptions) {
     return renderAssumeRoleWithWebIdentity(output, randomUUID());
   }
 
-  async function getCallerIdentity(req: IncomingMessage, body: string, url: URL): Promise<string | StsError> {
+  async function getCallerIdentity(
+    req: IncomingMessage,
+    body: Uint8Array,
+    url: URL,
+  ): Promise<string | StsError> {
     const verified = await verifySigV4(
       {
         method: req.method ?? 'POST',
@@ -202,6 +223,7 @@ export function createStsHandler(options: StsServerOptions) {
       },
       (accessKeyId) => sessions.get(accessKeyId),
       now(),
+      { region, service: 'sts' },
     );
     if (isStsError(verified)) return verified;
     const session = sessions.get(verified.accessKeyId)!;
@@ -214,19 +236,14 @@ export function createStsHandler(options: StsServerOptions) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const record: StsCallRecord = { action: '', status: 200 };
     let answer: string | StsError;
+    let tooLarge = false;
     try {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > BODY_LIMIT) break;
-        chunks.push(chunk as Buffer);
-      }
-      const body = Buffer.concat(chunks).toString('utf8');
+      const bytes = await readBody(req);
+      tooLarge = bytes === undefined;
       const url = new URL(req.url ?? '/', 'http://sts.local');
-      const params = parseQueryParameters(body, url.search);
+      const params = bytes === undefined ? {} : parseQueryParameters(bytes.toString('utf8'), url.search);
       record.action = params.Action ?? '';
-      if (size > BODY_LIMIT)
+      if (bytes === undefined)
         answer = stsError('ValidationError', `The request body exceeds ${BODY_LIMIT} bytes`);
       else if (params.Version !== undefined && params.Version !== STS_API_VERSION)
         answer = stsError(
@@ -235,7 +252,7 @@ export function createStsHandler(options: StsServerOptions) {
         );
       else if (record.action === 'AssumeRoleWithWebIdentity')
         answer = await assumeRoleWithWebIdentity(params, record);
-      else if (record.action === 'GetCallerIdentity') answer = await getCallerIdentity(req, body, url);
+      else if (record.action === 'GetCallerIdentity') answer = await getCallerIdentity(req, bytes, url);
       else
         answer = stsError(
           'InvalidAction',
@@ -248,7 +265,14 @@ export function createStsHandler(options: StsServerOptions) {
     const xml = isStsError(answer) ? renderError(answer, requestId) : answer;
     record.status = isStsError(answer) ? answer.status : 200;
     if (isStsError(answer)) record.code = answer.code;
-    res.writeHead(record.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+    res.writeHead(record.status, {
+      'content-type': 'text/xml',
+      'content-length': Buffer.byteLength(xml),
+      'x-amzn-requestid': requestId,
+      // The rest of an over-limit body is never read, so the connection cannot carry another request: say so
+      // and close it, rather than leave the client waiting on a connection whose parser is stuck mid-body.
+      ...(tooLarge ? { connection: 'close' } : {}),
+    });
     res.end(xml);
     options.onCall?.(record);
   };
