@@ -10,6 +10,7 @@ import {
   DEFAULT_TOKEN_EXPIRATION_SECONDS,
   MIN_TOKEN_EXPIRATION_SECONDS,
 } from '../../consts.ts';
+import { compileGlob, globMatches, type NamespaceGlob } from './glob.ts';
 
 export interface WebIdentity {
   mode: 'web-identity';
@@ -175,7 +176,7 @@ export interface MappingEntry {
 
 interface PatternEntry {
   key: string;
-  namespacePattern: RegExp;
+  namespacePattern: NamespaceGlob;
   serviceAccount: string;
   /** Literal characters in the namespace pattern: the more, the more specific. */
   specificity: number;
@@ -202,11 +203,6 @@ function goField(record: Record<string, unknown>, name: string): unknown {
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(record)) if (key.toLowerCase() === wanted) return value;
   return undefined;
-}
-
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${escaped.join('.*')}$`);
 }
 
 function parseMappingEntry(key: string, raw: unknown): MappingEntry | string {
@@ -337,7 +333,7 @@ function addMappingEntry(
   if (namespace.includes('*')) {
     patterns.set(key, {
       key,
-      namespacePattern: globToRegExp(namespace),
+      namespacePattern: compileGlob(namespace),
       serviceAccount,
       specificity: namespace.replaceAll('*', '').length,
       entry,
@@ -358,7 +354,7 @@ export function lookupMapping(
   const exact = mapping.exact.get(key);
   if (exact !== undefined) return { key, entry: exact };
   for (const pattern of mapping.patterns) {
-    if (pattern.serviceAccount === serviceAccount && pattern.namespacePattern.test(namespace)) {
+    if (pattern.serviceAccount === serviceAccount && globMatches(pattern.namespacePattern, namespace)) {
       return { key: pattern.key, entry: pattern.entry };
     }
   }
