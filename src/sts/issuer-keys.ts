@@ -5,6 +5,7 @@
 
 import { rootCertificates } from 'node:tls';
 import { STS_FETCH_TIMEOUT_MS } from '../consts.ts';
+import { jwksKeyLimitProblem } from '../core/oidc/documents.ts';
 import { discoveryUrlFor } from '../core/oidc/issuer-url.ts';
 import { type StsError, stsError } from '../core/sts/protocol.ts';
 import type { KirsaError } from '../errors.ts';
@@ -56,6 +57,8 @@ export function createIssuerKeySource({
       };
       if (!Array.isArray(jwks?.keys))
         return stsError('InvalidIdentityToken', `${KEY_ERROR} (the JWKS has no keys)`);
+      const tooMany = jwksKeyLimitProblem(jwks.keys);
+      if (tooMany) return stsError('InvalidIdentityToken', `${KEY_ERROR} (${tooMany})`);
       const keys = { keys: jwks.keys as Array<Record<string, unknown>> };
       cache.set(issuerUrl, { keys, fetchedAt: now() });
       return keys;

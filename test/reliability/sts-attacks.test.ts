@@ -406,3 +406,111 @@ describe('finding 8: an over-limit body on a keep-alive connection', () => {
     assert.equal(await readAnswer(socket), undefined);
   });
 });
+
+/** AssumeRoleWithWebIdentity as a raw form POST, so any parameter text reaches the STS as an attacker typed it. */
+function assumeRaw(url: string, params: Record<string, string>): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      Action: 'AssumeRoleWithWebIdentity',
+      Version: '2011-06-15',
+      RoleArn: ROLE,
+      RoleSessionName: 'attacker',
+      ...params,
+    }).toString(),
+  });
+}
+
+describe('finding 14: STS edge cases', () => {
+  test('time claims that are numbers but no time (exp -1e308, iat 1e308, nbf 1e308) are 400 InvalidIdentityToken', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    for (const claims of [{ exp: -1e308 }, { iat: 1e308 }, { nbf: 1e308 }, { exp: 1e308 }, { iat: -1e308 }]) {
+      const token = await issuer.serviceAccountToken({
+        namespace: 'default',
+        serviceAccount: 'victim',
+        claims,
+      });
+      const answer = await assumeRaw(sts.url, { WebIdentityToken: token });
+      const body = await answer.text();
+      assert.equal(answer.status, 400, `${JSON.stringify(claims)}: ${body}`);
+      assert.match(body, /<Code>InvalidIdentityToken<\/Code>/, JSON.stringify(claims));
+      assert.match(body, /which is not a time/, JSON.stringify(claims));
+    }
+    // The SDK reads the same answer as its modelled exception.
+    const token = await issuer.serviceAccountToken({
+      namespace: 'default',
+      serviceAccount: 'victim',
+      claims: { iat: now, exp: -1e308 },
+    });
+    await assert.rejects(
+      new STSClient({
+        endpoint: sts.url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
+        maxAttempts: 1,
+      }).send(
+        new AssumeRoleWithWebIdentityCommand({
+          RoleArn: ROLE,
+          RoleSessionName: 'sdk-session',
+          WebIdentityToken: token,
+        }),
+      ),
+      { name: 'InvalidIdentityTokenException' },
+    );
+  });
+
+  test('DurationSeconds that only Number() reads as an integer (1e3, 0x1000, " 3600") is ValidationError', async () => {
+    const token = await issuer.serviceAccountToken({ namespace: 'default', serviceAccount: 'victim' });
+    for (const duration of ['1e3', '0x1000', ' 3600', '3600 ', '3600.0', '0b111000010000', '', '+']) {
+      const answer = await assumeRaw(sts.url, { WebIdentityToken: token, DurationSeconds: duration });
+      const body = await answer.text();
+      assert.equal(answer.status, 400, `${JSON.stringify(duration)}: ${body}`);
+      assert.match(body, /<Code>ValidationError<\/Code>/, JSON.stringify(duration));
+    }
+    const plain = await assumeRaw(sts.url, { WebIdentityToken: token, DurationSeconds: '3600' });
+    assert.equal(plain.status, 200, await plain.text());
+  });
+
+  test('an issuer publishing more than 100 RSA keys has its tokens refused, as STS refuses them', async () => {
+    const crowded = await startTestIssuer({ extraKeys: 100 });
+    const hostPath = crowded.url.replace('https://', '');
+    const config = await buildStsConfig(
+      {
+        providers: [{ url: crowded.url, clientIds: ['sts.amazonaws.com'] }],
+        roles: [
+          {
+            arn: ROLE,
+            trustPolicy: {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${hostPath}` },
+                  Action: 'sts:AssumeRoleWithWebIdentity',
+                },
+              ],
+            },
+          },
+        ],
+      },
+      'test',
+      dir,
+    );
+    const local = await startStsServer({
+      config,
+      keySource: createIssuerKeySource({ extraCaPem: [crowded.caPem] }),
+    });
+    try {
+      const token = await crowded.serviceAccountToken({ namespace: 'default', serviceAccount: 'victim' });
+      const answer = await assumeRaw(local.url, { WebIdentityToken: token });
+      const body = await answer.text();
+      assert.equal(answer.status, 400, body);
+      assert.match(body, /<Code>InvalidIdentityToken<\/Code>/);
+      assert.match(body, /the JWKS has 101 RSA keys; STS accepts at most 100/);
+    } finally {
+      await local.close();
+      await crowded.close();
+    }
+  });
+});

@@ -28,21 +28,29 @@ export interface TestIssuer {
   }): Promise<string>;
   /** Number of JWKS requests served so far. */
   jwksRequests(): number;
+  /** Number of discovery document requests served so far. */
+  discoveryRequests(): number;
   close(): Promise<void>;
 }
 
-export async function startTestIssuer(): Promise<TestIssuer> {
+/**
+ * `extraKeys` publishes that many more RSA keys in the JWKS (copies of the signing key under other kids),
+ * for the limits STS puts on a JWKS.
+ */
+export async function startTestIssuer({ extraKeys = 0 }: { extraKeys?: number } = {}): Promise<TestIssuer> {
   const tls: ServingCertificate = await makeServingCertificate();
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const kid = keyIdOf(publicKey);
   let url = '';
   let jwksCount = 0;
+  let discoveryCount = 0;
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
     const json = (body: unknown) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     if (req.url === '/.well-known/openid-configuration') {
+      discoveryCount += 1;
       json({
         issuer: url,
         jwks_uri: `${url}/keys.json`,
@@ -52,7 +60,10 @@ export async function startTestIssuer(): Promise<TestIssuer> {
       });
     } else if (req.url === '/keys.json') {
       jwksCount += 1;
-      json(buildJwks([publicKey]));
+      const jwks = buildJwks([publicKey]);
+      const [signing] = jwks.keys;
+      for (let i = 0; i < extraKeys; i++) jwks.keys.push({ ...signing!, kid: `extra-${i}` });
+      json(jwks);
     } else {
       res.writeHead(404).end();
     }
@@ -92,6 +103,7 @@ export async function startTestIssuer(): Promise<TestIssuer> {
         .sign(key ?? privateKey);
     },
     jwksRequests: () => jwksCount,
+    discoveryRequests: () => discoveryCount,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

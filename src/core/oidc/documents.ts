@@ -153,6 +153,17 @@ function jwkProblem(key: unknown, index: number, count: number): Check | undefin
   return undefined;
 }
 
+/**
+ * Why STS refuses this many keys, or undefined: with more than MAX_JWKS_RSA_KEYS RSA keys in the JWKS it
+ * verifies no RSA token at all. issuer verify reports it, the local STS refuses the tokens.
+ */
+export function jwksKeyLimitProblem(keys: readonly unknown[]): string | undefined {
+  const rsa = keys.filter((key) => isObject(key) && key.kty === 'RSA').length;
+  return rsa > MAX_JWKS_RSA_KEYS
+    ? `the JWKS has ${rsa} RSA keys; STS accepts at most ${MAX_JWKS_RSA_KEYS}`
+    : undefined;
+}
+
 /** The JWKS as STS reads it: 1-100 RSA keys, each with kid (unless alone), no key_ops. */
 export function checkJwks(jwks: unknown): Check[] {
   if (!isObject(jwks) || !Array.isArray(jwks.keys))
@@ -160,9 +171,8 @@ export function checkJwks(jwks: unknown): Check[] {
   const keys = jwks.keys as unknown[];
   const checks: Check[] = [];
   if (keys.length === 0) return [fail('the JWKS has no keys')];
-  const rsa = keys.filter((key) => isObject(key) && key.kty === 'RSA');
-  if (rsa.length > MAX_JWKS_RSA_KEYS)
-    checks.push(fail(`the JWKS has ${rsa.length} RSA keys; STS accepts at most ${MAX_JWKS_RSA_KEYS}`));
+  const tooMany = jwksKeyLimitProblem(keys);
+  if (tooMany) checks.push(fail(tooMany));
   keys.forEach((key, index) => {
     const problem = jwkProblem(key, index, keys.length);
     if (problem) checks.push(problem);

@@ -115,7 +115,11 @@ export function validateAssumeRoleWithWebIdentity(
   }
   let durationSeconds: number | undefined;
   if (params.DurationSeconds !== undefined) {
-    durationSeconds = Number(params.DurationSeconds);
+    // An integer in decimal digits, as the Query protocol's Integer type is read: Number() would also take
+    // "1e3", "0x1000" and " 3600", which STS refuses.
+    durationSeconds = /^[+-]?\d{1,10}$/.test(params.DurationSeconds)
+      ? Number(params.DurationSeconds)
+      : Number.NaN;
     if (
       !Number.isInteger(durationSeconds) ||
       durationSeconds < MIN_SESSION_SECONDS ||
@@ -178,6 +182,7 @@ export function stsErrorForFinding(
         );
       return invalid(finding.message);
     case 'unsupported':
+    case 'invalid':
       return invalid(finding.message);
     default:
       return invalid(

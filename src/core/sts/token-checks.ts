@@ -23,7 +23,9 @@ export type TokenProblem =
   | 'unsupported'
   | 'expired'
   | 'not-yet-valid'
-  | 'issued-in-future';
+  | 'issued-in-future'
+  /** A time claim that is a number but no time (1e308): refused, never shown as a date. */
+  | 'invalid';
 
 export interface TokenFinding {
   check: TokenCheckName;
@@ -68,6 +70,24 @@ function shown(value: unknown): string {
 /** A time as STS writes it in messages: ISO 8601 to the second. */
 export function isoSeconds(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The largest time, in seconds from 1970 either way, that a Date holds (and so that can be compared and shown). */
+const MAX_TIME_SECONDS = 8.64e12;
+
+/** Whether a claim is a NumericDate kirsa can compare and show; `exp: 1e308` is a number but no date. */
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= MAX_TIME_SECONDS;
+}
+
+function invalidTime(check: TokenCheckName, value: unknown): TokenFinding {
+  return failed(
+    check,
+    'invalid',
+    shown(value),
+    'a time in seconds since 1970',
+    `${check} is ${shown(value)}, which is not a time`,
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -250,10 +270,12 @@ export function tokenChecks(input: TokenCheckInput): TokenFinding[] {
   const iat = payload.iat;
   if (typeof iat !== 'number')
     findings.push(failed('iat', 'missing', shown(iat), 'a time', 'iat is missing; STS requires it'));
+  else if (!isTime(iat)) findings.push(invalidTime('iat', iat));
 
   const exp = payload.exp;
   if (typeof exp !== 'number')
     findings.push(failed('exp', 'missing', shown(exp), 'a time', 'exp is missing'));
+  else if (!isTime(exp)) findings.push(invalidTime('exp', exp));
   else if (nowSeconds > exp + skew)
     findings.push(
       failed(
@@ -270,7 +292,8 @@ export function tokenChecks(input: TokenCheckInput): TokenFinding[] {
     );
 
   const nbf = payload.nbf;
-  if (typeof nbf === 'number' && nowSeconds + skew < nbf)
+  if (typeof nbf === 'number' && !isTime(nbf)) findings.push(invalidTime('nbf', nbf));
+  else if (typeof nbf === 'number' && nowSeconds + skew < nbf)
     findings.push(
       failed(
         'nbf',
@@ -281,7 +304,7 @@ export function tokenChecks(input: TokenCheckInput): TokenFinding[] {
       ),
     );
 
-  if (typeof iat === 'number') {
+  if (isTime(iat)) {
     if (nowSeconds + skew < iat)
       findings.push(
         failed(
