@@ -3,7 +3,7 @@
 // victim's credentials, which the STS issued to the victim through the SDK.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -14,7 +14,7 @@ import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient }
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { buildStsConfig } from '../../src/sts/config.ts';
-import { createIssuerKeySource } from '../../src/sts/issuer-keys.ts';
+import { createIssuerKeySource, ISSUER_REFETCH_INTERVAL_MS } from '../../src/sts/issuer-keys.ts';
 import { type RunningSts, startStsServer } from '../../src/sts/server.ts';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 
@@ -511,6 +511,77 @@ describe('finding 14: STS edge cases', () => {
     } finally {
       await local.close();
       await crowded.close();
+    }
+  });
+});
+
+describe('finding 6: tokens with unknown kids', () => {
+  test('50 concurrent calls with random kids share one fetch; more come only after the refetch interval', async (context) => {
+    const fresh = await startTestIssuer();
+    const hostPath = fresh.url.replace('https://', '');
+    let clock = Date.now();
+    const config = await buildStsConfig(
+      {
+        providers: [{ url: fresh.url, clientIds: ['sts.amazonaws.com'] }],
+        roles: [
+          {
+            arn: ROLE,
+            trustPolicy: {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${hostPath}` },
+                  Action: 'sts:AssumeRoleWithWebIdentity',
+                },
+              ],
+            },
+          },
+        ],
+      },
+      'test',
+      dir,
+    );
+    // The key source's clock is the test's, so "after the interval" needs no waiting.
+    const local = await startStsServer({
+      config,
+      keySource: createIssuerKeySource({ extraCaPem: [fresh.caPem], now: () => clock }),
+    });
+    const fetches = () => ({ discovery: fresh.discoveryRequests(), jwks: fresh.jwksRequests() });
+    const wave = async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          const token = await fresh.serviceAccountToken({
+            namespace: 'default',
+            serviceAccount: 'victim',
+            kid: randomUUID(),
+          });
+          const answer = await assumeRaw(local.url, { WebIdentityToken: token });
+          return { status: answer.status, body: await answer.text() };
+        }),
+      );
+      for (const answer of answers) {
+        assert.equal(answer.status, 400, answer.body);
+        assert.match(answer.body, /<Code>InvalidIdentityToken<\/Code>.*no key with kid/);
+      }
+    };
+    try {
+      await wave();
+      const first = fetches();
+      assert.deepEqual(first, { discovery: 1, jwks: 1 });
+      const good = await fresh.serviceAccountToken({ namespace: 'default', serviceAccount: 'victim' });
+      assert.equal((await assumeRaw(local.url, { WebIdentityToken: good })).status, 200);
+      await wave();
+      assert.deepEqual(fetches(), { discovery: 1, jwks: 1 });
+      clock += ISSUER_REFETCH_INTERVAL_MS;
+      await wave();
+      assert.deepEqual(fetches(), { discovery: 2, jwks: 2 });
+      context.diagnostic(
+        `150 calls with random kids in three waves of 50: ${fresh.discoveryRequests()} discovery and ${fresh.jwksRequests()} JWKS fetches`,
+      );
+    } finally {
+      await local.close();
+      await fresh.close();
     }
   });
 });
