@@ -60,6 +60,20 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       hint: /https:\/\//,
     },
     {
+      name: 'a JWKS path on top of the discovery document',
+      args: async () => ['--issuer-url', ISSUER, '--jwks-path', '.well-known/openid-configuration'],
+      code: 2,
+      message: /--jwks-path \.well-known\/openid-configuration is where the discovery document is published/,
+      hint: /its own path/,
+    },
+    {
+      name: 'a JWKS path that climbs out of the issuer',
+      args: async () => ['--issuer-url', ISSUER, '--jwks-path', '../x'],
+      code: 2,
+      message: /--jwks-path \.\.\/x must be a plain path/,
+      hint: /no \. or \.\. segments/,
+    },
+    {
       name: 'unreadable signing key',
       args: async () => ['--issuer-url', ISSUER, '--signing-key', join(work, 'no-such.key')],
       code: 2,

@@ -36,9 +36,28 @@ describe('JWKS path rules', () => {
       'https://issuer.example/c1/openid/v1/jwks',
     );
   });
-  for (const path of ['', '/', '///', 'keys.json?v=1', 'keys.json#k']) {
+  for (const path of [
+    '',
+    '/',
+    '///',
+    'keys.json?v=1',
+    'keys.json#k',
+    '../x',
+    'a/../../x',
+    './keys.json',
+    'keys//json',
+    'a/%2e%2e/x',
+    'keys json',
+    'a\\..\\x',
+    'keys.json/',
+  ]) {
     test(`"${path}" is refused as a usage error`, () => {
       assertRefused(() => checkJwksPath(path), 'USAGE', /must be a plain path/);
     });
   }
+  test('the discovery document path is refused: the JWKS would overwrite it', () => {
+    for (const path of ['.well-known/openid-configuration', '/.well-known/OpenID-Configuration'])
+      assertRefused(() => checkJwksPath(path), 'USAGE', /where the discovery document is published/);
+    assert.equal(checkJwksPath('.well-known/jwks.json'), '.well-known/jwks.json');
+  });
 });

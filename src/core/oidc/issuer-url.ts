@@ -46,15 +46,28 @@ export function checkIssuerUrl(text: string, flag = '--issuer-url'): { url: stri
   return { url: text, warnings: problems.map((problem) => `${flag} ${text}: ${problem.rule}`) };
 }
 
+/** One segment of a JWKS path: URL-safe characters that need no escaping, and that a bucket key keeps. */
+const JWKS_PATH_SEGMENT = /^[A-Za-z0-9._~-]+$/;
+
 /**
  * The JWKS path under the issuer, as stored and joined to the issuer URL: without leading slashes. A query or
  * fragment would not survive the join into jwks_uri, and an empty path would put the JWKS at the issuer itself.
+ * `.` and `..` segments (and escapes that spell them) would leave the issuer's prefix or land elsewhere once a
+ * browser, S3 or `issuer serve` resolves them, and the discovery document's own path would be overwritten by
+ * the JWKS: all refused.
  */
 export function checkJwksPath(text: string, flag = '--jwks-path'): string {
   const path = text.replace(/^\/+/, '');
-  if (/[?#]/.test(text) || path === '')
+  const segments = path.split('/');
+  const plain =
+    path !== '' && segments.every((segment) => JWKS_PATH_SEGMENT.test(segment) && !/^\.{1,2}$/.test(segment));
+  if (!plain)
     throw new KirsaError('USAGE', `${flag} ${text} must be a plain path such as keys.json`, {
-      hint: 'give the path under the issuer URL, e.g. keys.json or openid/v1/jwks',
+      hint: 'give the path under the issuer URL, e.g. keys.json or openid/v1/jwks: letters, digits, . _ ~ -, no . or .. segments',
+    });
+  if (path.toLowerCase() === DISCOVERY_PATH)
+    throw new KirsaError('USAGE', `${flag} ${text} is where the discovery document is published`, {
+      hint: 'give the JWKS its own path, e.g. keys.json or openid/v1/jwks',
     });
   return path;
 }
