@@ -1,6 +1,7 @@
 // Writes that never leave a half-written file: content goes to a temporary name in the same folder (same
 // file system, so rename is atomic), and only whole files are renamed into place. A failure removes every
-// temporary it made.
+// temporary it made; a process killed mid-write (kill -9, power loss) cannot, so every write first removes
+// the temporaries an earlier one left: they may hold a whole private key.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -15,8 +16,46 @@ export interface FileToWrite {
   mode: number;
 }
 
+const TEMPORARY_SUFFIX = '.kirsa-tmp-';
+/** `.<name>.kirsa-tmp-<8 hex digits>`: the names temporaryName makes, and only those. */
+const TEMPORARY_NAME = /^\..+\.kirsa-tmp-[0-9a-f]{8}$/;
+
 function temporaryName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.kirsa-tmp-${randomBytes(4).toString('hex')}`);
+  return join(dirname(path), `.${basename(path)}${TEMPORARY_SUFFIX}${randomBytes(4).toString('hex')}`);
+}
+
+/**
+ * Removes the temporaries an interrupted write left under `dir` (files and staging folders), and returns their
+ * paths. Writes to one issuer folder are not meant to run at the same time, so whatever temporary is there
+ * belongs to a write that died.
+ */
+export async function removeLeftoverTemporaries(dir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = (await readdir(dir, { recursive: true })).map(String);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const leftovers = entries.filter((entry) => TEMPORARY_NAME.test(basename(entry)));
+  // A staging folder's contents are listed too; removing the folder first makes them gone already.
+  for (const entry of leftovers) await rm(join(dir, entry), { recursive: true, force: true });
+  return leftovers.map((entry) => join(dir, entry));
+}
+
+/** Leftover staging folders of `dir` itself (`.name.kirsa-tmp-*` beside it) from an interrupted init. */
+async function removeLeftoverStaging(dir: string): Promise<void> {
+  const parent = dirname(dir);
+  let siblings: string[];
+  try {
+    siblings = await readdir(parent);
+  } catch {
+    return;
+  }
+  const prefix = `.${basename(dir)}${TEMPORARY_SUFFIX}`;
+  for (const name of siblings)
+    if (name.startsWith(prefix) && TEMPORARY_NAME.test(name))
+      await rm(join(parent, name), { recursive: true, force: true });
 }
 
 export function fileSystemError(error: unknown, what: string): KirsaError {
@@ -37,6 +76,7 @@ export function fileSystemError(error: unknown, what: string): KirsaError {
 export async function createFolderAtomically(dir: string, files: readonly FileToWrite[]): Promise<void> {
   const staging = temporaryName(dir);
   try {
+    await removeLeftoverStaging(dir);
     await mkdir(dirname(dir), { recursive: true });
     await mkdir(staging, { mode: 0o755 });
     for (const file of files) {
@@ -67,6 +107,7 @@ export async function createFolderAtomically(dir: string, files: readonly FileTo
 export async function replaceFilesAtomically(dir: string, files: readonly FileToWrite[]): Promise<void> {
   const written: Array<{ temporary: string; target: string }> = [];
   try {
+    await removeLeftoverTemporaries(dir);
     for (const file of files) {
       const target = join(dir, file.path);
       await mkdir(dirname(target), { recursive: true });

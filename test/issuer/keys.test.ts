@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -165,6 +165,34 @@ describe('kirsa issuer jwks', () => {
 });
 
 describe('rotation through the CLI', () => {
+  // kill -9 between writing a temporary and renaming it leaves `.name.kirsa-tmp-<hex>` behind, possibly a
+  // whole private key at 0600. The leftovers are made here as the writer names them (a real kill -9 lands
+  // at a random point and would make the test a lottery); the next run must remove them.
+  test('temporaries left by a killed rotate or init are removed by the next run', async () => {
+    const dir = join(work, 'killed');
+    assert.equal((await runKirsa(['issuer', 'init', '--issuer-url', ISSUER, '--dir', dir])).code, 0);
+    const privateKey = await readFile(join(dir, 'sa-signer.key'), 'utf8');
+    const leftovers = ['keys/.sa-signer-2.key.kirsa-tmp-0a1b2c3d', '.state.json.kirsa-tmp-deadbeef'];
+    for (const leftover of leftovers) await writeFile(join(dir, leftover), privateKey, { mode: 0o600 });
+    const mine = join(dir, 'keys/notes.kirsa-tmp-not-ours');
+    await writeFile(mine, 'a file kirsa did not name\n');
+    const rotated = await runKirsa(['issuer', 'rotate', '--dir', dir]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const names = (await readdir(dir, { recursive: true })).map(String);
+    assert.deepEqual(
+      names.filter((name) => /\.kirsa-tmp-/.test(name)),
+      ['keys/notes.kirsa-tmp-not-ours'],
+      'only what kirsa named as a temporary is removed',
+    );
+
+    const fresh = join(work, 'killed-init');
+    const staging = join(work, '.killed-init.kirsa-tmp-12345678');
+    await mkdir(join(staging, 'keys'), { recursive: true });
+    await writeFile(join(staging, 'keys/sa-signer-1.key'), privateKey, { mode: 0o600 });
+    assert.equal((await runKirsa(['issuer', 'init', '--issuer-url', ISSUER, '--dir', fresh])).code, 0);
+    await assert.rejects(stat(staging), { code: 'ENOENT' });
+  });
+
   test('stage, promote, retire: the JWKS and sa-signer.key follow, and retire waits', async () => {
     const dir = join(work, 'rotating');
     assert.equal((await runKirsa(['issuer', 'init', '--issuer-url', ISSUER, '--dir', dir])).code, 0);
