@@ -189,6 +189,14 @@ export const FILE_POLL_INTERVAL_MS = 1_000;
  * between them: a 4 MB mapping takes a few hundred ms to read, and admissions must not wait that long.
  */
 export const MAPPING_READ_SLICE = 64 * 1024;
+/**
+ * A mapping entry is an object of four scalars: the document nests 2 levels (mapping, entry), a few more
+ * leave room for fields kirsa ignores. Without a bound, 1 MB of `[[[[...` in one entry grew the webhook by
+ * 204 MB while the parser built it.
+ */
+export const MAPPING_MAX_DEPTH = 8;
+/** Bytes one entry (key and value) may take: a full one is ~200 bytes, a RoleARN at most 2,048 characters. */
+export const MAPPING_ENTRY_MAX_BYTES = 16 * 1024;
 /** Page size of the initial ServiceAccount list: bounds the memory a relist of 50,000 accounts needs. */
 export const LIST_PAGE_SIZE = 500;
 /** A list page that takes longer than this is abandoned and the list retried (with backoff). */

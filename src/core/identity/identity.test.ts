@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { MAPPING_ENTRY_MAX_BYTES, MAPPING_MAX_DEPTH } from '../../consts.ts';
 import {
   BUILTIN_CONTAINER_CREDENTIALS,
   BUILTIN_IDENTITY_DEFAULTS,
@@ -224,6 +225,44 @@ describe('parseIdentityMapping', () => {
       reader.write(input.slice(cut));
       assert.equal(reader.finish().mapping.exact.get('ns/a')?.audience, '😀é');
     }
+  });
+});
+
+describe('mapping limits', () => {
+  const role = ROLE('x');
+  // A mapping entry is four scalars; 1 MB of nesting in one entry grew the webhook by ~260 MB while the
+  // parser built it (issue #12, finding 11). The limits stop the parser at the token that crosses them.
+  test('an entry nested deeper than MAPPING_MAX_DEPTH refuses the text, naming the entry', () => {
+    const deep = `{"ok/app": {"RoleARN": "${role}"}, "team-a/app": {"RoleARN": "${role}", "X": ${'['.repeat(500_000)}${']'.repeat(500_000)}}}`;
+    assert.throws(
+      () => parseIdentityMapping(deep),
+      (error: Error) =>
+        error instanceof SyntaxError &&
+        error.message.startsWith(`entry "team-a/app" nests deeper than ${MAPPING_MAX_DEPTH} levels`),
+    );
+    // Read in slices as the webhook reads it: the same refusal.
+    const reader = createMappingReader();
+    for (let at = 0; at < deep.length; at += 4096) reader.write(deep.slice(at, at + 4096));
+    assert.throws(() => reader.finish(), /entry "team-a\/app" nests deeper/);
+  });
+
+  test('an entry larger than MAPPING_ENTRY_MAX_BYTES refuses the text, naming the entry', () => {
+    const wide = `{"team-b/app": {"RoleARN": "${role}", "X": [${Array.from({ length: 20_000 }, () => '{}').join(',')}]}}`;
+    assert.throws(
+      () => parseIdentityMapping(wide),
+      new RegExp(`^SyntaxError: entry "team-b/app" is larger than ${MAPPING_ENTRY_MAX_BYTES} bytes`),
+    );
+  });
+
+  test('within the limits, unknown nested fields are ignored as before, and many entries are fine', () => {
+    const nested = { k: [1, { z: [2, { y: 3 }] }] };
+    const entries = Object.fromEntries(
+      Array.from({ length: 2000 }, (_, i) => [`ns-${i}/app`, { RoleARN: role, Extra: nested }]),
+    );
+    const { mapping, problems } = parseIdentityMapping(JSON.stringify(entries));
+    assert.deepEqual(problems, []);
+    assert.equal(mapping.size, 2000);
+    assert.equal(lookupMapping(mapping, 'ns-1999', 'app')?.entry.roleArn, role);
   });
 });
 

@@ -2,12 +2,14 @@
 // the service account's annotations, the identity mapping (the reference's ConfigMap JSON) and the
 // container-credentials (EKS Pod Identity) list. Pure: the shells fetch the inputs, this decides.
 
-import { JSONParser } from '@streamparser/json';
+import { JSONParser, TokenType } from '@streamparser/json';
 import {
   ANNOTATION,
   CONTAINER_CREDENTIALS_DEFAULTS,
   DEFAULT_TOKEN_AUDIENCE,
   DEFAULT_TOKEN_EXPIRATION_SECONDS,
+  MAPPING_ENTRY_MAX_BYTES,
+  MAPPING_MAX_DEPTH,
   MIN_TOKEN_EXPIRATION_SECONDS,
 } from '../../consts.ts';
 import { compileGlob, globMatches, type NamespaceGlob } from './glob.ts';
@@ -236,6 +238,9 @@ function firstNonBlank(text: string | Uint8Array): string | undefined {
   return undefined;
 }
 
+/** A mapping over the depth or entry-size limit: thrown from the token callback to stop the parser. */
+class MappingLimitError extends Error {}
+
 /** Reads a mapping text piece by piece; the webhook feeds a large file in slices so admissions go on meanwhile. */
 export interface MappingReader {
   /** Takes the next piece of the text; a piece may end anywhere, even inside a UTF-8 sequence. */
@@ -260,6 +265,36 @@ export function createMappingReader(): MappingReader {
   const patterns = new Map<string, PatternEntry>();
   const problems: string[] = [];
   const parser = new JSONParser({ paths: ['$.*'], keepStack: false });
+  // Limits checked token by token, before the parser has built the value: nesting depth, and the bytes an
+  // entry spans. The error names the entry (its key as far as it was read).
+  let depth = 0;
+  let expectingKey = false;
+  let entryKey = '';
+  let entryStart = 0;
+  const named = (key: string) => JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}...` : key);
+  parser.onToken = ({ token, value, offset }) => {
+    if (depth === 1 && expectingKey && token === TokenType.STRING) {
+      entryKey = String(value);
+      entryStart = offset;
+      expectingKey = false;
+    }
+    if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) {
+      depth += 1;
+      if (depth === 1) expectingKey = true;
+      if (depth > MAPPING_MAX_DEPTH)
+        throw new MappingLimitError(
+          `entry ${named(entryKey)} nests deeper than ${MAPPING_MAX_DEPTH} levels; an entry is {"RoleARN": ..., "Audience": ..., "UseRegionalSTS": ..., "TokenExpiration": ...}`,
+        );
+    } else if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) {
+      depth -= 1;
+    } else if (token === TokenType.COMMA && depth === 1) {
+      expectingKey = true;
+    }
+    if (depth >= 1 && !expectingKey && offset - entryStart > MAPPING_ENTRY_MAX_BYTES)
+      throw new MappingLimitError(
+        `entry ${named(entryKey)} is larger than ${MAPPING_ENTRY_MAX_BYTES} bytes; an entry is {"RoleARN": ..., "Audience": ..., "UseRegionalSTS": ..., "TokenExpiration": ...}`,
+      );
+  };
   parser.onValue = ({ key, value }) => {
     const name = String(key);
     const problem = addMappingEntry(name, value, exact, patterns);
@@ -287,7 +322,10 @@ export function createMappingReader(): MappingReader {
       try {
         parser.write(piece);
       } catch (error) {
-        failure = new SyntaxError(`not valid JSON: ${(error as Error).message}`);
+        failure =
+          error instanceof MappingLimitError
+            ? new SyntaxError(error.message)
+            : new SyntaxError(`not valid JSON: ${(error as Error).message}`);
       }
     },
     finish() {
