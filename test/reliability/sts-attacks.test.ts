@@ -29,12 +29,12 @@ let port: number;
 let victim: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 const dir = mkdtempSync(join(tmpdir(), 'kirsa-sts-attacks-'));
 
-/** The STS configuration: one provider (the test issuer) and the victim's role, trusted by its account. */
-function stsDocument(region?: string) {
-  const hostPath = issuer.url.replace('https://', '');
+/** The STS configuration: one provider (a test issuer) and the victim's role, trusted by its account. */
+function stsDocument({ region, from = issuer }: { region?: string; from?: TestIssuer } = {}) {
+  const hostPath = from.url.replace('https://', '');
   return {
     ...(region ? { region } : {}),
-    providers: [{ url: issuer.url, clientIds: ['sts.amazonaws.com'] }],
+    providers: [{ url: from.url, clientIds: ['sts.amazonaws.com'] }],
     roles: [
       {
         arn: ROLE,
@@ -223,10 +223,10 @@ describe('finding 1: SigV4 as AWS verifies it', () => {
 
   test('the region is the configured one: an STS set to eu-west-1 takes eu-west-1 signatures only', async () => {
     await assert.rejects(
-      buildStsConfig(stsDocument('Europe'), 'sts.yaml', dir),
+      buildStsConfig(stsDocument({ region: 'Europe' }), 'sts.yaml', dir),
       /sts\.yaml: region must be an AWS region name/,
     );
-    const config = await buildStsConfig(stsDocument('eu-west-1'), 'sts.yaml', dir);
+    const config = await buildStsConfig(stsDocument({ region: 'eu-west-1' }), 'sts.yaml', dir);
     const regional = await startStsServer({
       config,
       keySource: createIssuerKeySource({ extraCaPem: [issuer.caPem] }),
@@ -474,29 +474,7 @@ describe('finding 14: STS edge cases', () => {
 
   test('an issuer publishing more than 100 RSA keys has its tokens refused, as STS refuses them', async () => {
     const crowded = await startTestIssuer({ extraKeys: 100 });
-    const hostPath = crowded.url.replace('https://', '');
-    const config = await buildStsConfig(
-      {
-        providers: [{ url: crowded.url, clientIds: ['sts.amazonaws.com'] }],
-        roles: [
-          {
-            arn: ROLE,
-            trustPolicy: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${hostPath}` },
-                  Action: 'sts:AssumeRoleWithWebIdentity',
-                },
-              ],
-            },
-          },
-        ],
-      },
-      'test',
-      dir,
-    );
+    const config = await buildStsConfig(stsDocument({ from: crowded }), 'test', dir);
     const local = await startStsServer({
       config,
       keySource: createIssuerKeySource({ extraCaPem: [crowded.caPem] }),
@@ -518,30 +496,8 @@ describe('finding 14: STS edge cases', () => {
 describe('finding 6: tokens with unknown kids', () => {
   test('50 concurrent calls with random kids share one fetch; more come only after the refetch interval', async (context) => {
     const fresh = await startTestIssuer();
-    const hostPath = fresh.url.replace('https://', '');
     let clock = Date.now();
-    const config = await buildStsConfig(
-      {
-        providers: [{ url: fresh.url, clientIds: ['sts.amazonaws.com'] }],
-        roles: [
-          {
-            arn: ROLE,
-            trustPolicy: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${hostPath}` },
-                  Action: 'sts:AssumeRoleWithWebIdentity',
-                },
-              ],
-            },
-          },
-        ],
-      },
-      'test',
-      dir,
-    );
+    const config = await buildStsConfig(stsDocument({ from: fresh }), 'test', dir);
     // The key source's clock is the test's, so "after the interval" needs no waiting.
     const local = await startStsServer({
       config,
