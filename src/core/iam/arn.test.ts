@@ -11,6 +11,7 @@ import {
   checkProviderArn,
   checkRoleArn,
   checkRoleName,
+  composeRoleArn,
   defaultRoleName,
   iamProviderHostPath,
   issuerHostPath,
@@ -38,6 +39,25 @@ describe('partitions and accounts', () => {
     assert.equal(partitionOfRegion('us-gov-west-1'), 'aws-us-gov');
     assert.equal(partitionOfRegion('eu-west-1'), 'aws');
     assert.equal(partitionOfRegion(''), 'aws');
+    // The reference webhook's other prefixes (its --compose-role-arn).
+    assert.equal(partitionOfRegion('us-iso-east-1'), 'aws-iso');
+    assert.equal(partitionOfRegion('us-isob-east-1'), 'aws-iso-b');
+    assert.equal(partitionOfRegion('eusc-de-east-1'), 'aws-eusc');
+  });
+
+  test('composeRoleArn: a bare name (with or without a path) gets the account and partition', () => {
+    const account = { partition: 'aws-cn', accountId: '111122223333' };
+    assert.equal(composeRoleArn('app', account), 'arn:aws-cn:iam::111122223333:role/app');
+    assert.equal(composeRoleArn('team/app', account), 'arn:aws-cn:iam::111122223333:role/team/app');
+    assert.ok(roleArnParts(composeRoleArn('team/app', account)));
+  });
+
+  test('composeRoleArn: a full ARN, from any account or partition, is kept as written', () => {
+    const account = { partition: 'aws', accountId: '111122223333' };
+    const other = 'arn:aws-us-gov:iam::444455556666:role/elsewhere';
+    assert.equal(composeRoleArn(other, account), other);
+    // The reference looks for "arn:" anywhere, so a malformed value containing it is not completed either.
+    assert.equal(composeRoleArn('not-an-arn:x', account), 'not-an-arn:x');
   });
 
   test('an account ID is 12 digits', () => {

@@ -17,10 +17,17 @@ export const DEFAULT_PARTITION = 'aws';
 const PARTITION = 'aws[a-z-]*';
 const ACCOUNT_ID = '\\d{12}';
 
-/** The ARN partition of a region: ARNs of resources there (bucket ARNs in a bucket policy) must name it. */
+/**
+ * The ARN partition of a region: ARNs of resources there (bucket ARNs in a bucket policy, roles completed by
+ * --compose-role-arn) must name it. The prefixes are the reference webhook's: cn-, us-gov-, us-iso-,
+ * us-isob-, eusc-.
+ */
 export function partitionOfRegion(region: string): string {
   if (region.startsWith('cn-')) return 'aws-cn';
   if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  if (region.startsWith('eusc-')) return 'aws-eusc';
   return DEFAULT_PARTITION;
 }
 
@@ -96,6 +103,22 @@ export function checkRoleName(name: string): string {
 export function defaultRoleName(ref: { namespace: string; name: string }): string {
   const spell = (part: string) => part.replaceAll('*', 'wildcard');
   return `kirsa-${spell(ref.namespace)}-${spell(ref.name)}`.slice(0, ROLE_NAME_MAX_LENGTH);
+}
+
+/** The account a bare role name is completed with (--compose-role-arn): the webhook's own, from EC2. */
+export interface RoleAccount {
+  partition: string;
+  accountId: string;
+}
+
+/**
+ * The role-arn annotation as the reference reads it under --compose-role-arn: a value without "arn:"
+ * anywhere in it is a role name (with an optional path, "team/app") in the webhook's own account and
+ * partition; anything else, a full ARN included, is used as written.
+ */
+export function composeRoleArn(value: string, account: RoleAccount): string {
+  if (value.includes('arn:')) return value;
+  return `arn:${account.partition}:iam::${account.accountId}:role/${value}`;
 }
 
 /** The ARN STS returns for a session of a role: `arn:<partition>:sts::<account>:assumed-role/<role>/<session>`. */

@@ -307,6 +307,38 @@ describe('resolveIdentity', () => {
     );
   });
 
+  test('--compose-role-arn completes a bare annotated name, keeps a full ARN, and leaves the mapping alone', () => {
+    const defaults = { ...base.defaults, roleAccount: { partition: 'aws-cn', accountId: '444455556666' } };
+    const roleOf = (identity: ReturnType<typeof resolveIdentity>) =>
+      identity?.mode === 'web-identity' ? identity.roleArn : undefined;
+    const bare = resolveIdentity({
+      ...base,
+      defaults,
+      serviceAccount: annotated({ 'eks.amazonaws.com/role-arn': 'team/app' }),
+    });
+    assert.equal(roleOf(bare), 'arn:aws-cn:iam::444455556666:role/team/app');
+    const full = resolveIdentity({
+      ...base,
+      defaults,
+      serviceAccount: annotated({ 'eks.amazonaws.com/role-arn': ROLE('full') }),
+    });
+    assert.equal(roleOf(full), ROLE('full'));
+    const { mapping: bareMapping } = parseIdentityMapping(JSON.stringify({ 'ns/app': { RoleARN: 'bare' } }));
+    const mapped = resolveIdentity({
+      ...base,
+      defaults,
+      mapping: bareMapping,
+      serviceAccount: annotated({}),
+    });
+    assert.equal(roleOf(mapped), 'bare');
+    // Without the flag a bare name stays as written (and the mutation then refuses it as not an ARN).
+    const off = resolveIdentity({
+      ...base,
+      serviceAccount: annotated({ 'eks.amazonaws.com/role-arn': 'app' }),
+    });
+    assert.equal(roleOf(off), 'app');
+  });
+
   test('a role annotation beats the mapping; without one the mapping applies with the same defaults', () => {
     const fromAnnotation = resolveIdentity({
       ...base,

@@ -12,6 +12,7 @@ import {
   MAPPING_MAX_DEPTH,
   MIN_TOKEN_EXPIRATION_SECONDS,
 } from '../../consts.ts';
+import { composeRoleArn, type RoleAccount } from '../iam/arn.ts';
 import { compileGlob, globMatches, type NamespaceGlob } from './glob.ts';
 
 export interface WebIdentity {
@@ -46,6 +47,11 @@ export interface IdentityDefaults {
   audience: string;
   regionalSts: boolean;
   tokenExpirationSeconds: number;
+  /**
+   * --compose-role-arn: the account and partition a bare role name in a service account's annotation is
+   * completed with. The mapping's RoleARN is never completed, as in the reference.
+   */
+  roleAccount?: RoleAccount;
 }
 
 export const BUILTIN_IDENTITY_DEFAULTS: IdentityDefaults = {
@@ -143,7 +149,7 @@ export function identityFromServiceAccount(
   const audience = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.audience}`];
   return {
     mode: 'web-identity',
-    roleArn: roleArn.trim(),
+    roleArn: defaults.roleAccount ? composeRoleArn(roleArn.trim(), defaults.roleAccount) : roleArn.trim(),
     audience: audience === undefined || audience === '' ? defaults.audience : audience,
     ...commonSettingsFromAnnotations(serviceAccount.annotations, annotationPrefix, defaults),
     source: `annotation ${annotationPrefix}/${ANNOTATION.roleArn} of service account ${serviceAccount.namespace}/${serviceAccount.name}`,
