@@ -25,12 +25,12 @@ async function metric(metricsPort: number, name: string, labels?: Record<string,
 }
 
 async function residentMemory(metricsPort: number): Promise<number> {
-  return metric(metricsPort, 'kirsa_webhook_process_resident_memory_bytes');
+  return metric(metricsPort, 'process_resident_memory_bytes');
 }
 
 /** The webhook's longest event-loop delay since the previous scrape (prom-client resets it on each). */
 async function serverLoopDelayMax(metricsPort: number): Promise<number> {
-  return (await metric(metricsPort, 'kirsa_webhook_nodejs_eventloop_lag_max_seconds')) * 1000;
+  return (await metric(metricsPort, 'nodejs_eventloop_lag_max_seconds')) * 1000;
 }
 
 /** Cumulative counts of the server's own latency histogram, by upper bound in seconds. */

@@ -71,8 +71,7 @@ export async function measureWebhook(
     }
     await new Promise((resolve) => setTimeout(resolve, options.settleMs));
     const metrics = (await httpGet(webhook.metricsPort, '/metrics')).body;
-    const rssMb =
-      (metricValue(metrics, 'kirsa_webhook_process_resident_memory_bytes') ?? Number.NaN) / 2 ** 20;
+    const rssMb = (metricValue(metrics, 'process_resident_memory_bytes') ?? Number.NaN) / 2 ** 20;
     return untilMs === undefined ? { rssMb, startMs } : { rssMb, startMs, untilMs };
   } finally {
     await webhook.stop('SIGKILL');

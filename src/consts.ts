@@ -135,8 +135,12 @@ export const NODE_KEY_DIR = {
 
 /** The --log-level values of the servers: pino's level names, listed once for the flag's check and help. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-/** HTTPS port; 8443 rather than the reference's 443 so the container needs no privilege to bind it. */
-export const DEFAULT_WEBHOOK_PORT = 8443;
+/**
+ * HTTPS port: the reference's 443, because its manifests (its deploy/ folder, the kOps addon) do not pass
+ * --port and their Services target 443. kirsa's own chart and `kirsa manifests` pass 8443, which a non-root
+ * container binds without CAP_NET_BIND_SERVICE.
+ */
+export const DEFAULT_WEBHOOK_PORT = 443;
 /** Plain-HTTP port of /metrics; the reference's, so existing scrape configs keep working. */
 export const DEFAULT_METRICS_PORT = 9999;
 /** Where the reference mounts its certificate; the default of --tls-cert and --tls-key. */

@@ -24,9 +24,13 @@ import {
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
 import { onStopSignal } from '../signals.ts';
+import { opensslCiphersForGoSuites } from '../tls/go-cipher-suites.ts';
+import { kirsaVersion } from '../version.ts';
+import { levelForKlogVerbosity } from '../webhook/logger.ts';
 import type { WebhookPlan } from '../webhook/main.ts';
 import { parseTlsMinVersion } from '../webhook/server.ts';
 import { parseBooleanFlag, parseDurationFlag, parseIntegerFlag } from './flags.ts';
+import { addKlogFlags, klogFlagsGiven } from './klog-flags.ts';
 import {
   addMutationFlags,
   identityDefaultsFrom,
@@ -57,10 +61,17 @@ export interface WebhookFlags extends MutationFlagValues {
   containerCredentialsFullUri: string;
   serviceAccountLookupGracePeriod: number;
   shutdownDrainDelay: number;
-  logLevel: string;
+  logLevel?: string;
+  /** klog's --v; the klog flags kirsa ignores are read from the same values (klogFlagsGiven). */
+  v?: number;
+  version?: boolean;
   inCluster?: boolean;
   composeRoleArn?: boolean;
   enableDebuggingHandlers?: boolean;
+  tlsCipherSuites?: string;
+  kubeApi?: string;
+  resyncPeriod?: number;
+  configMapNamespace?: string;
   selfManagedTls: boolean;
   tlsSecret: string;
   serviceName: string;
@@ -77,13 +88,13 @@ export function registerWebhook(program: Command): void {
     .description('run the mutating admission webhook that gives pods AWS credentials (HTTPS, /mutate)')
     .option(
       '--port <port>',
-      'HTTPS port of /mutate, /healthz and /readyz',
+      'HTTPS port of /mutate, /healthz and /readyz (443 as the reference; below 1024 a non-root process needs CAP_NET_BIND_SERVICE)',
       portFlag('port'),
       DEFAULT_WEBHOOK_PORT,
     )
     .option(
       '--metrics-port <port>',
-      'plain-HTTP port of /metrics',
+      'plain-HTTP port of /metrics, /healthz and /readyz',
       portFlag('metrics-port'),
       DEFAULT_METRICS_PORT,
     )
@@ -94,12 +105,29 @@ export function registerWebhook(program: Command): void {
       'PEM private key of the certificate; re-read when it changes',
       DEFAULT_TLS_KEY_FILE,
     )
-    .option('--tls-min-version <version>', 'oldest TLS version accepted: 1.2 or 1.3', DEFAULT_TLS_MIN_VERSION)
+    .option(
+      '--tls-min-version <version>',
+      'oldest TLS version accepted: 1.2 or 1.3 (1.0 and 1.1 are accepted with a warning)',
+      DEFAULT_TLS_MIN_VERSION,
+    )
+    .option(
+      '--tls-cipher-suites <list>',
+      "comma-separated Go cipher suite names (TLS 1.3's are always on, as in Go); default: Node's",
+    )
     .option(
       '--kubeconfig <file>',
       'kubeconfig to reach the cluster (default: the in-cluster service account)',
     )
-    .option('--namespace <namespace>', 'namespace of the mapping ConfigMap', DEFAULT_WEBHOOK_NAMESPACE)
+    .option(
+      '--namespace <namespace>',
+      'namespace of the mapping ConfigMap (and of the --self-managed-tls Secret)',
+      DEFAULT_WEBHOOK_NAMESPACE,
+    )
+    .option(
+      '--config-map-namespace <namespace>',
+      'namespace of the mapping ConfigMap when it is not --namespace (kOps writes it in kube-system)',
+    )
+    .option('--kube-api <url>', "the API server's URL, instead of the kubeconfig's or the in-cluster one")
     .option(
       '--watch-config-map [bool]',
       'read identities from ConfigMap pod-identity-webhook (key "config") in --namespace',
@@ -166,7 +194,11 @@ export function registerWebhook(program: Command): void {
           DEFAULT_SHUTDOWN_DRAIN_DELAY,
         ),
     )
-    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info')
+    .option(
+      '--log-level <level>',
+      `one of ${LOG_LEVELS.join(', ')} (default: info, or what the reference's --v maps to)`,
+    )
+    .option('--version', 'print the version and exit')
     .option(
       '--self-managed-tls [bool]',
       'make and renew the CA and serving certificate in Secret --tls-secret (in --namespace), write them to --tls-cert/--tls-key, and keep the caBundle of --webhook-configuration current',
@@ -210,23 +242,30 @@ export function registerWebhook(program: Command): void {
         ),
     );
   addMutationFlags(command);
-  // The reference's flags that kirsa does not need, accepted so its manifests keep working unchanged.
   command
-    .addOption(new Option('--in-cluster [bool]').argParser(parseBooleanFlag('in-cluster')).hideHelp())
-    .addOption(
-      new Option('--compose-role-arn [bool]').argParser(parseBooleanFlag('compose-role-arn')).hideHelp(),
+    .option(
+      '--compose-role-arn [bool]',
+      "complete a bare role name in the role-arn annotation with the account and partition of the node (from EC2's instance identity document)",
+      parseBooleanFlag('compose-role-arn'),
     )
+    // The reference's flags with no kirsa meaning, or refused with a reason when set (validateWebhook).
+    .addOption(new Option('--in-cluster [bool]').argParser(parseBooleanFlag('in-cluster')).hideHelp())
     .addOption(
       new Option('--enable-debugging-handlers [bool]')
         .argParser(parseBooleanFlag('enable-debugging-handlers'))
         .hideHelp(),
     )
-    .addOption(new Option('--tls-cipher-suites <list>').hideHelp())
-    .addOption(new Option('--resync-period <duration>').hideHelp())
-    .addOption(new Option('--kube-api <url>').hideHelp())
-    .addOption(new Option('--logtostderr [bool]').hideHelp())
-    .addOption(new Option('-v, --v <level>').hideHelp());
-  command.action(async (flags: WebhookFlags) => runWebhook(flags));
+    .addOption(
+      new Option('--resync-period <duration>').argParser(parseDurationFlag('resync-period')).hideHelp(),
+    );
+  addKlogFlags(command);
+  command.action(async (flags: WebhookFlags) => {
+    if (flags.version) {
+      process.stdout.write(`${kirsaVersion()}\n`);
+      return;
+    }
+    await runWebhook(flags);
+  });
 }
 
 // --- Phase 1: validate everything before any side effect -------------------------------------------------------
@@ -246,14 +285,33 @@ function readable(path: string, flag: string): void {
   }
 }
 
-async function loadKubeConfig(path: string | undefined): Promise<KubeConfig | undefined> {
-  if (path === undefined && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
+async function loadKubeConfig(
+  path: string | undefined,
+  apiUrl: string | undefined,
+): Promise<KubeConfig | undefined> {
+  if (path === undefined && apiUrl === undefined && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   try {
     if (path !== undefined) kubeConfig.loadFromFile(path);
-    else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+    else if (apiUrl !== undefined) {
+      // The reference with --kube-api and no --kubeconfig: that URL, no credentials (client-go's
+      // BuildConfigFromFlags does the same).
+      kubeConfig.loadFromOptions({
+        clusters: [{ name: 'kube-api', server: apiUrl, skipTLSVerify: false }],
+        users: [{ name: 'anonymous' }],
+        contexts: [{ name: 'kube-api', cluster: 'kube-api', user: 'anonymous' }],
+        currentContext: 'kube-api',
+      });
+    } else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
     else return undefined;
+    // --kube-api with a kubeconfig: its credentials, that server (client-go's override of the cluster).
+    const cluster = kubeConfig.getCurrentCluster();
+    if (apiUrl !== undefined && path !== undefined && cluster) {
+      kubeConfig.clusters = kubeConfig.clusters.map((each) =>
+        each.name === cluster.name ? { ...each, server: apiUrl } : each,
+      );
+    }
   } catch (error) {
     throw new KirsaError(
       'INPUT_INVALID',
@@ -276,26 +334,32 @@ async function loadKubeConfig(path: string | undefined): Promise<KubeConfig | un
 
 export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan> {
   if (flags.inCluster === true) {
-    throw new KirsaError('USAGE', '--in-cluster=true (self-issued certificates via a CSR) is not supported', {
-      hint: 'give --tls-cert and --tls-key, e.g. from cert-manager, and drop --in-cluster',
-    });
-  }
-  if (flags.composeRoleArn === true) {
     throw new KirsaError(
       'USAGE',
-      '--compose-role-arn is not supported: annotate service accounts with full role ARNs',
+      '--in-cluster=true (a serving certificate from a CSR signed by kubernetes.io/legacy-unknown) is not supported: that signer is not served by most clusters',
       {
-        hint: 'write eks.amazonaws.com/role-arn: arn:aws:iam::<account>:role/<name>',
+        hint: 'pass --in-cluster=false with --tls-cert and --tls-key (e.g. from cert-manager), or use --self-managed-tls',
       },
     );
   }
-  if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
+  if (flags.enableDebuggingHandlers === true) {
     throw new KirsaError(
       'USAGE',
-      `--log-level takes one of ${LOG_LEVELS.join(', ')}, not "${flags.logLevel}"`,
+      "--enable-debugging-handlers is not supported: the reference's handlers dump every role mapping on the unauthenticated metrics port and let anyone clear the cache or make /debug/alpha/deny reject",
+      {
+        hint: 'drop the flag; kirsa_webhook_identities and `kirsa doctor serviceaccount` show what the cache holds',
+      },
     );
   }
+  const logLevel = flags.logLevel ?? (flags.v !== undefined ? levelForKlogVerbosity(flags.v) : 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new KirsaError('USAGE', `--log-level takes one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  }
   const minVersion = parseTlsMinVersion(flags.tlsMinVersion);
+  const ciphers =
+    flags.tlsCipherSuites === undefined ? undefined : opensslCiphersForGoSuites(flags.tlsCipherSuites);
+  const ignoredFlags = klogFlagsGiven(flags as unknown as Record<string, unknown>);
+  if (flags.resyncPeriod !== undefined) ignoredFlags.push('--resync-period');
   for (const [name, port] of [
     ['--port', flags.port],
     ['--metrics-port', flags.metricsPort],
@@ -313,7 +377,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     readable(flags.tlsKey, '--tls-key');
   }
   if (flags.identitiesFile !== undefined) readable(flags.identitiesFile, '--identities-file');
-  const kubeConfig = await loadKubeConfig(flags.kubeconfig);
+  const kubeConfig = await loadKubeConfig(flags.kubeconfig, flags.kubeApi);
   if (kubeConfig === undefined) {
     if (flags.watchConfigMap) {
       throw new KirsaError('USAGE', '--watch-config-map needs cluster access', {
@@ -350,10 +414,18 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     ...(flags.bindAddress ? { host: flags.bindAddress } : {}),
     port: flags.port,
     metricsPort: flags.metricsPort,
-    tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, minVersion },
-    logLevel: flags.logLevel as LevelWithSilent,
+    tls: {
+      certFile: flags.tlsCert,
+      keyFile: flags.tlsKey,
+      minVersion,
+      ...(ciphers !== undefined ? { ciphers } : {}),
+    },
+    logLevel: logLevel as LevelWithSilent,
+    ignoredFlags,
+    composeRoleArn: flags.composeRoleArn === true,
     kubeConfig,
     namespace: flags.namespace,
+    configMapNamespace: flags.configMapNamespace ?? flags.namespace,
     sources: {
       serviceAccounts: watchServiceAccounts,
       configMap: flags.watchConfigMap,

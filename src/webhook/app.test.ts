@@ -7,7 +7,7 @@ import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
 import type { IdentitySource } from '../core/identity/source.ts';
 import { createWebhookApp, type HttpAnswer } from './app.ts';
 import { createWebhookMetrics } from './metrics.ts';
-import { parseTlsMinVersion } from './server.ts';
+import { isLegacyTlsVersion, parseTlsMinVersion, serverCiphers } from './server.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/app';
 const review = JSON.stringify({
@@ -110,10 +110,17 @@ describe('admit', () => {
 });
 
 describe('parseTlsMinVersion', () => {
-  test('takes the reference spellings of 1.2 and 1.3 and refuses older ones', () => {
+  test("takes the reference's spellings of 1.0 to 1.3; 1.0 and 1.1 lower OpenSSL's security level", () => {
     assert.equal(parseTlsMinVersion('1.2'), 'TLSv1.2');
     assert.equal(parseTlsMinVersion('VersionTLS13'), 'TLSv1.3');
-    assert.throws(() => parseTlsMinVersion('1.1'), /TLS 1.2 or newer/);
-    assert.throws(() => parseTlsMinVersion('tls12'), /takes 1.2 or 1.3/);
+    assert.equal(parseTlsMinVersion('1.0'), 'TLSv1');
+    assert.equal(parseTlsMinVersion('VersionTLS11'), 'TLSv1.1');
+    assert.throws(() => parseTlsMinVersion('tls12'), /takes 1.0, 1.1, 1.2 or 1.3/);
+    assert.equal(isLegacyTlsVersion('TLSv1.1'), true);
+    assert.equal(isLegacyTlsVersion('TLSv1.2'), false);
+    assert.equal(serverCiphers(undefined, 'TLSv1.2'), undefined);
+    assert.equal(serverCiphers('AES128-SHA', 'TLSv1.2'), 'AES128-SHA');
+    assert.equal(serverCiphers('AES128-SHA', 'TLSv1'), 'AES128-SHA:@SECLEVEL=0');
+    assert.match(serverCiphers(undefined, 'TLSv1.1') ?? '', /:@SECLEVEL=0$/);
   });
 });

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ADMISSION_DEADLINE_MS, WEBHOOK_BODY_LIMIT_BYTES } from '../consts.ts';
 import { type Admission, type AdmissionOutcome, processAdmission } from '../core/admission/process.ts';
 import { parseAdmissionReview } from '../core/admission/review.ts';
+import type { Identity } from '../core/identity/identity.ts';
 import type { IdentitySource } from '../core/identity/source.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
@@ -31,11 +32,14 @@ export interface HttpAnswer {
   status: number;
   body: string;
   outcome: AdmissionOutcome;
+  identityMode?: Identity['mode'];
 }
 
 export interface WebhookApp {
   /** A node:http(s) request listener serving /mutate, /healthz and /readyz. */
   listener: (request: IncomingMessage, response: ServerResponse) => void;
+  /** The answer of /healthz (alive) or /readyz (ready to admit); the metrics port serves them too. */
+  probe(path: ProbePath): { status: number; body: string };
   /** The answer to one POST /mutate body, without HTTP around it. */
   admit(body: string): HttpAnswer | Promise<HttpAnswer>;
   /** From now on /readyz says not ready and every answer asks the client to close its connection. */
@@ -44,6 +48,9 @@ export interface WebhookApp {
 }
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+export type ProbePath = '/healthz' | '/readyz';
+export const PROBE_PATHS: readonly string[] = ['/healthz', '/readyz'];
 
 function errorBody(message: string): string {
   return JSON.stringify({ error: message });
@@ -79,7 +86,9 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
         'admitted',
       );
     }
-    return { status: 200, body: JSON.stringify(admission.reply), outcome };
+    const answer: HttpAnswer = { status: 200, body: JSON.stringify(admission.reply), outcome };
+    if (admission.identityMode !== undefined) answer.identityMode = admission.identityMode;
+    return answer;
   }
 
   function admit(body: string): HttpAnswer | Promise<HttpAnswer> {
@@ -90,6 +99,15 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
     return admission instanceof Promise
       ? admission.then((value) => answered(uid, value))
       : answered(uid, admission);
+  }
+
+  function probe(path: ProbePath): { status: number; body: string } {
+    if (path === '/healthz') return { status: 200, body: JSON.stringify({ status: 'ok' }) };
+    const reasons = draining ? ['shutting down', ...options.notReadyReasons()] : options.notReadyReasons();
+    return {
+      status: reasons.length === 0 ? 200 : 503,
+      body: JSON.stringify(reasons.length === 0 ? { status: 'ready' } : { status: 'not ready', reasons }),
+    };
   }
 
   function send(response: ServerResponse, status: number, body: string, extra?: Record<string, string>) {
@@ -106,7 +124,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
 
   function finishAdmission(response: ServerResponse, started: number, answer: HttpAnswer) {
     send(response, answer.status, answer.body);
-    metrics.observeAdmission(answer.outcome, (performance.now() - started) / 1000);
+    metrics.observeAdmission(answer.outcome, (performance.now() - started) / 1000, answer.identityMode);
   }
 
   function refuse(response: ServerResponse, started: number, status: number, message: string, close = false) {
@@ -180,6 +198,11 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
     const method = request.method ?? 'GET';
     try {
       if (path === '/mutate') {
+        // The reference's HTTP series count every answer of /mutate, whatever its method and code.
+        const started = performance.now();
+        response.once('finish', () =>
+          metrics.observeHttp(method, path, response.statusCode, (performance.now() - started) / 1000),
+        );
         if (method !== 'POST') {
           request.resume();
           return send(response, 405, errorBody(`${method} is not allowed on /mutate; use POST`), {
@@ -195,15 +218,8 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
             Allow: 'GET, HEAD',
           });
         }
-        if (path === '/healthz') return send(response, 200, JSON.stringify({ status: 'ok' }));
-        const reasons = draining
-          ? ['shutting down', ...options.notReadyReasons()]
-          : options.notReadyReasons();
-        return send(
-          response,
-          reasons.length === 0 ? 200 : 503,
-          JSON.stringify(reasons.length === 0 ? { status: 'ready' } : { status: 'not ready', reasons }),
-        );
+        const answer = probe(path);
+        return send(response, answer.status, answer.body);
       }
       return send(response, 404, errorBody(`no such path ${path}; the webhook serves POST /mutate`));
     } catch (error) {
@@ -214,6 +230,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
 
   return {
     listener,
+    probe,
     admit,
     beginDrain() {
       draining = true;

@@ -30,6 +30,16 @@ const REDACTED_PATHS = [
   'err.headers.authorization',
 ];
 
+/**
+ * The level for klog's --v (the reference's verbosity): it logs each request at V(4) and its cache detail at
+ * V(5), which kirsa logs at debug; above that, trace. Below 4 the reference logs what kirsa logs at info.
+ */
+export function levelForKlogVerbosity(verbosity: number): LevelWithSilent {
+  if (verbosity >= 6) return 'trace';
+  if (verbosity >= 4) return 'debug';
+  return 'info';
+}
+
 export function createLogger(level: LevelWithSilent, destination?: DestinationStream): Logger {
   return pino(
     {

@@ -10,10 +10,17 @@
 import type { SecureVersion } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LevelWithSilent, Logger } from 'pino';
-import { LOOKUP_BURST, LOOKUP_NEGATIVE_CACHE_MS, LOOKUP_RATE_PER_SECOND } from '../consts.ts';
+import {
+  LOOKUP_BURST,
+  LOOKUP_NEGATIVE_CACHE_MS,
+  LOOKUP_RATE_PER_SECOND,
+  MAPPING_CONFIG_MAP_NAME,
+} from '../consts.ts';
+import type { RoleAccount } from '../core/iam/arn.ts';
 import type { ContainerCredentialsSettings, IdentityDefaults } from '../core/identity/identity.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
+import { isLegacyTlsVersion } from './server.ts';
 
 export interface SelfManagedTlsPlan {
   /** The Secret (in the plan's namespace) holding the CA and the serving pair. */
@@ -33,12 +40,19 @@ export interface WebhookPlan {
   host?: string;
   port: number;
   metricsPort: number;
-  tls: { certFile: string; keyFile: string; minVersion: SecureVersion };
+  /** `ciphers`: the OpenSSL cipher string from --tls-cipher-suites; absent: Node's default. */
+  tls: { certFile: string; keyFile: string; minVersion: SecureVersion; ciphers?: string };
   logLevel: LevelWithSilent;
+  /** The reference's flags given that mean nothing to kirsa (klog's, --resync-period): named at start. */
+  ignoredFlags: string[];
+  /** --compose-role-arn: complete bare role names with the node's account, read from EC2 at start. */
+  composeRoleArn: boolean;
   /** Undefined without cluster access: then only files are identity sources. */
   kubeConfig: KubeConfig | undefined;
-  /** Namespace of the mapping ConfigMap and of the self-managed TLS Secret. */
+  /** Namespace of the self-managed TLS Secret (and, as the reference's --namespace, the default below). */
   namespace: string;
+  /** Namespace of the mapping ConfigMap `pod-identity-webhook`. */
+  configMapNamespace: string;
   sources: {
     serviceAccounts: boolean;
     configMap: boolean;
@@ -119,6 +133,29 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
   const { createWebhookApp } = await import('./app.ts');
   const { startWebhookServer } = await import('./server.ts');
   const annotationPrefix = plan.mutation.annotationPrefix;
+  if (plan.ignoredFlags.length > 0) {
+    log.info(
+      { flags: plan.ignoredFlags },
+      "the reference's logging flags given are accepted and ignored: kirsa writes JSON lines to stdout (--v sets the level unless --log-level does)",
+    );
+  }
+  if (isLegacyTlsVersion(plan.tls.minVersion)) {
+    log.warn(
+      { tlsMinVersion: plan.tls.minVersion },
+      'INSECURE: --tls-min-version allows TLS 1.0/1.1, which are broken (RFC 8996); OpenSSL is lowered to security level 0 for them. Every supported API server speaks TLS 1.2: use --tls-min-version 1.2',
+    );
+  }
+  // As the reference: the account and partition of the node, read once at start; without them, no start.
+  let roleAccount: RoleAccount | undefined;
+  if (plan.composeRoleArn) {
+    const { fetchInstanceIdentity } = await import('../aws/instance-identity.ts');
+    const identity = await fetchInstanceIdentity();
+    roleAccount = { partition: identity.partition, accountId: identity.accountId };
+    log.info(
+      { accountId: identity.accountId, partition: identity.partition, region: identity.region },
+      '--compose-role-arn: bare role names are completed with this account and partition',
+    );
+  }
 
   const cache = createServiceAccountCache ? createServiceAccountCache(annotationPrefix) : undefined;
   const lookUpMiss =
@@ -136,7 +173,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
       : undefined;
   const provider = createIdentityProvider({
     annotationPrefix,
-    defaults: plan.identityDefaults,
+    defaults: { ...plan.identityDefaults, ...(roleAccount ? { roleAccount } : {}) },
     containerCredentials: plan.containerCredentials,
     ...(cache ? { serviceAccounts: { cache, ...(lookUpMiss ? { lookUpMiss } : {}) } } : {}),
   });
@@ -187,7 +224,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     metrics.setSourceSynced('mapping-config-map', false);
     const handle = watchMappingConfigMap({
       kubeConfig,
-      namespace: plan.namespace,
+      namespace: plan.configMapNamespace,
       logger: log,
       onMapping(mapping) {
         provider.setMapping('config-map', mapping);
@@ -233,6 +270,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     certFile: plan.tls.certFile,
     keyFile: plan.tls.keyFile,
     minVersion: plan.tls.minVersion,
+    ...(plan.tls.ciphers !== undefined ? { ciphers: plan.tls.ciphers } : {}),
     ...(plan.host ? { host: plan.host } : {}),
     port: plan.port,
     metricsPort: plan.metricsPort,
@@ -245,7 +283,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
       metricsPort: server.metricsPort,
       sources: {
         serviceAccounts: cache !== undefined,
-        configMap: sources.configMap ? `${plan.namespace}/pod-identity-webhook` : false,
+        configMap: sources.configMap ? `${plan.configMapNamespace}/${MAPPING_CONFIG_MAP_NAME}` : false,
         identitiesFile: sources.identitiesFile ?? false,
         containerCredentials: sources.containerCredentialsFile ?? false,
       },

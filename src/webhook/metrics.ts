@@ -2,16 +2,36 @@
 // one process, as in tests, do not collide), and the per-outcome children are looked up once: the hot path
 // only calls observe() and inc(). The label values are the core's: ADMISSION_OUTCOMES (what one admission
 // came to) and LOOKUP_RESULTS (what one cache-miss lookup came to).
+//
+// Beside kirsa's own series, the reference webhook's, with its names, types, labels and units, so that its
+// users' dashboards and alerts keep working: the HTTP series of /mutate (latency in microseconds, its
+// histogram's buckets from 125 ms), the pods given an identity by method, the pods whose service account was
+// not found, and the "used" gauge. The process collectors are unprefixed, as the Go client's are.
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import {
+  Counter,
+  collectDefaultMetrics,
+  exponentialBuckets,
+  Gauge,
+  Histogram,
+  Registry,
+  Summary,
+} from 'prom-client';
 import { ADMISSION_LATENCY_BUCKETS } from '../consts.ts';
 import { ADMISSION_OUTCOMES, type AdmissionOutcome } from '../core/admission/process.ts';
+import type { Identity } from '../core/identity/identity.ts';
 import { LOOKUP_RESULTS, type LookupResult } from '../core/identity/source.ts';
 
 export interface WebhookMetrics {
   registry: Registry;
-  /** Counts one admission and records how long it took, in seconds. */
-  observeAdmission(outcome: AdmissionOutcome, seconds: number): void;
+  /**
+   * Counts one admission and records how long it took, in seconds; `identityMode` is how the pod was given
+   * credentials when its service account maps to an identity (whether or not a patch was needed).
+   */
+  observeAdmission(outcome: AdmissionOutcome, seconds: number, identityMode?: Identity['mode']): void;
+  /** One answered HTTP request to an instrumented path (/mutate), for the reference's HTTP series. */
+  observeHttp(verb: string, path: string, code: number, seconds: number): void;
   setSourceSynced(source: string, synced: boolean): void;
   setCertificateNotAfter(notAfter: Date): void;
   countLookup(result: LookupResult): void;
@@ -20,8 +40,10 @@ export interface WebhookMetrics {
 
 export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {}): WebhookMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false)
-    collectDefaultMetrics({ register: registry, prefix: 'kirsa_webhook_' });
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    registerVirtualMemoryMax(registry);
+  }
   const latency = new Histogram({
     name: 'kirsa_webhook_admission_duration_seconds',
     help: 'Time from the start of a POST /mutate to its answer, in seconds',
@@ -57,6 +79,7 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     labelNames: ['source'],
     registers: [registry],
   });
+  const reference = referenceMetrics(registry);
   // Children looked up once: labels() on the hot path would hash the label set on every request.
   const byOutcome = new Map(ADMISSION_OUTCOMES.map((outcome) => [outcome, admissions.labels(outcome)]));
   for (const child of byOutcome.values()) child.inc(0);
@@ -65,9 +88,17 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
 
   return {
     registry,
-    observeAdmission(outcome, seconds) {
+    observeAdmission(outcome, seconds, identityMode) {
       byOutcome.get(outcome)!.inc();
       latency.observe(seconds);
+      if (identityMode !== undefined) reference.podCount.get(identityMode)!.inc();
+      else if (outcome === 'service_account_missing') reference.missingServiceAccount.inc();
+    },
+    observeHttp(verb, path, code, seconds) {
+      const microseconds = Math.trunc(seconds * 1e6);
+      reference.requests.labels(verb, path, String(code)).inc();
+      reference.latencies.labels(verb, path).observe(microseconds);
+      reference.durations.labels(verb, path).observe(microseconds);
     },
     setSourceSynced(source, value) {
       synced.labels(source).set(value ? 1 : 0);
@@ -80,6 +111,79 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     },
     setIdentityCount(source, count) {
       identities.labels(source).set(count);
+      // The reference sets its gauge once its cache holds a first service account, and never clears it.
+      if (source === 'service-accounts' && count > 0) reference.used.set(1);
     },
   };
+}
+
+/** The reference webhook's own series (pkg/handler/middleware.go, pkg/cache/cache.go), same names and labels. */
+function referenceMetrics(registry: Registry) {
+  const registers = [registry];
+  const requests = new Counter({
+    name: 'http_request_count',
+    help: 'Counter of requests broken out for each verb, path, and response code.',
+    labelNames: ['verb', 'path', 'code'],
+    registers,
+  });
+  const latencies = new Histogram({
+    name: 'http_request_latencies',
+    help: 'Response latency distribution in microseconds for each verb and path',
+    // The reference's buckets, 125 ms to 8 s (in microseconds): kept as they are so its queries still work.
+    buckets: exponentialBuckets(125_000, 2, 7),
+    labelNames: ['verb', 'path'],
+    registers,
+  });
+  const durations = new Summary({
+    name: 'http_request_duration_microseconds',
+    help: 'Response latency summary in microseconds for each verb and path.',
+    // The Go client's summaries have no quantiles unless asked; the reference asks none (sum and count only).
+    percentiles: [],
+    maxAgeSeconds: 3600,
+    ageBuckets: 5,
+    labelNames: ['verb', 'path'],
+    registers,
+  });
+  const podCounter = new Counter({
+    name: 'pod_identity_webhook_pod_count',
+    help: 'Indicator to how many pods are using sts web identity or container credentials',
+    labelNames: ['method'],
+    registers,
+  });
+  const podCount = new Map<Identity['mode'], ReturnType<typeof podCounter.labels>>([
+    ['web-identity', podCounter.labels('sts_web_identity')],
+    ['container-credentials', podCounter.labels('container_credentials')],
+  ]);
+  const missingServiceAccount = new Counter({
+    name: 'pod_identity_webhook_missing_sa_count',
+    help: 'Service account did not have the right annotations or was not found in the cache.',
+    registers,
+  });
+  const used = new Gauge({
+    name: 'pod_identity_webhook_used',
+    help: 'Indicator to know pod identity webhook is used',
+    registers,
+  });
+  return { requests, latencies, durations, podCount, missingServiceAccount, used };
+}
+
+/**
+ * process_virtual_memory_max_bytes, which the Go client's process collector exports and prom-client's does
+ * not: the address-space limit from /proc/self/limits ("unlimited" as the largest uint64, as Go reads it).
+ */
+function registerVirtualMemoryMax(registry: Registry): void {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return; // not Linux: the Go client does not export it there either
+  }
+  const line = /^Max address space\s+(\S+)/m.exec(text);
+  if (!line) return;
+  const value = line[1] === 'unlimited' ? 2 ** 64 : Number(line[1]);
+  new Gauge({
+    name: 'process_virtual_memory_max_bytes',
+    help: 'Maximum amount of virtual memory available in bytes.',
+    registers: [registry],
+  }).set(value);
 }

@@ -8,7 +8,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createSecureContext, type SecureVersion } from 'node:tls';
+import { createSecureContext, DEFAULT_CIPHERS, type SecureVersion } from 'node:tls';
 import type { Logger } from 'pino';
 import {
   SHUTDOWN_FINISH_TIMEOUT_MS,
@@ -19,29 +19,42 @@ import {
 import { KirsaError } from '../errors.ts';
 import { listen } from '../net/listen.ts';
 import { type WatchedFiles, watchFiles } from '../watched-file.ts';
-import type { WebhookApp } from './app.ts';
+import { PROBE_PATHS, type ProbePath, type WebhookApp } from './app.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 const TLS_VERSIONS: Record<string, SecureVersion> = {
+  '1.0': 'TLSv1',
+  '1.1': 'TLSv1.1',
   '1.2': 'TLSv1.2',
   '1.3': 'TLSv1.3',
+  VersionTLS10: 'TLSv1',
+  VersionTLS11: 'TLSv1.1',
   VersionTLS12: 'TLSv1.2',
   VersionTLS13: 'TLSv1.3',
 };
 
-/** `--tls-min-version` with the reference's spellings (1.2, VersionTLS12 ...); below 1.2 is refused. */
+/** `--tls-min-version` with the reference's spellings (1.0 ... 1.3, VersionTLS10 ... VersionTLS13). */
 export function parseTlsMinVersion(text: string): SecureVersion {
   const version = TLS_VERSIONS[text.trim()];
   if (version) return version;
-  if (['1.0', '1.1', 'VersionTLS10', 'VersionTLS11'].includes(text.trim())) {
-    throw new KirsaError('USAGE', `--tls-min-version ${text}: kirsa speaks TLS 1.2 or newer only`, {
-      hint: 'use --tls-min-version 1.2 (every supported API server speaks it) or 1.3',
-    });
-  }
   throw new KirsaError(
     'USAGE',
-    `--tls-min-version takes 1.2 or 1.3 (or VersionTLS12, VersionTLS13), not "${text}"`,
+    `--tls-min-version takes 1.0, 1.1, 1.2 or 1.3 (or VersionTLS10 ... VersionTLS13), not "${text}"`,
   );
+}
+
+/** TLS 1.0 and 1.1: broken, and OpenSSL 3 allows them only at security level 0. */
+export function isLegacyTlsVersion(version: SecureVersion): boolean {
+  return version === 'TLSv1' || version === 'TLSv1.1';
+}
+
+/**
+ * The OpenSSL cipher string the server uses: the one --tls-cipher-suites gave (or Node's default), lowered to
+ * security level 0 when TLS 1.0/1.1 is allowed, because OpenSSL 3 refuses those versions at any higher level.
+ */
+export function serverCiphers(ciphers: string | undefined, minVersion: SecureVersion): string | undefined {
+  if (!isLegacyTlsVersion(minVersion)) return ciphers;
+  return `${ciphers ?? DEFAULT_CIPHERS}:@SECLEVEL=0`;
 }
 
 export interface ServingCertificate {
@@ -75,6 +88,8 @@ export interface WebhookServerOptions {
   certFile: string;
   keyFile: string;
   minVersion: SecureVersion;
+  /** OpenSSL cipher string (from --tls-cipher-suites); undefined: Node's default. */
+  ciphers?: string;
   /** Listen address for both ports; undefined listens on every interface. */
   host?: string;
   port: number;
@@ -99,6 +114,8 @@ export interface RunningWebhookServer {
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
   const { app, metrics, logger, minVersion } = options;
+  const ciphers = serverCiphers(options.ciphers, minVersion);
+  const tlsOptions = { minVersion, ...(ciphers !== undefined ? { ciphers } : {}) };
   let current: ServingCertificate | undefined;
   let server: HttpsServer | undefined;
   let firstError: unknown;
@@ -124,7 +141,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       }
       const previous = current;
       current = loaded;
-      server?.setSecureContext({ cert: loaded.cert, key: loaded.key, minVersion });
+      server?.setSecureContext({ cert: loaded.cert, key: loaded.key, ...tlsOptions });
       metrics.setCertificateNotAfter(loaded.notAfter);
       logger.info(
         { fingerprint: loaded.fingerprint, notAfter: loaded.notAfter.toISOString() },
@@ -149,7 +166,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     {
       cert: first.cert,
       key: first.key,
-      minVersion,
+      ...tlsOptions,
       requestTimeout: WEBHOOK_REQUEST_TIMEOUT_MS,
       headersTimeout: WEBHOOK_HEADERS_TIMEOUT_MS,
       keepAliveTimeout: WEBHOOK_KEEP_ALIVE_MS,
@@ -162,11 +179,20 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     if (logger.isLevelEnabled('debug')) logger.debug({ reason: error.message }, 'TLS handshake failed');
   });
 
+  // /healthz and /readyz here too: older reference manifests probe the metrics port.
   const metricsServer = createHttpServer((request, response) => {
-    const path = (request.url ?? '/').split('?', 1)[0];
-    if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
-      response.writeHead(path === '/metrics' ? 405 : 404, { 'Content-Type': 'text/plain' });
-      response.end(path === '/metrics' ? 'use GET\n' : 'not found; metrics are at /metrics\n');
+    const path = (request.url ?? '/').split('?', 1)[0]!;
+    const known = path === '/metrics' || PROBE_PATHS.includes(path);
+    if (!known || (request.method !== 'GET' && request.method !== 'HEAD')) {
+      request.resume();
+      response.writeHead(known ? 405 : 404, { 'Content-Type': 'text/plain' });
+      response.end(known ? 'use GET\n' : 'not found; metrics are at /metrics\n');
+      return;
+    }
+    if (path !== '/metrics') {
+      const answer = app.probe(path as ProbePath);
+      response.writeHead(answer.status, { 'Content-Type': 'application/json' });
+      response.end(answer.body);
       return;
     }
     metrics.registry.metrics().then(

@@ -98,6 +98,8 @@ export interface Admission {
   serviceAccount?: string;
   /** Where the identity came from (a ServiceAccount annotation, a mapping entry ...). */
   identitySource?: string;
+  /** How the pod is given credentials when its service account maps to an identity (patched or not). */
+  identityMode?: Identity['mode'];
   /** Set when kirsa's own trouble admitted the pod unchanged: what failed, and what was thrown. */
   trouble?: { kind: AdmissionTrouble; error?: unknown };
 }
@@ -152,7 +154,10 @@ export function processAdmission(
         pod: describePod(review, pod, namespace),
         serviceAccount,
       };
-      if (decision.identity !== undefined) admission.identitySource = decision.identity.source;
+      if (decision.identity !== undefined) {
+        admission.identitySource = decision.identity.source;
+        admission.identityMode = decision.identity.mode;
+      }
       return admission;
     };
     const verdict = identities.identityFor(namespace, serviceAccount);

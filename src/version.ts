@@ -1,0 +1,26 @@
+// kirsa's version, read from its package.json: one level up from src/ in a checkout, two from dist/src/ in
+// the package and the image. `kirsa webhook --version` prints it, as the reference's `--version` prints its.
+
+import { readFileSync } from 'node:fs';
+
+let cached: string | undefined;
+
+export function kirsaVersion(): string {
+  if (cached !== undefined) return cached;
+  for (const relative of ['../package.json', '../../package.json']) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (manifest.name === 'kirsa' && typeof manifest.version === 'string') {
+        cached = manifest.version;
+        return cached;
+      }
+    } catch {
+      // not at this level: try the next one
+    }
+  }
+  cached = 'unknown';
+  return cached;
+}
