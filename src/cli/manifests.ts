@@ -27,6 +27,7 @@ interface ManifestsFlags {
   awsDefaultRegion: string;
   stsRegionalEndpoint: boolean;
   watchConfigMap: boolean;
+  configMapNamespace: string;
 }
 
 export function registerManifests(program: Command): void {
@@ -76,6 +77,11 @@ export function registerManifests(program: Command): void {
       parseBooleanFlag('watch-config-map'),
       false,
     )
+    .option(
+      '--config-map-namespace <namespace>',
+      "with --watch-config-map: the mapping ConfigMap's namespace when not --namespace (kOps: kube-system); adds a Role there for that one ConfigMap",
+      d.webhook.configMapNamespace,
+    )
     .action(async (flags: ManifestsFlags) => {
       if (!(TLS_MODES as readonly string[]).includes(flags.tlsMode)) {
         throw new KirsaError(
@@ -111,6 +117,7 @@ export function registerManifests(program: Command): void {
           awsDefaultRegion: flags.awsDefaultRegion,
           stsRegionalEndpoint: flags.stsRegionalEndpoint,
           watchConfigMap: flags.watchConfigMap,
+          configMapNamespace: flags.configMapNamespace,
         },
       };
       const manifests = renderInstallManifests(settings).filter(

@@ -2,7 +2,7 @@
 // deploy/helm/kirsa renders the same objects from the same settings (a test compares the two).
 // Pure: settings in, plain objects out.
 
-import { SKIP_POD_LABEL } from '../consts.ts';
+import { MAPPING_CONFIG_MAP_NAME, SKIP_POD_LABEL } from '../consts.ts';
 
 /**
  * cert-manager: an Issuer and a Certificate, cert-manager injects the caBundle. secret: the user's Secret and
@@ -26,6 +26,8 @@ export interface InstallSettings {
     stsRegionalEndpoint: boolean;
     tokenExpiration: number;
     watchConfigMap: boolean;
+    /** Where the mapping ConfigMap is when not in `namespace` (kOps writes it in kube-system); '' = there. */
+    configMapNamespace: string;
   };
 }
 
@@ -46,6 +48,7 @@ export const DEFAULT_INSTALL_SETTINGS: InstallSettings = {
     stsRegionalEndpoint: false,
     tokenExpiration: 86400,
     watchConfigMap: false,
+    configMapNamespace: '',
   },
 };
 
@@ -70,6 +73,8 @@ function webhookArgs(settings: InstallSettings): string[] {
   ];
   if (w.awsDefaultRegion !== '') args.push(`--aws-default-region=${w.awsDefaultRegion}`);
   if (w.watchConfigMap) args.push('--watch-config-map');
+  const mappingNamespace = otherMappingNamespace(settings);
+  if (mappingNamespace !== undefined) args.push(`--config-map-namespace=${mappingNamespace}`);
   if (settings.tls.mode === 'self-managed') {
     args.push(
       '--self-managed-tls',
@@ -79,6 +84,14 @@ function webhookArgs(settings: InstallSettings): string[] {
     );
   }
   return args;
+}
+
+/** The mapping ConfigMap's namespace when kirsa reads one outside its own namespace, else undefined. */
+function otherMappingNamespace(settings: InstallSettings): string | undefined {
+  const { watchConfigMap, configMapNamespace } = settings.webhook;
+  return watchConfigMap && configMapNamespace !== '' && configMapNamespace !== settings.namespace
+    ? configMapNamespace
+    : undefined;
 }
 
 /** Where the serving pair is: the mounted Secret, or (self-managed) a scratch folder kirsa writes it into. */
@@ -156,6 +169,7 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAME },
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
     },
+    ...mappingRbac(settings),
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -329,4 +343,36 @@ export function webhookConfigurationForUrl(url: string, caPem: string, name = NA
   configuration.metadata = { ...configuration.metadata, name };
   for (const webhook of configuration.webhooks) webhook.clientConfig = { url, caBundle };
   return configuration;
+}
+
+/**
+ * Reading the mapping ConfigMap in another namespace (kOps' kube-system): that one ConfigMap by name, which
+ * the API server authorizes for list and watch too, since kirsa asks them with a metadata.name selector.
+ */
+function mappingRbac(settings: InstallSettings): Manifest[] {
+  const mappingNamespace = otherMappingNamespace(settings);
+  if (mappingNamespace === undefined) return [];
+  const metadata = { name: `${NAME}-mapping`, namespace: mappingNamespace, labels: LABELS };
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata,
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          resourceNames: [MAPPING_CONFIG_MAP_NAME],
+          verbs: ['get', 'list', 'watch'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${NAME}-mapping` },
+      subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: settings.namespace }],
+    },
+  ];
 }

@@ -178,6 +178,15 @@ describe('the Helm chart', () => {
       ],
     ],
     [
+      "reading kOps' mapping ConfigMap in kube-system",
+      {
+        createNamespace: 'true',
+        'webhook.watchConfigMap': 'true',
+        'webhook.configMapNamespace': 'kube-system',
+      },
+      ['--watch-config-map', '--config-map-namespace', 'kube-system'],
+    ],
+    [
       'self-managed TLS',
       { createNamespace: 'true', 'tls.mode': 'self-managed' },
       ['--tls-mode', 'self-managed'],
