@@ -713,3 +713,68 @@ describe("kirsa's own install reads kOps' mapping ConfigMap in kube-system", () 
     }
   });
 });
+
+describe('--compose-role-arn on the reference deploy/ command line', () => {
+  test("a bare role name gets the node's account and partition from IMDS; a full ARN is kept", async (t) => {
+    if (!kube)
+      return t.skip('needs the real kube-apiserver, root, unshare (private mounts) and a non-loopback IPv4');
+    // A local stand-in for the instance metadata service, answering as IMDSv2 does (region in aws-cn).
+    const { createServer } = await import('node:http');
+    const imds = createServer((request, response) => {
+      if (request.method === 'PUT' && request.url === '/latest/api/token') return response.end('token');
+      if (request.headers['x-aws-ec2-metadata-token'] !== 'token') return response.writeHead(401).end();
+      response.end(JSON.stringify({ accountId: '444455556666', region: 'cn-north-1' }));
+    });
+    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve));
+    const imdsPort = (imds.address() as { port: number }).port;
+    const reference = INSTALLS[0]!;
+    const serviceAccount = 'compose-webhook';
+    await created('POST', '/api/v1/namespaces/default/serviceaccounts', {
+      metadata: { name: serviceAccount },
+    });
+    await created('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+      metadata: { name: serviceAccount },
+      rules: [SERVICE_ACCOUNT_RULES],
+    });
+    await created('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      metadata: { name: serviceAccount },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: serviceAccount },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace: 'default' }],
+    });
+    for (const [name, annotation] of [
+      ['bare', 'team/bare-role'],
+      ['full', 'arn:aws:iam::111122223333:role/full-role'],
+    ]) {
+      await created('POST', `/api/v1/namespaces/${APP_NAMESPACE}/serviceaccounts`, {
+        metadata: { name, annotations: { 'eks.amazonaws.com/role-arn': annotation } },
+      });
+    }
+    const certificate = await makeServingCertificate();
+    certificates.push(certificate);
+    const webhook = await startPod(
+      {
+        name: 'compose-role-arn',
+        namespace: 'default',
+        serviceAccount,
+        args: ['webhook', ...reference.command.slice(1), '--compose-role-arn'],
+        env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${imdsPort}` },
+        certDir: '/etc/webhook/certs',
+      },
+      certificate,
+    );
+    try {
+      const composed = await webhook.waitForLog((line) => /^--compose-role-arn/.test(line.msg));
+      assert.equal(composed.partition, 'aws-cn');
+      const roleOf = async (name: string) =>
+        eventually(
+          async () => (await admittedRole(webhook, certificate.caPem, APP_NAMESPACE, name)).role,
+          30_000,
+        );
+      assert.equal(await roleOf('bare'), 'arn:aws-cn:iam::444455556666:role/team/bare-role');
+      assert.equal(await roleOf('full'), 'arn:aws:iam::111122223333:role/full-role');
+    } finally {
+      imds.close();
+      assert.equal(await webhook.stop(), 0);
+    }
+  });
+});

@@ -217,6 +217,17 @@ describe('flags refused with a reason', () => {
   });
 });
 
+describe('--compose-role-arn', () => {
+  test('without an instance metadata service it does not start, as the reference, and says why', async () => {
+    const run = await runKirsa(['webhook', ...folder.flags, '--compose-role-arn'], {
+      env: { ...NO_CLUSTER, AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:1' },
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--compose-role-arn needs the EC2 instance identity document/);
+    assert.match(run.stderr, /hint: .*full role ARNs/);
+  });
+});
+
 describe('the metrics port', () => {
   let webhook: WebhookProcess;
   before(async () => {
