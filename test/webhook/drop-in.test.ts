@@ -80,6 +80,8 @@ interface Install {
     string,
     { RoleARN: string; Audience: string; UseRegionalSTS: boolean; TokenExpiration: number }
   >;
+  /** The container's securityContext runAsUser/runAsGroup, when it sets them. */
+  runAs?: { uid: number; gid: number };
   /** What a mutated pod must carry, from the install's flags. */
   expect: { audience: string; region?: string; regionalSts: boolean };
 }
@@ -220,6 +222,8 @@ const INSTALLS: Install[] = [
     ],
     // POD_NAMESPACE: valueFrom fieldRef metadata.namespace.
     env: { POD_NAMESPACE: 'kube-system' },
+    // securityContext: runAsUser 65534, runAsGroup 1 (and all capabilities dropped).
+    runAs: { uid: 65534, gid: 1 },
     containerPorts: { https: 8443, metrics: 9999 },
     probes: [
       { kind: 'liveness', path: '/healthz', port: 'https', scheme: 'HTTPS' },
@@ -407,6 +411,7 @@ interface PodSpec {
   env: Record<string, string>;
   /** Where the certificate Secret is mounted (tls.crt, tls.key). */
   certDir: string;
+  runAs?: { uid: number; gid: number };
 }
 
 /** Starts `kirsa webhook <the manifest's arguments>` as the pod would run it. */
@@ -421,6 +426,7 @@ async function startAsThePod(install: Install, certificate: ServingCertificate):
       args: ['webhook', ...args],
       env: install.env,
       certDir: '/etc/webhook/certs',
+      ...(install.runAs ? { runAs: install.runAs } : {}),
     },
     certificate,
   );
@@ -453,7 +459,9 @@ async function startPod(spec: PodSpec, certificate: ServingCertificate): Promise
     `mkdir -p ${spec.certDir}`,
     `cp "$3/tls.crt" "$3/tls.key" ${spec.certDir}/`,
     'shift 3',
-    'exec "$@"',
+    spec.runAs
+      ? `exec setpriv --reuid ${spec.runAs.uid} --regid ${spec.runAs.gid} --clear-groups --inh-caps=-all --bounding-set=-all "$@"`
+      : 'exec "$@"',
   ].join(' && ');
   const webhook = await startServerProcess(
     [
@@ -544,6 +552,12 @@ describe('drop-in for the reference webhook: its installs, with only the image c
         const port = install.containerPorts.https ?? 443;
         assert.equal(webhook.port, port);
         assert.equal(webhook.metricsPort, 9999);
+        if (install.runAs) {
+          // unshare, sh and setpriv each exec the next: the webhook runs under the child's pid, as that user.
+          const status = await readFile(`/proc/${webhook.child.pid}/status`, 'utf8');
+          assert.match(status, new RegExp(`^Uid:\\s+${install.runAs.uid}\\s`, 'm'));
+          assert.match(status, /^CapEff:\s+0+$/m);
+        }
 
         // Readiness: every declared probe answers 200 once the watches have synced.
         for (const declared of install.probes) {
