@@ -792,3 +792,37 @@ describe('--compose-role-arn on the reference deploy/ command line', () => {
     }
   });
 });
+
+describe('--kube-api', () => {
+  test("overrides the kubeconfig's server and keeps its credentials, as client-go does", async (t) => {
+    if (!kube)
+      return t.skip('needs the real kube-apiserver, root, unshare (private mounts) and a non-loopback IPv4');
+    const { startWebhook, httpsCall } = await import('./harness.ts');
+    // The admin's kubeconfig, pointing nowhere: only --kube-api can make the watch sync.
+    const wrong = join(scratch!, 'kubeconfig-wrong-server');
+    const text = await readFile(kube.kubeconfigPath, 'utf8');
+    await writeFile(wrong, text.replace(kube.url, 'https://127.0.0.1:1'));
+    assert.notEqual(await readFile(wrong, 'utf8'), text);
+    const certificate = await makeServingCertificate();
+    certificates.push(certificate);
+    const webhook = await startWebhook([
+      '--tls-cert',
+      certificate.certFile,
+      '--tls-key',
+      certificate.keyFile,
+      '--kubeconfig',
+      wrong,
+      '--kube-api',
+      kube.url,
+      '--shutdown-drain-delay',
+      '0s',
+    ]);
+    running.push(webhook);
+    const ready = await eventually(async () => {
+      const answer = await httpsCall(webhook.port, { ca: certificate.caPem, method: 'GET', path: '/readyz' });
+      return answer.status === 200 ? answer.status : undefined;
+    }, 30_000);
+    assert.equal(ready, 200);
+    assert.equal(await webhook.stop(), 0);
+  });
+});
