@@ -136,7 +136,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
   if (plan.ignoredFlags.length > 0) {
     log.info(
       { flags: plan.ignoredFlags },
-      "the reference's logging flags given are accepted and ignored: kirsa writes JSON lines to stdout (--v sets the level unless --log-level does)",
+      "the reference's flags given that kirsa has no use for are accepted and ignored: klog's output flags (kirsa writes JSON lines to stdout; --v sets the level unless --log-level does) and --resync-period",
     );
   }
   if (isLegacyTlsVersion(plan.tls.minVersion)) {
