@@ -20,7 +20,6 @@ import type { RoleAccount } from '../core/iam/arn.ts';
 import type { ContainerCredentialsSettings, IdentityDefaults } from '../core/identity/identity.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
-import { isLegacyTlsVersion } from './server.ts';
 
 export interface SelfManagedTlsPlan {
   /** The Secret (in the plan's namespace) holding the CA and the serving pair. */
@@ -131,7 +130,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
       ? await import('../identity/config-map.ts')
       : ({} as Partial<typeof import('../identity/config-map.ts')>);
   const { createWebhookApp } = await import('./app.ts');
-  const { startWebhookServer } = await import('./server.ts');
+  const { isLegacyTlsVersion, startWebhookServer } = await import('./server.ts');
   const annotationPrefix = plan.mutation.annotationPrefix;
   if (plan.ignoredFlags.length > 0) {
     log.info(
