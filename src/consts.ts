@@ -232,6 +232,23 @@ export const TRUST_POLICY_SIZE_WARN_RATIO = 0.9;
 export const ROLE_NAME_MAX_LENGTH = 64;
 /** Name of the inline policy `kirsa role create --inline-policy` puts on the role, so a rerun replaces it. */
 export const INLINE_POLICY_NAME = 'kirsa-inline';
+/** IAM role path, description and tag limits, checked before any call. */
+export const ROLE_PATH_MAX_LENGTH = 512;
+export const ROLE_DESCRIPTION_MAX_LENGTH = 1000;
+export const IAM_MAX_ROLE_TAGS = 50;
+/** IAM's range for a role's maximum session: 1 hour (also what IAM reports when none was set) to 12 hours. */
+export const ROLE_MIN_SESSION_SECONDS = 3600;
+export const ROLE_MAX_SESSION_SECONDS = 43_200;
+/**
+ * Tags kirsa puts on the roles it manages, so `role delete` can tell its own from a user's: the key prefix
+ * (refused in --tag), the mark of a role kirsa created, and the prefix of one tag per managed policy it
+ * attached. IAM roles have no other place to keep such a record, and tags travel with the role into
+ * Terraform and CloudFormation.
+ */
+export const KIRSA_TAG_PREFIX = 'kirsa/';
+export const KIRSA_CREATED_TAG = 'kirsa/created-by';
+export const KIRSA_CREATED_TAG_VALUE = 'kirsa';
+export const KIRSA_ATTACHED_POLICY_TAG_PREFIX = 'kirsa/attached-policy-';
 /** Label kirsa sets on the ServiceAccounts it creates, as eksctl does, so their owner is visible. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'kirsa';

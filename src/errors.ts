@@ -91,6 +91,27 @@ export const ERROR_CATALOGUE = {
   },
   AWS_FAILED: { category: 'CHECK_FAILED', meaning: 'AWS answered with an error no more specific code names' },
 
+  // IAM roles and OIDC providers (src/core/iam/, src/cli/role.ts, src/cli/provider.ts).
+  CLUSTER_NAME_INVALID: {
+    category: 'USAGE',
+    meaning: '--cluster is not a name kirsa can put in a role name (a DNS label of up to 40 characters)',
+  },
+  ROLE_OPTION_INVALID: {
+    category: 'USAGE',
+    meaning:
+      'a role setting (--path, --tag, --max-session-duration, --permissions-boundary, --description) breaks IAM rules',
+  },
+  PROVIDER_IN_USE: {
+    category: 'ALREADY_EXISTS',
+    meaning:
+      'provider delete refused: roles still trust the provider (they are listed; --force deletes anyway)',
+  },
+  IAC_OUTPUT_INVALID: {
+    category: 'USAGE',
+    meaning:
+      '-o names no IaC format kirsa writes, or the output needs a value only AWS could tell (the account)',
+  },
+
   // The Kubernetes API (src/kube/client.ts).
   KUBE_FORBIDDEN: { category: 'PERMISSION', meaning: 'the API server refused the call (401 or 403)' },
   KUBE_NOT_FOUND: {

@@ -244,3 +244,32 @@ describe('the provider STS matches', () => {
     );
   });
 });
+
+describe('the default role name with a cluster', () => {
+  test('kirsa.<cluster>.<namespace>.<name>: one role per cluster, the old name without one', () => {
+    const ref = { namespace: 'default', name: 's3-echoer' };
+    assert.equal(defaultRoleName(ref), 'kirsa-default-s3-echoer');
+    assert.equal(defaultRoleName(ref, 'prod-a'), 'kirsa.prod-a.default.s3-echoer');
+    assert.notEqual(defaultRoleName(ref, 'prod-a'), defaultRoleName(ref, 'prod-b'));
+    assert.equal(defaultRoleName({ namespace: '*', name: '*' }, 'c'), 'kirsa.c.wildcard.wildcard');
+  });
+
+  test('a long name keeps its first 55 characters and ends in a hash, so two long names differ', () => {
+    const a = defaultRoleName({ namespace: 'n'.repeat(40), name: `${'s'.repeat(40)}-a` }, 'cluster');
+    const b = defaultRoleName({ namespace: 'n'.repeat(40), name: `${'s'.repeat(40)}-b` }, 'cluster');
+    assert.equal(a.length, 64);
+    assert.match(a, /^kirsa\.cluster\.n+\.s*-[0-9a-f]{8}$/);
+    assert.notEqual(a, b);
+    assert.equal(a.slice(0, 55), b.slice(0, 55));
+    assert.equal(checkRoleName(a), a);
+  });
+
+  test('a cluster name is a DNS label without dots', () => {
+    for (const name of ['prod.example.com', 'Prod', '-a', 'a-', '', 'x'.repeat(41)])
+      assert.throws(
+        () => defaultRoleName({ namespace: 'default', name: 'app' }, name),
+        (error: unknown) => error instanceof KirsaError && error.code === 'CLUSTER_NAME_INVALID',
+        name,
+      );
+  });
+});

@@ -3,6 +3,7 @@
 // partitions, and the issuer's host/path by which IAM names a provider and prefixes its condition keys.
 // Pure: no I/O; the checking variants throw the project's USAGE error for a flag or input a person wrote.
 
+import { createHash } from 'node:crypto';
 import { ROLE_NAME_MAX_LENGTH } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
 import { issuerUrlProblems } from '../oidc/issuer-url.ts';
@@ -79,9 +80,9 @@ export function checkRoleArn(arn: string): RoleArnParts {
   return parts;
 }
 
-/** The ARN of a role created without a path (the only kind kirsa creates). */
-export function buildRoleArn(role: RoleArnParts): string {
-  return `arn:${role.partition}:iam::${role.accountId}:role/${role.name}`;
+/** The ARN of a role; its path (`/` when absent, as IAM's default) sits between `role` and the name. */
+export function buildRoleArn(role: RoleArnParts & { path?: string | undefined }): string {
+  return `arn:${role.partition}:iam::${role.accountId}:role${role.path ?? '/'}${role.name}`;
 }
 
 const ROLE_NAME = new RegExp(`^${ROLE_NAME_CHARACTER}{1,${ROLE_NAME_MAX_LENGTH}}$`);
@@ -99,10 +100,41 @@ export function checkRoleName(name: string): string {
   return name;
 }
 
-/** kirsa-<namespace>-<name>, `*` spelled "wildcard" (kOps' choice), cut to IAM's 64 characters. */
-export function defaultRoleName(ref: { namespace: string; name: string }): string {
+/** A cluster name for --cluster: a DNS label, so it cannot hold the `.` that separates the name's parts. */
+const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
+
+/** The cluster name, or a USAGE error naming the rule. */
+export function checkClusterName(name: string): string {
+  if (!CLUSTER_NAME.test(name))
+    throw new KirsaError(
+      'CLUSTER_NAME_INVALID',
+      `"${name}" is not a cluster name kirsa can put in a role name`,
+      {
+        hint: 'up to 40 lowercase letters, digits and -, starting and ending with a letter or digit (no dots)',
+      },
+    );
+  return name;
+}
+
+/** Characters of a long name kept before its hash, so name + `-` + 8 hex digits fit IAM's 64. */
+const HASHED_NAME_KEEP = ROLE_NAME_MAX_LENGTH - 9;
+
+/**
+ * The role name when none is given. Without a cluster: kirsa-<namespace>-<name>, cut to IAM's 64 characters
+ * (the name kirsa always gave, kept so existing roles are found). With one: kirsa.<cluster>.<namespace>.<name>,
+ * so the same account on two clusters gets two roles, as kOps does (`<sa>.<ns>.sa.<cluster>`). Neither a
+ * cluster (checked) nor a namespace can hold a dot, so the parts read back unambiguously; a name over 64
+ * characters keeps its first 55 and ends in 8 hex digits of its SHA-256, so two long names never collide by
+ * the cut. `*` is spelled "wildcard" (kOps' choice).
+ */
+export function defaultRoleName(ref: { namespace: string; name: string }, cluster?: string): string {
   const spell = (part: string) => part.replaceAll('*', 'wildcard');
-  return `kirsa-${spell(ref.namespace)}-${spell(ref.name)}`.slice(0, ROLE_NAME_MAX_LENGTH);
+  if (cluster === undefined)
+    return `kirsa-${spell(ref.namespace)}-${spell(ref.name)}`.slice(0, ROLE_NAME_MAX_LENGTH);
+  const full = `kirsa.${checkClusterName(cluster)}.${spell(ref.namespace)}.${spell(ref.name)}`;
+  if (full.length <= ROLE_NAME_MAX_LENGTH) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
+  return `${full.slice(0, HASHED_NAME_KEEP)}-${hash}`;
 }
 
 /** The account a bare role name is completed with (--compose-role-arn): the webhook's own, from EC2. */

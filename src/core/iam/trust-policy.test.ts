@@ -5,9 +5,11 @@ import { evaluateTrustPolicy } from './policy-evaluate.ts';
 import type { PolicyDocument } from './policy-grammar.ts';
 import {
   buildTrustPolicy,
+  federatedPrincipals,
   mergeTrustPolicy,
   parseServiceAccountRef,
   policySize,
+  removeTrust,
   serviceAccountSubject,
   sizeWarning,
 } from './trust-policy.ts';
@@ -274,6 +276,112 @@ describe('merging into an existing policy', () => {
         for (const [namespace, name] of accounts) assert.equal(ask(policy!, namespace, name), 'allow');
         assert.equal(policy!.Statement.length, 1);
       }),
+    );
+  });
+});
+
+describe('removing: the inverse of merging', () => {
+  const app = { namespace: 'default', name: 'app' };
+  const foreign = {
+    Sid: 'Ci',
+    Effect: 'Allow' as const,
+    Principal: { AWS: 'arn:aws:iam::111122223333:root' },
+    Action: 'sts:AssumeRole',
+  };
+
+  test("only this provider's subject goes; another cluster's statement and someone's own stay", () => {
+    let policy = buildTrustPolicy({
+      providerArns: [PROVIDER, PROVIDER_B],
+      serviceAccounts: [app],
+      audiences: ['sts.amazonaws.com'],
+    });
+    policy = { ...policy, Statement: [foreign, ...policy.Statement] };
+    const result = removeTrust(policy, { providerArns: [PROVIDER], serviceAccounts: [app] });
+    assert.equal(result.changed, true);
+    assert.deepEqual(result.removed, [`system:serviceaccount:default:app from ${PROVIDER}`]);
+    assert.equal(result.policy.Statement.length, 2);
+    assert.deepEqual(result.policy.Statement[0], foreign);
+    assert.equal(ask(result.policy, 'default', 'app'), 'deny');
+    assert.equal(ask(result.policy, 'default', 'app', 'sts.amazonaws.com', PROVIDER_B), 'allow');
+    assert.deepEqual(federatedPrincipals(result.policy), [PROVIDER_B]);
+    assert.deepEqual(removeTrust(result.policy, { providerArns: [PROVIDER], serviceAccounts: [app] }), {
+      policy: result.policy,
+      changed: false,
+      removed: [],
+    });
+  });
+
+  test('a shared statement keeps its other subjects, back to one string and StringEquals', () => {
+    const built = buildTrustPolicy({
+      providerArns: [PROVIDER],
+      serviceAccounts: [app],
+      audiences: ['sts.amazonaws.com'],
+    });
+    const merged = mergeTrustPolicy(built, {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'team-*', name: '*' }],
+      audiences: ['sts.amazonaws.com'],
+    }).policy;
+    assert.ok(merged.Statement[0]!.Condition!.StringLike);
+    const removed = removeTrust(merged, {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'team-*', name: '*' }],
+    });
+    assert.deepEqual(removed.policy, built);
+  });
+
+  test('a statement of another shape naming the subject is left alone', () => {
+    const extra = {
+      Effect: 'Allow' as const,
+      Principal: { Federated: PROVIDER },
+      Action: 'sts:AssumeRoleWithWebIdentity',
+      Condition: {
+        StringEquals: { [`${HOST}:sub`]: 'system:serviceaccount:default:app' },
+        IpAddress: { 'aws:SourceIp': '10.0.0.0/8' },
+      },
+    };
+    const policy = { Version: '2012-10-17', Statement: [extra] };
+    assert.equal(removeTrust(policy, { providerArns: [PROVIDER], serviceAccounts: [app] }).changed, false);
+  });
+
+  test('property: removing what a merge added gives back the policy before it', () => {
+    const label = fc.stringMatching(/^[a-z]([-a-z0-9]{0,6}[a-z0-9])?$/);
+    const account = fc.record({
+      namespace: fc.oneof(label, fc.constant('team-*')),
+      name: fc.oneof(label, fc.constant('*')),
+    });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(account, {
+          minLength: 2,
+          maxLength: 6,
+          selector: (ref) => `${ref.namespace}/${ref.name}`,
+        }),
+        fc.nat(),
+        fc.constantFrom([PROVIDER], [PROVIDER_B], [PROVIDER, PROVIDER_B]),
+        fc.boolean(),
+        (accounts, cut, providers, withForeign) => {
+          const split = 1 + (cut % (accounts.length - 1));
+          const first = accounts.slice(0, split);
+          const later = accounts.slice(split);
+          const base = buildTrustPolicy({
+            providerArns: [PROVIDER],
+            serviceAccounts: first,
+            audiences: ['sts.amazonaws.com'],
+          });
+          const before = withForeign ? { ...base, Statement: [foreign, ...base.Statement] } : base;
+          const request = {
+            providerArns: [...providers],
+            serviceAccounts: later,
+            audiences: ['sts.amazonaws.com'],
+          };
+          const merged = mergeTrustPolicy(before, request);
+          const removed = removeTrust(merged.policy, request);
+          assert.deepEqual(removed.policy, before);
+          assert.deepEqual(removed.removed.toSorted(), merged.added.toSorted());
+          assert.equal(removeTrust(removed.policy, request).changed, false);
+        },
+      ),
     );
   });
 });

@@ -146,7 +146,8 @@ function extendableStatement(
   statement: PolicyStatement,
   providerArn: string,
   hostPath: string,
-  audiences: string[],
+  /** undefined: any audience set (what removal looks for); else exactly this set (what merging extends). */
+  audiences: string[] | undefined,
 ) {
   if (statement.Effect !== 'Allow' || statement.NotPrincipal || statement.NotAction) return false;
   const principal = statement.Principal;
@@ -167,7 +168,8 @@ function extendableStatement(
     }
   }
   const sameAudiences =
-    audValues.length === audiences.length && audValues.every((audience) => audiences.includes(audience));
+    audiences === undefined ||
+    (audValues.length === audiences.length && audValues.every((audience) => audiences.includes(audience)));
   return subFound && sameAudiences;
 }
 
@@ -246,6 +248,80 @@ export function mergeTrustPolicy(
     added,
     problems,
   };
+}
+
+// --- Removing ----------------------------------------------------------------------------------------------
+
+export interface RemoveResult {
+  policy: PolicyDocument;
+  changed: boolean;
+  /** One line per subject removed ("system:serviceaccount:a:b from <provider>"). */
+  removed: string[];
+}
+
+function withoutSubjects(statement: PolicyStatement, hostPath: string, subjects: string[]) {
+  const subKey = `${hostPath}:sub`;
+  const condition = structuredClone(statement.Condition ?? {}) as Record<
+    string,
+    Record<string, string | string[]>
+  >;
+  const existing = [...asList(condition.StringEquals?.[subKey]), ...asList(condition.StringLike?.[subKey])];
+  const kept = existing.filter((subject) => !subjects.includes(subject));
+  const removed = existing.filter((subject) => subjects.includes(subject));
+  if (removed.length === 0 || kept.length === 0) return { statement: undefined, removed, kept };
+  if (condition.StringEquals) delete condition.StringEquals[subKey];
+  if (condition.StringLike) delete condition.StringLike[subKey];
+  // As addSubjects chooses: StringLike only while a kept subject holds a wildcard.
+  const operator = kept.some((subject) => subject.includes('*') || subject.includes('?'))
+    ? 'StringLike'
+    : 'StringEquals';
+  condition[operator] = { ...condition[operator], [subKey]: oneOrMany(kept) };
+  for (const name of Object.keys(condition)) {
+    if (Object.keys(condition[name]!).length === 0) delete condition[name];
+  }
+  return { statement: { ...statement, Condition: condition }, removed, kept };
+}
+
+/**
+ * The inverse of mergeTrustPolicy: takes the request's subjects out of the statements kirsa builds for the
+ * request's providers (an Allow of web identity for exactly that provider, conditioned only on `:sub` and
+ * `:aud`, whatever the audiences), dropping a statement left with no subject. Statements for other providers
+ * (other clusters) and statements of any other shape are someone's deliberate choice and stay as they are.
+ * Removing again changes nothing.
+ */
+export function removeTrust(
+  existing: PolicyDocument,
+  request: Omit<TrustPolicyRequest, 'audiences'>,
+): RemoveResult {
+  const subjects = request.serviceAccounts.map(serviceAccountSubject);
+  const removed: string[] = [];
+  let statements = [...existing.Statement];
+  for (const providerArn of unique(request.providerArns)) {
+    const { hostPath } = checkProviderArn(providerArn);
+    statements = statements.flatMap((statement) => {
+      if (!extendableStatement(statement, providerArn, hostPath, undefined)) return [statement];
+      const result = withoutSubjects(statement, hostPath, subjects);
+      if (result.removed.length === 0) return [statement];
+      removed.push(...result.removed.map((subject) => `${subject} from ${providerArn}`));
+      return result.statement ? [result.statement] : [];
+    });
+  }
+  return {
+    policy: { ...existing, Statement: statements },
+    changed: removed.length > 0,
+    removed: unique(removed),
+  };
+}
+
+/** The IAM OIDC provider ARNs a policy's statements name as `Federated` principals, in order, once each. */
+export function federatedPrincipals(policy: PolicyDocument): string[] {
+  return unique(
+    policy.Statement.flatMap((statement) => {
+      const principal = statement.Principal;
+      if (principal === undefined || principal === '*') return [];
+      return asList(principal.Federated);
+    }),
+  );
 }
 
 // --- Size ----------------------------------------------------------------------------------------------------
