@@ -29,6 +29,10 @@ function memoryIam(): IamPort & { providers: Map<string, OidcProvider>; calls: s
       calls.push(`thumbprints ${thumbprints.length}`);
       providers.get(arn)!.thumbprints = [...thumbprints];
     },
+    deleteProvider: async (arn) => {
+      calls.push('delete');
+      providers.delete(arn);
+    },
   };
 }
 

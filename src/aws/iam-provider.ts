@@ -5,6 +5,7 @@
 import {
   AddClientIDToOpenIDConnectProviderCommand,
   CreateOpenIDConnectProviderCommand,
+  DeleteOpenIDConnectProviderCommand,
   GetOpenIDConnectProviderCommand,
   IAMClient,
   ListOpenIDConnectProvidersCommand,
@@ -28,6 +29,7 @@ export interface IamPort {
   createProvider(input: { url: string; clientIds: string[]; thumbprints: string[] }): Promise<string>;
   addClientId(arn: string, clientId: string): Promise<void>;
   setThumbprints(arn: string, thumbprints: string[]): Promise<void>;
+  deleteProvider(arn: string): Promise<void>;
 }
 
 export function iamPortFor(options: AwsClientOptions): IamPort {
@@ -43,6 +45,11 @@ export function iamPortFor(options: AwsClientOptions): IamPort {
     }
   };
   return {
+    deleteProvider: async (arn) => {
+      await call(`DeleteOpenIDConnectProvider ${arn}`, () =>
+        client.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })),
+      );
+    },
     listProviderArns: async () =>
       (
         (

@@ -12,7 +12,23 @@ import { awsError, awsErrorCode } from './errors.ts';
 export interface RoleRecord {
   name: string;
   arn: string;
+  path: string;
   trustPolicy: PolicyDocument;
+  description?: string | undefined;
+  maxSessionDuration?: number | undefined;
+  permissionsBoundary?: string | undefined;
+  tags: Record<string, string>;
+}
+
+/** What CreateRole takes: the role as kirsa plans it (core/iam/role-settings.ts), less its policies. */
+export interface NewRole {
+  name: string;
+  path: string;
+  trustPolicy: PolicyDocument;
+  description: string;
+  maxSessionDuration?: number | undefined;
+  permissionsBoundary?: string | undefined;
+  tags: Record<string, string>;
 }
 
 export interface OidcProviderRecord {
@@ -26,10 +42,20 @@ export interface OidcProviderRecord {
 /** What kirsa needs from IAM; tests pass the real one pointed at moto. */
 export interface IamRoles {
   getRole(name: string): Promise<RoleRecord | undefined>;
-  createRole(name: string, trustPolicy: PolicyDocument, description: string): Promise<RoleRecord>;
+  createRole(role: NewRole): Promise<RoleRecord>;
   updateTrustPolicy(name: string, trustPolicy: PolicyDocument): Promise<void>;
+  updateRole(name: string, fields: { description?: string; maxSessionDuration?: number }): Promise<void>;
+  putPermissionsBoundary(name: string, policyArn: string): Promise<void>;
+  tagRole(name: string, tags: Record<string, string>): Promise<void>;
+  untagRole(name: string, keys: string[]): Promise<void>;
+  deleteRole(name: string): Promise<void>;
+  /** Every role of the account with its trust policy (ListRoles, paged). */
+  listRoles(): Promise<Array<{ name: string; arn: string; trustPolicy: PolicyDocument }>>;
   listAttachedPolicyArns(name: string): Promise<string[]>;
   attachPolicy(name: string, policyArn: string): Promise<void>;
+  detachPolicy(name: string, policyArn: string): Promise<void>;
+  listInlinePolicyNames(name: string): Promise<string[]>;
+  deleteInlinePolicy(name: string, policyName: string): Promise<void>;
   /** The inline policy's document text (decoded), or undefined when the role has none by that name. */
   getInlinePolicy(name: string, policyName: string): Promise<string | undefined>;
   putInlinePolicy(name: string, policyName: string, document: string): Promise<void>;
@@ -73,15 +99,34 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
       }),
     })));
   const toRecord = (role: {
-    RoleName?: string;
-    Arn?: string;
-    AssumeRolePolicyDocument?: string;
+    RoleName?: string | undefined;
+    Arn?: string | undefined;
+    Path?: string | undefined;
+    AssumeRolePolicyDocument?: string | undefined;
+    Description?: string | undefined;
+    MaxSessionDuration?: number | undefined;
+    PermissionsBoundary?: { PermissionsBoundaryArn?: string | undefined } | undefined;
+    Tags?: Array<{ Key?: string | undefined; Value?: string | undefined }> | undefined;
   }): RoleRecord => ({
     name: role.RoleName ?? '',
     arn: role.Arn ?? '',
+    path: role.Path ?? '/',
     // IAM returns the document URL-encoded; the parser decodes it.
     trustPolicy: parsePolicyDocument(role.AssumeRolePolicyDocument ?? ''),
+    description: role.Description,
+    maxSessionDuration: role.MaxSessionDuration,
+    permissionsBoundary: role.PermissionsBoundary?.PermissionsBoundaryArn,
+    tags: Object.fromEntries((role.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
   });
+  /** One SDK call whose failure becomes a KirsaError naming what was being done. */
+  const call = async (doing: string, send: (sdk: IamSdk, client: IAMClient) => Promise<unknown>) => {
+    const { sdk, client } = await connect();
+    try {
+      await send(sdk, client);
+    } catch (error) {
+      throw iamError(error, doing);
+    }
+  };
   return {
     async getRole(name) {
       const { sdk, client } = await connect();
@@ -93,23 +138,103 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
         throw iamError(error, `GetRole ${name}`);
       }
     },
-    async createRole(name, trustPolicy, description) {
+    async createRole(role) {
       const { sdk, client } = await connect();
       try {
         const { Role } = await client.send(
           new sdk.CreateRoleCommand({
-            RoleName: name,
-            AssumeRolePolicyDocument: JSON.stringify(trustPolicy),
-            Description: description,
+            RoleName: role.name,
+            Path: role.path,
+            AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy),
+            Description: role.description,
+            ...(role.maxSessionDuration === undefined ? {} : { MaxSessionDuration: role.maxSessionDuration }),
+            ...(role.permissionsBoundary === undefined
+              ? {}
+              : { PermissionsBoundary: role.permissionsBoundary }),
+            Tags: Object.entries(role.tags).map(([Key, Value]) => ({ Key, Value })),
           }),
         );
-        if (!Role) throw new KirsaError('INTERNAL', `CreateRole ${name} returned no role`);
+        if (!Role) throw new KirsaError('INTERNAL', `CreateRole ${role.name} returned no role`);
         return toRecord(Role);
       } catch (error) {
         if (error instanceof KirsaError) throw error;
-        throw iamError(error, `CreateRole ${name}`);
+        throw iamError(error, `CreateRole ${role.name}`);
       }
     },
+    updateRole: (name, fields) =>
+      call(`UpdateRole ${name}`, (sdk, client) =>
+        client.send(
+          new sdk.UpdateRoleCommand({
+            RoleName: name,
+            ...(fields.description === undefined ? {} : { Description: fields.description }),
+            ...(fields.maxSessionDuration === undefined
+              ? {}
+              : { MaxSessionDuration: fields.maxSessionDuration }),
+          }),
+        ),
+      ),
+    putPermissionsBoundary: (name, policyArn) =>
+      call(`PutRolePermissionsBoundary ${policyArn} on ${name}`, (sdk, client) =>
+        client.send(
+          new sdk.PutRolePermissionsBoundaryCommand({ RoleName: name, PermissionsBoundary: policyArn }),
+        ),
+      ),
+    tagRole: (name, tags) =>
+      call(`TagRole ${name}`, (sdk, client) =>
+        client.send(
+          new sdk.TagRoleCommand({
+            RoleName: name,
+            Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+          }),
+        ),
+      ),
+    untagRole: (name, keys) =>
+      call(`UntagRole ${name}`, (sdk, client) =>
+        client.send(new sdk.UntagRoleCommand({ RoleName: name, TagKeys: keys })),
+      ),
+    deleteRole: (name) =>
+      call(`DeleteRole ${name}`, (sdk, client) => client.send(new sdk.DeleteRoleCommand({ RoleName: name }))),
+    async listRoles() {
+      const { sdk, client } = await connect();
+      const roles: Array<{ name: string; arn: string; trustPolicy: PolicyDocument }> = [];
+      let marker: string | undefined;
+      try {
+        do {
+          const page = await client.send(new sdk.ListRolesCommand({ Marker: marker }));
+          for (const role of page.Roles ?? []) {
+            const record = toRecord(role);
+            roles.push({ name: record.name, arn: record.arn, trustPolicy: record.trustPolicy });
+          }
+          marker = page.IsTruncated ? page.Marker : undefined;
+        } while (marker);
+      } catch (error) {
+        throw iamError(error, 'ListRoles');
+      }
+      return roles;
+    },
+    detachPolicy: (name, policyArn) =>
+      call(`DetachRolePolicy ${policyArn} from ${name}`, (sdk, client) =>
+        client.send(new sdk.DetachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn })),
+      ),
+    async listInlinePolicyNames(name) {
+      const { sdk, client } = await connect();
+      const names: string[] = [];
+      let marker: string | undefined;
+      try {
+        do {
+          const page = await client.send(new sdk.ListRolePoliciesCommand({ RoleName: name, Marker: marker }));
+          names.push(...(page.PolicyNames ?? []));
+          marker = page.IsTruncated ? page.Marker : undefined;
+        } while (marker);
+      } catch (error) {
+        throw iamError(error, `ListRolePolicies ${name}`);
+      }
+      return names;
+    },
+    deleteInlinePolicy: (name, policyName) =>
+      call(`DeleteRolePolicy ${policyName} of ${name}`, (sdk, client) =>
+        client.send(new sdk.DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName })),
+      ),
     async updateTrustPolicy(name, trustPolicy) {
       const { sdk, client } = await connect();
       try {

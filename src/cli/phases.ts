@@ -9,7 +9,7 @@ import { KirsaError } from '../errors.ts';
 
 /** What a phase did. "unchanged" is what every phase of a rerun should say. */
 export interface PhaseOutcome {
-  status: 'created' | 'updated' | 'unchanged' | 'skipped' | 'done' | 'failed';
+  status: 'created' | 'updated' | 'deleted' | 'unchanged' | 'skipped' | 'done' | 'failed';
   /** One line saying what was done or found. */
   detail: string;
   /** The verb's output proper, when the phase has some (an ARN, uploaded keys, check lines). */

@@ -9,7 +9,9 @@ import {
   THUMBPRINT_AUTO,
   thumbprintChoices,
 } from '../core/iam/oidc-provider.ts';
+import { federatedPrincipals } from '../core/iam/trust-policy.ts';
 import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
+import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { collect } from './flags.ts';
@@ -82,8 +84,73 @@ const PROVIDER_PHASES: Array<Phase<ProviderContext>> = [
   },
 ];
 
+interface ProviderDeleteFlags {
+  issuerUrl: string;
+  force?: boolean;
+  region?: string;
+  endpointUrl?: string;
+  skipPhases?: string[];
+}
+
+interface ProviderDeleteContext {
+  flags: ProviderDeleteFlags;
+  arn?: string;
+  trustingRoles: string[];
+}
+
+const PROVIDER_DELETE_PHASES: Array<Phase<ProviderDeleteContext>> = [
+  {
+    name: 'provider',
+    description: 'delete the IAM OIDC provider of the issuer, refused while roles trust it (unless --force)',
+    async validate(context) {
+      const { flags } = context;
+      checkIssuerUrl(flags.issuerUrl);
+      const { findProvider, iamPortFor } = await import('../aws/iam-provider.ts');
+      const { createIamRoles } = await import('../aws/iam-role.ts');
+      const options = {
+        ...(flags.region ? { region: flags.region } : {}),
+        ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
+      };
+      const arn = await findProvider(iamPortFor(options), flags.issuerUrl);
+      if (arn === undefined) return;
+      context.arn = arn;
+      context.trustingRoles = (await createIamRoles(options).listRoles())
+        .filter((role) => federatedPrincipals(role.trustPolicy).includes(arn))
+        .map((role) => role.arn);
+      if (context.trustingRoles.length > 0 && !flags.force)
+        throw new KirsaError(
+          'PROVIDER_IN_USE',
+          `${context.trustingRoles.length} role(s) trust ${arn}: ${context.trustingRoles.join(', ')}`,
+          {
+            hint: 'nothing was deleted; run kirsa role delete for their service accounts first, or pass --force (their pods then get no credentials)',
+          },
+        );
+    },
+    async run(context) {
+      if (context.arn === undefined)
+        return {
+          status: 'unchanged',
+          detail: `no IAM OIDC provider for ${context.flags.issuerUrl}; nothing to delete`,
+        };
+      const { iamPortFor } = await import('../aws/iam-provider.ts');
+      await iamPortFor({
+        region: context.flags.region,
+        endpointUrl: context.flags.endpointUrl,
+      }).deleteProvider(context.arn);
+      return {
+        status: 'deleted',
+        detail:
+          context.trustingRoles.length > 0
+            ? `deleted ${context.arn} (--force: still trusted by ${context.trustingRoles.join(', ')})`
+            : `deleted ${context.arn}`,
+        lines: [context.arn],
+      };
+    },
+  },
+];
+
 /** The ARN on standard output, for scripts; what was done on standard error, for the person. */
-function report(phase: Phase<ProviderContext>, outcome: PhaseOutcome): void {
+function report(phase: { name: string }, outcome: PhaseOutcome): void {
   for (const line of outcome.lines ?? []) process.stdout.write(`${line}\n`);
   process.stderr.write(
     outcome === SKIPPED_BY_FLAG ? `skipped: ${phase.name} (--skip-phases)\n` : `${outcome.detail}\n`,
@@ -119,6 +186,20 @@ export function registerProvider(program: Command): void {
     await runPhases(
       PROVIDER_PHASES,
       { flags, audiences: [], thumbprints: [] },
+      { skip: flags.skipPhases ?? [], report },
+    );
+  });
+  const remove = provider
+    .command('delete')
+    .description('delete the IAM OIDC provider of an issuer; refused while roles trust it (idempotent)')
+    .requiredOption('--issuer-url <url>', 'the issuer URL the provider was created for')
+    .option('--force', 'delete it even while roles trust it (their pods then get no credentials)')
+    .option('--region <region>', 'AWS region for the IAM client (default: the SDK chain)')
+    .option('--endpoint-url <url>', 'another IAM endpoint, e.g. a test server');
+  addPhaseOptions(remove, PROVIDER_DELETE_PHASES).action(async (flags: ProviderDeleteFlags) => {
+    await runPhases(
+      PROVIDER_DELETE_PHASES,
+      { flags, trustingRoles: [] },
       { skip: flags.skipPhases ?? [], report },
     );
   });

@@ -13,7 +13,6 @@ import {
   MANAGED_BY_VALUE,
 } from '../consts.ts';
 import {
-  buildRoleArn,
   checkManagedPolicyArn,
   checkProviderArn,
   checkRoleName,
@@ -22,6 +21,21 @@ import {
 } from '../core/iam/arn.ts';
 import { canonicalPolicyJson, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import {
+  attachedPolicyTag,
+  buildRolePlan,
+  checkDescription,
+  checkMaxSessionDuration,
+  checkPermissionsBoundary,
+  checkRolePath,
+  parseTags,
+  type RolePlan,
+  type RoleSettings,
+  type RoleSettingsChanges,
+  roleSettingsChanges,
+} from '../core/iam/role-settings.ts';
+import {
+  buildTrustPolicy,
+  federatedPrincipals,
   type MergeResult,
   mergeTrustPolicy,
   type ServiceAccountRef,
@@ -31,12 +45,19 @@ import {
 import { webIdentityAnnotations } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
-import { collect } from './flags.ts';
+import { collect, parseIntegerFlag } from './flags.ts';
 import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
+import { registerRoleDelete } from './role-delete.ts';
 import { addTrustFlags, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';
 
 interface RoleCreateFlags extends TrustFlags {
   roleName?: string;
+  cluster?: string;
+  permissionsBoundary?: string;
+  tag?: string[];
+  path?: string;
+  maxSessionDuration?: number;
+  description?: string;
   policyArn?: string[];
   inlinePolicy?: string;
   skipPhases?: string[];
@@ -57,7 +78,30 @@ export function registerRole(program: Command): void {
         `create or update the role a service account assumes, in phases: ${PHASES.map((phase) => phase.name).join(', ')} (idempotent)`,
       ),
   )
-    .option('--role-name <name>', 'role name (default kirsa-<namespace>-<service account>)')
+    .option(
+      '--role-name <name>',
+      'role name (default kirsa.<cluster>.<namespace>.<service account> with --cluster, else kirsa-<namespace>-<service account>)',
+    )
+    .option(
+      '--cluster <name>',
+      "this cluster's name, put in the default role name so each cluster gets its own role",
+    )
+    .option(
+      '--permissions-boundary <arn>',
+      'managed policy set as the permissions boundary (kept up to date)',
+    )
+    .option(
+      '--tag <key=value>',
+      'tag on the role (repeatable; kept up to date, other tags left alone)',
+      collect,
+    )
+    .option('--path <path>', 'IAM path of a new role, e.g. /irsa/ (IAM cannot move a role later)')
+    .option(
+      '--max-session-duration <seconds>',
+      'maximum session, 3600 to 43200 seconds (kept up to date)',
+      parseIntegerFlag('max-session-duration'),
+    )
+    .option('--description <text>', 'role description (default: the service accounts it trusts)')
     .option('--policy-arn <arn>', 'managed policy to attach (repeatable)', collect)
     .option('--inline-policy <file>', `permissions policy (JSON) put on the role as "${INLINE_POLICY_NAME}"`)
     .option('--endpoint-url <url>', 'IAM endpoint (for tests and emulators)')
@@ -74,30 +118,32 @@ export function registerRole(program: Command): void {
     )
     .option('--overwrite', 'replace a different role ARN already on the service account');
   addPhaseOptions(create, PHASES).action(async (flags: RoleCreateFlags) => runRoleCreate(flags));
+  registerRoleDelete(role);
 }
 
 interface RoleContext {
   flags: RoleCreateFlags;
   request: ReturnType<typeof trustRequestFromFlags>;
   roleName: string;
-  accountId: string;
-  partition: string;
+  /** The name came from defaultRoleName: warn when that role already serves another cluster. */
+  defaultName: boolean;
+  settings: RoleSettings;
+  /** The role as kirsa would create it (its trust built from the request alone). */
+  plan: RolePlan;
   iam: IamRoles;
   serviceAccounts?: ServiceAccountStore;
   inlinePolicyText?: string;
   // Filled in by validation:
   existingRole?: RoleRecord;
   merge?: MergeResult;
+  changes?: RoleSettingsChanges;
   attached?: string[];
   existingInline?: string;
   serviceAccountPlans?: Array<{ ref: ServiceAccountRef; exists: boolean; missing: Record<string, string> }>;
 }
 
 function roleArnOf(context: RoleContext): string {
-  return (
-    context.existingRole?.arn ??
-    buildRoleArn({ partition: context.partition, accountId: context.accountId, name: context.roleName })
-  );
+  return context.existingRole?.arn ?? context.plan.arn;
 }
 
 function annotationsFor(context: RoleContext): Record<string, string> {
@@ -111,7 +157,8 @@ function annotationsFor(context: RoleContext): Record<string, string> {
 const PHASES: Array<Phase<RoleContext>> = [
   {
     name: 'role',
-    description: 'create the role, or merge the trust into its existing policy',
+    description:
+      'create the role, or merge the trust into its existing policy and bring its boundary, tags, maximum session and description to what is asked',
     async validate(context) {
       context.existingRole = await context.iam.getRole(context.roleName);
       context.merge = mergeTrustPolicy(context.existingRole?.trustPolicy, context.request);
@@ -122,26 +169,53 @@ const PHASES: Array<Phase<RoleContext>> = [
           hint: 'nothing was changed; trust fewer service accounts with this role',
         });
       if (warning) process.stderr.write(`kirsa: warning: ${warning}\n`);
+      if (!context.existingRole) return;
+      if (context.defaultName) {
+        const others = federatedPrincipals(context.existingRole.trustPolicy).filter(
+          (arn) => !context.request.providerArns.includes(arn),
+        );
+        if (others.length > 0)
+          process.stderr.write(
+            `kirsa: warning: role ${context.roleName} already trusts ${others.join(', ')}: service accounts of that cluster and this one would share the role and its permissions; give --cluster NAME for a role of this cluster's own\n`,
+          );
+      }
+      context.changes = roleSettingsChanges(context.existingRole, context.settings);
+      for (const problem of context.changes.problems) process.stderr.write(`kirsa: warning: ${problem}\n`);
     },
     async run(context) {
       const merge = context.merge!;
       const subjects = context.request.serviceAccounts.map(serviceAccountSubject).join(', ');
       if (!context.existingRole) {
-        const role = await context.iam.createRole(
-          context.roleName,
-          merge.policy,
-          `IRSA role for ${subjects}, created by kirsa`,
-        );
+        // The tags recording attached policies are added by the policies phase as it attaches them, so a
+        // role whose policies phase is skipped claims no attachment.
+        const { plan } = context;
+        const role = await context.iam.createRole({
+          ...plan,
+          trustPolicy: merge.policy,
+          tags: Object.fromEntries(
+            Object.entries(plan.tags).filter(
+              ([key]) => !plan.managedPolicyArns.some((arn) => attachedPolicyTag(arn)?.[0] === key),
+            ),
+          ),
+        });
         context.existingRole = role;
         return { status: 'created', detail: `${role.arn} trusting ${subjects}` };
       }
-      if (!merge.changed)
+      const name = context.roleName;
+      const changes = context.changes!;
+      const done: string[] = [];
+      if (merge.changed) {
+        await context.iam.updateTrustPolicy(name, merge.policy);
+        done.push(`now also trusts ${merge.added.join(', ')}`);
+      }
+      if (changes.update) await context.iam.updateRole(name, changes.update);
+      if (changes.permissionsBoundary !== undefined)
+        await context.iam.putPermissionsBoundary(name, changes.permissionsBoundary);
+      if (Object.keys(changes.tags).length > 0) await context.iam.tagRole(name, changes.tags);
+      done.push(...changes.lines);
+      if (done.length === 0)
         return { status: 'unchanged', detail: `${context.existingRole.arn} already trusts ${subjects}` };
-      await context.iam.updateTrustPolicy(context.roleName, merge.policy);
-      return {
-        status: 'updated',
-        detail: `${context.existingRole.arn} now also trusts ${merge.added.join(', ')}`,
-      };
+      return { status: 'updated', detail: `${context.existingRole.arn}: ${done.join('; ')}` };
     },
   },
   {
@@ -157,7 +231,17 @@ const PHASES: Array<Phase<RoleContext>> = [
       const wanted = context.flags.policyArn ?? [];
       if (wanted.length === 0) return { status: 'skipped', detail: 'no --policy-arn given' };
       const missing = wanted.filter((arn) => !context.attached!.includes(arn));
-      for (const arn of missing) await context.iam.attachPolicy(context.roleName, arn);
+      for (const arn of missing) {
+        await context.iam.attachPolicy(context.roleName, arn);
+        // The record that kirsa attached it, which `role delete` reads; a policy attached by someone else
+        // before kirsa was asked for it gets none, so delete leaves it.
+        const tag = attachedPolicyTag(arn);
+        if (tag) await context.iam.tagRole(context.roleName, { [tag[0]]: tag[1] });
+        else
+          process.stderr.write(
+            `kirsa: warning: ${arn} cannot be recorded in a tag (IAM refuses its characters there): role delete will leave it attached\n`,
+          );
+      }
       return missing.length === 0
         ? { status: 'unchanged', detail: `${wanted.length} already attached` }
         : { status: 'updated', detail: `attached ${missing.join(', ')}` };
@@ -167,22 +251,7 @@ const PHASES: Array<Phase<RoleContext>> = [
     name: 'inline-policy',
     description: `put the --inline-policy document as "${INLINE_POLICY_NAME}"`,
     async validate(context) {
-      if (context.flags.inlinePolicy === undefined) return;
-      let text: string;
-      try {
-        text = await readFile(context.flags.inlinePolicy, 'utf8');
-      } catch (error) {
-        throw new KirsaError(
-          'INPUT_UNREADABLE',
-          `cannot read ${context.flags.inlinePolicy}: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-      parsePolicyDocument(text, {
-        kind: 'permissions',
-        name: `${context.flags.inlinePolicy} is not a policy document`,
-      });
-      context.inlinePolicyText = text;
+      if (context.inlinePolicyText === undefined) return;
       context.existingInline = context.existingRole
         ? await context.iam.getInlinePolicy(context.roleName, INLINE_POLICY_NAME)
         : undefined;
@@ -296,15 +365,19 @@ export async function runRoleCreate(
     resolvedFlags = { ...flags, accountId };
   }
   const request = trustRequestFromFlags(resolvedFlags);
-  const roleName = checkRoleName(flags.roleName ?? defaultRoleName(request.serviceAccounts[0]!));
-  // The role lives in the account of the first provider, the usual single-account setup.
-  const { partition, accountId } = checkProviderArn(request.providerArns[0]!);
+  const roleName = roleNameFromFlags(flags, request.serviceAccounts[0]!);
+  const settings = roleSettingsFromFlags(flags);
+  // Read now so a bad file fails before anything is read from AWS or the cluster.
+  const inlinePolicyText =
+    flags.inlinePolicy === undefined ? undefined : await readInlinePolicy(flags.inlinePolicy);
   const context: RoleContext = {
     flags,
     request,
     roleName,
-    accountId,
-    partition,
+    defaultName: flags.roleName === undefined,
+    settings,
+    plan: rolePlanOf(request, roleName, settings, flags.policyArn ?? [], inlinePolicyText),
+    ...(inlinePolicyText === undefined ? {} : { inlinePolicyText }),
     iam:
       dependencies.iam ??
       createIamRoles({
@@ -327,5 +400,62 @@ export async function runRoleCreate(
     skip: skipPhases,
     report: (phase, outcome) =>
       process.stdout.write(`${phase.name.padEnd(width)}  ${outcome.status.padEnd(9)}  ${outcome.detail}\n`),
+  });
+}
+
+/** The --inline-policy file's text, checked to be a policy document. */
+async function readInlinePolicy(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  parsePolicyDocument(text, { kind: 'permissions', name: `${path} is not a policy document` });
+  return text;
+}
+
+/** --role-name, else the default name (with --cluster in it when given). */
+function roleNameFromFlags(flags: { roleName?: string; cluster?: string }, first: ServiceAccountRef): string {
+  return checkRoleName(flags.roleName ?? defaultRoleName(first, flags.cluster));
+}
+
+/** The role settings the flags ask for, each checked against IAM's rules before anything is sent. */
+function roleSettingsFromFlags(flags: RoleCreateFlags): RoleSettings {
+  return {
+    ...(flags.path === undefined ? {} : { path: checkRolePath(flags.path) }),
+    ...(flags.description === undefined ? {} : { description: checkDescription(flags.description) }),
+    ...(flags.maxSessionDuration === undefined
+      ? {}
+      : { maxSessionDuration: checkMaxSessionDuration(flags.maxSessionDuration) }),
+    ...(flags.permissionsBoundary === undefined
+      ? {}
+      : { permissionsBoundary: checkPermissionsBoundary(flags.permissionsBoundary) }),
+    tags: parseTags(flags.tag ?? []),
+  };
+}
+
+/** The role kirsa would create for these flags, in the account and partition of the first provider. */
+function rolePlanOf(
+  request: ReturnType<typeof trustRequestFromFlags>,
+  roleName: string,
+  settings: RoleSettings,
+  policyArns: readonly string[],
+  inlinePolicyText: string | undefined,
+): RolePlan {
+  for (const arn of policyArns) checkManagedPolicyArn(arn);
+  // The role lives in the account of the first provider, the usual single-account setup.
+  const { partition, accountId } = checkProviderArn(request.providerArns[0]!);
+  return buildRolePlan({
+    name: roleName,
+    partition,
+    accountId,
+    trustPolicy: buildTrustPolicy(request),
+    subjects: request.serviceAccounts.map(serviceAccountSubject),
+    settings,
+    managedPolicyArns: policyArns,
+    inlinePolicy: inlinePolicyText === undefined ? undefined : canonicalPolicyJson(inlinePolicyText),
   });
 }

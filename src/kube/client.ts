@@ -114,6 +114,8 @@ export interface ServiceAccountStore {
   ): Promise<void>;
   /** Merges these annotations into the account's, leaving every other annotation alone. */
   annotate(namespace: string, name: string, annotations: Record<string, string>): Promise<void>;
+  /** Removes these annotations (a JSON merge patch setting them to null), leaving every other one alone. */
+  removeAnnotations(namespace: string, name: string, keys: readonly string[]): Promise<void>;
 }
 
 export async function createServiceAccountStore(config: KubeConfig): Promise<ServiceAccountStore> {
@@ -162,6 +164,23 @@ export async function createServiceAccountStore(config: KubeConfig): Promise<Ser
         );
       } catch (error) {
         throw kubeError(error, `annotating ServiceAccount ${namespace}/${name}`);
+      }
+    },
+    async removeAnnotations(namespace, name, keys) {
+      try {
+        // A merge patch, not an apply: the annotations may have been set by create (an Update in
+        // managedFields) or by hand, and an apply removes only fields its own manager applied.
+        await core.patchNamespacedServiceAccount(
+          {
+            namespace,
+            name,
+            fieldManager: FIELD_MANAGER,
+            body: { metadata: { annotations: Object.fromEntries(keys.map((key) => [key, null])) } },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      } catch (error) {
+        throw kubeError(error, `removing annotations from ServiceAccount ${namespace}/${name}`);
       }
     },
   };
