@@ -3,6 +3,8 @@
 
 import type { Command } from 'commander';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
+import { issuerHostPath } from '../core/iam/arn.ts';
+import { buildProviderPlan, checkIacFormat, RENDER } from '../core/iam/iac.ts';
 import {
   checkProviderInput,
   providerAudiences,
@@ -15,6 +17,7 @@ import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { collect } from './flags.ts';
+import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
 import { addPhaseOptions, type Phase, type PhaseOutcome, runPhases, SKIPPED_BY_FLAG } from './phases.ts';
 
 interface ProviderFlags {
@@ -25,6 +28,8 @@ interface ProviderFlags {
   endpointUrl?: string;
   caFile: string[];
   skipPhases?: string[];
+  output?: string;
+  outputDir?: string;
 }
 
 interface ProviderContext {
@@ -181,8 +186,25 @@ export function registerProvider(program: Command): void {
     )
     .option('--region <region>', 'AWS region for the IAM client (default: the SDK chain)')
     .option('--endpoint-url <url>', 'another IAM endpoint, e.g. a test server')
-    .option('--ca-file <file>', 'extra trusted CA (PEM) for --thumbprint auto (repeatable)', collect, []);
+    .option('--ca-file <file>', 'extra trusted CA (PEM) for --thumbprint auto (repeatable)', collect, [])
+    .option(...IAC_OPTIONS.output)
+    .option(...IAC_OPTIONS.outputDir);
   addPhaseOptions(create, PROVIDER_PHASES).action(async (flags: ProviderFlags) => {
+    if (flags.output !== undefined) {
+      // The same checks and inputs as the API mode (its validation), rendered instead of sent.
+      const format = checkIacFormat(flags.output);
+      const context: ProviderContext = { flags, audiences: [], thumbprints: [] };
+      await PROVIDER_PHASES[0]!.validate!(context);
+      await writeIacOutput({
+        format,
+        outputDir: flags.outputDir,
+        stem: `provider-${issuerHostPath(flags.issuerUrl)}`,
+        document: RENDER[format].provider(
+          buildProviderPlan(flags.issuerUrl, context.audiences, context.thumbprints),
+        ),
+      });
+      return;
+    }
     await runPhases(
       PROVIDER_PHASES,
       { flags, audiences: [], thumbprints: [] },

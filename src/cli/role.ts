@@ -19,6 +19,7 @@ import {
   defaultRoleName,
   iamProviderHostPath,
 } from '../core/iam/arn.ts';
+import { checkIacFormat, type IacFormat, RENDER } from '../core/iam/iac.ts';
 import { canonicalPolicyJson, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import {
   attachedPolicyTag,
@@ -46,6 +47,7 @@ import { webIdentityAnnotations } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
 import { collect, parseIntegerFlag } from './flags.ts';
+import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
 import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
 import { registerRoleDelete } from './role-delete.ts';
 import { addTrustFlags, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';
@@ -67,6 +69,8 @@ interface RoleCreateFlags extends TrustFlags {
   context?: string;
   annotationPrefix: string;
   overwrite?: boolean;
+  output?: string;
+  outputDir?: string;
 }
 
 export function registerRole(program: Command): void {
@@ -116,7 +120,9 @@ export function registerRole(program: Command): void {
       'service-account annotation prefix the webhook reads',
       DEFAULT_ANNOTATION_PREFIX,
     )
-    .option('--overwrite', 'replace a different role ARN already on the service account');
+    .option('--overwrite', 'replace a different role ARN already on the service account')
+    .option(...IAC_OPTIONS.output)
+    .option(...IAC_OPTIONS.outputDir);
   addPhaseOptions(create, PHASES).action(async (flags: RoleCreateFlags) => runRoleCreate(flags));
   registerRoleDelete(role);
 }
@@ -260,12 +266,23 @@ const PHASES: Array<Phase<RoleContext>> = [
       if (context.inlinePolicyText === undefined)
         return { status: 'skipped', detail: 'no --inline-policy given' };
       const wanted = canonicalPolicyJson(context.inlinePolicyText);
-      if (context.existingInline !== undefined && canonicalPolicyJson(context.existingInline) === wanted)
+      const existing = context.existingInline;
+      // A document that is not JSON (moto's CloudFormation stores one as a Python dict's text) is replaced.
+      let current: string | undefined;
+      try {
+        current = existing === undefined ? undefined : canonicalPolicyJson(existing);
+      } catch {
+        current = undefined;
+      }
+      if (current === wanted)
         return { status: 'unchanged', detail: `"${INLINE_POLICY_NAME}" already holds it` };
       await context.iam.putInlinePolicy(context.roleName, INLINE_POLICY_NAME, wanted);
       return {
-        status: context.existingInline === undefined ? 'created' : 'updated',
-        detail: `"${INLINE_POLICY_NAME}"`,
+        status: existing === undefined ? 'created' : 'updated',
+        detail:
+          existing !== undefined && current === undefined
+            ? `"${INLINE_POLICY_NAME}" (the one there was not JSON)`
+            : `"${INLINE_POLICY_NAME}"`,
       };
     },
   },
@@ -351,6 +368,7 @@ export async function runRoleCreate(
 ): Promise<void> {
   const skipPhases = flags.skipPhases ?? [];
   checkSkipPhases(PHASES, skipPhases);
+  if (flags.output !== undefined) return writeRoleIac(flags, checkIacFormat(flags.output));
   let resolvedFlags = flags;
   if ((flags.issuerUrl ?? []).length > 0 && flags.accountId === undefined) {
     // Like eksctl, default the provider's account to the caller's; check the URLs first so a typo costs no call.
@@ -457,5 +475,43 @@ function rolePlanOf(
     settings,
     managedPolicyArns: policyArns,
     inlinePolicy: inlinePolicyText === undefined ? undefined : canonicalPolicyJson(inlinePolicyText),
+  });
+}
+
+/**
+ * `role create -o terraform|cloudformation`: the same plan the API mode would carry out, as a template and
+ * the ServiceAccount manifest, without asking AWS or the cluster anything.
+ */
+async function writeRoleIac(flags: RoleCreateFlags, format: IacFormat): Promise<void> {
+  if ((flags.issuerUrl ?? []).length > 0 && flags.accountId === undefined)
+    throw new KirsaError(
+      'IAC_OUTPUT_INVALID',
+      '-o with --issuer-url needs --account-id: IaC output asks AWS nothing',
+      {
+        hint: 'add --account-id 111122223333, or give --provider-arn',
+      },
+    );
+  const request = trustRequestFromFlags(flags);
+  const roleName = roleNameFromFlags(flags, request.serviceAccounts[0]!);
+  const settings = roleSettingsFromFlags(flags);
+  const inlinePolicyText =
+    flags.inlinePolicy === undefined ? undefined : await readInlinePolicy(flags.inlinePolicy);
+  const plan = rolePlanOf(request, roleName, settings, flags.policyArn ?? [], inlinePolicyText);
+  const annotations = webIdentityAnnotations(plan.arn, request.audiences, flags.annotationPrefix);
+  const manifests = (flags.skipPhases ?? []).includes('service-account')
+    ? []
+    : request.serviceAccounts
+        .filter((ref) => !ref.namespace.includes('*') && !ref.name.includes('*'))
+        .map((ref) => ({
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          metadata: { name: ref.name, namespace: ref.namespace, annotations },
+        }));
+  await writeIacOutput({
+    format,
+    outputDir: flags.outputDir,
+    stem: `role-${roleName}`,
+    document: RENDER[format].role(plan),
+    manifests,
   });
 }

@@ -1,0 +1,129 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Terraform templates and IAM policy variables, meant literally
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { KirsaError } from '../../errors.ts';
+import {
+  buildProviderPlan,
+  checkIacFormat,
+  iacName,
+  providerCloudFormation,
+  providerTerraform,
+  roleCloudFormation,
+  roleTerraform,
+  terraformLiteral,
+} from './iac.ts';
+import { buildRolePlan } from './role-settings.ts';
+import { buildTrustPolicy } from './trust-policy.ts';
+
+const PROVIDER = 'arn:aws:iam::111122223333:oidc-provider/oidc.example.com/a';
+const POLICY = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
+const SAME_NAME = 'arn:aws:iam::111122223333:policy/ReadOnlyAccess';
+const inlineDocument = JSON.stringify({
+  Statement: [{ Action: 's3:GetObject', Effect: 'Allow', Resource: 'arn:aws:s3:::b/${aws:userid}/*' }],
+  Version: '2012-10-17',
+});
+
+const trustPolicy = buildTrustPolicy({
+  providerArns: [PROVIDER],
+  serviceAccounts: [{ namespace: 'payments', name: 'api' }],
+  audiences: ['sts.amazonaws.com'],
+});
+const plan = buildRolePlan({
+  name: 'kirsa.prod.payments.api',
+  partition: 'aws',
+  accountId: '111122223333',
+  trustPolicy,
+  subjects: ['system:serviceaccount:payments:api'],
+  settings: {
+    path: '/irsa/',
+    maxSessionDuration: 7200,
+    permissionsBoundary: 'arn:aws:iam::111122223333:policy/boundary',
+    tags: { team: 'a${b}' },
+  },
+  managedPolicyArns: [POLICY, SAME_NAME],
+  inlinePolicy: inlineDocument,
+});
+
+type Json = Record<string, Record<string, Record<string, Record<string, unknown>>>>;
+
+describe('IaC output from the role plan', () => {
+  test('-o takes terraform or cloudformation only', () => {
+    assert.equal(checkIacFormat('terraform'), 'terraform');
+    assert.throws(
+      () => checkIacFormat('pulumi'),
+      (error: unknown) => error instanceof KirsaError && error.code === 'IAC_OUTPUT_INVALID',
+    );
+  });
+
+  test('Terraform: every setting of the plan, strings made literal, one attachment per policy', () => {
+    const document = roleTerraform(plan) as Json;
+    const role = document.resource!.aws_iam_role!.kirsa_prod_payments_api!;
+    assert.equal(role.name, plan.name);
+    assert.equal(role.path, '/irsa/');
+    assert.equal(role.max_session_duration, 7200);
+    assert.equal(role.permissions_boundary, plan.permissionsBoundary);
+    assert.deepEqual(JSON.parse(role.assume_role_policy as string), trustPolicy);
+    // Terraform would read ${b} as an interpolation; doubled, it stays the text the user gave.
+    assert.equal((role.tags as Record<string, string>).team, 'a$${b}');
+    assert.deepEqual(
+      Object.entries(document.resource!.aws_iam_role_policy_attachment!).map(([key, value]) => [
+        key,
+        value.policy_arn,
+      ]),
+      [
+        ['kirsa_prod_payments_api_ReadOnlyAccess', POLICY],
+        ['kirsa_prod_payments_api_ReadOnlyAccess_2', SAME_NAME],
+      ],
+    );
+    const inline = document.resource!.aws_iam_role_policy!.kirsa_prod_payments_api_inline!;
+    assert.equal(inline.name, 'kirsa-inline');
+    assert.equal(inline.policy, terraformLiteral(inlineDocument));
+    assert.match(inline.policy as string, /\$\$\{aws:userid\}/);
+    assert.equal(inline.role, '${aws_iam_role.kirsa_prod_payments_api.name}');
+  });
+
+  test('CloudFormation: the same settings, policies as objects, tags as a list', () => {
+    const template = roleCloudFormation(plan) as {
+      Resources: { Role: { Properties: Record<string, unknown> } };
+    };
+    const properties = template.Resources.Role.Properties;
+    assert.deepEqual(properties.AssumeRolePolicyDocument, trustPolicy);
+    assert.equal(properties.Path, '/irsa/');
+    assert.equal(properties.MaxSessionDuration, 7200);
+    assert.deepEqual(properties.ManagedPolicyArns, [POLICY, SAME_NAME]);
+    assert.deepEqual(properties.Policies, [
+      { PolicyName: 'kirsa-inline', PolicyDocument: JSON.parse(inlineDocument) },
+    ]);
+    assert.deepEqual(
+      Object.fromEntries(
+        (properties.Tags as Array<{ Key: string; Value: string }>).map((tag) => [tag.Key, tag.Value]),
+      ),
+      plan.tags,
+    );
+  });
+
+  test('the provider in both formats; no thumbprint list when none is given', () => {
+    const provider = buildProviderPlan('https://oidc.example.com/a', ['sts.amazonaws.com'], []);
+    const terraform = providerTerraform(provider) as Json;
+    assert.deepEqual(terraform.resource!.aws_iam_openid_connect_provider!.kirsa_oidc_example_com_a, {
+      url: 'https://oidc.example.com/a',
+      client_id_list: ['sts.amazonaws.com'],
+    });
+    const cloudFormation = providerCloudFormation({ ...provider, thumbprints: ['a'.repeat(40)] }) as {
+      Resources: { OidcProvider: { Properties: unknown } };
+    };
+    assert.deepEqual(cloudFormation.Resources.OidcProvider.Properties, {
+      Url: 'https://oidc.example.com/a',
+      ClientIdList: ['sts.amazonaws.com'],
+      ThumbprintList: ['a'.repeat(40)],
+    });
+    assert.throws(() => buildProviderPlan('http://oidc.example.com', ['sts.amazonaws.com'], []), KirsaError);
+  });
+
+  test('identifiers keep letters, digits, _ and -', () => {
+    assert.equal(iacName('kirsa.prod.payments.api'), 'kirsa_prod_payments_api');
+    assert.equal(iacName('1abc'), '_1abc');
+    assert.equal(iacName('role-a+b=c,d@e'), 'role-a_b_c_d_e');
+  });
+});
