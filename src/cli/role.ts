@@ -180,9 +180,13 @@ const PHASES: Array<Phase<RoleContext>> = [
         const others = federatedPrincipals(context.existingRole.trustPolicy).filter(
           (arn) => !context.request.providerArns.includes(arn),
         );
+        const fix =
+          context.flags.cluster === undefined
+            ? "give --cluster NAME for a role of this cluster's own"
+            : `if that is another cluster, give this one a --cluster name other than ${context.flags.cluster}`;
         if (others.length > 0)
           process.stderr.write(
-            `kirsa: warning: role ${context.roleName} already trusts ${others.join(', ')}: service accounts of that cluster and this one would share the role and its permissions; give --cluster NAME for a role of this cluster's own\n`,
+            `kirsa: warning: role ${context.roleName} already trusts ${others.join(', ')}: service accounts of that cluster and this one would share the role and its permissions; ${fix}\n`,
           );
       }
       context.changes = roleSettingsChanges(context.existingRole, context.settings);

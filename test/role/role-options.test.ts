@@ -180,6 +180,24 @@ describe('role create: boundary, tags, path, maximum session, description', { sk
       /role +created +arn:aws:iam::123456789012:role\/kirsa\.prod-b\.payments\.api /,
     );
     assert.doesNotMatch(other.stderr, /warning/);
+    // The same cluster name with another provider: the role would serve two clusters, so say so.
+    const reused = await kirsa([
+      ...base.slice(0, 2),
+      '--provider-arn',
+      PROVIDER_A,
+      ...base.slice(4, 6),
+      '--cluster',
+      'prod-b',
+      '--skip-phases',
+      'service-account',
+    ]);
+    assert.equal(reused.code, 0, reused.stderr);
+    assert.match(
+      reused.stderr,
+      new RegExp(
+        `role kirsa\\.prod-b\\.payments\\.api already trusts ${PROVIDER_B}: .* give this one a --cluster name other than prod-b`,
+      ),
+    );
 
     const shared = [
       'role',
