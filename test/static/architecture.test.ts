@@ -1,0 +1,185 @@
+// The dependency rule, enforced: which folder of src/ may import which. The pure core imports only the
+// core, consts and errors (and no I/O module); each shell does one job and reaches another shell only
+// where the table below says so and why; only the CLI and the demo assemble everything. A new import that
+// breaks the rule fails here with the file and the edge, so the layering cannot erode unnoticed.
+// docs/architecture.md draws the same table.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SRC = join(ROOT, 'src');
+
+/** Foundations every layer may use. */
+const BASE = ['consts', 'errors'];
+
+/**
+ * For each unit (a folder of src/, or a top-level file), the units it may import. The core comes first;
+ * then the small I/O helpers; then the shells, one job each; then the two composers.
+ */
+const ALLOWED: Record<string, readonly string[]> = {
+  consts: [],
+  errors: [],
+  core: [...BASE],
+  // I/O helpers: one mechanism each, shared by the shells.
+  'read-input': ['errors'],
+  net: ['errors'],
+  tls: [...BASE],
+  kube: [...BASE, 'core'],
+  local: [...BASE],
+  // Shells.
+  aws: [...BASE, 'core'],
+  issuer: [...BASE, 'core', 'read-input', 'net', 'tls'],
+  identity: [...BASE, 'core', 'kube', 'read-input'],
+  sts: [...BASE, 'core', 'read-input', 'net'],
+  webhook: [...BASE, 'core', 'net', 'tls', 'kube'],
+  doctor: [...BASE, 'core', 'kube', 'aws', 'issuer'],
+  install: [...BASE, 'core', 'tls'],
+  // Composers: they assemble shells, so they may import any of them (but nothing imports them).
+  demo: ['*'],
+  cli: ['*'],
+};
+
+/**
+ * The declared exceptions: a shell reaching another shell's module, each with the reason it is not a
+ * port. Keyed "from-file -> to-file" (paths under src/).
+ */
+const DECLARED: Record<string, string> = {
+  'sts/issuer-keys.ts -> issuer/https.ts':
+    'the local STS fetches the issuer through the one reader of "the issuer as STS sees it"',
+  'webhook/server.ts -> identity/watched-file.ts': 'the serving pair is reloaded by the same file watcher',
+  'webhook/main.ts -> identity/*': 'the composition root builds the identity sources the webhook is handed',
+};
+
+/** Modules the pure core must not import: they reach files, sockets, processes or remote services. */
+const IMPURE =
+  /^(node:)?(fs|fs\/promises|net|http|https|http2|tls|dgram|dns|child_process|worker_threads|cluster)$|^@aws-sdk\/|^@kubernetes\/|^pino$|^prom-client$/;
+
+export interface ImportEdge {
+  /** Path under src/ of the importing file. */
+  from: string;
+  /** The specifier as written. */
+  specifier: string;
+  /** Path under src/ of the imported file, for a relative import inside src/. */
+  to?: string;
+}
+
+function unitOf(path: string): string {
+  const [first, second] = path.split('/');
+  return second === undefined ? first!.replace(/\.ts$/, '') : first!;
+}
+
+/** The DECLARED entry that allows this file-to-file import, if one does. */
+function declaredException(from: string, to: string): string | undefined {
+  const matches = (pattern: string, path: string) =>
+    pattern.endsWith('/*') ? path.startsWith(pattern.slice(0, -1)) : pattern === path;
+  return Object.keys(DECLARED).find((key) => {
+    const [fromPattern, toPattern] = key.split(' -> ') as [string, string];
+    return matches(fromPattern, from) && matches(toPattern, to);
+  });
+}
+
+/** Whether the table itself lets `from`'s unit import `to`'s unit. */
+function allowedByTable(from: string, to: string): boolean {
+  const allowed = ALLOWED[unitOf(from)] ?? [];
+  return unitOf(from) === unitOf(to) || allowed.includes('*') || allowed.includes(unitOf(to));
+}
+
+/** Every edge that breaks the rule, as "from -> to: why". */
+export function violations(edges: readonly ImportEdge[]): string[] {
+  const found: string[] = [];
+  for (const edge of edges) {
+    const fromUnit = unitOf(edge.from);
+    const allowed = ALLOWED[fromUnit];
+    if (allowed === undefined) {
+      found.push(`${edge.from}: the folder ${fromUnit} has no place in the layer table`);
+      continue;
+    }
+    if (edge.to === undefined) {
+      if (fromUnit === 'core' && IMPURE.test(edge.specifier))
+        found.push(`${edge.from} -> ${edge.specifier}: the core is pure; I/O belongs to a shell`);
+      continue;
+    }
+    const toUnit = unitOf(edge.to);
+    if (toUnit === fromUnit) continue;
+    if (toUnit === 'cli' || toUnit === 'demo') {
+      if (fromUnit !== 'cli')
+        found.push(`${edge.from} -> ${edge.to}: nothing below the CLI imports ${toUnit}`);
+      continue;
+    }
+    if (allowedByTable(edge.from, edge.to) || declaredException(edge.from, edge.to)) continue;
+    found.push(
+      `${edge.from} -> ${edge.to}: ${fromUnit} may import ${allowed.join(', ') || 'nothing of src'}`,
+    );
+  }
+  return found;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'))
+    .map((name) => join(dir, name));
+}
+
+const SPECIFIER = /(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'([^']+)'/gm;
+
+export function importEdges(): ImportEdge[] {
+  const edges: ImportEdge[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const from = relative(SRC, file);
+    for (const [, specifier] of readFileSync(file, 'utf8').matchAll(SPECIFIER)) {
+      if (!specifier!.startsWith('.')) {
+        edges.push({ from, specifier: specifier! });
+        continue;
+      }
+      const target = relative(SRC, resolve(dirname(file), specifier!));
+      if (target.startsWith('..')) edges.push({ from, specifier: specifier! });
+      else edges.push({ from, specifier: specifier!, to: target });
+    }
+  }
+  return edges;
+}
+
+describe('the dependency rule', () => {
+  test('src/ follows it', () => {
+    const edges = importEdges();
+    assert.ok(edges.length > 100, `expected the import graph of src/, found ${edges.length} edges`);
+    assert.deepEqual(violations(edges), []);
+  });
+
+  test('it catches a back-edge into a shell, a shell-to-shell import, an impure core and an import of the CLI', () => {
+    assert.deepEqual(
+      violations([
+        { from: 'core/mutation/mutate-pod.ts', specifier: '../../webhook/app.ts', to: 'webhook/app.ts' },
+        { from: 'identity/provider.ts', specifier: '../webhook/app.ts', to: 'webhook/app.ts' },
+        { from: 'core/oidc/keys.ts', specifier: 'node:fs' },
+        { from: 'webhook/app.ts', specifier: '../cli/flags.ts', to: 'cli/flags.ts' },
+        { from: 'sts/server.ts', specifier: '../issuer/store.ts', to: 'issuer/store.ts' },
+      ]),
+      [
+        'core/mutation/mutate-pod.ts -> webhook/app.ts: core may import consts, errors',
+        'identity/provider.ts -> webhook/app.ts: identity may import consts, errors, core, kube, read-input',
+        'core/oidc/keys.ts -> node:fs: the core is pure; I/O belongs to a shell',
+        'webhook/app.ts -> cli/flags.ts: nothing below the CLI imports cli',
+        'sts/server.ts -> issuer/store.ts: sts may import consts, errors, core, read-input, net',
+      ],
+    );
+  });
+
+  test('the declared exceptions are exactly the ones the tree uses', () => {
+    const used = new Set<string>();
+    for (const edge of importEdges()) {
+      if (edge.to === undefined || allowedByTable(edge.from, edge.to)) continue;
+      const key = declaredException(edge.from, edge.to);
+      if (key) used.add(key);
+    }
+    assert.deepEqual(
+      [...used].sort(),
+      Object.keys(DECLARED).sort(),
+      'remove a declared exception nothing uses',
+    );
+  });
+});
