@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { runDemo } from '../demo/demo.ts';
-import { untilStopSignal } from '../signals.ts';
+import { untilStopSignal } from '../io/signals.ts';
 
 export function registerDemo(program: Command): void {
   program

@@ -26,7 +26,7 @@ import { parseServiceAccountRef, serviceAccountSubject } from '../core/iam/trust
 import { issuerUrlProblems } from '../core/oidc/issuer-url.ts';
 import { tokenChecks } from '../core/sts/token-checks.ts';
 import { KirsaError } from '../errors.ts';
-import { readInputText } from '../read-input.ts';
+import { readInputText } from '../io/read-input.ts';
 
 interface ExplainFlags {
   policyFile?: string;

@@ -20,6 +20,8 @@ import { checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
 import { parseKeysPem } from '../core/oidc/keys.ts';
 import { isRetirable, type KeyRecord, publishedKeys, retirableAt } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
+import { readInputText } from '../io/read-input.ts';
+import { untilStopSignal } from '../io/signals.ts';
 import { developmentCertificate } from '../issuer/development-tls.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { startIssuerServer } from '../issuer/server.ts';
@@ -37,8 +39,6 @@ import {
 } from '../issuer/store.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { verifyIssuer } from '../issuer/verify.ts';
-import { readInputText } from '../read-input.ts';
-import { untilStopSignal } from '../signals.ts';
 import { collect, parseIntegerFlag } from './flags.ts';
 import { addPhaseOptions, type Phase, runPhases } from './phases.ts';
 

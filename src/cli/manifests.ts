@@ -10,7 +10,7 @@ import {
   TLS_MODES,
   type TlsMode,
 } from '../install/manifests.ts';
-import { readInputText } from '../read-input.ts';
+import { readInputText } from '../io/read-input.ts';
 import { parseBooleanFlag, parseIntegerFlag } from './flags.ts';
 
 interface ManifestsFlags {

@@ -19,7 +19,7 @@ import type { IdentityVerdict } from '../core/identity/source.ts';
 import { applyAddOperations, type PatchOperation, prefixPatch } from '../core/mutation/json-patch.ts';
 import { locatePod } from '../core/mutation/workloads.ts';
 import { KirsaError } from '../errors.ts';
-import { readInputText } from '../read-input.ts';
+import { readInputText } from '../io/read-input.ts';
 import { collect } from './flags.ts';
 import {
   addMutationFlags,

@@ -4,8 +4,8 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { KirsaError } from '../errors.ts';
-import { readInputText } from '../read-input.ts';
-import { untilStopSignal } from '../signals.ts';
+import { readInputText } from '../io/read-input.ts';
+import { untilStopSignal } from '../io/signals.ts';
 import { loadStsConfig } from '../sts/config.ts';
 import { createIssuerKeySource } from '../sts/issuer-keys.ts';
 import { startStsServer } from '../sts/server.ts';

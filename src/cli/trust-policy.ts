@@ -13,7 +13,7 @@ import {
   sizeWarning,
 } from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
-import { readInputText } from '../read-input.ts';
+import { readInputText } from '../io/read-input.ts';
 import { collect } from './flags.ts';
 
 /** The flags every verb that names trusted service accounts and providers shares. */

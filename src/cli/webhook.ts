@@ -23,7 +23,7 @@ import {
   WEBHOOK_OBJECT_NAME,
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
-import { onStopSignal } from '../signals.ts';
+import { onStopSignal } from '../io/signals.ts';
 import { opensslCiphersForGoSuites } from '../tls/go-cipher-suites.ts';
 import { kirsaVersion } from '../version.ts';
 import { levelForKlogVerbosity } from '../webhook/logger.ts';

@@ -9,7 +9,7 @@ import {
   parseContainerCredentialsList,
 } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
-import { type WatchedFiles, watchFiles } from '../watched-file.ts';
+import { type WatchedFiles, watchFiles } from '../io/watched-file.ts';
 import { applyMappingText } from './mapping-text.ts';
 
 export interface IdentitiesFileOptions {

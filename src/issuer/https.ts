@@ -12,7 +12,7 @@ import { request } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { ISSUER_DOCUMENT_MAX_BYTES, STS_FETCH_TIMEOUT_MS } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
-import { readInputText } from '../read-input.ts';
+import { readInputText } from '../io/read-input.ts';
 
 /** The public roots plus the PEM certificates in these files; undefined (Node's defaults) when none. */
 export async function trustedCertificates(caFiles: readonly string[]): Promise<string[] | undefined> {

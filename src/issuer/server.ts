@@ -6,7 +6,7 @@ import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { DISCOVERY_PATH, ISSUER_SERVER_KEEP_ALIVE_MS } from '../consts.ts';
 import { jwksUriFor } from '../core/oidc/issuer-url.ts';
-import { listen } from '../net/listen.ts';
+import { listen } from '../io/listen.ts';
 import { ISSUER_FILES, loadIssuer } from './store.ts';
 
 export interface IssuerServerOptions {

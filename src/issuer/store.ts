@@ -29,7 +29,7 @@ import {
   stageKey,
 } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
-import { readInputText } from '../read-input.ts';
+import { readInputText } from '../io/read-input.ts';
 import { createFolderAtomically, type FileToWrite, replaceFilesAtomically } from './files.ts';
 
 export const ISSUER_FILES = {

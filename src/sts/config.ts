@@ -8,7 +8,7 @@ import { roleArnParts } from '../core/iam/arn.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import { MAX_SESSION_SECONDS } from '../core/sts/protocol.ts';
 import { KirsaError } from '../errors.ts';
-import { readInputText } from '../read-input.ts';
+import { readInputText } from '../io/read-input.ts';
 
 export interface StsProvider {
   /** The issuer URL exactly as tokens carry it in `iss`. */

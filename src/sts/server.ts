@@ -33,7 +33,7 @@ import {
   validateAssumeRoleWithWebIdentity,
 } from '../core/sts/protocol.ts';
 import { keyForToken } from '../core/sts/token-checks.ts';
-import { listen } from '../net/listen.ts';
+import { listen } from '../io/listen.ts';
 import { DEFAULT_STS_REGION, type StsConfig } from './config.ts';
 import type { IssuerKeySource } from './issuer-keys.ts';
 import { type SigningSecret, verifySigV4 } from './sigv4.ts';

@@ -17,8 +17,8 @@ import {
   WEBHOOK_REQUEST_TIMEOUT_MS,
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
-import { listen } from '../net/listen.ts';
-import { type WatchedFiles, watchFiles } from '../watched-file.ts';
+import { listen } from '../io/listen.ts';
+import { type WatchedFiles, watchFiles } from '../io/watched-file.ts';
 import { PROBE_PATHS, type ProbePath, type WebhookApp } from './app.ts';
 import type { WebhookMetrics } from './metrics.ts';
 

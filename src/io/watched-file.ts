@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { FILE_POLL_INTERVAL_MS } from './consts.ts';
+import { FILE_POLL_INTERVAL_MS } from '../consts.ts';
 
 /** The files' contents in the order given; undefined for a file that does not exist (or cannot be read). */
 export type FileContents = Array<Buffer | undefined>;

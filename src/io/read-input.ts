@@ -2,7 +2,7 @@
 // likely cause in plain words, and what to check.
 
 import { readFile } from 'node:fs/promises';
-import { KirsaError } from './errors.ts';
+import { KirsaError } from '../errors.ts';
 
 const CAUSES: Record<string, string> = {
   ENOENT: 'no such file',
