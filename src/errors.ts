@@ -112,6 +112,13 @@ export const ERROR_CATALOGUE = {
       '-o names no IaC format kirsa writes, or the output needs a value only AWS could tell (the account)',
   },
 
+  // The issuer's S3 bucket (src/core/oidc/issuer-url.ts).
+  BUCKET_NAME_INVALID: {
+    category: 'USAGE',
+    meaning:
+      'an S3 bucket name (in --bucket or the issuer URL) breaks the S3 naming rules, or has dots in a virtual-hosted issuer URL',
+  },
+
   // The Kubernetes API (src/kube/client.ts).
   KUBE_FORBIDDEN: { category: 'PERMISSION', meaning: 'the API server refused the call (401 or 403)' },
   KUBE_NOT_FOUND: {

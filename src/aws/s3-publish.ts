@@ -14,6 +14,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { ISSUER_BUCKET_POLICY_SID } from '../consts.ts';
+import { s3IssuerLocation } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { type AwsClientOptions, awsError, awsErrorCode, awsErrorName } from './errors.ts';
 import { callerAccountId } from './iam-role.ts';
@@ -52,34 +53,20 @@ export interface S3Port {
  * The key prefix the issuer URL's path maps to in the bucket: virtual-hosted URLs
  * (BUCKET.s3.REGION.amazonaws.com/PATH) map PATH, path-style ones (s3.REGION.amazonaws.com/BUCKET/PATH) map
  * PATH after the bucket, and any other host (CloudFront, a custom domain) is assumed to serve the bucket root.
+ * The bucket is compared as typed (s3IssuerLocation), so a name refused for its capitals is not reported as
+ * another bucket.
  */
 export function issuerKeyPrefix(issuer: string, bucket: string): string {
-  const url = new URL(issuer);
-  const path = url.pathname.replace(/^\/+|\/+$/g, '');
-  const s3Host = /^(.+\.)?s3[.-]([a-z0-9-]+\.)*amazonaws\.com(\.cn)?$/.exec(url.hostname);
-  if (s3Host && !s3Host[1]) {
-    const [first, ...rest] = path.split('/');
-    if (first !== bucket) {
-      throw new KirsaError(
-        'USAGE',
-        `the issuer ${issuer} is a path-style S3 URL for bucket "${first}", not "${bucket}"`,
-        {
-          hint: 'pass the bucket the issuer URL names, or --prefix to say where the documents go',
-        },
-      );
-    }
-    return rest.join('/');
-  }
-  if (s3Host && s3Host[1] !== `${bucket}.`) {
+  const location = s3IssuerLocation(issuer);
+  if (!location) return new URL(issuer).pathname.replace(/^\/+|\/+$/g, '');
+  if (location.bucket !== bucket) {
     throw new KirsaError(
       'USAGE',
-      `the issuer ${issuer} names bucket "${s3Host[1]!.slice(0, -1)}", not "${bucket}"`,
-      {
-        hint: 'pass the bucket the issuer URL names, or --prefix to say where the documents go',
-      },
+      `the issuer ${issuer} is a ${location.style} S3 URL for bucket "${location.bucket}", not "${bucket}"`,
+      { hint: 'pass the bucket the issuer URL names, or --prefix to say where the documents go' },
     );
   }
-  return path;
+  return location.keyPrefix;
 }
 
 export function objectKey(prefix: string, path: string): string {

@@ -16,7 +16,7 @@ import {
 } from '../consts.ts';
 import { partitionOfRegion } from '../core/iam/arn.ts';
 import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
-import { checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
+import { checkBucketName, checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
 import { parseKeysPem } from '../core/oidc/keys.ts';
 import { isRetirable, type KeyRecord, publishedKeys, retirableAt } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
@@ -304,7 +304,10 @@ const PUBLISH_PHASES: Array<Phase<PublishContext>> = [
 ];
 
 async function runPublish(flags: PublishFlags): Promise<void> {
+  checkBucketName(flags.bucket);
   const issuer = await loadIssuer(flags.dir);
+  // A folder made before init checked bucket names: the same rule, refused here before any AWS call.
+  checkIssuerUrl(issuer.state.issuer, 'the issuer');
   const ca = await trustedCertificates(flags.caFile);
   const aws = await import('../aws/s3-publish.ts');
   const state = issuer.state;

@@ -193,7 +193,10 @@ describe('kirsa issuer publish (moto S3)', { skip }, () => {
   test('an issuer URL naming another bucket is refused without --prefix', async () => {
     const result = await publish('some-other-bucket');
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /names bucket "kirsa-issuer", not "some-other-bucket"/);
+    assert.match(
+      result.stderr,
+      /is a virtual-hosted S3 URL for bucket "kirsa-issuer", not "some-other-bucket"/,
+    );
   });
 });
 

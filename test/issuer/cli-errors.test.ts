@@ -60,6 +60,20 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       hint: /https:\/\//,
     },
     {
+      name: 'an S3 bucket with capitals',
+      args: async () => ['--issuer-url', 'https://My-Bucket.s3.eu-west-1.amazonaws.com/c1'],
+      code: 2,
+      message: /bucket "My-Bucket": it has capital letters/,
+      hint: /use the lowercase name my-bucket/,
+    },
+    {
+      name: 'a dotted S3 bucket, virtual-hosted',
+      args: async () => ['--issuer-url', 'https://my.bucket.s3.eu-west-1.amazonaws.com/c1'],
+      code: 2,
+      message: /has dots: S3's wildcard certificate does not match/,
+      hint: /hyphens instead of dots, the path-style URL https:\/\/s3\.eu-west-1\.amazonaws\.com\/my\.bucket\/c1/,
+    },
+    {
       name: 'a JWKS path on top of the discovery document',
       args: async () => ['--issuer-url', ISSUER, '--jwks-path', '.well-known/openid-configuration'],
       code: 2,
@@ -211,6 +225,27 @@ describe('other verbs on bad input', () => {
     ]);
     assert.equal(other.code, 2);
     assertOneLineAndHint(other.stderr, /differs from https:\/\/issuer\.example\/cluster-1/, /documents name/);
+  });
+
+  test('publish refuses a bucket name init would refuse, with the same fix, before any AWS call', async () => {
+    const dir = join(work, 'publish-capitals');
+    assert.equal((await runKirsa(['issuer', 'init', '--issuer-url', ISSUER, '--dir', dir])).code, 0);
+    const result = await runKirsa([
+      'issuer',
+      'publish',
+      '--dir',
+      dir,
+      '--bucket',
+      'My-Bucket',
+      '--endpoint-url',
+      'http://127.0.0.1:9',
+    ]);
+    assert.equal(result.code, 2);
+    assertOneLineAndHint(
+      result.stderr,
+      /--bucket My-Bucket: it has capital letters/,
+      /use the lowercase name my-bucket/,
+    );
   });
 
   test('verify of an http URL fails the https rule without any request', async () => {

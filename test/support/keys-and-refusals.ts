@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { isKirsaError } from '../../src/errors.ts';
+import { isKirsaError, type KirsaError } from '../../src/errors.ts';
 
 export interface RsaTestKey {
   publicKey: KeyObject;
@@ -25,12 +25,15 @@ export function rsaTestKey(): RsaTestKey {
 }
 
 /** `run` throws a KirsaError with this code, a message matching `pattern`, and a hint. */
-export function assertRefused(run: () => unknown, code: string, pattern: RegExp): void {
+export function assertRefused(run: () => unknown, code: string, pattern: RegExp): KirsaError {
+  let refusal: KirsaError | undefined;
   assert.throws(run, (error: unknown) => {
     assert.ok(isKirsaError(error), `expected a KirsaError, got ${String(error)}`);
     assert.equal(error.code, code);
     assert.match(error.message, pattern);
     assert.ok(error.hint, 'every refusal carries a hint');
+    refusal = error;
     return true;
   });
+  return refusal!;
 }

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { assertRefused } from '../../../test/support/keys-and-refusals.ts';
-import { checkIssuerUrl, checkJwksPath, issuerUrlProblems, jwksUriFor } from './issuer-url.ts';
+import {
+  bucketNameProblems,
+  checkBucketName,
+  checkIssuerUrl,
+  checkJwksPath,
+  issuerUrlProblems,
+  jwksUriFor,
+  s3IssuerLocation,
+} from './issuer-url.ts';
 
 describe('issuer URL rules', () => {
   test('a plain https URL with a path passes', () => {
@@ -59,5 +67,62 @@ describe('JWKS path rules', () => {
     for (const path of ['.well-known/openid-configuration', '/.well-known/OpenID-Configuration'])
       assertRefused(() => checkJwksPath(path), 'USAGE', /where the discovery document is published/);
     assert.equal(checkJwksPath('.well-known/jwks.json'), '.well-known/jwks.json');
+  });
+});
+
+describe('S3 bucket names in issuer URLs and --bucket: one rule', () => {
+  test('virtual-hosted and path-style URLs are read as typed, capitals kept', () => {
+    assert.deepEqual(s3IssuerLocation('https://My-Bucket.s3.eu-west-1.amazonaws.com/cluster-1/'), {
+      bucket: 'My-Bucket',
+      style: 'virtual-hosted',
+      keyPrefix: 'cluster-1',
+    });
+    assert.deepEqual(s3IssuerLocation('https://s3.eu-west-1.amazonaws.com/my.bucket/a/b'), {
+      bucket: 'my.bucket',
+      style: 'path',
+      keyPrefix: 'a/b',
+    });
+    assert.equal(s3IssuerLocation('https://d111.cloudfront.net/c1'), undefined);
+  });
+  test('capitals are refused at init with the lowercase name as the fix', () => {
+    const error = assertRefused(
+      () => checkIssuerUrl('https://My-Bucket.s3.eu-west-1.amazonaws.com/cluster-1'),
+      'BUCKET_NAME_INVALID',
+      /bucket "My-Bucket": it has capital letters/,
+    );
+    assert.match(error.hint!, /use the lowercase name my-bucket/);
+    // publish's --bucket goes through the same rule and says the same thing
+    const again = assertRefused(() => checkBucketName('My-Bucket'), 'BUCKET_NAME_INVALID', /capital letters/);
+    assert.equal(again.hint, error.hint);
+  });
+  test('a dotted bucket is refused virtual-hosted (TLS wildcard), accepted path-style', () => {
+    const error = assertRefused(
+      () => checkIssuerUrl('https://my.bucket.s3.eu-west-1.amazonaws.com/c1'),
+      'BUCKET_NAME_INVALID',
+      /has dots: S3's wildcard certificate does not match/,
+    );
+    assert.match(error.hint!, /path-style URL https:\/\/s3\.eu-west-1\.amazonaws\.com\/my\.bucket\/c1/);
+    assert.deepEqual(issuerUrlProblems('https://s3.eu-west-1.amazonaws.com/my.bucket/c1'), []);
+    assert.equal(checkBucketName('my.bucket'), 'my.bucket');
+  });
+  for (const [name, rule] of [
+    ['ab', /3 to 63/],
+    ['a'.repeat(64), /3 to 63/],
+    ['-bucket', /begin and end/],
+    ['my_bucket', /other than letters/],
+    ['my..bucket', /two dots/],
+    ['192.168.1.10', /IP address/],
+    ['xn--bucket', /prefix xn--/],
+    ['sthree-bucket', /prefix sthree-/],
+    ['bucket-s3alias', /suffix -s3alias/],
+    ['bucket--ol-s3', /suffix --ol-s3/],
+  ] as const) {
+    test(`bucket ${name.slice(0, 20)} is refused: ${rule.source}`, () => {
+      assertRefused(() => checkBucketName(name), 'BUCKET_NAME_INVALID', rule);
+    });
+  }
+  test('good names pass', () => {
+    for (const name of ['kirsa-issuer', 'abc', 'a'.repeat(63), 'my.dotted.bucket', '1bucket9'])
+      assert.deepEqual(bucketNameProblems(name), [], name);
   });
 });
