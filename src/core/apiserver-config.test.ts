@@ -9,6 +9,7 @@ import {
   defaultKeyDir,
   type IssuerKeyMaterial,
   kopsBase64,
+  previousIssuersFor,
   renderApiserverConfig,
 } from './apiserver-config.ts';
 
@@ -31,26 +32,26 @@ describe('kOps base64', () => {
   });
 });
 
-describe('kube-apiserver configuration', () => {
-  const keys: IssuerKeyMaterial = {
-    publicKeys: [
-      { fileName: 'keys/sa-signer-2.pub', pem: second.publicPem },
-      { fileName: 'keys/sa-signer-1.pub', pem: first.publicPem },
-    ],
-    bundleFileName: 'sa-published.pub',
-    bundlePem: second.publicPem + first.publicPem,
-    signingKeyFileName: 'sa-signer.key',
-    signingKeyPem: first.privatePem,
-  };
-  const input = {
-    issuer: 'https://i.example/c1',
-    previousIssuers: [],
-    apiAudiences: ['https://i.example/c1'],
-    keys,
-    keyDir: '/etc/kirsa',
-    kopsPlainContent: false,
-  };
+const keys: IssuerKeyMaterial = {
+  publicKeys: [
+    { fileName: 'keys/sa-signer-2.pub', pem: second.publicPem },
+    { fileName: 'keys/sa-signer-1.pub', pem: first.publicPem },
+  ],
+  bundleFileName: 'sa-published.pub',
+  bundlePem: second.publicPem + first.publicPem,
+  signingKeyFileName: 'sa-signer.key',
+  signingKeyPem: first.privatePem,
+};
+const input = {
+  issuer: 'https://i.example/c1',
+  previousIssuers: [],
+  apiAudiences: ['https://i.example/c1'],
+  keys,
+  keyDir: '/etc/kirsa',
+  kopsPlainContent: false,
+};
 
+describe('kube-apiserver configuration', () => {
   test('flags: one per line, the key file repeated per published key', () => {
     assert.deepEqual(
       renderApiserverConfig({ ...input, distribution: 'flags' })
@@ -148,4 +149,60 @@ describe('defaults', () => {
       assert.ok(dir.startsWith('/') && dir !== '/home/me/issuer', `${distribution}: ${dir}`);
     }
   });
+
+  test("the cluster's current issuer is kept unless told not to, never the new one, without repeats", () => {
+    const base = { issuer: 'https://new/c1', given: ['https://old/a'] };
+    assert.deepEqual(
+      previousIssuersFor({ ...base, current: 'https://kubernetes.default.svc', keepCurrent: true }),
+      ['https://old/a', 'https://kubernetes.default.svc'],
+    );
+    assert.deepEqual(
+      previousIssuersFor({ ...base, current: 'https://kubernetes.default.svc', keepCurrent: false }),
+      ['https://old/a'],
+    );
+    assert.deepEqual(previousIssuersFor({ ...base, current: 'https://new/c1', keepCurrent: true }), [
+      'https://old/a',
+    ]);
+    assert.deepEqual(previousIssuersFor({ ...base, current: 'https://old/a', keepCurrent: true }), [
+      'https://old/a',
+    ]);
+  });
+
+  test('the published JWKS URL goes in --service-account-jwks-uri, and in kOps serviceAccountJWKSURI', () => {
+    const jwksUri = 'https://i.example/c1/keys.json';
+    const flags = renderApiserverConfig({ ...input, jwksUri, distribution: 'flags' }).text.split('\n');
+    assert.ok(flags.includes(`--service-account-jwks-uri=${jwksUri}`));
+    const kops = parse(renderApiserverConfig({ ...input, jwksUri, distribution: 'kops' }).text);
+    assert.equal(kops.spec.kubeAPIServer.serviceAccountJWKSURI, jwksUri);
+    const kubeadm = parse(renderApiserverConfig({ ...input, jwksUri, distribution: 'kubeadm' }).text);
+    assert.ok(
+      kubeadm.apiServer.extraArgs.some(
+        (pair: { name: string; value: string }) =>
+          pair.name === 'service-account-jwks-uri' && pair.value === jwksUri,
+      ),
+    );
+  });
+
+  test('flags: the current key file is kept trusted after kirsa keys; without it a note asks for it', () => {
+    const previous = { ...input, previousIssuers: ['https://kubernetes.default.svc'] };
+    const without = renderApiserverConfig({ ...previous, distribution: 'flags' });
+    assert.ok(without.notes.some((note) => /--current-key-file/.test(note)));
+    const withKey = renderApiserverConfig({
+      ...previous,
+      distribution: 'flags',
+      currentKeyFiles: ['/k/sa.pub'],
+    });
+    assert.deepEqual(withKey.notes, []);
+    assert.ok(withKey.text.split('\n').includes('--service-account-key-file=/k/sa.pub'));
+  });
+
+  for (const distribution of ['k3s', 'rke2', 'talos'] as const) {
+    test(`${distribution}: a previous issuer it cannot keep is a warning, not a note`, () => {
+      const none = renderApiserverConfig({ ...input, distribution });
+      assert.deepEqual(none.warnings, []);
+      const config = renderApiserverConfig({ ...input, previousIssuers: ['https://old/a'], distribution });
+      assert.equal(config.warnings.length, 1);
+      assert.match(config.warnings[0]!, /https:\/\/old\/a is NOT kept.*401.*80% of its requested lifetime/);
+    });
+  }
 });

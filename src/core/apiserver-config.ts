@@ -17,6 +17,8 @@ export interface ApiserverSettings {
   /** Public key files, one per published key, signer first. */
   publicKeyFiles: string[];
   signingKeyFile: string;
+  /** --service-account-jwks-uri: the published JWKS, named in the API server's own discovery document. */
+  jwksUri?: string | undefined;
 }
 
 /** The flags, one per element, repeated flags repeated (kube-apiserver accepts repeats for these two). */
@@ -24,10 +26,35 @@ export function apiserverFlags(settings: ApiserverSettings): string[] {
   return [
     `--service-account-issuer=${settings.issuer}`,
     ...settings.previousIssuers.map((issuer) => `--service-account-issuer=${issuer}`),
+    ...(settings.jwksUri ? [`--service-account-jwks-uri=${settings.jwksUri}`] : []),
     ...settings.publicKeyFiles.map((file) => `--service-account-key-file=${file}`),
     `--service-account-signing-key-file=${settings.signingKeyFile}`,
     `--api-audiences=${settings.apiAudiences.join(',')}`,
   ];
+}
+
+/**
+ * The issuers kube-apiserver keeps accepting after the change: those given, plus the cluster's current one
+ * (read from the cluster or given) unless told not to. Without it, every token already issued under the
+ * current issuer is rejected once the API server restarts. The new issuer itself and repeats are dropped.
+ */
+export function previousIssuersFor(options: {
+  issuer: string;
+  current: string | undefined;
+  given: readonly string[];
+  keepCurrent: boolean;
+}): string[] {
+  const kept = [...options.given, ...(options.keepCurrent && options.current ? [options.current] : [])];
+  return [...new Set(kept)].filter((issuer) => issuer !== options.issuer);
+}
+
+/**
+ * What breaks, and for how long, when a distribution that passes one --service-account-issuer drops the
+ * cluster's current one. The kubelet replaces a projected token once 80% of its requested lifetime has
+ * passed (pkg/kubelet/token), so pods recover within that; Secret-based tokens are never replaced.
+ */
+function droppedIssuerWarning(who: string, dropped: readonly string[]): string {
+  return `${who} passes only one --service-account-issuer, so ${dropped.join(', ')} is NOT kept: once kube-apiserver restarts, every token issued under it is rejected (401). In-cluster clients fail until the kubelet replaces their projected token, at 80% of its requested lifetime (about 48 minutes for the default 1 h), at most the token's whole lifetime; tokens stored in Secrets never refresh and must be recreated. Restart the pods that matter right after the change, or schedule it for a quiet hour.`;
 }
 
 /** Audiences that would let STS accept every pod's default API token: never the API server's own. */
@@ -72,6 +99,13 @@ export interface ApiserverConfigInput {
   keyDir: string;
   /** For kOps: put PEM text in `content` instead of unpadded base64 with `isBase64: true`. */
   kopsPlainContent: boolean;
+  /** The published JWKS URL, for --service-account-jwks-uri; none when undefined. */
+  jwksUri?: string | undefined;
+  /**
+   * For plain flags: the cluster's current public key file(s), kept trusted so the tokens it already signed
+   * (under the previous issuer) keep verifying. The other distributions name their own current key.
+   */
+  currentKeyFiles?: string[] | undefined;
 }
 
 export interface ApiserverConfig {
@@ -79,6 +113,8 @@ export interface ApiserverConfig {
   text: string;
   /** What to do with it and what the distribution does to repeated flags, one sentence each. */
   notes: string[];
+  /** What will break if applied as is (an issuer the distribution cannot keep): printed loudly. */
+  warnings: string[];
 }
 
 function at(dir: string, name: string): string {
@@ -92,6 +128,7 @@ function settingsFor(input: ApiserverConfigInput, publicKeyFiles: string[]): Api
     apiAudiences: input.apiAudiences,
     publicKeyFiles,
     signingKeyFile: at(input.keyDir, input.keys.signingKeyFileName),
+    jwksUri: input.jwksUri,
   };
 }
 
@@ -113,13 +150,20 @@ export function renderApiserverConfig(input: ApiserverConfigInput): ApiserverCon
   const copyNote = `copy ${keys.signingKeyFileName} (mode 0600) and ${keys.bundleFileName} from the issuer dir to ${keyDir}/ on every control-plane node, then restart kube-apiserver.`;
   switch (input.distribution) {
     case 'flags': {
+      const current = input.currentKeyFiles ?? [];
       const flags = apiserverFlags(
-        settingsFor(
-          input,
-          keys.publicKeys.map((key) => at(keyDir, key.fileName)),
-        ),
+        settingsFor(input, [...keys.publicKeys.map((key) => at(keyDir, key.fileName)), ...current]),
       );
-      return { text: `${flags.join('\n')}\n`, notes: [] };
+      return {
+        text: `${flags.join('\n')}\n`,
+        notes:
+          input.previousIssuers.length > 0 && current.length === 0
+            ? [
+                "tokens issued under the previous issuer were signed by the cluster's current key: add its public key file (--current-key-file FILE) so they keep verifying.",
+              ]
+            : [],
+        warnings: [],
+      };
     }
     case 'kops': {
       const existing = EXISTING_SERVICE_ACCOUNT_KEY.kops;
@@ -142,6 +186,7 @@ export function renderApiserverConfig(input: ApiserverConfigInput): ApiserverCon
             ...(input.previousIssuers.length > 0
               ? { additionalServiceAccountIssuers: input.previousIssuers }
               : {}),
+            ...(input.jwksUri ? { serviceAccountJWKSURI: input.jwksUri } : {}),
             serviceAccountKeyFile: [existing, ...keys.publicKeys.map((key) => at(keyDir, key.fileName))],
             serviceAccountSigningKeyFile: signingPath,
             apiAudiences: input.apiAudiences,
@@ -156,6 +201,7 @@ export function renderApiserverConfig(input: ApiserverConfigInput): ApiserverCon
           'kOps decodes isBase64 content without padding (Go RawStdEncoding), so the base64 here has no trailing "="; --kops-plain-content writes the PEM text instead.',
           'kOps before 1.26 names the control-plane role Master instead of ControlPlane; kOps 1.13 joined repeated serviceAccountKeyFile values with commas (fixed in 1.15).',
         ],
+        warnings: [],
       };
     }
     case 'kubeadm': {
@@ -171,7 +217,13 @@ export function renderApiserverConfig(input: ApiserverConfigInput): ApiserverCon
           copyNote,
           `kubeadm v1beta4 (kubeadm 1.31+) keeps repeated extraArgs, so ${EXISTING_SERVICE_ACCOUNT_KEY.kubeadm} (the cluster's current key) stays trusted beside ${keys.bundleFileName}.`,
           `${ONE_VALUE_NOTE('kubeadm v1beta3 (a map of extraArgs)', 'kubeadm#2735')} e.g. cat ${EXISTING_SERVICE_ACCOUNT_KEY.kubeadm} >> ${bundlePath}, and give service-account-key-file once.`,
+          ...(input.previousIssuers.length > 0
+            ? [
+                'kubeadm v1beta3 also keeps one service-account-issuer: there only the new issuer survives, and tokens under the previous one are rejected until refreshed.',
+              ]
+            : []),
         ],
+        warnings: [],
       };
     }
     case 'k3s':
@@ -189,12 +241,11 @@ export function renderApiserverConfig(input: ApiserverConfigInput): ApiserverCon
         notes: [
           `add this to ${file} on every server node. ${copyNote}`,
           `${ONE_VALUE_NOTE(input.distribution === 'k3s' ? 'k3s' : 'RKE2', input.distribution === 'k3s' ? 'k3s#4162, k3s#5374' : 'rancher#51942')} e.g. openssl pkey -in ${existing} -pubout >> ${bundlePath}.`,
-          ...(input.previousIssuers.length > 0
-            ? [
-                `previous issuers (${input.previousIssuers.join(', ')}) cannot be kept: only one service-account-issuer value survives.`,
-              ]
-            : []),
         ],
+        warnings:
+          input.previousIssuers.length > 0
+            ? [droppedIssuerWarning(input.distribution === 'k3s' ? 'k3s' : 'RKE2', input.previousIssuers)]
+            : [],
       };
     }
     case 'talos': {
@@ -223,6 +274,10 @@ export function renderApiserverConfig(input: ApiserverConfigInput): ApiserverCon
           'apply this machine-config patch to every control-plane node (talosctl patch machineconfig --patch @patch.yaml).',
           `${ONE_VALUE_NOTE('Talos (extraArgs is a map)', 'one key per flag')} Talos's own key is ${EXISTING_SERVICE_ACCOUNT_KEY.talos}.`,
         ],
+        warnings:
+          input.previousIssuers.length > 0
+            ? [droppedIssuerWarning('Talos (extraArgs is a map)', input.previousIssuers)]
+            : [],
       };
     }
   }

@@ -292,3 +292,44 @@ export async function createClusterReader(config: KubeConfig): Promise<ClusterRe
     },
   };
 }
+
+// --- The cluster's own service-account issuer ----------------------------------------------------------------
+
+/** What the API server serves about its service-account issuer, parsed: the discovery document and JWKS. */
+export interface ClusterIssuerDocuments {
+  discovery: unknown;
+  jwks: unknown;
+}
+
+function parsedJson(answer: unknown, what: string): unknown {
+  if (typeof answer !== 'string') return answer;
+  try {
+    return JSON.parse(answer);
+  } catch (error) {
+    throw new KirsaError('INPUT_INVALID', `the API server's ${what} is not JSON`, {
+      cause: error,
+      hint: 'check that the kubeconfig points at kube-apiserver itself',
+    });
+  }
+}
+
+/**
+ * The API server's /.well-known/openid-configuration and /openid/v1/jwks, read with the kubeconfig's
+ * credentials (the system:service-account-issuer-discovery ClusterRole allows both).
+ */
+export async function readClusterIssuer(config: KubeConfig): Promise<ClusterIssuerDocuments> {
+  const { OpenidApi, WellKnownApi } = await loadSdk();
+  let discovery: unknown;
+  let jwks: unknown;
+  try {
+    discovery = await config.makeApiClient(WellKnownApi).getServiceAccountIssuerOpenIDConfiguration();
+  } catch (error) {
+    throw kubeError(error, 'reading /.well-known/openid-configuration');
+  }
+  try {
+    jwks = await config.makeApiClient(OpenidApi).getServiceAccountIssuerOpenIDKeyset();
+  } catch (error) {
+    throw kubeError(error, 'reading /openid/v1/jwks');
+  }
+  return { discovery: parsedJson(discovery, 'discovery document'), jwks: parsedJson(jwks, 'JWKS') };
+}

@@ -50,6 +50,8 @@ export interface KubeApiserver {
   /** A kubeconfig for the admin; kubeconfigFor(user) writes one for another user. */
   kubeconfigPath: string;
   kubeconfigFor(user: string): Promise<string>;
+  /** The service-account key files the harness wrote (its own key unless serviceAccountFlags replaced them). */
+  serviceAccountKeyFiles: { signing: string; public: string };
   dir: string;
   /** Everything the processes wrote, for failure messages. */
   output(): string;
@@ -59,9 +61,10 @@ export interface KubeApiserver {
   /**
    * Stops kube-apiserver (SIGTERM, as a rolling control-plane upgrade does), waits `downMs`, and starts it
    * again on the same port, certificates and etcd; resolves once it is ready. Clients see their watches end
-   * and connections refused meanwhile.
+   * and connections refused meanwhile. `serviceAccountFlags` restarts it on other service-account flags,
+   * as a user applying new issuer settings would.
    */
-  restartApiserver(downMs?: number): Promise<void>;
+  restartApiserver(downMs?: number, changes?: { serviceAccountFlags?: string[] }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -189,7 +192,13 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
     const certDir = join(dir, 'certs');
     await mkdir(certDir);
 
-    const apiserverArgs = [
+    let serviceAccountArgs = options.serviceAccountFlags ?? [
+      `--service-account-issuer=${issuer}`,
+      `--service-account-key-file=${publicKeyFile}`,
+      `--service-account-signing-key-file=${signingKeyFile}`,
+      `--api-audiences=${(options.apiAudiences ?? [issuer]).join(',')}`,
+    ];
+    const apiserverArgs = () => [
       `--etcd-servers=http://127.0.0.1:${clientPort}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -198,19 +207,14 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
       '--service-cluster-ip-range=10.96.0.0/24',
       '--authorization-mode=RBAC',
       `--token-auth-file=${tokenFile}`,
-      ...(options.serviceAccountFlags ?? [
-        `--service-account-issuer=${issuer}`,
-        `--service-account-key-file=${publicKeyFile}`,
-        `--service-account-signing-key-file=${signingKeyFile}`,
-        `--api-audiences=${(options.apiAudiences ?? [issuer]).join(',')}`,
-      ]),
+      ...serviceAccountArgs,
       '--endpoint-reconciler-type=none',
       '--profiling=false',
       '--v=0',
       ...(options.extraArgs ?? []),
     ];
     const startApiserver = () => {
-      const child = spawn(apiserver, apiserverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(apiserver, apiserverArgs(), { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       collect('kube-apiserver', child);
       return child;
@@ -259,6 +263,7 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
         await writeFile(path, kubeconfig(url, caFile, user, userToken), { mode: 0o600 });
         return path;
       },
+      serviceAccountKeyFiles: { signing: signingKeyFile, public: publicKeyFile },
       dir,
       output: () => output,
       async request(method, path, body) {
@@ -292,7 +297,8 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
           call.end(body === undefined ? undefined : JSON.stringify(body));
         });
       },
-      async restartApiserver(downMs = 0) {
+      async restartApiserver(downMs = 0, changes = {}) {
+        if (changes.serviceAccountFlags) serviceAccountArgs = changes.serviceAccountFlags;
         await stopProcess(apiChild);
         children.splice(children.indexOf(apiChild), 1);
         await new Promise((resolve) => setTimeout(resolve, downMs));

@@ -98,6 +98,15 @@ export function isJsonContentType(contentType: string | undefined): boolean {
   return /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType ?? '');
 }
 
+/** The issuer a cluster's discovery document names (its first --service-account-issuer). */
+export function issuerOfDiscovery(document: unknown, source: string): string {
+  if (!isObject(document) || typeof document.issuer !== 'string' || document.issuer === '')
+    throw new KirsaError('INPUT_INVALID', `${source} names no issuer`, {
+      hint: 'the API server serves its issuer at /.well-known/openid-configuration from Kubernetes 1.21; else give --current-issuer URL',
+    });
+  return document.issuer;
+}
+
 /** The discovery document against the issuer the token will carry; returns jwks_uri when usable. */
 export function checkDiscoveryDocument(
   issuer: string,
