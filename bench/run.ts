@@ -7,7 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-const BENCHMARKS = ['webhook-admission.ts', 'identities-memory.ts', 'watch-memory.ts', 'demo.ts'];
+const BENCHMARKS = [
+  'cli-start.ts',
+  'webhook-admission.ts',
+  'identities-memory.ts',
+  'watch-memory.ts',
+  'demo.ts',
+];
 
 const only = process.argv.slice(2);
 const chosen = BENCHMARKS.filter((name) => only.length === 0 || only.some((part) => name.includes(part)));

@@ -1,53 +1,202 @@
 // The `kirsa` command: builds the verb tree, runs it, and turns failures into one message line, one hint
-// line and an exit code. A stack trace is printed only with --debug.
+// line and an exit code (or, with `-o json`, one JSON object on stderr). A stack trace is printed only with
+// --debug.
 
-import { Command, CommanderError } from 'commander';
-import { isKirsaError } from '../errors.ts';
+import { Command, CommanderError, Help, type Option } from 'commander';
+import { isKirsaError, type KirsaErrorCode } from '../errors.ts';
+import { kirsaVersion } from '../version.ts';
+import { EXAMPLES } from './examples.ts';
 
 type Register = (program: Command) => void;
 
+interface Verb {
+  /** The line top-level help shows: kept here so that help loads no verb's module. */
+  summary: string;
+  load: () => Promise<Register>;
+}
+
 /**
- * Each verb's module, loaded only when that verb runs (every module for top-level help): the webhook then
- * carries none of the other verbs' code, which measured about 17 MB of its memory. Order is help's order.
+ * Each verb's module, loaded only when that verb runs: the webhook then carries none of the other verbs'
+ * code (about 17 MB of its memory), and top-level help, built from the summaries alone, loads none (it took
+ * 0.6-1.5 s when it loaded them all). Order is help's order: the workflow, first touch to troubleshooting.
  */
-const VERBS: Record<string, () => Promise<Register>> = {
-  demo: async () => (await import('./demo.ts')).registerDemo,
-  mutate: async () => (await import('./mutate.ts')).registerMutate,
-  manifests: async () => (await import('./manifests.ts')).registerManifests,
-  'trust-policy': async () => (await import('./trust-policy.ts')).registerTrustPolicy,
-  explain: async () => (await import('./explain.ts')).registerExplain,
-  webhook: async () => (await import('./webhook.ts')).registerWebhook,
-  sts: async () => (await import('./sts.ts')).registerSts,
-  role: async () => (await import('./role.ts')).registerRole,
-  issuer: async () => (await import('./issuer.ts')).registerIssuer,
-  provider: async () => (await import('./provider.ts')).registerProvider,
-  'apiserver-config': async () => (await import('./apiserver-config.ts')).registerApiserverConfig,
-  doctor: async () => (await import('./doctor.ts')).registerDoctor,
+const VERBS: Record<string, Verb> = {
+  demo: {
+    summary: 'run the whole IRSA flow on this machine (no cluster, no AWS account)',
+    load: async () => (await import('./demo.ts')).registerDemo,
+  },
+  issuer: {
+    summary: 'the OIDC issuer STS trusts: keys, documents, publishing, checks',
+    load: async () => (await import('./issuer.ts')).registerIssuer,
+  },
+  'apiserver-config': {
+    summary: 'print the kube-apiserver settings for the issuer, per distribution',
+    load: async () => (await import('./apiserver-config.ts')).registerApiserverConfig,
+  },
+  provider: {
+    summary: 'the IAM OIDC identity provider that trusts the issuer',
+    load: async () => (await import('./provider.ts')).registerProvider,
+  },
+  role: {
+    summary: 'IAM roles for service accounts: create, delete',
+    load: async () => (await import('./role.ts')).registerRole,
+  },
+  manifests: {
+    summary: 'print the webhook install manifests as YAML',
+    load: async () => (await import('./manifests.ts')).registerManifests,
+  },
+  webhook: {
+    summary: 'run the mutating admission webhook that gives pods AWS credentials',
+    load: async () => (await import('./webhook.ts')).registerWebhook,
+  },
+  mutate: {
+    summary: 'print Pods and workloads as the webhook would admit them (offline preview)',
+    load: async () => (await import('./mutate.ts')).registerMutate,
+  },
+  doctor: {
+    summary: 'check every link from a pod to its AWS credentials, and say what to fix',
+    load: async () => (await import('./doctor.ts')).registerDoctor,
+  },
+  explain: {
+    summary: 'evaluate a trust policy as STS does, and say why it denies',
+    load: async () => (await import('./explain.ts')).registerExplain,
+  },
+  'trust-policy': {
+    summary: 'print the role trust policy for service accounts of one or more clusters',
+    load: async () => (await import('./trust-policy.ts')).registerTrustPolicy,
+  },
+  sts: {
+    summary: 'a local AWS STS that checks web-identity tokens as AWS does',
+    load: async () => (await import('./sts.ts')).registerSts,
+  },
+  completion: {
+    summary: 'print a shell completion script: bash, zsh or fish',
+    load: async () => (await import('./completion.ts')).registerCompletion,
+  },
 };
 
-/** The command tree for these arguments: just the verb named, when one is, else all of them. */
-export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
-  const named = argv.find((arg) => !arg.startsWith('-'));
-  const verbs = named !== undefined && named in VERBS ? [named] : Object.keys(VERBS);
+export const VERB_NAMES: readonly string[] = Object.keys(VERBS);
+
+/** The verb these arguments name (`kirsa help VERB` names VERB), if any. */
+function namedVerb(argv: readonly string[]): string | undefined {
+  const words = argv.filter((arg) => !arg.startsWith('-'));
+  const named = words[0] === 'help' ? words[1] : words[0];
+  return named !== undefined && named in VERBS ? named : undefined;
+}
+
+/** Options made with requiredOption: commander checks them before unknown options, so kirsa checks them. */
+const REQUIRED = new WeakSet<Option>();
+const HELP = new Help();
+
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}
+
+/** The full name of a command below the program: "role create". */
+export function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at?.parent; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
+}
+
+/**
+ * The command tree for these arguments: the verb named, loaded, when one is; else every verb as a summary
+ * line only (enough for top-level help and did-you-mean on a misspelt verb). `all` loads every verb (for
+ * completion scripts and tests that walk the tree).
+ */
+export async function buildProgram(argv: readonly string[] = [], { all = false } = {}): Promise<Command> {
   const program = new Command('kirsa')
     .description('IAM Roles for Service Accounts on any self-managed Kubernetes cluster')
+    .version(kirsaVersion(), '-V, --version', 'print the version of kirsa')
     .option('--debug', 'print stack traces of errors')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`kirsa: ${text.replace(/^error: /, '')}`) })
+    .configureHelp({
+      optionDescription(option) {
+        // A repeatable flag starts from an empty list, which is no default worth printing.
+        const text = HELP.optionDescription(option).replace(/ \(default: \[\]\)$/, '');
+        return REQUIRED.has(option) ? `${text} (required)` : text;
+      },
+    })
     .exitOverride();
-  for (const register of await Promise.all(verbs.map((verb) => VERBS[verb]!()))) register(program);
-  for (const command of program.commands) command.exitOverride();
+  const named = namedVerb(argv);
+  const load = all ? VERB_NAMES : named ? [named] : [];
+  for (const [name, verb] of Object.entries(VERBS)) {
+    if (load.includes(name)) (await verb.load())(program);
+    else program.command(name).summary(verb.summary).description(verb.summary);
+  }
+  // The verbs are registered in the table's order; summaries make the top-level list short.
+  for (const command of program.commands) {
+    const verb = VERBS[command.name()];
+    if (verb) command.summary(verb.summary);
+  }
+  program.addHelpText('after', `\nStart with: kirsa demo, then the quick start in the README.\n`);
+  for (const command of allCommands(program)) {
+    command.exitOverride();
+    for (const option of command.options) {
+      if (option.mandatory) {
+        option.mandatory = false;
+        REQUIRED.add(option);
+      }
+    }
+    const examples = EXAMPLES[commandPath(command)];
+    if (examples)
+      command.addHelpText('after', `\nExamples:\n${examples.map((line) => `  $ ${line}`).join('\n')}\n`);
+  }
+  // After commander has refused unknown options (it checks required ones first, which hid a typo).
+  program.hook('preAction', (_program, action) => {
+    for (const option of action.options) {
+      if (REQUIRED.has(option) && action.getOptionValue(option.attributeName()) === undefined) {
+        action.error(`required option '${option.flags}' not specified`, {
+          code: 'commander.missingMandatoryOptionValue',
+        });
+      }
+    }
+  });
   return program;
 }
 
-export function reportError(error: unknown, debug: boolean): number {
+/** With `-o json` (or `--output json`), errors go to stderr as one JSON object instead of lines. */
+export function wantsJson(argv: readonly string[]): boolean {
+  return argv.some(
+    (arg, at) =>
+      ((arg === '-o' || arg === '--output') && argv[at + 1] === 'json') ||
+      arg === '-ojson' ||
+      arg === '--output=json',
+  );
+}
+
+interface ErrorReport {
+  code: KirsaErrorCode;
+  message: string;
+  hint: string | null;
+}
+
+function writeReport(report: ErrorReport, json: boolean): void {
+  if (json) {
+    process.stderr.write(`${JSON.stringify({ error: report })}\n`);
+    return;
+  }
+  process.stderr.write(`kirsa: ${report.message}\n`);
+  if (report.hint) process.stderr.write(`  hint: ${report.hint}\n`);
+}
+
+export function reportError(
+  error: unknown,
+  debug: boolean,
+  { json = false, usageText = '' }: { json?: boolean; usageText?: string } = {},
+): number {
   if (error instanceof CommanderError) {
-    // Commander has printed its own message (or the help); usage errors exit 2 like bad input.
-    return error.exitCode === 0 ? 0 : 2;
+    // Commander has printed its own message (or the help), unless JSON was asked for; usage errors exit 2.
+    if (error.exitCode === 0) return 0;
+    if (json) {
+      const message = (usageText || error.message).replace(/^(kirsa: |error: )/, '').split('\n')[0] ?? '';
+      writeReport({ code: 'USAGE', message, hint: 'run with --help for usage' }, true);
+    }
+    return 2;
   }
   if (isKirsaError(error)) {
-    process.stderr.write(`kirsa: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
+    writeReport({ code: error.code, message: error.message, hint: error.hint ?? null }, json);
     if (debug)
       process.stderr.write(
         `${error.stack ?? ''}\n${error.cause ? `cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n` : ''}`,
@@ -55,18 +204,38 @@ export function reportError(error: unknown, debug: boolean): number {
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`kirsa: unexpected error: ${message}\n`);
+  writeReport(
+    {
+      code: 'INTERNAL',
+      message: `unexpected error: ${message}`,
+      hint: debug ? null : 'run again with --debug for details, and report it if it persists',
+    },
+    json,
+  );
   if (debug) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
-  else process.stderr.write('  hint: run again with --debug for details, and report it if it persists\n');
   return 1;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
+  const json = wantsJson(argv);
+  let usageText = '';
   try {
-    await (await buildProgram(argv)).parseAsync(argv, { from: 'user' });
+    const program = await buildProgram(argv);
+    if (json) {
+      // Commander's own messages (unknown option, missing value) become the JSON report instead.
+      for (const command of allCommands(program)) {
+        command.configureOutput({
+          outputError: (text) => {
+            usageText ||= text.replace(/^error: /, '');
+          },
+          writeErr: () => {},
+        });
+      }
+    }
+    await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    return reportError(error, debug);
+    return reportError(error, debug, { json, usageText });
   }
 }
