@@ -119,6 +119,13 @@ export const ERROR_CATALOGUE = {
       'an S3 bucket name (in --bucket or the issuer URL) breaks the S3 naming rules, or has dots in a virtual-hosted issuer URL',
   },
 
+  // A running cluster's own issuer (src/core/oidc/from-cluster.ts).
+  CLUSTER_ISSUER_MISMATCH: {
+    category: 'CHECK_FAILED',
+    meaning:
+      "publish --from-cluster: the cluster's --service-account-issuer is not the URL the documents would be published at",
+  },
+
   // The Kubernetes API (src/kube/client.ts).
   KUBE_FORBIDDEN: { category: 'PERMISSION', meaning: 'the API server refused the call (401 or 403)' },
   KUBE_NOT_FOUND: {

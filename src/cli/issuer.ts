@@ -16,6 +16,7 @@ import {
 } from '../consts.ts';
 import { partitionOfRegion } from '../core/iam/arn.ts';
 import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
+import { clusterDocuments } from '../core/oidc/from-cluster.ts';
 import { checkBucketName, checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
 import { parseKeysPem } from '../core/oidc/keys.ts';
 import { isRetirable, type KeyRecord, publishedKeys, retirableAt } from '../core/oidc/rotation.ts';
@@ -30,7 +31,6 @@ import {
   generateSigningKey,
   ISSUER_FILES,
   initIssuer,
-  type LoadedIssuer,
   loadIssuer,
   promoteKey,
   retireKeys,
@@ -192,6 +192,11 @@ async function runStatus(flags: { dir: string; maxTokenLifetime: number }): Prom
 
 interface PublishFlags {
   dir: string;
+  fromCluster?: boolean;
+  issuerUrl?: string;
+  jwksPath: string;
+  kubeconfig?: string;
+  context?: string;
   bucket: string;
   region?: string;
   endpointUrl?: string;
@@ -203,7 +208,8 @@ interface PublishFlags {
 
 interface PublishContext {
   flags: PublishFlags;
-  issuer: LoadedIssuer;
+  /** The issuer URL the documents are published for (and verified at). */
+  issuerUrl: string;
   /** Trusted CAs for the verification, read before anything is uploaded. */
   ca: string[] | undefined;
   /** The two documents and the keys they go to. */
@@ -286,7 +292,7 @@ const PUBLISH_PHASES: Array<Phase<PublishContext>> = [
           detail: '--no-verify',
           lines: ['skipped: verification of the issuer URL (--no-verify)'],
         };
-      const issuer = context.issuer.state.issuer;
+      const issuer = context.issuerUrl;
       const report = await verifyIssuer({ issuer, ca: context.ca, now: new Date() });
       const error = checksFailure(
         report.checks,
@@ -303,26 +309,56 @@ const PUBLISH_PHASES: Array<Phase<PublishContext>> = [
   },
 ];
 
-async function runPublish(flags: PublishFlags): Promise<void> {
-  checkBucketName(flags.bucket);
+/** The issuer URL and its two documents: from the issuer folder, or from the cluster's API (--from-cluster). */
+async function publishSource(
+  flags: PublishFlags,
+): Promise<{ issuerUrl: string; jwksPath: string; discovery: string; jwks: string }> {
+  if (flags.fromCluster) {
+    const kube = await import('../kube/client.ts');
+    const config = await kube.loadKubeConfig({
+      ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+      ...(flags.context ? { context: flags.context } : {}),
+    });
+    const jwksPath = checkJwksPath(flags.jwksPath);
+    const documents = clusterDocuments(await kube.readClusterIssuer(config), {
+      publicIssuer: flags.issuerUrl,
+      jwksPath,
+    });
+    for (const warning of documents.warnings) warn(warning);
+    return { issuerUrl: documents.issuer, jwksPath, discovery: documents.discovery, jwks: documents.jwks };
+  }
+  if (flags.issuerUrl !== undefined || flags.kubeconfig !== undefined)
+    throw new KirsaError('USAGE', '--issuer-url and --kubeconfig go with --from-cluster', {
+      hint: 'without --from-cluster the issuer folder (--dir) says what is published',
+    });
   const issuer = await loadIssuer(flags.dir);
   // A folder made before init checked bucket names: the same rule, refused here before any AWS call.
   checkIssuerUrl(issuer.state.issuer, 'the issuer');
+  const [discovery, jwks] = await Promise.all(
+    [ISSUER_FILES.discovery, ISSUER_FILES.jwks].map((file) => readFile(join(flags.dir, file), 'utf8')),
+  );
+  return {
+    issuerUrl: issuer.state.issuer,
+    jwksPath: issuer.state.jwksPath,
+    discovery: discovery!,
+    jwks: jwks!,
+  };
+}
+
+async function runPublish(flags: PublishFlags): Promise<void> {
+  checkBucketName(flags.bucket);
+  const source = await publishSource(flags);
   const ca = await trustedCertificates(flags.caFile);
   const aws = await import('../aws/s3-publish.ts');
-  const state = issuer.state;
-  const prefix = flags.prefix ?? aws.issuerKeyPrefix(state.issuer, flags.bucket);
-  const files = [
-    { key: aws.objectKey(prefix, DISCOVERY_PATH), file: ISSUER_FILES.discovery },
-    { key: aws.objectKey(prefix, state.jwksPath), file: ISSUER_FILES.jwks },
+  const prefix = flags.prefix ?? aws.issuerKeyPrefix(source.issuerUrl, flags.bucket);
+  const objects = [
+    { key: aws.objectKey(prefix, DISCOVERY_PATH), body: source.discovery },
+    { key: aws.objectKey(prefix, source.jwksPath), body: source.jwks },
   ];
-  const objects = await Promise.all(
-    files.map(async ({ key, file }) => ({ key, body: await readFile(join(flags.dir, file), 'utf8') })),
-  );
   const s3 = aws.s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
   await runPhases(
     PUBLISH_PHASES,
-    { flags, issuer, ca, objects, s3, aws },
+    { flags, issuerUrl: source.issuerUrl, ca, objects, s3, aws },
     {
       skip: flags.skipPhases ?? [],
       report: (phase, outcome) => {
@@ -484,6 +520,17 @@ export function registerIssuer(program: Command): void {
     .command('publish')
     .description('upload the documents to S3, grant anonymous read of just them by bucket policy, and verify')
     .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR)
+    .option(
+      '--from-cluster',
+      "publish the running cluster's own issuer: its JWKS read through the API (kubeconfig) instead of a folder",
+    )
+    .option(
+      '--issuer-url <url>',
+      "with --from-cluster: the public URL, which must be the cluster's --service-account-issuer (default: it)",
+    )
+    .option('--jwks-path <path>', 'with --from-cluster: the JWKS path under the issuer', DEFAULT_JWKS_PATH)
+    .option('--kubeconfig <file>', 'with --from-cluster: kubeconfig (default: KUBECONFIG, ~/.kube/config)')
+    .option('--context <name>', 'with --from-cluster: kubeconfig context')
     .requiredOption('--bucket <bucket>', 'S3 bucket the issuer URL serves')
     .option('--region <region>', 'bucket region (default: the SDK chain, AWS_REGION)')
     .option('--endpoint-url <url>', 'another S3 endpoint (path-style), e.g. a test server')
