@@ -1,3 +1,4 @@
+import { apiServerReview } from '../test/support/admission-reviews.ts';
 // Realistic pod CREATE reviews for the benchmark and the reliability suite: what a ReplicaSet controller
 // sends for a small web app (about 1 KB of pod) and for a busy pod with sidecars, many env vars, probes and
 // mounts (about 20 KB), both as the API server serialises them after defaulting.
@@ -159,26 +160,5 @@ export function makePod(size: PodSize, serviceAccountName = 'app'): Record<strin
 
 /** A pod CREATE AdmissionReview as the API server sends it. */
 export function makeReview(size: PodSize, uid: string, serviceAccountName = 'app'): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      requestKind: { group: '', version: 'v1', kind: 'Pod' },
-      requestResource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'shop',
-      operation: 'CREATE',
-      userInfo: {
-        username: 'system:serviceaccount:kube-system:replicaset-controller',
-        uid: '0b5b1a52-1d6e-4a8e-9b0e-5d7e2f1c3a44',
-        groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
-      },
-      object: makePod(size, serviceAccountName),
-      oldObject: null,
-      dryRun: false,
-      options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
-    },
-  });
+  return apiServerReview(makePod(size, serviceAccountName), { uid, namespace: 'shop' });
 }

@@ -4,24 +4,19 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
+import { podCreateReview } from '../core/admission/review.ts';
 import type { IdentitySource } from '../core/identity/source.ts';
 import { createWebhookApp, type HttpAnswer } from './app.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { isLegacyTlsVersion, parseTlsMinVersion, serverCiphers } from './server.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/app';
-const review = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'u-1',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    operation: 'CREATE',
-    namespace: 'ns',
-    object: { spec: { serviceAccountName: 'app', containers: [{ name: 'c', image: 'x' }] } },
-  },
-});
+const review = JSON.stringify(
+  podCreateReview(
+    { spec: { serviceAccountName: 'app', containers: [{ name: 'c', image: 'x' }] } },
+    { uid: 'u-1', namespace: 'ns' },
+  ),
+);
 
 function app(identities: IdentitySource, admissionDeadlineMs = 1000) {
   const metrics = createWebhookMetrics({ defaultMetrics: false });

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
+import { podCreateReview } from '../core/admission/review.ts';
 import { createMissLookup } from '../identity/miss-lookup.ts';
 import { createIdentityProvider } from '../identity/provider.ts';
 import { createServiceAccountCache } from '../identity/service-accounts.ts';
@@ -23,18 +24,12 @@ function account(namespace: string, name: string) {
 }
 
 function review(serviceAccountName: string, containers: unknown[], uid = `u-${serviceAccountName}`) {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      operation: 'CREATE',
-      namespace: 'ns',
-      object: { metadata: { name: 'p' }, spec: { serviceAccountName, containers } },
-    },
-  });
+  return JSON.stringify(
+    podCreateReview(
+      { metadata: { name: 'p' }, spec: { serviceAccountName, containers } },
+      { uid, namespace: 'ns' },
+    ),
+  );
 }
 
 interface Answer {

@@ -9,6 +9,7 @@ import { type Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { apiServerReview } from '../support/admission-reviews.ts';
 import { KIRSA_BIN, WEBHOOK_ON_LOOPBACK } from '../support/run-kirsa.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
 
@@ -325,20 +326,12 @@ export function podReview(options: PodReviewOptions = {}): string {
       ],
     },
   };
-  return JSON.stringify({
-    apiVersion: options.apiVersion ?? 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: options.uid ?? crypto.randomUUID(),
-      kind: options.kind ?? { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      requestKind: options.kind ?? { group: '', version: 'v1', kind: 'Pod' },
-      namespace: options.namespace ?? 'default',
-      operation: options.operation ?? 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object: pod,
-      dryRun: false,
-    },
+  return apiServerReview(pod, {
+    ...(options.uid ? { uid: options.uid } : {}),
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}),
+    ...(options.operation ? { operation: options.operation } : {}),
+    ...(options.kind ? { kind: options.kind } : {}),
   });
 }
 
