@@ -284,21 +284,28 @@ function checkPodMutated(facts: DoctorFacts): CheckResult {
   };
 }
 
+/** The webhooks that intercept pod creation, or why the webhook checks have nothing to look at. */
+function webhooksToCheck(facts: DoctorFacts, podMutated: boolean): WebhookFact[] | string {
+  if (podMutated) return 'the pod is mutated';
+  if (!facts.webhooks.ok) return facts.webhooks.reason;
+  return facts.webhooks.value.filter(interceptsPodCreate);
+}
+
 function checkWebhookRegistered(facts: DoctorFacts, podMutated: boolean): CheckResult {
   const id = 'webhook-registered';
   const title = 'a mutating webhook intercepts pod creation';
-  if (podMutated) return skip(id, title, 'the pod is mutated');
-  if (!facts.webhooks.ok) return skip(id, title, facts.webhooks.reason);
-  const intercepting = facts.webhooks.value.filter(interceptsPodCreate);
+  const intercepting = webhooksToCheck(facts, podMutated);
+  if (typeof intercepting === 'string') return skip(id, title, intercepting);
+  const registered = facts.webhooks.ok ? facts.webhooks.value.length : 0;
   if (intercepting.length === 0)
     return {
       id,
       title,
       status: 'fail',
       reason:
-        facts.webhooks.value.length === 0
+        registered === 0
           ? 'no MutatingWebhookConfiguration exists'
-          : `none of the ${facts.webhooks.value.length} mutating webhooks has a rule for pods CREATE`,
+          : `none of the ${registered} mutating webhooks has a rule for pods CREATE`,
       fix: 'install the webhook: kirsa manifests | kubectl apply -f - (or the Helm chart in deploy/)',
     };
   return {
@@ -314,9 +321,8 @@ function checkWebhookRegistered(facts: DoctorFacts, podMutated: boolean): CheckR
 function checkWebhookReady(facts: DoctorFacts, podMutated: boolean): CheckResult {
   const id = 'webhook-ready';
   const title = 'the webhook has ready endpoints';
-  if (podMutated) return skip(id, title, 'the pod is mutated');
-  if (!facts.webhooks.ok) return skip(id, title, facts.webhooks.reason);
-  const intercepting = facts.webhooks.value.filter(interceptsPodCreate);
+  const intercepting = webhooksToCheck(facts, podMutated);
+  if (typeof intercepting === 'string') return skip(id, title, intercepting);
   if (intercepting.length === 0) return skip(id, title, 'no webhook to check');
   const empty = intercepting.filter((webhook) => webhook.readyEndpoints === 0);
   const unknown = intercepting.filter((webhook) => webhook.readyEndpoints === undefined);
@@ -348,9 +354,8 @@ function checkWebhookReady(facts: DoctorFacts, podMutated: boolean): CheckResult
 function checkWebhookSelects(facts: DoctorFacts, podMutated: boolean): CheckResult {
   const id = 'webhook-selects';
   const title = 'the webhook selects this namespace and pod';
-  if (podMutated) return skip(id, title, 'the pod is mutated');
-  if (!facts.webhooks.ok) return skip(id, title, facts.webhooks.reason);
-  const intercepting = facts.webhooks.value.filter(interceptsPodCreate);
+  const intercepting = webhooksToCheck(facts, podMutated);
+  if (typeof intercepting === 'string') return skip(id, title, intercepting);
   if (intercepting.length === 0) return skip(id, title, 'no webhook to check');
   const podLabels = facts.pod?.labels ?? {};
   const problems: string[] = [];
