@@ -114,6 +114,11 @@ export const IAM_MAX_CLIENT_ID_LENGTH = 255;
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
 /** Sid of the bucket-policy statement kirsa owns: found and replaced by this name, other statements kept. */
 export const ISSUER_BUCKET_POLICY_SID = 'KirsaPublicIssuerDocuments';
+/**
+ * Sid of the statement that lets only kirsa's CloudFront distribution read the two documents (a private
+ * bucket); publishing through CloudFront removes the public statement above.
+ */
+export const ISSUER_CLOUDFRONT_POLICY_SID = 'KirsaCloudFrontIssuerDocuments';
 /** Where the cluster's own service-account public key sits, per distribution, so it can stay trusted. */
 export const EXISTING_SERVICE_ACCOUNT_KEY = {
   kops: '/srv/kubernetes/kube-apiserver/service-account.pub',

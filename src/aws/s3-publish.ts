@@ -13,7 +13,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { ISSUER_BUCKET_POLICY_SID } from '../consts.ts';
+import { ISSUER_BUCKET_POLICY_SID, ISSUER_CLOUDFRONT_POLICY_SID } from '../consts.ts';
 import { s3IssuerLocation } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { type AwsClientOptions, awsError, awsErrorCode, awsErrorName } from './errors.ts';
@@ -102,12 +102,35 @@ export function issuerReadStatement(
 }
 
 /**
- * The bucket policy with kirsa's statement added or replaced (found by Sid); every other statement and
- * field is kept as it was. Returns undefined when the existing policy already says exactly this.
+ * The statement for a private bucket behind CloudFront: s3:GetObject on exactly these keys for the
+ * CloudFront service, and only for requests from this distribution (its origin access control signs them).
+ */
+export function issuerCloudFrontStatement(
+  bucket: string,
+  keys: readonly string[],
+  distributionArn: string,
+  partition = 'aws',
+): PolicyStatement {
+  return {
+    Sid: ISSUER_CLOUDFRONT_POLICY_SID,
+    Effect: 'Allow',
+    Principal: { Service: 'cloudfront.amazonaws.com' },
+    Action: 's3:GetObject',
+    Resource: keys.map((key) => `arn:${partition}:s3:::${bucket}/${key}`),
+    Condition: { StringEquals: { 'AWS:SourceArn': distributionArn } },
+  };
+}
+
+/**
+ * The bucket policy with kirsa's statement added or replaced (found by Sid), and kirsa's statements named in
+ * `remove` taken out (the public one, when the bucket goes private behind CloudFront); every other
+ * statement and field is kept as it was. Returns undefined when the existing policy already says exactly
+ * this.
  */
 export function mergeIssuerPolicy(
   existing: string | undefined,
   statement: PolicyStatement,
+  remove: readonly string[] = [],
 ): string | undefined {
   let policy: PolicyDocument = { Version: '2012-10-17', Statement: [] };
   if (existing?.trim()) {
@@ -117,14 +140,19 @@ export function mergeIssuerPolicy(
       throw new KirsaError('INPUT_INVALID', 'the bucket policy S3 returned is not JSON', { cause: error });
     }
   }
-  const statements =
+  const all =
     policy.Statement === undefined
       ? []
       : Array.isArray(policy.Statement)
         ? policy.Statement
         : [policy.Statement];
+  const statements = all.filter(
+    (candidate) => candidate.Sid === undefined || !remove.includes(candidate.Sid),
+  );
+  const removed = statements.length !== all.length;
   const index = statements.findIndex((candidate) => candidate.Sid === statement.Sid);
-  if (index >= 0 && JSON.stringify(statements[index]) === JSON.stringify(statement)) return undefined;
+  if (!removed && index >= 0 && JSON.stringify(statements[index]) === JSON.stringify(statement))
+    return undefined;
   const merged =
     index >= 0 ? statements.map((old, at) => (at === index ? statement : old)) : [...statements, statement];
   return JSON.stringify({ ...policy, Version: policy.Version ?? '2012-10-17', Statement: merged });
@@ -309,20 +337,35 @@ export interface PublishPlan {
  */
 export async function planPublish(
   s3: S3Port,
-  options: { bucket: string; objects: Array<{ key: string; body: string }>; partition?: string },
+  options: {
+    bucket: string;
+    objects: Array<{ key: string; body: string }>;
+    partition?: string;
+    /** Serve through this CloudFront distribution: a private bucket, so Block Public Access is no obstacle. */
+    cloudFrontDistributionArn?: string | undefined;
+  },
 ): Promise<PublishPlan> {
   await s3.headBucket(options.bucket);
+  const keys = options.objects.map((object) => object.key);
+  if (options.cloudFrontDistributionArn !== undefined) {
+    const statement = issuerCloudFrontStatement(
+      options.bucket,
+      keys,
+      options.cloudFrontDistributionArn,
+      options.partition,
+    );
+    const policy = mergeIssuerPolicy(await s3.getBucketPolicy(options.bucket), statement, [
+      ISSUER_BUCKET_POLICY_SID,
+    ]);
+    return { bucket: options.bucket, warnings: [], objects: options.objects, policy };
+  }
   const findings = publicAccessFindings(
     options.bucket,
     await s3.getPublicAccessBlock(options.bucket),
     await s3.getAccountPublicAccessBlock(),
   );
   if (findings.blocked) throw findings.blocked;
-  const statement = issuerReadStatement(
-    options.bucket,
-    options.objects.map((object) => object.key),
-    options.partition,
-  );
+  const statement = issuerReadStatement(options.bucket, keys, options.partition);
   const policy = mergeIssuerPolicy(await s3.getBucketPolicy(options.bucket), statement);
   return { bucket: options.bucket, warnings: findings.warnings, objects: options.objects, policy };
 }

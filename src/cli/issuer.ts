@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { IssuerDistribution } from '../aws/cloudfront.ts';
 import type { PublishPlan, S3Port } from '../aws/s3-publish.ts';
 import {
   DEFAULT_ISSUER_DIR,
@@ -13,6 +14,7 @@ import {
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   DISCOVERY_PATH,
   ISSUER_BUCKET_POLICY_SID,
+  ISSUER_CLOUDFRONT_POLICY_SID,
 } from '../consts.ts';
 import { partitionOfRegion } from '../core/iam/arn.ts';
 import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
@@ -190,6 +192,8 @@ async function runStatus(flags: { dir: string; maxTokenLifetime: number }): Prom
 
 // --- publish -------------------------------------------------------------------------------------------------
 
+const HOSTINGS = ['s3', 'cloudfront'] as const;
+
 interface PublishFlags {
   dir: string;
   fromCluster?: boolean;
@@ -197,6 +201,7 @@ interface PublishFlags {
   jwksPath: string;
   kubeconfig?: string;
   context?: string;
+  hosting: string;
   bucket: string;
   region?: string;
   endpointUrl?: string;
@@ -219,6 +224,8 @@ interface PublishContext {
   aws: typeof import('../aws/s3-publish.ts');
   /** The bucket checks and the policy to put, read by the first phase that needs them. */
   plan?: PublishPlan;
+  /** --hosting cloudfront: the distribution serving the issuer, found before anything is written. */
+  distribution?: IssuerDistribution;
 }
 
 /** The bucket checks and the merged policy, read once for whichever of the two phases needs them first. */
@@ -228,6 +235,7 @@ async function publishPlan(context: PublishContext): Promise<PublishPlan> {
       bucket: context.flags.bucket,
       objects: context.objects,
       partition: partitionOfRegion(context.flags.region ?? process.env.AWS_REGION ?? ''),
+      cloudFrontDistributionArn: context.distribution?.arn,
     });
     for (const line of context.plan.warnings) warn(line);
   }
@@ -253,12 +261,24 @@ const PUBLISH_PHASES: Array<Phase<PublishContext>> = [
   },
   {
     name: 'bucket-policy',
-    description: 'grant anonymous s3:GetObject on just those two keys, keeping the other statements',
+    description:
+      'grant s3:GetObject on just those two keys (anonymous, or to the CloudFront distribution only), keeping the other statements',
     async validate(context) {
       await publishPlan(context);
     },
     async run(context) {
       const changed = await context.aws.applyPolicy(context.s3, await publishPlan(context));
+      const distribution = context.distribution;
+      if (distribution)
+        return {
+          status: changed ? 'updated' : 'unchanged',
+          detail: ISSUER_CLOUDFRONT_POLICY_SID,
+          lines: [
+            changed
+              ? `bucket policy: statement ${ISSUER_CLOUDFRONT_POLICY_SID} lets only CloudFront distribution ${distribution.id} read those two keys (AWS:SourceArn); no public statement (other statements kept)`
+              : `bucket policy: already lets only distribution ${distribution.id} read those two keys`,
+          ],
+        };
       return {
         status: changed ? 'updated' : 'unchanged',
         detail: ISSUER_BUCKET_POLICY_SID,
@@ -346,6 +366,8 @@ async function publishSource(
 }
 
 async function runPublish(flags: PublishFlags): Promise<void> {
+  if (!(HOSTINGS as readonly string[]).includes(flags.hosting))
+    throw new KirsaError('USAGE', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
   checkBucketName(flags.bucket);
   const source = await publishSource(flags);
   const ca = await trustedCertificates(flags.caFile);
@@ -356,9 +378,19 @@ async function runPublish(flags: PublishFlags): Promise<void> {
     { key: aws.objectKey(prefix, source.jwksPath), body: source.jwks },
   ];
   const s3 = aws.s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
+  let distribution: IssuerDistribution | undefined;
+  if (flags.hosting === 'cloudfront') {
+    const cloudFront = await import('../aws/cloudfront.ts');
+    const port = await cloudFront.cloudFrontPortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
+    distribution = cloudFront.distributionForIssuer(
+      source.issuerUrl,
+      flags.bucket,
+      await port.listDistributions(),
+    );
+  }
   await runPhases(
     PUBLISH_PHASES,
-    { flags, issuerUrl: source.issuerUrl, ca, objects, s3, aws },
+    { flags, issuerUrl: source.issuerUrl, ca, objects, s3, aws, ...(distribution ? { distribution } : {}) },
     {
       skip: flags.skipPhases ?? [],
       report: (phase, outcome) => {
@@ -366,6 +398,36 @@ async function runPublish(flags: PublishFlags): Promise<void> {
           say(line);
       },
     },
+  );
+}
+
+// --- distribution ----------------------------------------------------------------------------------------------
+
+async function runDistribution(flags: {
+  bucket: string;
+  region?: string;
+  endpointUrl?: string;
+}): Promise<void> {
+  checkBucketName(flags.bucket);
+  const region = flags.region ?? process.env.AWS_REGION;
+  if (!region)
+    throw new KirsaError('USAGE', 'give --region REGION: the bucket region names the CloudFront origin', {
+      hint: 'the region the bucket was created in, e.g. --region eu-west-1',
+    });
+  const cloudFront = await import('../aws/cloudfront.ts');
+  const port = await cloudFront.cloudFrontPortFor({ region, endpointUrl: flags.endpointUrl });
+  const { distribution, created } = await cloudFront.ensureDistribution(port, {
+    bucket: flags.bucket,
+    region,
+  });
+  say(`https://${distribution.domainName}`);
+  for (const line of created) process.stderr.write(`created ${line}\n`);
+  if (created.length === 0)
+    process.stderr.write(
+      `found kirsa's distribution ${distribution.id} for s3://${flags.bucket}; nothing created\n`,
+    );
+  process.stderr.write(
+    `next: kirsa issuer init --issuer-url https://${distribution.domainName}/CLUSTER, then kirsa issuer publish --hosting cloudfront --bucket ${flags.bucket}\n`,
   );
 }
 
@@ -531,6 +593,11 @@ export function registerIssuer(program: Command): void {
     .option('--jwks-path <path>', 'with --from-cluster: the JWKS path under the issuer', DEFAULT_JWKS_PATH)
     .option('--kubeconfig <file>', 'with --from-cluster: kubeconfig (default: KUBECONFIG, ~/.kube/config)')
     .option('--context <name>', 'with --from-cluster: kubeconfig context')
+    .option(
+      '--hosting <kind>',
+      's3: a public-read bucket policy; cloudfront: a private bucket read only by the distribution serving the issuer URL (kirsa issuer distribution)',
+      's3',
+    )
     .requiredOption('--bucket <bucket>', 'S3 bucket the issuer URL serves')
     .option('--region <region>', 'bucket region (default: the SDK chain, AWS_REGION)')
     .option('--endpoint-url <url>', 'another S3 endpoint (path-style), e.g. a test server')
@@ -538,6 +605,16 @@ export function registerIssuer(program: Command): void {
     .option('--no-verify', 'do not fetch the issuer URL afterwards (when it is not reachable from here)')
     .option('--ca-file <file>', 'extra trusted CA (PEM) for the verification (repeatable)', collect, []);
   addPhaseOptions(publish, PUBLISH_PHASES).action((flags: PublishFlags) => runPublish(flags));
+
+  issuer
+    .command('distribution')
+    .description(
+      "create (or find again) kirsa's CloudFront distribution and origin access control for a private issuer bucket",
+    )
+    .requiredOption('--bucket <bucket>', 'the S3 bucket the documents go to')
+    .option('--region <region>', 'bucket region (default: AWS_REGION)')
+    .option('--endpoint-url <url>', 'another CloudFront endpoint, e.g. a test server')
+    .action((flags: { bucket: string; region?: string; endpointUrl?: string }) => runDistribution(flags));
 
   issuer
     .command('verify')
