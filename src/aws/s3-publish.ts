@@ -14,6 +14,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { ISSUER_BUCKET_POLICY_SID, ISSUER_CLOUDFRONT_POLICY_SID } from '../consts.ts';
+import { canonicalPolicyJson } from '../core/iam/policy-grammar.ts';
 import { s3IssuerLocation } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { type AwsClientOptions, awsError, awsErrorCode, awsErrorName } from './errors.ts';
@@ -151,8 +152,10 @@ export function mergeIssuerPolicy(
   );
   const removed = statements.length !== all.length;
   const index = statements.findIndex((candidate) => candidate.Sid === statement.Sid);
-  if (!removed && index >= 0 && JSON.stringify(statements[index]) === JSON.stringify(statement))
-    return undefined;
+  // Compared by meaning, not text: S3, Terraform and CloudFormation hand a policy back with its keys reordered.
+  const same = (left: unknown) =>
+    canonicalPolicyJson(JSON.stringify(left)) === canonicalPolicyJson(JSON.stringify(statement));
+  if (!removed && index >= 0 && same(statements[index])) return undefined;
   const merged =
     index >= 0 ? statements.map((old, at) => (at === index ? statement : old)) : [...statements, statement];
   return JSON.stringify({ ...policy, Version: policy.Version ?? '2012-10-17', Statement: merged });

@@ -17,6 +17,7 @@ import {
   ISSUER_CLOUDFRONT_POLICY_SID,
 } from '../consts.ts';
 import { partitionOfRegion } from '../core/iam/arn.ts';
+import { checkIacFormat, RENDER } from '../core/iam/iac.ts';
 import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
 import { clusterDocuments } from '../core/oidc/from-cluster.ts';
 import { checkBucketName, checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
@@ -42,6 +43,7 @@ import {
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { verifyIssuer } from '../issuer/verify.ts';
 import { collect, parseIntegerFlag } from './flags.ts';
+import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
 import { addPhaseOptions, type Phase, runPhases } from './phases.ts';
 
 // --- Shared helpers ----------------------------------------------------------------------------------------
@@ -209,6 +211,8 @@ interface PublishFlags {
   verify: boolean;
   caFile: string[];
   skipPhases?: string[];
+  output?: string;
+  outputDir?: string;
 }
 
 interface PublishContext {
@@ -377,6 +381,33 @@ async function runPublish(flags: PublishFlags): Promise<void> {
     { key: aws.objectKey(prefix, DISCOVERY_PATH), body: source.discovery },
     { key: aws.objectKey(prefix, source.jwksPath), body: source.jwks },
   ];
+  if (flags.output !== undefined) {
+    // The same keys and statement the API mode uses, written as code instead of sent.
+    const format = checkIacFormat(flags.output);
+    if (flags.hosting === 'cloudfront')
+      throw new KirsaError(
+        'IAC_OUTPUT_INVALID',
+        '-o writes the public-bucket setup only: --hosting cloudfront needs the distribution, which only AWS can tell',
+        { hint: 'run kirsa issuer publish --hosting cloudfront without -o' },
+      );
+    const keys = objects.map((object) => object.key);
+    const partition = partitionOfRegion(flags.region ?? process.env.AWS_REGION ?? '');
+    await writeIacOutput({
+      format,
+      outputDir: flags.outputDir,
+      stem: `issuer-${flags.bucket}`,
+      document: RENDER[format].issuer({
+        bucket: flags.bucket,
+        objects,
+        statement: aws.issuerReadStatement(flags.bucket, keys, partition),
+      }),
+    });
+    if (format === 'cloudformation')
+      warn(
+        `CloudFormation has no S3 object resource: upload the documents with kirsa issuer publish --skip-phases bucket-policy (keys ${keys.join(', ')})`,
+      );
+    return;
+  }
   const s3 = aws.s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
   let distribution: IssuerDistribution | undefined;
   if (flags.hosting === 'cloudfront') {
@@ -603,7 +634,9 @@ export function registerIssuer(program: Command): void {
     .option('--endpoint-url <url>', 'another S3 endpoint (path-style), e.g. a test server')
     .option('--prefix <prefix>', 'key prefix of the documents (default: from the issuer URL)')
     .option('--no-verify', 'do not fetch the issuer URL afterwards (when it is not reachable from here)')
-    .option('--ca-file <file>', 'extra trusted CA (PEM) for the verification (repeatable)', collect, []);
+    .option('--ca-file <file>', 'extra trusted CA (PEM) for the verification (repeatable)', collect, [])
+    .option(...IAC_OPTIONS.output)
+    .option(...IAC_OPTIONS.outputDir);
   addPhaseOptions(publish, PUBLISH_PHASES).action((flags: PublishFlags) => runPublish(flags));
 
   issuer

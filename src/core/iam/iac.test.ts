@@ -7,6 +7,8 @@ import {
   buildProviderPlan,
   checkIacFormat,
   iacName,
+  issuerCloudFormation,
+  issuerTerraform,
   providerCloudFormation,
   providerTerraform,
   roleCloudFormation,
@@ -119,6 +121,33 @@ describe('IaC output from the role plan', () => {
       ThumbprintList: ['a'.repeat(40)],
     });
     assert.throws(() => buildProviderPlan('http://oidc.example.com', ['sts.amazonaws.com'], []), KirsaError);
+  });
+
+  test('the issuer: both objects as JSON and the one statement; CloudFormation has the policy only', () => {
+    const statement = { Sid: 'KirsaPublicIssuerDocuments', Effect: 'Allow', Principal: '*' };
+    const plan = {
+      bucket: 'b',
+      objects: [
+        { key: 'c/.well-known/openid-configuration', body: '{"issuer": "x"}' },
+        { key: 'c/keys.json', body: '{"keys": []}' },
+      ],
+      statement,
+    };
+    const terraform = issuerTerraform(plan) as Json;
+    assert.deepEqual(
+      Object.values(terraform.resource!.aws_s3_object!).map((object) => [object.key, object.content_type]),
+      [
+        ['c/.well-known/openid-configuration', 'application/json'],
+        ['c/keys.json', 'application/json'],
+      ],
+    );
+    const policy = terraform.resource!.aws_s3_bucket_policy!.kirsa_issuer_b!;
+    assert.deepEqual(JSON.parse(policy.policy as string), { Version: '2012-10-17', Statement: [statement] });
+    const template = issuerCloudFormation(plan) as { Resources: Record<string, { Type: string }> };
+    assert.deepEqual(
+      Object.values(template.Resources).map((resource) => resource.Type),
+      ['AWS::S3::BucketPolicy'],
+    );
   });
 
   test('identifiers keep letters, digits, _ and -', () => {

@@ -186,11 +186,72 @@ export function roleCloudFormation(plan: RolePlan): object {
   };
 }
 
+// --- The issuer's bucket objects and policy ------------------------------------------------------------------
+
+/**
+ * What `issuer publish` puts in S3: the two documents under their keys, and kirsa's bucket policy statement
+ * (built by the same function the API mode merges into the bucket's policy).
+ */
+export interface IssuerPublishPlan {
+  bucket: string;
+  objects: Array<{ key: string; body: string }>;
+  statement: Record<string, unknown>;
+}
+
+function bucketPolicy(plan: IssuerPublishPlan) {
+  return { Version: '2012-10-17', Statement: [plan.statement] };
+}
+
+export function issuerTerraform(plan: IssuerPublishPlan): object {
+  const id = iacName(`kirsa_issuer_${plan.bucket}`);
+  return {
+    resource: {
+      aws_s3_object: Object.fromEntries(
+        plan.objects.map((object) => [
+          iacName(`${id}_${object.key}`),
+          literalDeep({
+            bucket: plan.bucket,
+            key: object.key,
+            content: object.body,
+            content_type: 'application/json',
+          }),
+        ]),
+      ),
+      // The bucket's whole policy: a configuration that already manages it should take the statement instead.
+      aws_s3_bucket_policy: {
+        [id]: literalDeep({ bucket: plan.bucket, policy: JSON.stringify(bucketPolicy(plan)) }),
+      },
+    },
+  };
+}
+
+/** CloudFormation has no resource for an S3 object: the template holds the bucket policy only. */
+export function issuerCloudFormation(plan: IssuerPublishPlan): object {
+  return {
+    AWSTemplateFormatVersion: CFN_VERSION,
+    Description: `Anonymous read of the OIDC issuer documents in ${plan.bucket}, written by kirsa`,
+    Resources: {
+      IssuerBucketPolicy: {
+        Type: 'AWS::S3::BucketPolicy',
+        Properties: { Bucket: plan.bucket, PolicyDocument: bucketPolicy(plan) },
+      },
+    },
+  };
+}
+
 /** The rendering of each format, so a verb picks by -o and nothing else. */
 export const RENDER: Record<
   IacFormat,
-  { provider(plan: ProviderPlan): object; role(plan: RolePlan): object }
+  {
+    provider(plan: ProviderPlan): object;
+    role(plan: RolePlan): object;
+    issuer(plan: IssuerPublishPlan): object;
+  }
 > = {
-  terraform: { provider: providerTerraform, role: roleTerraform },
-  cloudformation: { provider: providerCloudFormation, role: roleCloudFormation },
+  terraform: { provider: providerTerraform, role: roleTerraform, issuer: issuerTerraform },
+  cloudformation: {
+    provider: providerCloudFormation,
+    role: roleCloudFormation,
+    issuer: issuerCloudFormation,
+  },
 };
