@@ -24,6 +24,7 @@ import { checkBucketName, checkIssuerUrl, checkJwksPath } from '../core/oidc/iss
 import { parseKeysPem } from '../core/oidc/keys.ts';
 import { isRetirable, type KeyRecord, publishedKeys, retirableAt } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
+import { DEFAULT_INSTALL_SETTINGS } from '../install/manifests.ts';
 import { readInputText } from '../io/read-input.ts';
 import { untilStopSignal } from '../io/signals.ts';
 import { developmentCertificate } from '../issuer/development-tls.ts';
@@ -462,6 +463,43 @@ async function runDistribution(flags: {
   );
 }
 
+// --- cronjob ---------------------------------------------------------------------------------------------------
+
+interface CronJobFlags {
+  bucket: string;
+  issuerUrl: string;
+  region?: string;
+  jwksPath: string;
+  namespace: string;
+  image: string;
+  schedule: string;
+  roleArn?: string;
+  hosting: string;
+}
+
+async function runCronJob(flags: CronJobFlags): Promise<void> {
+  checkBucketName(flags.bucket);
+  const { url } = checkIssuerUrl(flags.issuerUrl);
+  const region = flags.region ?? process.env.AWS_REGION;
+  if (!region) throw new KirsaError('USAGE', 'give --region REGION: the job publishes to that region', {});
+  if (!(HOSTINGS as readonly string[]).includes(flags.hosting))
+    throw new KirsaError('USAGE', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
+  const { renderRepublishManifests } = await import('../install/republish.ts');
+  const { stringify } = await import('yaml');
+  const manifests = renderRepublishManifests({
+    namespace: flags.namespace,
+    image: flags.image,
+    schedule: flags.schedule,
+    bucket: flags.bucket,
+    issuerUrl: url,
+    region,
+    jwksPath: checkJwksPath(flags.jwksPath),
+    roleArn: flags.roleArn,
+    hosting: flags.hosting,
+  });
+  process.stdout.write(manifests.map((manifest) => stringify(manifest, { lineWidth: 0 })).join('---\n'));
+}
+
 // --- verify, thumbprint ----------------------------------------------------------------------------------------
 
 async function runVerify(
@@ -648,6 +686,22 @@ export function registerIssuer(program: Command): void {
     .option('--region <region>', 'bucket region (default: AWS_REGION)')
     .option('--endpoint-url <url>', 'another CloudFront endpoint, e.g. a test server')
     .action((flags: { bucket: string; region?: string; endpointUrl?: string }) => runDistribution(flags));
+
+  issuer
+    .command('cronjob')
+    .description(
+      'print a CronJob (with its ServiceAccount and RBAC) that re-publishes the cluster JWKS after the cluster rotates its key',
+    )
+    .requiredOption('--bucket <bucket>', 'S3 bucket the issuer URL serves')
+    .requiredOption('--issuer-url <url>', "the public issuer URL: the cluster's --service-account-issuer")
+    .option('--region <region>', 'bucket region (default: AWS_REGION)')
+    .option('--jwks-path <path>', 'the JWKS path under the issuer', DEFAULT_JWKS_PATH)
+    .option('--hosting <kind>', 's3 or cloudfront, as for publish', 's3')
+    .option('--namespace <namespace>', 'namespace of the CronJob', 'kirsa')
+    .option('--image <image>', 'kirsa image', DEFAULT_INSTALL_SETTINGS.image)
+    .option('--schedule <cron>', 'how often to re-publish', '*/30 * * * *')
+    .option('--role-arn <arn>', "IAM role for the job's S3 calls, through IRSA (eks.amazonaws.com/role-arn)")
+    .action((flags: CronJobFlags) => runCronJob(flags));
 
   issuer
     .command('verify')

@@ -2,14 +2,18 @@
 // generated key and its default issuer: `kirsa apiserver-config --kubeconfig` reads the current issuer
 // through the API and keeps it as a previous issuer, so after kube-apiserver restarts on exactly the printed
 // flags a token issued before the change still authenticates (TokenReview). The control: the same restart
-// with --no-keep-current-issuer rejects that token, so the test can tell the two apart.
+// with --no-keep-current-issuer rejects that token, so the test can tell the two apart. Last, the objects
+// `kirsa issuer cronjob` prints are accepted by the API server, and their binding is what lets the job's
+// service account read the cluster's JWKS once the default discovery binding is gone.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
+import { parseAllDocuments } from 'yaml';
 import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
 import { realPart } from '../support/real-parts.ts';
 import { runKirsa } from '../support/run-kirsa.ts';
@@ -156,5 +160,73 @@ describe('apiserver-config on a cluster that already has an issuer', () => {
       );
       assert.match(result.stdout, /service-account-jwks-uri=https:\/\/kirsa-issuer/);
     }
+  });
+
+  test('issuer cronjob: the API server accepts its objects, and its binding alone lets the job read the JWKS', async (context) => {
+    if (!apiserver) return context.skip('real parts are missing');
+    const printed = await runKirsa([
+      'issuer',
+      'cronjob',
+      '--bucket',
+      'kirsa-issuer',
+      '--issuer-url',
+      NEW_ISSUER,
+      '--region',
+      'eu-west-1',
+    ]);
+    assert.equal(printed.code, 0, printed.stderr);
+    const objects = parseAllDocuments(printed.stdout).map((document) => document.toJSON());
+    assert.deepEqual(
+      objects.map((object) => object.kind),
+      ['ServiceAccount', 'ClusterRoleBinding', 'CronJob'],
+    );
+    assert.deepEqual(objects[2].spec.jobTemplate.spec.template.spec.containers[0].args.slice(0, 3), [
+      'issuer',
+      'publish',
+      '--from-cluster',
+    ]);
+    // Without the default binding (clusters may remove it), only the printed one grants the read.
+    const removed = await apiserver.request(
+      'DELETE',
+      '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:service-account-issuer-discovery',
+    );
+    assert.equal(removed.status, 200, JSON.stringify(removed.json));
+    assert.equal(
+      (await apiserver.request('POST', '/api/v1/namespaces', { metadata: { name: 'kirsa' } })).status,
+      201,
+    );
+    const create = (path: string, body: unknown) => apiserver!.request('POST', path, body);
+    assert.equal((await create('/api/v1/namespaces/kirsa/serviceaccounts', objects[0])).status, 201);
+    const minted = await apiserver.request(
+      'POST',
+      '/api/v1/namespaces/kirsa/serviceaccounts/kirsa-issuer-publisher/token',
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } },
+    );
+    const jobToken = (minted.json as { status: { token: string } }).status.token;
+    const ca = await readFile(apiserver.caFile);
+    const readJwks = () =>
+      new Promise<number>((resolve, reject) => {
+        httpsRequest(
+          new URL('/openid/v1/jwks', apiserver!.url),
+          { ca, headers: { authorization: `Bearer ${jobToken}` } },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          },
+        )
+          .on('error', reject)
+          .end();
+      });
+    assert.equal(await readJwks(), 403, 'no binding: the job could not read the keys');
+    const binding = await create('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', objects[1]);
+    assert.equal(binding.status, 201, JSON.stringify(binding.json));
+    const cronJob = await create('/apis/batch/v1/namespaces/kirsa/cronjobs', objects[2]);
+    assert.equal(cronJob.status, 201, JSON.stringify(cronJob.json));
+    let status = 0;
+    for (let attempt = 0; attempt < 40 && status !== 200; attempt += 1) {
+      status = await readJwks();
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.equal(status, 200, 'with the printed binding the job reads /openid/v1/jwks');
   });
 });
