@@ -19,14 +19,25 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     'kirsa issuer status --dir ./kirsa-issuer',
     'kirsa issuer status --dir ./kirsa-issuer -o json',
   ],
-  'issuer publish': ['kirsa issuer publish --dir ./kirsa-issuer --bucket my-bucket --region eu-west-1'],
+  'issuer publish': [
+    'kirsa issuer publish --dir ./kirsa-issuer --bucket my-bucket --region eu-west-1',
+    `kirsa issuer publish --from-cluster --issuer-url ${ISSUER} --bucket my-bucket --region eu-west-1`,
+    'kirsa issuer publish --hosting cloudfront --dir ./kirsa-issuer --bucket my-bucket --region eu-west-1',
+  ],
+  'issuer distribution': ['kirsa issuer distribution --bucket my-bucket --region eu-west-1'],
+  'issuer cronjob': [
+    `kirsa issuer cronjob --bucket my-bucket --issuer-url ${ISSUER} --region eu-west-1 | kubectl apply -f -`,
+  ],
   'issuer verify': [
     `kirsa issuer verify ${ISSUER}`,
     `kirsa issuer verify ${ISSUER} --token token.jwt -o json`,
   ],
   'issuer thumbprint': [`kirsa issuer thumbprint ${ISSUER}`],
   'issuer serve': ['kirsa issuer serve --dir ./kirsa-issuer --tls-cert tls.crt --tls-key tls.key'],
-  'apiserver-config': [`kirsa apiserver-config --for kops --dir ./kirsa-issuer --issuer-url ${ISSUER}`],
+  'apiserver-config': [
+    `kirsa apiserver-config --for kops --dir ./kirsa-issuer --issuer-url ${ISSUER}`,
+    'kirsa apiserver-config --for kubeadm --dir ./kirsa-issuer --kubeconfig ~/.kube/config',
+  ],
   'provider create': [
     `kirsa provider create --issuer-url ${ISSUER}`,
     `kirsa provider create --issuer-url ${ISSUER} -o terraform`,
