@@ -271,3 +271,33 @@ export const WEBHOOK_OBJECT_NAME = 'kirsa-webhook';
 export const DEFAULT_TLS_SECRET_NAME = 'kirsa-webhook-tls';
 /** How often a self-managing replica re-checks its certificate and the caBundle (renewal, drift). */
 export const SELF_MANAGED_TLS_CHECK_INTERVAL = '10m';
+
+// --- Migrating from kube2iam and kiam (kirsa migrate) ---------------------------------------------------------
+
+/**
+ * The pod annotations kube2iam and kiam both read (the same keys, so a pod cannot say which agent serves it):
+ * the role (a short name resolved against a base ARN, or a full ARN), kube2iam's external ID, and the session
+ * name both agents accept.
+ */
+export const LEGACY_POD_ANNOTATION = {
+  role: 'iam.amazonaws.com/role',
+  externalId: 'iam.amazonaws.com/external-id',
+  sessionName: 'iam.amazonaws.com/session-name',
+} as const;
+/**
+ * The namespace annotations that restrict which roles its pods may take: kiam's `permitted` (a Go regular
+ * expression, unanchored, matched against the role as the pod names it) and kube2iam's `allowed-roles` (a JSON
+ * list of names or ARNs, globs by default) read when kube2iam runs with --namespace-restrictions.
+ */
+export const LEGACY_NAMESPACE_ANNOTATION = {
+  permitted: 'iam.amazonaws.com/permitted',
+  allowedRoles: 'iam.amazonaws.com/allowed-roles',
+} as const;
+/**
+ * Pod-template annotation `kirsa migrate apply` sets to the role the workload now takes by web identity: the
+ * template change is what rolls the workload's pods (the webhook only mutates pods when they are created), and
+ * a rerun that finds it does nothing.
+ */
+export const MIGRATION_TEMPLATE_ANNOTATION = 'kirsa.dev/migrated-role-arn';
+/** The longest Kubernetes object name kirsa proposes for a new ServiceAccount (a DNS label, safe everywhere). */
+export const SERVICE_ACCOUNT_NAME_MAX_LENGTH = 63;

@@ -165,6 +165,32 @@ export const ERROR_CATALOGUE = {
     category: 'CHECK_FAILED',
     meaning: 'an issuer document URL is not an https URL; STS fetches over HTTPS only',
   },
+  // kirsa migrate (src/core/migration, src/cli/migrate.ts).
+  MIGRATION_PLAN_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning: 'the file given to migrate apply or cleanup is not a migration plan kirsa wrote',
+  },
+  MIGRATION_ROLE_MISSING: {
+    category: 'NOT_FOUND',
+    meaning: 'a role the migration plan names no longer exists in IAM',
+  },
+  MIGRATION_PLAN_STALE: {
+    category: 'CHECK_FAILED',
+    meaning: 'the cluster no longer matches the migration plan (a workload or ServiceAccount changed since)',
+  },
+  MIGRATION_NOT_SWITCHED: {
+    category: 'CHECK_FAILED',
+    meaning: 'migrate cleanup refused: a pod of the workload still runs without the web identity env',
+  },
+  MIGRATION_NO_NODE_ROLE: {
+    category: 'USAGE',
+    meaning: 'migrate cleanup --remove-node-trust was given a plan that names no node role',
+  },
+  MIGRATION_TRUST_MISSING: {
+    category: 'CHECK_FAILED',
+    meaning:
+      'migrate cleanup refused to remove node trust from a role that does not trust its service accounts yet',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type KirsaErrorCode = keyof typeof ERROR_CATALOGUE;

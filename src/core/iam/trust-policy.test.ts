@@ -220,6 +220,30 @@ describe('merging into an existing policy', () => {
     assert.deepEqual(result.policy.Statement[2], base().Statement[0]);
   });
 
+  test("a kube2iam node role's statement (with its external ID) is kept while web identity is added", () => {
+    const node: PolicyDocument = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::123456789012:role/nodes' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'sts:ExternalId': 'e-123' } },
+        },
+      ],
+    };
+    const request = {
+      providerArns: [PROVIDER],
+      serviceAccounts: [{ namespace: 'shop', name: 'cart' }],
+      audiences: ['sts.amazonaws.com'],
+    };
+    const result = mergeTrustPolicy(structuredClone(node), request);
+    assert.deepEqual(result.policy.Statement[0], node.Statement[0]);
+    assert.equal(result.policy.Statement.length, 2);
+    assert.equal(ask(result.policy, 'shop', 'cart'), 'allow');
+    assert.equal(mergeTrustPolicy(result.policy, request).changed, false);
+  });
+
   test('a different audience set gets its own statement, so no audience is widened', () => {
     const result = mergeTrustPolicy(base(), {
       providerArns: [PROVIDER],

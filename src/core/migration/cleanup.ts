@@ -1,0 +1,67 @@
+// The rules of the last step, once the workloads run on web identity: when a pod counts as switched (the SDK's
+// default chain tries web identity before the metadata endpoint, so a pod with the IRSA env no longer uses
+// kube2iam/kiam), and how a role stops trusting the node role without losing anything else. Pure.
+
+import { ENV, LEGACY_POD_ANNOTATION } from '../../consts.ts';
+import { asList, type PolicyDocument, type PolicyStatement } from '../iam/policy-grammar.ts';
+import type { Container } from '../kube-types.ts';
+
+/** The annotations cleanup removes from a workload's pod template (or a bare pod). */
+export const LEGACY_POD_ANNOTATION_KEYS: readonly string[] = Object.values(LEGACY_POD_ANNOTATION);
+
+/**
+ * Whether every container of a pod has web identity for this role: AWS_ROLE_ARN naming it and a token file.
+ * A container without them would still be reaching the metadata endpoint, which kube2iam/kiam serve.
+ */
+export function podUsesWebIdentity(
+  containers: readonly Container[] | null | undefined,
+  roleArn: string,
+): boolean {
+  const list = containers ?? [];
+  return (
+    list.length > 0 &&
+    list.every((container) => {
+      const env = new Map((container.env ?? []).map((entry) => [entry.name, entry.value]));
+      return env.get(ENV.roleArn) === roleArn && Boolean(env.get(ENV.webIdentityTokenFile));
+    })
+  );
+}
+
+export interface NodeTrustRemoval {
+  policy: PolicyDocument;
+  /** The principals taken out, one line each. */
+  removed: string[];
+}
+
+/**
+ * The policy without the node roles as AWS principals of Allow statements: a statement naming only them goes,
+ * one naming others too keeps the others. Deny statements and every other principal stay as they are.
+ */
+export function removeNodeTrust(policy: PolicyDocument, nodeRoleArns: readonly string[]): NodeTrustRemoval {
+  const nodes = new Set(nodeRoleArns);
+  const removed: string[] = [];
+  const statements: PolicyStatement[] = [];
+  for (const statement of policy.Statement) {
+    const principal = statement.Principal;
+    if (
+      statement.Effect !== 'Allow' ||
+      principal === undefined ||
+      principal === '*' ||
+      principal.AWS === undefined
+    ) {
+      statements.push(statement);
+      continue;
+    }
+    const aws = asList(principal.AWS);
+    const kept = aws.filter((arn) => !nodes.has(arn));
+    if (kept.length === aws.length) {
+      statements.push(statement);
+      continue;
+    }
+    removed.push(...aws.filter((arn) => nodes.has(arn)));
+    const { AWS: _aws, ...others } = principal;
+    const rest = kept.length > 0 ? { ...others, AWS: kept.length === 1 ? kept[0]! : kept } : others;
+    if (Object.keys(rest).length > 0) statements.push({ ...statement, Principal: rest });
+  }
+  return { policy: { ...policy, Statement: statements }, removed: [...new Set(removed)] };
+}
