@@ -61,6 +61,15 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     'kirsa doctor pod s3-echoer-abcde -n default -o json',
   ],
   'doctor serviceaccount': ['kirsa doctor serviceaccount s3-echoer -n default'],
+  'migrate plan': [
+    `kirsa migrate plan -A --provider-arn ${PROVIDER_ARN} --node-role-arn arn:aws:iam::111122223333:role/nodes`,
+    `kirsa migrate plan -n shop --base-role-arn arn:aws:iam::111122223333:role/ --provider-arn ${PROVIDER_ARN} -o yaml > plan.yaml`,
+  ],
+  'migrate apply': ['kirsa migrate apply plan.yaml --dry-run', 'kirsa migrate apply plan.yaml'],
+  'migrate cleanup': [
+    'kirsa migrate cleanup plan.yaml',
+    'kirsa migrate cleanup plan.yaml --remove-node-trust',
+  ],
   explain: [
     `kirsa explain --role-arn ${ROLE_ARN} --token-file token.jwt`,
     `kirsa explain --policy-file trust.json --issuer-url ${ISSUER} -n default --service-account app -o json`,

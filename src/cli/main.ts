@@ -53,6 +53,10 @@ const VERBS: Record<string, Verb> = {
     summary: 'print Pods and workloads as the webhook would admit them (offline preview)',
     load: async () => (await import('./mutate.ts')).registerMutate,
   },
+  migrate: {
+    summary: 'move workloads from kube2iam or kiam to IRSA without downtime: plan, apply, cleanup',
+    load: async () => (await import('./migrate.ts')).registerMigrate,
+  },
   doctor: {
     summary: 'check every link from a pod to its AWS credentials, and say what to fix',
     load: async () => (await import('./doctor.ts')).registerDoctor,

@@ -52,7 +52,7 @@ import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phase
 import { registerRoleDelete } from './role-delete.ts';
 import { addTrustFlags, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';
 
-interface RoleCreateFlags extends TrustFlags {
+export interface RoleCreateFlags extends TrustFlags {
   roleName?: string;
   cluster?: string;
   permissionsBoundary?: string;
@@ -127,7 +127,7 @@ export function registerRole(program: Command): void {
   registerRoleDelete(role);
 }
 
-interface RoleContext {
+export interface RoleContext {
   flags: RoleCreateFlags;
   request: ReturnType<typeof trustRequestFromFlags>;
   roleName: string;
@@ -361,6 +361,36 @@ const PHASES: Array<Phase<RoleContext>> = [
     },
   },
 ];
+
+/**
+ * One of role create's phases, for a verb that runs it over several roles (migrate apply merges each role's
+ * trust and annotates its ServiceAccounts with these, so both verbs change a role and an account one way).
+ */
+export function roleCreatePhase(name: 'role' | 'service-account'): Phase<RoleContext> {
+  return PHASES.find((phase) => phase.name === name)!;
+}
+
+/**
+ * The context role create's phases need for an existing role that should trust these accounts and nothing
+ * else changed (no settings, policies or tags asked): what migrate apply runs the phases with, per role.
+ */
+export function existingRoleContext(
+  flags: RoleCreateFlags,
+  request: ReturnType<typeof trustRequestFromFlags>,
+  roleName: string,
+  dependencies: { iam: IamRoles; serviceAccounts: ServiceAccountStore },
+): RoleContext {
+  const settings = roleSettingsFromFlags(flags);
+  return {
+    flags,
+    request,
+    roleName,
+    defaultName: false,
+    settings,
+    plan: rolePlanOf(request, roleName, settings, [], undefined),
+    ...dependencies,
+  };
+}
 
 export async function runRoleCreate(
   flags: RoleCreateFlags,

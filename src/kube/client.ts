@@ -10,6 +10,9 @@ import type {
   V1Pod,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
+import { DEFAULT_SERVICE_ACCOUNT } from '../consts.ts';
+import type { Container } from '../core/kube-types.ts';
+import type { InventoryServiceAccount, InventoryWorkload, MigrationKind } from '../core/migration/plan.ts';
 import { KirsaError } from '../errors.ts';
 
 /** kirsa's name in managedFields, so `kubectl get -o yaml --show-managed-fields` says who wrote what. */
@@ -332,4 +335,200 @@ export async function readClusterIssuer(config: KubeConfig): Promise<ClusterIssu
     throw kubeError(error, 'reading /openid/v1/jwks');
   }
   return { discovery: parsedJson(discovery, 'discovery document'), jwks: parsedJson(jwks, 'JWKS') };
+}
+
+// --- What kirsa migrate reads and patches ----------------------------------------------------------------------
+
+export interface MigrationCluster {
+  /** Every workload of the migrated kinds and every pod, in one namespace or all; trimmed to what the plan reads. */
+  listWorkloads(namespace?: string): Promise<InventoryWorkload[]>;
+  listNamespaces(namespace?: string): Promise<Array<{ name: string; annotations: Record<string, string> }>>;
+  listServiceAccounts(namespace?: string): Promise<InventoryServiceAccount[]>;
+  /**
+   * Changes a workload's pod template (a Pod's own metadata): the serviceAccountName when given, and these
+   * annotations (a null value removes one). A JSON merge patch, so every other field stays as it is.
+   */
+  patchPodTemplate(
+    workload: { kind: MigrationKind; namespace: string; name: string },
+    change: { serviceAccountName?: string; annotations: Record<string, string | null> },
+  ): Promise<void>;
+}
+
+interface ObjectLike {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }>;
+  };
+}
+
+interface PodTemplateLike {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { serviceAccountName?: string; containers?: unknown[] };
+}
+
+function trimWorkload(
+  kind: MigrationKind,
+  object: ObjectLike,
+  template: PodTemplateLike | undefined,
+  phase?: string,
+): InventoryWorkload {
+  const owner = object.metadata?.ownerReferences?.find((reference) => reference.controller);
+  return {
+    kind,
+    namespace: object.metadata?.namespace ?? '',
+    name: object.metadata?.name ?? '',
+    serviceAccountName: template?.spec?.serviceAccountName || DEFAULT_SERVICE_ACCOUNT,
+    annotations: { ...(template?.metadata?.annotations ?? {}) },
+    ...(owner ? { owner: { kind: owner.kind, name: owner.name } } : {}),
+    ...(kind === 'Pod'
+      ? { containers: (template?.spec?.containers ?? []) as Container[], phase: phase ?? '' }
+      : {}),
+  };
+}
+
+/** The merge patch that sets these pod-template fields of a kind, nested where that kind keeps its template. */
+function templatePatch(
+  kind: MigrationKind,
+  change: { serviceAccountName?: string; annotations: Record<string, string | null> },
+): Record<string, unknown> {
+  const template: Record<string, unknown> = { metadata: { annotations: change.annotations } };
+  if (change.serviceAccountName !== undefined)
+    template.spec = { serviceAccountName: change.serviceAccountName };
+  if (kind === 'Pod') return { metadata: { annotations: change.annotations } };
+  if (kind === 'CronJob') return { spec: { jobTemplate: { spec: { template } } } };
+  return { spec: { template } };
+}
+
+export async function createMigrationCluster(config: KubeConfig): Promise<MigrationCluster> {
+  const { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } = await loadSdk();
+  const core = config.makeApiClient(CoreV1Api);
+  const apps = config.makeApiClient(AppsV1Api);
+  const batch = config.makeApiClient(BatchV1Api);
+  const where = (namespace?: string) => (namespace ? `in namespace ${namespace}` : 'in all namespaces');
+  async function listed<T>(
+    what: string,
+    namespace: string | undefined,
+    one: () => Promise<{ items: T[] }>,
+    all: () => Promise<{ items: T[] }>,
+  ): Promise<T[]> {
+    try {
+      return (await (namespace ? one() : all())).items;
+    } catch (error) {
+      throw kubeError(error, `listing ${what} ${where(namespace)}`);
+    }
+  }
+  return {
+    async listWorkloads(namespace) {
+      const ns = namespace ?? '';
+      const [deployments, statefulSets, daemonSets, replicaSets, jobs, cronJobs, pods] = await Promise.all([
+        listed(
+          'Deployments',
+          namespace,
+          () => apps.listNamespacedDeployment({ namespace: ns }),
+          () => apps.listDeploymentForAllNamespaces(),
+        ),
+        listed(
+          'StatefulSets',
+          namespace,
+          () => apps.listNamespacedStatefulSet({ namespace: ns }),
+          () => apps.listStatefulSetForAllNamespaces(),
+        ),
+        listed(
+          'DaemonSets',
+          namespace,
+          () => apps.listNamespacedDaemonSet({ namespace: ns }),
+          () => apps.listDaemonSetForAllNamespaces(),
+        ),
+        listed(
+          'ReplicaSets',
+          namespace,
+          () => apps.listNamespacedReplicaSet({ namespace: ns }),
+          () => apps.listReplicaSetForAllNamespaces(),
+        ),
+        listed(
+          'Jobs',
+          namespace,
+          () => batch.listNamespacedJob({ namespace: ns }),
+          () => batch.listJobForAllNamespaces(),
+        ),
+        listed(
+          'CronJobs',
+          namespace,
+          () => batch.listNamespacedCronJob({ namespace: ns }),
+          () => batch.listCronJobForAllNamespaces(),
+        ),
+        listed(
+          'Pods',
+          namespace,
+          () => core.listNamespacedPod({ namespace: ns }),
+          () => core.listPodForAllNamespaces(),
+        ),
+      ]);
+      const templated = (
+        kind: MigrationKind,
+        items: Array<ObjectLike & { spec?: { template?: PodTemplateLike } }>,
+      ) => items.map((item) => trimWorkload(kind, item, item.spec?.template));
+      return [
+        ...templated('Deployment', deployments as never),
+        ...templated('StatefulSet', statefulSets as never),
+        ...templated('DaemonSet', daemonSets as never),
+        ...templated('ReplicaSet', replicaSets as never),
+        ...templated('Job', jobs as never),
+        ...cronJobs.map((item) =>
+          trimWorkload(
+            'CronJob',
+            item as ObjectLike,
+            item.spec?.jobTemplate?.spec?.template as PodTemplateLike,
+          ),
+        ),
+        ...pods.map((pod) =>
+          trimWorkload('Pod', pod as ObjectLike, pod as PodTemplateLike, pod.status?.phase),
+        ),
+      ];
+    },
+    async listNamespaces(namespace) {
+      try {
+        const items = namespace
+          ? [await core.readNamespace({ name: namespace })]
+          : (await core.listNamespace()).items;
+        return items.map((item) => ({
+          name: item.metadata?.name ?? '',
+          annotations: { ...(item.metadata?.annotations ?? {}) },
+        }));
+      } catch (error) {
+        throw kubeError(error, namespace ? `reading namespace ${namespace}` : 'listing namespaces');
+      }
+    },
+    async listServiceAccounts(namespace) {
+      const items = await listed(
+        'ServiceAccounts',
+        namespace,
+        () => core.listNamespacedServiceAccount({ namespace: namespace ?? '' }),
+        () => core.listServiceAccountForAllNamespaces(),
+      );
+      return items.map((item) => ({
+        namespace: item.metadata?.namespace ?? '',
+        name: item.metadata?.name ?? '',
+        annotations: { ...(item.metadata?.annotations ?? {}) },
+      }));
+    },
+    async patchPodTemplate(workload, change) {
+      const { kind, namespace, name } = workload;
+      const request = { namespace, name, fieldManager: FIELD_MANAGER, body: templatePatch(kind, change) };
+      const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+      try {
+        if (kind === 'Deployment') await apps.patchNamespacedDeployment(request, merge);
+        else if (kind === 'StatefulSet') await apps.patchNamespacedStatefulSet(request, merge);
+        else if (kind === 'DaemonSet') await apps.patchNamespacedDaemonSet(request, merge);
+        else if (kind === 'ReplicaSet') await apps.patchNamespacedReplicaSet(request, merge);
+        else if (kind === 'Job') await batch.patchNamespacedJob(request, merge);
+        else if (kind === 'CronJob') await batch.patchNamespacedCronJob(request, merge);
+        else await core.patchNamespacedPod(request, merge);
+      } catch (error) {
+        throw kubeError(error, `patching ${kind} ${namespace}/${name}`);
+      }
+    },
+  };
 }

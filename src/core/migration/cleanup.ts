@@ -5,6 +5,7 @@
 import { ENV, LEGACY_POD_ANNOTATION } from '../../consts.ts';
 import { asList, type PolicyDocument, type PolicyStatement } from '../iam/policy-grammar.ts';
 import type { Container } from '../kube-types.ts';
+import type { InventoryWorkload } from './plan.ts';
 
 /** The annotations cleanup removes from a workload's pod template (or a bare pod). */
 export const LEGACY_POD_ANNOTATION_KEYS: readonly string[] = Object.values(LEGACY_POD_ANNOTATION);
@@ -64,4 +65,36 @@ export function removeNodeTrust(policy: PolicyDocument, nodeRoleArns: readonly s
     if (Object.keys(rest).length > 0) statements.push({ ...statement, Principal: rest });
   }
   return { policy: { ...policy, Statement: statements }, removed: [...new Set(removed)] };
+}
+
+/** Pods that are over (Succeeded, Failed) no longer run anything that could lose its credentials. */
+const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
+
+/**
+ * The running pods of a workload that are not on web identity for its role: the workload itself when it is a
+ * Pod, else every pod whose chain of controllers reaches it.
+ */
+export function podsNotSwitched(
+  workload: { kind: string; namespace: string; name: string },
+  roleArn: string,
+  inventory: readonly InventoryWorkload[],
+): string[] {
+  const index = new Map(inventory.map((w) => [`${w.namespace}/${w.kind}/${w.name}`, w]));
+  const belongs = (pod: InventoryWorkload): boolean => {
+    let current: InventoryWorkload | undefined = pod;
+    for (let depth = 0; current && depth < 5; depth++) {
+      if (current.kind === workload.kind && current.name === workload.name) return true;
+      current = current.owner
+        ? index.get(`${current.namespace}/${current.owner.kind}/${current.owner.name}`)
+        : undefined;
+    }
+    return false;
+  };
+  return inventory
+    .filter(
+      (w) => w.kind === 'Pod' && w.namespace === workload.namespace && !FINISHED_PHASES.has(w.phase ?? ''),
+    )
+    .filter((pod) => belongs(pod) && !podUsesWebIdentity(pod.containers, roleArn))
+    .map((pod) => pod.name)
+    .sort();
 }

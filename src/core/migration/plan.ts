@@ -9,6 +9,7 @@ import { buildProviderArn, checkProviderArn, roleArnParts } from '../iam/arn.ts'
 import type { PolicyDocument, PolicyStatement } from '../iam/policy-grammar.ts';
 import { asList } from '../iam/policy-grammar.ts';
 import { mergeTrustPolicy, serviceAccountSubject } from '../iam/trust-policy.ts';
+import type { Container } from '../kube-types.ts';
 import { legacyIdentity, namespaceAllows, resolveLegacyRole } from './legacy.ts';
 
 /** The kinds that carry a pod template (or are a pod), in the order the plan lists them. */
@@ -46,6 +47,9 @@ export interface InventoryWorkload {
   serviceAccountName: string;
   /** The pod's (or template's) annotations. */
   annotations: Record<string, string>;
+  /** For a Pod: its containers (their env tells cleanup whether it switched) and its phase. */
+  containers?: Container[];
+  phase?: string;
 }
 
 export interface InventoryServiceAccount {
@@ -300,7 +304,7 @@ export function buildMigrationPlan(inventory: Inventory, options: PlanOptions): 
         'external-id',
         subject,
         `the pod assumes ${arn} with external ID "${identity.externalId}"; web identity has no external ID`,
-        `the new statement trusts only ${w.namespace}'s service account (its sub), which is what the external ID guarded; the role's statement requiring sts:ExternalId is kept, so leave it for other callers and remove only the node role's trust at cleanup`,
+        "the new web identity statement needs none: it trusts only this workload's ServiceAccount (the token's sub), which is what the external ID guarded; the node role's statement that requires it stays until cleanup --remove-node-trust",
       );
     if (identity.sessionName)
       find(
