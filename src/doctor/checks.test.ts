@@ -139,6 +139,35 @@ describe('the checklist', () => {
     assert.match(formatChecks(results), /9 passed, 0 failed, 4 skipped\n$/);
   });
 
+  test('a pod kube2iam/kiam serve too gets a line saying web identity wins, or that it has only the legacy role', () => {
+    const both = healthy();
+    both.pod = mutatedPod({ annotations: { 'iam.amazonaws.com/role': 's3-echoer' } });
+    const results = runChecks(both);
+    assert.deepEqual(
+      results.slice(0, 3).map((result) => result.id),
+      ['service-account', 'pod-mutated', 'kube2iam-kiam'],
+    );
+    const line = byId(results)['kube2iam-kiam']!;
+    assert.equal(line.status, 'pass');
+    assert.match(line.reason, new RegExp(`so the pod uses ${ROLE}`));
+    assert.doesNotMatch(line.reason, /different roles/);
+    both.pod = mutatedPod({
+      annotations: { 'iam.amazonaws.com/role': 'arn:aws:iam::111122223333:role/other' },
+    });
+    assert.match(byId(runChecks(both))['kube2iam-kiam']!.reason, /the two name different roles/);
+
+    const legacyOnly = healthy();
+    legacyOnly.pod = mutatedPod({
+      annotations: { 'iam.amazonaws.com/role': 's3-echoer' },
+      containers: [{ name: 'main', env: {}, mountPaths: {} }],
+      tokenVolumes: {},
+    });
+    const legacyLine = byId(runChecks(legacyOnly))['kube2iam-kiam']!;
+    assert.equal(legacyLine.status, 'fail');
+    assert.match(legacyLine.reason, /only kube2iam\/kiam/);
+    assert.equal(byId(runChecks(healthy()))['kube2iam-kiam'], undefined, 'no line without the annotation');
+  });
+
   test('an unmutated pod fails pod-mutated, and the webhook lines say why', () => {
     const facts = healthy();
     facts.pod = mutatedPod({ containers: [{ name: 'main', env: {}, mountPaths: {} }], tokenVolumes: {} });

@@ -12,6 +12,7 @@ import {
 } from '../core/iam/policy-evaluate.ts';
 import { closestFailures } from '../core/iam/policy-explain.ts';
 import type { PolicyDocument } from '../core/iam/policy-grammar.ts';
+import { legacyIdentity } from '../core/migration/legacy.ts';
 import { audienceFindings, kidFinding } from '../core/sts/token-checks.ts';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
@@ -289,6 +290,39 @@ function webhooksToCheck(facts: DoctorFacts, podMutated: boolean): WebhookFact[]
   if (podMutated) return 'the pod is mutated';
   if (!facts.webhooks.ok) return facts.webhooks.reason;
   return facts.webhooks.value.filter(interceptsPodCreate);
+}
+
+/**
+ * Only for a pod kube2iam/kiam serve too (it carries their role annotation): which of the two mechanisms its
+ * SDK uses. The SDKs' default chains read the web identity token file before they ask the instance metadata
+ * endpoint that kube2iam/kiam answer, so a mutated pod uses the web identity role, and an unmutated one has
+ * only the legacy role: taking kube2iam/kiam away would leave it without credentials.
+ */
+function checkLegacyCredentials(facts: DoctorFacts, podMutated: boolean): CheckResult | undefined {
+  const id = 'kube2iam-kiam';
+  const title = 'which credentials the SDK uses when kube2iam/kiam serve the pod too';
+  const legacy = legacyIdentity(facts.pod?.annotations);
+  if (!facts.pod || !legacy) return undefined;
+  const annotation = `iam.amazonaws.com/role: ${legacy.role}`;
+  if (!podMutated)
+    return {
+      id,
+      title,
+      status: 'fail',
+      reason: `only kube2iam/kiam (${annotation}, through the metadata endpoint): the pod has no web identity, so it loses its credentials when the annotation or kube2iam/kiam go`,
+      fix: 'annotate its ServiceAccount (kirsa migrate apply), re-create the pod so the webhook mutates it, and only then run kirsa migrate cleanup',
+    };
+  const webIdentityRole = roleArnOf(facts) ?? '(unknown)';
+  const legacyName = legacy.role.split('/').pop();
+  const same = legacy.role.startsWith('arn:')
+    ? legacy.role === webIdentityRole
+    : webIdentityRole.split('/').pop() === legacyName;
+  return {
+    id,
+    title,
+    status: 'pass',
+    reason: `both: web identity (${webIdentityRole}) and kube2iam/kiam (${annotation}); the SDK's default chain takes the web identity token file before the metadata endpoint, so the pod uses ${webIdentityRole} (an SDK too old for web identity would keep using kube2iam/kiam)${same ? '' : '; the two name different roles, so its permissions changed with the switch'}`,
+  };
 }
 
 function checkWebhookRegistered(facts: DoctorFacts, podMutated: boolean): CheckResult {
@@ -651,9 +685,11 @@ function checkRegion(facts: DoctorFacts, podMutated: boolean): CheckResult {
 export function runChecks(facts: DoctorFacts): CheckResult[] {
   const mutated = checkPodMutated(facts);
   const podMutated = facts.pod !== undefined && mutated.status === 'pass';
+  const legacy = checkLegacyCredentials(facts, podMutated);
   const results = [
     checkServiceAccount(facts),
     mutated,
+    ...(legacy ? [legacy] : []),
     checkWebhookRegistered(facts, podMutated),
     checkWebhookReady(facts, podMutated),
     checkWebhookSelects(facts, podMutated),

@@ -105,19 +105,13 @@ async function deployment(
   });
 }
 
-/** A pod as a controller would make it: owned by `owner`, with `env` in its one container. */
+/** A pod made before any webhook ran, owned by `owner` as a controller would make it. */
 async function pod(
   namespace: string,
   name: string,
   serviceAccount: string,
   annotations: Record<string, string>,
-  {
-    owner,
-    env: containerEnv = [],
-  }: {
-    owner?: { kind: string; name: string; uid: string; apiVersion: string };
-    env?: Array<{ name: string; value: string }>;
-  } = {},
+  owner?: { kind: string; name: string; uid: string; apiVersion: string },
 ) {
   return core.createNamespacedPod({
     namespace,
@@ -130,16 +124,59 @@ async function pod(
       },
       spec: {
         serviceAccountName: serviceAccount,
-        containers: [{ name: 'app', image: 'example/app:1', env: containerEnv }],
+        containers: [{ name: 'app', image: 'example/app:1' }],
       },
     },
   });
 }
 
-const irsaEnv = (roleArn: string) => [
-  { name: 'AWS_ROLE_ARN', value: roleArn },
-  { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' },
-];
+/** A shop pod with the legacy annotation as `kirsa mutate` (the webhook's mutation) admits it for this role. */
+async function mutatedPod(
+  name: string,
+  serviceAccount: string,
+  roleArn: string,
+  owner?: { kind: string; name: string; uid: string; apiVersion: string },
+) {
+  const body = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'shop',
+      annotations: role('cart'),
+      ...(owner ? { ownerReferences: [{ ...owner, controller: true }] } : {}),
+    },
+    spec: { serviceAccountName: serviceAccount, containers: [{ name: 'app', image: 'example/app:1' }] },
+  };
+  const run = await runKirsa(['mutate', '-f', '-', '--role-arn', roleArn, '-o', 'json'], {
+    input: JSON.stringify(body),
+  });
+  assert.equal(run.code, 0, run.stderr);
+  await core.createNamespacedPod({ namespace: 'shop', body: JSON.parse(run.stdout) });
+}
+
+/** The doctor's kube2iam-kiam line for a shop pod. */
+async function doctorLine(name: string): Promise<{ status: string; reason: string }> {
+  const run = await kirsa([
+    'doctor',
+    'pod',
+    name,
+    '-n',
+    'shop',
+    '--issuer-ca-file',
+    tls.caFile,
+    '-o',
+    'json',
+    ...access(),
+  ]);
+  assert.ok(run.code === 0 || run.code === 1, run.stderr);
+  const line = (JSON.parse(run.stdout) as Array<{ id: string; status: string; reason: string }>).find(
+    (check) => check.id === 'kube2iam-kiam',
+  );
+  assert.ok(line, `no kube2iam-kiam line for ${name}: ${run.stdout}`);
+  if (process.env.KIRSA_SHOW_OUTPUT) process.stdout.write(`doctor ${name}: ${line.status} ${line.reason}\n`);
+  return line;
+}
 
 before(async () => {
   if (skip) return;
@@ -240,7 +277,10 @@ before(async () => {
     },
   });
   await pod('shop', 'cart-6f7-abcde', 'cart', role('cart'), {
-    owner: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'cart-6f7', uid: replicaSet.metadata!.uid! },
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    name: 'cart-6f7',
+    uid: replicaSet.metadata!.uid!,
   });
   // default is shared: orders (an ARN), ledger (a short name, a StatefulSet) and web (no role at all).
   await deployment('shop', 'orders', 'default', role(`${BASE}orders`));
@@ -598,15 +638,26 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
     );
     assert.equal((await trustOf('cart')).Statement.length, 2, 'nothing changed');
 
-    // The rollout and the recreation, as the controllers and the webhook would do them.
+    // The doctor says the old pod has only kube2iam/kiam.
+    const before = await doctorLine('cart-6f7-abcde');
+    assert.equal(before.status, 'fail');
+    assert.match(before.reason, /only kube2iam\/kiam \(iam\.amazonaws\.com\/role: cart/);
+
+    // The rollout and the recreation, as the controllers would do them and the webhook would admit them.
     const replicaSet = await apps.readNamespacedReplicaSet({ namespace: 'shop', name: 'cart-6f7' });
     await core.deleteNamespacedPod({ namespace: 'shop', name: 'cart-6f7-abcde', gracePeriodSeconds: 0 });
-    await pod('shop', 'cart-6f7-fghij', 'cart', role('cart'), {
-      owner: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'cart-6f7', uid: replicaSet.metadata!.uid! },
-      env: irsaEnv(`${BASE}cart`),
+    await mutatedPod('cart-6f7-fghij', 'cart', `${BASE}cart`, {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      name: 'cart-6f7',
+      uid: replicaSet.metadata!.uid!,
     });
     await core.deleteNamespacedPod({ namespace: 'shop', name: 'debug', gracePeriodSeconds: 0 });
-    await pod('shop', 'debug', 'debug', role('cart'), { env: irsaEnv(`${BASE}cart`) });
+    await mutatedPod('debug', 'debug', `${BASE}cart`);
+    // Both mechanisms now: the doctor says web identity wins.
+    const mixed = await doctorLine('cart-6f7-fghij');
+    assert.equal(mixed.status, 'pass');
+    assert.match(mixed.reason, /^both: .*so the pod uses arn:aws:iam::123456789012:role\/cart /);
 
     const cleaned = await kirsa(['migrate', 'cleanup', planFile, '--remove-node-trust', ...access()]);
     assert.equal(cleaned.code, 0, cleaned.stderr);
