@@ -470,15 +470,21 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
     const text = await kirsa([
       'migrate',
       'plan',
-      '-n',
-      'shop',
+      '-A',
       '--base-role-arn',
       BASE,
       '--provider-arn',
       providerArn,
+      '--node-role-arn',
+      NODE,
       ...access(),
     ]);
     assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^7 workload\(s\) use kube2iam\/kiam annotations: 6 to migrate, 1 blocked$/m);
+    assert.match(
+      text.stdout,
+      /^Deployment kiam-ns\/forbidden .*\n {2}BLOCKED: +namespace kiam-ns's iam\.amazonaws\.com\/permitted/m,
+    );
     assert.match(
       text.stdout,
       /^Deployment shop\/orders {2}\(iam\.amazonaws\.com\/role: arn:aws:iam::123456789012:role\/orders\)$/m,
@@ -499,6 +505,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
   test('apply --dry-run changes nothing; apply makes exactly the planned objects; a rerun changes nothing', async () => {
     const accountsBefore = (await core.listServiceAccountForAllNamespaces()).items.length;
     const dry = await kirsa(['migrate', 'apply', planFile, '--dry-run', ...access()]);
+    if (process.env.KIRSA_SHOW_OUTPUT) process.stdout.write(`dry:\n${dry.stdout}${dry.stderr}\n`);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /would create shop\/default-orders/);
     assert.equal((await core.listServiceAccountForAllNamespaces()).items.length, accountsBefore);
@@ -580,6 +587,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
       ]);
     const before = await versions();
     const again = await kirsa(['migrate', 'apply', planFile, ...access()]);
+    if (process.env.KIRSA_SHOW_OUTPUT) process.stdout.write(`again:\n${again.stdout}${again.stderr}\n`);
     assert.equal(again.code, 0, again.stderr);
     for (const line of again.stdout.split('\n').filter((l) => /^\S/.test(l)))
       assert.match(line, /^\S+ +(unchanged|skipped) /, line);
@@ -631,6 +639,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
 
   test('cleanup refuses while a pod runs without web identity, then removes the legacy annotations and node trust only', async () => {
     const refused = await kirsa(['migrate', 'cleanup', planFile, '--remove-node-trust', ...access()]);
+    if (process.env.KIRSA_SHOW_OUTPUT) process.stdout.write(`refused:\n${refused.stdout}${refused.stderr}\n`);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(
       refused.stderr,
@@ -692,6 +701,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
       assert.deepEqual((trust.Statement[0] as { Principal: unknown }).Principal, { Federated: providerArn });
     }
     const again = await kirsa(['migrate', 'cleanup', planFile, '--remove-node-trust', ...access()]);
+    if (process.env.KIRSA_SHOW_OUTPUT) process.stdout.write(`again:\n${again.stdout}${again.stderr}\n`);
     assert.equal(again.code, 0, again.stderr);
     for (const line of again.stdout.split('\n').filter((l) => /^\S/.test(l)))
       assert.match(line, /^\S+ +(unchanged|skipped) /, line);
