@@ -243,6 +243,7 @@ before(async () => {
     ['shop', 'cart'],
     ['shop', 'report'],
     ['shop', 'debug'],
+    ['shop', 'importer'],
     ['kiam-ns', 'default'],
     ['kiam-ns', 'allowed'],
   ] as const)
@@ -325,8 +326,24 @@ before(async () => {
       },
     },
   });
-  // debug: a bare pod.
+  // debug: a bare pod. nightly-import: a Job (its template cannot change).
   await pod('shop', 'debug', 'debug', role('cart'));
+  await batch.createNamespacedJob({
+    namespace: 'shop',
+    body: {
+      metadata: { name: 'nightly-import', namespace: 'shop' },
+      spec: {
+        template: {
+          metadata: { annotations: role('orders') },
+          spec: {
+            serviceAccountName: 'importer',
+            restartPolicy: 'Never',
+            containers: [{ name: 'app', image: 'example/app:1' }],
+          },
+        },
+      },
+    },
+  });
   // kiam-ns: team-a is permitted; cart is not (kiam refuses it today).
   await deployment('kiam-ns', 'allowed', 'allowed', role('team-a'));
   await deployment('kiam-ns', 'forbidden', 'default', role('cart'));
@@ -408,6 +425,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
         'Deployment shop/orders',
         'StatefulSet shop/ledger',
         'CronJob shop/report',
+        'Job shop/nightly-import',
         'Pod shop/debug',
       ],
       'the ReplicaSet and the pod of cart are reported through cart; web has no role',
@@ -428,8 +446,9 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
     assert.equal(row('shop', 'report').externalId, 'e-42');
     assert.ok(plan.findings.some((f) => f.code === 'external-id' && f.subject === 'CronJob shop/report'));
     assert.ok(plan.findings.some((f) => f.code === 'session-name' && f.subject === 'CronJob shop/report'));
-    // The bare pod cannot change: it is recreated.
+    // The bare pod and the Job cannot change: they are recreated.
     assert.equal(row('shop', 'debug').change, 'recreate');
+    assert.equal(row('shop', 'nightly-import').change, 'recreate');
     // kiam's permitted regex: team-a passes, cart is blocked and left alone.
     assert.equal(row('kiam-ns', 'allowed').change, 'patch');
     assert.equal(row('kiam-ns', 'forbidden').change, 'none');
@@ -452,6 +471,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
         'shop/debug annotate cart',
         'shop/default-ledger create ledger',
         'shop/default-orders create orders',
+        'shop/importer annotate orders',
         'shop/report annotate report',
       ],
     );
@@ -460,7 +480,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
       [
         ['cart', ['shop/cart', 'shop/debug'], [NODE]],
         ['ledger', ['shop/default-ledger'], [NODE]],
-        ['orders', ['shop/default-orders'], [NODE]],
+        ['orders', ['shop/default-orders', 'shop/importer'], [NODE]],
         ['report', ['shop/report'], [NODE]],
         ['team-a', ['kiam-ns/allowed'], [NODE]],
       ],
@@ -480,7 +500,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
       ...access(),
     ]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^7 workload\(s\) use kube2iam\/kiam annotations: 6 to migrate, 1 blocked$/m);
+    assert.match(text.stdout, /^8 workload\(s\) use kube2iam\/kiam annotations: 7 to migrate, 1 blocked$/m);
     assert.match(
       text.stdout,
       /^Deployment kiam-ns\/forbidden .*\n {2}BLOCKED: +namespace kiam-ns's iam\.amazonaws\.com\/permitted/m,
@@ -686,6 +706,9 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
     assert.deepEqual(legacy(report.spec?.jobTemplate.spec?.template.metadata?.annotations), []);
     const ledger = await apps.readNamespacedStatefulSet({ namespace: 'shop', name: 'ledger' });
     assert.deepEqual(legacy(ledger.spec?.template.metadata?.annotations), []);
+    const job = await batch.readNamespacedJob({ namespace: 'shop', name: 'nightly-import' });
+    assert.deepEqual(legacy(job.spec?.template.metadata?.annotations), ['iam.amazonaws.com/role']);
+    assert.match(cleaned.stdout, /skipped: Job shop\/nightly-import: a Job's template cannot change/);
     const debug = await core.readNamespacedPod({ namespace: 'shop', name: 'debug' });
     assert.deepEqual(legacy(debug.metadata?.annotations), []);
     // Nothing else: the blocked workload, the namespace restriction, the bystander role.
@@ -707,11 +730,41 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
       assert.match(line, /^\S+ +(unchanged|skipped) /, line);
   });
 
-  test('a file that is not a plan is refused with its code before anything is read', async () => {
+  test('refusals: a file that is not a plan, a plan the cluster no longer matches, node trust a role still needs', async () => {
     const bogus = join(kube.dir, 'bogus.yaml');
     await writeFile(bogus, 'kind: Deployment\n');
     const run = await kirsa(['migrate', 'apply', bogus, ...access()]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /not a kirsa migration plan: kind is "Deployment"/);
+
+    // The plan says orders runs as another account than the cluster's: apply refuses before any change.
+    const stale = structuredClone(plan);
+    const orders = stale.workloads.find((w) => w.name === 'orders')!;
+    orders.serviceAccount = { from: 'elsewhere', to: 'elsewhere-orders' };
+    const staleFile = join(kube.dir, 'stale.json');
+    await writeFile(staleFile, JSON.stringify(stale));
+    const trustBefore = await trustOf('orders');
+    const refused = await kirsa(['migrate', 'apply', staleFile, ...access()]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /Deployment shop\/orders now runs as default-orders since the plan was made/,
+    );
+    assert.deepEqual(await trustOf('orders'), trustBefore);
+
+    // A plan whose role does not trust its account by web identity: its node trust is not removed.
+    const bystander = structuredClone(plan);
+    bystander.workloads = [];
+    bystander.roles = [{ ...plan.roles[0]!, arn: `${BASE}bystander`, serviceAccounts: ['shop/cart'] }];
+    const bystanderFile = join(kube.dir, 'bystander.json');
+    await writeFile(bystanderFile, JSON.stringify(bystander));
+    const kept = await kirsa(['migrate', 'cleanup', bystanderFile, '--remove-node-trust', ...access()]);
+    assert.equal(kept.code, 1, kept.stderr);
+    assert.match(kept.stderr, /bystander would not trust system:serviceaccount:shop:cart by web identity/);
+    // Without --remove-node-trust the node trust is not touched at all.
+    const flagless = await kirsa(['migrate', 'cleanup', bystanderFile, ...access()]);
+    assert.equal(flagless.code, 0, flagless.stderr);
+    assert.match(flagless.stdout, /^node-trust +skipped +no --remove-node-trust$/m);
+    assert.deepEqual((await trustOf('bystander')).Statement, JSON.parse(nodeTrust()).Statement);
   });
 });
