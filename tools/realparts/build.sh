@@ -4,6 +4,14 @@
 #   etcd                        from go.etcd.io/etcd/server (go/etcd)
 #   helm                        from helm.sh/helm/v4        (go/helm)
 #   moto_server and aws         from PyPI, in a venv        (requirements.lock)
+# and the parts of a one-node cluster (the node tier of the tests):
+#   kubelet, kube-controller-manager, kube-scheduler, kube-proxy
+#                               from k8s.io/kubernetes     (go/kube, the same module and build cache)
+#   containerd, its runc shim, ctr  from github.com/containerd/containerd/v2 (go/containerd)
+#   CNI bridge, host-local, loopback, portmap
+#                               from github.com/containernetworking/plugins (go/cni)
+#   the pause and probe images  built from source here       (go/images), as OCI archives
+#   runc (the OCI runtime)      from github.com/opencontainers/runc (go/runc), with cgo and libseccomp
 #
 # Usage:
 #   tools/realparts/build.sh               build whatever is missing, then stop
@@ -91,10 +99,26 @@ compute_parts() {
   [[ -n $kube_version && -n $etcd_version && -n $helm_version && -n $moto_version && -n $awscli_version ]] ||
     die "could not read the pinned versions from go/*/go.mod and requirements.lock"
 
+  containerd_version=$(version_in "$here/go/containerd/go.mod" github.com/containerd/containerd/v2)
+  cni_version=$(version_in "$here/go/cni/go.mod" github.com/containernetworking/plugins)
+  runc_version=$(version_in "$here/go/runc/go.mod" github.com/opencontainers/runc)
+  [[ -n $containerd_version && -n $cni_version && -n $runc_version ]] ||
+    die "could not read the pinned versions from go/containerd/go.mod, go/cni/go.mod and go/runc/go.mod"
+
   kube_dir="$parts_dir/kube-$(key kube "$go_version $go_platform" "$here/go/kube/go.mod" "$here/go/kube/go.sum")"
   etcd_dir="$parts_dir/etcd-$(key etcd "$go_version $go_platform" "$here/go/etcd/go.mod" "$here/go/etcd/go.sum")"
   helm_dir="$parts_dir/helm-$(key helm "$go_version $go_platform" "$here/go/helm/go.mod" "$here/go/helm/go.sum")"
   venv_dir="$parts_dir/venv-$(key venv "$py_identity" "$here/requirements.lock")"
+  kubenode_dir="$parts_dir/kubenode-$(key kubenode "$go_version $go_platform" "$here/go/kube/go.mod" "$here/go/kube/go.sum")"
+  containerd_dir="$parts_dir/containerd-$(key containerd "$go_version $go_platform" "$here/go/containerd/go.mod" "$here/go/containerd/go.sum")"
+  cni_dir="$parts_dir/cni-$(key cni "$go_version $go_platform" "$here/go/cni/go.mod" "$here/go/cni/go.sum")"
+  # runc links the system's libseccomp, so its version is part of the key.
+  runc_dir="$parts_dir/runc-$(key runc "$go_version $go_platform $(pkg-config --modversion libseccomp 2>/dev/null)" "$here/go/runc/go.mod" "$here/go/runc/go.sum")"
+  images_dir="$parts_dir/images-$(key images "$go_version $go_platform" "$here/go/images/go.mod" "$here"/go/images/*/*.go)"
+  # The images' names are what the node's containerd is told to use (the sandbox image) and what test
+  # pods name; the tag is the part's key, so a changed source never hides behind an old import.
+  pause_image="localhost/kirsa/pause:${images_dir##*-}"
+  probe_image="localhost/kirsa/probe:${images_dir##*-}"
 }
 
 # is_built DIR FILE...: the part's stamp names this key and every file is there.
@@ -129,11 +153,12 @@ report() { # PART STATE START DETAIL
 tmp_file=""
 trap '[[ -z $tmp_file ]] || rm -f "$tmp_file"' EXIT
 
-# go_build MODULE_DIR OUT PACKAGE LDFLAGS: build into a temp name, then rename.
+# go_build MODULE_DIR OUT PACKAGE LDFLAGS [GO BUILD FLAG...]: build into a temp name, then rename.
 go_build() {
   local moddir=$1 out=$2 pkg=$3 ldflags=$4
+  shift 4
   tmp_file="$out.tmp.$$"
-  if ! (cd "$moddir" && go build -trimpath -ldflags "$ldflags" -o "$tmp_file" "$pkg"); then
+  if ! (cd "$moddir" && go build -trimpath "$@" -ldflags "$ldflags" -o "$tmp_file" "$pkg"); then
     rm -f "$tmp_file"
     die "go build $pkg failed (wrapper module ${moddir#"$here/"}); the errors are above"
   fi
@@ -158,15 +183,8 @@ build_kube() {
   # The API server reports these through /version and discovery, and clients
   # (kubectl, client-go, helm) compare against them, so stamp the real release
   # instead of the "v0.0.0-master" a plain `go build` leaves behind.
-  local minor=${kube_version#v1.}
-  minor=${minor%%.*}
-  local date
-  date=$(module_time "$here/go/kube" k8s.io/kubernetes)
-  local ld="-s -w" pkg
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=${date:-1970-01-01T00:00:00Z} -X $pkg.gitCommit="
-  done
+  local ld
+  ld=$(kube_ldflags)
   go_build "$here/go/kube" "$kube_dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$ld"
   report kube-apiserver built "$t0" "$kube_version  $kube_dir/kube-apiserver"
   t0=$EPOCHREALTIME
@@ -225,6 +243,135 @@ build_venv() {
   report moto+awscli built "$t0" "moto $moto_version, awscli $awscli_version  $venv_dir"
 }
 
+
+# kube_ldflags: stamp the real release into k8s.io/kubernetes binaries (see build_kube).
+kube_ldflags() {
+  local minor=${kube_version#v1.}
+  minor=${minor%%.*}
+  local date
+  date=$(module_time "$here/go/kube" k8s.io/kubernetes)
+  local ld="-s -w" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=${date:-1970-01-01T00:00:00Z} -X $pkg.gitCommit="
+  done
+  printf '%s' "$ld"
+}
+
+kubenode_bins=(kubelet kube-controller-manager kube-scheduler kube-proxy)
+
+# The node's Kubernetes binaries: a part of their own (not kube-apiserver's), so the API-server tiers
+# never wait for them, but built from the same wrapper module and so from the same build cache.
+build_kubenode() {
+  local t0=$EPOCHREALTIME bin
+  if is_built "$kubenode_dir" "${kubenode_bins[@]}"; then
+    for bin in "${kubenode_bins[@]}"; do report "$bin" cached "$t0" "$kube_version  $kubenode_dir/$bin"; done
+    return
+  fi
+  begin_part "$kubenode_dir"
+  local ld
+  ld=$(kube_ldflags)
+  for bin in "${kubenode_bins[@]}"; do
+    t0=$EPOCHREALTIME
+    go_build "$here/go/kube" "$kubenode_dir/$bin" "k8s.io/kubernetes/cmd/$bin" "$ld"
+    report "$bin" built "$t0" "$kube_version  $kubenode_dir/$bin"
+  done
+  write_stamp "$kubenode_dir" "$kube_version"
+}
+
+containerd_bins=(containerd containerd-shim-runc-v2 ctr)
+
+build_containerd() {
+  local t0=$EPOCHREALTIME bin
+  if is_built "$containerd_dir" "${containerd_bins[@]}"; then
+    report containerd cached "$t0" "$containerd_version  $containerd_dir"
+    return
+  fi
+  begin_part "$containerd_dir"
+  # Without cgo the btrfs, devmapper and zfs snapshotters cannot be built; the node uses overlayfs.
+  local v=github.com/containerd/containerd/v2/version
+  local ld="-s -w -X $v.Version=${containerd_version#v} -X $v.Revision=module"
+  for bin in "${containerd_bins[@]}"; do
+    go_build "$here/go/containerd" "$containerd_dir/$bin" "github.com/containerd/containerd/v2/cmd/$bin" "$ld" \
+      -tags no_btrfs,no_devmapper,no_zfs
+  done
+  write_stamp "$containerd_dir" "$containerd_version"
+  report containerd built "$t0" "$containerd_version  $containerd_dir (containerd, containerd-shim-runc-v2, ctr)"
+}
+
+cni_plugins=(ipam/host-local main/bridge main/loopback meta/portmap)
+
+build_cni() {
+  local t0=$EPOCHREALTIME p names=()
+  for p in "${cni_plugins[@]}"; do names+=("${p#*/}"); done
+  if is_built "$cni_dir" "${names[@]}"; then
+    report cni-plugins cached "$t0" "$cni_version  $cni_dir"
+    return
+  fi
+  begin_part "$cni_dir"
+  local ld="-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$cni_version"
+  for p in "${cni_plugins[@]}"; do
+    go_build "$here/go/cni" "$cni_dir/${p#*/}" "github.com/containernetworking/plugins/plugins/$p" "$ld"
+  done
+  write_stamp "$cni_dir" "$cni_version"
+  report cni-plugins built "$t0" "$cni_version  $cni_dir (${names[*]})"
+}
+
+# The sandbox image and the probe, each a static binary in a one-layer OCI archive for
+# `ctr images import`: nothing is pulled, so the node never contacts a registry.
+build_images() {
+  local t0=$EPOCHREALTIME
+  if is_built "$images_dir" pause probe ocipack && [[ -f $images_dir/pause.tar && -f $images_dir/probe.tar ]]; then
+    report node-images cached "$t0" "$pause_image $probe_image"
+    return
+  fi
+  begin_part "$images_dir"
+  rm -f "$images_dir"/*.tar
+  local bin
+  for bin in pause probe ocipack; do
+    go_build "$here/go/images" "$images_dir/$bin" "./$bin" "-s -w"
+  done
+  "$images_dir/ocipack" -o "$images_dir/pause.tar" -name "$pause_image" -user 65535:65535 \
+    -entrypoint /pause "$images_dir/pause:/pause" || die "ocipack could not write pause.tar"
+  # The probe runs as whatever user the pod asks for; the image names none.
+  "$images_dir/ocipack" -o "$images_dir/probe.tar" -name "$probe_image" \
+    -entrypoint /probe "$images_dir/probe:/probe" || die "ocipack could not write probe.tar"
+  write_stamp "$images_dir" "${images_dir##*-}"
+  report node-images built "$t0" "$pause_image $probe_image"
+}
+
+# runc needs cgo (its nsenter part is C) and libseccomp for seccomp profiles (RuntimeDefault). Both
+# come from the distribution: as root (as CI runs) a missing compiler or libseccomp-dev is installed with
+# apt-get; otherwise the script says what to install and the node tier skips.
+require_cgo() {
+  local missing=()
+  command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  pkg-config --exists libseccomp 2>/dev/null || missing+=(libseccomp-dev)
+  ((${#missing[@]} == 0)) && return 0
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+      die "apt-get install ${missing[*]} failed; the errors are above"
+    return 0
+  fi
+  echo "realparts: runc needs ${missing[*]} (Debian: apt-get install ${missing[*]}); the node tier will skip" >&2
+  return 1
+}
+
+build_runc() {
+  local t0=$EPOCHREALTIME
+  if is_built "$runc_dir" runc; then
+    report runc cached "$t0" "$runc_version  $runc_dir/runc"
+    return
+  fi
+  require_cgo || return 0
+  begin_part "$runc_dir"
+  CGO_ENABLED=1 go_build "$here/go/runc" "$runc_dir/runc" github.com/opencontainers/runc \
+    "-s -w -X main.gitCommit=module" -tags seccomp
+  write_stamp "$runc_dir" "$runc_version"
+  report runc built "$t0" "$runc_version  $runc_dir/runc"
+}
+
 # ---------------------------------------------------------------- commands
 
 # The names test tooling reads, in a fixed order.
@@ -249,6 +396,37 @@ emit_pairs() {
     KIRSA_HELM_VERSION "$helm_version"
     KIRSA_MOTO_VERSION "$moto_version"
   )
+  # The node parts are printed only when all of them are there: the node tier then runs, and otherwise
+  # skips (or fails, in CI) naming what is missing, while the API-server tiers are not held up.
+  node_missing=()
+  is_built "$kubenode_dir" "${kubenode_bins[@]}" || node_missing+=(kubelet/kube-controller-manager/kube-scheduler/kube-proxy)
+  is_built "$containerd_dir" "${containerd_bins[@]}" || node_missing+=(containerd)
+  is_built "$cni_dir" host-local bridge loopback portmap || node_missing+=(cni-plugins)
+  is_built "$images_dir" pause probe ocipack || node_missing+=(node-images)
+  is_built "$runc_dir" runc || node_missing+=(runc)
+  if ((${#node_missing[@]} == 0)); then
+    pairs+=(
+      KIRSA_KUBELET "$kubenode_dir/kubelet"
+      KIRSA_KUBE_CONTROLLER_MANAGER "$kubenode_dir/kube-controller-manager"
+      KIRSA_KUBE_SCHEDULER "$kubenode_dir/kube-scheduler"
+      KIRSA_KUBE_PROXY "$kubenode_dir/kube-proxy"
+      KIRSA_CONTAINERD "$containerd_dir/containerd"
+      KIRSA_CONTAINERD_SHIM "$containerd_dir/containerd-shim-runc-v2"
+      KIRSA_CTR "$containerd_dir/ctr"
+      KIRSA_CNI_BIN_DIR "$cni_dir"
+      KIRSA_OCI_RUNTIME "$runc_dir/runc"
+      KIRSA_PAUSE_IMAGE "$pause_image"
+      KIRSA_PAUSE_ARCHIVE "$images_dir/pause.tar"
+      KIRSA_PROBE_IMAGE "$probe_image"
+      KIRSA_PROBE_ARCHIVE "$images_dir/probe.tar"
+      KIRSA_OCIPACK "$images_dir/ocipack"
+      KIRSA_CONTAINERD_VERSION "$containerd_version"
+      KIRSA_CNI_VERSION "$cni_version"
+      KIRSA_RUNC_VERSION "$runc_version"
+    )
+  else
+    pairs+=(KIRSA_NODE_PARTS_MISSING "${node_missing[*]}")
+  fi
 }
 
 print_env() {
@@ -272,7 +450,7 @@ in_use() {
 }
 
 prune() {
-  local d keep=("$kube_dir" "$etcd_dir" "$helm_dir" "$venv_dir")
+  local d keep=("$kube_dir" "$etcd_dir" "$helm_dir" "$venv_dir" "$kubenode_dir" "$containerd_dir" "$cni_dir" "$images_dir" "$runc_dir")
   shopt -s nullglob
   for d in "$parts_dir"/*; do
     [[ " ${keep[*]} " == *" $d "* ]] && continue
@@ -297,6 +475,13 @@ build_all() {
   build_helm
   build_kube
   build_venv
+  # The node tier's parts come after the API-server tiers' parts, so an interrupted cold build leaves
+  # those usable first.
+  build_cni
+  build_images
+  build_containerd
+  build_runc
+  build_kubenode
 }
 
 main() {
