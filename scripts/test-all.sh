@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test tier, in one run: static checks, then the real parts (built once and cached), then all tests
-# (unit, conformance, CLI processes, webhook over TLS, reliability, e2e on the real kube-apiserver and moto)
-# in one node test run, so its closing summary counts them all.
+# (unit, conformance, CLI processes, webhook over TLS, reliability, e2e on the real kube-apiserver and moto,
+# and the node tier: pods run by a real kubelet, which needs root) in one node test run, so its closing
+# summary counts them all.
 # Run it as `npm test`: npm puts node_modules/.bin first on PATH, so `node` here is the project's Node 24.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ tsc -p tsconfig.json
 biome check .
 
 if [ -x tools/realparts/build.sh ] && [ "${KIRSA_SKIP_REAL_PARTS:-}" != "1" ]; then
-  echo "== real parts (kube-apiserver, etcd, helm, moto; cached after the first build)"
+  echo "== real parts (kube-apiserver, etcd, helm, moto, the node's parts; cached after the first build)"
   bash tools/realparts/build.sh
   eval "$(bash tools/realparts/build.sh --print-env)"
 elif [ "${CI:-}" = "true" ]; then

@@ -32,6 +32,8 @@ export interface KubeApiserverOptions {
   /** Extra static-token users (name -> groups); each gets a token in `tokens`. */
   users?: Record<string, string[]>;
   extraArgs?: string[];
+  /** --authorization-mode, in order; default RBAC alone (the local node adds Node before it). */
+  authorizationModes?: string[];
   /**
    * The service-account flags exactly as a user passes them (e.g. what `kirsa apiserver-config --for flags`
    * prints), instead of the four the harness derives from issuer, keys and audiences.
@@ -205,7 +207,7 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
       `--secure-port=${securePort}`,
       `--cert-dir=${certDir}`,
       '--service-cluster-ip-range=10.96.0.0/24',
-      '--authorization-mode=RBAC',
+      `--authorization-mode=${(options.authorizationModes ?? ['RBAC']).join(',')}`,
       `--token-auth-file=${tokenFile}`,
       ...serviceAccountArgs,
       '--endpoint-reconciler-type=none',

@@ -350,7 +350,9 @@ require_cgo() {
   pkg-config --exists libseccomp 2>/dev/null || missing+=(libseccomp-dev)
   ((${#missing[@]} == 0)) && return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+    # A fresh CI image may have no package lists yet: update once, then retry.
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }; } ||
       die "apt-get install ${missing[*]} failed; the errors are above"
     return 0
   fi

@@ -1,0 +1,505 @@
+// A one-node cluster on this machine, for the node tier of the tests: the local control plane
+// (kube-apiserver and etcd) plus kube-controller-manager, kube-scheduler, containerd (with runc and the CNI
+// bridge plugin) and a kubelet, all built by tools/realparts/build.sh. Pods really run: the kubelet mounts
+// their volumes and writes their projected service-account tokens, so tests read what a kubelet does
+// instead of a model of it.
+//
+// Everything a run makes is its own and is removed by stop(): a folder under /tmp (containerd's root and
+// state, the kubelet's root, pod logs, the CNI state), a bridge with a /24 of 10.200.0.0/16 (the node's
+// address is the bridge's gateway address, so all traffic stays on this machine), and a cgroup root
+// (`/kirsa-<id>` in every hierarchy) under which the kubelet puts all pods. It needs root: a kubelet mounts
+// tmpfs volumes, makes cgroups and network namespaces.
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KirsaError } from '../errors.ts';
+import { type KubeApiserver, type KubeApiserverOptions, startKubeApiserver } from './control-plane.ts';
+import { freePort, stopProcess } from './processes.ts';
+
+const run = promisify(execFile);
+const NODE_READY_TIMEOUT_MS = 120_000;
+
+/** The binaries and images the node needs: the KIRSA_* names tools/realparts/build.sh --print-env sets. */
+export interface NodeParts {
+  kubelet: string;
+  controllerManager: string;
+  scheduler: string;
+  containerd: string;
+  ctr: string;
+  cniBinDir: string;
+  ociRuntime: string;
+  pauseImage: string;
+  pauseArchive: string;
+  /** Further OCI archives to import (e.g. the probe image), by image name. */
+  images: Record<string, string>;
+}
+
+const PART_VARIABLES = {
+  kubelet: 'KIRSA_KUBELET',
+  controllerManager: 'KIRSA_KUBE_CONTROLLER_MANAGER',
+  scheduler: 'KIRSA_KUBE_SCHEDULER',
+  containerd: 'KIRSA_CONTAINERD',
+  ctr: 'KIRSA_CTR',
+  cniBinDir: 'KIRSA_CNI_BIN_DIR',
+  ociRuntime: 'KIRSA_OCI_RUNTIME',
+  pauseImage: 'KIRSA_PAUSE_IMAGE',
+  pauseArchive: 'KIRSA_PAUSE_ARCHIVE',
+} as const;
+
+/**
+ * The node parts from the environment (npm test exports them), or why the node cannot start here: a part
+ * not built, or not running as root.
+ */
+export function nodeParts(env: NodeJS.ProcessEnv = process.env): NodeParts | { missing: string } {
+  const found: Partial<Record<keyof typeof PART_VARIABLES, string>> = {};
+  const absent: string[] = [];
+  for (const [field, variable] of Object.entries(PART_VARIABLES)) {
+    const value = env[variable];
+    if (value) found[field as keyof typeof PART_VARIABLES] = value;
+    else absent.push(variable);
+  }
+  if (absent.length > 0) {
+    const why = env.KIRSA_NODE_PARTS_MISSING ? ` (not built: ${env.KIRSA_NODE_PARTS_MISSING})` : '';
+    return {
+      missing: `${absent.join(', ')} not set${why}: run the tests with npm test, or tools/realparts/build.sh`,
+    };
+  }
+  if (process.getuid?.() !== 0)
+    return { missing: 'the node tier needs root (a kubelet mounts and makes cgroups)' };
+  const images: Record<string, string> = {};
+  if (env.KIRSA_PROBE_IMAGE && env.KIRSA_PROBE_ARCHIVE)
+    images[env.KIRSA_PROBE_IMAGE] = env.KIRSA_PROBE_ARCHIVE;
+  return { ...(found as Omit<NodeParts, 'images'>), images };
+}
+
+export interface LocalNodeOptions {
+  /** Passed to the control plane; the node adds its own users, authorizers and admission plugins. */
+  controlPlane?: KubeApiserverOptions;
+  /** Extra KubeletConfiguration fields. */
+  kubeletConfig?: Record<string, unknown>;
+}
+
+export interface LocalNode {
+  kube: KubeApiserver;
+  nodeName: string;
+  /** The node's address: the gateway address of its bridge. */
+  nodeIp: string;
+  /** The kubelet's --root-dir: pods' volumes are under pods/<uid>/volumes. */
+  kubeletRoot: string;
+  /** The kubelet's pod log folder: <namespace>_<pod>_<uid>/<container>/<restart>.log. */
+  podLogsDir: string;
+  dir: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function toml(config: Record<string, unknown>, prefix = ''): string {
+  const scalars: string[] = [];
+  const tables: string[] = [];
+  for (const [key, value] of Object.entries(config)) {
+    const name = /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      tables.push(toml(value as Record<string, unknown>, prefix ? `${prefix}.${name}` : name));
+    } else scalars.push(`${name} = ${JSON.stringify(value)}`);
+  }
+  const head = prefix && scalars.length > 0 ? `[${prefix}]\n` : '';
+  return [scalars.length > 0 ? `${head}${scalars.join('\n')}\n` : '', ...tables].join('');
+}
+
+/** A /24 of 10.200.0.0/16 that no interface of this machine uses yet. */
+async function freeSubnet(): Promise<number> {
+  const { stdout } = await run('ip', ['-4', '-o', 'addr']);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const third = 1 + Math.floor(Math.random() * 254);
+    if (!stdout.includes(` 10.200.${third}.`)) return third;
+  }
+  throw new Error('no free /24 in 10.200.0.0/16 for the node bridge');
+}
+
+/** Mount points at or under `dir`, deepest first. */
+async function mountsUnder(dir: string): Promise<string[]> {
+  const lines = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
+  const points = lines
+    .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
+    .filter((point): point is string => !!point && (point === dir || point.startsWith(`${dir}/`)));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+/** Processes whose command line names `dir` (the containerd shims a run started). */
+async function processesNaming(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes(dir)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Every cgroup folder of the run's cgroup root, in every v1 hierarchy (or the v2 tree), deepest first. */
+async function cgroupsUnder(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (path: string) => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(path, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) if (entry.isDirectory()) await walk(join(path, entry.name));
+    found.push(path);
+  };
+  const hierarchies = await readdir('/sys/fs/cgroup', { withFileTypes: true });
+  const isV2 = hierarchies.some((entry) => entry.name === 'cgroup.controllers');
+  if (isV2) await walk(join('/sys/fs/cgroup', root));
+  else for (const h of hierarchies) if (h.isDirectory()) await walk(join('/sys/fs/cgroup', h.name, root));
+  return found.sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The kubelet adds iptables chains of its own (a canary that tells it when the rules were flushed, and
+ * KUBE-FIREWALL, which drops packets to 127.0.0.0/8 from other sources). They are the machine's, not the
+ * run's, so they go when the node stops. (A second node still running here adds them again: its kubelet
+ * watches its canary.)
+ */
+async function removeKubeletChains(): Promise<void> {
+  const steps: Array<[string, string[]]> = [
+    ['filter', ['-D', 'INPUT', '-j', 'KUBE-FIREWALL']],
+    ['filter', ['-D', 'OUTPUT', '-j', 'KUBE-FIREWALL']],
+    ['filter', ['-F', 'KUBE-FIREWALL']],
+    ['filter', ['-X', 'KUBE-FIREWALL']],
+    ['filter', ['-X', 'KUBE-KUBELET-CANARY']],
+    ['mangle', ['-X', 'KUBE-KUBELET-CANARY']],
+    ['mangle', ['-X', 'KUBE-IPTABLES-HINT']],
+    ['nat', ['-X', 'KUBE-KUBELET-CANARY']],
+  ];
+  for (const tool of ['iptables', 'ip6tables'])
+    for (const [table, args] of steps) await run(tool, ['-w', '-t', table, ...args]).catch(() => undefined);
+}
+
+async function makeCgroupRoot(root: string): Promise<void> {
+  const hierarchies = await readdir('/sys/fs/cgroup', { withFileTypes: true });
+  if (hierarchies.some((entry) => entry.name === 'cgroup.controllers')) {
+    await mkdir(join('/sys/fs/cgroup', root), { recursive: true });
+    return;
+  }
+  for (const h of hierarchies) {
+    if (!h.isDirectory()) continue;
+    const path = join('/sys/fs/cgroup', h.name, root);
+    await mkdir(path, { recursive: true });
+    if (h.name.split(',').includes('cpuset'))
+      for (const file of ['cpuset.cpus', 'cpuset.mems'])
+        await writeFile(join(path, file), await readFile(join('/sys/fs/cgroup', h.name, file), 'utf8'));
+  }
+}
+
+export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions = {}): Promise<LocalNode> {
+  const id = randomBytes(3).toString('hex');
+  const nodeName = `kirsa-node-${id}`;
+  const bridge = `kirsa${id}`;
+  const cgroupRoot = `/kirsa-${id}`;
+  // Short: containerd's socket path must fit in a sockaddr_un (108 bytes) with its suffixes.
+  const dir = await mkdtemp('/tmp/kn-');
+  const children: ChildProcess[] = [];
+  let output = '';
+  const collect = (name: string, child: ChildProcess) => {
+    const append = (chunk: Buffer) => {
+      output += `[${name}] ${chunk.toString('utf8')}`;
+      if (output.length > 400_000) output = output.slice(-200_000);
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+  };
+  const start = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    children.push(child);
+    collect(name, child);
+    return child;
+  };
+
+  let kube: KubeApiserver | undefined;
+  let bridgeMade = false;
+  let cgroupMade = false;
+  let kubeletStarted = false;
+  const stop = async () => {
+    // Pods first, through the kubelet, so it tears down their containers, network and volumes itself.
+    if (kube && children.some((child) => child.exitCode === null)) {
+      try {
+        const pods = await kube.request('GET', '/api/v1/pods');
+        for (const pod of pods.json?.items ?? [])
+          await kube.request(
+            'DELETE',
+            `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}?gracePeriodSeconds=0`,
+          );
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline) {
+          const left = await kube.request('GET', '/api/v1/pods');
+          if ((left.json?.items ?? []).length === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      } catch {
+        // the control plane is gone; the sweep below still cleans up
+      }
+    }
+    // Shims listen on /run/containerd/s/<sha256 of "<containerd socket>/<namespace>/<task id>">, outside
+    // the run's folder; a shim killed below leaves its socket file, so those names are worked out first.
+    const taskDir = join(dir, 'containerd', 'state', 'io.containerd.runtime.v2.task', 'k8s.io');
+    const shimSockets = (await readdir(taskDir).catch(() => [] as string[])).map(
+      (task) =>
+        `/run/containerd/s/${createHash('sha256')
+          .update(join(dir, 'containerd.sock'), 'utf8')
+          .update(`/k8s.io/${task}`)
+          .digest('hex')}`,
+    );
+    for (const child of [...children].reverse()) await stopProcess(child, 10_000);
+    // What may outlive containerd: its shims and the containers' processes, all named by the run's folder
+    // or inside its cgroup root.
+    const cgroups = cgroupMade ? await cgroupsUnder(cgroupRoot) : [];
+    const pids = new Set(await processesNaming(dir));
+    for (const cgroup of cgroups) {
+      for (const pid of (await readFile(join(cgroup, 'cgroup.procs'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean))
+        pids.add(Number(pid));
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (pids.size > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const point of await mountsUnder(dir)) await run('umount', ['-l', point]).catch(() => undefined);
+    for (const cgroup of cgroups) await rmdir(cgroup).catch(() => undefined);
+    for (const socketFile of shimSockets) await rm(socketFile, { force: true });
+    if (bridgeMade) await run('ip', ['link', 'delete', bridge]).catch(() => undefined);
+    if (kubeletStarted) await removeKubeletChains();
+    await kube?.stop();
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  };
+
+  try {
+    const third = await freeSubnet();
+    const nodeIp = `10.200.${third}.1`;
+    await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    bridgeMade = true;
+    await run('ip', ['addr', 'add', `${nodeIp}/24`, 'dev', bridge]);
+    await run('ip', ['link', 'set', bridge, 'up']);
+
+    const nodeUser = `system:node:${nodeName}`;
+    kube = await startKubeApiserver({
+      ...options.controlPlane,
+      users: {
+        ...options.controlPlane?.users,
+        [nodeUser]: ['system:nodes'],
+        'system:kube-controller-manager': [],
+        'system:kube-scheduler': [],
+      },
+      // The node authorizer and NodeRestriction are what limit a real kubelet: it may only request tokens
+      // for the service accounts of pods bound to its node.
+      authorizationModes: ['Node', 'RBAC'],
+      extraArgs: ['--enable-admission-plugins=NodeRestriction', ...(options.controlPlane?.extraArgs ?? [])],
+    });
+
+    // containerd, with the CRI plugin set up for this run only.
+    const containerdDir = join(dir, 'containerd');
+    const socket = join(dir, 'containerd.sock');
+    const cniConfDir = join(dir, 'cni', 'net.d');
+    await mkdir(cniConfDir, { recursive: true });
+    const runtimes = {
+      runc: {
+        runtime_type: 'io.containerd.runc.v2',
+        options: { BinaryName: parts.ociRuntime, SystemdCgroup: false },
+      },
+    };
+    await writeFile(
+      join(dir, 'containerd.toml'),
+      toml({
+        version: 3,
+        root: join(containerdDir, 'root'),
+        state: join(containerdDir, 'state'),
+        // NRI would listen on a fixed path shared with any other containerd on the machine.
+        disabled_plugins: ['io.containerd.nri.v1.nri'],
+        grpc: { address: socket },
+        ttrpc: { address: `${socket}.ttrpc` },
+        plugins: {
+          'io.containerd.cri.v1.images': {
+            snapshotter: 'overlayfs',
+            pinned_images: { sandbox: parts.pauseImage },
+          },
+          'io.containerd.cri.v1.runtime': {
+            containerd: { default_runtime_name: 'runc', runtimes },
+            cni: { bin_dirs: [parts.cniBinDir], conf_dir: cniConfDir, max_conf_num: 1 },
+            // Sandboxes ask for oom_score_adj -998, and lowering it needs CAP_SYS_RESOURCE, which some
+            // machines (this one: a VM whose bounding set lacks it) do not grant even to root. Clamped
+            // to containerd's own value, pods start everywhere; only their OOM ranking differs.
+            restrict_oom_score_adj: true,
+          },
+          'io.containerd.grpc.v1.cri': { stream_server_address: '127.0.0.1', stream_server_port: '0' },
+        },
+      }),
+    );
+    const containerdBinDir = parts.containerd.slice(0, parts.containerd.lastIndexOf('/'));
+    const containerdChild = start(
+      'containerd',
+      parts.containerd,
+      ['--config', join(dir, 'containerd.toml')],
+      {
+        ...process.env,
+        // containerd finds its shim on PATH.
+        PATH: `${containerdBinDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      },
+    );
+    const ctr = (...args: string[]) =>
+      run(parts.ctr, ['--address', socket, '--namespace', 'k8s.io', ...args]);
+    const containerdDeadline = Date.now() + 30_000;
+    for (;;) {
+      if (containerdChild.exitCode !== null) throw new Error(`containerd exited:\n${output.slice(-4000)}`);
+      try {
+        await ctr('version');
+        break;
+      } catch {
+        if (Date.now() > containerdDeadline)
+          throw new Error(`containerd not up in 30 s:\n${output.slice(-4000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    for (const archive of [parts.pauseArchive, ...Object.values(parts.images)])
+      await ctr('images', 'import', archive);
+
+    // The pod network: the bridge made above, addresses from its /24, no masquerading (nothing leaves it).
+    await writeFile(
+      join(cniConfDir, '10-kirsa.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'kirsa',
+        plugins: [
+          {
+            type: 'bridge',
+            bridge,
+            isGateway: true,
+            ipMasq: false,
+            hairpinMode: true,
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet: `10.200.${third}.0/24`, gateway: nodeIp }]],
+              dataDir: join(dir, 'cni', 'ipam'),
+            },
+          },
+          { type: 'portmap', capabilities: { portMappings: true } },
+        ],
+      }),
+    );
+
+    // Controllers: the service-account and root-CA publishers are what every pod's kube-api-access volume
+    // needs; the scheduler binds pods to the node.
+    const cmKubeconfig = await kube.kubeconfigFor('system:kube-controller-manager');
+    start('kube-controller-manager', parts.controllerManager, [
+      `--kubeconfig=${cmKubeconfig}`,
+      '--use-service-account-credentials=true',
+      `--root-ca-file=${kube.caFile}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--v=1',
+    ]);
+    start('kube-scheduler', parts.scheduler, [
+      `--kubeconfig=${await kube.kubeconfigFor('system:kube-scheduler')}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--v=1',
+    ]);
+
+    // The kubelet puts pods under its cgroup root but wants the root to exist in every hierarchy already;
+    // a new v1 cpuset starts with no CPUs or memory nodes, so it gets its parent's.
+    await makeCgroupRoot(cgroupRoot);
+    cgroupMade = true;
+
+    const kubeletRoot = join(dir, 'kubelet');
+    const podLogsDir = join(dir, 'pod-logs');
+    await mkdir(kubeletRoot, { recursive: true });
+    await mkdir(podLogsDir, { recursive: true });
+    const kubeletConfig = {
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      // This machine's kernel mounts cgroup v1; kubelets since 1.35 refuse it unless told not to.
+      failCgroupV1: false,
+      failSwapOn: false,
+      // The kubelet's own -999 needs CAP_SYS_RESOURCE too (see restrict_oom_score_adj above).
+      oomScoreAdj: 0,
+      cgroupDriver: 'cgroupfs',
+      cgroupRoot,
+      address: nodeIp,
+      port: await freePort(),
+      readOnlyPort: 0,
+      healthzPort: 0,
+      containerRuntimeEndpoint: `unix://${socket}`,
+      podLogsDir,
+      authentication: { anonymous: { enabled: false }, webhook: { enabled: true } },
+      authorization: { mode: 'Webhook' },
+      // A shared test machine's disk and memory are not this node's to defend.
+      evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
+      imageGCHighThresholdPercent: 100,
+      imageGCLowThresholdPercent: 99,
+      serializeImagePulls: false,
+      ...options.kubeletConfig,
+    };
+    await writeFile(join(dir, 'kubelet.json'), JSON.stringify(kubeletConfig, null, 2));
+    kubeletStarted = true;
+    const kubeletChild = start('kubelet', parts.kubelet, [
+      `--config=${join(dir, 'kubelet.json')}`,
+      `--kubeconfig=${await kube.kubeconfigFor(nodeUser)}`,
+      `--root-dir=${kubeletRoot}`,
+      `--hostname-override=${nodeName}`,
+      `--node-ip=${nodeIp}`,
+      '--v=1',
+    ]);
+
+    const deadline = Date.now() + NODE_READY_TIMEOUT_MS;
+    for (;;) {
+      for (const child of children)
+        if (child.exitCode !== null)
+          throw new Error(
+            `a node process exited during start-up (${child.spawnfile}):\n${output.slice(-6000)}`,
+          );
+      const node = await kube.request('GET', `/api/v1/nodes/${nodeName}`);
+      const ready = node.json?.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
+      const account = await kube.request('GET', '/api/v1/namespaces/default/serviceaccounts/default');
+      if (ready?.status === 'True' && account.status === 200) break;
+      if (Date.now() > deadline)
+        throw new Error(
+          `node ${nodeName} not Ready in ${NODE_READY_TIMEOUT_MS} ms (${ready?.message ?? 'not registered'}):\n${output.slice(-6000)}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    void kubeletChild;
+    const controlPlane = kube;
+    return {
+      kube: controlPlane,
+      nodeName,
+      nodeIp,
+      kubeletRoot,
+      podLogsDir,
+      dir,
+      output: () => `${controlPlane.output()}\n${output}`,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Thrown by callers that need a node where none can start; the reason comes from nodeParts(). */
+export function nodeUnavailable(reason: string): KirsaError {
+  return new KirsaError('NOT_FOUND', `the local node cannot start: ${reason}`, {
+    hint: 'run as root after tools/realparts/build.sh has built the node parts (npm test does both)',
+  });
+}
