@@ -3,14 +3,14 @@
 // read. A second run finds nothing of kirsa's left and says unchanged in every phase.
 
 import type { Command } from 'commander';
-import { createIamRoles, type IamRoles, type RoleRecord } from '../aws/iam-role.ts';
+import { callerAccountId, createIamRoles, type IamRoles, type RoleRecord } from '../aws/iam-role.ts';
 import { ANNOTATION, DEFAULT_ANNOTATION_PREFIX } from '../consts.ts';
-import { checkProviderArn, checkRoleName, defaultRoleName, roleArnParts } from '../core/iam/arn.ts';
-import { planRoleTeardown, type TeardownPlan } from '../core/iam/role-teardown.ts';
+import { checkProviderArn, checkRoleName, defaultRoleName } from '../core/iam/arn.ts';
+import { annotationNamesRole, planRoleTeardown, type TeardownPlan } from '../core/iam/role-teardown.ts';
 import type { ServiceAccountRef } from '../core/iam/trust-policy.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
 import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
-import { addTrustFlags, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';
+import { addTrustFlags, type TrustFlags, trustRequestFromFlags, withCallerAccount } from './trust-policy.ts';
 
 interface RoleDeleteFlags extends TrustFlags {
   roleName?: string;
@@ -41,12 +41,6 @@ function absent(context: DeleteContext) {
   return { status: 'unchanged' as const, detail: `role ${context.roleName} does not exist` };
 }
 
-/** Does this role ARN (from an annotation) name the role being deleted? By account and name: a path may differ. */
-function namesThisRole(context: DeleteContext, arn: string | undefined): boolean {
-  const parts = arn === undefined ? undefined : roleArnParts(arn);
-  return parts?.name === context.roleName && parts.accountId === context.accountId;
-}
-
 const DELETE_PHASES: Array<Phase<DeleteContext>> = [
   {
     name: 'service-account',
@@ -66,7 +60,13 @@ const DELETE_PHASES: Array<Phase<DeleteContext>> = [
       const roleKey = `${context.flags.annotationPrefix}/${ANNOTATION.roleArn}`;
       for (const ref of refs) {
         const account = await context.serviceAccounts.get(ref.namespace, ref.name);
-        if (namesThisRole(context, account?.metadata?.annotations?.[roleKey])) context.annotated.push(ref);
+        if (
+          annotationNamesRole(account?.metadata?.annotations?.[roleKey], {
+            name: context.roleName,
+            accountId: context.accountId,
+          })
+        )
+          context.annotated.push(ref);
       }
     },
     async run(context) {
@@ -168,11 +168,17 @@ export function registerRoleDelete(role: Command): void {
 
 export async function runRoleDelete(
   flags: RoleDeleteFlags,
-  dependencies: { iam?: IamRoles; serviceAccounts?: ServiceAccountStore } = {},
+  dependencies: {
+    iam?: IamRoles;
+    serviceAccounts?: ServiceAccountStore;
+    callerAccountId?: (options: { endpointUrl?: string; region?: string }) => Promise<string>;
+  } = {},
 ): Promise<void> {
   const skipPhases = flags.skipPhases ?? [];
   checkSkipPhases(DELETE_PHASES, skipPhases);
-  const request = trustRequestFromFlags(flags);
+  const request = trustRequestFromFlags(
+    await withCallerAccount(flags, dependencies.callerAccountId ?? callerAccountId),
+  );
   const roleName = checkRoleName(
     flags.roleName ?? defaultRoleName(request.serviceAccounts[0]!, flags.cluster),
   );

@@ -12,13 +12,7 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
 } from '../consts.ts';
-import {
-  checkManagedPolicyArn,
-  checkProviderArn,
-  checkRoleName,
-  defaultRoleName,
-  iamProviderHostPath,
-} from '../core/iam/arn.ts';
+import { checkManagedPolicyArn, checkProviderArn, checkRoleName, defaultRoleName } from '../core/iam/arn.ts';
 import { checkIacFormat, type IacFormat, RENDER } from '../core/iam/iac.ts';
 import { canonicalPolicyJson, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import {
@@ -50,7 +44,7 @@ import { collect, parseIntegerFlag } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
 import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
 import { registerRoleDelete } from './role-delete.ts';
-import { addTrustFlags, type TrustFlags, trustRequestFromFlags } from './trust-policy.ts';
+import { addTrustFlags, type TrustFlags, trustRequestFromFlags, withCallerAccount } from './trust-policy.ts';
 
 export interface RoleCreateFlags extends TrustFlags {
   roleName?: string;
@@ -403,19 +397,7 @@ export async function runRoleCreate(
   const skipPhases = flags.skipPhases ?? [];
   checkSkipPhases(PHASES, skipPhases);
   if (flags.output !== undefined) return writeRoleIac(flags, checkIacFormat(flags.output));
-  let resolvedFlags = flags;
-  if ((flags.issuerUrl ?? []).length > 0 && flags.accountId === undefined) {
-    // Like eksctl, default the provider's account to the caller's; check the URLs first so a typo costs no call.
-    for (const url of flags.issuerUrl ?? []) iamProviderHostPath(url);
-    const accountId = await (dependencies.callerAccountId ?? callerAccountId)({
-      ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
-      ...(flags.region ? { region: flags.region } : {}),
-    });
-    process.stderr.write(
-      `kirsa: no --account-id: using ${accountId}, the account of the credentials in use\n`,
-    );
-    resolvedFlags = { ...flags, accountId };
-  }
+  const resolvedFlags = await withCallerAccount(flags, dependencies.callerAccountId ?? callerAccountId);
   const request = trustRequestFromFlags(resolvedFlags);
   const roleName = roleNameFromFlags(flags, request.serviceAccounts[0]!);
   const settings = roleSettingsFromFlags(flags);

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
-import { checkProviderArn, providerArnFor } from '../core/iam/arn.ts';
+import { checkProviderArn, iamProviderHostPath, providerArnFor } from '../core/iam/arn.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import {
   buildTrustPolicy,
@@ -92,6 +92,25 @@ export function trustRequestFromFlags(flags: TrustFlags): TrustRequestFromFlags 
     serviceAccounts: serviceAccounts.map((text) => parseServiceAccountRef(text, flags.namespace)),
     audiences,
   };
+}
+
+/**
+ * The flags with --account-id filled in from the credentials in use (STS GetCallerIdentity) when
+ * --issuer-url names providers without one, as eksctl does; the URLs are checked first, so a typo costs no
+ * call. Verbs that ask AWS anything use it; `trust-policy` and `-o` output ask AWS nothing and do not.
+ */
+export async function withCallerAccount<Flags extends TrustFlags & { endpointUrl?: string; region?: string }>(
+  flags: Flags,
+  callerAccountId: (options: { endpointUrl?: string; region?: string }) => Promise<string>,
+): Promise<Flags> {
+  if ((flags.issuerUrl ?? []).length === 0 || flags.accountId !== undefined) return flags;
+  for (const url of flags.issuerUrl ?? []) iamProviderHostPath(url);
+  const accountId = await callerAccountId({
+    ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
+    ...(flags.region ? { region: flags.region } : {}),
+  });
+  process.stderr.write(`kirsa: no --account-id: using ${accountId}, the account of the credentials in use\n`);
+  return { ...flags, accountId };
 }
 
 interface TrustPolicyFlags extends TrustFlags {

@@ -186,7 +186,13 @@ describe('kirsa role delete against moto', { skip }, () => {
     ]);
     assert.equal(created.code, 0, created.stderr);
     assert.ok(await roleState('kirsa.prod-a.default.web'));
-    const first = await kirsa(['role', 'delete', ...args]);
+    // Named by issuer URL without --account-id: as create does, delete takes the caller's account.
+    const byIssuer = ['--issuer-url', ISSUER_A, ...args.slice(2)];
+    const first = await kirsa(['role', 'delete', ...byIssuer]);
+    assert.match(
+      first.stderr,
+      new RegExp(`no --account-id: using ${ACCOUNT}, the account of the credentials in use`),
+    );
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(phaseLines(first.stdout), {
       'service-account': 'skipped',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { attachedPolicyTag } from './role-settings.ts';
-import { planRoleTeardown } from './role-teardown.ts';
+import { annotationNamesRole, planRoleTeardown } from './role-teardown.ts';
 import { buildTrustPolicy } from './trust-policy.ts';
 
 const PROVIDER = 'arn:aws:iam::111122223333:oidc-provider/oidc.example.com/cluster-a';
@@ -85,5 +85,17 @@ describe('what role delete takes away', () => {
     assert.deepEqual(plan.detach, [OURS, THEIRS]);
     assert.deepEqual(plan.deleteInline, ['kirsa-inline', 'mine']);
     assert.equal(plan.deleteRole, true);
+  });
+});
+
+describe('which annotation names the role', () => {
+  test('by account and name, whatever the path; another account or name is not this role', () => {
+    const role = { name: 'app', accountId: '111122223333' };
+    assert.equal(annotationNamesRole('arn:aws:iam::111122223333:role/app', role), true);
+    assert.equal(annotationNamesRole('arn:aws:iam::111122223333:role/irsa/app', role), true);
+    assert.equal(annotationNamesRole('arn:aws:iam::444455556666:role/app', role), false);
+    assert.equal(annotationNamesRole('arn:aws:iam::111122223333:role/app2', role), false);
+    assert.equal(annotationNamesRole('not an arn', role), false);
+    assert.equal(annotationNamesRole(undefined, role), false);
   });
 });

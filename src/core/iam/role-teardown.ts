@@ -13,6 +13,7 @@
 // - --force deletes the role whatever trusts it and whatever is on it.
 
 import { INLINE_POLICY_NAME } from '../../consts.ts';
+import { roleArnParts } from './arn.ts';
 import type { PolicyDocument } from './policy-grammar.ts';
 import { attachedByKirsa, createdByKirsa } from './role-settings.ts';
 import { removeTrust, type TrustPolicyRequest } from './trust-policy.ts';
@@ -85,4 +86,16 @@ export function planRoleTeardown(
     deleteInline: role.inlinePolicyNames.filter((name) => name === INLINE_POLICY_NAME),
     deleteRole: true,
   };
+}
+
+/**
+ * Does a ServiceAccount's role-arn annotation name this role? By account and name only: a role's path is
+ * part of its ARN but not of its identity, and a deleted role's path can no longer be read.
+ */
+export function annotationNamesRole(
+  annotation: string | undefined,
+  role: { name: string; accountId: string },
+): boolean {
+  const parts = annotation === undefined ? undefined : roleArnParts(annotation);
+  return parts?.name === role.name && parts.accountId === role.accountId;
 }
