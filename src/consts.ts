@@ -214,6 +214,16 @@ export const LIST_PAGE_TIMEOUT_MS = 60_000;
 export const WATCH_BACKOFF_MIN_MS = 500;
 export const WATCH_BACKOFF_MAX_MS = 30_000;
 /**
+ * A watch asks the API server to end it after this many seconds times 1-2 (random, so replicas spread out),
+ * as client-go's reflector does; the next one resumes from the last resourceVersion.
+ */
+export const WATCH_TIMEOUT_SECONDS = 300;
+/**
+ * A watch that brings nothing (no event, no bookmark) for this long is ended and resumed: a connection cut
+ * without a reset (a NAT entry dropped, a node gone) would otherwise hang it forever.
+ */
+export const WATCH_IDLE_TIMEOUT_MS = 60_000;
+/**
  * Latency buckets (seconds) of the admission histogram: from 0.5 ms, where an admission from cache lands, to
  * 10 s; the reference started at 125 ms and could not show a healthy webhook.
  */

@@ -4,7 +4,6 @@
 // SIGTERM/SIGINT: the first drains and stops, a second cuts every connection.
 
 import { accessSync, constants } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import {
@@ -24,6 +23,7 @@ import {
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
 import { onStopSignal } from '../io/signals.ts';
+import type { KubeConnection } from '../kube/connection.ts';
 import { opensslCiphersForGoSuites } from '../tls/go-cipher-suites.ts';
 import { kirsaVersion } from '../version.ts';
 import { levelForKlogVerbosity } from '../webhook/logger.ts';
@@ -285,51 +285,35 @@ function readable(path: string, flag: string): void {
   }
 }
 
-async function loadKubeConfig(
+/**
+ * How the webhook reaches the cluster: --kubeconfig (its URL replaced by --kube-api when both are given,
+ * as client-go overrides the cluster), else --kube-api alone with no credentials (client-go's
+ * BuildConfigFromFlags), else the in-cluster service account; undefined when none applies.
+ */
+async function connectToCluster(
   path: string | undefined,
   apiUrl: string | undefined,
-): Promise<KubeConfig | undefined> {
+): Promise<KubeConnection | undefined> {
   if (path === undefined && apiUrl === undefined && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kubeConfig = new KubeConfig();
+  const { anonymousConnection, inClusterConnection, kubeConfigFileConnection } = await import(
+    '../kube/connection.ts'
+  );
   try {
-    if (path !== undefined) kubeConfig.loadFromFile(path);
-    else if (apiUrl !== undefined) {
-      // The reference with --kube-api and no --kubeconfig: that URL, no credentials (client-go's
-      // BuildConfigFromFlags does the same).
-      kubeConfig.loadFromOptions({
-        clusters: [{ name: 'kube-api', server: apiUrl, skipTLSVerify: false }],
-        users: [{ name: 'anonymous' }],
-        contexts: [{ name: 'kube-api', cluster: 'kube-api', user: 'anonymous' }],
-        currentContext: 'kube-api',
-      });
-    } else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
-    else return undefined;
-    // --kube-api with a kubeconfig: its credentials, that server (client-go's override of the cluster).
-    const cluster = kubeConfig.getCurrentCluster();
-    if (apiUrl !== undefined && path !== undefined && cluster) {
-      kubeConfig.clusters = kubeConfig.clusters.map((each) =>
-        each.name === cluster.name ? { ...each, server: apiUrl } : each,
-      );
-    }
+    if (path !== undefined) return await kubeConfigFileConnection(path, apiUrl);
+    if (apiUrl !== undefined) return anonymousConnection(apiUrl);
+    return inClusterConnection();
   } catch (error) {
     throw new KirsaError(
       'INPUT_INVALID',
       `cannot load the cluster configuration: ${(error as Error).message}`,
       {
         hint: path
-          ? 'check the --kubeconfig file'
+          ? 'check the --kubeconfig file (set current-context in it)'
           : 'run in a pod with a service account, or pass --kubeconfig',
         cause: error,
       },
     );
   }
-  if (!kubeConfig.getCurrentCluster()) {
-    throw new KirsaError('INPUT_INVALID', `the kubeconfig ${path} has no current cluster`, {
-      hint: 'set current-context in it, or pass a kubeconfig with one cluster',
-    });
-  }
-  return kubeConfig;
 }
 
 export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan> {
@@ -377,8 +361,8 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     readable(flags.tlsKey, '--tls-key');
   }
   if (flags.identitiesFile !== undefined) readable(flags.identitiesFile, '--identities-file');
-  const kubeConfig = await loadKubeConfig(flags.kubeconfig, flags.kubeApi);
-  if (kubeConfig === undefined) {
+  const kube = await connectToCluster(flags.kubeconfig, flags.kubeApi);
+  if (kube === undefined) {
     if (flags.watchConfigMap) {
       throw new KirsaError('USAGE', '--watch-config-map needs cluster access', {
         hint: 'pass --kubeconfig, run in a pod, or give the mapping with --identities-file instead',
@@ -395,7 +379,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
       });
     }
   }
-  if (flags.selfManagedTls && kubeConfig === undefined) {
+  if (flags.selfManagedTls && kube === undefined) {
     throw new KirsaError(
       'USAGE',
       '--self-managed-tls needs cluster access (it keeps its certificate in a Secret)',
@@ -404,7 +388,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
       },
     );
   }
-  const watchServiceAccounts = kubeConfig !== undefined && flags.watchServiceAccounts !== false;
+  const watchServiceAccounts = kube !== undefined && flags.watchServiceAccounts !== false;
   if (!watchServiceAccounts && !flags.watchConfigMap && flags.identitiesFile === undefined) {
     throw new KirsaError('USAGE', 'every identity source is off', {
       hint: 'keep --watch-service-accounts on, or add --watch-config-map or --identities-file',
@@ -423,7 +407,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     logLevel: logLevel as LevelWithSilent,
     ignoredFlags,
     composeRoleArn: flags.composeRoleArn === true,
-    kubeConfig,
+    kube,
     namespace: flags.namespace,
     configMapNamespace: flags.configMapNamespace ?? flags.namespace,
     sources: {

@@ -2,15 +2,15 @@
 // watched with its quirks fixed: a bad key is logged and skipped instead of crashing the process, deleting
 // the ConfigMap (or the key) removes its entries, and an unparseable update keeps the last good mapping.
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { MAPPING_CONFIG_MAP_KEY, MAPPING_CONFIG_MAP_NAME } from '../consts.ts';
 import { EMPTY_MAPPING, type IdentityMapping } from '../core/identity/identity.ts';
+import type { KubeConnection } from '../kube/connection.ts';
 import { type ListWatchHandle, startListWatch } from './list-watch.ts';
 import { applyMappingText } from './mapping-text.ts';
 
 export interface ConfigMapWatchOptions {
-  kubeConfig: KubeConfig;
+  connection: KubeConnection;
   namespace: string;
   onMapping(mapping: IdentityMapping): void;
   onSyncedChange?(synced: boolean): void;
@@ -60,7 +60,7 @@ export function watchMappingConfigMap(options: ConfigMapWatchOptions): ListWatch
 
   return startListWatch({
     name: 'mapping-config-map',
-    kubeConfig: options.kubeConfig,
+    connection: options.connection,
     path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
     fieldSelector,
     beginRelist() {

@@ -1,14 +1,20 @@
-// A list-then-watch loop over one Kubernetes collection, written on @kubernetes/client-node's Watch because
-// its ListWatch keeps whole objects and offers no transform: here every object goes straight to callbacks
-// that keep only what they need. The list is paged and each page streamed item by item
+// A list-then-watch loop over one Kubernetes collection, over node:https (kube/connection.ts) rather than
+// @kubernetes/client-node, whose ListWatch keeps whole objects and whose import alone costs the webhook
+// about 40 MB: here every object goes straight to callbacks that keep only what they need, and a source
+// that reads only metadata asks for PartialObjectMetadata. The list is paged and each page streamed item by item
 // (streamed-list.ts), so memory stays bounded on a relist of 50,000 accounts;
 // the watch asks for bookmarks and resumes from the last resourceVersion, "410 Gone" relists, and any other
 // failure retries with a doubling backoff, forever, until stop().
 
-import type { KubeConfig } from '@kubernetes/client-node';
-import { Watch } from '@kubernetes/client-node';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { WATCH_BACKOFF_MAX_MS, WATCH_BACKOFF_MIN_MS } from '../consts.ts';
+import {
+  WATCH_BACKOFF_MAX_MS,
+  WATCH_BACKOFF_MIN_MS,
+  WATCH_IDLE_TIMEOUT_MS,
+  WATCH_TIMEOUT_SECONDS,
+} from '../consts.ts';
+import { apiErrorOf, type KubeConnection, kubeGet } from '../kube/connection.ts';
 import { listPageStreamed } from './streamed-list.ts';
 
 export interface KubeObjectLike {
@@ -18,7 +24,12 @@ export interface KubeObjectLike {
 export interface ListWatchOptions {
   /** For logs and metrics: "service-accounts", "mapping-config-map". */
   name: string;
-  kubeConfig: KubeConfig;
+  connection: KubeConnection;
+  /**
+   * Ask for PartialObjectMetadata (name, namespace, labels, annotations, resourceVersion) instead of whole
+   * objects: fewer bytes to send and parse when only metadata is read.
+   */
+  metadataOnly?: boolean;
   /** API path of the collection, e.g. /api/v1/serviceaccounts. */
   path: string;
   fieldSelector?: string;
@@ -42,6 +53,11 @@ export interface ListWatchHandle {
 
 class Expired extends Error {}
 
+/** Metadata-only answers (the API server's meta.k8s.io/v1 conversion), with plain JSON as the fallback. */
+const METADATA_ONLY_LIST =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+export const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
+
 function statusCodeOf(error: unknown): number | undefined {
   const value = error as { statusCode?: unknown; code?: unknown } | null;
   if (typeof value?.statusCode === 'number') return value.statusCode;
@@ -51,7 +67,6 @@ function statusCodeOf(error: unknown): number | undefined {
 
 export function startListWatch(options: ListWatchOptions): ListWatchHandle {
   const { logger, name } = options;
-  const watcher = new Watch(options.kubeConfig);
   let stopped = false;
   let everSynced = false;
   let controller: AbortController | undefined;
@@ -77,8 +92,13 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
     let resourceVersion = '';
     do {
       const page = await listPageStreamed(
-        options.kubeConfig,
-        { path: options.path, fieldSelector: options.fieldSelector, continueToken },
+        options.connection,
+        {
+          path: options.path,
+          fieldSelector: options.fieldSelector,
+          continueToken,
+          accept: options.metadataOnly ? METADATA_ONLY_LIST : 'application/json',
+        },
         (item) => sink.add(item),
       );
       if (stopped) return '';
@@ -90,45 +110,82 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
   }
 
   /** One watch request; resolves with the last resourceVersion seen when the server or the timeout ends it. */
-  function watchOnce(fromVersion: string): Promise<string> {
+  async function watchOnce(fromVersion: string): Promise<string> {
     let resourceVersion = fromVersion;
+    const search = new URLSearchParams({
+      watch: '1',
+      resourceVersion,
+      allowWatchBookmarks: 'true',
+      // As client-go's reflector: the API server ends the watch after 5-10 min, and it resumes from there.
+      timeoutSeconds: String(Math.floor(WATCH_TIMEOUT_SECONDS * (1 + Math.random()))),
+    });
+    if (options.fieldSelector) search.set('fieldSelector', options.fieldSelector);
+    controller = new AbortController();
+    if (stopped) controller.abort();
+    let response: IncomingMessage;
+    try {
+      response = await kubeGet(options.connection, {
+        path: `${options.path}?${search}`,
+        accept: options.metadataOnly ? METADATA_ONLY : 'application/json',
+        signal: controller.signal,
+        idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS,
+      });
+    } catch (error) {
+      if (stopped) return resourceVersion;
+      throw error;
+    }
+    if (response.statusCode === 410) {
+      response.resume();
+      throw new Expired();
+    }
+    if (response.statusCode !== 200) throw await apiErrorOf(response);
     return new Promise<string>((resolve, reject) => {
       let expired = false;
-      const query: Record<string, string | boolean | number> = {
-        resourceVersion,
-        allowWatchBookmarks: true,
+      let buffered = '';
+      const onLine = (line: string) => {
+        const event = JSON.parse(line) as {
+          type: string;
+          object: KubeObjectLike & { code?: number; message?: string };
+        };
+        const { type, object } = event;
+        if (type === 'ERROR') {
+          if (object?.code === 410) expired = true;
+          else
+            logger.warn({ source: name, code: object?.code, reason: object?.message }, 'watch error event');
+          response.destroy();
+          return;
+        }
+        const version = object?.metadata?.resourceVersion;
+        if (version) resourceVersion = version;
+        if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') options.onEvent(type, object);
       };
-      if (options.fieldSelector) query.fieldSelector = options.fieldSelector;
-      watcher
-        .watch(
-          options.path,
-          query,
-          (type: string, object: KubeObjectLike & { code?: number; message?: string }) => {
-            if (type === 'ERROR') {
-              if (object?.code === 410) expired = true;
-              else
-                logger.warn(
-                  { source: name, code: object?.code, reason: object?.message },
-                  'watch error event',
-                );
-              controller?.abort();
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        buffered += chunk;
+        let end = buffered.indexOf('\n');
+        while (end !== -1) {
+          const line = buffered.slice(0, end);
+          buffered = buffered.slice(end + 1);
+          if (line.trim() !== '') {
+            try {
+              onLine(line);
+            } catch (error) {
+              response.destroy();
+              reject(new Error(`a watch event is not valid JSON: ${(error as Error).message}`));
               return;
             }
-            const version = object?.metadata?.resourceVersion;
-            if (version) resourceVersion = version;
-            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') options.onEvent(type, object);
-          },
-          (error: unknown) => {
-            if (expired || statusCodeOf(error) === 410) return reject(new Expired());
-            const timedOut = (error as { name?: string } | null)?.name === 'TimeoutError';
-            if (error && !timedOut && !stopped) return reject(error);
-            resolve(resourceVersion);
-          },
-        )
-        .then((abort) => {
-          controller = abort;
-          if (stopped) abort.abort();
-        }, reject);
+          }
+          end = buffered.indexOf('\n');
+        }
+      });
+      const finish = (error?: Error) => {
+        if (expired) return reject(new Expired());
+        if (error && error.name !== 'TimeoutError' && !stopped) return reject(error);
+        resolve(resourceVersion);
+      };
+      response.on('end', () => finish());
+      response.on('close', () => finish());
+      response.on('error', finish);
     });
   }
 

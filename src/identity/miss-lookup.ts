@@ -83,7 +83,7 @@ export function createMissLookup(options: MissLookupOptions): MissLookup {
           logger.warn(
             {
               serviceAccount: key,
-              status: (error as { code?: unknown })?.code,
+              status: (error as { statusCode?: unknown })?.statusCode,
               reason: (error as Error)?.message,
             },
             'direct service account lookup failed; waiting for the watch',

@@ -2,10 +2,11 @@
 // annotations under the prefix (so 50,000 accounts stay around 10 MB), fed by a list-watch, with waiters for
 // the miss path (a pod whose account the watch has not delivered yet).
 
-import { CoreV1Api, type KubeConfig, Observable } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { LIST_PAGE_TIMEOUT_MS } from '../consts.ts';
 import { type ServiceAccountView, trimServiceAccount } from '../core/identity/identity.ts';
-import { type KubeObjectLike, type ListWatchHandle, startListWatch } from './list-watch.ts';
+import { type KubeConnection, kubeGetJson } from '../kube/connection.ts';
+import { type KubeObjectLike, type ListWatchHandle, METADATA_ONLY, startListWatch } from './list-watch.ts';
 
 const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -109,17 +110,21 @@ export function createServiceAccountCache(annotationPrefix: string): ServiceAcco
 }
 
 export interface ServiceAccountWatchOptions {
-  kubeConfig: KubeConfig;
+  connection: KubeConnection;
   cache: ServiceAccountCache;
   logger: Logger;
   onSyncedChange?(synced: boolean): void;
 }
 
-/** Lists and watches ServiceAccounts in all namespaces into the cache. */
+/**
+ * Lists and watches ServiceAccounts in all namespaces into the cache, metadata only: the annotations are all
+ * kirsa reads of an account, and the API server then leaves out its secrets and image pull secrets.
+ */
 export function watchServiceAccounts(options: ServiceAccountWatchOptions): ListWatchHandle {
   return startListWatch({
     name: 'service-accounts',
-    kubeConfig: options.kubeConfig,
+    connection: options.connection,
+    metadataOnly: true,
     path: '/api/v1/serviceaccounts',
     beginRelist: () => options.cache.beginRelist(),
     onEvent(type, object) {
@@ -138,30 +143,13 @@ export type ServiceAccountFetcher = (
   signal: AbortSignal,
 ) => Promise<unknown>;
 
-/** Per-call options that make a generated API call abortable: a middleware that hands the request a signal. */
-function abortWith(signal: AbortSignal): Parameters<CoreV1Api['readNamespacedServiceAccount']>[1] {
-  return {
-    middleware: [
-      {
-        pre: (context) => {
-          context.setSignal(signal);
-          return new Observable(Promise.resolve(context));
-        },
-        post: (context) => new Observable(Promise.resolve(context)),
-      },
-    ],
-    middlewareMergeStrategy: 'append',
-  };
-}
-
-export function serviceAccountFetcher(kubeConfig: KubeConfig): ServiceAccountFetcher {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
-  return async (namespace, name, signal) => {
-    try {
-      return await api.readNamespacedServiceAccount({ namespace, name }, abortWith(signal));
-    } catch (error) {
-      if ((error as { code?: unknown })?.code === 404) return undefined;
-      throw error;
-    }
-  };
+export function serviceAccountFetcher(connection: KubeConnection): ServiceAccountFetcher {
+  return (namespace, name, signal) =>
+    kubeGetJson(connection, {
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}`,
+      accept: METADATA_ONLY,
+      signal,
+      // The miss lookup aborts it after its grace period; this only bounds a GET nobody waits for.
+      idleTimeoutMs: LIST_PAGE_TIMEOUT_MS,
+    });
 }

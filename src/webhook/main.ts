@@ -4,11 +4,11 @@
 // hands back what stops them. Every check of the command line happened before (cli/webhook.ts builds the
 // plan); what fails here is the world (a port in use, a certificate that cannot be read).
 //
-// The heavy modules are imported here, when the webhook starts: the Kubernetes client alone takes half a
-// second to load and about 80 MB of memory, so it is loaded only when a watch needs it.
+// The heavy modules are imported here, when the webhook starts. The watches reach the API server through
+// kube/connection.ts over node:https; @kubernetes/client-node (about 40 MB and 0.5-3 s to load) is loaded
+// only for self-managed TLS or a kubeconfig that needs it (an exec plugin, an auth provider).
 
 import type { SecureVersion } from 'node:tls';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { LevelWithSilent, Logger } from 'pino';
 import {
   LOOKUP_BURST,
@@ -19,6 +19,7 @@ import {
 import type { RoleAccount } from '../core/iam/arn.ts';
 import type { ContainerCredentialsSettings, IdentityDefaults } from '../core/identity/identity.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
+import type { KubeConnection } from '../kube/connection.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 export interface SelfManagedTlsPlan {
@@ -47,7 +48,7 @@ export interface WebhookPlan {
   /** --compose-role-arn: complete bare role names with the node's account, read from EC2 at start. */
   composeRoleArn: boolean;
   /** Undefined without cluster access: then only files are identity sources. */
-  kubeConfig: KubeConfig | undefined;
+  kube: KubeConnection | undefined;
   /** Namespace of the self-managed TLS Secret (and, as the reference's --namespace, the default below). */
   namespace: string;
   /** Namespace of the mapping ConfigMap `pod-identity-webhook`. */
@@ -117,16 +118,16 @@ export async function startWebhook(
 }
 
 async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, stops: Array<() => void>) {
-  const { kubeConfig, sources } = plan;
+  const { kube, sources } = plan;
   const { watchContainerCredentialsFile, watchIdentitiesFile } = await import('../identity/files.ts');
   const { createMissLookup } = await import('../identity/miss-lookup.ts');
   const { createIdentityProvider } = await import('../identity/provider.ts');
   const { createServiceAccountCache, serviceAccountFetcher, watchServiceAccounts } =
-    sources.serviceAccounts && kubeConfig
+    sources.serviceAccounts && kube
       ? await import('../identity/service-accounts.ts')
       : ({} as Partial<typeof import('../identity/service-accounts.ts')>);
   const { watchMappingConfigMap } =
-    sources.configMap && kubeConfig
+    sources.configMap && kube
       ? await import('../identity/config-map.ts')
       : ({} as Partial<typeof import('../identity/config-map.ts')>);
   const { createWebhookApp } = await import('./app.ts');
@@ -158,10 +159,10 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
 
   const cache = createServiceAccountCache ? createServiceAccountCache(annotationPrefix) : undefined;
   const lookUpMiss =
-    cache && kubeConfig && serviceAccountFetcher && plan.lookupGraceMs > 0
+    cache && kube && serviceAccountFetcher && plan.lookupGraceMs > 0
       ? createMissLookup({
           cache,
-          fetch: serviceAccountFetcher(kubeConfig),
+          fetch: serviceAccountFetcher(kube),
           graceMs: plan.lookupGraceMs,
           ratePerSecond: LOOKUP_RATE_PER_SECOND,
           burst: LOOKUP_BURST,
@@ -205,10 +206,10 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     });
     stops.push(() => watched.close());
   }
-  if (cache && kubeConfig && watchServiceAccounts) {
+  if (cache && kube && watchServiceAccounts) {
     metrics.setSourceSynced('service-accounts', false);
     const handle = watchServiceAccounts({
-      kubeConfig,
+      connection: kube,
       cache,
       logger: log,
       onSyncedChange(synced) {
@@ -219,10 +220,10 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     stops.push(() => handle.stop());
     waitingFor.set('the ServiceAccount watch has not synced yet', () => handle.hasSynced());
   }
-  if (kubeConfig && watchMappingConfigMap) {
+  if (kube && watchMappingConfigMap) {
     metrics.setSourceSynced('mapping-config-map', false);
     const handle = watchMappingConfigMap({
-      kubeConfig,
+      connection: kube,
       namespace: plan.configMapNamespace,
       logger: log,
       onMapping(mapping) {
@@ -235,7 +236,8 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     waitingFor.set('the mapping ConfigMap watch has not synced yet', () => handle.hasSynced());
   }
 
-  if (plan.selfManagedTls && kubeConfig) {
+  if (plan.selfManagedTls && kube) {
+    const kubeConfig = await kube.kubeConfig();
     const { startSelfManagedTls, servingHosts } = await import('./self-managed-tls.ts');
     const { kubeCaBundleTarget, kubeTlsSecretStore } = await import('./self-managed-tls-kube.ts');
     const { secretName, serviceName, webhookConfiguration, extraHosts, checkIntervalMs } =

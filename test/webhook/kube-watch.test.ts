@@ -3,9 +3,13 @@
 // the mapping ConfigMap is watched with a bad key skipped and deletion honoured, the API server itself calls
 // the webhook for pods created right after their service account, and the miss path finds an account by a
 // direct GET when the watch cannot deliver it (a user allowed to list but not to watch). Across an API
-// server restart the webhook answers from its cache and its watches resume.
+// server restart the webhook answers from its cache and its watches resume. A kubeconfig whose user is an
+// exec plugin goes through the full client's KubeConfig, the other ones through kirsa's own requests.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import {
   AdmissionregistrationV1Api,
@@ -446,5 +450,71 @@ describe('the miss path on a real kube-apiserver', () => {
     );
     // SIGTERM stops the watch loop too: the process exits by itself, with 0.
     assert.equal(await webhook.stop(), 0);
+  });
+});
+
+describe('a kubeconfig whose user is an exec plugin', () => {
+  test('the full client runs the plugin and signs the list and watch; pods get their role', async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    // The plugin prints an ExecCredential with the admin's token, as a cloud's credential helper would.
+    const credential = JSON.stringify({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      status: { token: kube.token },
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'kirsa-exec-'));
+    const path = join(dir, 'kubeconfig');
+    await writeFile(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: { server: kube.url, 'certificate-authority': kube.caFile } }],
+        users: [
+          {
+            name: 'plugin',
+            user: {
+              exec: {
+                apiVersion: 'client.authentication.k8s.io/v1',
+                command: process.execPath,
+                args: ['-e', `process.stdout.write(${JSON.stringify(credential)})`],
+                interactiveMode: 'Never',
+              },
+            },
+          },
+        ],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: 'plugin' } }],
+        'current-context': 'test',
+      }),
+    );
+    try {
+      await core.createNamespacedServiceAccount({
+        namespace: 'apps',
+        body: serviceAccount('apps', 'via-plugin', ROLE_A),
+      });
+      const webhook = await startWebhook([
+        '--tls-cert',
+        cert.certFile,
+        '--tls-key',
+        cert.keyFile,
+        '--kubeconfig',
+        path,
+        '--service-account-lookup-grace-period',
+        '0',
+      ]);
+      webhooks.push(webhook);
+      await untilReady(webhook);
+      assert.equal((await roleFor(webhook, 'apps', 'via-plugin')).role, ROLE_A);
+      // Through the watch too: an account created after the list.
+      await core.createNamespacedServiceAccount({
+        namespace: 'apps',
+        body: serviceAccount('apps', 'via-plugin-later', ROLE_B),
+      });
+      await eventually(async () =>
+        (await roleFor(webhook, 'apps', 'via-plugin-later')).role === ROLE_B ? true : undefined,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

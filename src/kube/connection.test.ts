@@ -1,0 +1,130 @@
+// How a kubeconfig or the in-cluster files become a connection: which credentials each request carries,
+// relative paths read from beside the kubeconfig, a token file re-read, and the users that need the full
+// client (exec, auth-provider) handed to it. The requests themselves are tested on the real API server
+// (test/webhook/kube-watch.test.ts, in-cluster.test.ts).
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { anonymousConnection, inClusterConnection, kubeConfigFileConnection } from './connection.ts';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kirsa-connection-'));
+  await writeFile(join(dir, 'ca.pem'), 'the CA');
+  await writeFile(join(dir, 'token'), 'token-from-file\n');
+  await writeFile(join(dir, 'ca.crt'), 'pod CA');
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+function kubeconfig(user: Record<string, unknown>, cluster: Record<string, unknown> = {}) {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'current-context: here',
+    'contexts:',
+    '- name: elsewhere',
+    '  context: {cluster: other, user: other}',
+    '- name: here',
+    '  context: {cluster: this, user: me}',
+    'clusters:',
+    '- name: other',
+    '  cluster: {server: "https://other.example:6443"}',
+    '- name: this',
+    `  cluster: ${JSON.stringify({ server: 'https://kube.example:6443/', ...cluster })}`,
+    'users:',
+    '- name: other',
+    '  user: {token: not-this-one}',
+    '- name: me',
+    `  user: ${JSON.stringify(user)}`,
+  ].join('\n');
+}
+
+async function written(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+test("a kubeconfig's current context: its server, its CA read relative to the file, its token", async () => {
+  const path = await written(
+    'token.yaml',
+    kubeconfig({ token: 'abc' }, { 'certificate-authority': 'ca.pem', 'tls-server-name': 'kube' }),
+  );
+  const connection = await kubeConfigFileConnection(path);
+  assert.equal(connection.server, 'https://kube.example:6443');
+  assert.equal(connection.usesFullClient, false);
+  const options = await connection.requestOptions();
+  assert.deepEqual(options.headers, { Authorization: 'Bearer abc' });
+  assert.equal(String((options as { ca?: Buffer }).ca), 'the CA');
+  assert.equal((options as { servername?: string }).servername, 'kube');
+});
+
+test('client certificate data, --kube-api replacing the server, basic auth and a token file', async () => {
+  const pair = await written(
+    'pair.yaml',
+    kubeconfig({
+      'client-certificate-data': Buffer.from('CERT').toString('base64'),
+      'client-key-data': Buffer.from('KEY').toString('base64'),
+    }),
+  );
+  const withPair = await kubeConfigFileConnection(pair, 'https://override.example:443');
+  assert.equal(withPair.server, 'https://override.example:443');
+  const options = (await withPair.requestOptions()) as { cert?: Buffer; key?: Buffer; headers?: unknown };
+  assert.equal(String(options.cert), 'CERT');
+  assert.equal(String(options.key), 'KEY');
+  assert.deepEqual(options.headers, {});
+
+  const basic = await kubeConfigFileConnection(
+    await written('basic.yaml', kubeconfig({ username: 'u', password: 'p' })),
+  );
+  assert.deepEqual((await basic.requestOptions()).headers, {
+    Authorization: `Basic ${Buffer.from('u:p').toString('base64')}`,
+  });
+
+  const fromFile = await kubeConfigFileConnection(
+    await written('file.yaml', kubeconfig({ tokenFile: 'token' })),
+  );
+  assert.deepEqual((await fromFile.requestOptions()).headers, { Authorization: 'Bearer token-from-file' });
+});
+
+test('an exec plugin or an auth provider is handed to the full client; a proxy too', async () => {
+  const exec = await kubeConfigFileConnection(
+    await written(
+      'exec.yaml',
+      kubeconfig(
+        { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'true' } },
+        { 'certificate-authority': 'ca.pem' },
+      ),
+    ),
+  );
+  assert.equal(exec.usesFullClient, true);
+  assert.equal(exec.server, 'https://kube.example:6443');
+  const proxied = await kubeConfigFileConnection(
+    await written('proxy.yaml', kubeconfig({ token: 'abc' }, { 'proxy-url': 'http://proxy.example:3128' })),
+  );
+  assert.equal(proxied.usesFullClient, true);
+});
+
+test('a kubeconfig without a current cluster is refused with the path', async () => {
+  const path = await written('empty.yaml', 'apiVersion: v1\nkind: Config\n');
+  await assert.rejects(kubeConfigFileConnection(path), /empty\.yaml has no current cluster/);
+});
+
+test('in a pod: the service host and port, the mounted CA and token; IPv6 hosts in brackets', async () => {
+  const connection = inClusterConnection(
+    { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
+    dir,
+  );
+  assert.equal(connection.server, 'https://[fd00::1]:443');
+  assert.deepEqual((await connection.requestOptions()).headers, { Authorization: 'Bearer token-from-file' });
+  assert.throws(() => inClusterConnection({}, dir), /KUBERNETES_SERVICE_HOST/);
+});
+
+test('--kube-api alone: that server, no credentials', async () => {
+  const connection = anonymousConnection('http://127.0.0.1:8080/');
+  assert.equal(connection.server, 'http://127.0.0.1:8080');
+  assert.deepEqual((await connection.requestOptions()).headers, {});
+});
