@@ -34,6 +34,26 @@ test('the HTTP series are in microseconds, with the reference label names and bu
   assert.match(text, /^http_request_duration_microseconds_sum\{verb="POST",path="\/mutate"\} 200000$/m);
 });
 
+test('each verb, path and code keeps its own HTTP series; the summary has _sum and _count only', async () => {
+  const metrics = createWebhookMetrics({ defaultMetrics: false });
+  for (const [verb, code, seconds] of [
+    ['POST', 200, 0.001],
+    ['POST', 200, 0.003],
+    ['POST', 400, 0.002],
+    ['GET', 405, 0.0005],
+  ] as const)
+    metrics.observeHttp(verb, '/mutate', code, seconds);
+  const text = await metrics.registry.metrics();
+  assert.match(text, /^http_request_count\{verb="POST",path="\/mutate",code="200"\} 2$/m);
+  assert.match(text, /^http_request_count\{verb="POST",path="\/mutate",code="400"\} 1$/m);
+  assert.match(text, /^http_request_count\{verb="GET",path="\/mutate",code="405"\} 1$/m);
+  assert.match(text, /^http_request_duration_microseconds_count\{verb="POST",path="\/mutate"\} 3$/m);
+  assert.match(text, /^http_request_duration_microseconds_sum\{verb="POST",path="\/mutate"\} 6000$/m);
+  assert.match(text, /^http_request_duration_microseconds_sum\{verb="GET",path="\/mutate"\} 500$/m);
+  assert.match(text, /^# TYPE http_request_duration_microseconds summary$/m);
+  assert.doesNotMatch(text, /quantile/);
+});
+
 test('pod_identity_webhook_used turns 1 once the ServiceAccount cache holds an account, and stays', async () => {
   const metrics = createWebhookMetrics({ defaultMetrics: false });
   assert.equal(await sample(metrics, /^pod_identity_webhook_used /), 0);

@@ -15,8 +15,8 @@ import {
   exponentialBuckets,
   Gauge,
   Histogram,
+  type Metric,
   Registry,
-  Summary,
 } from 'prom-client';
 import { ADMISSION_LATENCY_BUCKETS } from '../consts.ts';
 import { ADMISSION_OUTCOMES, type AdmissionOutcome } from '../core/admission/process.ts';
@@ -80,6 +80,13 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     registers: [registry],
   });
   const reference = referenceMetrics(registry);
+  const httpSeries = new Map<
+    string,
+    {
+      requests: ReturnType<typeof reference.requests.labels>;
+      latencies: ReturnType<typeof reference.latencies.labels>;
+    }
+  >();
   // Children looked up once: labels() on the hot path would hash the label set on every request.
   const byOutcome = new Map(ADMISSION_OUTCOMES.map((outcome) => [outcome, admissions.labels(outcome)]));
   for (const child of byOutcome.values()) child.inc(0);
@@ -96,9 +103,19 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     },
     observeHttp(verb, path, code, seconds) {
       const microseconds = Math.trunc(seconds * 1e6);
-      reference.requests.labels(verb, path, String(code)).inc();
-      reference.latencies.labels(verb, path).observe(microseconds);
-      reference.durations.labels(verb, path).observe(microseconds);
+      // One entry per verb, path and code seen (a handful): labels() would hash the label set each time.
+      const key = `${verb} ${path} ${code}`;
+      let series = httpSeries.get(key);
+      if (series === undefined) {
+        series = {
+          requests: reference.requests.labels(verb, path, String(code)),
+          latencies: reference.latencies.labels(verb, path),
+        };
+        httpSeries.set(key, series);
+      }
+      series.requests.inc();
+      series.latencies.observe(microseconds);
+      reference.durations.observe(verb, path, microseconds);
     },
     setSourceSynced(source, value) {
       synced.labels(source).set(value ? 1 : 0);
@@ -134,16 +151,11 @@ function referenceMetrics(registry: Registry) {
     labelNames: ['verb', 'path'],
     registers,
   });
-  const durations = new Summary({
-    name: 'http_request_duration_microseconds',
-    help: 'Response latency summary in microseconds for each verb and path.',
-    // The Go client's summaries have no quantiles unless asked; the reference asks none (sum and count only).
-    percentiles: [],
-    maxAgeSeconds: 3600,
-    ageBuckets: 5,
-    labelNames: ['verb', 'path'],
-    registers,
-  });
+  const durations = sumAndCountSummary(
+    registry,
+    'http_request_duration_microseconds',
+    'Response latency summary in microseconds for each verb and path.',
+  );
   const podCounter = new Counter({
     name: 'pod_identity_webhook_pod_count',
     help: 'Indicator to how many pods are using sts web identity or container credentials',
@@ -165,6 +177,44 @@ function referenceMetrics(registry: Registry) {
     registers,
   });
   return { requests, latencies, durations, podCount, missingServiceAccount, used };
+}
+
+/**
+ * A summary with no quantiles, only _sum and _count, as the Go client's are unless quantiles are asked (the
+ * reference asks none). prom-client's Summary feeds a t-digest per age bucket on every observation even
+ * without quantiles: about 7 µs a call and, when a digest compresses, a stall of a millisecond or more on
+ * the admission path (measured in bench/webhook-admission.ts's tail). Two numbers per series do the job.
+ */
+function sumAndCountSummary(registry: Registry, name: string, help: string) {
+  const series = new Map<string, { labels: { verb: string; path: string }; sum: number; count: number }>();
+  const get = () => ({
+    name,
+    help,
+    type: 'summary',
+    aggregator: 'sum',
+    values: [...series.values()].flatMap(({ labels, sum, count }) => [
+      { labels, value: sum, metricName: `${name}_sum` },
+      { labels, value: count, metricName: `${name}_count` },
+    ]),
+  });
+  registry.registerMetric({
+    name,
+    help,
+    get,
+    reset: () => series.clear(),
+  } as unknown as Metric);
+  return {
+    observe(verb: string, path: string, value: number) {
+      const key = `${verb} ${path}`;
+      let entry = series.get(key);
+      if (entry === undefined) {
+        entry = { labels: { verb, path }, sum: 0, count: 0 };
+        series.set(key, entry);
+      }
+      entry.sum += value;
+      entry.count += 1;
+    },
+  };
 }
 
 /**
