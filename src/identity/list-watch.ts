@@ -1,8 +1,8 @@
 // A list-then-watch loop over one Kubernetes collection, over node:https (kube/connection.ts) rather than
 // @kubernetes/client-node, whose ListWatch keeps whole objects and whose import alone costs the webhook
 // about 40 MB: here every object goes straight to callbacks that keep only what they need, and a source
-// that reads only metadata asks for PartialObjectMetadata. The list is paged and each page streamed item by item
-// (streamed-list.ts), so memory stays bounded on a relist of 50,000 accounts;
+// that reads only metadata asks for PartialObjectMetadata. The list is paged (list-page.ts), so memory stays
+// bounded on a relist of 50,000 accounts;
 // the watch asks for bookmarks and resumes from the last resourceVersion, "410 Gone" relists, and any other
 // failure retries with a doubling backoff, forever, until stop().
 
@@ -15,7 +15,7 @@ import {
   WATCH_TIMEOUT_SECONDS,
 } from '../consts.ts';
 import { apiErrorOf, type KubeConnection, kubeGet } from '../kube/connection.ts';
-import { listPageStreamed } from './streamed-list.ts';
+import { listPage } from './list-page.ts';
 
 export interface KubeObjectLike {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string } | null;
@@ -91,7 +91,7 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
-      const page = await listPageStreamed(
+      const page = await listPage(
         options.connection,
         {
           path: options.path,

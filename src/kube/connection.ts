@@ -11,7 +11,6 @@ import { request as httpRequest, type IncomingMessage, type RequestOptions } fro
 import { request as httpsRequest } from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 
 /** Where the kubelet mounts a pod's service-account token, the cluster CA and the namespace. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -145,7 +144,9 @@ function named(list: unknown, name: unknown, kind: 'cluster' | 'user' | 'context
  */
 export async function kubeConfigFileConnection(path: string, server?: string): Promise<KubeConnection> {
   const text = readFileSync(path, 'utf8');
-  const document = (parseYaml(text) ?? {}) as Fields;
+  // Imported here: a pod's webhook reads no kubeconfig and need not load a YAML parser.
+  const { parse } = await import('yaml');
+  const document = (parse(text) ?? {}) as Fields;
   const contextName = document['current-context'];
   const context = named(document.contexts, contextName, 'context');
   const cluster = context ? named(document.clusters, context.cluster, 'cluster') : undefined;

@@ -1,0 +1,57 @@
+// One page of a Kubernetes list (at most LIST_PAGE_SIZE items), read whole and parsed with JSON.parse, its
+// items handed to a callback one by one and garbage once the page is done. A page is small: 500
+// metadata-only ServiceAccounts are about 190 KB. JSON.parse takes 51,000 of them in about 0.25 s of CPU,
+// where a streaming JSON parser in JavaScript took 0.8-1.3 s (measured on the benchmark's accounts), and a
+// whole page at a time is what keeps the list from being one object graph in memory. (The typed list
+// calls of @kubernetes/client-node parsed a page and then copied it into model objects: for 50,000 full
+// ServiceAccounts that garbage grew the heap by about 90 MB, which V8 kept.)
+
+import { LIST_PAGE_SIZE, LIST_PAGE_TIMEOUT_MS } from '../consts.ts';
+import { apiErrorOf, type KubeConnection, kubeGet } from '../kube/connection.ts';
+
+export interface ListPageQuery {
+  /** API path of the collection, e.g. /api/v1/serviceaccounts. */
+  path: string;
+  fieldSelector?: string | undefined;
+  continueToken?: string | undefined;
+  /** The Accept header: plain JSON, or a metadata-only list (PartialObjectMetadataList). */
+  accept: string;
+}
+
+export interface ListPage {
+  resourceVersion: string;
+  continueToken: string | undefined;
+}
+
+/** GETs one page of the collection and hands each of its items to `onItem`. */
+export async function listPage(
+  connection: KubeConnection,
+  query: ListPageQuery,
+  onItem: (item: unknown) => void,
+): Promise<ListPage> {
+  const search = new URLSearchParams({ limit: String(LIST_PAGE_SIZE) });
+  if (query.fieldSelector) search.set('fieldSelector', query.fieldSelector);
+  if (query.continueToken) search.set('continue', query.continueToken);
+  const response = await kubeGet(connection, {
+    path: `${query.path}?${search}`,
+    accept: query.accept,
+    idleTimeoutMs: LIST_PAGE_TIMEOUT_MS,
+  });
+  if (response.statusCode !== 200) throw await apiErrorOf(response);
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  if (!response.complete) throw new Error('the list answer ended early');
+  let page: { metadata?: { resourceVersion?: string; continue?: string }; items?: unknown };
+  try {
+    page = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof page;
+  } catch (error) {
+    throw new Error(`the list answer is not valid JSON: ${(error as Error).message}`);
+  }
+  chunks.length = 0;
+  if (!Array.isArray(page.items)) throw new Error('the list answer has no items');
+  for (const item of page.items) onItem(item);
+  return {
+    resourceVersion: page.metadata?.resourceVersion ?? '',
+    continueToken: page.metadata?.continue || undefined,
+  };
+}
