@@ -1,23 +1,23 @@
 // What the memory benchmarks share: the webhook as the container image runs it (compiled JavaScript, with
-// the node flags of the Dockerfile's ENTRYPOINT, read from it so the two cannot drift), one measured start
+// the node flags of the Dockerfile's NODE_OPTIONS, read from it so the two cannot drift), one measured start
 // of a webhook process, and the realistic ServiceAccounts they load.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { stripTypeScriptTypes } from 'node:module';
 import { join } from 'node:path';
-import { httpGet, metricValue, startWebhook } from '../test/webhook/harness.ts';
+import { admittedRole, httpGet, metricValue, startWebhook } from '../test/webhook/harness.ts';
 
 const REPOSITORY = new URL('..', import.meta.url).pathname;
 const TSC = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;
 
-/** The node flags the image starts kirsa with: those between "node" and the script in ENTRYPOINT. */
+/** The node flags the image starts kirsa with: its `ENV ... NODE_OPTIONS="..."` line. */
 export function imageNodeFlags(): string[] {
   const dockerfile = readFileSync(join(REPOSITORY, 'Dockerfile'), 'utf8');
-  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
-  if (entrypoint === undefined) throw new Error('the Dockerfile has no ENTRYPOINT ["node", ...] line');
-  const words = JSON.parse(entrypoint) as string[];
-  return words.slice(1).filter((word) => word.startsWith('--'));
+  const options = /^ENV .*\bNODE_OPTIONS="([^"]*)"/m.exec(dockerfile)?.[1];
+  if (options === undefined) throw new Error('the Dockerfile has no ENV NODE_OPTIONS="..." line');
+  return options.split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
 let compiled: string[] | undefined;
@@ -43,12 +43,47 @@ export async function webhookAsImageRunsIt(): Promise<string[]> {
   return compiled;
 }
 
+/**
+ * bench/floor-server.ts as plain JavaScript, as the image runs kirsa: Node's type stripping loads a
+ * WebAssembly compiler that alone adds about 30 MB of RSS, which no compiled server pays.
+ */
+export async function floorServerAsJs(): Promise<string> {
+  const source = readFileSync(new URL('./floor-server.ts', import.meta.url), 'utf8');
+  const path = join(REPOSITORY, '.kirsa-scratch', 'floor-server.mjs');
+  await writeFile(path, stripTypeScriptTypes(source));
+  return path;
+}
+
 export interface WebhookMeasure {
   rssMb: number;
   /** From spawning the process to its "listening" log line. */
   startMs: number;
   /** From spawning the process to the log line waited for (`until`), when one was. */
   untilMs?: number;
+  /** From spawning the process to the first admission that gave `rightAnswer`'s role, when one was asked. */
+  rightMs?: number;
+  /** The V8 heap in use, from the webhook's own /metrics. */
+  heapMb: number;
+  /**
+   * CPU time (user + system) the process had used by the first right answer (or by "listening"): the
+   * start-up's cost, which a busy machine stretches in wall time but does not change.
+   */
+  startCpuMs: number;
+}
+
+/** CPU time (user + system) a process has used so far, from /proc (Linux). */
+export function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) ", in clock ticks (100/s).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** An account whose role the webhook must give before it counts as started. */
+export interface RightAnswer {
+  ca: string;
+  namespace: string;
+  name: string;
+  role: string;
 }
 
 /**
@@ -58,7 +93,7 @@ export interface WebhookMeasure {
 export async function measureWebhook(
   kirsa: string[],
   args: string[],
-  options: { settleMs: number; until?: string },
+  options: { settleMs: number; until?: string; rightAnswer?: RightAnswer },
 ): Promise<WebhookMeasure> {
   const started = performance.now();
   const webhook = await startWebhook(args, { kirsa });
@@ -69,10 +104,32 @@ export async function measureWebhook(
       await webhook.waitForLog((line) => line.msg === options.until, 120_000);
       untilMs = performance.now() - started;
     }
+    let rightMs: number | undefined;
+    const right = options.rightAnswer;
+    if (right !== undefined) {
+      // Polled as fast as it answers: a pod created at that moment would get this answer.
+      for (;;) {
+        const answer = await admittedRole(webhook, right.ca, right.namespace, right.name).catch(
+          () => undefined,
+        );
+        if (answer?.role === right.role) break;
+        if (performance.now() - started > 120_000) throw new Error('no right answer within 120 s');
+      }
+      rightMs = performance.now() - started;
+    }
+    const startCpuMs = processCpuMs(webhook.child.pid!);
     await new Promise((resolve) => setTimeout(resolve, options.settleMs));
     const metrics = (await httpGet(webhook.metricsPort, '/metrics')).body;
     const rssMb = (metricValue(metrics, 'process_resident_memory_bytes') ?? Number.NaN) / 2 ** 20;
-    return untilMs === undefined ? { rssMb, startMs } : { rssMb, startMs, untilMs };
+    const heapMb = (metricValue(metrics, 'nodejs_heap_size_used_bytes') ?? Number.NaN) / 2 ** 20;
+    return {
+      rssMb,
+      heapMb,
+      startMs,
+      startCpuMs,
+      ...(untilMs !== undefined ? { untilMs } : {}),
+      ...(rightMs !== undefined ? { rightMs } : {}),
+    };
   } finally {
     await webhook.stop('SIGKILL');
   }
