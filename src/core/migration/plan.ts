@@ -294,8 +294,14 @@ export function buildMigrationPlan(inventory: Inventory, options: PlanOptions): 
       return workload;
     }
     if (!inventory.roles[arn]) {
-      workload.blocked = `role ${arn} does not exist in IAM`;
-      find('blocker', 'role-missing', subject, workload.blocked, 'create the role or fix the annotation');
+      workload.blocked = `role ${arn} cannot be read: it does not exist, or it is in an account other than the credentials' (GetRole looks in their own)`;
+      find(
+        'blocker',
+        'role-missing',
+        subject,
+        workload.blocked,
+        'fix the annotation; a role in another account is left for you to migrate by hand (kirsa role create with its credentials)',
+      );
       return workload;
     }
     if (identity.externalId)
