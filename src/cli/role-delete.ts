@@ -132,7 +132,7 @@ const DELETE_PHASES: Array<Phase<DeleteContext>> = [
       return {
         status: 'unchanged',
         detail:
-          plan.removedSubjects.length === 0 && !plan.keptBecause?.startsWith('nothing else')
+          plan.removedSubjects.length === 0 && !plan.stillTrusted
             ? `${context.role.arn} does not trust ${context.request.serviceAccounts.map((ref) => `${ref.namespace}/${ref.name}`).join(', ')} from ${context.request.providerArns.join(', ')}`
             : `kept: ${plan.keptBecause}`,
       };

@@ -65,7 +65,14 @@ describe('what role delete takes away', () => {
       const plan = planRoleTeardown(role([PROVIDER], overrides), request);
       assert.deepEqual(
         { ...plan, keptBecause: undefined },
-        { removedSubjects: [], detach: [], deleteInline: [], deleteRole: false, keptBecause: undefined },
+        {
+          removedSubjects: [],
+          detach: [],
+          deleteInline: [],
+          deleteRole: false,
+          stillTrusted: true,
+          keptBecause: undefined,
+        },
       );
       assert.match(plan.keptBecause!, reason);
       assert.match(plan.keptBecause!, /--force deletes it/);

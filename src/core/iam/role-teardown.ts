@@ -35,6 +35,8 @@ export interface TeardownPlan {
   deleteRole: boolean;
   /** Why the role (and what is on it) stays, when it does. */
   keptBecause?: string;
+  /** The role still trusts the request, because it cannot go and cannot be left without trust. */
+  stillTrusted?: true;
 }
 
 export function planRoleTeardown(
@@ -78,6 +80,7 @@ export function planRoleTeardown(
       detach: [],
       deleteInline: [],
       deleteRole: false,
+      stillTrusted: true,
       keptBecause: `nothing else trusts the role, but ${blockers.join(', and ')}; IAM keeps no role without trust, so it stays as it is (--force deletes it)`,
     };
   return {
