@@ -101,6 +101,11 @@ export const ERROR_CATALOGUE = {
     meaning:
       'a role setting (--path, --tag, --max-session-duration, --permissions-boundary, --description) breaks IAM rules',
   },
+  POLICY_NOT_TRUST: {
+    category: 'INPUT_INVALID',
+    meaning:
+      'explain was given a permissions policy (no statement names a Principal) where a trust policy belongs',
+  },
   PROVIDER_IN_USE: {
     category: 'ALREADY_EXISTS',
     meaning:
@@ -110,6 +115,22 @@ export const ERROR_CATALOGUE = {
     category: 'USAGE',
     meaning:
       '-o names no IaC format kirsa writes, or the output needs a value only AWS could tell (the account)',
+  },
+
+  // The issuer folder (src/issuer/store.ts).
+  ISSUER_DIR_INVALID: {
+    category: 'USAGE',
+    meaning: '--dir names a folder that holds no kirsa issuer (run kirsa issuer init first)',
+  },
+
+  // Manifests given to kirsa mutate (src/cli/read-documents.ts).
+  MANIFEST_NO_KIND: {
+    category: 'INPUT_INVALID',
+    meaning: 'a document has no kind (often a stray --- that split one object in two)',
+  },
+  MANIFEST_EMPTY: {
+    category: 'INPUT_INVALID',
+    meaning: 'the manifest file holds no Kubernetes object at all',
   },
 
   // The issuer's S3 bucket (src/core/oidc/issuer-url.ts).
@@ -134,7 +155,14 @@ export const ERROR_CATALOGUE = {
   },
   KUBE_CONFLICT: { category: 'ALREADY_EXISTS', meaning: 'the API server reports a conflict (409)' },
   KUBE_REJECTED: { category: 'INPUT_INVALID', meaning: 'the API server rejected the object (400 or 422)' },
-  KUBE_UNREACHABLE: { category: 'UNREACHABLE', meaning: 'the API server did not answer' },
+  KUBE_UNREACHABLE: {
+    category: 'UNREACHABLE',
+    meaning: 'the API server did not answer (the message names its URL and why: refused, DNS, TLS)',
+  },
+  KUBECONFIG_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    meaning: 'no kubeconfig: no --kubeconfig, KUBECONFIG unset, ~/.kube/config missing, not in a cluster',
+  },
 
   // An issuer's discovery document and JWKS, read as STS reads them (src/issuer/https.ts).
   ISSUER_UNREACHABLE: {

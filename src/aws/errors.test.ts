@@ -77,7 +77,7 @@ describe('one AWS error mapper, by name and status', () => {
     assert.equal(mapped.code, 'AWS_UNREACHABLE');
     assert.equal(mapped.category, 'UNREACHABLE');
     assert.equal(mapped.exitCode, 1);
-    assert.match(mapped.message, /^GetRole app: AWS did not answer: /);
+    assert.match(mapped.message, /^GetRole app: cannot reach AWS: connection refused \(ECONNREFUSED\)/);
     assert.match(mapped.hint ?? '', /--endpoint-url/);
   });
 

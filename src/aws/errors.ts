@@ -3,6 +3,7 @@
 // differs between AWS, moto and S3-compatible stores, and between SDK versions.
 
 import { KirsaError, type KirsaErrorCode } from '../errors.ts';
+import { networkFailure } from '../io/network-failure.ts';
 
 /** Endpoint settings every AWS client of kirsa's takes. */
 export interface AwsClientOptions {
@@ -56,7 +57,7 @@ export function awsErrorCode(error: unknown): KirsaErrorCode {
   if (NOT_FOUND.has(name) || status === 404) return 'AWS_NOT_FOUND';
   if (LIMIT_EXCEEDED.has(name)) return 'AWS_LIMIT_EXCEEDED';
   if (REJECTED_INPUT.has(name) || status === 400) return 'AWS_REJECTED_INPUT';
-  if (NETWORK.has(name)) return 'AWS_UNREACHABLE';
+  if (NETWORK.has(name) || networkFailure(error)) return 'AWS_UNREACHABLE';
   return 'AWS_FAILED';
 }
 
@@ -67,7 +68,7 @@ const DEFAULT_HINTS: Partial<Record<KirsaErrorCode, string>> = {
   AWS_ACCESS_DENIED: 'the credentials in use need this permission',
   AWS_NOT_FOUND: 'check the name, the region and the account',
   AWS_LIMIT_EXCEEDED: 'ask for a raised quota, or split the work (fewer service accounts per role)',
-  AWS_UNREACHABLE: 'check the network path to AWS and --endpoint-url',
+  AWS_UNREACHABLE: 'check this machine reaches AWS (network, DNS, proxy: HTTPS_PROXY) and any --endpoint-url',
 };
 
 /**
@@ -89,7 +90,7 @@ export function awsError(
       AWS_NOT_FOUND: `${doing}: not found`,
       AWS_LIMIT_EXCEEDED: `${doing}: over an AWS limit: ${detail}`,
       AWS_REJECTED_INPUT: `${doing}: AWS rejected it: ${detail}`,
-      AWS_UNREACHABLE: `${doing}: AWS did not answer: ${detail}`,
+      AWS_UNREACHABLE: `${doing}: cannot reach AWS: ${networkFailure(error)?.reason ?? detail}`,
     }[code as string] ?? `${doing}: ${name || 'error'}: ${detail}`;
   const hint = hints[code] ?? DEFAULT_HINTS[code];
   return new KirsaError(code, message, { cause: error, ...(hint ? { hint } : {}) });

@@ -16,6 +16,7 @@ import { issuerHostPath, parseProviderArn } from '../core/iam/arn.ts';
 import { checkProviderInput } from '../core/iam/oidc-provider.ts';
 import { KirsaError } from '../errors.ts';
 import { type AwsClientOptions, awsError } from './errors.ts';
+import { iamRegion } from './region.ts';
 
 export interface OidcProvider {
   arn: string;
@@ -34,7 +35,7 @@ export interface IamPort {
 
 export function iamPortFor(options: AwsClientOptions): IamPort {
   const client = new IAMClient({
-    ...(options.region ? { region: options.region } : {}),
+    region: iamRegion(options),
     ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
   });
   const call = async <T>(what: string, send: () => Promise<T>): Promise<T> => {

@@ -3,11 +3,11 @@
 // the verbs see NOT_FOUND / PERMISSION / UNREACHABLE / INPUT_INVALID and a hint.
 
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { IAM_DEFAULT_REGION } from '../consts.ts';
 import { issuerHostPath } from '../core/iam/arn.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import { KirsaError } from '../errors.ts';
 import { awsError, awsErrorCode } from './errors.ts';
+import { iamRegion } from './region.ts';
 
 export interface RoleRecord {
   name: string;
@@ -93,7 +93,7 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
     (connection ??= import('@aws-sdk/client-iam').then((sdk) => ({
       sdk,
       client: new sdk.IAMClient({
-        region: options.region ?? process.env.AWS_REGION ?? IAM_DEFAULT_REGION,
+        region: iamRegion(options),
         ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
         maxAttempts: 3,
       }),
@@ -319,7 +319,7 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
 export async function callerAccountId(options: IamOptions = {}): Promise<string> {
   const sdk = await import('@aws-sdk/client-sts');
   const client = new sdk.STSClient({
-    region: options.region ?? process.env.AWS_REGION ?? IAM_DEFAULT_REGION,
+    region: iamRegion(options),
     ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
   });
   try {

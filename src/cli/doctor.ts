@@ -1,7 +1,8 @@
 // `kirsa doctor pod NAME` and `kirsa doctor serviceaccount NAME`: the ordered checklist from a pod's spec to
 // the role's trust policy, each line pass / fail / skip with the reason and the fix. Without AWS credentials
 // (or with --no-aws) the cluster and issuer checks still run and the AWS ones say they were skipped.
-// Exit 0 when nothing failed, 1 otherwise.
+// Exit 0 when every check ran and passed, 1 when one failed, 3 when nothing failed but the AWS checks were
+// skipped (so the result is not read as healthy); docs/troubleshooting.md and docs/cli-json.md say so too.
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -11,6 +12,7 @@ import { type CheckResult, formatChecks, runChecks } from '../doctor/checks.ts';
 import { type DoctorDependencies, gatherFacts, httpsJsonFetcher } from '../doctor/gather.ts';
 import { KirsaError } from '../errors.ts';
 import { createClusterReader, loadKubeConfig } from '../kube/client.ts';
+import { printJson } from './flags.ts';
 
 interface DoctorFlags {
   namespace: string;
@@ -112,7 +114,30 @@ async function runDoctor(kind: 'pod' | 'serviceaccount', name: string, flags: Do
     dependencies,
   );
   const results: CheckResult[] = runChecks(facts);
-  if (flags.output === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-  else process.stdout.write(`kirsa doctor ${kind} ${flags.namespace}/${name}\n\n${formatChecks(results)}`);
-  if (results.some((result) => result.status === 'fail')) process.exitCode = 1;
+  const awsSkipped = 'unavailable' in dependencies.iam ? dependencies.iam.unavailable : undefined;
+  const count = (status: CheckResult['status']) =>
+    results.filter((result) => result.status === status).length;
+  // Healthy only when every link was checked: without AWS the role and its trust are unverified.
+  const verdict = count('fail') > 0 ? 'failed' : awsSkipped ? 'incomplete' : 'healthy';
+  if (flags.output === 'json') {
+    printJson({
+      subject: { kind, namespace: flags.namespace, name },
+      verdict,
+      passed: count('pass'),
+      failed: count('fail'),
+      skipped: count('skip'),
+      aws: awsSkipped ? { checked: false, reason: awsSkipped } : { checked: true },
+      checks: results,
+    });
+  } else {
+    process.stdout.write(`kirsa doctor ${kind} ${flags.namespace}/${name}\n\n${formatChecks(results)}`);
+    if (verdict === 'incomplete')
+      process.stdout.write(
+        `INCOMPLETE: the AWS checks did not run (${awsSkipped}); the role and its trust policy are unverified (exit ${DOCTOR_EXIT.incomplete})\n`,
+      );
+  }
+  process.exitCode = DOCTOR_EXIT[verdict];
 }
+
+/** 0: every link checked and passed; 1: a check failed; 3: nothing failed, but the AWS checks did not run. */
+const DOCTOR_EXIT = { healthy: 0, failed: 1, incomplete: 3 } as const;

@@ -21,7 +21,7 @@ import {
   type WebIdentityClaims,
 } from '../core/iam/policy-evaluate.ts';
 import { formatEvaluation } from '../core/iam/policy-explain.ts';
-import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
+import { namesNoPrincipal, type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import { parseServiceAccountRef, serviceAccountSubject } from '../core/iam/trust-policy.ts';
 import { issuerUrlProblems } from '../core/oidc/issuer-url.ts';
 import { tokenChecks } from '../core/sts/token-checks.ts';
@@ -196,6 +196,14 @@ async function runExplain(flags: ExplainFlags): Promise<void> {
   } else {
     policy = parsePolicyDocument(await readInputText(flags.policyFile!, 'policy'));
     source = `file ${flags.policyFile}`;
+    if (namesNoPrincipal(policy))
+      throw new KirsaError(
+        'POLICY_NOT_TRUST',
+        `${flags.policyFile} is a permissions policy (no statement names a Principal), not a role's trust policy`,
+        {
+          hint: 'explain judges who may assume a role: give the trust policy (aws iam get-role --query Role.AssumeRolePolicyDocument), or --role-arn',
+        },
+      );
   }
   const principal = resolveProvider(flags, policy, facts.hostPath, facts.notes);
   const evaluation = evaluateTrustPolicy(policy, { principalFederated: principal, context: facts.context });

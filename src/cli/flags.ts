@@ -63,3 +63,23 @@ export function parseDurationFlag(name: string): (text: string) => number {
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
+
+/** `-o text|json` on the verbs that print a result; the JSON shapes are in docs/cli-json.md. */
+export const OUTPUT_OPTION = [
+  '-o, --output <format>',
+  'text, or json for scripts (docs/cli-json.md)',
+  'text',
+] as const;
+
+export function checkOutput(text: string): 'text' | 'json' {
+  if (text !== 'text' && text !== 'json')
+    throw new KirsaError('USAGE', `-o takes text or json, not "${text}"`, {
+      hint: 'write -o json, or leave -o out',
+    });
+  return text;
+}
+
+/** A verb's result as -o json prints it: one indented JSON document on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

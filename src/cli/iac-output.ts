@@ -22,7 +22,7 @@ export interface IacOutput {
 export const IAC_OPTIONS = {
   output: [
     '-o, --output <format>',
-    'write terraform (*.tf.json) or cloudformation (JSON) instead of calling AWS',
+    'json: call AWS and print the result as JSON (docs/cli-json.md); terraform (*.tf.json) or cloudformation: write IaC instead of calling AWS',
   ],
   outputDir: [
     '--output-dir <dir>',

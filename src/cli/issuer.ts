@@ -43,9 +43,16 @@ import {
 } from '../issuer/store.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { verifyIssuer } from '../issuer/verify.ts';
-import { collect, parseIntegerFlag } from './flags.ts';
+import { checkOutput, collect, OUTPUT_OPTION, parseIntegerFlag, printJson } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
-import { addPhaseOptions, type Phase, runPhases } from './phases.ts';
+import {
+  addPhaseOptions,
+  collectPhases,
+  finishVerb,
+  type Phase,
+  type PhaseJson,
+  runPhases,
+} from './phases.ts';
 
 // --- Shared helpers ----------------------------------------------------------------------------------------
 
@@ -175,8 +182,29 @@ async function runRotate(flags: RotateFlags): Promise<void> {
   say('then kirsa issuer rotate --promote.');
 }
 
-async function runStatus(flags: { dir: string; maxTokenLifetime: number }): Promise<void> {
+async function runStatus(flags: { dir: string; maxTokenLifetime: number; output: string }): Promise<void> {
   const { state } = await loadIssuer(flags.dir);
+  if (checkOutput(flags.output) === 'json') {
+    const now = new Date();
+    printJson({
+      issuer: state.issuer,
+      jwksPath: state.jwksPath,
+      legacyEmptyKid: state.legacyEmptyKid ?? false,
+      published: publishedKeys(state).length,
+      keys: [...state.keys]
+        .sort((a, b) => b.generation - a.generation)
+        .map((key) => ({
+          ...key,
+          ...(key.stage === 'previous'
+            ? {
+                retirable: isRetirable(key, now, flags.maxTokenLifetime),
+                retirableAt: retirableAt(key, flags.maxTokenLifetime)?.toISOString() ?? null,
+              }
+            : {}),
+        })),
+    });
+    return;
+  }
   say(`issuer  ${state.issuer}`);
   say(`jwks    ${state.jwksPath}${state.legacyEmptyKid ? ' (with empty-kid twins)' : ''}`);
   say('gen  stage     kid                                          when');
@@ -382,7 +410,8 @@ async function runPublish(flags: PublishFlags): Promise<void> {
     { key: aws.objectKey(prefix, DISCOVERY_PATH), body: source.discovery },
     { key: aws.objectKey(prefix, source.jwksPath), body: source.jwks },
   ];
-  if (flags.output !== undefined) {
+  const json = flags.output === 'json';
+  if (flags.output !== undefined && !json) {
     // The same keys and statement the API mode uses, written as code instead of sent.
     const format = checkIacFormat(flags.output);
     if (flags.hosting === 'cloudfront')
@@ -420,16 +449,29 @@ async function runPublish(flags: PublishFlags): Promise<void> {
       await port.listDistributions(),
     );
   }
+  const phases: PhaseJson[] = [];
   await runPhases(
     PUBLISH_PHASES,
     { flags, issuerUrl: source.issuerUrl, ca, objects, s3, aws, ...(distribution ? { distribution } : {}) },
     {
       skip: flags.skipPhases ?? [],
-      report: (phase, outcome) => {
-        for (const line of outcome.lines ?? [`${outcome.status}: ${phase.name} (${outcome.detail})`])
-          say(line);
-      },
+      report: json
+        ? collectPhases(phases)
+        : (phase, outcome) => {
+            for (const line of outcome.lines ?? [`${outcome.status}: ${phase.name} (${outcome.detail})`])
+              say(line);
+          },
     },
+  );
+  finishVerb(
+    json,
+    {
+      issuer: source.issuerUrl,
+      bucket: flags.bucket,
+      objects: objects.map((object) => `s3://${flags.bucket}/${object.key}`),
+      phases,
+    },
+    [`kirsa provider create --issuer-url ${source.issuerUrl}`],
   );
 }
 
@@ -504,8 +546,9 @@ async function runCronJob(flags: CronJobFlags): Promise<void> {
 
 async function runVerify(
   url: string,
-  flags: { token?: string; audience: string[]; caFile: string[] },
+  flags: { token?: string; audience: string[]; caFile: string[]; output: string },
 ): Promise<void> {
+  const json = checkOutput(flags.output) === 'json';
   const token = flags.token === undefined ? undefined : await readInputText(flags.token, 'token');
   const report = await verifyIssuer({
     issuer: url,
@@ -514,12 +557,18 @@ async function runVerify(
     ca: await trustedCertificates(flags.caFile),
     now: new Date(),
   });
-  for (const line of checkLines(report.checks)) say(line);
   const failure = checksFailure(
     report.checks,
     `verify ${url}`,
     'fix the failed checks above; STS would refuse tokens from this issuer',
   );
+  if (json) {
+    // The checks on stdout even when some failed; the failure itself is the JSON error on stderr.
+    printJson({ issuer: url, ok: failure === undefined, token: token !== undefined, checks: report.checks });
+    if (failure) throw failure;
+    return;
+  }
+  for (const line of checkLines(report.checks)) say(line);
   if (failure) throw failure;
   say(`${url}: STS can use this issuer${token === undefined ? '' : ' and accept this token'}`);
 }
@@ -644,8 +693,9 @@ export function registerIssuer(program: Command): void {
     issuer
       .command('status')
       .description('show the keys and their stage')
-      .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR),
-  ).action((flags: { dir: string; maxTokenLifetime: number }) => runStatus(flags));
+      .option('--dir <dir>', 'issuer folder', DEFAULT_ISSUER_DIR)
+      .option(...OUTPUT_OPTION),
+  ).action((flags: { dir: string; maxTokenLifetime: number; output: string }) => runStatus(flags));
 
   const publish = issuer
     .command('publish')
@@ -722,7 +772,8 @@ export function registerIssuer(program: Command): void {
       collect,
       [],
     )
-    .action((url: string, flags: { token?: string; audience: string[]; caFile: string[] }) =>
+    .option(...OUTPUT_OPTION)
+    .action((url: string, flags: { token?: string; audience: string[]; caFile: string[]; output: string }) =>
       runVerify(url, flags),
     );
 

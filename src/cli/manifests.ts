@@ -12,6 +12,7 @@ import {
 } from '../install/manifests.ts';
 import { readInputText } from '../io/read-input.ts';
 import { parseBooleanFlag, parseIntegerFlag } from './flags.ts';
+import { finishVerb } from './phases.ts';
 
 interface ManifestsFlags {
   namespace: string;
@@ -124,5 +125,9 @@ export function registerManifests(program: Command): void {
         (manifest) => flags.createNamespace || manifest.kind !== 'Namespace',
       );
       process.stdout.write(manifests.map((manifest) => stringify(manifest, { lineWidth: 0 })).join('---\n'));
+      // On stderr: the YAML on stdout goes to kubectl apply, and this line stays on the terminal.
+      finishVerb(false, {}, [
+        'kirsa role create -n <namespace> --service-account <name> --provider-arn <provider ARN> --policy-arn <policy ARN>',
+      ]);
     });
 }

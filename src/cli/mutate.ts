@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { DEFAULT_NAMESPACE } from '../consts.ts';
 import { decidePod, serviceAccountOf } from '../core/admission/process.ts';
+import { checkRoleArn } from '../core/iam/arn.ts';
 import {
   EMPTY_MAPPING,
   type IdentityMapping,
@@ -93,7 +94,13 @@ async function runMutate(flags: MutateFlags): Promise<void> {
       },
     );
   }
+  // A bad flag is bad input (exit 2), found before any file is read.
+  if (flags.roleArn !== undefined) checkRoleArn(flags.roleArn);
   const objects = await readManifests(flags.file);
+  if (objects.length === 0)
+    throw new KirsaError('MANIFEST_EMPTY', `${flags.file} holds no Kubernetes object`, {
+      hint: 'give a file with a Pod or a workload (Deployment, Job, ...)',
+    });
   const serviceAccounts = new Map<string, ServiceAccountView>();
   const sources = [...(await Promise.all(flags.serviceAccount.map(readManifests))).flat(), ...objects];
   for (const object of sources) {
@@ -161,16 +168,15 @@ async function runMutate(flags: MutateFlags): Promise<void> {
   }
 
   if (flags.output === 'patch') {
-    const mutated = results.filter((result) => locatePod(result.object));
-    const printed =
-      mutated.length === 1
-        ? mutated[0]!.patch
-        : mutated.map(({ object, patch }) => ({
-            kind: object.kind,
-            name: object.metadata?.name,
-            namespace: object.metadata?.namespace ?? flags.namespace,
-            patch,
-          }));
+    // Always a list, one entry per Pod or workload, whatever their number: a script reads one shape.
+    const printed = results
+      .filter((result) => locatePod(result.object))
+      .map(({ object, patch }) => ({
+        kind: object.kind,
+        name: object.metadata?.name ?? null,
+        namespace: object.metadata?.namespace ?? flags.namespace,
+        patch,
+      }));
     process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
     return;
   }

@@ -6,6 +6,7 @@
 
 import type { Command } from 'commander';
 import { KirsaError } from '../errors.ts';
+import { printJson } from './flags.ts';
 
 /** What a phase did. "unchanged" is what every phase of a rerun should say. */
 export interface PhaseOutcome {
@@ -103,4 +104,40 @@ export function addPhaseOptions(command: Command, phases: ReadonlyArray<Phase<ne
       },
     )
     .addHelpText('after', `\n${phasesHelp(phases)}`);
+}
+
+/** One phase as `-o json` prints it (docs/cli-json.md). */
+export interface PhaseJson {
+  name: string;
+  status: PhaseOutcome['status'];
+  detail: string;
+  lines: readonly string[];
+}
+
+/** A report function for -o json: it collects each phase's outcome for finishVerb instead of printing. */
+export function collectPhases(into: PhaseJson[]): (phase: { name: string }, outcome: PhaseOutcome) => void {
+  return (phase, outcome) =>
+    into.push({
+      name: phase.name,
+      status: outcome.status,
+      detail: outcome.detail,
+      lines: outcome.lines ?? [],
+    });
+}
+
+/**
+ * The end of every verb that changes something: with -o json, one JSON object on stdout (the verb's result
+ * fields, its phases, and the next commands); else the `next:` lines, on stderr so that stdout stays the
+ * verb's output for scripts and pipes (an ARN, manifests). `next` holds whole command lines to run.
+ */
+export function finishVerb(
+  json: boolean,
+  result: { phases?: PhaseJson[]; [field: string]: unknown },
+  next: readonly string[],
+): void {
+  if (json) {
+    printJson({ ...result, next });
+    return;
+  }
+  for (const line of next) process.stderr.write(`next: ${line}\n`);
 }

@@ -18,7 +18,16 @@ import { trustedCertificates } from '../issuer/https.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { collect } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
-import { addPhaseOptions, type Phase, type PhaseOutcome, runPhases, SKIPPED_BY_FLAG } from './phases.ts';
+import {
+  addPhaseOptions,
+  collectPhases,
+  finishVerb,
+  type Phase,
+  type PhaseJson,
+  type PhaseOutcome,
+  runPhases,
+  SKIPPED_BY_FLAG,
+} from './phases.ts';
 
 interface ProviderFlags {
   issuerUrl: string;
@@ -162,6 +171,27 @@ function report(phase: { name: string }, outcome: PhaseOutcome): void {
   );
 }
 
+/** After the provider: the role for a service account, trusting it (the README's step 4). */
+function nextAfterProvider(arn: string | undefined): string[] {
+  return arn === undefined
+    ? []
+    : [
+        `kirsa role create -n <namespace> --service-account <name> --provider-arn ${arn} --policy-arn <policy ARN>`,
+      ];
+}
+
+/** -o json: the provider's ARN, the phase, and the next command, as docs/cli-json.md describes. */
+async function createProviderJson(flags: ProviderFlags): Promise<void> {
+  const phases: PhaseJson[] = [];
+  const outcomes = await runPhases(
+    PROVIDER_PHASES,
+    { flags, audiences: [], thumbprints: [] },
+    { skip: flags.skipPhases ?? [], report: collectPhases(phases) },
+  );
+  const arn = outcomes[0]?.lines?.[0] ?? null;
+  finishVerb(true, { arn, issuerUrl: flags.issuerUrl, phases }, nextAfterProvider(arn ?? undefined));
+}
+
 export function registerProvider(program: Command): void {
   const provider = program
     .command('provider')
@@ -184,12 +214,16 @@ export function registerProvider(program: Command): void {
       collect,
       [],
     )
-    .option('--region <region>', 'AWS region for the IAM client (default: the SDK chain)')
+    .option(
+      '--region <region>',
+      'AWS region for the IAM client (default: AWS_REGION, else us-east-1: IAM is global)',
+    )
     .option('--endpoint-url <url>', 'another IAM endpoint, e.g. a test server')
     .option('--ca-file <file>', 'extra trusted CA (PEM) for --thumbprint auto (repeatable)', collect, [])
     .option(...IAC_OPTIONS.output)
     .option(...IAC_OPTIONS.outputDir);
   addPhaseOptions(create, PROVIDER_PHASES).action(async (flags: ProviderFlags) => {
+    if (flags.output === 'json') return createProviderJson(flags);
     if (flags.output !== undefined) {
       // The same checks and inputs as the API mode (its validation), rendered instead of sent.
       const format = checkIacFormat(flags.output);
@@ -205,18 +239,22 @@ export function registerProvider(program: Command): void {
       });
       return;
     }
-    await runPhases(
+    const outcomes = await runPhases(
       PROVIDER_PHASES,
       { flags, audiences: [], thumbprints: [] },
       { skip: flags.skipPhases ?? [], report },
     );
+    finishVerb(false, {}, nextAfterProvider(outcomes[0]?.lines?.[0]));
   });
   const remove = provider
     .command('delete')
     .description('delete the IAM OIDC provider of an issuer; refused while roles trust it (idempotent)')
     .requiredOption('--issuer-url <url>', 'the issuer URL the provider was created for')
     .option('--force', 'delete it even while roles trust it (their pods then get no credentials)')
-    .option('--region <region>', 'AWS region for the IAM client (default: the SDK chain)')
+    .option(
+      '--region <region>',
+      'AWS region for the IAM client (default: AWS_REGION, else us-east-1: IAM is global)',
+    )
     .option('--endpoint-url <url>', 'another IAM endpoint, e.g. a test server');
   addPhaseOptions(remove, PROVIDER_DELETE_PHASES).action(async (flags: ProviderDeleteFlags) => {
     await runPhases(

@@ -55,6 +55,12 @@ export function parseManifests(text: string, source: string): KubeObject[] {
       );
     }
     const object = value as KubeObject;
+    if (typeof object.kind !== 'string' || object.kind === '') {
+      const line = document.contents?.range ? lineOf(text, document.contents.range[0]) : 1;
+      throw new KirsaError('MANIFEST_NO_KIND', `${source}:${line}: this document has no kind`, {
+        hint: 'a stray --- splits one object in two: remove it, or give the document its apiVersion and kind',
+      });
+    }
     if (object.kind === 'List' && Array.isArray(object.items))
       objects.push(...(object.items as KubeObject[]));
     else objects.push(object);

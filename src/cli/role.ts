@@ -42,7 +42,15 @@ import { KirsaError } from '../errors.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
 import { collect, parseIntegerFlag } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
-import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
+import {
+  addPhaseOptions,
+  checkSkipPhases,
+  collectPhases,
+  finishVerb,
+  type Phase,
+  type PhaseJson,
+  runPhases,
+} from './phases.ts';
 import { registerRoleDelete } from './role-delete.ts';
 import { addTrustFlags, type TrustFlags, trustRequestFromFlags, withCallerAccount } from './trust-policy.ts';
 
@@ -293,12 +301,7 @@ const PHASES: Array<Phase<RoleContext>> = [
         context.serviceAccountPlans = [];
         return;
       }
-      context.serviceAccounts ??= await createServiceAccountStore(
-        await loadKubeConfig({
-          ...(context.flags.kubeconfig ? { kubeconfig: context.flags.kubeconfig } : {}),
-          ...(context.flags.context ? { context: context.flags.context } : {}),
-        }),
-      );
+      context.serviceAccounts ??= await serviceAccountStoreFor(context.flags);
       const wanted = annotationsFor(context);
       const roleKey = `${context.flags.annotationPrefix}/${ANNOTATION.roleArn}`;
       context.serviceAccountPlans = [];
@@ -396,7 +399,8 @@ export async function runRoleCreate(
 ): Promise<void> {
   const skipPhases = flags.skipPhases ?? [];
   checkSkipPhases(PHASES, skipPhases);
-  if (flags.output !== undefined) return writeRoleIac(flags, checkIacFormat(flags.output));
+  const json = flags.output === 'json';
+  if (flags.output !== undefined && !json) return writeRoleIac(flags, checkIacFormat(flags.output));
   const resolvedFlags = await withCallerAccount(flags, dependencies.callerAccountId ?? callerAccountId);
   const request = trustRequestFromFlags(resolvedFlags);
   const roleName = roleNameFromFlags(flags, request.serviceAccounts[0]!);
@@ -421,6 +425,13 @@ export async function runRoleCreate(
     ...(dependencies.serviceAccounts ? { serviceAccounts: dependencies.serviceAccounts } : {}),
   };
   const selected = PHASES.filter((phase) => !skipPhases.includes(phase.name));
+  const wildcard = request.serviceAccounts.some(
+    (ref) => ref.namespace.includes('*') || ref.name.includes('*'),
+  );
+  if (!context.serviceAccounts && !wildcard && selected.some((phase) => phase.name === 'service-account')) {
+    // The kubeconfig is local: a missing one is said before anything is asked of AWS.
+    context.serviceAccounts = await serviceAccountStoreFor(flags);
+  }
   if (skipPhases.includes('role') && selected.length > 0) {
     // Later phases still need the role's ARN and policies: read them, and refuse if there is no role.
     context.existingRole = await context.iam.getRole(roleName);
@@ -430,11 +441,37 @@ export async function runRoleCreate(
       });
   }
   const width = Math.max(...PHASES.map((phase) => phase.name.length));
+  const phases: PhaseJson[] = [];
   await runPhases(PHASES, context, {
     skip: skipPhases,
-    report: (phase, outcome) =>
-      process.stdout.write(`${phase.name.padEnd(width)}  ${outcome.status.padEnd(9)}  ${outcome.detail}\n`),
+    report: json
+      ? collectPhases(phases)
+      : (phase, outcome) =>
+          process.stdout.write(
+            `${phase.name.padEnd(width)}  ${outcome.status.padEnd(9)}  ${outcome.detail}\n`,
+          ),
   });
+  const accounts = request.serviceAccounts.filter((account) => !account.name.includes('*'));
+  finishVerb(
+    json,
+    {
+      roleName,
+      roleArn: roleArnOf(context),
+      serviceAccounts: request.serviceAccounts.map((account) => `${account.namespace}/${account.name}`),
+      phases,
+    },
+    // Pods pick the role up when they are created: check the account before starting (or restarting) them.
+    accounts.map((account) => `kirsa doctor serviceaccount ${account.name} -n ${account.namespace}`),
+  );
+}
+
+async function serviceAccountStoreFor(flags: RoleCreateFlags): Promise<ServiceAccountStore> {
+  return createServiceAccountStore(
+    await loadKubeConfig({
+      ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+      ...(flags.context ? { context: flags.context } : {}),
+    }),
+  );
 }
 
 /** The --inline-policy file's text, checked to be a policy document. */

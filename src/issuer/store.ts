@@ -177,9 +177,13 @@ export async function loadIssuer(dir: string): Promise<LoadedIssuer> {
     text = await readFile(statePath, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new KirsaError('NOT_FOUND', `${dir} holds no kirsa issuer (${ISSUER_FILES.state} is missing)`, {
-        hint: 'run kirsa issuer init --issuer-url https://... --dir DIR first, or point --dir at its folder',
-      });
+      throw new KirsaError(
+        'ISSUER_DIR_INVALID',
+        `${dir} holds no kirsa issuer (${ISSUER_FILES.state} is missing)`,
+        {
+          hint: 'run kirsa issuer init --issuer-url https://... --dir DIR first, or point --dir at its folder',
+        },
+      );
     }
     throw new KirsaError('INPUT_UNREADABLE', `cannot read ${statePath}: ${(error as Error).message}`, {
       cause: error,

@@ -2,6 +2,9 @@
 // on @kubernetes/client-node. Access comes from --kubeconfig, else KUBECONFIG / ~/.kube/config, else the
 // in-cluster service account, as kubectl does. API failures become KirsaErrors by their HTTP status.
 
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type {
   KubeConfig,
   V1MutatingWebhookConfiguration,
@@ -14,6 +17,7 @@ import { DEFAULT_SERVICE_ACCOUNT } from '../consts.ts';
 import type { Container } from '../core/kube-types.ts';
 import type { InventoryServiceAccount, InventoryWorkload, MigrationKind } from '../core/migration/plan.ts';
 import { KirsaError } from '../errors.ts';
+import { networkFailure } from '../io/network-failure.ts';
 
 /** kirsa's name in managedFields, so `kubectl get -o yaml --show-managed-fields` says who wrote what. */
 const FIELD_MANAGER = 'kirsa';
@@ -34,6 +38,19 @@ export interface KubeAccess {
 export async function loadKubeConfig(access: KubeAccess = {}): Promise<KubeConfig> {
   const { KubeConfig } = await loadSdk();
   const config = new KubeConfig();
+  // With nothing to load, the client falls back to http://localhost:8080 and then fails with a message about
+  // TLS settings; kubectl's users expect to hear that there is no kubeconfig.
+  if (!access.kubeconfig && !process.env.KUBECONFIG && !existsSync(join(homedir(), '.kube', 'config'))) {
+    const inCluster =
+      process.env.KUBERNETES_SERVICE_HOST &&
+      existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
+    if (!inCluster)
+      throw new KirsaError(
+        'KUBECONFIG_NOT_FOUND',
+        'no kubeconfig found: KUBECONFIG unset, ~/.kube/config missing, not in a cluster',
+        { hint: 'pass --kubeconfig FILE or set KUBECONFIG, as for kubectl' },
+      );
+  }
   try {
     if (access.kubeconfig) config.loadFromFile(access.kubeconfig);
     else config.loadFromDefault();
@@ -67,8 +84,22 @@ function statusOf(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** Turns a client-node failure into a KirsaError naming what was being done. */
-export function kubeError(error: unknown, doing: string): KirsaError {
+/** The API server URL of the kubeconfig's current context, for messages. */
+function serverOf(config: KubeConfig): string | undefined {
+  return config.getCurrentCluster()?.server;
+}
+
+const UNREACHABLE_HINTS: Record<string, string> = {
+  refused: 'check the cluster is up and the server URL in the kubeconfig (kubectl cluster-info)',
+  dns: "check the server host name in the kubeconfig, and this machine's DNS and network",
+  tls: "check the kubeconfig's certificate-authority(-data) is the API server's CA, and the server name",
+};
+
+/**
+ * Turns a client-node failure into a KirsaError naming what was being done and, when the API server did not
+ * answer, its URL and why (refused, DNS, TLS, timeout).
+ */
+export function kubeError(error: unknown, doing: string, server?: string): KirsaError {
   const status = statusOf(error);
   const body = (error as { body?: unknown })?.body;
   let detail = (error as Error)?.message ?? String(error);
@@ -90,18 +121,25 @@ export function kubeError(error: unknown, doing: string): KirsaError {
     return new KirsaError('KUBE_REJECTED', `${doing}: the API server rejected it (${status}): ${detail}`, {
       cause: error,
     });
-  return new KirsaError('KUBE_UNREACHABLE', `${doing}: the API server did not answer: ${detail}`, {
-    cause: error,
-    hint: 'check the cluster is up and the kubeconfig points at it',
-  });
+  const network = networkFailure(error);
+  const at = server ? ` at ${server}` : '';
+  return new KirsaError(
+    'KUBE_UNREACHABLE',
+    `${doing}: cannot reach the API server${at}: ${network?.reason ?? detail}`,
+    {
+      cause: error,
+      hint:
+        UNREACHABLE_HINTS[network?.kind ?? ''] ?? 'check the cluster is up and the kubeconfig points at it',
+    },
+  );
 }
 
-async function orUndefined<T>(call: Promise<T>, doing: string): Promise<T | undefined> {
+async function orUndefined<T>(call: Promise<T>, doing: string, server?: string): Promise<T | undefined> {
   try {
     return await call;
   } catch (error) {
     if (statusOf(error) === 404) return undefined;
-    throw kubeError(error, doing);
+    throw kubeError(error, doing, server);
   }
 }
 
@@ -122,6 +160,7 @@ export interface ServiceAccountStore {
 }
 
 export async function createServiceAccountStore(config: KubeConfig): Promise<ServiceAccountStore> {
+  const server = serverOf(config);
   const { CoreV1Api, PatchStrategy, setHeaderOptions } = await loadSdk();
   const core = config.makeApiClient(CoreV1Api);
   return {
@@ -129,6 +168,7 @@ export async function createServiceAccountStore(config: KubeConfig): Promise<Ser
       orUndefined(
         core.readNamespacedServiceAccount({ namespace, name }),
         `reading ServiceAccount ${namespace}/${name}`,
+        server,
       ),
     async create(namespace, name, annotations, labels) {
       try {
@@ -142,7 +182,7 @@ export async function createServiceAccountStore(config: KubeConfig): Promise<Ser
           },
         });
       } catch (error) {
-        const failure = kubeError(error, `creating ServiceAccount ${namespace}/${name}`);
+        const failure = kubeError(error, `creating ServiceAccount ${namespace}/${name}`, server);
         if (failure.code === 'KUBE_NOT_FOUND')
           throw new KirsaError('KUBE_NOT_FOUND', `namespace ${namespace} does not exist`, {
             hint: `create it first (kubectl create namespace ${namespace})`,
@@ -166,7 +206,7 @@ export async function createServiceAccountStore(config: KubeConfig): Promise<Ser
           setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
         );
       } catch (error) {
-        throw kubeError(error, `annotating ServiceAccount ${namespace}/${name}`);
+        throw kubeError(error, `annotating ServiceAccount ${namespace}/${name}`, server);
       }
     },
     async removeAnnotations(namespace, name, keys) {
@@ -183,7 +223,7 @@ export async function createServiceAccountStore(config: KubeConfig): Promise<Ser
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
       } catch (error) {
-        throw kubeError(error, `removing annotations from ServiceAccount ${namespace}/${name}`);
+        throw kubeError(error, `removing annotations from ServiceAccount ${namespace}/${name}`, server);
       }
     },
   };
@@ -216,6 +256,7 @@ export interface ClusterReader {
 }
 
 export async function createClusterReader(config: KubeConfig): Promise<ClusterReader> {
+  const server = serverOf(config);
   const { AdmissionregistrationV1Api, CoreV1Api, DiscoveryV1Api, VersionApi } = await loadSdk();
   const core = config.makeApiClient(CoreV1Api);
   const admission = config.makeApiClient(AdmissionregistrationV1Api);
@@ -223,26 +264,27 @@ export async function createClusterReader(config: KubeConfig): Promise<ClusterRe
   const version = config.makeApiClient(VersionApi);
   return {
     getPod: (namespace, name) =>
-      orUndefined(core.readNamespacedPod({ namespace, name }), `reading pod ${namespace}/${name}`),
+      orUndefined(core.readNamespacedPod({ namespace, name }), `reading pod ${namespace}/${name}`, server),
     getServiceAccount: (namespace, name) =>
       orUndefined(
         core.readNamespacedServiceAccount({ namespace, name }),
         `reading ServiceAccount ${namespace}/${name}`,
+        server,
       ),
-    getNamespace: (name) => orUndefined(core.readNamespace({ name }), `reading namespace ${name}`),
-    getNode: (name) => orUndefined(core.readNode({ name }), `reading node ${name}`),
+    getNamespace: (name) => orUndefined(core.readNamespace({ name }), `reading namespace ${name}`, server),
+    getNode: (name) => orUndefined(core.readNode({ name }), `reading node ${name}`, server),
     async listNodes() {
       try {
         return (await core.listNode()).items;
       } catch (error) {
-        throw kubeError(error, 'listing nodes');
+        throw kubeError(error, 'listing nodes', server);
       }
     },
     async listMutatingWebhooks() {
       try {
         return (await admission.listMutatingWebhookConfiguration()).items;
       } catch (error) {
-        throw kubeError(error, 'listing MutatingWebhookConfigurations');
+        throw kubeError(error, 'listing MutatingWebhookConfigurations', server);
       }
     },
     async readyEndpoints(namespace, service) {
@@ -257,7 +299,7 @@ export async function createClusterReader(config: KubeConfig): Promise<ClusterRe
       } catch (error) {
         const status = statusOf(error);
         if (status === 403 || status === 404) return undefined;
-        throw kubeError(error, `listing EndpointSlices of ${namespace}/${service}`);
+        throw kubeError(error, `listing EndpointSlices of ${namespace}/${service}`, server);
       }
     },
     async serverVersion() {
@@ -265,7 +307,7 @@ export async function createClusterReader(config: KubeConfig): Promise<ClusterRe
         const info = await version.getCode();
         return { major: info.major, minor: info.minor, gitVersion: info.gitVersion };
       } catch (error) {
-        throw kubeError(error, 'reading the server version');
+        throw kubeError(error, 'reading the server version', server);
       }
     },
     async requestToken(namespace, serviceAccount, audience, boundPod) {
@@ -290,7 +332,7 @@ export async function createClusterReader(config: KubeConfig): Promise<ClusterRe
           result.expirationTimestamp = answer.status.expirationTimestamp;
         return result;
       } catch (error) {
-        throw kubeError(error, `requesting a token for ${namespace}/${serviceAccount}`);
+        throw kubeError(error, `requesting a token for ${namespace}/${serviceAccount}`, server);
       }
     },
   };
@@ -321,18 +363,19 @@ function parsedJson(answer: unknown, what: string): unknown {
  * credentials (the system:service-account-issuer-discovery ClusterRole allows both).
  */
 export async function readClusterIssuer(config: KubeConfig): Promise<ClusterIssuerDocuments> {
+  const server = serverOf(config);
   const { OpenidApi, WellKnownApi } = await loadSdk();
   let discovery: unknown;
   let jwks: unknown;
   try {
     discovery = await config.makeApiClient(WellKnownApi).getServiceAccountIssuerOpenIDConfiguration();
   } catch (error) {
-    throw kubeError(error, 'reading /.well-known/openid-configuration');
+    throw kubeError(error, 'reading /.well-known/openid-configuration', server);
   }
   try {
     jwks = await config.makeApiClient(OpenidApi).getServiceAccountIssuerOpenIDKeyset();
   } catch (error) {
-    throw kubeError(error, 'reading /openid/v1/jwks');
+    throw kubeError(error, 'reading /openid/v1/jwks', server);
   }
   return { discovery: parsedJson(discovery, 'discovery document'), jwks: parsedJson(jwks, 'JWKS') };
 }

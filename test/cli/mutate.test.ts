@@ -208,7 +208,7 @@ describe('kirsa mutate', () => {
     assert.match(fromMapping.stderr, /key "broken" is not "namespace\/serviceaccount"; skipped/);
   });
 
-  test('conflicts and bad role ARNs are warnings on stderr, the pod is printed unchanged', async () => {
+  test('conflicts are warnings on stderr, the pod is printed unchanged; a bad --role-arn exits 2', async () => {
     const conflicted = `${POD}  volumes:\n    - name: aws-iam-token\n      hostPath: {path: /x}\n`;
     const run = await runKirsa([
       'mutate',
@@ -225,8 +225,11 @@ describe('kirsa mutate', () => {
       run.stderr,
       /Pod\/s3-echoer: warning: kirsa: the pod already has a volume "aws-iam-token" \(a hostPath volume\)/,
     );
+    // A flag is the user's own input: refused (exit 2), unlike a bad annotation the webhook would meet.
     const bad = await runKirsa(['mutate', '-f', file('pod4.yaml', POD), '--role-arn', 's3-echoer']);
-    assert.match(bad.stderr, /"s3-echoer" \(from --role-arn\) is not an IAM role ARN/);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^kirsa: "s3-echoer" is not an IAM role ARN/);
+    assert.equal(bad.stdout, '');
   });
 
   test('unreadable input exits 2 naming the file and line, with no stack', async () => {

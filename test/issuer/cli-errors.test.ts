@@ -202,8 +202,11 @@ describe('other verbs on bad input', () => {
       ['apiserver-config', '--for', 'flags', '--dir', empty],
     ]) {
       const result = await runKirsa(args);
-      assert.equal(result.code, 1, args.join(' '));
+      assert.equal(result.code, 2, args.join(' '));
       assertOneLineAndHint(result.stderr, /holds no kirsa issuer/, /kirsa issuer init/);
+      const json = await runKirsa([...args, '-o', 'json']);
+      if (args[0] === 'issuer' && args[1] === 'status')
+        assert.equal(JSON.parse(json.stderr).error.code, 'ISSUER_DIR_INVALID');
     }
     assert.deepEqual(await tree(empty), []);
   });

@@ -29,6 +29,16 @@ export interface PolicyDocument {
   Statement: PolicyStatement[];
 }
 
+/**
+ * A trust policy says who may assume the role, so its statements name a Principal; a permissions policy
+ * (what the role may do) names none. True when no statement names one: the document is not a trust policy.
+ */
+export function namesNoPrincipal(policy: PolicyDocument): boolean {
+  return policy.Statement.every(
+    (statement) => statement.Principal === undefined && statement.NotPrincipal === undefined,
+  );
+}
+
 // --- Parsing --------------------------------------------------------------------------------------------------
 
 /** Which policy a text is meant to be: the refusal's example differs (a trust policy names a Principal). */
