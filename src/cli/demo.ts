@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { runDemo } from '../demo/demo.ts';
-import { untilStopSignal } from '../io/signals.ts';
+import { onStopSignal } from '../io/signals.ts';
 
 export function registerDemo(program: Command): void {
   program
@@ -14,15 +14,19 @@ export function registerDemo(program: Command): void {
       'admit the pod through a real kube-apiserver, tokens from its TokenRequest API (needs tools/realparts built)',
     )
     .action(async (flags: { keep?: boolean; kube?: boolean }) => {
+      // Listening before anything starts: a Ctrl-C right after "left running" is printed still cleans up.
+      const stopSignal = flags.keep ? onStopSignal() : undefined;
       const result = await runDemo({
         keep: flags.keep === true,
         kube: flags.kube === true,
         write: (text) => process.stdout.write(text),
       });
-      if (flags.keep && result.failed === 0) {
-        await untilStopSignal();
-        await result.stop();
+      if (stopSignal && result.failed === 0) {
+        await stopSignal.received;
+        const cleaned = await result.stop();
+        process.stdout.write(`\ncleaned up:\n${cleaned.map((line) => `  ${line}\n`).join('')}`);
       }
+      stopSignal?.release();
       if (result.failed > 0) process.exitCode = 1;
     });
 }

@@ -54,8 +54,8 @@ export interface DemoResult {
   passed: number;
   failed: number;
   seconds: number;
-  /** When kept: stops what the demo left running and removes its folder. */
-  stop: () => Promise<void>;
+  /** When kept: stops what the demo left running and removes its folder; returns what it stopped, in order. */
+  stop: () => Promise<string[]>;
 }
 
 // Run from src/ in a checkout (.ts) or from dist/src/ in a package (.js): the same layout below the root.
@@ -140,10 +140,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { write } = options;
   const started = Date.now();
   const work = await mkdtemp(join(tmpdir(), 'kirsa-demo-'));
-  const cleanups: Array<() => Promise<void> | void> = [];
-  const stop = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+  // Each with what it stops, so that Ctrl-C after --keep can say what it cleaned.
+  const cleanups: Array<{ what: string; run: () => Promise<void> | void }> = [];
+  const stop = async (): Promise<string[]> => {
+    const done: string[] = [];
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup.run();
+      done.push(cleanup.what);
+    }
     await rm(work, { recursive: true, force: true });
+    return [...done, `removed ${work}`];
   };
   let passed = 0;
   let failed = 0;
@@ -266,7 +272,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         tlsCert: serving.certPem,
         tlsKey: serving.keyPem,
       });
-      cleanups.push(() => issuerServer?.close());
+      cleanups.push({ what: `stopped the issuer ${issuerUrl}`, run: () => issuerServer?.close() });
       return [`${issuerUrl}/.well-known/openid-configuration and ${issuerUrl}/keys.json`];
     },
   );
@@ -284,7 +290,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           signingKeyFile: join(issuerDir, 'sa-signer.key'),
         });
         cluster = await startKubeApiserver({ serviceAccountFlags: flags });
-        cleanups.push(() => cluster?.stop());
+        cleanups.push({ what: 'stopped kube-apiserver and etcd', run: () => cluster?.stop() });
         return [`API server ${cluster.url}`, ...flags];
       },
     );
@@ -316,7 +322,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         },
         keySource: createIssuerKeySource({ extraCaPem: [ca.certPem] }),
       });
-      cleanups.push(() => sts?.close());
+      cleanups.push({ what: `stopped the local STS ${sts.url}`, run: () => sts?.close() });
       return [
         `STS ${sts.url}, provider ${providerArn}`,
         `trust policy (kirsa trust-policy): ${JSON.stringify(policy.Statement[0]!.Condition)}`,
@@ -352,14 +358,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         `--aws-default-region=${DEMO_REGION}`,
         '--shutdown-drain-delay=0',
       ]);
-      cleanups.push(
-        () =>
+      cleanups.push({
+        what: `stopped kirsa webhook (pid ${webhook.child.pid})`,
+        run: () =>
           new Promise<void>((resolve) => {
             if (webhook.child.exitCode !== null) return resolve();
             webhook.child.once('exit', () => resolve());
             webhook.child.kill('SIGTERM');
           }),
-      );
+      });
       const pod = seedPod(DEMO_SERVICE_ACCOUNT);
       if (cluster) {
         await createServiceAccount(DEMO_SERVICE_ACCOUNT, { 'eks.amazonaws.com/role-arn': DEMO_ROLE_ARN });
@@ -510,7 +517,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `\nleft running (Ctrl-C stops it); try the pod's credentials with the AWS CLI:\n` +
         `  export AWS_ENDPOINT_URL_STS=${sts.url} AWS_REGION=${DEMO_REGION} AWS_DEFAULT_REGION=${DEMO_REGION}\n` +
         `  export AWS_ROLE_ARN=${podEnv.AWS_ROLE_ARN} AWS_WEB_IDENTITY_TOKEN_FILE=${podEnv.AWS_WEB_IDENTITY_TOKEN_FILE}\n` +
-        `  aws sts get-caller-identity\n`,
+        `  aws sts get-caller-identity\n` +
+        (cluster
+          ? `and the cluster with kubectl (the pod, its token volume, the webhook configuration):\n` +
+            `  export KUBECONFIG=${cluster.kubeconfigPath}\n` +
+            `  kubectl get pods,serviceaccounts,mutatingwebhookconfigurations -A\n`
+          : ''),
     );
   } else {
     await stop();

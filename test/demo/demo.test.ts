@@ -63,9 +63,17 @@ test('kirsa demo --keep: the AWS CLI gets the role with the printed env, and Ctr
     const folder = /work folder: (\S+)/.exec(output)?.[1];
     assert.ok(folder && existsSync(folder));
     const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    let after = '';
+    demo.stdout.on('data', (chunk: string) => {
+      after += chunk;
+    });
     demo.kill('SIGINT');
     assert.equal(await exited, 0);
     assert.ok(!existsSync(folder), 'Ctrl-C removes the folder');
+    // ... and says what it stopped and removed.
+    assert.match(after, /^cleaned up:$/m);
+    assert.match(after, /stopped the local STS http/);
+    assert.match(after, new RegExp(`removed ${folder}`));
   } finally {
     if (demo.exitCode === null) demo.kill('SIGKILL');
   }
@@ -80,4 +88,42 @@ test('kirsa demo --kube: the real API server admits the pod through the webhook,
   assert.match(run.stdout, /from the TokenRequest API, bound to the pod/);
   assert.match(run.stdout, /identity: arn:aws:sts::111122223333:assumed-role\/s3-echoer\//);
   assert.match(run.stdout, /all 8 steps passed/);
+});
+
+test('kirsa demo --kube --keep prints a kubeconfig that works, and Ctrl-C stops the API server', async (context) => {
+  if (!realPart(context, 'KIRSA_KUBE_APISERVER')) return;
+  const demo = spawn(process.execPath, [KIRSA_BIN, 'demo', '--kube', '--keep'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let text = '';
+    const output = await new Promise<string>((resolve, reject) => {
+      demo.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        if (text.includes('kubectl get pods')) resolve(text);
+      });
+      demo.once('exit', (code) => reject(new Error(`demo exited ${code}: ${text}`)));
+    });
+    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(output)?.[1];
+    assert.ok(kubeconfig && existsSync(kubeconfig), output);
+    const kubectl = process.env.KIRSA_KUBECTL;
+    if (kubectl) {
+      const pods = await new Promise<string>((resolve, reject) =>
+        execFile(
+          kubectl,
+          ['get', 'pods', '-n', 'default', '-o', 'name'],
+          { env: { ...process.env, KUBECONFIG: kubeconfig } },
+          (error, stdout, stderr) =>
+            error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+        ),
+      );
+      assert.match(pods, /^pod\/s3-echoer/m);
+    }
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    demo.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.match(text, /stopped kube-apiserver and etcd/);
+  } finally {
+    if (demo.exitCode === null) demo.kill('SIGKILL');
+  }
 });

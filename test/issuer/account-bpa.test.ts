@@ -184,7 +184,12 @@ describe('kirsa issuer publish and the account-level Block Public Access (moto S
     await control.send(new DeletePublicAccessBlockCommand({ AccountId: ACCOUNT }));
     const result = await publish(moto.endpoint, bucket);
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stderr, '', 'no warning');
+    // Nothing on stderr but the next step every publish prints.
+    assert.equal(
+      result.stderr,
+      'next: kirsa provider create --issuer-url https://issuer.example/cluster-1\n',
+      'no warning',
+    );
     assert.match(result.stdout, /^uploaded s3:\/\/kirsa-account-open\/cluster-1\/keys\.json/m);
     assert.equal(await objectCount(bucket), 2);
     assert.equal(await hasBucketPolicy(bucket), true);
@@ -246,7 +251,10 @@ describe('an account-level read that is denied (moto checking credentials)', { s
         AWS_SECRET_ACCESS_KEY: AccessKey!.SecretAccessKey!,
       });
       assert.equal(result.code, 0, result.stderr);
-      const lines = result.stderr.trimEnd().split('\n');
+      const lines = result.stderr
+        .trimEnd()
+        .split('\n')
+        .filter((line) => !line.startsWith('next: '));
       assert.equal(lines.length, 1, result.stderr);
       assert.match(
         lines[0]!,
