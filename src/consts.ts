@@ -173,10 +173,45 @@ export const WEBHOOK_REQUEST_TIMEOUT_MS = 30_000;
 /** Headers must arrive within this (controller-runtime's ReadHeaderTimeout is 32 s); slow-loris guard. */
 export const WEBHOOK_HEADERS_TIMEOUT_MS = 30_000;
 /**
+ * A connection that has not finished its TLS handshake by then is closed (Node holds one 120 s): the API
+ * server completes its handshake in milliseconds, a client that never starts TLS only holds a socket.
+ */
+export const WEBHOOK_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Connections the webhook port holds at once; more are closed on accept and counted. Each API server keeps
+ * up to 25 idle ones (and opens more in a burst): 512 leaves room for several API servers and keeps an
+ * attacker's idle connections from using up the file descriptors real requests need.
+ */
+export const WEBHOOK_MAX_CONNECTIONS = 512;
+/**
+ * Request body bytes held at once across every request of the webhook: a request that would go past it is
+ * answered 503 at once (from its Content-Length when it has one) and counted. Five bodies of the 3 MiB
+ * limit, or thousands of real reviews (a few KB each); 100 clients each sending 3 MiB less one byte took
+ * the webhook from 105 to 419 MB without it, over the manifests' 256 Mi limit.
+ */
+export const WEBHOOK_IN_FLIGHT_BYTES_LIMIT = 16 * 1024 * 1024;
+/**
+ * Requests that declare at most WEBHOOK_SMALL_BODY_BYTES may use this much more than the limit above, so
+ * that big bodies filling it do not shut out the small reviews the API server really sends.
+ */
+export const WEBHOOK_SMALL_BODY_BYTES = 64 * 1024;
+export const WEBHOOK_SMALL_BODY_RESERVE_BYTES = 4 * 1024 * 1024;
+/** The metrics port answers scrapers and probes: a few connections at a time, each short. */
+export const METRICS_MAX_CONNECTIONS = 64;
+/** Scrapes and probes send no body: their whole request arrives at once, or not at all. */
+export const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+/**
  * Upper bound on deciding one admission once its body has arrived (only a cache miss waits at all); past it
  * the pod is admitted unchanged with a warning, far inside the API server's timeoutSeconds.
  */
 export const ADMISSION_DEADLINE_MS = 2_000;
+/**
+ * Containers (init included) one admission works on. The work, the patch and the warnings grow with them:
+ * a 1 MB review with 60,000 containers built a 39 MB patch and stalled every other admission for 3 s. Real
+ * pods have a handful; 250 is far above any we know of and costs a few ms. Above it the pod is admitted
+ * unchanged with a warning (never denied) and counted as outcome "over_limit".
+ */
+export const ADMISSION_MAX_CONTAINERS = 250;
 /**
  * How long a cache miss may wait for the ServiceAccount (watch or direct GET) before admitting unchanged;
  * a few hundred ms finds an account created in the same apply (the reference's #174) without slowing bursts.

@@ -293,9 +293,11 @@ export function mutatePod(
       }
       if (decision.kind === 'untouched') return;
       const base = pointer('spec', field, index);
-      ops.push(...appendOperations(base, 'env', container.env, decision.env));
+      // push(...x) passes every element as an argument, which throws RangeError past ~65,000: loops here.
+      for (const op of appendOperations(base, 'env', container.env, decision.env)) ops.push(op);
       if (decision.mount)
-        ops.push(...appendOperations(base, 'volumeMounts', container.volumeMounts, [decision.mount]));
+        for (const op of appendOperations(base, 'volumeMounts', container.volumeMounts, [decision.mount]))
+          ops.push(op);
     });
   }
 
@@ -319,7 +321,8 @@ export function mutatePod(
         : add('/spec/volumes', [tokenVolume(plan)]),
     );
   }
-  result.patch.push(...containerOps, ...initContainerOps);
+  for (const op of containerOps) result.patch.push(op);
+  for (const op of initContainerOps) result.patch.push(op);
   result.outcome =
     result.patch.length > 0 ? 'mutated' : result.conflictedContainers.length > 0 ? 'conflict' : 'unchanged';
   return result;
