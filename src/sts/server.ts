@@ -34,6 +34,7 @@ import {
 } from '../core/sts/protocol.ts';
 import { keyForToken } from '../core/sts/token-checks.ts';
 import { listen } from '../io/listen.ts';
+import { capConnections, deadlineOptions, type ServerLimits } from '../io/server-limits.ts';
 import { DEFAULT_STS_REGION, type StsConfig } from './config.ts';
 import type { IssuerKeySource } from './issuer-keys.ts';
 import { type SigningSecret, verifySigV4 } from './sigv4.ts';
@@ -278,12 +279,25 @@ export function createStsHandler(options: StsServerOptions) {
   };
 }
 
+/**
+ * The local STS's resource model, the webhook's: a call is a few KB sent at once, so 30 s for the whole
+ * request (an endless chunked body was held past 100 s) and a bounded number of connections.
+ */
+export const STS_LIMITS: ServerLimits = {
+  headersTimeoutMs: 30_000,
+  requestTimeoutMs: 30_000,
+  maxConnections: 256,
+};
+
 export async function startStsServer(options: StsServerOptions): Promise<RunningSts> {
   const handle = createStsHandler(options);
   const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+  const deadlines = deadlineOptions(STS_LIMITS);
   const server: Server = options.tls
-    ? createHttpsServer({ ...options.tls }, listener)
-    : createHttpServer(listener);
+    ? createHttpsServer({ ...options.tls, ...deadlines, handshakeTimeout: 10_000 }, listener)
+    : createHttpServer(deadlines, listener);
+  // The STS has no metrics port; a refused connection is seen by its client as a reset.
+  capConnections(server, STS_LIMITS, () => {});
   await listen(server, { port: options.port ?? 0, host: options.host ?? '127.0.0.1', what: 'the STS' });
   const { port, address } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;

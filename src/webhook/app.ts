@@ -9,7 +9,13 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ADMISSION_DEADLINE_MS, WEBHOOK_BODY_LIMIT_BYTES } from '../consts.ts';
+import {
+  ADMISSION_DEADLINE_MS,
+  WEBHOOK_BODY_LIMIT_BYTES,
+  WEBHOOK_IN_FLIGHT_BYTES_LIMIT,
+  WEBHOOK_SMALL_BODY_BYTES,
+  WEBHOOK_SMALL_BODY_RESERVE_BYTES,
+} from '../consts.ts';
 import { type Admission, type AdmissionOutcome, processAdmission } from '../core/admission/process.ts';
 import { parseAdmissionReview } from '../core/admission/review.ts';
 import type { Identity } from '../core/identity/identity.ts';
@@ -25,6 +31,8 @@ export interface WebhookAppOptions {
   /** Why the webhook is not ready (empty: ready). Asked by /readyz only. */
   notReadyReasons: () => string[];
   bodyLimitBytes?: number;
+  /** Body bytes held at once across requests (WEBHOOK_IN_FLIGHT_BYTES_LIMIT). */
+  inFlightBytesLimit?: number;
   admissionDeadlineMs?: number;
 }
 
@@ -63,6 +71,9 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
     mutation: options.mutation,
     deadlineMs: options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS,
   };
+  const inFlightLimit = options.inFlightBytesLimit ?? WEBHOOK_IN_FLIGHT_BYTES_LIMIT;
+  /** Body bytes buffered now, over every request still being read or decided. */
+  let inFlightBytes = 0;
   let draining = false;
 
   function answered(uid: string, admission: Admission): HttpAnswer {
@@ -129,6 +140,8 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
 
   function refuse(response: ServerResponse, started: number, status: number, message: string, close = false) {
     send(response, status, errorBody(message), close ? { Connection: 'close' } : undefined);
+    // The rest of a refused body is not worth decrypting: once the answer is out, the connection goes.
+    if (close) response.once('finish', () => response.socket?.destroy());
     metrics.observeAdmission('bad_request', (performance.now() - started) / 1000);
   }
 
@@ -152,24 +165,54 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
         true,
       );
     }
+    // Small declared bodies (every real review) may dip into a reserve the big ones cannot reach, so a few
+    // clients holding big bodies open do not shut out the API server's reviews.
+    const limit =
+      declared >= 0 && declared <= WEBHOOK_SMALL_BODY_BYTES
+        ? inFlightLimit + WEBHOOK_SMALL_BODY_RESERVE_BYTES
+        : inFlightLimit;
+    const overInFlight = () => {
+      metrics.countRefused('in_flight_bytes');
+      refuse(response, started, 503, 'the webhook holds too many request bytes; retry', true);
+    };
+    if (declared > 0 && inFlightBytes + declared > limit) {
+      request.resume();
+      return overInFlight();
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
+    let held = 0;
+    const release = () => {
+      inFlightBytes -= held;
+      held = 0;
+    };
+    // A client that goes away mid-body, or a body refused, no longer holds its bytes.
+    request.once('close', release);
     request.on('data', (chunk: Buffer) => {
       if (refused) return;
       size += chunk.length;
-      if (size > bodyLimit) {
+      if (size > bodyLimit || inFlightBytes + chunk.length > limit) {
         refused = true;
         chunks.length = 0;
-        refuse(response, started, 413, `the body is over the ${bodyLimit}-byte limit`, true);
+        release();
+        if (size > bodyLimit)
+          refuse(response, started, 413, `the body is over the ${bodyLimit}-byte limit`, true);
+        else overInFlight();
         return;
       }
+      held += chunk.length;
+      inFlightBytes += chunk.length;
       chunks.push(chunk);
     });
     request.on('end', () => {
       if (refused) return;
       const body = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      chunks.length = 0;
+      // The bytes are held until the decision is made: its parsed objects are what they cost.
       const answer = admit(body);
+      if (answer instanceof Promise) answer.then(release, release);
+      else release();
       if (answer instanceof Promise) {
         answer.then(
           (value) => {

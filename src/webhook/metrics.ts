@@ -23,8 +23,23 @@ import { ADMISSION_OUTCOMES, type AdmissionOutcome } from '../core/admission/pro
 import type { Identity } from '../core/identity/identity.ts';
 import { LOOKUP_RESULTS, type LookupResult } from '../core/identity/source.ts';
 
+/**
+ * Why the webhook turned a client away before any admission (kirsa_webhook_refused_total's label): a
+ * connection over the cap on the webhook or the metrics port, a body over the in-flight bytes, a TLS
+ * handshake not finished in time.
+ */
+export const REFUSAL_REASONS = [
+  'max_connections',
+  'metrics_max_connections',
+  'in_flight_bytes',
+  'tls_handshake_timeout',
+] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
 export interface WebhookMetrics {
   registry: Registry;
+  /** One client turned away by the resource model (see REFUSAL_REASONS). */
+  countRefused(reason: RefusalReason): void;
   /**
    * Counts one admission and records how long it took, in seconds; `identityMode` is how the pod was given
    * credentials when its service account maps to an identity (whether or not a patch was needed).
@@ -79,6 +94,14 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     labelNames: ['source'],
     registers: [registry],
   });
+  const refused = new Counter({
+    name: 'kirsa_webhook_refused_total',
+    help: 'Connections and requests turned away by the resource limits, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const byRefusal = new Map(REFUSAL_REASONS.map((reason) => [reason, refused.labels(reason)]));
+  for (const child of byRefusal.values()) child.inc(0);
   const reference = referenceMetrics(registry);
   const httpSeries = new Map<
     string,
@@ -95,6 +118,9 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
 
   return {
     registry,
+    countRefused(reason) {
+      byRefusal.get(reason)!.inc();
+    },
     observeAdmission(outcome, seconds, identityMode) {
       byOutcome.get(outcome)!.inc();
       latency.observe(seconds);

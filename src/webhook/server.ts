@@ -11,13 +11,18 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createSecureContext, DEFAULT_CIPHERS, type SecureVersion } from 'node:tls';
 import type { Logger } from 'pino';
 import {
+  METRICS_MAX_CONNECTIONS,
+  METRICS_REQUEST_TIMEOUT_MS,
   SHUTDOWN_FINISH_TIMEOUT_MS,
   WEBHOOK_HEADERS_TIMEOUT_MS,
   WEBHOOK_KEEP_ALIVE_MS,
+  WEBHOOK_MAX_CONNECTIONS,
   WEBHOOK_REQUEST_TIMEOUT_MS,
+  WEBHOOK_TLS_HANDSHAKE_TIMEOUT_MS,
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
 import { listen } from '../io/listen.ts';
+import { capConnections, deadlineOptions, type ServerLimits } from '../io/server-limits.ts';
 import { type WatchedFiles, watchFiles } from '../io/watched-file.ts';
 import { PROBE_PATHS, type ProbePath, type WebhookApp } from './app.ts';
 import type { WebhookMetrics } from './metrics.ts';
@@ -98,7 +103,25 @@ export interface WebhookServerOptions {
   drainDelayMs: number;
   finishTimeoutMs?: number;
   pollMs?: number;
+  /** The webhook port's limits; the defaults are the documented ones (tests shorten them). */
+  limits?: Partial<ServerLimits> & { tlsHandshakeTimeoutMs?: number };
 }
+
+/** The webhook port's resource model, as docs/webhook.md states it. */
+export const WEBHOOK_LIMITS: ServerLimits & { tlsHandshakeTimeoutMs: number } = {
+  headersTimeoutMs: WEBHOOK_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: WEBHOOK_REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: WEBHOOK_KEEP_ALIVE_MS,
+  maxConnections: WEBHOOK_MAX_CONNECTIONS,
+  tlsHandshakeTimeoutMs: WEBHOOK_TLS_HANDSHAKE_TIMEOUT_MS,
+};
+
+/** The metrics port's: no body to wait for, a few scrapers and probes. */
+export const METRICS_LIMITS: ServerLimits = {
+  headersTimeoutMs: METRICS_REQUEST_TIMEOUT_MS,
+  requestTimeoutMs: METRICS_REQUEST_TIMEOUT_MS,
+  maxConnections: METRICS_MAX_CONNECTIONS,
+};
 
 export interface RunningWebhookServer {
   port: number;
@@ -162,25 +185,27 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   }
   const first: ServingCertificate = current;
 
+  const limits = { ...WEBHOOK_LIMITS, ...options.limits };
   const tlsServer = createHttpsServer(
     {
       cert: first.cert,
       key: first.key,
       ...tlsOptions,
-      requestTimeout: WEBHOOK_REQUEST_TIMEOUT_MS,
-      headersTimeout: WEBHOOK_HEADERS_TIMEOUT_MS,
-      keepAliveTimeout: WEBHOOK_KEEP_ALIVE_MS,
+      ...deadlineOptions(limits),
+      handshakeTimeout: limits.tlsHandshakeTimeoutMs,
     },
     app.listener,
   );
   server = tlsServer;
-  tlsServer.keepAliveTimeout = WEBHOOK_KEEP_ALIVE_MS;
+  capConnections(tlsServer, limits, () => metrics.countRefused('max_connections'));
   tlsServer.on('tlsClientError', (error) => {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
+      metrics.countRefused('tls_handshake_timeout');
     if (logger.isLevelEnabled('debug')) logger.debug({ reason: error.message }, 'TLS handshake failed');
   });
 
   // /healthz and /readyz here too: older reference manifests probe the metrics port.
-  const metricsServer = createHttpServer((request, response) => {
+  const metricsServer = createHttpServer(deadlineOptions(METRICS_LIMITS), (request, response) => {
     const path = (request.url ?? '/').split('?', 1)[0]!;
     const known = path === '/metrics' || PROBE_PATHS.includes(path);
     if (!known || (request.method !== 'GET' && request.method !== 'HEAD')) {
@@ -207,6 +232,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       },
     );
   });
+
+  capConnections(metricsServer, METRICS_LIMITS, () => metrics.countRefused('metrics_max_connections'));
 
   let port: number;
   let metricsPort: number;
