@@ -4,7 +4,7 @@
 // the temporaries an earlier one left: they may hold a whole private key.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { KirsaError } from '../errors.ts';
 
@@ -58,6 +58,30 @@ async function removeLeftoverStaging(dir: string): Promise<void> {
       await rm(join(parent, name), { recursive: true, force: true });
 }
 
+/**
+ * mkdir -p that names the folder it could not make and why. Node's recursive mkdir reports ENOENT for the
+ * folder asked when a parent cannot be made (on a read-only mount `ro/a/b` failed with "ENOENT ... ro/a/b"
+ * while the cause was EROFS at ro/a): on ENOENT, the first missing folder is made alone to get its error.
+ */
+export async function makeFolders(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let missing = dir;
+    for (let parent = dirname(missing); parent !== missing; parent = dirname(missing)) {
+      const exists = await stat(parent).then(
+        () => true,
+        () => false,
+      );
+      if (exists) break;
+      missing = parent;
+    }
+    await mkdir(missing); // throws the real cause (EROFS, EACCES, ENOTDIR) for the right folder
+    throw error;
+  }
+}
+
 export function fileSystemError(error: unknown, what: string): KirsaError {
   const code = (error as NodeJS.ErrnoException)?.code;
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
@@ -77,11 +101,11 @@ export async function createFolderAtomically(dir: string, files: readonly FileTo
   const staging = temporaryName(dir);
   try {
     await removeLeftoverStaging(dir);
-    await mkdir(dirname(dir), { recursive: true });
+    await makeFolders(dirname(dir));
     await mkdir(staging, { mode: 0o755 });
     for (const file of files) {
       const target = join(staging, file.path);
-      await mkdir(dirname(target), { recursive: true });
+      await makeFolders(dirname(target));
       await writeFile(target, file.content, { mode: file.mode, flag: 'wx' });
     }
     try {
@@ -110,7 +134,7 @@ export async function replaceFilesAtomically(dir: string, files: readonly FileTo
     await removeLeftoverTemporaries(dir);
     for (const file of files) {
       const target = join(dir, file.path);
-      await mkdir(dirname(target), { recursive: true });
+      await makeFolders(dirname(target));
       const temporary = temporaryName(target);
       written.push({ temporary, target });
       await writeFile(temporary, file.content, { mode: file.mode, flag: 'wx' });
