@@ -226,6 +226,8 @@ export const LOOKUP_NEGATIVE_CACHE_MS = 2_000;
 export const DEFAULT_SHUTDOWN_DRAIN_DELAY = '5s';
 /** After the drain delay, requests still running get this long to finish before connections are cut. */
 export const SHUTDOWN_FINISH_TIMEOUT_MS = 10_000;
+/** The webhook logs one line per kind of its own trouble per this interval, and counts the lines left out. */
+export const TROUBLE_LOG_INTERVAL_MS = 10_000;
 /** Files (certificate, identities) are checked this often besides fs.watch, which misses some swaps. */
 export const FILE_POLL_INTERVAL_MS = 1_000;
 /**

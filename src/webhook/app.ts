@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import {
   ADMISSION_DEADLINE_MS,
+  TROUBLE_LOG_INTERVAL_MS,
   WEBHOOK_BODY_LIMIT_BYTES,
   WEBHOOK_IN_FLIGHT_BYTES_LIMIT,
   WEBHOOK_SMALL_BODY_BYTES,
@@ -75,13 +76,27 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   /** Body bytes buffered now, over every request still being read or decided. */
   let inFlightBytes = 0;
   let draining = false;
+  // Any client can send a review that makes the decision throw: one line per message and interval, with
+  // the error's message and no stack, and the count of lines left out, so no client can flood the log.
+  const lastLogged = new Map<string, { at: number; suppressed: number }>();
+  function troubleLog(message: string, uid: string, error: unknown) {
+    const now = performance.now();
+    const last = lastLogged.get(message);
+    if (last && now - last.at < TROUBLE_LOG_INTERVAL_MS) {
+      last.suppressed += 1;
+      return;
+    }
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    logger.error({ uid, reason, suppressed: last?.suppressed ?? 0 }, message);
+    lastLogged.set(message, { at: now, suppressed: 0 });
+  }
 
   function answered(uid: string, admission: Admission): HttpAnswer {
     const { trouble, outcome } = admission;
     if (trouble?.kind === 'internal') {
-      logger.error({ uid, err: trouble.error }, 'admission failed; admitted unchanged');
+      troubleLog('admission failed; admitted unchanged', uid, trouble.error);
     } else if (trouble?.kind === 'identity-lookup') {
-      logger.error({ uid, err: trouble.error }, 'identity lookup failed');
+      troubleLog('identity lookup failed', uid, trouble.error);
     } else if (admission.pod !== undefined && logger.isLevelEnabled('debug')) {
       // Per pod only at debug level: the outcome counters and the admission warnings carry the rest, and a
       // synchronous log line per request would cost the latency budget.

@@ -329,3 +329,31 @@ test('finding 3 and 15: slow headers, an endless body and a silent TLS connectio
     clearInterval(feed);
   }
 });
+
+// --- Finding 10: a review that makes the decision throw, sent again and again ---------------------------------
+
+test('finding 10: 300 reviews that make the decision throw log one line, without a stack', async () => {
+  const webhook = await start();
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  try {
+    const hostile = apiServerReview({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'app-' },
+      spec: { serviceAccountName: 'app', containers: [null, { name: 'main', image: 'busybox' }] },
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        httpsCall(webhook.port, { ca: folder.cert.caPem, agent, body: hostile }),
+      ),
+    );
+    for (const answer of answers) assert.equal(decodeReply(answer.body).response.allowed, true);
+  } finally {
+    agent.destroy();
+  }
+  const { body } = await httpGet(webhook.metricsPort, '/metrics');
+  assert.equal(metricValue(body, 'kirsa_webhook_admissions_total', { outcome: 'error' }), 300);
+  const lines = webhook.logs.filter((line) => line.msg === 'admission failed; admitted unchanged');
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.ok(!JSON.stringify(webhook.logs).includes('    at '), 'a stack trace was logged');
+});
