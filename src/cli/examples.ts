@@ -53,7 +53,7 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     'kirsa webhook --port 8443 --tls-cert /etc/webhook/certs/tls.crt --tls-key /etc/webhook/certs/tls.key',
   ],
   mutate: [
-    'kirsa mutate -f examples/s3-echoer/job.yaml',
+    'kirsa mutate -f examples/s3-echoer/job.yaml --role-arn arn:aws:iam::111122223333:role/kirsa-default-s3-echoer',
     `kirsa mutate -f pod.yaml --role-arn ${ROLE_ARN} -o patch`,
   ],
   'doctor pod': [
