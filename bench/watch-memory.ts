@@ -19,8 +19,9 @@ import {
   webhookAsImageRunsIt,
 } from './webhook-process.ts';
 
-const COUNT = 50_000;
-const NAMESPACES = 500;
+/** KIRSA_BENCH_ACCOUNTS changes it for a quicker run on a busy machine. */
+const COUNT = Number(process.env.KIRSA_BENCH_ACCOUNTS ?? 50_000);
+const NAMESPACES = Math.min(500, COUNT);
 const IN_FLIGHT = 48;
 /** As the issue measured them: memory 20 s after the first right answer. */
 const SETTLE_MS = 20_000;
@@ -110,7 +111,7 @@ try {
       `   kirsa, ${(COUNT + 1).toLocaleString()} accounts: spawn to the list synced ${full.untilMs?.toFixed(0)} ms, to the right answer for the last account ${full.rightMs?.toFixed(0)} ms (${full.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${full.rssMb.toFixed(1)} MB (V8 heap ${full.heapMb.toFixed(1)} MB) (machine load ${load()})`,
     );
     console.log(
-      `   targets (issue #21): idle with 1 account <= 60 MB: ${one.rssMb <= 60 ? 'met' : 'NOT met'}; 51,000 accounts <= 100 MB: ${full.rssMb <= 100 ? 'met' : 'NOT met'}; first right answer <= 0.3 s: ${(one.rightMs ?? Infinity) <= 300 ? 'met' : 'NOT met'}; 51,000 synced <= 2 s: ${(full.untilMs ?? Infinity) <= 2000 ? 'met' : 'NOT met'}`,
+      `   targets (issue #21): idle with 1 account <= 60 MB: ${one.rssMb <= 60 ? 'met' : 'NOT met'}; ${(COUNT + 1).toLocaleString()} accounts <= 100 MB (the target is for 51,000): ${full.rssMb <= 100 ? 'met' : 'NOT met'}; first right answer <= 0.3 s: ${(one.rightMs ?? Infinity) <= 300 ? 'met' : 'NOT met'}; ${(COUNT + 1).toLocaleString()} synced <= 2 s (the target is for 51,000): ${(full.untilMs ?? Infinity) <= 2000 ? 'met' : 'NOT met'}`,
     );
   }
 } finally {
