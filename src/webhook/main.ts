@@ -262,8 +262,13 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     mutation: plan.mutation,
     metrics,
     logger: log,
-    notReadyReasons: () => [...waitingFor].filter(([, done]) => !done()).map(([reason]) => reason),
+    notReadyReasons: () => [
+      ...[...waitingFor].filter(([, done]) => !done()).map(([reason]) => reason),
+      ...(serverReasons?.() ?? []),
+    ],
   });
+  // The server exists only once the app does; until then it has nothing to say.
+  let serverReasons: (() => string[]) | undefined;
   const server = await startWebhookServer({
     app,
     metrics,
@@ -277,6 +282,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     metricsPort: plan.metricsPort,
     drainDelayMs: plan.drainDelayMs,
   });
+  serverReasons = server.notReadyReasons;
   refreshCounts();
   log.info(
     {

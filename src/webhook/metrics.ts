@@ -40,6 +40,8 @@ export interface WebhookMetrics {
   registry: Registry;
   /** One client turned away by the resource model (see REFUSAL_REASONS). */
   countRefused(reason: RefusalReason): void;
+  /** A new serving certificate refused (expired, not yet valid, or not naming the served names). */
+  countCertificateRefused(): void;
   /**
    * Counts one admission and records how long it took, in seconds; `identityMode` is how the pod was given
    * credentials when its service account maps to an identity (whether or not a patch was needed).
@@ -102,6 +104,12 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
   });
   const byRefusal = new Map(REFUSAL_REASONS.map((reason) => [reason, refused.labels(reason)]));
   for (const child of byRefusal.values()) child.inc(0);
+  const certificateRefused = new Counter({
+    name: 'kirsa_webhook_certificate_refused_total',
+    help: 'New serving certificates refused (expired, not yet valid, or not naming the served names)',
+    registers: [registry],
+  });
+  certificateRefused.inc(0);
   const reference = referenceMetrics(registry);
   const httpSeries = new Map<
     string,
@@ -118,6 +126,9 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
 
   return {
     registry,
+    countCertificateRefused() {
+      certificateRefused.inc();
+    },
     countRefused(reason) {
       byRefusal.get(reason)!.inc();
     },

@@ -8,6 +8,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { isIP } from 'node:net';
 import { createSecureContext, DEFAULT_CIPHERS, type SecureVersion } from 'node:tls';
 import type { Logger } from 'pino';
 import {
@@ -86,6 +87,36 @@ export function readServingCertificate(
   };
 }
 
+/** The DNS names and IP addresses a certificate names (its subjectAltName), the names the webhook serves. */
+export function certificateNames(cert: Buffer): string[] {
+  const altNames = new X509Certificate(cert).subjectAltName ?? '';
+  return altNames
+    .split(', ')
+    .map((entry) => /^(?:DNS|IP Address):(.+)$/.exec(entry)?.[1])
+    .filter((name): name is string => name !== undefined);
+}
+
+/**
+ * Why a readable pair must not replace the one being served, or undefined: expired, not yet valid, or not
+ * naming every name the webhook serves (clients would fail TLS with it).
+ */
+export function certificateProblem(
+  cert: Buffer,
+  now: Date,
+  servedNames: readonly string[],
+): string | undefined {
+  const parsed = new X509Certificate(cert);
+  if (Date.parse(parsed.validTo) <= now.getTime())
+    return `it expired at ${new Date(parsed.validTo).toISOString()}`;
+  if (Date.parse(parsed.validFrom) > now.getTime())
+    return `it is not valid before ${new Date(parsed.validFrom).toISOString()}`;
+  const missing = servedNames.filter(
+    (name) => (isIP(name) ? parsed.checkIP(name) : parsed.checkHost(name)) === undefined,
+  );
+  if (missing.length > 0) return `it does not name ${missing.join(', ')}, which the webhook serves`;
+  return undefined;
+}
+
 export interface WebhookServerOptions {
   app: WebhookApp;
   metrics: WebhookMetrics;
@@ -127,6 +158,8 @@ export interface RunningWebhookServer {
   port: number;
   metricsPort: number;
   certificate(): ServingCertificate;
+  /** Why the webhook is not ready from the server's side (a certificate swap refused), for /readyz. */
+  notReadyReasons(): string[];
   /** Re-checks the certificate files now (they are also checked on change and every second). */
   checkCertificate(): Promise<void>;
   /** Drain, then close. Idempotent; resolves when both servers are closed. */
@@ -142,6 +175,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   let current: ServingCertificate | undefined;
   let server: HttpsServer | undefined;
   let firstError: unknown;
+  let servedNames: string[] = [];
+  /** Set while the files hold a pair that was refused; the previous pair is still served. */
+  let refusedSwap: string | undefined;
 
   const certificateFiles: WatchedFiles = await watchFiles({
     paths: [options.certFile, options.keyFile],
@@ -162,6 +198,21 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         );
         return;
       }
+      if (current !== undefined) {
+        const problem = certificateProblem(loaded.cert, new Date(), servedNames);
+        if (problem !== undefined) {
+          if (refusedSwap !== problem) {
+            metrics.countCertificateRefused();
+            logger.warn(
+              { fingerprint: loaded.fingerprint, reason: problem, serving: current.fingerprint },
+              'new serving certificate refused; still serving the previous one',
+            );
+          }
+          refusedSwap = problem;
+          return;
+        }
+      } else servedNames = certificateNames(loaded.cert);
+      refusedSwap = undefined;
       const previous = current;
       current = loaded;
       server?.setSecureContext({ cert: loaded.cert, key: loaded.key, ...tlsOptions });
@@ -293,6 +344,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     port,
     metricsPort,
     certificate: () => current ?? first,
+    notReadyReasons: () =>
+      refusedSwap === undefined
+        ? []
+        : [`the new serving certificate was refused (${refusedSwap}); the previous one is still served`],
     checkCertificate: () => certificateFiles.check(),
     shutdown() {
       shutdownPromise ??= shutdown();

@@ -14,6 +14,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, type TestContext, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import { apiServerReview } from '../support/admission-reviews.ts';
+import { makeServingCertificate } from '../support/tls.ts';
 import {
   decodeReply,
   eventually,
@@ -21,6 +22,7 @@ import {
   httpsCall,
   metricValue,
   podReview,
+  replaceServingPair,
   startWebhook,
   type WebhookFolder,
   type WebhookProcess,
@@ -356,4 +358,33 @@ test('finding 10: 300 reviews that make the decision throw log one line, without
   const lines = webhook.logs.filter((line) => line.msg === 'admission failed; admitted unchanged');
   assert.equal(lines.length, 1, JSON.stringify(lines));
   assert.ok(!JSON.stringify(webhook.logs).includes('    at '), 'a stack trace was logged');
+});
+
+// --- Finding 9: a certificate swap to a pair for another host ------------------------------------------------
+
+test('finding 9: a new pair that does not name the served host is refused: old one kept, counted, not ready', async () => {
+  const own = await webhookFolder('kirsa-cert-swap-', { '*/app': { RoleARN: ROLE } });
+  const other = await makeServingCertificate({ hosts: ['attacker.example'] });
+  try {
+    const webhook = await startWebhook([...own.flags, '--shutdown-drain-delay', '0s']);
+    processes.push(webhook);
+    const before = await httpsCall(webhook.port, { ca: own.cert.caPem, body: podReview(), peer: true });
+    assert.equal(before.status, 200);
+    await replaceServingPair(own.dir, other);
+    await webhook.waitForLog(
+      (line) => line.msg === 'new serving certificate refused; still serving the previous one',
+    );
+    // Still the old certificate: the client that trusts it still gets answers.
+    const after = await httpsCall(webhook.port, { ca: own.cert.caPem, body: podReview(), peer: true });
+    assert.equal(after.status, 200);
+    assert.equal(after.peerFingerprint, before.peerFingerprint);
+    const { body } = await httpGet(webhook.metricsPort, '/metrics');
+    assert.equal(metricValue(body, 'kirsa_webhook_certificate_refused_total'), 1);
+    const ready = await httpGet(webhook.metricsPort, '/readyz');
+    assert.equal(ready.status, 503);
+    assert.match(ready.body, /new serving certificate was refused \(it does not name [^)]*localhost/);
+  } finally {
+    await other.cleanup();
+    await own.cleanup();
+  }
 });
