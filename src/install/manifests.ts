@@ -256,6 +256,21 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
       metadata: meta(NAME),
       spec: { minAvailable: 1, selector: { matchLabels: LABELS } },
     },
+    {
+      // Only the two ports are reachable. The webhook port from anywhere: the API server's source address
+      // differs by distribution (host network, a proxy); the chart's networkPolicy.webhookFrom narrows it.
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(NAME),
+      spec: {
+        podSelector: { matchLabels: LABELS },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { ports: [{ protocol: 'TCP', port: settings.webhook.port }] },
+          { ports: [{ protocol: 'TCP', port: settings.webhook.metricsPort }] },
+        ],
+      },
+    },
   ];
   if (settings.tls.mode === 'cert-manager') {
     manifests.push(

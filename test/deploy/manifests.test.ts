@@ -39,6 +39,16 @@ const byKind = (manifests: Manifest[], kind: string) =>
   manifests.filter((manifest) => manifest.kind === kind);
 
 describe('kirsa manifests', () => {
+  test('a NetworkPolicy lets in only the webhook and metrics ports', async () => {
+    const policies = byKind(await kirsaManifests(), 'NetworkPolicy');
+    assert.equal(policies.length, 1);
+    assert.deepEqual(policies[0]!.spec.policyTypes, ['Ingress']);
+    const ports = policies[0]!.spec.ingress.map(
+      (rule: { ports: Array<{ port: number }> }) => rule.ports[0]!.port,
+    );
+    assert.deepEqual(ports, [8443, 9999]);
+  });
+
   test('self-managed TLS: no cert-manager objects, no caBundle, RBAC for its Secret and caBundle, a scratch folder', async () => {
     const manifests = await kirsaManifests(['--tls-mode', 'self-managed']);
     assert.equal(byKind(manifests, 'Certificate').length + byKind(manifests, 'Issuer').length, 0);
