@@ -31,10 +31,12 @@ before(async () => {
   apiServer = createServer((request, response) => {
     const echoed = `Authorization: ${request.headers.authorization ?? ''}`;
     const url = new URL(request.url ?? '/', 'http://localhost');
+    // As the API server reads it (Go's ParseBool): kirsa's own watch sends watch=1, client-node watch=true.
+    const watching = ['1', 't', 'true', 'True', 'TRUE'].includes(url.searchParams.get('watch') ?? '');
     // Every other list is refused, so both the refused list and the watch's ERROR event are seen.
     if (
       url.pathname === '/api/v1/serviceaccounts' &&
-      url.searchParams.get('watch') !== 'true' &&
+      !watching &&
       lists++ % 2 === 1 // the first list of each webhook is refused
     ) {
       response.writeHead(200, { 'Content-Type': 'application/json' });
@@ -48,7 +50,7 @@ before(async () => {
       );
       return;
     }
-    if (url.pathname === '/api/v1/serviceaccounts' && url.searchParams.get('watch') === 'true') {
+    if (url.pathname === '/api/v1/serviceaccounts' && watching) {
       response.writeHead(200, { 'Content-Type': 'application/json' });
       const status = {
         kind: 'Status',
