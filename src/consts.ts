@@ -50,6 +50,11 @@ export const DEFAULT_TOKEN_EXPIRATION_SECONDS = 86_400;
 /** kube-apiserver rejects projected tokens shorter than 10 minutes, so every lifetime is raised to this. */
 export const MIN_TOKEN_EXPIRATION_SECONDS = 600;
 /**
+ * kube-apiserver rejects projected tokens longer than 2^32 s, so longer lifetimes are lowered to this (with a
+ * warning). Without the ceiling, an int64 lifetime above 2^53 became a number no int64 field can hold.
+ */
+export const MAX_TOKEN_EXPIRATION_SECONDS = 2 ** 32;
+/**
  * Container-credentials tokens at exactly the default lifetime get a random lifetime in [floor, default],
  * so pods created together do not all refresh at once (the reference's #260).
  */

@@ -95,6 +95,28 @@ describe('role ARNs and names', () => {
     });
   });
 
+  test('IAM paths take every character from ! to ~; the name keeps its own rules (issue 17, bug 1)', () => {
+    assert.deepEqual(roleArnParts('arn:aws:iam::111122223333:role/team!ops/app'), {
+      partition: 'aws',
+      accountId: '111122223333',
+      name: 'app',
+    });
+    const everyPathCharacter = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) =>
+      String.fromCharCode(0x21 + i),
+    )
+      .filter((char) => char !== '/')
+      .join('');
+    assert.ok(roleArnParts(`arn:aws:iam::111122223333:role/${everyPathCharacter}/app`));
+    for (const arn of [
+      'arn:aws:iam::111122223333:role/team ops/app', // a space is below !
+      'arn:aws:iam::111122223333:role/team\u00e9/app', // above ~
+      'arn:aws:iam::111122223333:role/team//app', // an empty segment
+      'arn:aws:iam::111122223333:role/team/app!', // ! in the name itself
+    ]) {
+      assert.equal(roleArnParts(arn), undefined, arn);
+    }
+  });
+
   test('a role ARN built from its parts parses back to them', () => {
     const name = fc.stringMatching(/^[\w+=,.@-]{1,64}$/);
     const partition = fc.constantFrom('aws', 'aws-cn', 'aws-us-gov');

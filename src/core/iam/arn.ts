@@ -59,9 +59,15 @@ export interface RoleArnParts {
   name: string;
 }
 
-/** `arn:<partition>:iam::<12 digits>:role/<optional path/>name`, with IAM's allowed name characters. */
+/**
+ * IAM's path characters: anything printable from `!` to `~` (IAM's documented path pattern), `/` aside as the
+ * separator. Wider than a name's: `role/team!ops/app` is a valid ARN, and the reference accepts it.
+ */
+const ROLE_PATH_CHARACTER = '[!-.0-~]';
+
+/** `arn:<partition>:iam::<12 digits>:role/<optional path/>name`, with IAM's path and name characters. */
 const ROLE_ARN = new RegExp(
-  `^arn:(${PARTITION}):iam::(${ACCOUNT_ID}):role\\/(?:${ROLE_NAME_CHARACTER}+\\/)*(${ROLE_NAME_CHARACTER}{1,${ROLE_NAME_MAX_LENGTH}})$`,
+  `^arn:(${PARTITION}):iam::(${ACCOUNT_ID}):role\\/(?:${ROLE_PATH_CHARACTER}+\\/)*(${ROLE_NAME_CHARACTER}{1,${ROLE_NAME_MAX_LENGTH}})$`,
 );
 
 /** The parts of an IAM role ARN, or undefined when the text is not one. */

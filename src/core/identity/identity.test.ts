@@ -5,9 +5,11 @@ import { MAPPING_ENTRY_MAX_BYTES, MAPPING_MAX_DEPTH } from '../../consts.ts';
 import {
   BUILTIN_CONTAINER_CREDENTIALS,
   BUILTIN_IDENTITY_DEFAULTS,
+  clampTokenExpiration,
   createMappingReader,
   EMPTY_MAPPING,
   type IdentitySources,
+  identityFromMappingEntry,
   identityFromServiceAccount,
   lookupMapping,
   parseContainerCredentialsList,
@@ -35,6 +37,35 @@ describe('value parsing', () => {
     assert.equal(parseTokenExpiration('3600s'), undefined);
     assert.equal(parseTokenExpiration(''), undefined);
     assert.equal(parseTokenExpiration('9223372036854775808'), undefined);
+  });
+
+  test('an int64 lifetime above 2^32 s from an annotation or a mapping is lowered and warned (issue 17, bug 2)', () => {
+    const annotated = identityFromServiceAccount(
+      {
+        namespace: 'ns',
+        name: 'sa',
+        annotations: {
+          'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/r',
+          'eks.amazonaws.com/token-expiration': '9223372036854775807',
+        },
+      },
+      'eks.amazonaws.com',
+      BUILTIN_IDENTITY_DEFAULTS,
+    );
+    assert.equal(annotated?.tokenExpirationSeconds, 2 ** 32);
+    assert.match(
+      annotated?.warnings?.[0] ?? '',
+      /"9223372036854775807" \(annotation eks\.amazonaws\.com\/token-expiration\)/,
+    );
+    const { mapping } = parseIdentityMapping(
+      '{"ns/sa": {"RoleARN": "arn:aws:iam::111122223333:role/r", "TokenExpiration": 9223372036854775807}}',
+    );
+    const entry = lookupMapping(mapping, 'ns', 'sa')!;
+    const mapped = identityFromMappingEntry(entry.key, entry.entry, BUILTIN_IDENTITY_DEFAULTS);
+    assert.equal(mapped.tokenExpirationSeconds, 2 ** 32);
+    assert.match(mapped.warnings?.[0] ?? '', /identity mapping entry "ns\/sa"/);
+    assert.equal(clampTokenExpiration(2 ** 32), 2 ** 32);
+    assert.equal(clampTokenExpiration(599), 600);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   DEFAULT_TOKEN_EXPIRATION_SECONDS,
   MAPPING_ENTRY_MAX_BYTES,
   MAPPING_MAX_DEPTH,
+  MAX_TOKEN_EXPIRATION_SECONDS,
   MIN_TOKEN_EXPIRATION_SECONDS,
 } from '../../consts.ts';
 import { composeRoleArn, type RoleAccount } from '../iam/arn.ts';
@@ -23,6 +24,8 @@ export interface WebIdentity {
   tokenExpirationSeconds: number;
   /** Where the identity came from, for messages: "service account annotation", "mapping entry team-*\/app". */
   source: string;
+  /** What the source said that kirsa had to correct or ignore, for the admission's warnings. */
+  warnings?: string[];
 }
 
 export interface ContainerCredentialsSettings {
@@ -38,6 +41,7 @@ export interface ContainerCredentialsIdentity extends ContainerCredentialsSettin
   regionalSts: boolean;
   tokenExpirationSeconds: number;
   source: string;
+  warnings?: string[];
 }
 
 export type Identity = WebIdentity | ContainerCredentialsIdentity;
@@ -87,9 +91,18 @@ export function parseTokenExpiration(text: string): number | undefined {
   return Number(value);
 }
 
-/** kube-apiserver rejects projected tokens under 600 s, so every lifetime is raised to that floor. */
+/**
+ * kube-apiserver accepts projected tokens from 600 s to 2^32 s: every lifetime is brought into that range, so
+ * no pod is refused for it and no lifetime is a number an int64 cannot hold.
+ */
 export function clampTokenExpiration(seconds: number): number {
-  return Math.max(MIN_TOKEN_EXPIRATION_SECONDS, seconds);
+  return Math.min(MAX_TOKEN_EXPIRATION_SECONDS, Math.max(MIN_TOKEN_EXPIRATION_SECONDS, seconds));
+}
+
+/** The warning for a lifetime the ceiling lowered, or undefined when it fits. */
+export function tokenExpirationWarning(seconds: number, from: string): string | undefined {
+  if (seconds <= MAX_TOKEN_EXPIRATION_SECONDS) return undefined;
+  return `kirsa: the token lifetime ${from} is longer than the API server accepts (2^32 s); ${MAX_TOKEN_EXPIRATION_SECONDS} s was used instead. Set a lifetime of at most ${MAX_TOKEN_EXPIRATION_SECONDS} seconds.`;
 }
 
 // --- Service accounts ------------------------------------------------------------------------------------------
@@ -122,6 +135,7 @@ export function trimServiceAccount(
 interface CommonSettings {
   regionalSts: boolean;
   tokenExpirationSeconds: number;
+  warnings: string[];
 }
 
 function commonSettingsFromAnnotations(
@@ -132,9 +146,19 @@ function commonSettingsFromAnnotations(
   const stsText = annotations[`${annotationPrefix}/${ANNOTATION.stsRegionalEndpoints}`];
   const expirationText = annotations[`${annotationPrefix}/${ANNOTATION.tokenExpiration}`];
   const expiration = expirationText === undefined ? undefined : parseTokenExpiration(expirationText);
+  const warnings: string[] = [];
+  const tooLong =
+    expiration === undefined
+      ? undefined
+      : tokenExpirationWarning(
+          expiration,
+          `"${expirationText}" (annotation ${annotationPrefix}/${ANNOTATION.tokenExpiration})`,
+        );
+  if (tooLong !== undefined) warnings.push(tooLong);
   return {
     regionalSts: (stsText === undefined ? undefined : parseGoBool(stsText)) ?? defaults.regionalSts,
     tokenExpirationSeconds: clampTokenExpiration(expiration ?? defaults.tokenExpirationSeconds),
+    warnings,
   };
 }
 
@@ -147,12 +171,18 @@ export function identityFromServiceAccount(
   const roleArn = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.roleArn}`];
   if (roleArn === undefined || roleArn.trim() === '') return undefined;
   const audience = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.audience}`];
+  const { warnings, ...common } = commonSettingsFromAnnotations(
+    serviceAccount.annotations,
+    annotationPrefix,
+    defaults,
+  );
   return {
     mode: 'web-identity',
     roleArn: defaults.roleAccount ? composeRoleArn(roleArn.trim(), defaults.roleAccount) : roleArn.trim(),
     audience: audience === undefined || audience === '' ? defaults.audience : audience,
-    ...commonSettingsFromAnnotations(serviceAccount.annotations, annotationPrefix, defaults),
+    ...common,
     source: `annotation ${annotationPrefix}/${ANNOTATION.roleArn} of service account ${serviceAccount.namespace}/${serviceAccount.name}`,
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
 
@@ -411,6 +441,11 @@ export function identityFromMappingEntry(
   entry: MappingEntry,
   defaults: IdentityDefaults,
 ): WebIdentity {
+  const source = `identity mapping entry "${key}"`;
+  const tooLong =
+    entry.tokenExpirationSeconds === undefined
+      ? undefined
+      : tokenExpirationWarning(entry.tokenExpirationSeconds, `${entry.tokenExpirationSeconds} (${source})`);
   return {
     mode: 'web-identity',
     roleArn: entry.roleArn,
@@ -419,7 +454,8 @@ export function identityFromMappingEntry(
     tokenExpirationSeconds: clampTokenExpiration(
       entry.tokenExpirationSeconds ?? defaults.tokenExpirationSeconds,
     ),
-    source: `identity mapping entry "${key}"`,
+    source,
+    ...(tooLong !== undefined ? { warnings: [tooLong] } : {}),
   };
 }
 
@@ -468,17 +504,23 @@ export function resolveIdentity(sources: IdentitySources): Identity | undefined 
   if (sources.containerCredentials?.identities.has(key)) {
     // Regional STS and lifetime come from the account's annotations, else its mapping entry, else the flags
     // (the reference fell back to hard-coded constants and ignored wildcard entries here).
-    const common: CommonSettings = serviceAccount
+    const common = serviceAccount
       ? commonSettingsFromAnnotations(serviceAccount.annotations, annotationPrefix, defaults)
       : mapped
         ? identityFromMappingEntry(mapped.key, mapped.entry, defaults)
-        : { regionalSts: defaults.regionalSts, tokenExpirationSeconds: defaults.tokenExpirationSeconds };
+        : {
+            regionalSts: defaults.regionalSts,
+            tokenExpirationSeconds: defaults.tokenExpirationSeconds,
+            warnings: [],
+          };
+    const warnings = common.warnings ?? [];
     return {
       mode: 'container-credentials',
       ...sources.containerCredentials.settings,
       regionalSts: common.regionalSts,
       tokenExpirationSeconds: common.tokenExpirationSeconds,
       source: `container-credentials list entry ${key}`,
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
   }
   if (serviceAccount) {

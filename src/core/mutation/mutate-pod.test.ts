@@ -153,6 +153,61 @@ describe('mutatePod', () => {
     assert.match(result.warnings[0]!, /skip-containers could not be read \(a quote inside an unquoted name/);
   });
 
+  test('skip-containers after a leading empty line is read, as Go reads CSV (issue 17, bug 3)', () => {
+    const input = pod(
+      { containers: [{ name: 'app' }, { name: 'sidecar' }] },
+      { annotations: { 'eks.amazonaws.com/skip-containers': '\nsidecar' } },
+    );
+    const { result, output } = mutated(input);
+    assert.equal(envOf(output, 0).AWS_ROLE_ARN, ROLE);
+    assert.deepEqual(envOf(output, 1), {}, 'sidecar is skipped');
+    assert.deepEqual(result.warnings, []);
+  });
+
+  test('skip-containers: a quoted name spanning a newline continues the record (issue 17, bug 4)', () => {
+    const input = pod(
+      { containers: [{ name: 'a\nb' }, { name: 'sidecar' }, { name: 'app' }] },
+      { annotations: { 'eks.amazonaws.com/skip-containers': '"a\nb",sidecar' } },
+    );
+    const { result, output } = mutated(input);
+    assert.deepEqual(result.warnings, []);
+    assert.deepEqual(envOf(output, 0), {}, 'the name with a newline is skipped');
+    assert.deepEqual(envOf(output, 1), {}, 'sidecar, after the quoted newline, is skipped');
+    assert.equal(envOf(output, 2).AWS_ROLE_ARN, ROLE);
+  });
+
+  test('Windows pods: another mount at the token file, written as every mountPath is, conflicts (issue 17, bug 5)', () => {
+    const input = pod({
+      nodeSelector: { 'kubernetes.io/os': 'windows' },
+      volumes: [{ name: 'mine', emptyDir: {} }],
+      containers: [
+        { name: 'app', volumeMounts: [{ name: 'mine', mountPath: `${DEFAULT_TOKEN_MOUNT_PATH}/token` }] },
+      ],
+    });
+    const { result, output } = mutated(input);
+    assert.deepEqual(envOf(output), {}, 'no env pointing at a token file another volume holds');
+    assert.deepEqual(result.conflictedContainers, ['app']);
+    assert.match(result.warnings[0]!, /already mounts "mine" at/);
+  });
+
+  test('a token lifetime above 2^32 s is lowered to the API server ceiling, with a warning (issue 17, bug 2)', () => {
+    const input = pod({}, { annotations: { 'eks.amazonaws.com/token-expiration': '9223372036854775807' } });
+    const { result, output } = mutated(input);
+    const seconds = (
+      output.spec!.volumes![0] as {
+        projected: { sources: Array<{ serviceAccountToken: { expirationSeconds: number } }> };
+      }
+    ).projected.sources[0]!.serviceAccountToken.expirationSeconds;
+    assert.equal(seconds, 2 ** 32);
+    // What the API server decodes: the patch text must hold an int64 and a lifetime it accepts.
+    const text = JSON.stringify(result.patch).match(/"expirationSeconds":(\d+)/)![1]!;
+    assert.ok(BigInt(text) <= 2n ** 32n);
+    assert.match(
+      result.warnings[0]!,
+      /"9223372036854775807" \(pod annotation eks\.amazonaws\.com\/token-expiration\) is longer than the API server accepts/,
+    );
+  });
+
   test('a role that is not an IAM role ARN injects nothing and quotes the value', () => {
     const result = mutatePod(pod(), { ...web, roleArn: 'arn:aws:iam::1234:user/bob' }, options);
     assert.equal(result.outcome, 'invalid-identity');

@@ -26,7 +26,12 @@ import {
   WINDOWS_DRIVE,
 } from '../../consts.ts';
 import { roleArnParts } from '../iam/arn.ts';
-import { clampTokenExpiration, type Identity, parseTokenExpiration } from '../identity/identity.ts';
+import {
+  clampTokenExpiration,
+  type Identity,
+  parseTokenExpiration,
+  tokenExpirationWarning,
+} from '../identity/identity.ts';
 import type { Container, EnvVar, PodLike, Volume, VolumeMount } from '../kube-types.ts';
 import { parseCsvRecord } from './csv-record.ts';
 import { add, type PatchOperation, pointer } from './json-patch.ts';
@@ -65,6 +70,8 @@ interface TokenPlan {
   tokenFileName: string;
   /** The value of the token-file env var (Windows-style on Windows pods). */
   tokenFilePath: string;
+  /** The token file as a mountPath names it: the Unix form, on Windows pods too. */
+  unixTokenFilePath: string;
   audience: string;
   expirationSeconds: number;
   /** The pair of env vars that hand the credentials to the SDK, in the order they are appended. */
@@ -96,9 +103,20 @@ export function normaliseMountPath(path: string): string {
   return normalised.length > 1 && normalised.endsWith('/') ? normalised.slice(0, -1) : normalised;
 }
 
-function decideExpiration(pod: PodLike, identity: Identity, options: MutationOptions): number {
-  const podText = pod.metadata?.annotations?.[`${options.annotationPrefix}/${ANNOTATION.tokenExpiration}`];
+function decideExpiration(
+  pod: PodLike,
+  identity: Identity,
+  options: MutationOptions,
+  warnings: string[],
+): number {
+  const key = `${options.annotationPrefix}/${ANNOTATION.tokenExpiration}`;
+  const podText = pod.metadata?.annotations?.[key];
   const fromPod = podText === undefined ? undefined : parseTokenExpiration(podText);
+  const tooLong =
+    fromPod === undefined
+      ? undefined
+      : tokenExpirationWarning(fromPod, `"${podText}" (pod annotation ${key})`);
+  if (tooLong !== undefined) warnings.push(tooLong);
   const seconds = clampTokenExpiration(fromPod ?? identity.tokenExpirationSeconds);
   if (identity.mode === 'container-credentials' && seconds === DEFAULT_TOKEN_EXPIRATION_SECONDS) {
     const span = DEFAULT_TOKEN_EXPIRATION_SECONDS - JITTER_FLOOR_SECONDS + 1;
@@ -107,7 +125,12 @@ function decideExpiration(pod: PodLike, identity: Identity, options: MutationOpt
   return seconds;
 }
 
-function planToken(pod: PodLike, identity: Identity, options: MutationOptions): TokenPlan {
+function planToken(
+  pod: PodLike,
+  identity: Identity,
+  options: MutationOptions,
+  warnings: string[],
+): TokenPlan {
   const web = identity.mode === 'web-identity';
   const mountPath = web ? options.tokenMountPath : identity.mountPath;
   const tokenFileName = web ? TOKEN_FILE_NAME : identity.tokenFileName;
@@ -128,8 +151,9 @@ function planToken(pod: PodLike, identity: Identity, options: MutationOptions): 
     normalisedMountPath: normaliseMountPath(mountPath),
     tokenFileName,
     tokenFilePath,
+    unixTokenFilePath: unixPath,
     audience: identity.audience,
-    expirationSeconds: decideExpiration(pod, identity, options),
+    expirationSeconds: decideExpiration(pod, identity, options, warnings),
     credentialEnv,
     regionalSts: identity.regionalSts,
   };
@@ -211,7 +235,9 @@ function planContainer(container: Container, plan: TokenPlan, options: MutationO
   const blocking = mounts.find(
     (mount) =>
       mount.name !== plan.volumeName &&
-      [wantedPath, plan.tokenFilePath].includes(normaliseMountPath(mount.mountPath ?? '')),
+      // Mount paths are written in the Unix form on Windows pods too, so that is the form compared (the
+      // `C:\...` form the env var gets is written by nobody, and matching only it let the rule never fire).
+      [wantedPath, plan.unixTokenFilePath].includes(normaliseMountPath(mount.mountPath ?? '')),
   );
   if (blocking) {
     return {
@@ -265,7 +291,8 @@ export function mutatePod(
     return result;
   }
 
-  const plan = planToken(pod, identity, options);
+  result.warnings.push(...(identity.warnings ?? []));
+  const plan = planToken(pod, identity, options, result.warnings);
   const volumes = pod.spec?.volumes;
   const existingVolume = (volumes ?? []).find((volume) => volume.name === plan.volumeName);
   if (existingVolume && !isOurTokenVolume(existingVolume, plan)) {
