@@ -154,6 +154,14 @@ export const ERROR_CATALOGUE = {
     meaning: 'the API server says the object or namespace does not exist',
   },
   KUBE_CONFLICT: { category: 'ALREADY_EXISTS', meaning: 'the API server reports a conflict (409)' },
+  MAPPING_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning: 'an identity mapping kirsa was asked to add an entry to is not a JSON object',
+  },
+  MAPPING_ENTRY_TAKEN: {
+    category: 'ALREADY_EXISTS',
+    meaning: 'the identity mapping already gives that key another role (pass --overwrite to replace it)',
+  },
   KUBE_REJECTED: { category: 'INPUT_INVALID', meaning: 'the API server rejected the object (400 or 422)' },
   KUBE_UNREACHABLE: {
     category: 'UNREACHABLE',

@@ -2,7 +2,7 @@
 // first (reads only: the role, its policies, the ServiceAccount), and only when all of them pass does any
 // phase change anything. Each phase reports created / updated / unchanged, so a rerun shows it did nothing.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { callerAccountId, createIamRoles, type IamRoles, type RoleRecord } from '../aws/iam-role.ts';
 import {
@@ -11,6 +11,8 @@ import {
   INLINE_POLICY_NAME,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
+  MAPPING_CONFIG_MAP_KEY,
+  MAPPING_CONFIG_MAP_NAME,
 } from '../consts.ts';
 import { checkManagedPolicyArn, checkProviderArn, checkRoleName, defaultRoleName } from '../core/iam/arn.ts';
 import { checkIacFormat, type IacFormat, RENDER } from '../core/iam/iac.ts';
@@ -37,9 +39,15 @@ import {
   serviceAccountSubject,
   sizeWarning,
 } from '../core/iam/trust-policy.ts';
-import { webIdentityAnnotations } from '../core/identity/identity.ts';
+import { mappingEntryFor, setMappingEntry, webIdentityAnnotations } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
-import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
+import {
+  createMappingConfigMapStore,
+  createServiceAccountStore,
+  loadKubeConfig,
+  type MappingConfigMapStore,
+  type ServiceAccountStore,
+} from '../kube/client.ts';
 import { collect, parseIntegerFlag } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
 import {
@@ -73,6 +81,50 @@ export interface RoleCreateFlags extends TrustFlags {
   overwrite?: boolean;
   output?: string;
   outputDir?: string;
+  mappingNamespace: string;
+  mappingFile?: string;
+}
+
+/** Where the entry of a wildcard service account goes: the mapping ConfigMap, or an identities file. */
+interface MappingTarget {
+  where: string;
+  read(): Promise<{ text: string | undefined; version: string | undefined }>;
+  write(text: string, version: string | undefined): Promise<void>;
+}
+
+function fileMappingTarget(path: string): MappingTarget {
+  return {
+    where: path,
+    async read() {
+      try {
+        return { text: await readFile(path, 'utf8'), version: undefined };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+          return { text: undefined, version: undefined };
+        throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    },
+    async write(text) {
+      // Written beside and renamed over, so the webhook watching the file never reads half of it.
+      const temporary = `${path}.kirsa-${process.pid}`;
+      await writeFile(temporary, text);
+      await rename(temporary, path);
+    },
+  };
+}
+
+function configMapMappingTarget(store: MappingConfigMapStore, namespace: string): MappingTarget {
+  return {
+    where: `ConfigMap ${namespace}/${MAPPING_CONFIG_MAP_NAME}`,
+    read: () => store.read(namespace),
+    write: (text, version) => store.write(namespace, text, version),
+  };
+}
+
+function isWildcard(ref: ServiceAccountRef): boolean {
+  return ref.namespace.includes('*') || ref.name.includes('*');
 }
 
 export function registerRole(program: Command): void {
@@ -122,9 +174,18 @@ export function registerRole(program: Command): void {
       'service-account annotation prefix the webhook reads',
       DEFAULT_ANNOTATION_PREFIX,
     )
-    .option('--overwrite', 'replace a different role ARN already on the service account')
+    .option('--overwrite', 'replace a different role ARN already on the service account or mapping entry')
     .option(...IAC_OPTIONS.output)
-    .option(...IAC_OPTIONS.outputDir);
+    .option(...IAC_OPTIONS.outputDir)
+    .option(
+      '--mapping-namespace <namespace>',
+      `for a wildcard service account: namespace of the mapping ConfigMap ${MAPPING_CONFIG_MAP_NAME} the entry is written to`,
+      'kirsa',
+    )
+    .option(
+      '--mapping-file <file>',
+      'for a wildcard service account: write the entry to this identities file instead of the ConfigMap',
+    );
   addPhaseOptions(create, PHASES).action(async (flags: RoleCreateFlags) => runRoleCreate(flags));
   registerRoleDelete(role);
 }
@@ -148,6 +209,33 @@ export interface RoleContext {
   attached?: string[];
   existingInline?: string;
   serviceAccountPlans?: Array<{ ref: ServiceAccountRef; exists: boolean; missing: Record<string, string> }>;
+  mappingTarget?: MappingTarget;
+  /** The mapping as validation read it; the write is guarded by its version. */
+  mappingRead?: { text: string | undefined; version: string | undefined };
+  mappingKeys?: string[];
+}
+
+async function kubeConfigOf(flags: RoleCreateFlags) {
+  return loadKubeConfig({
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.context ? { context: flags.context } : {}),
+  });
+}
+
+/** The mapping text with an entry for every wildcard key, or the reason one is refused. */
+function mappingWith(context: RoleContext, text: string | undefined) {
+  const entry = mappingEntryFor(roleArnOf(context), context.request.audiences);
+  let current = text;
+  let status: 'unchanged' | 'created' | 'updated' = 'unchanged';
+  for (const key of context.mappingKeys!) {
+    const written = setMappingEntry(current, key, entry, {
+      overwrite: context.flags.overwrite === true,
+      where: context.mappingTarget!.where,
+    });
+    current = written.text;
+    if (written.status !== 'unchanged') status = status === 'created' ? 'created' : written.status;
+  }
+  return { status, text: current ?? '' };
 }
 
 function roleArnOf(context: RoleContext): string {
@@ -294,13 +382,30 @@ const PHASES: Array<Phase<RoleContext>> = [
   },
   {
     name: 'service-account',
-    description: 'annotate the ServiceAccount with the role (create it if missing)',
+    description:
+      'annotate the ServiceAccount with the role (create it if missing); for a wildcard, write the identity mapping entry',
     async validate(context) {
-      const refs = context.request.serviceAccounts;
-      if (refs.some((ref) => ref.namespace.includes('*') || ref.name.includes('*'))) {
-        context.serviceAccountPlans = [];
-        return;
+      const all = context.request.serviceAccounts;
+      const wildcards = all.filter(isWildcard);
+      const refs = all.filter((ref) => !isWildcard(ref));
+      context.serviceAccountPlans = [];
+      context.mappingKeys = wildcards.map((ref) => `${ref.namespace}/${ref.name}`);
+      if (wildcards.length > 0) {
+        context.mappingTarget ??=
+          context.flags.mappingFile !== undefined
+            ? fileMappingTarget(context.flags.mappingFile)
+            : configMapMappingTarget(
+                await createMappingConfigMapStore(
+                  await kubeConfigOf(context.flags),
+                  MAPPING_CONFIG_MAP_NAME,
+                  MAPPING_CONFIG_MAP_KEY,
+                ),
+                context.flags.mappingNamespace,
+              );
+        context.mappingRead = await context.mappingTarget.read();
+        mappingWith(context, context.mappingRead.text); // refuses a taken entry or a broken mapping now
       }
+      if (refs.length === 0) return;
       context.serviceAccounts ??= await serviceAccountStoreFor(context.flags);
       const wanted = annotationsFor(context);
       const roleKey = `${context.flags.annotationPrefix}/${ANNOTATION.roleArn}`;
@@ -324,15 +429,21 @@ const PHASES: Array<Phase<RoleContext>> = [
       }
     },
     async run(context) {
-      if (context.serviceAccountPlans!.length === 0)
-        return {
-          status: 'skipped',
-          detail: 'a wildcard service account names no single ServiceAccount to annotate',
-        };
       // The role ARN is known only now when the role phase just created the role.
       const wanted = annotationsFor(context);
       const done: string[] = [];
       let created = false;
+      let mappingChanged = false;
+      if (context.mappingKeys!.length > 0) {
+        const { status, text } = mappingWith(context, context.mappingRead!.text);
+        const keys = context.mappingKeys!.map((key) => `"${key}"`).join(', ');
+        if (status !== 'unchanged') {
+          await context.mappingTarget!.write(text, context.mappingRead!.version);
+          created ||= status === 'created';
+          mappingChanged = true;
+          done.push(`wrote mapping entry ${keys} in ${context.mappingTarget!.where}`);
+        }
+      }
       for (const plan of context.serviceAccountPlans!) {
         const name = `${plan.ref.namespace}/${plan.ref.name}`;
         if (!plan.exists) {
@@ -349,11 +460,19 @@ const PHASES: Array<Phase<RoleContext>> = [
       if (done.length === 0)
         return {
           status: 'unchanged',
-          detail: `${context.serviceAccountPlans!.map((plan) => `${plan.ref.namespace}/${plan.ref.name}`).join(', ')} already annotated`,
+          detail: [
+            ...context.serviceAccountPlans!.map(
+              (plan) => `${plan.ref.namespace}/${plan.ref.name} already annotated`,
+            ),
+            ...context.mappingKeys!.map((key) => `mapping entry "${key}" already names the role`),
+          ].join(', '),
         };
       return {
         status: created ? 'created' : 'updated',
-        detail: `${done.join(', ')} (${Object.keys(wanted).join(', ')})`,
+        detail:
+          mappingChanged && context.serviceAccountPlans!.length === 0
+            ? done.join(', ')
+            : `${done.join(', ')} (${Object.keys(wanted).join(', ')})`,
       };
     },
   },

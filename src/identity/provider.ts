@@ -5,6 +5,7 @@
 
 import {
   type ContainerCredentialsSettings,
+  comparePatterns,
   EMPTY_MAPPING,
   type IdentityDefaults,
   type IdentityMapping,
@@ -43,9 +44,7 @@ export function mergeMappings(lower: IdentityMapping, higher: IdentityMapping): 
   for (const [key, entry] of higher.exact) exact.set(key, entry);
   const byKey = new Map<string, Pattern>();
   for (const pattern of [...lower.patterns, ...higher.patterns]) byKey.set(pattern.key, pattern);
-  const patterns = [...byKey.values()].sort(
-    (a, b) => b.specificity - a.specificity || a.key.localeCompare(b.key),
-  );
+  const patterns = [...byKey.values()].sort(comparePatterns);
   return { exact, patterns, size: exact.size + patterns.length };
 }
 

@@ -229,6 +229,70 @@ export async function createServiceAccountStore(config: KubeConfig): Promise<Ser
   };
 }
 
+// --- The identity mapping ConfigMap (role create with a wildcard service account) --------------------------
+
+export interface MappingConfigMapStore {
+  /** The mapping text under the ConfigMap's key; `version` guards the write against a concurrent change. */
+  read(namespace: string): Promise<{ text: string | undefined; version: string | undefined }>;
+  /** Writes the text under the key, creating the ConfigMap when `version` is undefined; other keys are kept. */
+  write(namespace: string, text: string, version: string | undefined): Promise<void>;
+}
+
+export async function createMappingConfigMapStore(
+  config: KubeConfig,
+  name: string,
+  key: string,
+): Promise<MappingConfigMapStore> {
+  const { CoreV1Api } = await loadSdk();
+  const core = config.makeApiClient(CoreV1Api);
+  return {
+    async read(namespace) {
+      const found = await orUndefined(
+        core.readNamespacedConfigMap({ namespace, name }),
+        `reading ConfigMap ${namespace}/${name}`,
+      );
+      return { text: found?.data?.[key], version: found?.metadata?.resourceVersion };
+    },
+    async write(namespace, text, version) {
+      const doing = `${version === undefined ? 'creating' : 'updating'} ConfigMap ${namespace}/${name}`;
+      try {
+        if (version === undefined) {
+          await core.createNamespacedConfigMap({
+            namespace,
+            fieldManager: FIELD_MANAGER,
+            body: {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name, namespace },
+              data: { [key]: text },
+            },
+          });
+          return;
+        }
+        // A JSON merge patch of this one key, guarded by the version read: a concurrent writer makes this a
+        // 409 instead of one of the two entries silently lost.
+        const { PatchStrategy, setHeaderOptions } = await loadSdk();
+        await core.patchNamespacedConfigMap(
+          {
+            namespace,
+            name,
+            fieldManager: FIELD_MANAGER,
+            body: { metadata: { resourceVersion: version }, data: { [key]: text } },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      } catch (error) {
+        const failure = kubeError(error, doing);
+        if (failure.code === 'KUBE_NOT_FOUND' && version === undefined)
+          throw new KirsaError('KUBE_NOT_FOUND', `namespace ${namespace} does not exist`, {
+            hint: `create it first (kubectl create namespace ${namespace}), or pass --mapping-namespace`,
+          });
+        throw failure;
+      }
+    },
+  };
+}
+
 // --- What the doctor reads -----------------------------------------------------------------------------------
 
 export interface TokenRequestResult {

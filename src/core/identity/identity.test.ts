@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { MAPPING_ENTRY_MAX_BYTES, MAPPING_MAX_DEPTH } from '../../consts.ts';
+import type { KirsaError } from '../../errors.ts';
 import {
   BUILTIN_CONTAINER_CREDENTIALS,
   BUILTIN_IDENTITY_DEFAULTS,
@@ -12,11 +13,13 @@ import {
   identityFromMappingEntry,
   identityFromServiceAccount,
   lookupMapping,
+  mappingEntryFor,
   parseContainerCredentialsList,
   parseGoBool,
   parseIdentityMapping,
   parseTokenExpiration,
   resolveIdentity,
+  setMappingEntry,
   trimServiceAccount,
   webIdentityAnnotations,
 } from './identity.ts';
@@ -132,19 +135,55 @@ describe('trimServiceAccount', () => {
   });
 });
 
+describe('setMappingEntry (role create with a wildcard service account)', () => {
+  const entry = mappingEntryFor(ROLE('team'), ['sts.amazonaws.com']);
+  const where = 'the mapping';
+
+  test('adds the entry, keeps the rest, reads back through the parser, and is idempotent', () => {
+    const text = JSON.stringify({ 'other/app': { RoleARN: ROLE('other'), TokenExpiration: 3600 } });
+    const written = setMappingEntry(text, 'team-a/*', entry, { overwrite: false, where });
+    assert.equal(written.status, 'created');
+    const { mapping } = parseIdentityMapping(written.text);
+    assert.equal(lookupMapping(mapping, 'team-a', 'x')?.entry.roleArn, ROLE('team'));
+    assert.equal(lookupMapping(mapping, 'other', 'app')?.entry.tokenExpirationSeconds, 3600);
+    assert.equal(
+      setMappingEntry(written.text, 'team-a/*', entry, { overwrite: false, where }).status,
+      'unchanged',
+    );
+    assert.equal(
+      setMappingEntry(undefined, 'team-a/*', entry, { overwrite: false, where }).status,
+      'created',
+    );
+  });
+
+  test('an audience other than the default is written; another role is refused unless overwrite', () => {
+    assert.deepEqual(mappingEntryFor(ROLE('r'), ['my-aud']), { RoleARN: ROLE('r'), Audience: 'my-aud' });
+    const text = JSON.stringify({ 'team-a/*': { RoleARN: ROLE('before') } });
+    assert.throws(
+      () => setMappingEntry(text, 'team-a/*', entry, { overwrite: false, where }),
+      (error: KirsaError) => error.code === 'MAPPING_ENTRY_TAKEN' && /already names role/.test(error.message),
+    );
+    assert.equal(setMappingEntry(text, 'team-a/*', entry, { overwrite: true, where }).status, 'updated');
+    for (const broken of ['{', '[]', '"x"'])
+      assert.throws(
+        () => setMappingEntry(broken, 'team-a/*', entry, { overwrite: true, where }),
+        (error: KirsaError) => error.code === 'MAPPING_INVALID',
+      );
+  });
+});
+
 describe('parseIdentityMapping', () => {
   test('bad keys and entries are reported and skipped, the rest applies', () => {
     const { mapping, problems } = parseIdentityMapping(
       JSON.stringify({
         'no-slash': { RoleARN: ROLE('a') },
         'a/b/c': { RoleARN: ROLE('a') },
-        'ns/sa*': { RoleARN: ROLE('a') },
         'ns/no-role': { Audience: 'x' },
         'ns/bad-sts': { RoleARN: ROLE('a'), UseRegionalSTS: 'yes' },
         'ns/good': { rolearn: ROLE('good') },
       }),
     );
-    assert.equal(problems.length, 5);
+    assert.equal(problems.length, 4);
     assert.match(problems[0]!, /key "no-slash" is not "namespace\/serviceaccount"; skipped/);
     assert.equal(mapping.size, 1);
     assert.equal(lookupMapping(mapping, 'ns', 'good')?.entry.roleArn, ROLE('good'));
@@ -168,6 +207,85 @@ describe('parseIdentityMapping', () => {
       lookupMapping(mapping, 'team.x', 'app')?.entry.roleArn,
       ROLE('any'),
       'a dot in a namespace is literal',
+    );
+  });
+
+  test('wildcard accounts: exact > ns/account-glob > ns-glob/account > both globs, most literal first', () => {
+    const { mapping, problems } = parseIdentityMapping(
+      JSON.stringify({
+        '*/*': { RoleARN: ROLE('anything') },
+        'team-*/*': { RoleARN: ROLE('team-any') },
+        '*/app': { RoleARN: ROLE('any-app') },
+        'team-*/app': { RoleARN: ROLE('team-app') },
+        'team-a/*': { RoleARN: ROLE('team-a-any') },
+        'team-a/ci-*': { RoleARN: ROLE('team-a-ci') },
+        'team-a/app': { RoleARN: ROLE('exact') },
+      }),
+    );
+    assert.deepEqual(problems, []);
+    const role = (namespace: string, account: string) =>
+      lookupMapping(mapping, namespace, account)?.entry.roleArn;
+    assert.equal(role('team-a', 'app'), ROLE('exact'));
+    assert.equal(role('team-a', 'ci-runner'), ROLE('team-a-ci'), 'the more literal account glob');
+    assert.equal(role('team-a', 'web'), ROLE('team-a-any'), 'an exact namespace beats a namespace glob');
+    assert.equal(role('team-b', 'app'), ROLE('team-app'));
+    assert.equal(role('other', 'app'), ROLE('any-app'));
+    assert.equal(role('team-b', 'web'), ROLE('team-any'));
+    assert.equal(role('other', 'web'), ROLE('anything'));
+    assert.deepEqual(
+      mapping.patterns.map((pattern) => pattern.key),
+      ['team-a/ci-*', 'team-a/*', 'team-*/app', '*/app', 'team-*/*', '*/*'],
+    );
+  });
+
+  test('wildcard precedence, property: the documented rule over any mapping, in any order', () => {
+    // The rule as the docs state it, by brute force: every matching key, ranked by tier, then literal
+    // characters, then the key; globs by a regular expression (fine at these sizes).
+    const matches = (glob: string, text: string) =>
+      new RegExp(
+        `^${glob
+          .split('*')
+          .map((piece) => piece.replace(/[.-]/g, '\\$&'))
+          .join('.*')}$`,
+      ).test(text);
+    const expected = (keys: string[], namespace: string, account: string) => {
+      const ranked = keys
+        .filter((key) => {
+          const [ns, sa] = key.split('/') as [string, string];
+          return matches(ns, namespace) && matches(sa, account);
+        })
+        .map((key) => {
+          const [ns, sa] = key.split('/') as [string, string];
+          const tier = ns.includes('*') ? (sa.includes('*') ? 3 : 2) : sa.includes('*') ? 1 : 0;
+          return { key, tier, literal: key.replaceAll('*', '').length };
+        })
+        .sort((a, b) => a.tier - b.tier || b.literal - a.literal || (a.key < b.key ? -1 : 1));
+      return ranked[0]?.key;
+    };
+    const part = fc.stringMatching(/^[ab*-]{1,5}$/);
+    const name = fc.stringMatching(/^[ab-]{1,6}$/);
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(
+          fc.tuple(part, part).map(([ns, sa]) => `${ns}/${sa}`),
+          { maxLength: 12 },
+        ),
+        name,
+        name,
+        fc.integer(),
+        (keys, namespace, account, seed) => {
+          const shuffled = [...keys].sort((a, b) => ((a.length * seed) % 7) - ((b.length * seed) % 7));
+          const { mapping } = parseIdentityMapping(
+            JSON.stringify(
+              Object.fromEntries(
+                shuffled.map((key) => [key, { RoleARN: ROLE(key.replaceAll(/[*/]/g, 'x')) }]),
+              ),
+            ),
+          );
+          assert.equal(lookupMapping(mapping, namespace, account)?.key, expected(keys, namespace, account));
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 

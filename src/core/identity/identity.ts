@@ -13,6 +13,7 @@ import {
   MAX_TOKEN_EXPIRATION_SECONDS,
   MIN_TOKEN_EXPIRATION_SECONDS,
 } from '../../consts.ts';
+import { KirsaError } from '../../errors.ts';
 import { composeRoleArn, type RoleAccount } from '../iam/arn.ts';
 import { compileGlob, globMatches, type NamespaceGlob } from './glob.ts';
 
@@ -212,18 +213,39 @@ export interface MappingEntry {
   tokenExpirationSeconds?: number;
 }
 
-interface PatternEntry {
+/**
+ * How literal a wildcard key is, the precedence after an exact key: the namespace exact and the account a
+ * glob (`team-a/ci-*`), then the namespace a glob and the account exact (`team-*\/app`, `*\/app`), then both
+ * globs (`team-*\/*`). The reference knows only the second (a bare `*` namespace).
+ */
+export const PATTERN_TIERS = ['account-glob', 'namespace-glob', 'both-globs'] as const;
+export type PatternTier = (typeof PATTERN_TIERS)[number];
+
+export interface PatternEntry {
   key: string;
   namespacePattern: NamespaceGlob;
-  serviceAccount: string;
-  /** Literal characters in the namespace pattern: the more, the more specific. */
+  accountPattern: NamespaceGlob;
+  tier: PatternTier;
+  /** Literal characters in the key's two parts: within a tier, the more, the more specific. */
   specificity: number;
   entry: MappingEntry;
 }
 
+/**
+ * The order patterns are tried in (the first that matches wins): by tier, then most literal characters
+ * first, then by key, so the same mapping always gives the same answer whatever order it was written in.
+ */
+export function comparePatterns(a: PatternEntry, b: PatternEntry): number {
+  return (
+    PATTERN_TIERS.indexOf(a.tier) - PATTERN_TIERS.indexOf(b.tier) ||
+    b.specificity - a.specificity ||
+    (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+  );
+}
+
 export interface IdentityMapping {
   exact: ReadonlyMap<string, MappingEntry>;
-  /** Namespace globs (`team-*`) and the bare `*`, most specific first. */
+  /** Keys with a `*` in either part, in the order they are tried (comparePatterns). */
   patterns: readonly PatternEntry[];
   size: number;
 }
@@ -373,9 +395,7 @@ export function createMappingReader(): MappingReader {
       } catch (error) {
         throw new SyntaxError(`not valid JSON: ${(error as Error).message}`);
       }
-      const sorted = [...patterns.values()].sort(
-        (a, b) => b.specificity - a.specificity || a.key.localeCompare(b.key),
-      );
+      const sorted = [...patterns.values()].sort(comparePatterns);
       return { mapping: { exact, patterns: sorted, size: exact.size + sorted.length }, problems };
     },
   };
@@ -401,24 +421,26 @@ function addMappingEntry(
   }
   const namespace = key.slice(0, slash);
   const serviceAccount = key.slice(slash + 1);
-  if (serviceAccount.includes('*')) return `key "${key}": only the namespace part may hold a * pattern`;
   const entry = parseMappingEntry(key, raw);
   if (typeof entry === 'string') return entry;
-  if (namespace.includes('*')) {
-    patterns.set(key, {
-      key,
-      namespacePattern: compileGlob(namespace),
-      serviceAccount,
-      specificity: namespace.replaceAll('*', '').length,
-      entry,
-    });
-  } else {
+  const namespaceGlob = namespace.includes('*');
+  const accountGlob = serviceAccount.includes('*');
+  if (!namespaceGlob && !accountGlob) {
     exact.set(key, entry);
+    return undefined;
   }
+  patterns.set(key, {
+    key,
+    namespacePattern: compileGlob(namespace),
+    accountPattern: compileGlob(serviceAccount),
+    tier: namespaceGlob && accountGlob ? 'both-globs' : accountGlob ? 'account-glob' : 'namespace-glob',
+    specificity: key.length - 1 - (key.match(/\*/g)?.length ?? 0),
+    entry,
+  });
   return undefined;
 }
 
-/** The mapping entry for ns/sa: an exact key first, then the most specific namespace pattern. */
+/** The mapping entry for ns/sa: an exact key first, then the first pattern that matches (comparePatterns). */
 export function lookupMapping(
   mapping: IdentityMapping,
   namespace: string,
@@ -428,7 +450,10 @@ export function lookupMapping(
   const exact = mapping.exact.get(key);
   if (exact !== undefined) return { key, entry: exact };
   for (const pattern of mapping.patterns) {
-    if (pattern.serviceAccount === serviceAccount && globMatches(pattern.namespacePattern, namespace)) {
+    if (
+      globMatches(pattern.accountPattern, serviceAccount) &&
+      globMatches(pattern.namespacePattern, namespace)
+    ) {
       return { key: pattern.key, entry: pattern.entry };
     }
   }
@@ -456,6 +481,83 @@ export function identityFromMappingEntry(
     ),
     source,
     ...(tooLong !== undefined ? { warnings: [tooLong] } : {}),
+  };
+}
+
+// --- Writing a mapping entry (`role create` with a wildcard service account) ----------------------------------
+
+/**
+ * The mapping entry that makes the webhook give this role, with the same audience rule as
+ * webIdentityAnnotations: an Audience only when the trust asks for exactly one that is not the default.
+ */
+export function mappingEntryFor(roleArn: string, audiences: readonly string[]): Record<string, string> {
+  const entry: Record<string, string> = { RoleARN: roleArn };
+  if (audiences.length === 1 && audiences[0] !== DEFAULT_TOKEN_AUDIENCE) entry.Audience = audiences[0]!;
+  return entry;
+}
+
+export type MappingWrite =
+  | { status: 'unchanged'; text: string }
+  | { status: 'created' | 'updated'; text: string };
+
+/**
+ * The mapping text with `key` set to `entry`, every other entry kept as it was. An entry of the key that
+ * already names another role is refused unless `overwrite`, as role create refuses to re-point a
+ * ServiceAccount. Pure: the caller reads and writes the ConfigMap or file.
+ */
+export function setMappingEntry(
+  text: string | undefined,
+  key: string,
+  entry: Record<string, string>,
+  options: { overwrite: boolean; where: string },
+): MappingWrite {
+  let document: Record<string, unknown> = {};
+  if (text !== undefined && text.trim() !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new KirsaError(
+        'MAPPING_INVALID',
+        `${options.where} is not valid JSON: ${(error as Error).message}`,
+        {
+          hint: 'nothing was changed; fix the mapping by hand, or write to another one',
+        },
+      );
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new KirsaError(
+        'MAPPING_INVALID',
+        `${options.where} is not a JSON object keyed by "namespace/serviceaccount"`,
+        {
+          hint: 'nothing was changed; fix the mapping by hand, or write to another one',
+        },
+      );
+    document = parsed as Record<string, unknown>;
+  }
+  const current = document[key];
+  const currentRole =
+    current !== null && typeof current === 'object' && !Array.isArray(current)
+      ? goField(current as Record<string, unknown>, 'RoleARN')
+      : undefined;
+  if (
+    typeof currentRole === 'string' &&
+    currentRole.trim() !== '' &&
+    currentRole.trim() !== entry.RoleARN &&
+    !options.overwrite
+  )
+    throw new KirsaError(
+      'MAPPING_ENTRY_TAKEN',
+      `${options.where}: entry "${key}" already names role ${currentRole}`,
+      {
+        hint: 'nothing was changed; pass --overwrite to point it at this role, or use --skip-phases service-account',
+      },
+    );
+  if (JSON.stringify(current) === JSON.stringify(entry)) return { status: 'unchanged', text: text ?? '' };
+  const next = { ...document, [key]: entry };
+  return {
+    status: current === undefined ? 'created' : 'updated',
+    text: `${JSON.stringify(next, null, 2)}\n`,
   };
 }
 
@@ -493,8 +595,9 @@ export interface IdentitySources {
 }
 
 /**
- * The reference's precedence: a container-credentials listing wins outright; otherwise a role annotation on
- * the service account; otherwise the mapping for ns/sa; otherwise a namespace pattern. Undefined: no identity.
+ * The reference's precedence, with kirsa's wildcards: a container-credentials listing wins outright;
+ * otherwise a role annotation on the service account; otherwise the mapping for ns/sa; otherwise the first
+ * wildcard key that matches (comparePatterns). Undefined: no identity.
  */
 export function resolveIdentity(sources: IdentitySources): Identity | undefined {
   const { namespace, serviceAccountName, serviceAccount, mapping, annotationPrefix, defaults } = sources;
