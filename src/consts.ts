@@ -12,6 +12,13 @@ export const ANNOTATION = {
   stsRegionalEndpoints: 'sts-regional-endpoints',
   tokenExpiration: 'token-expiration',
   skipContainers: 'skip-containers',
+  // kirsa extensions (docs/webhook.md, "kirsa extensions"):
+  /** Service account: the AWS region its pods get, over --aws-default-region and the role's partition. */
+  region: 'region',
+  /** Pod: only these containers (CSV, as skip-containers) get credentials; skip-containers still applies. */
+  includeContainers: 'include-containers',
+  /** Service account or pod: "true" injects AWS_ROLE_SESSION_NAME from the pod's name. */
+  sessionName: 'role-session-name',
 } as const;
 /** Label added in container-credentials (EKS Pod Identity) mode; fixed, it ignores the prefix as in the reference. */
 export const POD_IDENTITY_LABEL = 'eks.amazonaws.com/pod-identity';
@@ -29,9 +36,12 @@ export const ENV = {
   webIdentityTokenFile: 'AWS_WEB_IDENTITY_TOKEN_FILE',
   containerCredentialsFullUri: 'AWS_CONTAINER_CREDENTIALS_FULL_URI',
   containerAuthorizationTokenFile: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+  roleSessionName: 'AWS_ROLE_SESSION_NAME',
 } as const;
 /** The value the SDKs read in AWS_STS_REGIONAL_ENDPOINTS to use the regional STS endpoint. */
 export const STS_REGIONAL_VALUE = 'regional';
+/** Characters the API server appends to a pod's generateName (its names.SimpleNameGenerator). */
+export const GENERATED_NAME_SUFFIX_LENGTH = 5;
 
 // --- Web identity (IRSA) token ---------------------------------------------------------------------------
 

@@ -153,8 +153,9 @@ async function runMutate(flags: MutateFlags): Promise<void> {
     const serviceAccountName = serviceAccountOf(location.pod);
     const decision = decidePod(location.pod, namespace, identityFor(namespace, serviceAccountName), options);
     if (decision.outcome === 'no_identity') {
+      const what = decision.patch.length > 0 ? 'only the region was injected' : 'left unchanged';
       process.stderr.write(
-        `kirsa: ${describe(object)}: service account ${namespace}/${serviceAccountName} has no role; left unchanged\n`,
+        `kirsa: ${describe(object)}: service account ${namespace}/${serviceAccountName} has no role; ${what}\n`,
       );
     }
     for (const warning of decision.warnings)

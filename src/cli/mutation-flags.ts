@@ -19,6 +19,9 @@ export interface MutationFlagValues {
   tokenExpiration: number;
   awsDefaultRegion: string;
   stsRegionalEndpoint: boolean;
+  injectRegionWithoutRole: boolean;
+  injectRoleSessionName: boolean;
+  injectFsGroup?: number;
 }
 
 export function addMutationFlags(command: Command): Command {
@@ -42,6 +45,23 @@ export function addMutationFlags(command: Command): Command {
       'inject AWS_STS_REGIONAL_ENDPOINTS=regional unless the service account says otherwise',
       parseBooleanFlag('sts-regional-endpoint'),
       false,
+    )
+    .option(
+      '--inject-region-without-role [bool]',
+      'kirsa: also give --aws-default-region to pods whose service account has no role',
+      parseBooleanFlag('inject-region-without-role'),
+      false,
+    )
+    .option(
+      '--inject-role-session-name [bool]',
+      "kirsa: inject AWS_ROLE_SESSION_NAME from the pod's name (annotation role-session-name overrides)",
+      parseBooleanFlag('inject-role-session-name'),
+      false,
+    )
+    .option(
+      '--inject-fs-group <gid>',
+      'kirsa: give mutated pods that set no fsGroup this one, so non-root containers can read the token',
+      parseIntegerFlag('inject-fs-group', { min: 0 }),
     );
 }
 
@@ -62,5 +82,8 @@ export function mutationOptionsFrom(
     tokenMountPath: values.tokenMountPath,
     defaultRegion: values.awsDefaultRegion,
     random,
+    ...(values.injectRegionWithoutRole ? { regionWithoutRole: true } : {}),
+    ...(values.injectRoleSessionName ? { roleSessionName: true } : {}),
+    ...(values.injectFsGroup !== undefined ? { fsGroup: values.injectFsGroup } : {}),
   };
 }

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { roleArnParts } from '../core/iam/arn.ts';
+import { isRegionName, roleArnParts } from '../core/iam/arn.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
 import { MAX_SESSION_SECONDS } from '../core/sts/protocol.ts';
 import { KirsaError } from '../errors.ts';
@@ -38,7 +38,6 @@ export interface StsConfig {
  * STS accepts only signatures scoped to its own region, and so does the local one.
  */
 export const DEFAULT_STS_REGION = 'us-east-1';
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 const DEFAULT_MAX_SESSION_SECONDS = 3600;
 
@@ -57,7 +56,7 @@ export async function buildStsConfig(document: unknown, source: string, baseDir:
     region?: unknown;
   };
   const region = root.region ?? DEFAULT_STS_REGION;
-  if (typeof region !== 'string' || !REGION.test(region))
+  if (typeof region !== 'string' || !isRegionName(region))
     throw invalid(source, 'region must be an AWS region name such as us-east-1 or eu-west-1');
   if (!Array.isArray(root.providers) || root.providers.length === 0)
     throw invalid(source, 'providers must be a non-empty list');

@@ -232,6 +232,79 @@ describe('kirsa mutate', () => {
     assert.equal(bad.stdout, '');
   });
 
+  test('the kirsa extensions, offline: wildcard accounts, regions, session names, include-containers, fsGroup', async () => {
+    const mapping = file(
+      'wildcards.json',
+      JSON.stringify({
+        'team-a/ci-*': { RoleARN: 'arn:aws:iam::111122223333:role/ci', Region: 'eu-west-1' },
+        'team-*/*': { RoleARN: 'arn:aws:iam::111122223333:role/team' },
+      }),
+    );
+    const pod = (name: string, namespace: string, serviceAccount: string, extra = '') =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: ${namespace}}\nspec:\n  serviceAccountName: ${serviceAccount}\n  containers: [{name: app, image: x}]\n${extra}`;
+    const manifests = [
+      'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: gov\n  namespace: gov\n  annotations: {eks.amazonaws.com/role-arn: "arn:aws-us-gov:iam::111122223333:role/team!ops/app"}\n',
+      pod('ci-1', 'team-a', 'ci-runner'),
+      pod('web-1', 'team-b', 'web'),
+      pod('gov-1', 'gov', 'gov'),
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: from-env, namespace: team-b}\nspec:\n  serviceAccountName: web\n  containers: [{name: app, envFrom: [{configMapRef: {name: settings}}]}]\n`,
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: some, namespace: team-b, annotations: {eks.amazonaws.com/include-containers: app}}\nspec:\n  serviceAccountName: web\n  containers: [{name: app}, {name: proxy}]\n`,
+      pod('plain-1', 'other', 'nobody'),
+    ].join('---\n');
+    const run = await runKirsa([
+      'mutate',
+      '-f',
+      file('extensions.yaml', manifests),
+      '--identities-file',
+      mapping,
+      '--aws-default-region',
+      'us-east-1',
+      '--inject-role-session-name',
+      '--inject-region-without-role',
+      '--inject-fs-group',
+      '65534',
+      '-o',
+      'json',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const byName = Object.fromEntries(
+      JSON.parse(run.stdout).items.map((item: { metadata: { name: string } }) => [item.metadata.name, item]),
+    );
+    const env = (name: string, index = 0) =>
+      Object.fromEntries(
+        (byName[name].spec.containers[index].env ?? []).map((entry: { name: string; value?: string }) => [
+          entry.name,
+          entry.value ?? entry,
+        ]),
+      );
+    assert.equal(
+      env('ci-1').AWS_ROLE_ARN,
+      'arn:aws:iam::111122223333:role/ci',
+      'exact namespace, account glob',
+    );
+    assert.equal(env('ci-1').AWS_REGION, 'eu-west-1', "the entry's Region");
+    assert.deepEqual(env('ci-1').AWS_ROLE_SESSION_NAME, {
+      name: 'AWS_ROLE_SESSION_NAME',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+    });
+    assert.equal(env('web-1').AWS_ROLE_ARN, 'arn:aws:iam::111122223333:role/team', 'both globs');
+    assert.equal(env('gov-1').AWS_ROLE_ARN, 'arn:aws-us-gov:iam::111122223333:role/team!ops/app');
+    assert.equal(env('gov-1').AWS_REGION, 'us-gov-west-1', "the role's partition");
+    assert.equal(env('gov-1').AWS_STS_REGIONAL_ENDPOINTS, 'regional');
+    assert.equal(env('from-env').AWS_REGION, undefined);
+    assert.match(run.stderr, /Pod\/from-env: warning: kirsa: container "app" takes env from envFrom/);
+    assert.equal(env('some', 0).AWS_ROLE_ARN, 'arn:aws:iam::111122223333:role/team');
+    assert.equal(env('some', 1).AWS_ROLE_ARN, undefined, 'proxy is not included');
+    assert.deepEqual(byName['web-1'].spec.securityContext, { fsGroup: 65534 });
+    assert.match(run.stderr, /Pod\/web-1: warning: kirsa: the pod sets no fsGroup/);
+    assert.deepEqual(env('plain-1'), { AWS_DEFAULT_REGION: 'us-east-1', AWS_REGION: 'us-east-1' });
+    assert.equal(byName['plain-1'].spec.securityContext, undefined, 'no token, no fsGroup');
+    assert.match(
+      run.stderr,
+      /Pod\/plain-1: service account other\/nobody has no role; only the region was injected/,
+    );
+  });
+
   test('unreadable input exits 2 naming the file and line, with no stack', async () => {
     const broken = file('broken.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n');
     const run = await runKirsa(['mutate', '-f', broken, '--role-arn', ROLE]);

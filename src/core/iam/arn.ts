@@ -32,6 +32,31 @@ export function partitionOfRegion(region: string): string {
   return DEFAULT_PARTITION;
 }
 
+/**
+ * The region kirsa gives a pod whose role is in another partition than the webhook's default region: the
+ * partition's first region, whose STS issues that partition's credentials. Only the partitions
+ * partitionOfRegion knows, so the two agree; another partition has none (undefined).
+ */
+const PARTITION_REGIONS: Readonly<Record<string, string>> = {
+  aws: 'us-east-1',
+  'aws-cn': 'cn-north-1',
+  'aws-us-gov': 'us-gov-west-1',
+  'aws-iso': 'us-iso-east-1',
+  'aws-iso-b': 'us-isob-east-1',
+  'aws-eusc': 'eusc-de-east-1',
+};
+
+export function defaultRegionOfPartition(partition: string): string | undefined {
+  return Object.hasOwn(PARTITION_REGIONS, partition) ? PARTITION_REGIONS[partition] : undefined;
+}
+
+/** A region's shape: `us-east-1`, `us-gov-west-1`, `eusc-de-east-1`. */
+const REGION_NAME = /^[a-z]{2,4}(-[a-z]+)+-\d+$/;
+
+export function isRegionName(text: string): boolean {
+  return REGION_NAME.test(text);
+}
+
 const ACCOUNT_ID_ONLY = new RegExp(`^${ACCOUNT_ID}$`);
 
 export function isAccountId(text: string): boolean {

@@ -135,6 +135,76 @@ describe('trimServiceAccount', () => {
   });
 });
 
+describe('region and session name (kirsa extensions)', () => {
+  const base: IdentitySources = {
+    namespace: 'ns',
+    serviceAccountName: 'sa',
+    serviceAccount: undefined,
+    mapping: EMPTY_MAPPING,
+    containerCredentials: undefined,
+    annotationPrefix: 'eks.amazonaws.com',
+    defaults: BUILTIN_IDENTITY_DEFAULTS,
+  };
+  const account = (annotations: Record<string, string>) => ({ namespace: 'ns', name: 'sa', annotations });
+
+  test("the account's region annotation, else the mapping's Region; a bad one is warned about and ignored", () => {
+    const { mapping, problems } = parseIdentityMapping(
+      JSON.stringify({
+        'ns/*': { RoleARN: ROLE('m'), Region: 'eu-west-1' },
+        'bad/*': { RoleARN: ROLE('m'), Region: 'Europe' },
+      }),
+    );
+    assert.deepEqual(problems, [
+      'entry "bad/*" has a Region that is not an AWS region (like us-east-1); skipped',
+    ]);
+    assert.equal(resolveIdentity({ ...base, mapping })?.region, 'eu-west-1');
+    const annotated = resolveIdentity({
+      ...base,
+      mapping,
+      serviceAccount: account({ 'eks.amazonaws.com/region': 'ap-south-1' }),
+    });
+    assert.equal(annotated?.region, 'ap-south-1', 'the annotation beats a wildcard entry');
+    const own = resolveIdentity({
+      ...base,
+      serviceAccount: account({
+        'eks.amazonaws.com/role-arn': ROLE('a'),
+        'eks.amazonaws.com/region': 'us-gov-west-1',
+      }),
+    });
+    assert.equal(own?.region, 'us-gov-west-1');
+    const bad = resolveIdentity({
+      ...base,
+      serviceAccount: account({
+        'eks.amazonaws.com/role-arn': ROLE('a'),
+        'eks.amazonaws.com/region': 'us east',
+      }),
+    });
+    assert.equal(bad?.region, undefined);
+    assert.match(
+      bad?.warnings?.[0] ?? '',
+      /annotation eks.amazonaws.com\/region "us east" is not an AWS region/,
+    );
+  });
+
+  test("the account's role-session-name annotation is read as Go reads booleans", () => {
+    const on = resolveIdentity({
+      ...base,
+      serviceAccount: account({
+        'eks.amazonaws.com/role-arn': ROLE('a'),
+        'eks.amazonaws.com/role-session-name': 'true',
+      }),
+    });
+    assert.equal(on?.mode === 'web-identity' && on.sessionName, true);
+    const { mapping } = parseIdentityMapping(JSON.stringify({ 'ns/sa': { RoleARN: ROLE('m') } }));
+    const mapped = resolveIdentity({
+      ...base,
+      mapping,
+      serviceAccount: account({ 'eks.amazonaws.com/role-session-name': 'False' }),
+    });
+    assert.equal(mapped?.mode === 'web-identity' && mapped.sessionName, false);
+  });
+});
+
 describe('setMappingEntry (role create with a wildcard service account)', () => {
   const entry = mappingEntryFor(ROLE('team'), ['sts.amazonaws.com']);
   const where = 'the mapping';

@@ -14,7 +14,7 @@ import {
   MIN_TOKEN_EXPIRATION_SECONDS,
 } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
-import { composeRoleArn, type RoleAccount } from '../iam/arn.ts';
+import { composeRoleArn, isRegionName, type RoleAccount } from '../iam/arn.ts';
 import { compileGlob, globMatches, type NamespaceGlob } from './glob.ts';
 
 export interface WebIdentity {
@@ -27,6 +27,10 @@ export interface WebIdentity {
   source: string;
   /** What the source said that kirsa had to correct or ignore, for the admission's warnings. */
   warnings?: string[];
+  /** The region the account's annotation or mapping entry names (a kirsa extension). */
+  region?: string;
+  /** The account's role-session-name annotation (a kirsa extension); undefined: the flag decides. */
+  sessionName?: boolean;
 }
 
 export interface ContainerCredentialsSettings {
@@ -43,6 +47,7 @@ export interface ContainerCredentialsIdentity extends ContainerCredentialsSettin
   tokenExpirationSeconds: number;
   source: string;
   warnings?: string[];
+  region?: string;
 }
 
 export type Identity = WebIdentity | ContainerCredentialsIdentity;
@@ -137,6 +142,17 @@ interface CommonSettings {
   regionalSts: boolean;
   tokenExpirationSeconds: number;
   warnings: string[];
+  region?: string;
+}
+
+/** The region a source names, or undefined (with a warning) when it is not a region's name. */
+function checkedRegion(value: string | undefined, from: string, warnings: string[]): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (isRegionName(value.trim())) return value.trim();
+  warnings.push(
+    `kirsa: ${from} "${value}" is not an AWS region (like us-east-1); it was ignored. Correct it to the region's name.`,
+  );
+  return undefined;
 }
 
 function commonSettingsFromAnnotations(
@@ -156,10 +172,16 @@ function commonSettingsFromAnnotations(
           `"${expirationText}" (annotation ${annotationPrefix}/${ANNOTATION.tokenExpiration})`,
         );
   if (tooLong !== undefined) warnings.push(tooLong);
+  const region = checkedRegion(
+    annotations[`${annotationPrefix}/${ANNOTATION.region}`],
+    `annotation ${annotationPrefix}/${ANNOTATION.region}`,
+    warnings,
+  );
   return {
     regionalSts: (stsText === undefined ? undefined : parseGoBool(stsText)) ?? defaults.regionalSts,
     tokenExpirationSeconds: clampTokenExpiration(expiration ?? defaults.tokenExpirationSeconds),
     warnings,
+    ...(region !== undefined ? { region } : {}),
   };
 }
 
@@ -172,6 +194,8 @@ export function identityFromServiceAccount(
   const roleArn = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.roleArn}`];
   if (roleArn === undefined || roleArn.trim() === '') return undefined;
   const audience = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.audience}`];
+  const sessionText = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.sessionName}`];
+  const sessionName = sessionText === undefined ? undefined : parseGoBool(sessionText);
   const { warnings, ...common } = commonSettingsFromAnnotations(
     serviceAccount.annotations,
     annotationPrefix,
@@ -184,6 +208,7 @@ export function identityFromServiceAccount(
     ...common,
     source: `annotation ${annotationPrefix}/${ANNOTATION.roleArn} of service account ${serviceAccount.namespace}/${serviceAccount.name}`,
     ...(warnings.length > 0 ? { warnings } : {}),
+    ...(sessionName !== undefined ? { sessionName } : {}),
   };
 }
 
@@ -207,6 +232,8 @@ export function webIdentityAnnotations(
 
 export interface MappingEntry {
   roleArn: string;
+  /** kirsa's `Region` field. */
+  region?: string;
   audience?: string;
   regionalSts?: boolean;
   /** 0 or absent means "the default", as in the reference. */
@@ -272,6 +299,7 @@ function parseMappingEntry(key: string, raw: unknown): MappingEntry | string {
   const audience = goField(record, 'Audience');
   const regionalSts = goField(record, 'UseRegionalSTS');
   const expiration = goField(record, 'TokenExpiration');
+  const region = goField(record, 'Region');
   if (typeof roleArn !== 'string' || roleArn.trim() === '') return `entry "${key}" has no RoleARN`;
   if (audience !== undefined && typeof audience !== 'string')
     return `entry "${key}" has an Audience that is not a string`;
@@ -279,7 +307,10 @@ function parseMappingEntry(key: string, raw: unknown): MappingEntry | string {
     return `entry "${key}" has a UseRegionalSTS that is not true or false`;
   if (expiration !== undefined && !(typeof expiration === 'number' && Number.isInteger(expiration)))
     return `entry "${key}" has a TokenExpiration that is not a whole number of seconds`;
+  if (region !== undefined && !(typeof region === 'string' && (region === '' || isRegionName(region))))
+    return `entry "${key}" has a Region that is not an AWS region (like us-east-1)`;
   const entry: MappingEntry = { roleArn: roleArn.trim() };
+  if (typeof region === 'string' && region !== '') entry.region = region;
   if (audience !== undefined && audience !== '') entry.audience = audience;
   if (regionalSts !== undefined) entry.regionalSts = regionalSts;
   if (expiration !== undefined && expiration !== 0) entry.tokenExpirationSeconds = expiration;
@@ -481,6 +512,7 @@ export function identityFromMappingEntry(
     ),
     source,
     ...(tooLong !== undefined ? { warnings: [tooLong] } : {}),
+    ...(entry.region !== undefined ? { region: entry.region } : {}),
   };
 }
 
@@ -624,11 +656,28 @@ export function resolveIdentity(sources: IdentitySources): Identity | undefined 
       tokenExpirationSeconds: common.tokenExpirationSeconds,
       source: `container-credentials list entry ${key}`,
       ...(warnings.length > 0 ? { warnings } : {}),
+      ...(common.region !== undefined ? { region: common.region } : {}),
     };
   }
   if (serviceAccount) {
     const annotated = identityFromServiceAccount(serviceAccount, annotationPrefix, defaults);
     if (annotated) return annotated;
   }
-  return mapped ? identityFromMappingEntry(mapped.key, mapped.entry, defaults) : undefined;
+  if (!mapped) return undefined;
+  const identity = identityFromMappingEntry(mapped.key, mapped.entry, defaults);
+  // The account's own region and session-name annotations are more specific than a (perhaps wildcard) entry.
+  if (serviceAccount) {
+    const warnings = identity.warnings ?? [];
+    const region = checkedRegion(
+      serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.region}`],
+      `annotation ${annotationPrefix}/${ANNOTATION.region}`,
+      warnings,
+    );
+    if (region !== undefined) identity.region = region;
+    if (warnings.length > 0) identity.warnings = warnings;
+    const sessionText = serviceAccount.annotations[`${annotationPrefix}/${ANNOTATION.sessionName}`];
+    const sessionName = sessionText === undefined ? undefined : parseGoBool(sessionText);
+    if (sessionName !== undefined) identity.sessionName = sessionName;
+  }
+  return identity;
 }

@@ -378,3 +378,143 @@ test('mount paths normalise as posix.normalize does, minus a trailing slash, als
   ])
     assert.equal(normaliseMountPath(path), reference(path), JSON.stringify(path));
 });
+
+describe('kirsa extensions', () => {
+  const GOV_ROLE = 'arn:aws-us-gov:iam::111122223333:role/app';
+  const CN_ROLE = 'arn:aws-cn:iam::111122223333:role/app';
+
+  test("a role in another partition than the default region's gets that partition's region and regional STS", () => {
+    const east = { ...options, defaultRegion: 'us-east-1' };
+    const gov = envOf(mutated(pod(), { ...web, roleArn: GOV_ROLE }, east).output);
+    assert.equal(gov.AWS_REGION, 'us-gov-west-1');
+    assert.equal(gov.AWS_DEFAULT_REGION, 'us-gov-west-1');
+    assert.equal(gov.AWS_STS_REGIONAL_ENDPOINTS, 'regional');
+    const china = envOf(mutated(pod(), { ...web, roleArn: CN_ROLE }).output);
+    assert.equal(china.AWS_REGION, 'cn-north-1', 'no default region is the commercial partition');
+    assert.equal(china.AWS_STS_REGIONAL_ENDPOINTS, 'regional');
+    const same = envOf(mutated(pod(), web, east).output);
+    assert.equal(same.AWS_REGION, 'us-east-1');
+    assert.equal(same.AWS_STS_REGIONAL_ENDPOINTS, undefined, 'same partition: the flags decide, as before');
+    const govDefault = envOf(
+      mutated(pod(), { ...web, roleArn: GOV_ROLE }, { ...options, defaultRegion: 'us-gov-east-1' }).output,
+    );
+    assert.equal(govDefault.AWS_REGION, 'us-gov-east-1', 'a default region of the role partition stays');
+  });
+
+  test("the account's region wins; one outside the role's partition is warned about", () => {
+    const east = { ...options, defaultRegion: 'us-east-1' };
+    const { output, result } = mutated(pod(), { ...web, region: 'eu-west-1' }, east);
+    assert.equal(envOf(output).AWS_REGION, 'eu-west-1');
+    assert.deepEqual(result.warnings, []);
+    const wrong = mutated(pod(), { ...web, roleArn: GOV_ROLE, region: 'eu-west-1' }, east);
+    assert.equal(envOf(wrong.output).AWS_REGION, 'eu-west-1');
+    assert.match(
+      wrong.result.warnings[0]!,
+      /region eu-west-1 .* is in partition aws, but role .* is in aws-us-gov/,
+    );
+  });
+
+  test('a container with envFrom gets no region, and a warning says why; the rest is injected', () => {
+    const input = pod({
+      containers: [{ name: 'app', envFrom: [{ configMapRef: { name: 'settings' } }] }, { name: 'plain' }],
+    });
+    const { output, result } = mutated(input, web, { ...options, defaultRegion: 'us-east-1' });
+    assert.equal(envOf(output, 0).AWS_REGION, undefined);
+    assert.equal(envOf(output, 0).AWS_ROLE_ARN, ROLE);
+    assert.equal(envOf(output, 1).AWS_REGION, 'us-east-1');
+    assert.match(result.warnings[0]!, /container "app" takes env from envFrom/);
+  });
+
+  test('--inject-region-without-role: a pod with no role gets the default region only', () => {
+    const regionOnly = { ...options, defaultRegion: 'eu-central-1', regionWithoutRole: true };
+    const input = pod({
+      containers: [{ name: 'a' }, { name: 'b', env: [{ name: 'AWS_REGION', value: 'x' }] }],
+    });
+    const result = mutatePod(input, undefined, regionOnly);
+    const output = applyAddOperations(input, result.patch);
+    assert.deepEqual(envOf(output, 0), { AWS_DEFAULT_REGION: 'eu-central-1', AWS_REGION: 'eu-central-1' });
+    assert.deepEqual(envOf(output, 1), { AWS_REGION: 'x' });
+    assert.equal(result.outcome, 'mutated');
+    assert.deepEqual(mutatePod(output, undefined, regionOnly).patch, [], 'a second pass adds nothing');
+    assert.deepEqual(
+      mutatePod(pod(), undefined, { ...options, defaultRegion: 'eu-central-1' }).patch,
+      [],
+      'off by default',
+    );
+  });
+
+  test('AWS_ROLE_SESSION_NAME by opt-in, from metadata.name through fieldRef, within STS rules', () => {
+    const on = { ...options, roleSessionName: true };
+    const named = () => pod({}, { name: 'web-1' });
+    const { output } = mutated(named(), web, on);
+    const env = output.spec!.containers![0]!.env!;
+    assert.deepEqual(env.at(-1), {
+      name: 'AWS_ROLE_SESSION_NAME',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+    });
+    assert.equal(env.at(-2)!.name, 'AWS_WEB_IDENTITY_TOKEN_FILE', 'after the pair');
+    assert.deepEqual(mutatePod(output, web, on).patch, [], 'a second pass adds nothing');
+    assert.equal(envOf(mutated(named(), web).output).AWS_ROLE_SESSION_NAME, undefined, 'off by default');
+    const byAccount = mutated(named(), { ...web, sessionName: true }).output;
+    assert.ok('AWS_ROLE_SESSION_NAME' in envOf(byAccount), "the account's annotation turns it on");
+    const podSaysNo = pod(
+      {},
+      { name: 'web-1', annotations: { 'eks.amazonaws.com/role-session-name': 'false' } },
+    );
+    assert.equal(envOf(mutated(podSaysNo, web, on).output).AWS_ROLE_SESSION_NAME, undefined);
+    const generated = pod({}, { name: undefined, generateName: 'web-7d9f8-' });
+    assert.ok('AWS_ROLE_SESSION_NAME' in envOf(mutated(generated, web, on).output), 'generateName pods too');
+    for (const metadata of [
+      { name: 'a'.repeat(65) },
+      { name: undefined, generateName: `${'a'.repeat(60)}-` },
+      { name: 'a' },
+    ]) {
+      const { output: long, result } = mutated(pod({}, metadata), web, on);
+      assert.equal(envOf(long).AWS_ROLE_SESSION_NAME, undefined, JSON.stringify(metadata));
+      assert.match(result.warnings[0]!, /is not a valid STS session name/);
+    }
+    assert.equal(
+      envOf(mutated(named(), containerCredentials, on).output).AWS_ROLE_SESSION_NAME,
+      undefined,
+      'web identity only',
+    );
+  });
+
+  test('include-containers: only those it names, never the skipped ones; unreadable includes none', () => {
+    const three = { containers: [{ name: 'a' }, { name: 'b' }], initContainers: [{ name: 'init' }] };
+    const only = (annotations: Record<string, string>) => {
+      const { output, result } = mutated(pod(three, { annotations }));
+      return {
+        names: [envOf(output, 0), envOf(output, 1), envOf(output, 0, 'initContainers')].map(
+          (env) => 'AWS_ROLE_ARN' in env,
+        ),
+        warnings: result.warnings,
+      };
+    };
+    assert.deepEqual(only({ 'eks.amazonaws.com/include-containers': 'b, init' }).names, [false, true, true]);
+    assert.deepEqual(
+      only({ 'eks.amazonaws.com/include-containers': 'a,b', 'eks.amazonaws.com/skip-containers': 'b' }).names,
+      [true, false, false],
+    );
+    const unreadable = only({ 'eks.amazonaws.com/include-containers': 'a"b' });
+    assert.deepEqual(unreadable.names, [false, false, false]);
+    assert.match(
+      unreadable.warnings[0]!,
+      /include-containers could not be read .*no container was given credentials/,
+    );
+  });
+
+  test('--inject-fs-group: only when the pod sets no fsGroup, with a warning; a second pass adds nothing', () => {
+    const withGroup = { ...options, fsGroup: 65534 };
+    const bare = mutated(pod(), web, withGroup);
+    assert.deepEqual(bare.output.spec!.securityContext, { fsGroup: 65534 });
+    assert.match(bare.result.warnings[0]!, /set securityContext.fsGroup 65534/);
+    assert.deepEqual(mutatePod(bare.output, web, withGroup).patch, []);
+    const partial = mutated(pod({ securityContext: { runAsUser: 1000 } }), web, withGroup);
+    assert.deepEqual(partial.output.spec!.securityContext, { runAsUser: 1000, fsGroup: 65534 });
+    const chosen = mutated(pod({ securityContext: { fsGroup: 0 } }), web, withGroup);
+    assert.deepEqual(chosen.output.spec!.securityContext, { fsGroup: 0 }, "the pod's choice, even 0, stands");
+    assert.deepEqual(chosen.result.warnings, []);
+    assert.equal(mutated(pod(), web).output.spec!.securityContext, undefined, 'off by default');
+  });
+});

@@ -9,13 +9,17 @@
 //   another mount at the token path, means nothing is injected there, and a warning says why;
 // - a second pass over our own output adds nothing (safe with reinvocationPolicy: IfNeeded);
 // - `spec.os.name: windows` also selects the Windows token path; skip-containers names are trimmed;
-// - a role that is not an IAM role ARN injects nothing and warns.
+// - a role that is not an IAM role ARN injects nothing and warns;
+// - a container with envFrom gets no region (it may set one there), with a warning.
+// And kirsa's extensions, each inert unless asked for: a region per account or from the role's partition,
+// AWS_ROLE_SESSION_NAME, include-containers, fsGroup, region without a role. docs/webhook.md lists all.
 
 import { posix } from 'node:path';
 import {
   ANNOTATION,
   DEFAULT_TOKEN_EXPIRATION_SECONDS,
   ENV,
+  GENERATED_NAME_SUFFIX_LENGTH,
   JITTER_FLOOR_SECONDS,
   OS_NODE_SELECTOR_KEYS,
   POD_IDENTITY_LABEL,
@@ -25,14 +29,16 @@ import {
   TOKEN_VOLUME_NAME,
   WINDOWS_DRIVE,
 } from '../../consts.ts';
-import { roleArnParts } from '../iam/arn.ts';
+import { DEFAULT_PARTITION, defaultRegionOfPartition, partitionOfRegion, roleArnParts } from '../iam/arn.ts';
 import {
   clampTokenExpiration,
   type Identity,
+  parseGoBool,
   parseTokenExpiration,
   tokenExpirationWarning,
 } from '../identity/identity.ts';
 import type { Container, EnvVar, PodLike, Volume, VolumeMount } from '../kube-types.ts';
+import { isRoleSessionName } from '../sts/protocol.ts';
 import { parseCsvRecord } from './csv-record.ts';
 import { add, type PatchOperation, pointer } from './json-patch.ts';
 
@@ -44,6 +50,13 @@ export interface MutationOptions {
   defaultRegion: string;
   /** A number in [0, 1) for the lifetime jitter; injected so the core stays deterministic under test. */
   random: () => number;
+  // kirsa extensions, all off when absent (docs/webhook.md, "kirsa extensions"):
+  /** `--inject-region-without-role`: pods whose account has no role still get --aws-default-region. */
+  regionWithoutRole?: boolean;
+  /** `--inject-role-session-name`: web-identity pods get AWS_ROLE_SESSION_NAME from their name. */
+  roleSessionName?: boolean;
+  /** `--inject-fs-group GID`: given to mutated pods whose security context sets no fsGroup. */
+  fsGroup?: number;
 }
 
 /**
@@ -77,6 +90,10 @@ interface TokenPlan {
   /** The pair of env vars that hand the credentials to the SDK, in the order they are appended. */
   credentialEnv: [EnvVar, EnvVar];
   regionalSts: boolean;
+  /** AWS_REGION and AWS_DEFAULT_REGION to inject; undefined: none. */
+  region: string | undefined;
+  /** AWS_ROLE_SESSION_NAME from metadata.name, appended after the pair. */
+  sessionName: boolean;
 }
 
 function isWindowsPod(pod: PodLike): boolean {
@@ -155,8 +172,71 @@ function planToken(
     audience: identity.audience,
     expirationSeconds: decideExpiration(pod, identity, options, warnings),
     credentialEnv,
-    regionalSts: identity.regionalSts,
+    ...planRegion(identity, options, warnings),
+    sessionName: web && wantsSessionName(pod, identity, options, warnings),
   };
+}
+
+/**
+ * The region a pod gets, and whether its STS must be the regional one. The account's region (annotation, else
+ * mapping entry) wins; else a role in another partition than --aws-default-region's gets its partition's
+ * region, because the default region's STS cannot issue credentials of another partition (the reference's
+ * #149); else --aws-default-region. A region outside the default region's partition always gets the regional
+ * STS: the global endpoint is the commercial partition's.
+ */
+function planRegion(
+  identity: Identity,
+  options: MutationOptions,
+  warnings: string[],
+): { region: string | undefined; regionalSts: boolean } {
+  const defaultPartition =
+    options.defaultRegion === '' ? DEFAULT_PARTITION : partitionOfRegion(options.defaultRegion);
+  const rolePartition =
+    identity.mode === 'web-identity' ? roleArnParts(identity.roleArn)?.partition : undefined;
+  let region = options.defaultRegion === '' ? undefined : options.defaultRegion;
+  if (identity.region !== undefined) {
+    region = identity.region;
+    if (rolePartition !== undefined && partitionOfRegion(region) !== rolePartition)
+      warnings.push(
+        `kirsa: region ${region} (from ${identity.source}) is in partition ${partitionOfRegion(region)}, but role ${identity.mode === 'web-identity' ? identity.roleArn : ''} is in ${rolePartition}; its STS cannot issue that role's credentials. Name a region of ${rolePartition}.`,
+      );
+  } else if (rolePartition !== undefined && rolePartition !== defaultPartition) {
+    const partitionRegion = defaultRegionOfPartition(rolePartition);
+    if (partitionRegion !== undefined) region = partitionRegion;
+    else
+      warnings.push(
+        `kirsa: role ${identity.mode === 'web-identity' ? identity.roleArn : ''} is in partition ${rolePartition}, whose region kirsa does not know; the default region's STS cannot issue its credentials. Set the ${options.annotationPrefix}/${ANNOTATION.region} annotation on the service account.`,
+      );
+  }
+  const outsideDefault = region !== undefined && partitionOfRegion(region) !== defaultPartition;
+  return { region, regionalSts: identity.regionalSts || outsideDefault };
+}
+
+/**
+ * Whether AWS_ROLE_SESSION_NAME is injected: the pod's annotation, else the account's, else the flag. Only
+ * when the pod's name fits STS's session-name rule (2 to 64 characters; a pod name's characters always fit),
+ * since the kubelet resolves the name as it is and STS would refuse the whole call.
+ */
+function wantsSessionName(
+  pod: PodLike,
+  identity: Identity,
+  options: MutationOptions,
+  warnings: string[],
+): boolean {
+  const key = `${options.annotationPrefix}/${ANNOTATION.sessionName}`;
+  const podText = pod.metadata?.annotations?.[key];
+  const fromPod = podText === undefined ? undefined : parseGoBool(podText);
+  const fromAccount = identity.mode === 'web-identity' ? identity.sessionName : undefined;
+  const wanted = fromPod ?? fromAccount ?? options.roleSessionName ?? false;
+  if (!wanted) return false;
+  // A generated name is the prefix and 5 lower-case letters or digits, checked here with a stand-in suffix.
+  const name =
+    pod.metadata?.name || `${pod.metadata?.generateName ?? ''}${'x'.repeat(GENERATED_NAME_SUFFIX_LENGTH)}`;
+  if (isRoleSessionName(name)) return true;
+  warnings.push(
+    `kirsa: the pod's name "${name}" is not a valid STS session name (2 to 64 of letters, digits and +=,.@_-); ${ENV.roleSessionName} was not injected, so the SDK picks a session name. Give the pod a shorter name, or set ${key}: "false".`,
+  );
+  return false;
 }
 
 function tokenVolume(plan: TokenPlan): Volume {
@@ -194,19 +274,57 @@ function describeVolume(volume: Volume): string {
     : 'a projected volume without a service-account token';
 }
 
-/** Reads skip-containers: the first line, as one CSV record, names trimmed. A bad value skips nothing. */
-function skippedContainers(pod: PodLike, options: MutationOptions, warnings: string[]): Set<string> {
-  const key = `${options.annotationPrefix}/${ANNOTATION.skipContainers}`;
+/** A CSV container list annotation as a set of trimmed names; undefined when absent, blank or unreadable. */
+function containerListAnnotation(
+  pod: PodLike,
+  options: MutationOptions,
+  annotation: string,
+  whenUnreadable: string,
+  warnings: string[],
+): Set<string> | undefined {
+  const key = `${options.annotationPrefix}/${annotation}`;
   const text = pod.metadata?.annotations?.[key];
-  if (text === undefined || text.trim() === '') return new Set();
+  if (text === undefined || text.trim() === '') return undefined;
   const parsed = parseCsvRecord(text);
   if (!parsed.ok) {
     warnings.push(
-      `kirsa: annotation ${key} could not be read (${parsed.reason}); no container was skipped. Write it as a,b,c.`,
+      `kirsa: annotation ${key} could not be read (${parsed.reason}); ${whenUnreadable}. Write it as a,b,c.`,
     );
-    return new Set();
+    return undefined;
   }
   return new Set(parsed.fields.map((name) => name.trim()).filter((name) => name !== ''));
+}
+
+/**
+ * Which containers get credentials: all but those skip-containers names; with include-containers (a kirsa
+ * extension), only those it names, and still not the skipped ones. An unreadable skip list skips nothing
+ * (the reference's rule); an unreadable include list includes nothing, since it exists to keep credentials
+ * away from the containers it leaves out.
+ */
+function containerSelection(
+  pod: PodLike,
+  options: MutationOptions,
+  warnings: string[],
+): (name: string) => boolean {
+  const skip = containerListAnnotation(
+    pod,
+    options,
+    ANNOTATION.skipContainers,
+    'no container was skipped',
+    warnings,
+  );
+  const includeKey = `${options.annotationPrefix}/${ANNOTATION.includeContainers}`;
+  const includeText = pod.metadata?.annotations?.[includeKey];
+  const include = containerListAnnotation(
+    pod,
+    options,
+    ANNOTATION.includeContainers,
+    'no container was given credentials',
+    warnings,
+  );
+  const unreadableInclude = include === undefined && includeText !== undefined && includeText.trim() !== '';
+  return (name) =>
+    !(skip?.has(name) ?? false) && !unreadableInclude && (include === undefined || include.has(name));
 }
 
 type ContainerPlan =
@@ -214,7 +332,33 @@ type ContainerPlan =
   | { kind: 'conflict'; warning: string }
   | { kind: 'change'; env: EnvVar[]; mount: VolumeMount | undefined };
 
-function planContainer(container: Container, plan: TokenPlan, options: MutationOptions): ContainerPlan {
+/**
+ * The region env a container gets: none when it has a region already, or when it takes env from envFrom,
+ * where kirsa cannot see whether a ConfigMap or Secret sets one (the reference's #248: its explicit env would
+ * override that value); then it warns.
+ */
+function regionEnv(container: Container, region: string | undefined, warnings: string[]): EnvVar[] {
+  if (region === undefined) return [];
+  const env = container.env ?? [];
+  if (env.some((entry) => entry.name === ENV.region || entry.name === ENV.defaultRegion)) return [];
+  if (Array.isArray(container.envFrom) && container.envFrom.length > 0) {
+    warnings.push(
+      `kirsa: container "${container.name}" takes env from envFrom, which may set ${ENV.region}; kirsa injected no region into it (it would override that value). Set ${ENV.region} in its env to choose.`,
+    );
+    return [];
+  }
+  return [
+    { name: ENV.defaultRegion, value: region },
+    { name: ENV.region, value: region },
+  ];
+}
+
+function planContainer(
+  container: Container,
+  plan: TokenPlan,
+  options: MutationOptions,
+  warnings: string[],
+): ContainerPlan {
   const env = container.env ?? [];
   const has = (name: string) => env.some((entry) => entry.name === name);
   const pairPresent = has(plan.credentialEnv[0].name) || has(plan.credentialEnv[1].name);
@@ -249,11 +393,11 @@ function planContainer(container: Container, plan: TokenPlan, options: MutationO
   const additions: EnvVar[] = [];
   if (plan.regionalSts && !stsPresent)
     additions.push({ name: ENV.stsRegionalEndpoints, value: STS_REGIONAL_VALUE });
-  if (options.defaultRegion !== '' && !regionPresent) {
-    additions.push({ name: ENV.defaultRegion, value: options.defaultRegion });
-    additions.push({ name: ENV.region, value: options.defaultRegion });
-  }
+  additions.push(...regionEnv(container, plan.region, warnings));
   if (!pairPresent) additions.push(...plan.credentialEnv.map((entry) => ({ ...entry })));
+  // After the pair, from the pod's own name as the kubelet resolves it (generated names included).
+  if (plan.sessionName && !has(ENV.roleSessionName))
+    additions.push({ name: ENV.roleSessionName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
   const mount = ours ? undefined : { name: plan.volumeName, mountPath: plan.mountPath, readOnly: true };
   if (additions.length === 0 && mount === undefined) return { kind: 'untouched' };
   return { kind: 'change', env: additions, mount };
@@ -271,9 +415,51 @@ function appendOperations(
   return items.map((item, offset) => add(`${base}${pointer(field, existing.length + offset)}`, item));
 }
 
+/** The containers of both lists that the selection lets through, with where each sits in the pod. */
+function selectedContainers(pod: PodLike, selected: (name: string) => boolean) {
+  return (['containers', 'initContainers'] as const).flatMap((field) =>
+    (pod.spec?.[field] ?? []).flatMap((container, index) =>
+      selected(container.name) ? [{ field, container, base: pointer('spec', field, index) }] : [],
+    ),
+  );
+}
+
+/**
+ * `--inject-region-without-role` (the reference's #192): a pod whose account has no role still gets
+ * --aws-default-region, by the same rules (selection, a region already set, envFrom) as a pod with one.
+ */
+function regionOnly(pod: PodLike, options: MutationOptions, result: MutationResult): MutationResult {
+  if (!options.regionWithoutRole || options.defaultRegion === '') return result;
+  const selected = containerSelection(pod, options, result.warnings);
+  for (const { container, base } of selectedContainers(pod, selected)) {
+    const env = regionEnv(container, options.defaultRegion, result.warnings);
+    result.patch.push(...appendOperations(base, 'env', container.env, env));
+  }
+  if (result.patch.length > 0) result.outcome = 'mutated';
+  return result;
+}
+
+/**
+ * `--inject-fs-group GID` (the reference's #8): a pod whose security context sets no fsGroup gets this one,
+ * so containers running as a user other than the pod's can read the token (the kubelet gives the file to
+ * that group). The pod's choice always stands; the API has no fsGroup per container.
+ */
+function fsGroupOperations(pod: PodLike, options: MutationOptions, warnings: string[]): PatchOperation[] {
+  if (options.fsGroup === undefined) return [];
+  const context = pod.spec?.securityContext as Record<string, unknown> | null | undefined;
+  if (context?.fsGroup !== undefined && context.fsGroup !== null) return [];
+  warnings.push(
+    `kirsa: the pod sets no fsGroup, so kirsa set securityContext.fsGroup ${options.fsGroup} (--inject-fs-group) for non-root containers to read the AWS token; the kubelet also gives that group the pod's other volumes that support it. Set fsGroup in the pod to choose another.`,
+  );
+  return context !== null && typeof context === 'object'
+    ? [add('/spec/securityContext/fsGroup', options.fsGroup)]
+    : [add('/spec/securityContext', { fsGroup: options.fsGroup })];
+}
+
 /**
  * Decides what a pod needs for the identity and returns it as add-only JSON Patch operations. An undefined
- * identity means "no identity": no patch, no warning.
+ * identity means "no identity": no patch and no warning, unless --inject-region-without-role asks for the
+ * region alone.
  */
 export function mutatePod(
   pod: PodLike,
@@ -281,7 +467,7 @@ export function mutatePod(
   options: MutationOptions,
 ): MutationResult {
   const result: MutationResult = { outcome: 'unchanged', patch: [], warnings: [], conflictedContainers: [] };
-  if (identity === undefined) return result;
+  if (identity === undefined) return regionOnly(pod, options, result);
 
   if (identity.mode === 'web-identity' && roleArnParts(identity.roleArn) === undefined) {
     result.outcome = 'invalid-identity';
@@ -303,29 +489,21 @@ export function mutatePod(
     return result;
   }
 
-  const skip = skippedContainers(pod, options, result.warnings);
+  const selected = containerSelection(pod, options, result.warnings);
   const containerOps: PatchOperation[] = [];
-  const initContainerOps: PatchOperation[] = [];
-  for (const [field, ops] of [
-    ['containers', containerOps],
-    ['initContainers', initContainerOps],
-  ] as const) {
-    (pod.spec?.[field] ?? []).forEach((container, index) => {
-      if (skip.has(container.name)) return;
-      const decision = planContainer(container, plan, options);
-      if (decision.kind === 'conflict') {
-        result.warnings.push(decision.warning);
-        result.conflictedContainers.push(container.name);
-        return;
-      }
-      if (decision.kind === 'untouched') return;
-      const base = pointer('spec', field, index);
-      // push(...x) passes every element as an argument, which throws RangeError past ~65,000: loops here.
-      for (const op of appendOperations(base, 'env', container.env, decision.env)) ops.push(op);
-      if (decision.mount)
-        for (const op of appendOperations(base, 'volumeMounts', container.volumeMounts, [decision.mount]))
-          ops.push(op);
-    });
+  for (const { container, base } of selectedContainers(pod, selected)) {
+    const decision = planContainer(container, plan, options, result.warnings);
+    if (decision.kind === 'conflict') {
+      result.warnings.push(decision.warning);
+      result.conflictedContainers.push(container.name);
+      continue;
+    }
+    if (decision.kind === 'untouched') continue;
+    // push(...x) passes every element as an argument, which throws RangeError past ~65,000: loops here.
+    for (const op of appendOperations(base, 'env', container.env, decision.env)) containerOps.push(op);
+    if (decision.mount)
+      for (const op of appendOperations(base, 'volumeMounts', container.volumeMounts, [decision.mount]))
+        containerOps.push(op);
   }
 
   // Order as the reference: label, volume, containers, init containers.
@@ -349,7 +527,7 @@ export function mutatePod(
     );
   }
   for (const op of containerOps) result.patch.push(op);
-  for (const op of initContainerOps) result.patch.push(op);
+  if (containerOps.length > 0) result.patch.push(...fsGroupOperations(pod, options, result.warnings));
   result.outcome =
     result.patch.length > 0 ? 'mutated' : result.conflictedContainers.length > 0 ? 'conflict' : 'unchanged';
   return result;

@@ -80,7 +80,12 @@ export interface AssumeRoleWithWebIdentityInput {
   durationSeconds: number | undefined;
 }
 
+/** STS's rule for RoleSessionName; the webhook checks a pod's name against it before injecting it as one. */
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+
+export function isRoleSessionName(text: string): boolean {
+  return SESSION_NAME.test(text);
+}
 
 export function validateAssumeRoleWithWebIdentity(
   params: Record<string, string>,
