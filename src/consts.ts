@@ -237,6 +237,14 @@ export const LOOKUP_RATE_PER_SECOND = 10;
 export const LOOKUP_BURST = 20;
 /** A ServiceAccount the API server said does not exist is not asked for again for this long. */
 export const LOOKUP_NEGATIVE_CACHE_MS = 2_000;
+/**
+ * Events on pods admitted without credentials: one per pod (or generateName prefix) and reason per minute, so
+ * a controller recreating a failing pod does not flood the namespace; and at most 5 per second, bursting to
+ * 20, across all of them, so a mass failure costs the API server little.
+ */
+export const POD_EVENT_INTERVAL_MS = 60_000;
+export const POD_EVENT_RATE_PER_SECOND = 5;
+export const POD_EVENT_BURST = 20;
 /** After SIGTERM, keep answering (ready=false) this long so endpoints drop us before we stop listening. */
 export const DEFAULT_SHUTDOWN_DRAIN_DELAY = '5s';
 /** After the drain delay, requests still running get this long to finish before connections are cut. */

@@ -72,6 +72,7 @@ export interface WebhookFlags extends MutationFlagValues {
   kubeApi?: string;
   resyncPeriod?: number;
   configMapNamespace?: string;
+  podEvents: boolean;
   selfManagedTls: boolean;
   tlsSecret: string;
   serviceName: string;
@@ -133,6 +134,12 @@ export function registerWebhook(program: Command): void {
       'read identities from ConfigMap pod-identity-webhook (key "config") in --namespace',
       parseBooleanFlag('watch-config-map'),
       false,
+    )
+    .option(
+      '--pod-events [bool]',
+      'kirsa: post an Event on a pod admitted without AWS credentials for a reason its owner can fix (needs RBAC create events)',
+      parseBooleanFlag('pod-events'),
+      true,
     )
     .option(
       '--watch-service-accounts [bool]',
@@ -419,6 +426,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
         : {}),
     },
     lookupGraceMs: flags.serviceAccountLookupGracePeriod,
+    podEvents: flags.podEvents && kubeConfig !== undefined,
     identityDefaults: identityDefaultsFrom(flags),
     containerCredentials: {
       audience: flags.containerCredentialsAudience,

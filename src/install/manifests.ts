@@ -118,7 +118,8 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: meta(NAME, false),
-      // Reading service accounts is all the webhook needs cluster-wide: get for the lookup on a cache miss.
+      // Cluster-wide, the webhook reads service accounts (get for the lookup on a cache miss) and creates
+      // Events on pods it admitted without credentials for a reason their owner can fix (--pod-events).
       // Self-managed TLS adds patching its own webhook configuration's caBundle, by name.
       rules: [
         { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch'] },
@@ -132,6 +133,7 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
               },
             ]
           : []),
+        { apiGroups: [''], resources: ['events'], verbs: ['create'] },
       ],
     },
     {

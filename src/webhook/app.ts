@@ -17,6 +17,7 @@ import {
   WEBHOOK_SMALL_BODY_BYTES,
   WEBHOOK_SMALL_BODY_RESERVE_BYTES,
 } from '../consts.ts';
+import type { PodNotice } from '../core/admission/pod-event.ts';
 import { type Admission, type AdmissionOutcome, processAdmission } from '../core/admission/process.ts';
 import { parseAdmissionReview } from '../core/admission/review.ts';
 import type { Identity } from '../core/identity/identity.ts';
@@ -35,6 +36,8 @@ export interface WebhookAppOptions {
   /** Body bytes held at once across requests (WEBHOOK_IN_FLIGHT_BYTES_LIMIT). */
   inFlightBytesLimit?: number;
   admissionDeadlineMs?: number;
+  /** Told of each pod admitted without credentials for a reason its owner can fix (to post an Event). */
+  onNotice?: (notice: PodNotice) => unknown;
 }
 
 export interface HttpAnswer {
@@ -111,6 +114,13 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
         },
         'admitted',
       );
+    }
+    if (admission.notice !== undefined && options.onNotice) {
+      try {
+        options.onNotice(admission.notice);
+      } catch (error) {
+        logger.error({ uid, err: error }, 'reporting a pod notice failed');
+      }
     }
     const answer: HttpAnswer = { status: 200, body: JSON.stringify(admission.reply), outcome };
     if (admission.identityMode !== undefined) answer.identityMode = admission.identityMode;

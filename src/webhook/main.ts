@@ -15,6 +15,9 @@ import {
   LOOKUP_NEGATIVE_CACHE_MS,
   LOOKUP_RATE_PER_SECOND,
   MAPPING_CONFIG_MAP_NAME,
+  POD_EVENT_BURST,
+  POD_EVENT_INTERVAL_MS,
+  POD_EVENT_RATE_PER_SECOND,
 } from '../consts.ts';
 import type { RoleAccount } from '../core/iam/arn.ts';
 import type { ContainerCredentialsSettings, IdentityDefaults } from '../core/identity/identity.ts';
@@ -61,6 +64,8 @@ export interface WebhookPlan {
   };
   /** On a cache miss, wait up to this long for the ServiceAccount; 0 turns the miss lookup off. */
   lookupGraceMs: number;
+  /** --pod-events: Events on pods admitted without credentials for a reason their owner can fix. */
+  podEvents?: boolean;
   identityDefaults: IdentityDefaults;
   containerCredentials: ContainerCredentialsSettings;
   mutation: MutationOptions;
@@ -257,11 +262,27 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     );
   }
 
+  let podEvents: import('./pod-events.ts').PodEvents | undefined;
+  if (plan.podEvents && kubeConfig) {
+    const { createEventPoster } = await import('../kube/client.ts');
+    const { createPodEvents } = await import('./pod-events.ts');
+    const { hostname } = await import('node:os');
+    podEvents = createPodEvents({
+      post: await createEventPoster(kubeConfig),
+      logger: log,
+      reportingInstance: process.env.HOSTNAME || hostname(),
+      intervalMs: POD_EVENT_INTERVAL_MS,
+      ratePerSecond: POD_EVENT_RATE_PER_SECOND,
+      burst: POD_EVENT_BURST,
+    });
+  }
+
   const app = createWebhookApp({
     identities: provider,
     mutation: plan.mutation,
     metrics,
     logger: log,
+    ...(podEvents ? { onNotice: podEvents.report } : {}),
     notReadyReasons: () => [
       ...[...waitingFor].filter(([, done]) => !done()).map(([reason]) => reason),
       ...(serverReasons?.() ?? []),

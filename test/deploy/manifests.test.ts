@@ -93,6 +93,7 @@ describe('kirsa manifests', () => {
 
     assert.deepEqual(byKind(manifests, 'ClusterRole')[0]!.rules, [
       { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     ]);
     const role = byKind(manifests, 'Role')[0]!;
     assert.equal(role.metadata.namespace, 'kirsa');

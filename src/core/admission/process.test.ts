@@ -118,6 +118,7 @@ describe('decidePod', () => {
       patch: [],
       warnings: [],
       identity: undefined,
+      conflictedContainers: [],
     });
     const missing = decidePod(pod, 'ns', { identity: undefined, serviceAccountMissing: true }, mutation);
     assert.equal(missing.outcome, 'service_account_missing');

@@ -20,6 +20,7 @@ import type { IdentitySource, IdentityVerdict } from '../identity/source.ts';
 import type { PodLike } from '../kube-types.ts';
 import type { PatchOperation } from '../mutation/json-patch.ts';
 import { type MutationOptions, mutatePod } from '../mutation/mutate-pod.ts';
+import { type PodNotice, podNotice } from './pod-event.ts';
 import {
   type AdmissionApiVersion,
   type AdmissionReview,
@@ -59,6 +60,8 @@ export interface PodDecision {
   patch: PatchOperation[];
   warnings: string[];
   identity: Identity | undefined;
+  /** Containers left without credentials because something in them blocks the token. */
+  conflictedContainers: string[];
 }
 
 /**
@@ -84,7 +87,13 @@ export function decidePod(
     }
   } else if (result.outcome === 'invalid-identity') outcome = 'invalid_identity';
   else outcome = result.outcome;
-  return { outcome, patch: result.patch, warnings, identity };
+  return {
+    outcome,
+    patch: result.patch,
+    warnings,
+    identity,
+    conflictedContainers: result.conflictedContainers,
+  };
 }
 
 /** Containers and init containers of a pod: what the work of one admission grows with. */
@@ -118,6 +127,8 @@ export interface Admission {
   identityMode?: Identity['mode'];
   /** Set when kirsa's own trouble admitted the pod unchanged: what failed, and what was thrown. */
   trouble?: { kind: AdmissionTrouble; error?: unknown };
+  /** Set when the pod (or a container) got no credentials for a reason its owner can fix: for an Event. */
+  notice?: PodNotice;
 }
 
 function describePod(review: IncomingReview, pod: PodLike, namespace: string): string {
@@ -188,6 +199,15 @@ export function processAdmission(
         admission.identitySource = decision.identity.source;
         admission.identityMode = decision.identity.mode;
       }
+      // A pod mutated but for a blocked container is reported as that container's conflict.
+      const blocked = decision.conflictedContainers.length > 0 ? 'conflict' : decision.outcome;
+      const notice = podNotice(
+        pod,
+        namespace,
+        blocked,
+        decision.warnings.find((warning) => warning.includes('no AWS credentials were injected')),
+      );
+      if (notice !== undefined) admission.notice = notice;
       return admission;
     };
     const verdict = identities.identityFor(namespace, serviceAccount);
