@@ -4,6 +4,7 @@ import {
   acceptTokenClaims,
   decideSessionSeconds,
   escapeXml,
+  isRoleSessionName,
   isStsError,
   mintCredentials,
   parseQueryParameters,
@@ -11,6 +12,17 @@ import {
   stsError,
   validateAssumeRoleWithWebIdentity,
 } from './protocol.ts';
+
+test("session names: STS's rule, 2 to 64 of [\\w+=,.@-], the one the webhook checks pod names against", () => {
+  for (const name of ['s1', 'web-7d9f8-abcde', 'a.b@c=d,e+f_g', 'x'.repeat(64)])
+    assert.ok(isRoleSessionName(name), name);
+  for (const name of ['s', 'x'.repeat(65), 'bad name', 'tab\t', 'é-pod', 'a/b', 'a:b', ''])
+    assert.equal(isRoleSessionName(name), false, name);
+  // The same rule refuses the same names on the wire.
+  const params = { RoleArn: 'arn:aws:iam::111122223333:role/app', WebIdentityToken: 'token' };
+  assert.ok(isStsError(validateAssumeRoleWithWebIdentity({ ...params, RoleSessionName: 'x'.repeat(65) })));
+  assert.ok(!isStsError(validateAssumeRoleWithWebIdentity({ ...params, RoleSessionName: 'x'.repeat(64) })));
+});
 
 const NOW = 1_800_000_000;
 const claims = {
