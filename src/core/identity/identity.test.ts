@@ -234,6 +234,19 @@ describe('setMappingEntry (role create with a wildcard service account)', () => 
       (error: KirsaError) => error.code === 'MAPPING_ENTRY_TAKEN' && /already names role/.test(error.message),
     );
     assert.equal(setMappingEntry(text, 'team-a/*', entry, { overwrite: true, where }).status, 'updated');
+    const kept = setMappingEntry(
+      JSON.stringify({ 'team-a/*': { RoleARN: ROLE('before'), TokenExpiration: 3600, Region: 'eu-west-1' } }),
+      'team-a/*',
+      entry,
+      { overwrite: true, where },
+    );
+    assert.deepEqual(JSON.parse(kept.text)['team-a/*'], {
+      RoleARN: ROLE('team'),
+      TokenExpiration: 3600,
+      Region: 'eu-west-1',
+    });
+    const same = JSON.stringify({ 'team-a/*': { RoleARN: ROLE('team'), TokenExpiration: 3600 } });
+    assert.equal(setMappingEntry(same, 'team-a/*', entry, { overwrite: false, where }).status, 'unchanged');
     for (const broken of ['{', '[]', '"x"'])
       assert.throws(
         () => setMappingEntry(broken, 'team-a/*', entry, { overwrite: true, where }),

@@ -585,8 +585,13 @@ export function setMappingEntry(
         hint: 'nothing was changed; pass --overwrite to point it at this role, or use --skip-phases service-account',
       },
     );
-  if (JSON.stringify(current) === JSON.stringify(entry)) return { status: 'unchanged', text: text ?? '' };
-  const next = { ...document, [key]: entry };
+  // The entry's other fields (a lifetime, a Region someone set) are kept, as annotate keeps other annotations.
+  const merged =
+    current !== null && typeof current === 'object' && !Array.isArray(current)
+      ? { ...(current as Record<string, unknown>), ...entry }
+      : entry;
+  if (JSON.stringify(current) === JSON.stringify(merged)) return { status: 'unchanged', text: text ?? '' };
+  const next = { ...document, [key]: merged };
   return {
     status: current === undefined ? 'created' : 'updated',
     text: `${JSON.stringify(next, null, 2)}\n`,
