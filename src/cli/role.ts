@@ -81,9 +81,13 @@ export interface RoleCreateFlags extends TrustFlags {
   overwrite?: boolean;
   output?: string;
   outputDir?: string;
-  mappingNamespace: string;
+  /** Default DEFAULT_MAPPING_NAMESPACE (other verbs call runRoleCreate without it). */
+  mappingNamespace?: string;
   mappingFile?: string;
 }
+
+/** Where `kirsa manifests` installs the webhook, and so where it reads the mapping ConfigMap by default. */
+const DEFAULT_MAPPING_NAMESPACE = 'kirsa';
 
 /** Where the entry of a wildcard service account goes: the mapping ConfigMap, or an identities file. */
 interface MappingTarget {
@@ -180,7 +184,7 @@ export function registerRole(program: Command): void {
     .option(
       '--mapping-namespace <namespace>',
       `for a wildcard service account: namespace of the mapping ConfigMap ${MAPPING_CONFIG_MAP_NAME} the entry is written to`,
-      'kirsa',
+      DEFAULT_MAPPING_NAMESPACE,
     )
     .option(
       '--mapping-file <file>',
@@ -400,7 +404,7 @@ const PHASES: Array<Phase<RoleContext>> = [
                   MAPPING_CONFIG_MAP_NAME,
                   MAPPING_CONFIG_MAP_KEY,
                 ),
-                context.flags.mappingNamespace,
+                context.flags.mappingNamespace ?? DEFAULT_MAPPING_NAMESPACE,
               );
         context.mappingRead = await context.mappingTarget.read();
         mappingWith(context, context.mappingRead.text); // refuses a taken entry or a broken mapping now
