@@ -245,6 +245,8 @@ export const LOOKUP_NEGATIVE_CACHE_MS = 2_000;
 export const POD_EVENT_INTERVAL_MS = 60_000;
 export const POD_EVENT_RATE_PER_SECOND = 5;
 export const POD_EVENT_BURST = 20;
+/** An Event the API server has not answered in this long is given up (it is advice; nothing waits on it). */
+export const POD_EVENT_POST_TIMEOUT_MS = 10_000;
 /** After SIGTERM, keep answering (ready=false) this long so endpoints drop us before we stop listening. */
 export const DEFAULT_SHUTDOWN_DRAIN_DELAY = '5s';
 /** After the drain delay, requests still running get this long to finish before connections are cut. */

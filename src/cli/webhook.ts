@@ -426,7 +426,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
         : {}),
     },
     lookupGraceMs: flags.serviceAccountLookupGracePeriod,
-    podEvents: flags.podEvents && kubeConfig !== undefined,
+    podEvents: flags.podEvents && kube !== undefined,
     identityDefaults: identityDefaultsFrom(flags),
     containerCredentials: {
       audience: flags.containerCredentialsAudience,

@@ -293,23 +293,6 @@ export async function createMappingConfigMapStore(
   };
 }
 
-// --- Events (the webhook's notices on pods admitted without credentials) --------------------------------------
-
-/** Creates core/v1 Events in their namespace; the webhook rate-limits before calling it. */
-export async function createEventPoster(
-  config: KubeConfig,
-): Promise<(namespace: string, event: Record<string, unknown>) => Promise<void>> {
-  const { CoreV1Api } = await loadSdk();
-  const core = config.makeApiClient(CoreV1Api);
-  return async (namespace, event) => {
-    try {
-      await core.createNamespacedEvent({ namespace, body: event as never });
-    } catch (error) {
-      throw kubeError(error, `creating an Event in namespace ${namespace}`);
-    }
-  };
-}
-
 // --- What the doctor reads -----------------------------------------------------------------------------------
 
 export interface TokenRequestResult {

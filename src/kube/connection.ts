@@ -283,3 +283,45 @@ export async function kubeGetJson(connection: KubeConnection, get: KubeGet): Pro
   for await (const chunk of response) chunks.push(chunk as Buffer);
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
+
+/** A POST of one JSON object (an Event the webhook creates); resolves on 2xx, else rejects with a KubeApiError. */
+export async function kubePostJson(
+  connection: KubeConnection,
+  post: { path: string; body: unknown; idleTimeoutMs: number },
+): Promise<void> {
+  const options = await connection.requestOptions();
+  const url = new URL(connection.server + post.path);
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const text = JSON.stringify(post.body);
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const call = request(
+      url,
+      {
+        ...options,
+        method: 'POST',
+        headers: {
+          ...(options.headers as Record<string, string>),
+          Accept: 'application/json',
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(text),
+        },
+        timeout: post.idleTimeoutMs,
+      },
+      resolve,
+    );
+    call.on('timeout', () =>
+      call.destroy(
+        Object.assign(new Error(`no answer from the API server for ${post.idleTimeoutMs} ms`), {
+          name: 'TimeoutError',
+        }),
+      ),
+    );
+    call.on('error', reject);
+    call.end(text);
+  });
+  if (response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300) {
+    response.resume();
+    return;
+  }
+  throw await apiErrorOf(response);
+}

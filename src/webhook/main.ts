@@ -17,6 +17,7 @@ import {
   MAPPING_CONFIG_MAP_NAME,
   POD_EVENT_BURST,
   POD_EVENT_INTERVAL_MS,
+  POD_EVENT_POST_TIMEOUT_MS,
   POD_EVENT_RATE_PER_SECOND,
 } from '../consts.ts';
 import type { RoleAccount } from '../core/iam/arn.ts';
@@ -263,12 +264,17 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
   }
 
   let podEvents: import('./pod-events.ts').PodEvents | undefined;
-  if (plan.podEvents && kubeConfig) {
-    const { createEventPoster } = await import('../kube/client.ts');
+  if (plan.podEvents && kube) {
+    const { kubePostJson } = await import('../kube/connection.ts');
     const { createPodEvents } = await import('./pod-events.ts');
     const { hostname } = await import('node:os');
     podEvents = createPodEvents({
-      post: await createEventPoster(kubeConfig),
+      post: (namespace, event) =>
+        kubePostJson(kube, {
+          path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+          body: event,
+          idleTimeoutMs: POD_EVENT_POST_TIMEOUT_MS,
+        }),
       logger: log,
       reportingInstance: process.env.HOSTNAME || hostname(),
       intervalMs: POD_EVENT_INTERVAL_MS,
