@@ -26,6 +26,8 @@ let cert: ServingCertificate;
 let core: CoreV1Api;
 let webhook: WebhookProcess;
 
+const SKIP = 'the ServiceAccount watch never syncs here since 801b6fa; under investigation (issue 17 report)';
+
 before(async (t) => {
   const context = t as TestContext;
   if (SKIP) return;
@@ -138,7 +140,6 @@ async function createPod(body: Record<string, unknown>) {
 // (801b6fa); since, the webhook started here never reports its ServiceAccount watch synced (readyz), so the
 // hook times out before any pod is created. The Event rules are unit-tested in src/core/admission and
 // src/webhook meanwhile.
-const SKIP = 'the ServiceAccount watch never syncs here since 801b6fa; under investigation (issue 17 report)';
 
 describe('Events on pods admitted without credentials (real kube-apiserver)', { skip: SKIP }, () => {
   test('a role that is not an ARN: a Warning Event on the named pod, saying how to fix it', async (t) => {
