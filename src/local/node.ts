@@ -92,6 +92,12 @@ export interface LocalNode {
   /** The kubelet's pod log folder: <namespace>_<pod>_<uid>/<container>/<restart>.log. */
   podLogsDir: string;
   dir: string;
+  /**
+   * Imports an OCI image layout folder (e.g. tools/image's oci/) into the node's containerd. Its
+   * manifests carry only a tag (org.opencontainers.image.ref.name), so the image is named
+   * `<repository>:<tag>`; that name is returned, for pods with imagePullPolicy Never.
+   */
+  importOciLayout(layoutDir: string, repository: string): Promise<string>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -488,6 +494,19 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
       kubeletRoot,
       podLogsDir,
       dir,
+      async importOciLayout(layoutDir, repository) {
+        const index = JSON.parse(await readFile(join(layoutDir, 'index.json'), 'utf8'));
+        const tag = index.manifests?.[0]?.annotations?.['org.opencontainers.image.ref.name'];
+        if (!tag) throw new Error(`${layoutDir}/index.json names no org.opencontainers.image.ref.name`);
+        const archive = join(dir, `import-${randomBytes(4).toString('hex')}.tar`);
+        await run('tar', ['-C', layoutDir, '-cf', archive, '.']);
+        try {
+          await ctr('images', 'import', '--base-name', repository, archive);
+        } finally {
+          await rm(archive, { force: true });
+        }
+        return `${repository}:${tag}`;
+      },
       output: () => `${controlPlane.output()}\n${output}`,
       stop,
     };
