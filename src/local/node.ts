@@ -12,7 +12,7 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KirsaError } from '../errors.ts';
@@ -286,6 +286,12 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
     for (const point of await mountsUnder(dir)) await run('umount', ['-l', point]).catch(() => undefined);
     for (const cgroup of cgroups) await rmdir(cgroup).catch(() => undefined);
     for (const socketFile of shimSockets) await rm(socketFile, { force: true });
+    // The kubelet links every container's log into /var/log/containers, a fixed path; the links that
+    // point into this run's folder are this run's.
+    for (const link of await readdir('/var/log/containers').catch(() => [] as string[])) {
+      const path = join('/var/log/containers', link);
+      if ((await readlink(path).catch(() => '')).startsWith(`${dir}/`)) await rm(path, { force: true });
+    }
     if (bridgeMade) await run('ip', ['link', 'delete', bridge]).catch(() => undefined);
     if (kubeletStarted) await removeKubeletChains();
     await kube?.stop();
@@ -463,6 +469,8 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
       `--config=${join(dir, 'kubelet.json')}`,
       `--kubeconfig=${await kube.kubeconfigFor(nodeUser)}`,
       `--root-dir=${kubeletRoot}`,
+      // Its default is /var/lib/kubelet/pki whatever --root-dir says.
+      `--cert-dir=${join(kubeletRoot, 'pki')}`,
       `--hostname-override=${nodeName}`,
       `--node-ip=${nodeIp}`,
       '--v=1',
