@@ -124,7 +124,10 @@ export function registerManifests(program: Command): void {
       const manifests = renderInstallManifests(settings).filter(
         (manifest) => flags.createNamespace || manifest.kind !== 'Namespace',
       );
-      process.stdout.write(manifests.map((manifest) => stringify(manifest, { lineWidth: 0 })).join('---\n'));
+      // No anchors: an object used twice (the labels in a selector) is printed twice, as kubectl and helm
+      // print it; GitOps diffs and some YAML readers handle `&a1`/`*a1` poorly.
+      const yamlOptions = { lineWidth: 0, aliasDuplicateObjects: false };
+      process.stdout.write(manifests.map((manifest) => stringify(manifest, yamlOptions)).join('---\n'));
       // On stderr: the YAML on stdout goes to kubectl apply, and this line stays on the terminal.
       finishVerb(false, {}, [
         'kirsa role create -n <namespace> --service-account <name> --provider-arn <provider ARN> --policy-arn <policy ARN>',

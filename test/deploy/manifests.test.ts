@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { isAlias, parseAllDocuments, visit } from 'yaml';
 import { realPart } from '../support/real-parts.ts';
 import { runKirsa } from '../support/run-kirsa.ts';
 
@@ -39,6 +39,23 @@ const byKind = (manifests: Manifest[], kind: string) =>
   manifests.filter((manifest) => manifest.kind === kind);
 
 describe('kirsa manifests', () => {
+  test('prints no YAML anchors or aliases (the labels used in selectors are written out each time)', async () => {
+    const run = await runKirsa(['manifests']);
+    assert.equal(run.code, 0, run.stderr);
+    let aliases = 0;
+    let anchors = 0;
+    for (const document of parseAllDocuments(run.stdout)) {
+      visit(document, (_key, node) => {
+        if (isAlias(node)) aliases += 1;
+        else if (node && typeof node === 'object' && 'anchor' in node && node.anchor) anchors += 1;
+      });
+    }
+    assert.equal(aliases + anchors, 0);
+    // The Deployment's selector still carries the labels, as a plain mapping.
+    const deployment = byKind(documents(run.stdout), 'Deployment')[0]!;
+    assert.equal(deployment.spec.selector.matchLabels['app.kubernetes.io/name'], 'kirsa');
+  });
+
   test('a NetworkPolicy lets in only the webhook and metrics ports', async () => {
     const policies = byKind(await kirsaManifests(), 'NetworkPolicy');
     assert.equal(policies.length, 1);
