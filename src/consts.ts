@@ -25,6 +25,8 @@ export const POD_IDENTITY_LABEL = 'eks.amazonaws.com/pod-identity';
 export const POD_IDENTITY_LABEL_VALUE = 'enabled';
 /** Pods with this label (any value) are not sent to the webhook: the objectSelector the reference ships. */
 export const SKIP_POD_LABEL = 'eks.amazonaws.com/skip-pod-identity-webhook';
+/** The kubelet marks the API server's copy of a static pod with this annotation; kirsa admits it unchanged. */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
 // --- Environment variables injected into containers, in the order they are appended ----------------------
 

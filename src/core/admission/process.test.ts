@@ -107,6 +107,36 @@ describe('processAdmission', () => {
       outcome: 'skipped',
     });
   });
+
+  test('a mirror pod (static pod copy): allowed as sent, skipped, even when its account maps to a role', () => {
+    const mirror = {
+      metadata: { name: 'etcd-node-1', annotations: { 'kubernetes.io/config.mirror': 'abc123' } },
+      spec: { nodeName: 'node-1', containers: good },
+    };
+    const admission = processAdmission(
+      review(good, { object: mirror }),
+      { identityFor: () => found },
+      { mutation },
+    );
+    assert.deepEqual(admission, {
+      reply: {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: 'u-1', allowed: true },
+      },
+      outcome: 'skipped',
+    });
+    // The same pod without the annotation is mutated: the annotation alone makes the difference.
+    const plain = { metadata: { name: 'etcd-node-1' }, spec: { nodeName: 'node-1', containers: good } };
+    const mutated = processAdmission(
+      review(good, { object: plain }),
+      { identityFor: () => found },
+      {
+        mutation,
+      },
+    ) as Admission;
+    assert.equal(mutated.outcome, 'mutated');
+  });
 });
 
 describe('decidePod', () => {

@@ -14,6 +14,7 @@ import {
   ADMISSION_MAX_CONTAINERS,
   DEFAULT_NAMESPACE,
   DEFAULT_SERVICE_ACCOUNT,
+  MIRROR_POD_ANNOTATION,
 } from '../../consts.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { IdentitySource, IdentityVerdict } from '../identity/source.ts';
@@ -43,7 +44,7 @@ export const ADMISSION_OUTCOMES = [
   'service_account_missing', // the service account was found nowhere, not even by the direct lookup
   'conflict', // something in the pod stops kirsa from mounting its token; warned
   'invalid_identity', // the role is not an IAM role ARN; warned
-  'skipped', // not a pod CREATE (other kinds, operations, subresources)
+  'skipped', // not a pod CREATE (other kinds, operations, subresources), or a mirror pod
   'over_limit', // a pod with more containers than one admission may work on; admitted unchanged, warned
   'bad_request', // 400, 413, 415: not an AdmissionReview
   'error', // kirsa's own trouble; admitted unchanged with a warning
@@ -164,6 +165,11 @@ export function processAdmission(
   try {
     const pod = podToCreate(request) as PodLike | undefined;
     if (pod === undefined) return { reply: allowed(apiVersion, request.uid), outcome: 'skipped' };
+    // A mirror pod (the API server's copy of a kubelet's static pod) may not use service account token
+    // projections: the ServiceAccount admission plugin refuses it, and the node would run the static pod
+    // with no mirror. It arrives with no serviceAccountName, so "default" could map to a role: never mutate.
+    if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined)
+      return { reply: allowed(apiVersion, request.uid), outcome: 'skipped' };
     // The object of a pod created from a template often has no namespace; the request always does.
     const namespace = request.namespace || pod.metadata?.namespace || DEFAULT_NAMESPACE;
     const serviceAccount = serviceAccountOf(pod);
