@@ -48,6 +48,10 @@ export async function listPage(
     throw new Error(`the list answer is not valid JSON: ${(error as Error).message}`);
   }
   chunks.length = 0;
+  // An empty metadata-only list comes as `"items": null`: the API server converts its objects into a
+  // PartialObjectMetadataList whose Go slice stays nil when there is nothing to convert, while the typed lists
+  // say `[]`. So a cluster (or a namespace) with no ServiceAccounts yet is an empty page, not a bad answer.
+  if (page.items === null) page.items = [];
   if (!Array.isArray(page.items)) throw new Error('the list answer has no items');
   for (const item of page.items) onItem(item);
   return {

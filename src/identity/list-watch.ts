@@ -54,7 +54,7 @@ export interface ListWatchHandle {
 class Expired extends Error {}
 
 /** Metadata-only answers (the API server's meta.k8s.io/v1 conversion), with plain JSON as the fallback. */
-const METADATA_ONLY_LIST =
+export const METADATA_ONLY_LIST =
   'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 export const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 

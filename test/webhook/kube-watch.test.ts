@@ -11,16 +11,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
-import {
+import type {
   AdmissionregistrationV1Api,
   CoreV1Api,
-  KubeConfig,
   RbacAuthorizationV1Api,
-  type V1Pod,
+  V1Pod,
 } from '@kubernetes/client-node';
-import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
+import type { KubeApiserver } from '../support/kube-apiserver.ts';
 import { realPart } from '../support/real-parts.ts';
-import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
+import type { ServingCertificate } from '../support/tls.ts';
+import { startWebhookCluster, type WebhookCluster } from '../support/webhook-on-kube.ts';
 import {
   admittedRole,
   eventually,
@@ -37,46 +37,27 @@ const ROLE_MAPPED = 'arn:aws:iam::111122223333:role/mapped';
 const WATCHER = 'kirsa-webhook';
 const LISTER = 'kirsa-webhook-no-watch';
 
+let cluster: WebhookCluster | undefined;
 let kube: KubeApiserver | undefined;
 let cert: ServingCertificate;
 let core: CoreV1Api;
 let rbac: RbacAuthorizationV1Api;
 let admission: AdmissionregistrationV1Api;
-const webhooks: WebhookProcess[] = [];
 
 before(async (t) => {
   const context = t as TestContext;
   if (!realPart(context, 'KIRSA_KUBE_APISERVER') || !realPart(context, 'KIRSA_ETCD')) return;
-  kube = await startKubeApiserver({ users: { [WATCHER]: [], [LISTER]: [] } });
-  cert = await makeServingCertificate();
-  const config = new KubeConfig();
-  config.loadFromFile(kube.kubeconfigPath);
-  core = config.makeApiClient(CoreV1Api);
-  rbac = config.makeApiClient(RbacAuthorizationV1Api);
-  admission = config.makeApiClient(AdmissionregistrationV1Api);
+  cluster = await startWebhookCluster({ users: { [WATCHER]: [], [LISTER]: [] } });
+  ({ kube, cert, core, rbac, admission } = cluster);
   for (const name of ['kirsa-system', 'apps']) await core.createNamespace({ body: { metadata: { name } } });
 });
 
 after(async () => {
-  for (const webhook of webhooks) await webhook.stop('SIGKILL');
-  await kube?.stop();
-  await cert?.cleanup();
+  await cluster?.stop();
 });
 
-async function startAgainstCluster(user: string, extra: string[]): Promise<WebhookProcess> {
-  const webhook = await startWebhook([
-    '--tls-cert',
-    cert.certFile,
-    '--tls-key',
-    cert.keyFile,
-    '--kubeconfig',
-    await kube!.kubeconfigFor(user),
-    '--shutdown-drain-delay',
-    '0s',
-    ...extra,
-  ]);
-  webhooks.push(webhook);
-  return webhook;
+function startAgainstCluster(user: string, extra: string[]): Promise<WebhookProcess> {
+  return cluster!.startWebhookAs(user, extra);
 }
 
 function serviceAccount(namespace: string, name: string, roleArn?: string) {
@@ -92,20 +73,8 @@ function serviceAccount(namespace: string, name: string, roleArn?: string) {
   };
 }
 
-async function grant(user: string, verbs: string[]) {
-  await rbac.createClusterRole({
-    body: {
-      metadata: { name: user },
-      rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs }],
-    },
-  });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: user },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: user },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
-    },
-  });
+function grant(user: string, verbs: string[]) {
+  return cluster!.grant(user, [{ apiGroups: [''], resources: ['serviceaccounts'], verbs }]);
 }
 
 /** The role a pod of ns/sa gets from this webhook, or undefined; with the reply's warnings. */
@@ -114,11 +83,8 @@ function roleFor(webhook: WebhookProcess, namespace: string, serviceAccountName:
 }
 
 /** Waits for /readyz to say ready: the watches have synced (RBAC may be granted meanwhile). */
-async function untilReady(webhook: WebhookProcess): Promise<void> {
-  await eventually(async () => {
-    const ready = await httpsCall(webhook.port, { ca: cert.caPem, method: 'GET', path: '/readyz' });
-    return ready.status === 200 ? true : undefined;
-  }, 40_000);
+function untilReady(webhook: WebhookProcess): Promise<void> {
+  return cluster!.untilReady(webhook);
 }
 
 async function scrape(webhook: WebhookProcess): Promise<string> {
@@ -253,35 +219,7 @@ describe('ServiceAccount and ConfigMap watches on a real kube-apiserver', () => 
 
   test('the API server calls the webhook: pods created right after their service account get their role', async (t) => {
     if (!kube) return t.skip('no kube-apiserver');
-    await admission.createMutatingWebhookConfiguration({
-      body: {
-        metadata: { name: 'kirsa' },
-        webhooks: [
-          {
-            name: 'pod-identity.kirsa.dev',
-            clientConfig: {
-              url: `https://127.0.0.1:${webhook.port}/mutate`,
-              caBundle: Buffer.from(cert.caPem).toString('base64'),
-            },
-            rules: [
-              {
-                apiGroups: [''],
-                apiVersions: ['v1'],
-                operations: ['CREATE'],
-                resources: ['pods'],
-                scope: 'Namespaced',
-              },
-            ],
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'apps' } },
-            admissionReviewVersions: ['v1', 'v1beta1'],
-            sideEffects: 'None',
-            failurePolicy: 'Fail',
-            reinvocationPolicy: 'IfNeeded',
-            timeoutSeconds: 5,
-          },
-        ],
-      },
-    });
+    await cluster!.register(webhook, ['apps']);
     // The API server picks the configuration up asynchronously; a first pod tells when it is in force.
     await core.createNamespacedServiceAccount({
       namespace: 'apps',
@@ -502,7 +440,7 @@ describe('a kubeconfig whose user is an exec plugin', () => {
         '--service-account-lookup-grace-period',
         '0',
       ]);
-      webhooks.push(webhook);
+      cluster!.webhooks.push(webhook);
       await untilReady(webhook);
       assert.equal((await roleFor(webhook, 'apps', 'via-plugin')).role, ROLE_A);
       // Through the watch too: an account created after the list.
