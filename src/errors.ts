@@ -122,6 +122,11 @@ export const ERROR_CATALOGUE = {
     category: 'USAGE',
     meaning: '--dir names a folder that holds no kirsa issuer (run kirsa issuer init first)',
   },
+  ISSUER_KEYS_CLUSTER_OWNED: {
+    category: 'USAGE',
+    meaning:
+      'rotate or apiserver-config on a folder made by issuer init --from-cluster: the cluster holds that signing key',
+  },
 
   // Manifests given to kirsa mutate (src/cli/read-documents.ts).
   MANIFEST_NO_KIND: {
@@ -144,7 +149,7 @@ export const ERROR_CATALOGUE = {
   CLUSTER_ISSUER_MISMATCH: {
     category: 'CHECK_FAILED',
     meaning:
-      "publish --from-cluster: the cluster's --service-account-issuer is not the URL the documents would be published at",
+      "publish or init --from-cluster: the cluster's --service-account-issuer is not the URL the documents would be published at",
   },
 
   // The Kubernetes API (src/kube/client.ts).

@@ -8,7 +8,10 @@ const ROLE_ARN = 'arn:aws:iam::111122223333:role/kirsa-default-s3-echoer';
 
 export const EXAMPLES: Record<string, readonly string[]> = {
   demo: ['kirsa demo', 'kirsa demo --keep', 'kirsa demo --kube'],
-  'issuer init': [`kirsa issuer init --issuer-url ${ISSUER}`],
+  'issuer init': [
+    `kirsa issuer init --issuer-url ${ISSUER}`,
+    `kirsa issuer init --from-cluster --issuer-url ${ISSUER} --kubeconfig ~/.kube/config`,
+  ],
   'issuer jwks': ['kirsa issuer jwks --public-key sa.pub > keys.json'],
   'issuer rotate': [
     'kirsa issuer rotate --dir ./kirsa-issuer',

@@ -34,6 +34,7 @@ import {
   checkInitTarget,
   generateSigningKey,
   ISSUER_FILES,
+  initClusterIssuer,
   initIssuer,
   loadIssuer,
   promoteKey,
@@ -93,14 +94,30 @@ function describeKey(key: KeyRecord): string {
 // --- init --------------------------------------------------------------------------------------------------
 
 interface InitFlags {
-  issuerUrl: string;
+  issuerUrl?: string;
   dir: string;
   jwksPath: string;
   legacyEmptyKid: boolean;
   signingKey?: string;
+  fromCluster?: boolean;
+  kubeconfig?: string;
+  context?: string;
 }
 
 async function runInit(flags: InitFlags): Promise<void> {
+  if (flags.fromCluster) return runInitFromCluster(flags);
+  if (flags.kubeconfig !== undefined || flags.context !== undefined)
+    throw new KirsaError('USAGE', '--kubeconfig and --context go with --from-cluster', {
+      hint: "add --from-cluster to take the running cluster's issuer, or drop them to make a new key",
+    });
+  if (flags.issuerUrl === undefined)
+    throw new KirsaError(
+      'USAGE',
+      'give --issuer-url: the public https URL the documents will be served from',
+      {
+        hint: "or --from-cluster to take the running cluster's issuer",
+      },
+    );
   const { url: issuer, warnings } = checkIssuerUrl(flags.issuerUrl);
   for (const warning of warnings) warn(warning);
   const jwksPath = checkJwksPath(flags.jwksPath);
@@ -123,6 +140,37 @@ async function runInit(flags: InitFlags): Promise<void> {
   say(`  ${ISSUER_FILES.jwks}       publish at ${issuer}/${jwksPath}`);
   say(`  kid ${key.kid}`);
   say('next: kirsa issuer publish --dir DIR --bucket BUCKET, then kirsa apiserver-config --for DISTRIBUTION');
+}
+
+/**
+ * `issuer init --from-cluster`: the folder for a cluster that already signs with its own key. The documents
+ * come from the API (the same reading and issuer check as publish --from-cluster); no key is made or kept.
+ */
+async function runInitFromCluster(flags: InitFlags): Promise<void> {
+  if (flags.signingKey !== undefined || flags.legacyEmptyKid)
+    throw new KirsaError('USAGE', '--signing-key and --legacy-empty-kid do not go with --from-cluster', {
+      hint: 'the cluster signs with its own key and its JWKS is published as it serves it',
+    });
+  await checkInitTarget(flags.dir);
+  const source = await clusterSource(flags);
+  await initClusterIssuer({
+    dir: flags.dir,
+    issuer: source.issuerUrl,
+    jwksPath: source.jwksPath,
+    discovery: source.discovery,
+    jwks: source.jwks,
+  });
+  const kids = ((JSON.parse(source.jwks) as { keys?: Array<{ kid?: string }> }).keys ?? []).map(
+    (key) => key.kid ?? '(no kid)',
+  );
+  say(`issuer ${source.issuerUrl} in ${flags.dir}, read from the cluster; the cluster keeps its signing key`);
+  say(`  ${ISSUER_FILES.discovery}  publish at ${source.issuerUrl}/${DISCOVERY_PATH}`);
+  say(`  ${ISSUER_FILES.jwks}       publish at ${source.issuerUrl}/${source.jwksPath}`);
+  say(`  kid ${kids.join(', ')}`);
+  say(
+    'the JWKS is a copy: after the cluster changes its key, publish with --from-cluster (or kirsa issuer cronjob)',
+  );
+  say('next: kirsa issuer publish --dir DIR --bucket BUCKET');
 }
 
 // --- jwks --------------------------------------------------------------------------------------------------
@@ -184,13 +232,25 @@ async function runRotate(flags: RotateFlags): Promise<void> {
 
 async function runStatus(flags: { dir: string; maxTokenLifetime: number; output: string }): Promise<void> {
   const { state } = await loadIssuer(flags.dir);
+  // A folder whose key the cluster holds records no key: what it publishes is the JWKS the cluster served.
+  const clusterKids =
+    state.keySource === 'cluster'
+      ? (
+          (
+            JSON.parse(await readFile(join(flags.dir, ISSUER_FILES.jwks), 'utf8')) as {
+              keys?: Array<{ kid?: string }>;
+            }
+          ).keys ?? []
+        ).map((key) => key.kid ?? '')
+      : undefined;
   if (checkOutput(flags.output) === 'json') {
     const now = new Date();
     printJson({
       issuer: state.issuer,
       jwksPath: state.jwksPath,
       legacyEmptyKid: state.legacyEmptyKid ?? false,
-      published: publishedKeys(state).length,
+      keySource: state.keySource ?? 'kirsa',
+      published: clusterKids?.length ?? publishedKeys(state).length,
       keys: [...state.keys]
         .sort((a, b) => b.generation - a.generation)
         .map((key) => ({
@@ -207,6 +267,12 @@ async function runStatus(flags: { dir: string; maxTokenLifetime: number; output:
   }
   say(`issuer  ${state.issuer}`);
   say(`jwks    ${state.jwksPath}${state.legacyEmptyKid ? ' (with empty-kid twins)' : ''}`);
+  if (clusterKids !== undefined) {
+    say(
+      `keys    the cluster's own, kid ${clusterKids.join(', ')}: the JWKS it served at init; kirsa rotates none`,
+    );
+    return;
+  }
   say('gen  stage     kid                                          when');
   for (const key of [...state.keys].sort((a, b) => b.generation - a.generation)) say(describeKey(key));
   const published = publishedKeys(state).length;
@@ -362,24 +428,40 @@ const PUBLISH_PHASES: Array<Phase<PublishContext>> = [
   },
 ];
 
+interface IssuerSource {
+  issuerUrl: string;
+  jwksPath: string;
+  discovery: string;
+  jwks: string;
+}
+
+/**
+ * The running cluster's issuer, read through its API (kubeconfig), for `publish --from-cluster` and
+ * `init --from-cluster` alike: refused unless its issuer is the public URL asked (CLUSTER_ISSUER_MISMATCH).
+ */
+async function clusterSource(flags: {
+  issuerUrl?: string | undefined;
+  jwksPath: string;
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+}): Promise<IssuerSource> {
+  const kube = await import('../kube/client.ts');
+  const config = await kube.loadKubeConfig({
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.context ? { context: flags.context } : {}),
+  });
+  const jwksPath = checkJwksPath(flags.jwksPath);
+  const documents = clusterDocuments(await kube.readClusterIssuer(config), {
+    publicIssuer: flags.issuerUrl,
+    jwksPath,
+  });
+  for (const warning of documents.warnings) warn(warning);
+  return { issuerUrl: documents.issuer, jwksPath, discovery: documents.discovery, jwks: documents.jwks };
+}
+
 /** The issuer URL and its two documents: from the issuer folder, or from the cluster's API (--from-cluster). */
-async function publishSource(
-  flags: PublishFlags,
-): Promise<{ issuerUrl: string; jwksPath: string; discovery: string; jwks: string }> {
-  if (flags.fromCluster) {
-    const kube = await import('../kube/client.ts');
-    const config = await kube.loadKubeConfig({
-      ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
-      ...(flags.context ? { context: flags.context } : {}),
-    });
-    const jwksPath = checkJwksPath(flags.jwksPath);
-    const documents = clusterDocuments(await kube.readClusterIssuer(config), {
-      publicIssuer: flags.issuerUrl,
-      jwksPath,
-    });
-    for (const warning of documents.warnings) warn(warning);
-    return { issuerUrl: documents.issuer, jwksPath, discovery: documents.discovery, jwks: documents.jwks };
-  }
+async function publishSource(flags: PublishFlags): Promise<IssuerSource> {
+  if (flags.fromCluster) return clusterSource(flags);
   if (flags.issuerUrl !== undefined || flags.kubeconfig !== undefined)
     throw new KirsaError('USAGE', '--issuer-url and --kubeconfig go with --from-cluster', {
       hint: 'without --from-cluster the issuer folder (--dir) says what is published',
@@ -649,10 +731,12 @@ export function registerIssuer(program: Command): void {
 
   issuer
     .command('init')
-    .description('make a signing key, the discovery document and the JWKS in a new folder')
-    .requiredOption(
+    .description(
+      "make a signing key, the discovery document and the JWKS in a new folder; --from-cluster: the running cluster's documents, its key left with it",
+    )
+    .option(
       '--issuer-url <url>',
-      'public https URL the documents will be served from (the token iss)',
+      "public https URL the documents will be served from (the token iss); with --from-cluster it must be the cluster's --service-account-issuer (default: it)",
     )
     .option('--dir <dir>', 'folder to create', DEFAULT_ISSUER_DIR)
     .option(
@@ -666,6 +750,12 @@ export function registerIssuer(program: Command): void {
       false,
     )
     .option('--signing-key <file>', 'use this existing RSA private key (PEM) instead of generating one')
+    .option(
+      '--from-cluster',
+      "read the running cluster's discovery document and JWKS through the API instead of making a key",
+    )
+    .option('--kubeconfig <file>', 'with --from-cluster: kubeconfig (default: KUBECONFIG, ~/.kube/config)')
+    .option('--context <name>', 'with --from-cluster: kubeconfig context')
     .action((flags: InitFlags) => runInit(flags));
 
   issuer

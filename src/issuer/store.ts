@@ -19,6 +19,8 @@ import { jwksUriFor } from '../core/oidc/issuer-url.ts';
 import { parseKeysPem, spkiPem } from '../core/oidc/keys.ts';
 import {
   activeKey,
+  checkKirsaOwnsKeys,
+  clusterOwnedState,
   type IssuerState,
   initialState,
   type KeyRecord,
@@ -163,6 +165,28 @@ export async function initIssuer(options: InitOptions): Promise<IssuerState> {
   return state;
 }
 
+/**
+ * An issuer folder for a cluster that signs with its own key (issuer init --from-cluster): the two documents
+ * as the cluster's API served them and a state saying the cluster holds the key. No private key, no key
+ * files: kirsa never sees the cluster's private half.
+ */
+export async function initClusterIssuer(options: {
+  dir: string;
+  issuer: string;
+  jwksPath: string;
+  discovery: string;
+  jwks: string;
+}): Promise<IssuerState> {
+  await checkInitTarget(options.dir);
+  const state = clusterOwnedState(options);
+  await createFolderAtomically(options.dir, [
+    { path: ISSUER_FILES.jwks, content: options.jwks, mode: PUBLIC },
+    { path: ISSUER_FILES.discovery, content: options.discovery, mode: PUBLIC },
+    { path: ISSUER_FILES.state, content: formatJson(state), mode: PUBLIC },
+  ]);
+  return state;
+}
+
 export interface LoadedIssuer {
   dir: string;
   state: IssuerState;
@@ -255,6 +279,11 @@ export async function retireKeys(
 
 /** What apiserver-config needs: the published public keys, the multi-key file and the signing key. */
 export async function issuerKeyMaterial(issuer: LoadedIssuer): Promise<IssuerKeyMaterial> {
+  checkKirsaOwnsKeys(
+    issuer.state,
+    'apiserver-config',
+    "the cluster's key flags stay as they are: --service-account-issuer must already be the issuer URL (init --from-cluster checked it)",
+  );
   return {
     publicKeys: publishedKeys(issuer.state).map((key) => ({
       fileName: generationPublicKeyFile(key.generation),

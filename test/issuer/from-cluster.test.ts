@@ -2,11 +2,13 @@
 // kirsa's): the cluster's JWKS, read through the API, goes to moto's S3 and is served over HTTPS (the
 // S3-like front in test/support/s3-https.ts); `kirsa issuer verify --token` then accepts a TokenRequest
 // token. After the cluster's key changes (a restart with a second key, the first still trusted), a token of
-// the new key fails until the re-publish, after which tokens of both keys verify.
+// the new key fails until the re-publish, after which tokens of both keys verify. `issuer init --from-cluster`
+// makes the issuer folder from the same reading (the cluster's JWKS, no private key), which `issuer publish`
+// then publishes as any folder, and which `issuer rotate` refuses to touch.
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -166,6 +168,84 @@ describe('issuer publish --from-cluster (real kube-apiserver, moto S3 over HTTPS
       const result = await verify(token, name);
       assert.equal(result.code, 0, `${name}: ${result.stdout}${result.stderr}`);
     }
+  });
+
+  test('init --from-cluster: the folder holds the cluster JWKS and no key; publish of it verifies; rotate refuses', async (context) => {
+    if (!apiserver) return context.skip('real parts are missing');
+    const folder = join(work, 'from-cluster-folder');
+    const init = await runKirsa([
+      'issuer',
+      'init',
+      '--from-cluster',
+      '--kubeconfig',
+      apiserver.kubeconfigPath,
+      '--issuer-url',
+      issuer,
+      '--dir',
+      folder,
+    ]);
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+    const served = await apiserver.request('GET', '/openid/v1/jwks');
+    assert.equal(served.status, 200);
+    assert.deepEqual(JSON.parse(await readFile(join(folder, 'keys.json'), 'utf8')), served.json);
+    const discovery = JSON.parse(await readFile(join(folder, 'discovery.json'), 'utf8'));
+    assert.equal(discovery.issuer, issuer);
+    assert.equal(discovery.jwks_uri, `${issuer}/keys.json`, 'the public copy, not the API server');
+    await assert.rejects(access(join(folder, 'sa-signer.key')), 'no private key: the cluster keeps it');
+
+    const published = await runKirsa(
+      [
+        'issuer',
+        'publish',
+        '--dir',
+        folder,
+        '--bucket',
+        BUCKET,
+        '--endpoint-url',
+        moto!.endpoint,
+        '--ca-file',
+        front!.caFile,
+      ],
+      { env },
+    );
+    assert.equal(published.code, 0, published.stdout + published.stderr);
+    const verified = await verify(await mintToken(), 'folder');
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    assert.match(verified.stdout, /ok {3}the signature verifies with a key from the JWKS/);
+
+    const status = await runKirsa(['issuer', 'status', '--dir', folder, '-o', 'json']);
+    assert.equal(status.code, 0, status.stderr);
+    const state = JSON.parse(status.stdout);
+    assert.equal(state.keySource, 'cluster');
+    assert.equal(state.published, (served.json as { keys: unknown[] }).keys.length);
+
+    const rotate = await runKirsa(['issuer', 'rotate', '--dir', folder]);
+    assert.equal(rotate.code, 2, rotate.stdout + rotate.stderr);
+    assert.match(rotate.stderr, /^kirsa: issuer rotate: the cluster holds the signing key of /m);
+    assert.match(rotate.stderr, /hint: rotate the key on the cluster .* kirsa issuer publish --from-cluster/);
+    assert.deepEqual(
+      JSON.parse(await readFile(join(folder, 'keys.json'), 'utf8')),
+      served.json,
+      'rotate changed nothing',
+    );
+
+    const mismatch = await runKirsa([
+      'issuer',
+      'init',
+      '--from-cluster',
+      '--kubeconfig',
+      apiserver.kubeconfigPath,
+      '--issuer-url',
+      'https://kirsa-cluster-issuer.s3.eu-west-1.amazonaws.com/c1',
+      '--dir',
+      join(work, 'mismatch'),
+    ]);
+    assert.equal(mismatch.code, 1, mismatch.stderr);
+    assert.match(
+      mismatch.stderr,
+      /^kirsa: the cluster signs tokens with iss https:\/\/127\.0\.0\.1:\d+\/cluster-1, not /m,
+    );
+    await assert.rejects(access(join(work, 'mismatch')), 'no folder is made');
   });
 
   test('a public URL other than the cluster issuer is refused, naming the one flag to change', async (context) => {

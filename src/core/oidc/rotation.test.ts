@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { assertRefused } from '../../../test/support/keys-and-refusals.ts';
 import {
+  checkKirsaOwnsKeys,
+  clusterOwnedState,
   initialState,
   isRetirable,
   parseIssuerState,
@@ -74,6 +76,33 @@ describe('rotation', () => {
       () => parseIssuerState(JSON.stringify({ ...base, keys: [] }), 'state.json'),
       'INPUT_INVALID',
       /one active key/,
+    );
+  });
+  test('a folder whose key the cluster holds: it parses back, and every key step is refused with one code', () => {
+    const cluster = clusterOwnedState({ issuer: 'https://i.example', jwksPath: 'keys.json' });
+    assert.deepEqual(parseIssuerState(JSON.stringify(cluster), 'state.json'), cluster);
+    assert.deepEqual(publishedKeys(cluster), []);
+    for (const step of [
+      () => stageKey(cluster, 'B', t0),
+      () => promoteStaged(cluster, t0),
+      () => retirePrevious(cluster, t0, 0),
+    ])
+      assertRefused(
+        step,
+        'ISSUER_KEYS_CLUSTER_OWNED',
+        /the cluster holds the signing key of https:\/\/i\.example/,
+      );
+    checkKirsaOwnsKeys(base, 'rotate'); // kirsa's own folder passes
+    // A cluster state with key records, or a kirsa state with none, is neither.
+    assertRefused(
+      () => parseIssuerState(JSON.stringify({ ...cluster, keys: base.keys }), 'state.json'),
+      'INPUT_INVALID',
+      /no key when the cluster holds it/,
+    );
+    assertRefused(
+      () => parseIssuerState(JSON.stringify({ ...base, keySource: 'elsewhere' }), 'state.json'),
+      'INPUT_INVALID',
+      /not a kirsa issuer state/,
     );
   });
 });

@@ -25,6 +25,12 @@ export interface IssuerState {
   issuer: string;
   jwksPath: string;
   legacyEmptyKid: boolean;
+  /**
+   * Who holds the signing key. Absent (kirsa): the folder's own keys, rotated by kirsa. 'cluster' (issuer init
+   * --from-cluster): the API server keeps its private key; the folder holds the JWKS it served and no key
+   * records (`keys` is empty), so nothing here can stage, promote or retire a key.
+   */
+  keySource?: 'cluster';
   keys: KeyRecord[];
 }
 
@@ -66,17 +72,48 @@ export function parseIssuerState(text: string, source: string): IssuerState {
       (key) =>
         Number.isInteger(key?.generation) && typeof key.kid === 'string' && STAGE_ORDER.includes(key.stage),
     ) &&
-    state.keys.filter((key) => key.stage === 'active').length === 1;
+    (state.keySource === 'cluster'
+      ? state.keys.length === 0
+      : state.keySource === undefined && state.keys.filter((key) => key.stage === 'active').length === 1);
   if (!valid) {
     throw new KirsaError(
       'INPUT_INVALID',
-      `${source} is not a kirsa issuer state (version 1, one active key)`,
+      `${source} is not a kirsa issuer state (version 1, one active key, or no key when the cluster holds it)`,
       {
         hint: 'point --dir at a folder made by kirsa issuer init',
       },
     );
   }
   return { ...state, legacyEmptyKid: state.legacyEmptyKid === true };
+}
+
+/** The state of an issuer whose key the cluster holds: its URL and JWKS path, no key of kirsa's. */
+export function clusterOwnedState(options: { issuer: string; jwksPath: string }): IssuerState {
+  return {
+    version: 1,
+    issuer: options.issuer,
+    jwksPath: options.jwksPath,
+    legacyEmptyKid: false,
+    keySource: 'cluster',
+    keys: [],
+  };
+}
+
+/**
+ * Refuses a key operation on a folder whose signing key the cluster holds: kirsa has no private key there to
+ * rotate or hand to kube-apiserver, and a key it made would sign nothing (the API server signs with its own).
+ */
+export function checkKirsaOwnsKeys(
+  state: IssuerState,
+  what: string,
+  hint = 'rotate the key on the cluster (its --service-account-signing-key-file, keeping the old public key in --service-account-key-file), then run kirsa issuer publish --from-cluster to publish its new JWKS',
+): void {
+  if (state.keySource !== 'cluster') return;
+  throw new KirsaError(
+    'ISSUER_KEYS_CLUSTER_OWNED',
+    `${what}: the cluster holds the signing key of ${state.issuer} (this folder was made by issuer init --from-cluster and has no private key)`,
+    { hint },
+  );
 }
 
 export function activeKey(state: IssuerState): KeyRecord {
@@ -94,6 +131,7 @@ export function publishedKeys(state: IssuerState): KeyRecord[] {
 
 /** Adds a new key as staged: published, not signing. One staged key at a time. */
 export function stageKey(state: IssuerState, kid: string, now: Date): IssuerState {
+  checkKirsaOwnsKeys(state, 'issuer rotate');
   const staged = state.keys.find((key) => key.stage === 'staged');
   if (staged) {
     throw new KirsaError('ALREADY_EXISTS', `key generation ${staged.generation} is already staged`, {
@@ -114,6 +152,7 @@ export function stageKey(state: IssuerState, kid: string, now: Date): IssuerStat
 
 /** The staged key starts signing; the active one becomes previous, remembering when it stopped. */
 export function promoteStaged(state: IssuerState, now: Date): IssuerState {
+  checkKirsaOwnsKeys(state, 'issuer rotate --promote');
   if (!state.keys.some((key) => key.stage === 'staged')) {
     throw new KirsaError('NOT_FOUND', 'no staged key to promote', {
       hint: 'stage one first with kirsa issuer rotate, and publish the JWKS',
@@ -149,6 +188,7 @@ export function isRetirable(key: KeyRecord, now: Date, maxTokenLifetimeSeconds: 
  * a key that stopped signing at T signed tokens valid until T + the longest token lifetime.
  */
 export function retirePrevious(state: IssuerState, now: Date, maxTokenLifetimeSeconds: number): IssuerState {
+  checkKirsaOwnsKeys(state, 'issuer rotate --retire');
   const previous = state.keys.filter((key) => key.stage === 'previous');
   if (previous.length === 0) {
     throw new KirsaError('NOT_FOUND', 'no previous key to retire', {
