@@ -23,8 +23,11 @@ export const ANNOTATION = {
 /** Label added in container-credentials (EKS Pod Identity) mode; fixed, it ignores the prefix as in the reference. */
 export const POD_IDENTITY_LABEL = 'eks.amazonaws.com/pod-identity';
 export const POD_IDENTITY_LABEL_VALUE = 'enabled';
-/** Pods with this label (any value) are not sent to the webhook: the objectSelector the reference ships. */
-export const SKIP_POD_LABEL = 'eks.amazonaws.com/skip-pod-identity-webhook';
+/**
+ * Pods with the label `<annotation prefix>/` + this (any value) are not sent to the webhook: the reference's
+ * objectSelector (under eks.amazonaws.com), which kirsa's install puts on its own pods as well.
+ */
+export const SKIP_POD_LABEL_NAME = 'skip-pod-identity-webhook';
 /** The kubelet marks the API server's copy of a static pod with this annotation; kirsa admits it unchanged. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
