@@ -202,12 +202,21 @@ describe('the checklist', () => {
       byId(runChecks(excludedNamespace))['webhook-selects']!.reason,
       /excludes namespace kube-system/,
     );
+    // The fix names the settings that make the selector: the chart value and the manifests flag.
+    assert.match(
+      byId(runChecks(excludedNamespace))['webhook-selects']!.fix!,
+      /relabel namespace kube-system, or widen the selector \(the chart's webhook\.namespaceSelector and webhook\.mode; kirsa manifests --namespace-selector and --webhook-mode\)/,
+    );
 
     const skippedPod = unmutated();
     skippedPod.pod!.labels['eks.amazonaws.com/skip-pod-identity-webhook'] = 'true';
     assert.match(
       byId(runChecks(skippedPod))['webhook-selects']!.reason,
       /objectSelector .* excludes the pod/,
+    );
+    assert.match(
+      byId(runChecks(skippedPod))['webhook-selects']!.fix!,
+      /webhook\.objectSelector; kirsa manifests --object-selector/,
     );
 
     const late = unmutated();

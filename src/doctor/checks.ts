@@ -393,9 +393,11 @@ function checkWebhookSelects(facts: DoctorFacts, podMutated: boolean): CheckResu
   if (intercepting.length === 0) return skip(id, title, 'no webhook to check');
   const podLabels = facts.pod?.labels ?? {};
   const problems: string[] = [];
+  let namespaceExcluded = false;
   for (const webhook of intercepting) {
     const label = `${webhook.configuration}/${webhook.name}`;
     if (!selectorMatches(webhook.namespaceSelector, facts.namespaceLabels)) {
+      namespaceExcluded = true;
       problems.push(
         `${label}'s namespaceSelector ${JSON.stringify(webhook.namespaceSelector)} excludes namespace ${facts.target.namespace}`,
       );
@@ -419,7 +421,10 @@ function checkWebhookSelects(facts: DoctorFacts, podMutated: boolean): CheckResu
     title,
     status: 'fail',
     reason: problems.join('; '),
-    fix: 'relabel the namespace or pod (or widen the selector), then re-create the pod',
+    // kirsa's install sets the selectors from these settings: the fix names where to change them.
+    fix: namespaceExcluded
+      ? `relabel namespace ${facts.target.namespace}, or widen the selector (the chart's webhook.namespaceSelector and webhook.mode; kirsa manifests --namespace-selector and --webhook-mode), then re-create the pod`
+      : "relabel the pod (with webhook.mode opt-in: the opt-in label, webhook.optInLabel), or widen the selector (the chart's webhook.objectSelector; kirsa manifests --object-selector), then re-create the pod",
   };
 }
 
