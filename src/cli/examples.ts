@@ -51,7 +51,11 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     `kirsa role create -n default --service-account s3-echoer --provider-arn ${PROVIDER_ARN} -o terraform --output-dir iam/`,
   ],
   'role delete': ['kirsa role delete -n default --service-account s3-echoer'],
-  manifests: ['kirsa manifests | kubectl apply -f -', 'kirsa manifests --tls-mode self-managed'],
+  manifests: [
+    'kirsa manifests | kubectl apply -f -',
+    'kirsa manifests --tls-mode self-managed',
+    'kirsa manifests --webhook-mode opt-in --failure-policy Fail',
+  ],
   webhook: [
     'kirsa webhook --port 8443 --tls-cert /etc/webhook/certs/tls.crt --tls-key /etc/webhook/certs/tls.key',
   ],

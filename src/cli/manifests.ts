@@ -21,7 +21,7 @@ import { finishVerb } from './phases.ts';
 
 interface ManifestsFlags {
   name: string;
-  fullnameOverride: string;
+  fullnameOverride?: string;
   namespace: string;
   priorityClassName: string;
   dnsDomain: string;
@@ -34,7 +34,7 @@ interface ManifestsFlags {
   image: string;
   replicas: number;
   tlsMode: string;
-  tlsSecret: string;
+  tlsSecret?: string;
   caBundleFile?: string;
   annotationPrefix: string;
   tokenAudience: string;
@@ -90,7 +90,7 @@ export function registerManifests(program: Command): void {
       "the objects' names derive from it as from a Helm release name (kirsa: kirsa-webhook)",
       d.name,
     )
-    .option('--fullname-override <name>', 'name every object this (the chart value fullnameOverride)', '')
+    .option('--fullname-override <name>', 'name every object this (the chart value fullnameOverride)')
     .option('--namespace <namespace>', 'namespace the webhook runs in', d.namespace)
     .option(
       '--create-namespace [bool]',
@@ -107,8 +107,7 @@ export function registerManifests(program: Command): void {
     )
     .option(
       '--tls-secret <name>',
-      'Secret holding tls.crt and tls.key (default <name>-tls)',
-      d.tls.secretName,
+      "Secret holding tls.crt and tls.key (default: the objects' name, then -tls)",
     )
     .option(
       '--ca-bundle-file <file>',
@@ -193,13 +192,13 @@ export function registerManifests(program: Command): void {
       const settings: InstallSettings = {
         ...d,
         name: flags.name,
-        fullnameOverride: flags.fullnameOverride,
+        fullnameOverride: flags.fullnameOverride ?? '',
         namespace: flags.namespace,
         image: flags.image,
         replicas: flags.replicas,
         priorityClassName: flags.priorityClassName,
         dnsDomain: flags.dnsDomain,
-        tls: { mode: tlsMode, secretName: flags.tlsSecret, caBundle },
+        tls: { mode: tlsMode, secretName: flags.tlsSecret ?? '', caBundle },
         webhook: {
           ...d.webhook,
           mode: webhookMode,
