@@ -2,81 +2,53 @@
 // merged without clobbering, managed and inline policies, idempotent reruns, and validation before any change.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreatePolicyCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
-  IAMClient,
+  type IAMClient,
   ListAttachedRolePoliciesCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../support/moto.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { motoUnavailable } from '../support/moto.ts';
+import { allowDocument, MOTO_ACCOUNT, type MotoIam, phaseLines, startMotoIam } from '../support/moto-iam.ts';
 
 const ISSUER = 'https://oidc.example.com/cluster-a';
 const HOST = 'oidc.example.com/cluster-a';
-const ACCOUNT = '123456789012'; // moto's default account
+const ACCOUNT = MOTO_ACCOUNT;
 const PROVIDER = `arn:aws:iam::${ACCOUNT}:oidc-provider/${HOST}`;
 
-let moto: MotoServer;
+let lab: MotoIam;
 let iam: IAMClient;
 let dir: string;
 let policyArn: string;
-const env = motoClientEnv();
 
 // Outside CI a missing moto skips these tests with the reason; in CI motoUnavailable throws.
 const skip = (await motoUnavailable()) ?? false;
 
 before(async () => {
   if (skip) return;
-  moto = await startMoto();
-  dir = await mkdtemp(join(tmpdir(), 'kirsa-role-'));
-  iam = new IAMClient({
-    endpoint: moto.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
-  const created = await iam.send(
-    new CreatePolicyCommand({
-      PolicyName: 's3-echoer-write',
-      PolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/*' }],
-      }),
-    }),
+  lab = await startMotoIam('kirsa-role-');
+  ({ iam, dir } = lab);
+  policyArn = await lab.createPolicy(
+    's3-echoer-write',
+    allowDocument('s3:PutObject', 'arn:aws:s3:::bucket/*'),
   );
-  policyArn = created.Policy!.Arn!;
 });
 
 after(async () => {
-  iam?.destroy();
-  await moto?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 function kirsa(args: string[]) {
-  return runKirsa([...args, '--endpoint-url', moto.endpoint], { env });
+  return lab.kirsa(args);
 }
 
 async function trustPolicyOf(roleName: string) {
   const { Role } = await iam.send(new GetRoleCommand({ RoleName: roleName }));
   return JSON.parse(decodeURIComponent(Role!.AssumeRolePolicyDocument!));
-}
-
-function phaseLines(stdout: string): Record<string, string> {
-  return Object.fromEntries(
-    stdout
-      .trim()
-      .split('\n')
-      .map((line) => {
-        const [phase = '', status = ''] = line.trim().split(/\s+/);
-        return [phase, status];
-      }),
-  );
 }
 
 describe('kirsa role create against moto', { skip }, () => {

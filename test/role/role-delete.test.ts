@@ -2,76 +2,49 @@
 // added (another cluster's trust and a user's own policy on the same role survive), the second changes nothing.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   AttachRolePolicyCommand,
-  CreatePolicyCommand,
   GetRoleCommand,
-  IAMClient,
+  type IAMClient,
   ListAttachedRolePoliciesCommand,
   ListOpenIDConnectProvidersCommand,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
-import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../support/moto.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { motoUnavailable } from '../support/moto.ts';
+import { allowDocument, MOTO_ACCOUNT, type MotoIam, phaseLines, startMotoIam } from '../support/moto-iam.ts';
 
-const ACCOUNT = '123456789012'; // moto's default account
+const ACCOUNT = MOTO_ACCOUNT;
 const ISSUER_A = 'https://oidc.example.com/cluster-a';
 const PROVIDER_A = `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/cluster-a`;
 const PROVIDER_B = `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/cluster-b`;
-const env = motoClientEnv();
 const skip = (await motoUnavailable()) ?? false;
 
-let moto: MotoServer;
+let lab: MotoIam;
 let iam: IAMClient;
-let dir: string;
 let kirsaPolicy: string;
 let userPolicy: string;
 let inline: string;
 
 before(async () => {
   if (skip) return;
-  moto = await startMoto();
-  dir = await mkdtemp(join(tmpdir(), 'kirsa-role-delete-'));
-  iam = new IAMClient({
-    endpoint: moto.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
-  const document = JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }],
-  });
-  kirsaPolicy = (
-    await iam.send(new CreatePolicyCommand({ PolicyName: 'app-read', PolicyDocument: document }))
-  ).Policy!.Arn!;
-  userPolicy = (
-    await iam.send(new CreatePolicyCommand({ PolicyName: 'users-own', PolicyDocument: document }))
-  ).Policy!.Arn!;
-  inline = join(dir, 'inline.json');
+  lab = await startMotoIam('kirsa-role-delete-');
+  iam = lab.iam;
+  const document = allowDocument('s3:GetObject');
+  kirsaPolicy = await lab.createPolicy('app-read', document);
+  userPolicy = await lab.createPolicy('users-own', document);
+  inline = join(lab.dir, 'inline.json');
   await writeFile(inline, document);
 });
 
 after(async () => {
-  iam?.destroy();
-  await moto?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 function kirsa(args: string[]) {
-  return runKirsa([...args, '--endpoint-url', moto.endpoint], { env });
-}
-
-function phaseLines(stdout: string): Record<string, string> {
-  return Object.fromEntries(
-    stdout
-      .trim()
-      .split('\n')
-      .map((line) => line.trim().split(/\s+/).slice(0, 2)),
-  );
+  return lab.kirsa(args);
 }
 
 async function roleState(name: string) {

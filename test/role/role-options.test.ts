@@ -5,58 +5,36 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { CreatePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
-import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../support/moto.ts';
+import { type MotoServer, motoUnavailable } from '../support/moto.ts';
+import { allowDocument, MOTO_ACCOUNT, type MotoIam, phaseLines, startMotoIam } from '../support/moto-iam.ts';
 import { realPart } from '../support/real-parts.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
 
 const run = promisify(execFile);
-const ACCOUNT = '123456789012'; // moto's default account
+const ACCOUNT = MOTO_ACCOUNT;
 const PROVIDER_A = `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/cluster-a`;
 const PROVIDER_B = `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.example.com/cluster-b`;
-const env = motoClientEnv();
 const skip = (await motoUnavailable()) ?? false;
 
+let lab: MotoIam;
 let moto: MotoServer;
-let iam: IAMClient;
+let env: NodeJS.ProcessEnv;
 let boundary: string;
 let otherBoundary: string;
 
 before(async () => {
   if (skip) return;
-  moto = await startMoto();
-  iam = new IAMClient({
-    endpoint: moto.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
-  const document = JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
-  });
-  for (const name of ['boundary', 'other-boundary']) {
-    const created = await iam.send(new CreatePolicyCommand({ PolicyName: name, PolicyDocument: document }));
-    if (name === 'boundary') boundary = created.Policy!.Arn!;
-    else otherBoundary = created.Policy!.Arn!;
-  }
+  lab = await startMotoIam('kirsa-role-options-');
+  ({ moto, env } = lab);
+  boundary = await lab.createPolicy('boundary', allowDocument('s3:*'));
+  otherBoundary = await lab.createPolicy('other-boundary', allowDocument('s3:*'));
 });
 
 after(async () => {
-  iam?.destroy();
-  await moto?.stop();
+  await lab?.stop();
 });
 
 function kirsa(args: string[]) {
-  return runKirsa([...args, '--endpoint-url', moto.endpoint], { env });
-}
-
-function phaseLines(stdout: string): Record<string, string> {
-  return Object.fromEntries(
-    stdout
-      .trim()
-      .split('\n')
-      .map((line) => line.trim().split(/\s+/).slice(0, 2)),
-  );
+  return lab.kirsa(args);
 }
 
 /** `aws iam get-role` through the real AWS CLI, as a user would check. */
