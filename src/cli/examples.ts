@@ -51,6 +51,10 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     `kirsa role create -n default --service-account s3-echoer --provider-arn ${PROVIDER_ARN} -o terraform --output-dir iam/`,
   ],
   'role delete': ['kirsa role delete -n default --service-account s3-echoer'],
+  stack: [
+    'kirsa stack -o terraform --dir ./kirsa-issuer --bucket my-bucket --region eu-west-1 --account-id 111122223333 --roles roles.yaml --output-dir iam/',
+    'kirsa stack -o cloudformation --dir ./kirsa-issuer --bucket my-bucket --region eu-west-1 --account-id 111122223333 --roles roles.yaml --output-dir cfn/',
+  ],
   manifests: [
     'kirsa manifests | kubectl apply -f -',
     'kirsa manifests --tls-mode self-managed',

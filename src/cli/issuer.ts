@@ -17,7 +17,7 @@ import {
   ISSUER_CLOUDFRONT_POLICY_SID,
 } from '../consts.ts';
 import { partitionOfRegion } from '../core/iam/arn.ts';
-import { checkIacFormat, RENDER } from '../core/iam/iac.ts';
+import { checkIacFormat, type IssuerPublishPlan, RENDER } from '../core/iam/iac.ts';
 import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
 import { clusterDocuments } from '../core/oidc/from-cluster.ts';
 import { checkBucketName, checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
@@ -466,11 +466,16 @@ async function publishSource(flags: PublishFlags): Promise<IssuerSource> {
     throw new KirsaError('USAGE', '--issuer-url and --kubeconfig go with --from-cluster', {
       hint: 'without --from-cluster the issuer folder (--dir) says what is published',
     });
-  const issuer = await loadIssuer(flags.dir);
+  return folderSource(flags.dir);
+}
+
+/** An issuer folder's URL and documents, as publish uploads them. */
+async function folderSource(dir: string): Promise<IssuerSource> {
+  const issuer = await loadIssuer(dir);
   // A folder made before init checked bucket names: the same rule, refused here before any AWS call.
   checkIssuerUrl(issuer.state.issuer, 'the issuer');
   const [discovery, jwks] = await Promise.all(
-    [ISSUER_FILES.discovery, ISSUER_FILES.jwks].map((file) => readFile(join(flags.dir, file), 'utf8')),
+    [ISSUER_FILES.discovery, ISSUER_FILES.jwks].map((file) => readFile(join(dir, file), 'utf8')),
   );
   return {
     issuerUrl: issuer.state.issuer,
@@ -480,6 +485,60 @@ async function publishSource(flags: PublishFlags): Promise<IssuerSource> {
   };
 }
 
+/** The S3 keys of the two documents: under --prefix, else the prefix the issuer URL's path gives. */
+function issuerObjects(
+  aws: typeof import('../aws/s3-publish.ts'),
+  source: IssuerSource,
+  flags: { bucket: string; prefix?: string | undefined },
+): Array<{ key: string; body: string }> {
+  const prefix = flags.prefix ?? aws.issuerKeyPrefix(source.issuerUrl, flags.bucket);
+  return [
+    { key: aws.objectKey(prefix, DISCOVERY_PATH), body: source.discovery },
+    { key: aws.objectKey(prefix, source.jwksPath), body: source.jwks },
+  ];
+}
+
+/**
+ * An issuer folder's publish as IaC: the same keys and statement the API mode uses, written as code instead
+ * of sent (by `issuer publish -o` and `kirsa stack`). Public-bucket hosting only.
+ */
+export async function issuerIacPlan(flags: {
+  dir: string;
+  bucket: string;
+  region?: string | undefined;
+  prefix?: string | undefined;
+}): Promise<{ issuerUrl: string; plan: IssuerPublishPlan }> {
+  checkBucketName(flags.bucket);
+  const source = await folderSource(flags.dir);
+  const aws = await import('../aws/s3-publish.ts');
+  return { issuerUrl: source.issuerUrl, plan: issuerPlanOf(aws, source, flags) };
+}
+
+function issuerPlanOf(
+  aws: typeof import('../aws/s3-publish.ts'),
+  source: IssuerSource,
+  flags: { bucket: string; region?: string | undefined; prefix?: string | undefined },
+): IssuerPublishPlan {
+  const objects = issuerObjects(aws, source, flags);
+  const partition = partitionOfRegion(flags.region ?? process.env.AWS_REGION ?? '');
+  return {
+    bucket: flags.bucket,
+    objects,
+    statement: aws.issuerReadStatement(
+      flags.bucket,
+      objects.map((object) => object.key),
+      partition,
+    ),
+  };
+}
+
+/** Said wherever a CloudFormation template holds the issuer's bucket policy without its objects. */
+export function warnNoS3Objects(plan: IssuerPublishPlan): void {
+  warn(
+    `CloudFormation has no S3 object resource: upload the documents with kirsa issuer publish --skip-phases bucket-policy (keys ${plan.objects.map((object) => object.key).join(', ')})`,
+  );
+}
+
 async function runPublish(flags: PublishFlags): Promise<void> {
   if (!(HOSTINGS as readonly string[]).includes(flags.hosting))
     throw new KirsaError('USAGE', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
@@ -487,14 +546,9 @@ async function runPublish(flags: PublishFlags): Promise<void> {
   const source = await publishSource(flags);
   const ca = await trustedCertificates(flags.caFile);
   const aws = await import('../aws/s3-publish.ts');
-  const prefix = flags.prefix ?? aws.issuerKeyPrefix(source.issuerUrl, flags.bucket);
-  const objects = [
-    { key: aws.objectKey(prefix, DISCOVERY_PATH), body: source.discovery },
-    { key: aws.objectKey(prefix, source.jwksPath), body: source.jwks },
-  ];
+  const objects = issuerObjects(aws, source, flags);
   const json = flags.output === 'json';
   if (flags.output !== undefined && !json) {
-    // The same keys and statement the API mode uses, written as code instead of sent.
     const format = checkIacFormat(flags.output);
     if (flags.hosting === 'cloudfront')
       throw new KirsaError(
@@ -502,22 +556,14 @@ async function runPublish(flags: PublishFlags): Promise<void> {
         '-o writes the public-bucket setup only: --hosting cloudfront needs the distribution, which only AWS can tell',
         { hint: 'run kirsa issuer publish --hosting cloudfront without -o' },
       );
-    const keys = objects.map((object) => object.key);
-    const partition = partitionOfRegion(flags.region ?? process.env.AWS_REGION ?? '');
+    const plan = issuerPlanOf(aws, source, flags);
     await writeIacOutput({
       format,
       outputDir: flags.outputDir,
       stem: `issuer-${flags.bucket}`,
-      document: RENDER[format].issuer({
-        bucket: flags.bucket,
-        objects,
-        statement: aws.issuerReadStatement(flags.bucket, keys, partition),
-      }),
+      document: RENDER[format].issuer(plan),
     });
-    if (format === 'cloudformation')
-      warn(
-        `CloudFormation has no S3 object resource: upload the documents with kirsa issuer publish --skip-phases bucket-policy (keys ${keys.join(', ')})`,
-      );
+    if (format === 'cloudformation') warnNoS3Objects(plan);
     return;
   }
   const s3 = aws.s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });

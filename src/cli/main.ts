@@ -41,6 +41,10 @@ const VERBS: Record<string, Verb> = {
     summary: 'IAM roles for service accounts: create, delete',
     load: async () => (await import('./role.ts')).registerRole,
   },
+  stack: {
+    summary: 'write the issuer bucket, provider and roles as one Terraform or CloudFormation stack',
+    load: async () => (await import('./stack.ts')).registerStack,
+  },
   manifests: {
     summary: 'print the webhook install manifests as YAML',
     load: async () => (await import('./manifests.ts')).registerManifests,

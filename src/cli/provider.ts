@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
 import { issuerHostPath } from '../core/iam/arn.ts';
-import { buildProviderPlan, checkIacFormat, RENDER } from '../core/iam/iac.ts';
+import { buildProviderPlan, checkIacFormat, type ProviderPlan, RENDER } from '../core/iam/iac.ts';
 import {
   checkProviderInput,
   providerAudiences,
@@ -29,7 +29,17 @@ import {
   SKIPPED_BY_FLAG,
 } from './phases.ts';
 
-interface ProviderFlags {
+/**
+ * The provider as provider create would make it, after the same checks as the API mode (its validation
+ * phase), rendered instead of sent: by `provider create -o` and by `kirsa stack`.
+ */
+export async function providerPlanFromFlags(flags: ProviderFlags): Promise<ProviderPlan> {
+  const context: ProviderContext = { flags, audiences: [], thumbprints: [] };
+  await PROVIDER_PHASES[0]!.validate!(context);
+  return buildProviderPlan(flags.issuerUrl, context.audiences, context.thumbprints);
+}
+
+export interface ProviderFlags {
   issuerUrl: string;
   audience: string[];
   thumbprint: string[];
@@ -225,17 +235,12 @@ export function registerProvider(program: Command): void {
   addPhaseOptions(create, PROVIDER_PHASES).action(async (flags: ProviderFlags) => {
     if (flags.output === 'json') return createProviderJson(flags);
     if (flags.output !== undefined) {
-      // The same checks and inputs as the API mode (its validation), rendered instead of sent.
       const format = checkIacFormat(flags.output);
-      const context: ProviderContext = { flags, audiences: [], thumbprints: [] };
-      await PROVIDER_PHASES[0]!.validate!(context);
       await writeIacOutput({
         format,
         outputDir: flags.outputDir,
         stem: `provider-${issuerHostPath(flags.issuerUrl)}`,
-        document: RENDER[format].provider(
-          buildProviderPlan(flags.issuerUrl, context.audiences, context.thumbprints),
-        ),
+        document: RENDER[format].provider(await providerPlanFromFlags(flags)),
       });
       return;
     }

@@ -654,11 +654,17 @@ function rolePlanOf(
   });
 }
 
+/** A role as IaC: its plan, and the annotated ServiceAccounts to apply beside it. */
+export interface RoleIac {
+  plan: RolePlan;
+  manifests: object[];
+}
+
 /**
- * `role create -o terraform|cloudformation`: the same plan the API mode would carry out, as a template and
- * the ServiceAccount manifest, without asking AWS or the cluster anything.
+ * The role role create would make for these flags, without asking AWS or the cluster anything: what
+ * `role create -o` writes, and what `kirsa stack` writes for each entry of its roles file.
  */
-async function writeRoleIac(flags: RoleCreateFlags, format: IacFormat): Promise<void> {
+export async function roleIac(flags: RoleCreateFlags): Promise<RoleIac> {
   if ((flags.issuerUrl ?? []).length > 0 && flags.accountId === undefined)
     throw new KirsaError(
       'IAC_OUTPUT_INVALID',
@@ -683,10 +689,19 @@ async function writeRoleIac(flags: RoleCreateFlags, format: IacFormat): Promise<
           kind: 'ServiceAccount',
           metadata: { name: ref.name, namespace: ref.namespace, annotations },
         }));
+  return { plan, manifests };
+}
+
+/**
+ * `role create -o terraform|cloudformation`: the same plan the API mode would carry out, as a template and
+ * the ServiceAccount manifest, without asking AWS or the cluster anything.
+ */
+async function writeRoleIac(flags: RoleCreateFlags, format: IacFormat): Promise<void> {
+  const { plan, manifests } = await roleIac(flags);
   await writeIacOutput({
     format,
     outputDir: flags.outputDir,
-    stem: `role-${roleName}`,
+    stem: `role-${plan.name}`,
     document: RENDER[format].role(plan),
     manifests,
   });

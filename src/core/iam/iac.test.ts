@@ -13,6 +13,8 @@ import {
   providerTerraform,
   roleCloudFormation,
   roleTerraform,
+  stackCloudFormation,
+  stackTerraform,
   terraformLiteral,
 } from './iac.ts';
 import { buildRolePlan } from './role-settings.ts';
@@ -154,5 +156,74 @@ describe('IaC output from the role plan', () => {
     assert.equal(iacName('kirsa.prod.payments.api'), 'kirsa_prod_payments_api');
     assert.equal(iacName('1abc'), '_1abc');
     assert.equal(iacName('role-a+b=c,d@e'), 'role-a_b_c_d_e');
+  });
+
+  test('the stack: the parts as their own commands render them, each role after the provider', () => {
+    const provider = buildProviderPlan('https://oidc.example.com/a', ['sts.amazonaws.com'], []);
+    const issuer = {
+      bucket: 'b',
+      objects: [{ key: 'a/keys.json', body: '{"keys": []}' }],
+      statement: { Sid: 'KirsaPublicIssuerDocuments' },
+    };
+    const other = {
+      ...plan,
+      name: 'kirsa-prod-payments-api',
+      managedPolicyArns: [],
+      inlinePolicy: undefined,
+    };
+    const stack = { issuer, provider, roles: [plan, other] };
+
+    const terraform = stackTerraform(stack) as Json;
+    const role = roleTerraform(plan) as Json;
+    const { depends_on: dependsOn, ...stackRole } =
+      terraform.resource!.aws_iam_role!.kirsa_prod_payments_api!;
+    assert.deepEqual(stackRole, role.resource!.aws_iam_role!.kirsa_prod_payments_api);
+    assert.deepEqual(dependsOn, ['aws_iam_openid_connect_provider.kirsa_oidc_example_com_a']);
+    assert.deepEqual(
+      terraform.resource!.aws_iam_role_policy_attachment,
+      role.resource!.aws_iam_role_policy_attachment,
+    );
+    assert.deepEqual(
+      terraform.resource!.aws_s3_object,
+      (issuerTerraform(issuer) as Json).resource!.aws_s3_object,
+    );
+    assert.deepEqual(Object.keys(terraform.output as object), [
+      'kirsa_oidc_example_com_a_arn',
+      'kirsa_prod_payments_api_arn',
+      'kirsa-prod-payments-api_arn',
+    ]);
+
+    const template = stackCloudFormation(stack) as {
+      Resources: Record<string, { Type: string; DependsOn?: string; Properties: unknown }>;
+      Outputs: Record<string, unknown>;
+    };
+    // kirsa.prod.payments.api and kirsa-prod-payments-api are one ID in letters and digits: numbered.
+    assert.deepEqual(Object.keys(template.Resources), [
+      'IssuerBucketPolicy',
+      'OidcProvider',
+      'Rolekirsaprodpaymentsapi',
+      'Rolekirsaprodpaymentsapi2',
+    ]);
+    const single = roleCloudFormation(plan) as { Resources: { Role: { Properties: unknown } } };
+    assert.deepEqual(
+      template.Resources.Rolekirsaprodpaymentsapi!.Properties,
+      single.Resources.Role.Properties,
+    );
+    assert.equal(template.Resources.Rolekirsaprodpaymentsapi2!.DependsOn, 'OidcProvider');
+    assert.deepEqual(Object.keys(template.Outputs), [
+      'ProviderArn',
+      'RolekirsaprodpaymentsapiArn',
+      'Rolekirsaprodpaymentsapi2Arn',
+    ]);
+  });
+
+  test('the stack refuses two roles of one name in both formats', () => {
+    const provider = buildProviderPlan('https://oidc.example.com/a', ['sts.amazonaws.com'], []);
+    const issuer = { bucket: 'b', objects: [], statement: {} };
+    for (const render of [stackTerraform, stackCloudFormation])
+      assert.throws(
+        () => render({ issuer, provider, roles: [plan, plan] }),
+        (error: unknown) => error instanceof KirsaError && error.code === 'IAC_OUTPUT_INVALID',
+      );
   });
 });

@@ -2,7 +2,8 @@
 // configuration syntax (`*.tf.json`, which needs no HCL quoting) and a CloudFormation JSON template. Both
 // are rendered from the same plans the API mode sends (RolePlan from role-settings.ts, ProviderPlan here),
 // so the two modes cannot drift: a stack applied from this output leaves a role that `kirsa role create`
-// then finds unchanged. Pure.
+// then finds unchanged. `kirsa stack` merges the same per-resource documents into one configuration or
+// template; nothing here is written twice. Pure.
 
 import { KirsaError } from '../../errors.ts';
 import { iamProviderHostPath } from './arn.ts';
@@ -133,12 +134,27 @@ export function roleTerraform(plan: RolePlan): object {
 
 const CFN_VERSION = '2010-09-09';
 
-export function providerCloudFormation(plan: ProviderPlan): object {
+/** Resources and outputs of one template, to be wrapped alone (one verb) or with others (kirsa stack). */
+interface CfnFragment {
+  Resources: Record<string, object>;
+  Outputs: Record<string, object>;
+}
+
+function cfnTemplate(description: string, fragments: readonly CfnFragment[]): object {
+  const Resources = Object.assign({}, ...fragments.map((fragment) => fragment.Resources));
+  const Outputs = Object.assign({}, ...fragments.map((fragment) => fragment.Outputs));
   return {
     AWSTemplateFormatVersion: CFN_VERSION,
-    Description: `IAM OIDC provider for ${plan.url}, written by kirsa`,
+    Description: description,
+    Resources,
+    ...(Object.keys(Outputs).length > 0 ? { Outputs } : {}),
+  };
+}
+
+function providerResources(plan: ProviderPlan, id: string, output: string): CfnFragment {
+  return {
     Resources: {
-      OidcProvider: {
+      [id]: {
         Type: 'AWS::IAM::OIDCProvider',
         Properties: {
           Url: plan.url,
@@ -147,17 +163,16 @@ export function providerCloudFormation(plan: ProviderPlan): object {
         },
       },
     },
-    Outputs: { ProviderArn: { Value: { Ref: 'OidcProvider' } } },
+    Outputs: { [output]: { Value: { Ref: id } } },
   };
 }
 
-export function roleCloudFormation(plan: RolePlan): object {
+function roleResources(plan: RolePlan, id: string, output: string, dependsOn?: string): CfnFragment {
   return {
-    AWSTemplateFormatVersion: CFN_VERSION,
-    Description: `IAM role ${plan.name} for IRSA, written by kirsa`,
     Resources: {
-      Role: {
+      [id]: {
         Type: 'AWS::IAM::Role',
+        ...(dependsOn === undefined ? {} : { DependsOn: dependsOn }),
         Properties: {
           RoleName: plan.name,
           Path: plan.path,
@@ -182,8 +197,20 @@ export function roleCloudFormation(plan: RolePlan): object {
         },
       },
     },
-    Outputs: { RoleArn: { Value: { 'Fn::GetAtt': ['Role', 'Arn'] } } },
+    Outputs: { [output]: { Value: { 'Fn::GetAtt': [id, 'Arn'] } } },
   };
+}
+
+export function providerCloudFormation(plan: ProviderPlan): object {
+  return cfnTemplate(`IAM OIDC provider for ${plan.url}, written by kirsa`, [
+    providerResources(plan, 'OidcProvider', 'ProviderArn'),
+  ]);
+}
+
+export function roleCloudFormation(plan: RolePlan): object {
+  return cfnTemplate(`IAM role ${plan.name} for IRSA, written by kirsa`, [
+    roleResources(plan, 'Role', 'RoleArn'),
+  ]);
 }
 
 // --- The issuer's bucket objects and policy ------------------------------------------------------------------
@@ -225,18 +252,118 @@ export function issuerTerraform(plan: IssuerPublishPlan): object {
   };
 }
 
-/** CloudFormation has no resource for an S3 object: the template holds the bucket policy only. */
-export function issuerCloudFormation(plan: IssuerPublishPlan): object {
+function issuerResources(plan: IssuerPublishPlan): CfnFragment {
   return {
-    AWSTemplateFormatVersion: CFN_VERSION,
-    Description: `Anonymous read of the OIDC issuer documents in ${plan.bucket}, written by kirsa`,
     Resources: {
       IssuerBucketPolicy: {
         Type: 'AWS::S3::BucketPolicy',
         Properties: { Bucket: plan.bucket, PolicyDocument: bucketPolicy(plan) },
       },
     },
+    Outputs: {},
   };
+}
+
+/** CloudFormation has no resource for an S3 object: the template holds the bucket policy only. */
+export function issuerCloudFormation(plan: IssuerPublishPlan): object {
+  return cfnTemplate(`Anonymous read of the OIDC issuer documents in ${plan.bucket}, written by kirsa`, [
+    issuerResources(plan),
+  ]);
+}
+
+// --- The whole setup as one stack ----------------------------------------------------------------------------
+
+/** Everything `kirsa stack` writes: the issuer's objects and bucket policy, its provider, and the roles. */
+export interface StackPlan {
+  issuer: IssuerPublishPlan;
+  provider: ProviderPlan;
+  roles: RolePlan[];
+}
+
+/** Two roles of one name would be one IAM role: refused before anything is written. */
+function checkRoleNames(roles: readonly RolePlan[]): void {
+  const seen = new Set<string>();
+  for (const role of roles) {
+    if (seen.has(role.name))
+      throw new KirsaError('IAC_OUTPUT_INVALID', `two roles of the stack are named ${role.name}`, {
+        hint: 'give one of them another role-name (or cluster) in the roles file',
+      });
+    seen.add(role.name);
+  }
+}
+
+/**
+ * One Terraform configuration: the three verbs' own documents merged. Each role waits for the provider
+ * (`depends_on`), since its trust names the provider by ARN text, which Terraform cannot see as a reference.
+ */
+export function stackTerraform(plan: StackPlan): object {
+  checkRoleNames(plan.roles);
+  const provider = providerTerraform(plan.provider) as TerraformDocument;
+  const providerAddress = Object.keys(provider.resource.aws_iam_openid_connect_provider!).map(
+    (id) => `aws_iam_openid_connect_provider.${id}`,
+  );
+  const roles = plan.roles.map((role) => {
+    const document = roleTerraform(role) as TerraformDocument;
+    for (const resource of Object.values(document.resource.aws_iam_role!))
+      (resource as Record<string, unknown>).depends_on = providerAddress;
+    return document;
+  });
+  return mergeTerraform([issuerTerraform(plan.issuer) as TerraformDocument, provider, ...roles]);
+}
+
+interface TerraformDocument {
+  resource: Record<string, Record<string, unknown>>;
+  output?: Record<string, unknown>;
+}
+
+function mergeTerraform(documents: readonly TerraformDocument[]): TerraformDocument {
+  const merged: Required<TerraformDocument> = { resource: {}, output: {} };
+  for (const document of documents) {
+    for (const [type, resources] of Object.entries(document.resource)) {
+      merged.resource[type] ??= {};
+      const into = merged.resource[type];
+      for (const [name, body] of Object.entries(resources)) {
+        // Names come from role names and the issuer host, so a clash means two inputs name one resource.
+        if (name in into)
+          throw new KirsaError('IAC_OUTPUT_INVALID', `two parts of the stack both make ${type}.${name}`, {
+            hint: 'give the roles distinct names in the roles file',
+          });
+        into[name] = body;
+      }
+    }
+    Object.assign(merged.output, document.output ?? {});
+  }
+  return merged;
+}
+
+/** A CloudFormation logical ID: letters and digits only, unique in the template. */
+function logicalId(prefix: string, text: string, taken: Set<string>): string {
+  const base = `${prefix}${text.replace(/[^A-Za-z0-9]+/g, '')}`;
+  let id = base;
+  for (let number = 2; taken.has(id); number += 1) id = `${base}${number}`;
+  taken.add(id);
+  return id;
+}
+
+/**
+ * One CloudFormation template: the bucket policy, the provider (`OidcProvider`) and one `Role<name>` per
+ * role, each role depending on the provider. The S3 objects are not in it (CloudFormation has no resource
+ * for one): `kirsa issuer publish --skip-phases bucket-policy` uploads them.
+ */
+export function stackCloudFormation(plan: StackPlan): object {
+  checkRoleNames(plan.roles);
+  const taken = new Set(['IssuerBucketPolicy', 'OidcProvider']);
+  return cfnTemplate(
+    `IRSA for the issuer ${plan.provider.url}: issuer bucket policy, OIDC provider and roles, written by kirsa`,
+    [
+      issuerResources(plan.issuer),
+      providerResources(plan.provider, 'OidcProvider', 'ProviderArn'),
+      ...plan.roles.map((role) => {
+        const id = logicalId('Role', role.name, taken);
+        return roleResources(role, id, `${id}Arn`, 'OidcProvider');
+      }),
+    ],
+  );
 }
 
 /** The rendering of each format, so a verb picks by -o and nothing else. */
@@ -246,12 +373,19 @@ export const RENDER: Record<
     provider(plan: ProviderPlan): object;
     role(plan: RolePlan): object;
     issuer(plan: IssuerPublishPlan): object;
+    stack(plan: StackPlan): object;
   }
 > = {
-  terraform: { provider: providerTerraform, role: roleTerraform, issuer: issuerTerraform },
+  terraform: {
+    provider: providerTerraform,
+    role: roleTerraform,
+    issuer: issuerTerraform,
+    stack: stackTerraform,
+  },
   cloudformation: {
     provider: providerCloudFormation,
     role: roleCloudFormation,
     issuer: issuerCloudFormation,
+    stack: stackCloudFormation,
   },
 };
