@@ -1,12 +1,18 @@
 // kirsa's version, read from its package.json: one level up from src/ in a checkout, two from dist/src/ in
-// the package and the image. `kirsa webhook --version` prints it, as the reference's `--version` prints its.
+// the package and the image, and an asset of the single executable (tools/sea/build.sh embeds the file).
+// `kirsa webhook --version` prints it, as the reference's `--version` prints its.
 
 import { readFileSync } from 'node:fs';
+import { getAsset, isSea } from 'node:sea';
 
 let cached: string | undefined;
 
 export function kirsaVersion(): string {
   if (cached !== undefined) return cached;
+  if (isSea()) {
+    cached = (JSON.parse(getAsset('package.json', 'utf8')) as { version: string }).version;
+    return cached;
+  }
   for (const relative of ['../package.json', '../../package.json']) {
     try {
       const manifest = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as {

@@ -9,8 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { importPKCS8, SignJWT } from 'jose';
 import { DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
@@ -26,6 +25,7 @@ import { type IssuerServer, startIssuerServer } from '../issuer/server.ts';
 import { generateSigningKey, initIssuer } from '../issuer/store.ts';
 import { type KubeApiserver, startKubeApiserver } from '../local/control-plane.ts';
 import { freePort } from '../local/processes.ts';
+import { kirsaCommand, runningAsSea, s3EchoerCommand } from '../self.ts';
 import { createIssuerKeySource } from '../sts/issuer-keys.ts';
 import { type RunningSts, startStsServer } from '../sts/server.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../tls/certificates.ts';
@@ -57,13 +57,6 @@ export interface DemoResult {
   /** When kept: stops what the demo left running and removes its folder; returns what it stopped, in order. */
   stop: () => Promise<string[]>;
 }
-
-// Run from src/ in a checkout (.ts) or from dist/src/ in a package (.js): the same layout below the root.
-const here = dirname(fileURLToPath(import.meta.url));
-const extension = extname(fileURLToPath(import.meta.url));
-const packageRoot = join(here, extension === '.ts' ? '../..' : '../../..');
-const KIRSA_BIN = join(packageRoot, 'bin/kirsa.js');
-const S3_ECHOER = join(here, `../../examples/s3-echoer/s3-echoer${extension}`);
 
 function run(
   file: string,
@@ -101,9 +94,8 @@ function postJson(
 
 /** Starts `kirsa webhook` as its own process and resolves with its HTTPS port from its `listening` log line. */
 function startWebhookProcess(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [KIRSA_BIN, 'webhook', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const kirsa = kirsaCommand(['webhook', ...args]);
+  const child = spawn(kirsa.file, kirsa.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -443,9 +435,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     async () => {
       if (!sts) throw new Error('no STS (an earlier step failed)');
       if (!podEnv.AWS_ROLE_ARN) throw new Error('the pod was not mutated (an earlier step failed)');
-      if (!existsSync(S3_ECHOER)) throw new Error(`the s3-echoer example is not at ${S3_ECHOER}`);
+      const echoer = s3EchoerCommand(['--whoami']);
+      const script = echoer.args[0]!;
+      if (!runningAsSea && !existsSync(script)) throw new Error(`the s3-echoer example is not at ${script}`);
       // Exactly the pod's env, plus where STS is: the SDK finds AWS_ROLE_ARN and the token file itself.
-      const result = await run(process.execPath, [S3_ECHOER, '--whoami'], {
+      const result = await run(echoer.file, echoer.args, {
+        ...echoer.env,
         PATH: process.env.PATH,
         ...podEnv,
         AWS_ENDPOINT_URL_STS: sts.url,
@@ -488,13 +483,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       }
       if (!denial.startsWith('AccessDenied'))
         throw new Error(`expected AccessDenied, got ${denial || 'credentials'}`);
-      const explain = await run(
-        process.execPath,
-        [KIRSA_BIN, 'explain', '--policy-file', trustPolicyFile, '--token-file', tokenFile],
-        {
-          PATH: process.env.PATH,
-        },
-      );
+      const kirsa = kirsaCommand(['explain', '--policy-file', trustPolicyFile, '--token-file', tokenFile]);
+      const explain = await run(kirsa.file, kirsa.args, { PATH: process.env.PATH });
       if (explain.code !== 1)
         throw new Error(`kirsa explain exited ${explain.code}: ${explain.stderr.trim()}`);
       return [

@@ -10,14 +10,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { KirsaError } from '../errors.ts';
+import { packageRoot } from '../self.ts';
 import { freePort, stopProcess } from './processes.ts';
 
 const run = promisify(execFile);
-// src/local/ in a checkout; the real parts are built by the checkout's tools/realparts/build.sh.
-const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 const STARTUP_TIMEOUT_MS = 90_000;
 
 export interface KubeApiserverOptions {
@@ -73,11 +71,12 @@ export interface KubeApiserver {
 async function binaries(): Promise<{ apiserver: string; etcd: string }> {
   let apiserver = process.env.KIRSA_KUBE_APISERVER;
   let etcd = process.env.KIRSA_ETCD;
-  if (!apiserver || !etcd) {
+  // In a checkout the real parts are built by its tools/realparts/build.sh; an installed package or the
+  // single executable has no such script, and takes them from the environment only.
+  const root = packageRoot();
+  if ((!apiserver || !etcd) && root) {
     try {
-      const { stdout } = await run('bash', ['tools/realparts/build.sh', '--print-json'], {
-        cwd: repositoryRoot,
-      });
+      const { stdout } = await run('bash', ['tools/realparts/build.sh', '--print-json'], { cwd: root });
       const parts = JSON.parse(stdout) as Record<string, string>;
       apiserver ??= parts.KIRSA_KUBE_APISERVER;
       etcd ??= parts.KIRSA_ETCD;

@@ -29,7 +29,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   io: [...BASE],
   tls: [...BASE],
   kube: [...BASE, 'core', 'io'],
-  local: [...BASE, 'io'],
+  // self: where kirsa's own files are, and whether there are any (the single executable has none).
+  self: [],
+  // The local control plane finds the real parts through the checkout that self names.
+  local: [...BASE, 'io', 'self'],
   // Shells.
   aws: [...BASE, 'core', 'io'],
   issuer: [...BASE, 'core', 'io', 'tls'],
