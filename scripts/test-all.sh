@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test tier, in one run: static checks, then the real parts (built once and cached), then all tests
-# (unit, conformance, CLI processes, webhook over TLS, reliability, e2e on the real kube-apiserver and moto,
+# Every test tier, in one run: static checks, then the real parts, the image and the single executable (each
+# built once and cached), then all tests (unit, conformance, CLI processes, the package, webhook over TLS,
+# reliability, e2e on the real kube-apiserver and moto,
 # and the node tier: pods run by a real kubelet, which needs root) in one node test run, so its closing
 # summary counts them all.
 # Run it as `npm test`: npm puts node_modules/.bin first on PATH, so `node` here is the project's Node 24.
@@ -47,6 +48,17 @@ if [ "${KIRSA_SKIP_IMAGE:-}" != "1" ]; then
   rm -f "$image_err"
 elif [ "${CI:-}" = "true" ]; then
   echo "test-all: CI never skips the image" >&2
+  exit 2
+fi
+
+# The single executable: esbuild's bundle of kirsa injected into a copy of the project's Node (no network
+# past npm for esbuild and postject), cached by its inputs; test/sea runs it with no Node on PATH.
+if [ "${KIRSA_SKIP_SEA:-}" != "1" ]; then
+  echo "== single executable (tools/sea/build.sh; cached after the first build)"
+  bash tools/sea/build.sh --cache-only
+  eval "$(bash tools/sea/build.sh --print-env)"
+elif [ "${CI:-}" = "true" ]; then
+  echo "test-all: CI never skips the single executable" >&2
   exit 2
 fi
 
