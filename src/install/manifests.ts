@@ -174,6 +174,10 @@ function webhookArgs(settings: InstallSettings): string[] {
       `--service-name=${installObjectName(settings)}`,
       `--webhook-configuration=${installClusterObjectName(settings)}`,
     );
+    // kirsa's certificate names the Service under cluster.local; another domain is added as a host.
+    if (settings.dnsDomain !== 'cluster.local') {
+      args.push(`--tls-hosts=${installObjectName(settings)}.${settings.namespace}.svc.${settings.dnsDomain}`);
+    }
   }
   return args;
 }

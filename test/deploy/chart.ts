@@ -117,9 +117,15 @@ export const RENDERINGS: Array<{ label: string; rendering: Rendering; kirsaArgs?
     kirsaArgs: ['--watch-config-map', '--config-map-namespace', 'kube-system'],
   },
   {
-    label: 'self-managed TLS',
-    rendering: { values: { createNamespace: true, tls: { mode: 'self-managed' } } },
-    kirsaArgs: ['--tls-mode', 'self-managed'],
+    label: 'self-managed TLS, another DNS domain',
+    rendering: {
+      values: {
+        createNamespace: true,
+        tls: { mode: 'self-managed' },
+        cluster: { dnsDomain: 'corp.internal' },
+      },
+    },
+    kirsaArgs: ['--tls-mode', 'self-managed', '--dns-domain', 'corp.internal'],
   },
   {
     label: 'opt-in with failurePolicy Fail, selectors, another prefix, release team-a in namespace iam',

@@ -86,6 +86,14 @@ describe('kirsa manifests', () => {
     const pod = byKind(manifests, 'Deployment')[0]!.spec.template.spec;
     assert.ok(pod.containers[0].args.includes('--self-managed-tls'));
     assert.ok(pod.containers[0].args.includes('--tls-cert=/var/run/kirsa/tls/tls.crt'));
+    assert.ok(pod.containers[0].args.includes('--webhook-configuration=kirsa-webhook-kirsa'));
+    assert.ok(!pod.containers[0].args.some((arg: string) => arg.startsWith('--tls-hosts')));
+    const domain = await kirsaManifests(['--tls-mode', 'self-managed', '--dns-domain', 'corp.internal']);
+    assert.ok(
+      byKind(domain, 'Deployment')[0]!.spec.template.spec.containers[0].args.includes(
+        '--tls-hosts=kirsa-webhook.kirsa.svc.corp.internal',
+      ),
+    );
     assert.deepEqual(pod.volumes[0], { name: 'tls', emptyDir: { medium: 'Memory' } });
   });
 
