@@ -306,6 +306,11 @@ describe('the Helm chart', () => {
       byKind(manifests, 'Certificate').map((certificate) => [certificate.metadata.name, certificate.spec]),
     );
     assert.equal(certificates['kirsa-webhook-ca'].isCA, true);
+    assert.equal(certificates['kirsa-webhook-ca'].duration, '87600h', 'ten years');
+    assert.deepEqual(
+      [certificates['kirsa-webhook'].duration, certificates['kirsa-webhook'].renewBefore],
+      ['2160h', '360h'],
+    );
     assert.deepEqual(certificates['kirsa-webhook-ca'].issuerRef, {
       name: 'kirsa-webhook-selfsigned',
       kind: 'Issuer',
@@ -577,6 +582,19 @@ describe('the Helm chart', () => {
     ]);
     assert.match(install, /kirsa doctor pod <pod> -n <namespace>/);
     assert.match(install, /kubectl label namespace <namespace> kirsa\.dev\/inject=true/);
+    assert.doesNotMatch(install, /WARNING/);
+    const risky = await runHelm(helm, scratch.dir, [
+      'install',
+      'kirsa',
+      CHART,
+      '--namespace',
+      'kirsa',
+      '--dry-run=client',
+      '--set',
+      'webhook.failurePolicy=Fail',
+    ]);
+    assert.match(risky, /WARNING: failurePolicy Fail with mode all/);
+    assert.match(risky, /kirsa doctor pod <pod> -n <namespace>/);
   });
 
   test('helm package makes a chart archive helm can render', async (t) => {
