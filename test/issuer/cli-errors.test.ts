@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { formatJson } from '../../src/core/oidc/documents.ts';
+import { clusterOwnedState } from '../../src/core/oidc/rotation.ts';
 import { runKirsa } from '../support/run-kirsa.ts';
 import { writeEcKey } from '../support/tls.ts';
 
@@ -209,6 +211,53 @@ describe('other verbs on bad input', () => {
         assert.equal(JSON.parse(json.stderr).error.code, 'ISSUER_DIR_INVALID');
     }
     assert.deepEqual(await tree(empty), []);
+  });
+
+  test('rotate and apiserver-config on a folder whose key the cluster holds: refused, nothing changed', async () => {
+    // The layout issuer init --from-cluster writes (test/issuer/from-cluster.test.ts makes one from a real
+    // API server): the two documents and a state recording no key of kirsa's.
+    const dir = join(work, 'cluster-owned');
+    await mkdir(join(dir, 'keys'), { recursive: true });
+    await writeFile(join(dir, 'keys.json'), formatJson({ keys: [] }));
+    await writeFile(join(dir, 'discovery.json'), formatJson({ issuer: ISSUER }));
+    await writeFile(
+      join(dir, 'keys/state.json'),
+      formatJson(clusterOwnedState({ issuer: ISSUER, jwksPath: 'keys.json' })),
+    );
+    const before = await tree(dir);
+    for (const args of [
+      ['issuer', 'rotate', '--dir', dir],
+      ['issuer', 'rotate', '--dir', dir, '--promote'],
+      ['issuer', 'rotate', '--dir', dir, '--retire'],
+      ['apiserver-config', '--for', 'kubeadm', '--dir', dir],
+    ]) {
+      const result = await runKirsa(args);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assertOneLineAndHint(
+        result.stderr,
+        new RegExp(`the cluster holds the signing key of ${ISSUER}`),
+        args[0] === 'issuer' ? /rotate the key on the cluster/ : /--service-account-issuer/,
+      );
+      assert.equal(result.stdout, '');
+    }
+    assert.deepEqual(await tree(dir), before);
+  });
+
+  test('init --from-cluster takes no key of its own; init without it needs --issuer-url', async () => {
+    const result = await runKirsa([
+      'issuer',
+      'init',
+      '--from-cluster',
+      '--signing-key',
+      'sa.key',
+      '--dir',
+      join(work, 'never'),
+    ]);
+    assert.equal(result.code, 2);
+    assertOneLineAndHint(result.stderr, /--signing-key .* do not go with --from-cluster/, /its own key/);
+    const bare = await runKirsa(['issuer', 'init', '--dir', join(work, 'never')]);
+    assert.equal(bare.code, 2);
+    assertOneLineAndHint(bare.stderr, /give --issuer-url/, /--from-cluster/);
   });
 
   test('apiserver-config: unknown distribution, and an issuer URL the folder was not made for', async () => {
