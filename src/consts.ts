@@ -243,6 +243,19 @@ export const LOOKUP_BURST = 20;
 /** A ServiceAccount the API server said does not exist is not asked for again for this long. */
 export const LOOKUP_NEGATIVE_CACHE_MS = 2_000;
 /**
+ * --read-env-from-config-maps: a ConfigMap's region keys are remembered this long (so a change to them is seen
+ * at most this late), a failed read for the second time, and at most this many ConfigMaps (each a few bytes:
+ * only keys that could become a region variable are kept).
+ */
+export const CONFIG_MAP_KEYS_TTL_MS = 30_000;
+export const CONFIG_MAP_KEYS_FAILURE_TTL_MS = 5_000;
+export const CONFIG_MAP_KEYS_MAX_ENTRIES = 10_000;
+/**
+ * A ConfigMap read not answered in this long leaves its containers without a region (with a warning); well
+ * inside ADMISSION_DEADLINE_MS, so a slow API server costs the region, not the whole mutation.
+ */
+export const CONFIG_MAP_READ_TIMEOUT_MS = 500;
+/**
  * Events on pods admitted without credentials: one per pod (or generateName prefix) and reason per minute, so
  * a controller recreating a failing pod does not flood the namespace; and at most 5 per second, bursting to
  * 20, across all of them, so a mass failure costs the API server little.

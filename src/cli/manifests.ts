@@ -42,6 +42,7 @@ interface ManifestsFlags {
   awsDefaultRegion: string;
   stsRegionalEndpoint: boolean;
   watchConfigMap: boolean;
+  readEnvFromConfigMaps: boolean;
   configMapNamespace: string;
 }
 
@@ -166,6 +167,12 @@ export function registerManifests(program: Command): void {
       false,
     )
     .option(
+      '--read-env-from-config-maps [bool]',
+      "kirsa: read the ConfigMaps pods' envFrom names to decide on their region (adds get configmaps cluster-wide)",
+      parseBooleanFlag('read-env-from-config-maps'),
+      false,
+    )
+    .option(
       '--config-map-namespace <namespace>',
       "with --watch-config-map: the mapping ConfigMap's namespace when not --namespace (kOps: kube-system); adds a Role there for that one ConfigMap",
       d.webhook.configMapNamespace,
@@ -213,6 +220,7 @@ export function registerManifests(program: Command): void {
           stsRegionalEndpoint: flags.stsRegionalEndpoint,
           watchConfigMap: flags.watchConfigMap,
           configMapNamespace: flags.configMapNamespace,
+          readEnvFromConfigMaps: flags.readEnvFromConfigMaps,
         },
       };
       const manifests = renderInstallManifests(settings).filter(

@@ -73,6 +73,7 @@ export interface WebhookFlags extends MutationFlagValues {
   resyncPeriod?: number;
   configMapNamespace?: string;
   podEvents: boolean;
+  readEnvFromConfigMaps: boolean;
   selfManagedTls: boolean;
   tlsSecret: string;
   serviceName: string;
@@ -140,6 +141,12 @@ export function registerWebhook(program: Command): void {
       'kirsa: post an Event on a pod admitted without AWS credentials for a reason its owner can fix (needs RBAC create events)',
       parseBooleanFlag('pod-events'),
       true,
+    )
+    .option(
+      '--read-env-from-config-maps [bool]',
+      "kirsa: read the ConfigMaps a container's envFrom names (its namespace) to inject a region where they set none (needs RBAC get configmaps)",
+      parseBooleanFlag('read-env-from-config-maps'),
+      false,
     )
     .option(
       '--watch-service-accounts [bool]',
@@ -380,6 +387,11 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
         hint: 'pass --kubeconfig or run in a pod',
       });
     }
+    if (flags.readEnvFromConfigMaps) {
+      throw new KirsaError('USAGE', '--read-env-from-config-maps needs cluster access', {
+        hint: 'pass --kubeconfig or run in a pod',
+      });
+    }
     if (flags.identitiesFile === undefined) {
       throw new KirsaError('USAGE', 'no identity source: no cluster access and no --identities-file', {
         hint: 'run in a pod (or pass --kubeconfig) to watch ServiceAccounts, or give --identities-file',
@@ -427,6 +439,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     },
     lookupGraceMs: flags.serviceAccountLookupGracePeriod,
     podEvents: flags.podEvents && kube !== undefined,
+    readEnvFromConfigMaps: flags.readEnvFromConfigMaps,
     identityDefaults: identityDefaultsFrom(flags),
     containerCredentials: {
       audience: flags.containerCredentialsAudience,

@@ -59,6 +59,8 @@ export interface InstallSettings {
     watchConfigMap: boolean;
     /** Where the mapping ConfigMap is when not in `namespace` (kOps writes it in kube-system); '' = there. */
     configMapNamespace: string;
+    /** --read-env-from-config-maps; adds `get` on ConfigMaps in every namespace to the ClusterRole. */
+    readEnvFromConfigMaps: boolean;
   };
 }
 
@@ -95,6 +97,7 @@ export const DEFAULT_INSTALL_SETTINGS: InstallSettings = {
     tokenExpiration: 86400,
     watchConfigMap: false,
     configMapNamespace: '',
+    readEnvFromConfigMaps: false,
   },
 };
 
@@ -167,6 +170,7 @@ function webhookArgs(settings: InstallSettings): string[] {
   if (w.watchConfigMap) args.push('--watch-config-map');
   const mappingNamespace = otherMappingNamespace(settings);
   if (mappingNamespace !== undefined) args.push(`--config-map-namespace=${mappingNamespace}`);
+  if (w.readEnvFromConfigMaps) args.push('--read-env-from-config-maps');
   if (settings.tls.mode === 'self-managed') {
     args.push(
       '--self-managed-tls',
@@ -283,6 +287,10 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
             ]
           : []),
         { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+        // --read-env-from-config-maps: the ConfigMaps pods' envFrom names, one GET each (never list or watch).
+        ...(settings.webhook.readEnvFromConfigMaps
+          ? [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }]
+          : []),
       ],
     },
     {

@@ -18,10 +18,16 @@ import {
   WEBHOOK_SMALL_BODY_RESERVE_BYTES,
 } from '../consts.ts';
 import type { PodNotice } from '../core/admission/pod-event.ts';
-import { type Admission, type AdmissionOutcome, processAdmission } from '../core/admission/process.ts';
+import {
+  type Admission,
+  type AdmissionOptions,
+  type AdmissionOutcome,
+  processAdmission,
+} from '../core/admission/process.ts';
 import { parseAdmissionReview } from '../core/admission/review.ts';
 import type { Identity } from '../core/identity/identity.ts';
 import type { IdentitySource } from '../core/identity/source.ts';
+import type { ConfigMapSource } from '../core/mutation/env-from.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
@@ -38,6 +44,8 @@ export interface WebhookAppOptions {
   admissionDeadlineMs?: number;
   /** Told of each pod admitted without credentials for a reason its owner can fix (to post an Event). */
   onNotice?: (notice: PodNotice) => unknown;
+  /** --read-env-from-config-maps: where the ConfigMaps that pods' envFrom names are read. */
+  configMaps?: ConfigMapSource;
 }
 
 export interface HttpAnswer {
@@ -71,9 +79,10 @@ function errorBody(message: string): string {
 export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   const { identities, metrics, logger } = options;
   const bodyLimit = options.bodyLimitBytes ?? WEBHOOK_BODY_LIMIT_BYTES;
-  const admissionOptions = {
+  const admissionOptions: AdmissionOptions = {
     mutation: options.mutation,
     deadlineMs: options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS,
+    ...(options.configMaps ? { configMaps: options.configMaps } : {}),
   };
   const inFlightLimit = options.inFlightBytesLimit ?? WEBHOOK_IN_FLIGHT_BYTES_LIMIT;
   /** Body bytes buffered now, over every request still being read or decided. */

@@ -11,6 +11,10 @@
 import type { SecureVersion } from 'node:tls';
 import type { LevelWithSilent, Logger } from 'pino';
 import {
+  CONFIG_MAP_KEYS_FAILURE_TTL_MS,
+  CONFIG_MAP_KEYS_MAX_ENTRIES,
+  CONFIG_MAP_KEYS_TTL_MS,
+  CONFIG_MAP_READ_TIMEOUT_MS,
   LOOKUP_BURST,
   LOOKUP_NEGATIVE_CACHE_MS,
   LOOKUP_RATE_PER_SECOND,
@@ -67,6 +71,8 @@ export interface WebhookPlan {
   lookupGraceMs: number;
   /** --pod-events: Events on pods admitted without credentials for a reason their owner can fix. */
   podEvents?: boolean;
+  /** --read-env-from-config-maps: read the ConfigMaps pods' envFrom names to decide on their region. */
+  readEnvFromConfigMaps?: boolean;
   identityDefaults: IdentityDefaults;
   containerCredentials: ContainerCredentialsSettings;
   mutation: MutationOptions;
@@ -283,8 +289,28 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     });
   }
 
+  let configMaps: import('../core/mutation/env-from.ts').ConfigMapSource | undefined;
+  if (plan.readEnvFromConfigMaps && kube) {
+    const { kubeGetJson } = await import('../kube/connection.ts');
+    const { createConfigMapKeysCache } = await import('./env-from-config-maps.ts');
+    configMaps = createConfigMapKeysCache({
+      fetch: (namespace, name, signal) =>
+        kubeGetJson(kube, {
+          path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`,
+          accept: 'application/json',
+          signal,
+          idleTimeoutMs: CONFIG_MAP_READ_TIMEOUT_MS,
+        }),
+      ttlMs: CONFIG_MAP_KEYS_TTL_MS,
+      failureTtlMs: CONFIG_MAP_KEYS_FAILURE_TTL_MS,
+      maxEntries: CONFIG_MAP_KEYS_MAX_ENTRIES,
+      timeoutMs: CONFIG_MAP_READ_TIMEOUT_MS,
+    });
+  }
+
   const app = createWebhookApp({
     identities: provider,
+    ...(configMaps ? { configMaps } : {}),
     mutation: plan.mutation,
     metrics,
     logger: log,
@@ -322,6 +348,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
         containerCredentials: sources.containerCredentialsFile ?? false,
       },
       lookupGracePeriodMs: lookUpMiss ? plan.lookupGraceMs : 0,
+      readEnvFromConfigMaps: configMaps !== undefined,
     },
     'listening',
   );

@@ -117,6 +117,11 @@ export const RENDERINGS: Array<{ label: string; rendering: Rendering; kirsaArgs?
     kirsaArgs: ['--watch-config-map', '--config-map-namespace', 'kube-system'],
   },
   {
+    label: 'reading the ConfigMaps of envFrom',
+    rendering: { values: { createNamespace: true, webhook: { readEnvFromConfigMaps: true } } },
+    kirsaArgs: ['--read-env-from-config-maps'],
+  },
+  {
     label: 'self-managed TLS, another DNS domain',
     rendering: {
       values: {

@@ -154,6 +154,17 @@ describe('kirsa manifests', () => {
     assert.match(mode.stderr, /--webhook-mode takes all or opt-in, not "some"/);
   });
 
+  test('--read-env-from-config-maps: the flag, and get (only) on ConfigMaps in the ClusterRole', async () => {
+    const manifests = await kirsaManifests(['--read-env-from-config-maps']);
+    const args = byKind(manifests, 'Deployment')[0]!.spec.template.spec.containers[0].args as string[];
+    assert.ok(args.includes('--read-env-from-config-maps'));
+    assert.deepEqual(byKind(manifests, 'ClusterRole')[0]!.rules.at(-1), {
+      apiGroups: [''],
+      resources: ['configmaps'],
+      verbs: ['get'],
+    });
+  });
+
   test('an unknown --tls-mode is a usage error naming the modes the install renders', async () => {
     const refused = await runKirsa(['manifests', '--tls-mode', 'vault']);
     assert.equal(refused.code, 2);

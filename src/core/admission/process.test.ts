@@ -167,3 +167,110 @@ describe('decidePod', () => {
     assert.equal(decision.warnings.length, 1);
   });
 });
+
+describe('--read-env-from-config-maps: the ConfigMaps envFrom names', () => {
+  const regional = { ...mutation, defaultRegion: 'eu-west-1' };
+  const withEnvFrom = (name: string) => [{ name: 'c', image: 'x', envFrom: [{ configMapRef: { name } }] }];
+  const regionOf = (admission: Admission) =>
+    (
+      replyPatch(admission.reply.response).find(
+        (op) => op.path === '/spec/containers/0/env' || op.path === '/spec/containers/0/env/0',
+      )?.value as Array<{ name: string; value: string }> | undefined
+    )?.find((entry) => entry.name === 'AWS_REGION')?.value;
+  const keys = {
+    plain: { found: true as const, regionKeys: [] },
+    regional: { found: true as const, regionKeys: ['AWS_REGION'] },
+  };
+
+  test('read from the cache: synchronous; a region only where the ConfigMap sets none, no warning', () => {
+    const asked: string[] = [];
+    const configMaps = {
+      keysOf: (namespace: string, name: string) => {
+        asked.push(`${namespace}/${name}`);
+        return name === 'plain' ? keys.plain : keys.regional;
+      },
+    };
+    const plain = processAdmission(
+      review(withEnvFrom('plain')),
+      { identityFor: () => found },
+      { mutation: regional, configMaps },
+    );
+    assert.ok(!(plain instanceof Promise));
+    assert.equal(regionOf(plain), 'eu-west-1');
+    assert.equal(plain.reply.response?.warnings, undefined);
+    const set = processAdmission(
+      review(withEnvFrom('regional')),
+      { identityFor: () => found },
+      { mutation: regional, configMaps },
+    );
+    assert.ok(!(set instanceof Promise));
+    assert.equal(regionOf(set), undefined);
+    assert.equal(set.outcome, 'mutated');
+    assert.equal(set.reply.response?.warnings, undefined);
+    assert.deepEqual(asked, ['ns/plain', 'ns/regional'], 'read in the pod namespace');
+  });
+
+  test('a read on a miss: the answer waits for it; a missing ConfigMap leaves the region out, warned', async () => {
+    const admission = processAdmission(
+      review(withEnvFrom('later')),
+      { identityFor: async () => found },
+      {
+        mutation: regional,
+        configMaps: { keysOf: async () => ({ found: false as const, why: 'absent' as const }) },
+      },
+    );
+    assert.ok(admission instanceof Promise);
+    const answered = await admission;
+    assert.equal(answered.outcome, 'mutated');
+    assert.equal(regionOf(answered), undefined);
+    assert.match(
+      answered.reply.response?.warnings?.[0] ?? '',
+      /takes env from envFrom, which may set AWS_REGION, and ConfigMap "later" was not found/,
+    );
+  });
+
+  test('pods without envFrom, or that cannot get a region, never ask', () => {
+    const configMaps = {
+      keysOf: () => {
+        throw new Error('asked');
+      },
+    };
+    const plain = processAdmission(
+      review(good),
+      { identityFor: () => found },
+      { mutation: regional, configMaps },
+    );
+    assert.ok(!(plain instanceof Promise));
+    assert.equal(plain.outcome, 'mutated');
+    const noRole = processAdmission(
+      review(withEnvFrom('x')),
+      { identityFor: () => ({ identity: undefined, serviceAccountMissing: false }) },
+      { mutation: regional, configMaps },
+    );
+    assert.ok(!(noRole instanceof Promise));
+    assert.equal(noRole.outcome, 'no_identity');
+  });
+
+  test('a source that throws or rejects: admitted unchanged, as any internal error', async () => {
+    const thrown = processAdmission(
+      review(withEnvFrom('x')),
+      { identityFor: () => found },
+      {
+        mutation: regional,
+        configMaps: {
+          keysOf: () => {
+            throw new Error('boom');
+          },
+        },
+      },
+    );
+    assert.ok(!(thrown instanceof Promise));
+    assertAdmittedUnchanged(thrown, /internal error/);
+    const rejected = await processAdmission(
+      review(withEnvFrom('x')),
+      { identityFor: () => found },
+      { mutation: regional, configMaps: { keysOf: () => Promise.reject(new Error('boom')) } },
+    );
+    assertAdmittedUnchanged(rejected, /internal error/);
+  });
+});

@@ -19,8 +19,14 @@ import {
 import type { Identity } from '../identity/identity.ts';
 import type { IdentitySource, IdentityVerdict } from '../identity/source.ts';
 import type { PodLike } from '../kube-types.ts';
+import {
+  type ConfigMapKeys,
+  type ConfigMapSource,
+  type EnvFromConfigMaps,
+  envFromConfigMapNames,
+} from '../mutation/env-from.ts';
 import type { PatchOperation } from '../mutation/json-patch.ts';
-import { type MutationOptions, mutatePod } from '../mutation/mutate-pod.ts';
+import { type MutationContext, type MutationOptions, mutatePod } from '../mutation/mutate-pod.ts';
 import { type PodNotice, podNotice } from './pod-event.ts';
 import {
   type AdmissionApiVersion,
@@ -74,8 +80,9 @@ export function decidePod(
   namespace: string,
   verdict: IdentityVerdict,
   mutation: MutationOptions,
+  context: MutationContext = {},
 ): PodDecision {
-  const result = mutatePod(pod, verdict.identity, mutation);
+  const result = mutatePod(pod, verdict.identity, mutation, context);
   const { identity } = verdict;
   const warnings = result.warnings;
   let outcome: PodDecision['outcome'];
@@ -97,6 +104,12 @@ export function decidePod(
   };
 }
 
+/**
+ * ConfigMaps read for one pod at most: envFrom names are the pod's own text, and each distinct one may cost
+ * a GET. Past this many the rest stay unknown (no region for their containers, a warning).
+ */
+const MAX_ENV_FROM_CONFIG_MAPS = 16;
+
 /** Containers and init containers of a pod: what the work of one admission grows with. */
 function containerCount(pod: PodLike): number {
   const spec = pod.spec;
@@ -111,6 +124,11 @@ export interface AdmissionOptions {
   maxContainers?: number;
   /** How long a cache miss may take before the pod is admitted unchanged. */
   deadlineMs?: number;
+  /**
+   * --read-env-from-config-maps: where the ConfigMaps a pod's envFrom names are read, so a region is injected
+   * where they set none. Consulted only for pods with such a reference that may get a region.
+   */
+  configMaps?: ConfigMapSource;
 }
 
 /** Where kirsa's own trouble came from, for the shell's log line. */
@@ -187,8 +205,14 @@ export function processAdmission(
         serviceAccount,
       };
     }
-    const decide = (verdict: IdentityVerdict): Admission => {
-      const decision = decidePod(pod, namespace, verdict, options.mutation);
+    const decide = (verdict: IdentityVerdict, envFromConfigMaps?: EnvFromConfigMaps): Admission => {
+      const decision = decidePod(
+        pod,
+        namespace,
+        verdict,
+        options.mutation,
+        envFromConfigMaps ? { envFromConfigMaps } : {},
+      );
       const reply =
         decision.patch.length > 0
           ? patched(apiVersion, request.uid, decision.patch, decision.warnings)
@@ -216,8 +240,54 @@ export function processAdmission(
       if (notice !== undefined) admission.notice = notice;
       return admission;
     };
+    // With the ConfigMaps read: synchronous when every one is in the webhook's cache, else after the reads.
+    const decideWithConfigMaps = (verdict: IdentityVerdict): Admission | Promise<Admission> => {
+      const source = options.configMaps;
+      const mayGetRegion = verdict.identity !== undefined || options.mutation.regionWithoutRole === true;
+      const names = source && mayGetRegion ? envFromConfigMapNames(pod, MAX_ENV_FROM_CONFIG_MAPS) : [];
+      if (source === undefined) return decide(verdict);
+      const read = new Map<string, ConfigMapKeys>();
+      const pending: Promise<unknown>[] = [];
+      for (const name of names) {
+        const keys = source.keysOf(namespace, name);
+        if (keys instanceof Promise) pending.push(keys.then((value) => read.set(name, value)));
+        else read.set(name, keys);
+      }
+      if (pending.length === 0) return decide(verdict, read);
+      return Promise.all(pending).then(
+        () => {
+          try {
+            return decide(verdict, read);
+          } catch (error) {
+            return internal(error);
+          }
+        },
+        (error: unknown) => internal(error),
+      );
+    };
     const verdict = identities.identityFor(namespace, serviceAccount);
-    if (!(verdict instanceof Promise)) return decide(verdict);
+    const decided =
+      verdict instanceof Promise
+        ? verdict.then(
+            (value) => {
+              // The decision after a miss throws into this callback, not into the try above: caught here too.
+              try {
+                return decideWithConfigMaps(value);
+              } catch (error) {
+                return internal(error);
+              }
+            },
+            (error: unknown) =>
+              admittedDespiteTrouble(
+                apiVersion,
+                request.uid,
+                'identity-lookup',
+                'the identity lookup failed',
+                error,
+              ),
+          )
+        : decideWithConfigMaps(verdict);
+    if (!(decided instanceof Promise)) return decided;
 
     const deadlineMs = options.deadlineMs ?? ADMISSION_DEADLINE_MS;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -230,24 +300,6 @@ export function processAdmission(
         deadlineMs,
       );
     });
-    const decided = verdict.then(
-      (value) => {
-        // The decision after a miss throws into this callback, not into the try above: caught here too.
-        try {
-          return decide(value);
-        } catch (error) {
-          return internal(error);
-        }
-      },
-      (error: unknown) =>
-        admittedDespiteTrouble(
-          apiVersion,
-          request.uid,
-          'identity-lookup',
-          'the identity lookup failed',
-          error,
-        ),
-    );
     return Promise.race([decided, deadline]).finally(() => clearTimeout(timer));
   } catch (error) {
     return internal(error);

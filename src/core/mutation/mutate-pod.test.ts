@@ -425,6 +425,34 @@ describe('kirsa extensions', () => {
     assert.match(result.warnings[0]!, /container "app" takes env from envFrom/);
   });
 
+  test('with the ConfigMaps read: a region where envFrom sets none, none where it does, warned where unknown', () => {
+    const input = pod({
+      containers: [
+        { name: 'plain', envFrom: [{ configMapRef: { name: 'plain' } }] },
+        { name: 'set', envFrom: [{ prefix: 'AWS_', configMapRef: { name: 'suffix' } }] },
+        { name: 'secret', envFrom: [{ secretRef: { name: 'creds' } }] },
+      ],
+    });
+    const envFromConfigMaps = new Map([
+      ['plain', { found: true as const, regionKeys: [] }],
+      ['suffix', { found: true as const, regionKeys: ['REGION'] }],
+    ]);
+    const east = { ...options, defaultRegion: 'us-east-1' };
+    const result = mutatePod(input, web, east, { envFromConfigMaps });
+    const output = applyAddOperations(input, result.patch);
+    assert.equal(envOf(output, 0).AWS_REGION, 'us-east-1');
+    assert.equal(envOf(output, 1).AWS_REGION, undefined);
+    assert.equal(envOf(output, 2).AWS_REGION, undefined);
+    assert.equal(envOf(output, 1).AWS_ROLE_ARN, ROLE);
+    assert.equal(result.warnings.length, 1);
+    assert.match(result.warnings[0]!, /container "secret" .* and Secret "creds" is not read by kirsa/);
+    assert.deepEqual(
+      mutatePod(output, web, east, { envFromConfigMaps }).patch,
+      [],
+      'a second pass adds nothing',
+    );
+  });
+
   test('--inject-region-without-role: a pod with no role gets the default region only', () => {
     const regionOnly = { ...options, defaultRegion: 'eu-central-1', regionWithoutRole: true };
     const input = pod({

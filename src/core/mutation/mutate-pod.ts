@@ -10,7 +10,8 @@
 // - a second pass over our own output adds nothing (safe with reinvocationPolicy: IfNeeded);
 // - `spec.os.name: windows` also selects the Windows token path; skip-containers names are trimmed;
 // - a role that is not an IAM role ARN injects nothing and warns;
-// - a container with envFrom gets no region (it may set one there), with a warning.
+// - a container with envFrom gets no region (it may set one there), with a warning, unless the webhook read
+//   the ConfigMaps it names (--read-env-from-config-maps) and they set none.
 // And kirsa's extensions, each inert unless asked for: a region per account or from the role's partition,
 // AWS_ROLE_SESSION_NAME, include-containers, fsGroup, region without a role. docs/webhook.md lists all.
 
@@ -40,6 +41,7 @@ import {
 import type { Container, EnvVar, PodLike, Volume, VolumeMount } from '../kube-types.ts';
 import { isRoleSessionName } from '../sts/protocol.ts';
 import { parseCsvRecord } from './csv-record.ts';
+import { type EnvFromConfigMaps, envFromRegion } from './env-from.ts';
 import { add, type PatchOperation, pointer } from './json-patch.ts';
 
 export interface MutationOptions {
@@ -57,6 +59,12 @@ export interface MutationOptions {
   roleSessionName?: boolean;
   /** `--inject-fs-group GID`: given to mutated pods whose security context sets no fsGroup. */
   fsGroup?: number;
+}
+
+/** What one admission read for this pod beyond its identity (per pod, unlike the options). */
+export interface MutationContext {
+  /** With --read-env-from-config-maps: the ConfigMaps the pod's envFrom names; absent: not read. */
+  envFromConfigMaps?: EnvFromConfigMaps;
 }
 
 /**
@@ -333,17 +341,25 @@ type ContainerPlan =
   | { kind: 'change'; env: EnvVar[]; mount: VolumeMount | undefined };
 
 /**
- * The region env a container gets: none when it has a region already, or when it takes env from envFrom,
- * where kirsa cannot see whether a ConfigMap or Secret sets one (the reference's #248: its explicit env would
- * override that value); then it warns.
+ * The region env a container gets: none when it has a region already, in env or through envFrom, or when its
+ * envFrom may set one that kirsa cannot see (the reference's #248: its explicit env would override that
+ * value); then it warns. env-from.ts decides what envFrom sets, from the ConfigMaps read when asked.
  */
-function regionEnv(container: Container, region: string | undefined, warnings: string[]): EnvVar[] {
+function regionEnv(
+  container: Container,
+  region: string | undefined,
+  warnings: string[],
+  context: MutationContext,
+): EnvVar[] {
   if (region === undefined) return [];
   const env = container.env ?? [];
   if (env.some((entry) => entry.name === ENV.region || entry.name === ENV.defaultRegion)) return [];
-  if (Array.isArray(container.envFrom) && container.envFrom.length > 0) {
+  const fromEnvFrom = envFromRegion(container, context.envFromConfigMaps);
+  if (fromEnvFrom.kind === 'sets') return [];
+  if (fromEnvFrom.kind === 'unknown') {
+    const why = context.envFromConfigMaps === undefined ? '' : `, and ${fromEnvFrom.why}`;
     warnings.push(
-      `kirsa: container "${container.name}" takes env from envFrom, which may set ${ENV.region}; kirsa injected no region into it (it would override that value). Set ${ENV.region} in its env to choose.`,
+      `kirsa: container "${container.name}" takes env from envFrom, which may set ${ENV.region}${why}; kirsa injected no region into it (it would override that value). Set ${ENV.region} in its env to choose.`,
     );
     return [];
   }
@@ -358,6 +374,7 @@ function planContainer(
   plan: TokenPlan,
   options: MutationOptions,
   warnings: string[],
+  context: MutationContext,
 ): ContainerPlan {
   const env = container.env ?? [];
   const has = (name: string) => env.some((entry) => entry.name === name);
@@ -393,7 +410,7 @@ function planContainer(
   const additions: EnvVar[] = [];
   if (plan.regionalSts && !stsPresent)
     additions.push({ name: ENV.stsRegionalEndpoints, value: STS_REGIONAL_VALUE });
-  additions.push(...regionEnv(container, plan.region, warnings));
+  additions.push(...regionEnv(container, plan.region, warnings, context));
   if (!pairPresent) additions.push(...plan.credentialEnv.map((entry) => ({ ...entry })));
   // After the pair, from the pod's own name as the kubelet resolves it (generated names included).
   if (plan.sessionName && !has(ENV.roleSessionName))
@@ -428,11 +445,16 @@ function selectedContainers(pod: PodLike, selected: (name: string) => boolean) {
  * `--inject-region-without-role` (the reference's #192): a pod whose account has no role still gets
  * --aws-default-region, by the same rules (selection, a region already set, envFrom) as a pod with one.
  */
-function regionOnly(pod: PodLike, options: MutationOptions, result: MutationResult): MutationResult {
+function regionOnly(
+  pod: PodLike,
+  options: MutationOptions,
+  result: MutationResult,
+  context: MutationContext,
+): MutationResult {
   if (!options.regionWithoutRole || options.defaultRegion === '') return result;
   const selected = containerSelection(pod, options, result.warnings);
   for (const { container, base } of selectedContainers(pod, selected)) {
-    const env = regionEnv(container, options.defaultRegion, result.warnings);
+    const env = regionEnv(container, options.defaultRegion, result.warnings, context);
     result.patch.push(...appendOperations(base, 'env', container.env, env));
   }
   if (result.patch.length > 0) result.outcome = 'mutated';
@@ -465,9 +487,10 @@ export function mutatePod(
   pod: PodLike,
   identity: Identity | undefined,
   options: MutationOptions,
+  context: MutationContext = {},
 ): MutationResult {
   const result: MutationResult = { outcome: 'unchanged', patch: [], warnings: [], conflictedContainers: [] };
-  if (identity === undefined) return regionOnly(pod, options, result);
+  if (identity === undefined) return regionOnly(pod, options, result, context);
 
   if (identity.mode === 'web-identity' && roleArnParts(identity.roleArn) === undefined) {
     result.outcome = 'invalid-identity';
@@ -492,7 +515,7 @@ export function mutatePod(
   const selected = containerSelection(pod, options, result.warnings);
   const containerOps: PatchOperation[] = [];
   for (const { container, base } of selectedContainers(pod, selected)) {
-    const decision = planContainer(container, plan, options, result.warnings);
+    const decision = planContainer(container, plan, options, result.warnings, context);
     if (decision.kind === 'conflict') {
       result.warnings.push(decision.warning);
       result.conflictedContainers.push(container.name);
