@@ -378,10 +378,12 @@ describe('the miss path on a real kube-apiserver', () => {
       metricValue(metrics, 'kirsa_webhook_service_account_lookups_total', { result: 'not_found' }),
       1,
     );
-    assert.equal(
-      metricValue(metrics, 'kirsa_webhook_service_account_lookups_total', { result: 'negative_cached' }),
-      1,
-    );
+    // The two "concurrent" pods share the GET when they overlap; on a loaded machine the second may come
+    // after its answer and be a negative-cache hit instead. Either way: one GET.
+    const negative = metricValue(metrics, 'kirsa_webhook_service_account_lookups_total', {
+      result: 'negative_cached',
+    });
+    assert.ok(negative === 1 || negative === 2, `negative_cached ${negative}`);
     assert.equal(
       metricValue(metrics, 'kirsa_webhook_admissions_total', { outcome: 'service_account_missing' }),
       3,
