@@ -6,6 +6,7 @@
 // turn into a burst of GETs. Without a token the miss still waits for the watch, just without a GET.
 
 import type { Logger } from 'pino';
+import { loggableError, loggableIdentifier } from '../core/admission/loggable.ts';
 import type { ServiceAccountView } from '../core/identity/identity.ts';
 import type { LookupResult } from '../core/identity/source.ts';
 import type { ServiceAccountCache, ServiceAccountFetcher } from './service-accounts.ts';
@@ -80,11 +81,11 @@ export function createMissLookup(options: MissLookupOptions): MissLookup {
       (error: unknown) => {
         options.countLookup('failed');
         if (!controller.signal.aborted) {
+          // The name comes from the pod and the API server's message quotes it: identifiers and codes only.
           logger.warn(
             {
-              serviceAccount: key,
-              status: (error as { statusCode?: unknown })?.statusCode,
-              reason: (error as Error)?.message,
+              serviceAccount: `${loggableIdentifier(namespace)}/${loggableIdentifier(name)}`,
+              ...loggableError(error),
             },
             'direct service account lookup failed; waiting for the watch',
           );

@@ -17,6 +17,7 @@ import {
   WEBHOOK_SMALL_BODY_BYTES,
   WEBHOOK_SMALL_BODY_RESERVE_BYTES,
 } from '../consts.ts';
+import { loggableError, loggableIdentifier } from '../core/admission/loggable.ts';
 import type { PodNotice } from '../core/admission/pod-event.ts';
 import {
   type Admission,
@@ -89,7 +90,8 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   let inFlightBytes = 0;
   let draining = false;
   // Any client can send a review that makes the decision throw: one line per message and interval, with
-  // the error's message and no stack, and the count of lines left out, so no client can flood the log.
+  // the error's class, code and where it was thrown, and the count of lines left out, so no client can flood
+  // the log. Never the error's message: it quotes what the pod holds (loggable.ts).
   const lastLogged = new Map<string, { at: number; suppressed: number }>();
   function troubleLog(message: string, uid: string, error: unknown) {
     const now = performance.now();
@@ -98,8 +100,10 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
       last.suppressed += 1;
       return;
     }
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    logger.error({ uid, reason, suppressed: last?.suppressed ?? 0 }, message);
+    logger.error(
+      { uid: loggableIdentifier(uid), ...loggableError(error), suppressed: last?.suppressed ?? 0 },
+      message,
+    );
     lastLogged.set(message, { at: now, suppressed: 0 });
   }
 
@@ -111,15 +115,16 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
       troubleLog('identity lookup failed', uid, trouble.error);
     } else if (admission.pod !== undefined && logger.isLevelEnabled('debug')) {
       // Per pod only at debug level: the outcome counters and the admission warnings carry the rest, and a
-      // synchronous log line per request would cost the latency budget.
+      // synchronous log line per request would cost the latency budget. The warnings quote the pod (its
+      // containers, annotations, mounts): they go to the API server's client, and only their count here.
       logger.debug(
         {
-          uid,
+          uid: loggableIdentifier(uid),
           pod: admission.pod,
           serviceAccount: admission.serviceAccount,
           outcome,
           source: admission.identitySource,
-          warnings: admission.reply.response?.warnings ?? [],
+          warnings: admission.reply.response?.warnings?.length ?? 0,
         },
         'admitted',
       );
@@ -128,7 +133,10 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
       try {
         options.onNotice(admission.notice);
       } catch (error) {
-        logger.error({ uid, err: error }, 'reporting a pod notice failed');
+        logger.error(
+          { uid: loggableIdentifier(uid), ...loggableError(error) },
+          'reporting a pod notice failed',
+        );
       }
     }
     const answer: HttpAnswer = { status: 200, body: JSON.stringify(admission.reply), outcome };
@@ -254,7 +262,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
           },
           // processAdmission never rejects; should writing the answer fail, the API server still gets one.
           (error: unknown) => {
-            logger.error({ err: error }, 'admission promise failed');
+            logger.error(loggableError(error), 'admission promise failed');
             if (!response.destroyed && !response.headersSent) {
               send(response, 500, errorBody('internal error'));
               metrics.observeAdmission('error', (performance.now() - started) / 1000);
@@ -300,7 +308,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
       }
       return send(response, 404, errorBody(`no such path ${path}; the webhook serves POST /mutate`));
     } catch (error) {
-      logger.error({ err: error }, 'request handling failed');
+      logger.error(loggableError(error), 'request handling failed');
       if (!response.headersSent) send(response, 500, errorBody('internal error'));
     }
   }

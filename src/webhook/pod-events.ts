@@ -3,6 +3,7 @@
 // never thrown: an Event is advice, the admission has been answered already.
 
 import type { Logger } from 'pino';
+import { loggableError, loggableIdentifier } from '../core/admission/loggable.ts';
 import { type PodNotice, podEvent } from '../core/admission/pod-event.ts';
 
 export interface PodEventsOptions {
@@ -65,8 +66,14 @@ export function createPodEvents(options: PodEventsOptions): PodEvents {
       const posted = options
         .post(notice.subject.namespace, event)
         .catch((error: unknown) => {
+          // The API server's message may quote the Event, which quotes the pod: its class and status only.
           options.logger.warn(
-            { err: error, reason: notice.reason, object: `${notice.subject.kind}/${notice.subject.name}` },
+            {
+              ...loggableError(error),
+              reason: notice.reason,
+              object: `${loggableIdentifier(notice.subject.kind)}/${loggableIdentifier(notice.subject.name)}`,
+              namespace: loggableIdentifier(notice.subject.namespace),
+            },
             'could not post the Event for a pod admitted without AWS credentials (RBAC: create events)',
           );
         })

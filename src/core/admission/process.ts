@@ -27,6 +27,7 @@ import {
 } from '../mutation/env-from.ts';
 import type { PatchOperation } from '../mutation/json-patch.ts';
 import { type MutationContext, type MutationOptions, mutatePod } from '../mutation/mutate-pod.ts';
+import { loggableIdentifier } from './loggable.ts';
 import { type PodNotice, podNotice } from './pod-event.ts';
 import {
   type AdmissionApiVersion,
@@ -137,7 +138,10 @@ export type AdmissionTrouble = 'identity-lookup' | 'internal' | 'deadline';
 export interface Admission {
   reply: AdmissionReview;
   outcome: AdmissionOutcome;
-  /** The pod as namespace/name (a generated name shows as <generateName><generated>); absent when skipped. */
+  /**
+   * For the log: the pod as namespace/name (a generated name shows as <generateName><generated>) and its
+   * service account, each part an identifier or a placeholder (loggable.ts); absent when skipped.
+   */
   pod?: string;
   serviceAccount?: string;
   /** Where the identity came from (a ServiceAccount annotation, a mapping entry ...). */
@@ -150,9 +154,13 @@ export interface Admission {
   notice?: PodNotice;
 }
 
+/** The pod for a log line: identifiers only (loggable.ts), whatever the review holds. */
 function describePod(review: IncomingReview, pod: PodLike, namespace: string): string {
-  const name = pod.metadata?.name || review.request.name || `${pod.metadata?.generateName ?? ''}<generated>`;
-  return `${namespace}/${name}`;
+  const named = pod.metadata?.name || review.request.name;
+  const name = named
+    ? loggableIdentifier(named)
+    : `${pod.metadata?.generateName ? loggableIdentifier(pod.metadata.generateName) : ''}<generated>`;
+  return `${loggableIdentifier(namespace)}/${name}`;
 }
 
 function admittedDespiteTrouble(
@@ -202,7 +210,7 @@ export function processAdmission(
         ]),
         outcome: 'over_limit',
         pod: describePod(review, pod, namespace),
-        serviceAccount,
+        serviceAccount: loggableIdentifier(serviceAccount),
       };
     }
     const decide = (verdict: IdentityVerdict, envFromConfigMaps?: EnvFromConfigMaps): Admission => {
@@ -223,7 +231,7 @@ export function processAdmission(
         reply,
         outcome: decision.outcome,
         pod: describePod(review, pod, namespace),
-        serviceAccount,
+        serviceAccount: loggableIdentifier(serviceAccount),
       };
       if (decision.identity !== undefined) {
         admission.identitySource = decision.identity.source;
