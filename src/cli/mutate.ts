@@ -17,11 +17,17 @@ import {
   trimServiceAccount,
 } from '../core/identity/identity.ts';
 import type { IdentityVerdict } from '../core/identity/source.ts';
+import {
+  type ConfigMapKeys,
+  type EnvFromConfigMaps,
+  envFromConfigMapNames,
+  regionKeysOf,
+} from '../core/mutation/env-from.ts';
 import { applyAddOperations, type PatchOperation, prefixPatch } from '../core/mutation/json-patch.ts';
 import { locatePod } from '../core/mutation/workloads.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../io/read-input.ts';
-import { collect } from './flags.ts';
+import { collect, parseBooleanFlag } from './flags.ts';
 import {
   addMutationFlags,
   identityDefaultsFrom,
@@ -33,6 +39,8 @@ import { type KubeObject, readManifests } from './read-documents.ts';
 interface MutateFlags extends MutationFlagValues {
   file: string;
   serviceAccount: string[];
+  configMap: string[];
+  readEnvFromConfigMaps: boolean;
   identitiesFile?: string;
   roleArn?: string;
   namespace: string;
@@ -54,6 +62,18 @@ export function registerMutate(program: Command): void {
       .option(
         '--identities-file <file>',
         'identity mapping JSON, as the reference webhook ConfigMap: {"ns/sa": {"RoleARN": ...}}',
+      )
+      .option(
+        '--read-env-from-config-maps [bool]',
+        "kirsa: as the webhook's flag, from the ConfigMaps in the input and --config-map files (others count as not found)",
+        parseBooleanFlag('read-env-from-config-maps'),
+        false,
+      )
+      .option(
+        '--config-map <file>',
+        'ConfigMap manifest(s) for --read-env-from-config-maps (repeatable)',
+        collect,
+        [],
       )
       .option('--role-arn <arn>', 'give every pod this role, whatever its service account')
       .option('-n, --namespace <namespace>', 'namespace of objects that name none', DEFAULT_NAMESPACE)
@@ -109,6 +129,26 @@ async function runMutate(flags: MutateFlags): Promise<void> {
     view.namespace ||= flags.namespace;
     serviceAccounts.set(`${view.namespace}/${view.name}`, view);
   }
+  // --read-env-from-config-maps: the ConfigMaps given stand for the cluster's, trimmed as the webhook trims.
+  const configMaps = new Map<string, ConfigMapKeys>();
+  if (flags.readEnvFromConfigMaps) {
+    const given = [...(await Promise.all(flags.configMap.map(readManifests))).flat(), ...objects];
+    for (const object of given) {
+      if (object.kind !== 'ConfigMap' || !object.metadata?.name) continue;
+      const data = (object as { data?: unknown }).data;
+      const keys = data !== null && typeof data === 'object' ? Object.keys(data) : [];
+      configMaps.set(`${object.metadata.namespace || flags.namespace}/${object.metadata.name}`, {
+        found: true,
+        regionKeys: regionKeysOf(keys),
+      });
+    }
+  }
+  const envFromOf = (pod: Parameters<typeof envFromConfigMapNames>[0], namespace: string) => {
+    const read = new Map<string, ConfigMapKeys>();
+    for (const name of envFromConfigMapNames(pod, Number.POSITIVE_INFINITY))
+      read.set(name, configMaps.get(`${namespace}/${name}`) ?? { found: false, why: 'absent' });
+    return read as EnvFromConfigMaps;
+  };
   const mapping = flags.identitiesFile ? await readMapping(flags.identitiesFile) : EMPTY_MAPPING;
   if (flags.roleArn === undefined && serviceAccounts.size === 0 && mapping.size === 0) {
     throw new KirsaError(
@@ -151,7 +191,13 @@ async function runMutate(flags: MutateFlags): Promise<void> {
     // The webhook's own decision, on the pod or on the workload's pod template.
     const namespace = object.metadata?.namespace ?? flags.namespace;
     const serviceAccountName = serviceAccountOf(location.pod);
-    const decision = decidePod(location.pod, namespace, identityFor(namespace, serviceAccountName), options);
+    const decision = decidePod(
+      location.pod,
+      namespace,
+      identityFor(namespace, serviceAccountName),
+      options,
+      flags.readEnvFromConfigMaps ? { envFromConfigMaps: envFromOf(location.pod, namespace) } : {},
+    );
     if (decision.outcome === 'no_identity') {
       const what = decision.patch.length > 0 ? 'only the region was injected' : 'left unchanged';
       process.stderr.write(

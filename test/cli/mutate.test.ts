@@ -305,6 +305,50 @@ describe('kirsa mutate', () => {
     );
   });
 
+  test('--read-env-from-config-maps, offline: the ConfigMaps given decide the region; others are not found', async () => {
+    const pod = (name: string, configMap: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: shop}\nspec:\n  serviceAccountName: app\n  containers: [{name: app, envFrom: [{configMapRef: {name: ${configMap}}}]}]\n`;
+    const configMaps = file(
+      'config-maps.yaml',
+      [
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain, namespace: shop}\ndata: {LOG_LEVEL: debug}\n',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: regional, namespace: shop}\ndata: {AWS_REGION: us-west-2}\n',
+      ].join('---\n'),
+    );
+    const run = await runKirsa([
+      'mutate',
+      '-f',
+      file(
+        'env-from.yaml',
+        [pod('plain', 'plain'), pod('regional', 'regional'), pod('gone', 'gone')].join('---\n'),
+      ),
+      '--config-map',
+      configMaps,
+      '--read-env-from-config-maps',
+      '--role-arn',
+      ROLE,
+      '--aws-default-region',
+      'eu-west-1',
+      '-o',
+      'json',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const region = Object.fromEntries(
+      JSON.parse(run.stdout).items.map(
+        (item: {
+          metadata: { name: string };
+          spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> };
+        }) => [
+          item.metadata.name,
+          item.spec.containers[0]!.env.find((entry) => entry.name === 'AWS_REGION')?.value,
+        ],
+      ),
+    );
+    assert.deepEqual(region, { plain: 'eu-west-1', regional: undefined, gone: undefined });
+    assert.match(run.stderr, /Pod\/gone: warning: .*ConfigMap "gone" was not found/);
+    assert.doesNotMatch(run.stderr, /Pod\/(plain|regional): warning/);
+  });
+
   test('unreadable input exits 2 naming the file and line, with no stack', async () => {
     const broken = file('broken.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n');
     const run = await runKirsa(['mutate', '-f', broken, '--role-arn', ROLE]);
