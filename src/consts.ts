@@ -251,6 +251,11 @@ export const CONFIG_MAP_KEYS_TTL_MS = 30_000;
 export const CONFIG_MAP_KEYS_FAILURE_TTL_MS = 5_000;
 export const CONFIG_MAP_KEYS_MAX_ENTRIES = 10_000;
 /**
+ * ConfigMaps read for one pod at most: envFrom names are the pod's own text, and each distinct one may cost
+ * a GET. Past this many the rest stay unknown (no region for their containers, a warning).
+ */
+export const CONFIG_MAP_READS_PER_POD = 16;
+/**
  * A ConfigMap read not answered in this long leaves its containers without a region (with a warning); well
  * inside ADMISSION_DEADLINE_MS, so a slow API server costs the region, not the whole mutation.
  */

@@ -9,6 +9,7 @@ import { createConfigMapKeysCache } from './env-from-config-maps.ts';
 function setup(fetch: (namespace: string, name: string, signal: AbortSignal) => Promise<unknown>) {
   let clock = 1_000;
   const calls: string[] = [];
+  const counted: string[] = [];
   const cache = createConfigMapKeysCache({
     fetch: (namespace, name, signal) => {
       calls.push(`${namespace}/${name}`);
@@ -19,8 +20,9 @@ function setup(fetch: (namespace: string, name: string, signal: AbortSignal) => 
     maxEntries: 3,
     timeoutMs: 50,
     now: () => clock,
+    countRead: (result) => counted.push(result),
   });
-  return { cache, calls, advance: (ms: number) => (clock += ms) };
+  return { cache, calls, counted, advance: (ms: number) => (clock += ms) };
 }
 
 test('a miss reads once for concurrent pods, keeps only region keys, then answers synchronously', async () => {
@@ -40,7 +42,7 @@ test('a miss reads once for concurrent pods, keeps only region keys, then answer
 });
 
 test('absent is remembered like found; a failure for the shorter time; both are not found', async () => {
-  const { cache, calls, advance } = setup(async (_namespace, name) => {
+  const { cache, calls, counted, advance } = setup(async (_namespace, name) => {
     if (name === 'denied') throw Object.assign(new Error('forbidden'), { statusCode: 403 });
     return undefined;
   });
@@ -50,6 +52,8 @@ test('absent is remembered like found; a failure for the shorter time; both are 
   assert.deepEqual(cache.keysOf('apps', 'gone'), { found: false, why: 'absent' });
   assert.ok(cache.keysOf('apps', 'denied') instanceof Promise);
   assert.deepEqual(calls, ['apps/gone', 'apps/denied', 'apps/denied']);
+  await cache.keysOf('apps', 'denied');
+  assert.deepEqual(counted, ['absent', 'unreadable', 'unreadable'], 'one count per GET, none per hit');
 });
 
 test('a read that does not answer in time is unreadable (the signal aborts it)', async () => {

@@ -12,7 +12,13 @@
 // failed read is remembered for a shorter time, so a forbidden or unreachable API server is not asked for
 // every pod.
 
-import { type ConfigMapKeys, type ConfigMapSource, regionKeysOf } from '../core/mutation/env-from.ts';
+import {
+  type ConfigMapKeys,
+  type ConfigMapReadResult,
+  type ConfigMapSource,
+  readResultOf,
+  regionKeysOf,
+} from '../core/mutation/env-from.ts';
 
 export interface ConfigMapKeysCacheOptions {
   /** GETs one ConfigMap: its parsed JSON, undefined when it does not exist; throws on any other failure. */
@@ -25,6 +31,8 @@ export interface ConfigMapKeysCacheOptions {
   maxEntries: number;
   /** A read not answered in this time counts as unreadable. */
   timeoutMs: number;
+  /** Told of each GET's result (not of cache hits), for kirsa_webhook_config_map_reads_total. */
+  countRead?: (result: ConfigMapReadResult) => void;
   now?: () => number;
 }
 
@@ -88,6 +96,7 @@ export function createConfigMapKeysCache(options: ConfigMapKeysCacheOptions): Co
       if (running !== undefined) return running;
       const started = read(namespace, name).then((keys) => {
         inFlight.delete(key);
+        options.countRead?.(readResultOf(keys));
         remember(key, keys);
         return keys;
       });

@@ -305,6 +305,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
       failureTtlMs: CONFIG_MAP_KEYS_FAILURE_TTL_MS,
       maxEntries: CONFIG_MAP_KEYS_MAX_ENTRIES,
       timeoutMs: CONFIG_MAP_READ_TIMEOUT_MS,
+      countRead: metrics.countConfigMapRead,
     });
   }
 

@@ -22,6 +22,7 @@ import { ADMISSION_LATENCY_BUCKETS } from '../consts.ts';
 import { ADMISSION_OUTCOMES, type AdmissionOutcome } from '../core/admission/process.ts';
 import type { Identity } from '../core/identity/identity.ts';
 import { LOOKUP_RESULTS, type LookupResult } from '../core/identity/source.ts';
+import { CONFIG_MAP_READ_RESULTS, type ConfigMapReadResult } from '../core/mutation/env-from.ts';
 
 /**
  * Why the webhook turned a client away before any admission (kirsa_webhook_refused_total's label): a
@@ -52,6 +53,8 @@ export interface WebhookMetrics {
   setSourceSynced(source: string, synced: boolean): void;
   setCertificateNotAfter(notAfter: Date): void;
   countLookup(result: LookupResult): void;
+  /** One ConfigMap GET of --read-env-from-config-maps, by result. */
+  countConfigMapRead(result: ConfigMapReadResult): void;
   setIdentityCount(source: string, count: number): void;
 }
 
@@ -90,6 +93,16 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     labelNames: ['result'],
     registers: [registry],
   });
+  const configMapReads = new Counter({
+    name: 'kirsa_webhook_config_map_reads_total',
+    help: 'ConfigMap GETs for --read-env-from-config-maps (cache misses only), by result',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const byConfigMapRead = new Map(
+    CONFIG_MAP_READ_RESULTS.map((result) => [result, configMapReads.labels(result)]),
+  );
+  for (const child of byConfigMapRead.values()) child.inc(0);
   const identities = new Gauge({
     name: 'kirsa_webhook_identities',
     help: 'Entries held per identity source (service accounts, mapping entries, container-credentials pairs)',
@@ -162,6 +175,9 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     },
     countLookup(result) {
       byLookup.get(result)!.inc();
+    },
+    countConfigMapRead(result) {
+      byConfigMapRead.get(result)!.inc();
     },
     setIdentityCount(source, count) {
       identities.labels(source).set(count);

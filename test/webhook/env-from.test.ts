@@ -11,7 +11,16 @@ import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_INSTALL_SETTINGS, renderInstallManifests } from '../../src/install/manifests.ts';
 import { realPart } from '../support/real-parts.ts';
 import { startWebhookCluster, type WebhookCluster } from '../support/webhook-on-kube.ts';
-import { decodeReply, envOf, eventually, httpsCall, podReview, type WebhookProcess } from './harness.ts';
+import {
+  decodeReply,
+  envOf,
+  eventually,
+  httpGet,
+  httpsCall,
+  metricValue,
+  podReview,
+  type WebhookProcess,
+} from './harness.ts';
 
 const READER = 'kirsa-webhook';
 const DENIED = 'kirsa-webhook-without-configmaps';
@@ -125,6 +134,12 @@ describe('reading the ConfigMaps envFrom names (real kube-apiserver)', () => {
     assert.equal(missing.region, undefined);
     assert.match(missing.warnings.join('\n'), /ConfigMap "not-yet" was not found/);
     assert.equal((await reviewed(webhook, [{ configMapRef: { name: 'plain' } }])).region, 'eu-west-1');
+    // Counted per GET: `plain` was read once (for the first pod) and since served from the cache.
+    const metrics = (await httpGet(webhook.metricsPort, '/metrics')).body;
+    const reads = (result: string) =>
+      metricValue(metrics, 'kirsa_webhook_config_map_reads_total', { result });
+    assert.equal(reads('absent'), 1);
+    assert.equal(reads('found'), 3, 'plain, regional, suffix');
   });
 
   test('without get on ConfigMaps (the ClusterRole without the flag): no region, warned', async (t) => {
@@ -132,5 +147,7 @@ describe('reading the ConfigMaps envFrom names (real kube-apiserver)', () => {
     const answer = await reviewed(denied, [{ configMapRef: { name: 'plain' } }]);
     assert.equal(answer.region, undefined);
     assert.match(answer.warnings.join('\n'), /ConfigMap "plain" could not be read/);
+    const metrics = (await httpGet(denied.metricsPort, '/metrics')).body;
+    assert.equal(metricValue(metrics, 'kirsa_webhook_config_map_reads_total', { result: 'unreadable' }), 1);
   });
 });

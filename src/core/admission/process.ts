@@ -12,6 +12,7 @@
 import {
   ADMISSION_DEADLINE_MS,
   ADMISSION_MAX_CONTAINERS,
+  CONFIG_MAP_READS_PER_POD,
   DEFAULT_NAMESPACE,
   DEFAULT_SERVICE_ACCOUNT,
   MIRROR_POD_ANNOTATION,
@@ -104,12 +105,6 @@ export function decidePod(
     conflictedContainers: result.conflictedContainers,
   };
 }
-
-/**
- * ConfigMaps read for one pod at most: envFrom names are the pod's own text, and each distinct one may cost
- * a GET. Past this many the rest stay unknown (no region for their containers, a warning).
- */
-const MAX_ENV_FROM_CONFIG_MAPS = 16;
 
 /** Containers and init containers of a pod: what the work of one admission grows with. */
 function containerCount(pod: PodLike): number {
@@ -252,7 +247,7 @@ export function processAdmission(
     const decideWithConfigMaps = (verdict: IdentityVerdict): Admission | Promise<Admission> => {
       const source = options.configMaps;
       const mayGetRegion = verdict.identity !== undefined || options.mutation.regionWithoutRole === true;
-      const names = source && mayGetRegion ? envFromConfigMapNames(pod, MAX_ENV_FROM_CONFIG_MAPS) : [];
+      const names = source && mayGetRegion ? envFromConfigMapNames(pod, CONFIG_MAP_READS_PER_POD) : [];
       if (source === undefined) return decide(verdict);
       const read = new Map<string, ConfigMapKeys>();
       const pending: Promise<unknown>[] = [];

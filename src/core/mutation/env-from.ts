@@ -13,6 +13,14 @@ export type ConfigMapKeys =
   | { found: true; regionKeys: readonly string[] }
   | { found: false; why: 'absent' | 'unreadable' };
 
+/** What one ConfigMap read came to; the webhook counts them by these names (a metric label). */
+export const CONFIG_MAP_READ_RESULTS = ['found', 'absent', 'unreadable'] as const;
+export type ConfigMapReadResult = (typeof CONFIG_MAP_READ_RESULTS)[number];
+
+export function readResultOf(keys: ConfigMapKeys): ConfigMapReadResult {
+  return keys.found ? 'found' : keys.why;
+}
+
 /** The ConfigMaps of the pod's namespace that envFrom names, by name; a name missing here is unknown. */
 export type EnvFromConfigMaps = ReadonlyMap<string, ConfigMapKeys>;
 
