@@ -3,7 +3,8 @@
 // every flag and file into a plan first, then hand the plan to webhook/main.ts (startWebhook) and run until
 // SIGTERM/SIGINT: the first drains and stops, a second cuts every connection.
 
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import {
@@ -309,9 +310,12 @@ async function connectToCluster(
   apiUrl: string | undefined,
 ): Promise<KubeConnection | undefined> {
   if (path === undefined && apiUrl === undefined && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
-  const { anonymousConnection, inClusterConnection, kubeConfigFileConnection } = await import(
-    '../kube/connection.ts'
-  );
+  const { anonymousConnection, inClusterConnection, kubeConfigFileConnection, SERVICE_ACCOUNT_DIR } =
+    await import('../kube/connection.ts');
+  // A pod with automountServiceAccountToken: false still gets KUBERNETES_SERVICE_HOST; it has no cluster
+  // access, which is fine when its identities come from a file (the checks after this say when not).
+  if (path === undefined && apiUrl === undefined && !existsSync(join(SERVICE_ACCOUNT_DIR, 'token')))
+    return undefined;
   try {
     if (path !== undefined) return await kubeConfigFileConnection(path, apiUrl);
     if (apiUrl !== undefined) return anonymousConnection(apiUrl);

@@ -512,6 +512,16 @@ describe('command line', () => {
     );
   });
 
+  test('in a pod without a service-account token it serves from --identities-file', async () => {
+    // automountServiceAccountToken: false still leaves KUBERNETES_SERVICE_HOST set (the kubelet always adds
+    // it); the webhook used to exit 2 on the missing token instead of using the file it was given.
+    const podLike = await startWebhook([...folder.flags, '--watch-service-accounts=false'], {
+      env: { ...process.env, KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' },
+    });
+    assert.equal((await httpsCall(podLike.port, { ca: cert.caPem, body: podReview() })).status, 200);
+    assert.equal(await podLike.stop(), 0);
+  });
+
   test('accepts the reference manifest flags it does not need', async () => {
     const compatible = await startWebhook([
       ...folder.flags,
