@@ -30,6 +30,12 @@ export interface KubeApiserverOptions {
   /** Extra static-token users (name -> groups); each gets a token in `tokens`. */
   users?: Record<string, string[]>;
   extraArgs?: string[];
+  /**
+   * The address kube-apiserver listens on and advertises; default 127.0.0.1. A node passes its own address
+   * so that pods reach the API server through the `kubernetes` Service, whose endpoint is then kept by the
+   * API server itself (the lease reconciler) instead of left out.
+   */
+  address?: string;
   /** --authorization-mode, in order; default RBAC alone (the local node adds Node before it). */
   authorizationModes?: string[];
   /**
@@ -199,17 +205,18 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
       `--service-account-signing-key-file=${signingKeyFile}`,
       `--api-audiences=${(options.apiAudiences ?? [issuer]).join(',')}`,
     ];
+    const address = options.address ?? '127.0.0.1';
     const apiserverArgs = () => [
       `--etcd-servers=http://127.0.0.1:${clientPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${securePort}`,
       `--cert-dir=${certDir}`,
       '--service-cluster-ip-range=10.96.0.0/24',
       `--authorization-mode=${(options.authorizationModes ?? ['RBAC']).join(',')}`,
       `--token-auth-file=${tokenFile}`,
       ...serviceAccountArgs,
-      '--endpoint-reconciler-type=none',
+      `--endpoint-reconciler-type=${options.address ? 'lease' : 'none'}`,
       '--profiling=false',
       '--v=0',
       ...(options.extraArgs ?? []),
@@ -222,7 +229,7 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
     };
     let apiChild = startApiserver();
 
-    const url = `https://127.0.0.1:${securePort}`;
+    const url = `https://${address}:${securePort}`;
     const caFile = join(certDir, 'apiserver.crt');
     const waitReady = async () => {
       const deadline = Date.now() + STARTUP_TIMEOUT_MS;

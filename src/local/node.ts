@@ -27,6 +27,7 @@ export interface NodeParts {
   kubelet: string;
   controllerManager: string;
   scheduler: string;
+  kubeProxy: string;
   containerd: string;
   ctr: string;
   cniBinDir: string;
@@ -41,6 +42,7 @@ const PART_VARIABLES = {
   kubelet: 'KIRSA_KUBELET',
   controllerManager: 'KIRSA_KUBE_CONTROLLER_MANAGER',
   scheduler: 'KIRSA_KUBE_SCHEDULER',
+  kubeProxy: 'KIRSA_KUBE_PROXY',
   containerd: 'KIRSA_CONTAINERD',
   ctr: 'KIRSA_CTR',
   cniBinDir: 'KIRSA_CNI_BIN_DIR',
@@ -80,6 +82,13 @@ export interface LocalNodeOptions {
   controlPlane?: KubeApiserverOptions;
   /** Extra KubeletConfiguration fields. */
   kubeletConfig?: Record<string, unknown>;
+  /**
+   * Run kube-proxy, so that pods reach Services by their cluster IP: above all the `kubernetes` Service,
+   * which in-cluster clients (the webhook installed by its chart) use. Its iptables chains are the
+   * machine's, not the run's (KUBE-SERVICES and the rest have fixed names), so only one node with a proxy
+   * may run on a machine at a time; stop() removes them.
+   */
+  serviceProxy?: boolean;
 }
 
 export interface LocalNode {
@@ -234,6 +243,7 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
   let bridgeMade = false;
   let cgroupMade = false;
   let kubeletStarted = false;
+  let proxyStarted = false;
   const stop = async () => {
     // Pods first, through the kubelet, so it tears down their containers, network and volumes itself.
     if (kube && children.some((child) => child.exitCode === null)) {
@@ -294,6 +304,8 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
     }
     if (bridgeMade) await run('ip', ['link', 'delete', bridge]).catch(() => undefined);
     if (kubeletStarted) await removeKubeletChains();
+    // kube-proxy's own clean-up mode removes every chain and rule it adds.
+    if (proxyStarted) await run(parts.kubeProxy, ['--cleanup']).catch(() => undefined);
     await kube?.stop();
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
@@ -309,11 +321,15 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
     const nodeUser = `system:node:${nodeName}`;
     kube = await startKubeApiserver({
       ...options.controlPlane,
+      // On the bridge, so pods reach it (through the `kubernetes` Service when kube-proxy runs).
+      address: nodeIp,
       users: {
         ...options.controlPlane?.users,
         [nodeUser]: ['system:nodes'],
         'system:kube-controller-manager': [],
         'system:kube-scheduler': [],
+        // Bound to system:node-proxier by the API server's bootstrap policy.
+        'system:kube-proxy': [],
       },
       // The node authorizer and NodeRestriction are what limit a real kubelet: it may only request tokens
       // for the service accounts of pods bound to its node.
@@ -403,6 +419,9 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
             ipam: {
               type: 'host-local',
               ranges: [[{ subnet: `10.200.${third}.0/24`, gateway: nodeIp }]],
+              // Everything through the node, as on any cluster: Service addresses (kube-proxy rewrites
+              // them on the node) are outside the pod's /24.
+              routes: [{ dst: '0.0.0.0/0' }],
               dataDir: join(dir, 'cni', 'ipam'),
             },
           },
@@ -475,6 +494,24 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
       `--node-ip=${nodeIp}`,
       '--v=1',
     ]);
+
+    if (options.serviceProxy) {
+      const proxyConfig = {
+        apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+        kind: 'KubeProxyConfiguration',
+        clientConnection: { kubeconfig: await kube.kubeconfigFor('system:kube-proxy') },
+        mode: 'iptables',
+        clusterCIDR: `10.200.${third}.0/24`,
+        hostnameOverride: nodeName,
+        healthzBindAddress: `127.0.0.1:${await freePort()}`,
+        metricsBindAddress: `127.0.0.1:${await freePort()}`,
+        // 0: leave the machine's conntrack table size alone (a VM may not let it be set).
+        conntrack: { maxPerCore: 0, min: 0 },
+      };
+      await writeFile(join(dir, 'kube-proxy.json'), JSON.stringify(proxyConfig, null, 2));
+      proxyStarted = true;
+      start('kube-proxy', parts.kubeProxy, [`--config=${join(dir, 'kube-proxy.json')}`, '--v=1']);
+    }
 
     const deadline = Date.now() + NODE_READY_TIMEOUT_MS;
     for (;;) {

@@ -6,7 +6,7 @@
 // listens on loopback only, so the webhook serves from the mapping with the ServiceAccount watch off.
 
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type LocalNode, nodeParts, startLocalNode } from '../../src/local/node.ts';
@@ -100,6 +100,8 @@ describe('the kirsa image as the webhook pod on a real node', { skip: skipReason
               '--tls-key=/tls/tls.key',
               '--identities-file=/config/identities.json',
               '--watch-service-accounts=false',
+              // The certificate must name the Service the webhook serves as (<service>.<namespace>.svc).
+              `--namespace=${SYSTEM}`,
               '--port=8443',
               '--metrics-port=9999',
             ],
@@ -235,7 +237,10 @@ async function webhookLog(): Promise<string> {
   try {
     const pod = await must(node!.kube.request('GET', `/api/v1/namespaces/${SYSTEM}/pods/kirsa-webhook`));
     const folder = join(node!.podLogsDir, `${SYSTEM}_kirsa-webhook_${pod.metadata.uid}`, 'webhook');
-    return `webhook pod status ${JSON.stringify(pod.status)}\n${await readFile(join(folder, '0.log'), 'utf8')}`;
+    // The kubelet names a container's log by its restart count, and keeps only the newest.
+    const files = (await readdir(folder)).sort();
+    const logs = await Promise.all(files.map((file) => readFile(join(folder, file), 'utf8')));
+    return `webhook pod status ${JSON.stringify(pod.status)}\n${logs.join('')}`;
   } catch (error) {
     return `no webhook log: ${String(error)}`;
   }

@@ -1,4 +1,4 @@
-// moto_server (S3, IAM, STS, ... on one port) from the real-parts cache, on a free loopback port, for the
+// moto_server (S3, IAM, STS, ... on one port) from the real-parts cache, on a free port (loopback unless told), for the
 // tests that drive kirsa's real AWS SDK calls. The binary comes from KIRSA_MOTO_SERVER (npm test exports
 // it), else from `tools/realparts/build.sh --print-json`. Stop it in an after() hook.
 
@@ -70,12 +70,19 @@ export async function motoUnavailable(): Promise<string | undefined> {
  * reaches the server. To make moto check credentials and IAM policies after some set-up, POST the number
  * of requests still let through (e.g. "0") to `${endpoint}/moto-api/reset-auth`.
  */
-export async function startMoto({ env }: { env?: Record<string, string> } = {}): Promise<MotoServer> {
+export async function startMoto({
+  env,
+  host = '127.0.0.1',
+}: {
+  env?: Record<string, string>;
+  /** The address to listen on: a node's address lets its pods reach moto. */
+  host?: string;
+} = {}): Promise<MotoServer> {
   const binary = await motoBinary();
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
-    const child = spawn(binary, ['-H', '127.0.0.1', '-p', String(port)], {
+    const child = spawn(binary, ['-H', host, '-p', String(port)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -85,7 +92,7 @@ export async function startMoto({ env }: { env?: Record<string, string> } = {}):
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    const endpoint = `http://127.0.0.1:${port}`;
+    const endpoint = `http://${host}:${port}`;
     try {
       await waitUntilAnswering(endpoint, child, () => output);
       return { endpoint, stop: () => stopProcess(child) };

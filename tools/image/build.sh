@@ -9,6 +9,8 @@
 #      isolation (no daemon, no user namespace)
 #   3. the result as an OCI image layout, and unpacked by umoci into a runtime bundle (rootfs/ and the
 #      config.json derived from the image's config) that a test runs with runc
+#   4. the s3-echoer example's image (examples/s3-echoer/Dockerfile, as users build it) on the same base,
+#      as an OCI layout, for the node tier (test/node/) to run as a Job
 #
 # Usage:
 #   tools/image/build.sh               build whatever is missing, then stop
@@ -28,6 +30,8 @@
 #   kirsa-<key>/        oci/ (OCI layout, tag "kirsa"), bundle/ (umoci unpack), build.log, stamp;
 #                       <key> hashes the base key and what the Dockerfile copies from the context
 #                       (tools/image/context-key.ts)
+#   s3-echoer-<key>/    oci/ (tag "s3-echoer"), build.log, stamp; <key> hashes the base key and the
+#                       example's Dockerfile and s3-echoer.ts
 # A part counts only when its stamp names its key; the stamp is written last.
 set -euo pipefail
 
@@ -149,6 +153,12 @@ compute_keys() {
   image_key=$(printf 'image %s\n%s\n%s\n' "$SCRIPT_VERSION" "$base_key" "$context_key" | short)
   image_ref="localhost/kirsa:$image_key"
   image_dir="$dir/kirsa-$image_key"
+  echoer_key=$({
+    printf 'image-s3-echoer %s\n%s\n' "$SCRIPT_VERSION" "$base_key"
+    cat "$repo/examples/s3-echoer/Dockerfile" "$repo/examples/s3-echoer/s3-echoer.ts"
+  } | short)
+  echoer_ref="localhost/s3-echoer:$echoer_key"
+  echoer_dir="$dir/s3-echoer-$echoer_key"
 }
 
 is_built() { # DIR
@@ -282,6 +292,35 @@ build_image() {
   report kirsa built "$t0" "$image_ref  $image_dir ($(image_size) compressed)"
 }
 
+# The example Job's image, built from its own Dockerfile exactly as its README tells users to.
+build_echoer() {
+  local t0=$EPOCHREALTIME
+  if is_built "$echoer_dir" && [[ -f $echoer_dir/oci/index.json ]]; then
+    report s3-echoer cached "$t0" "$echoer_dir"
+    return
+  fi
+  rm -rf "$echoer_dir"
+  mkdir -p "$echoer_dir"
+  if ! bh build --quiet --isolation chroot --layers --pull=never --build-arg "NODE_IMAGE=$base_ref" \
+    -f "$repo/examples/s3-echoer/Dockerfile" -t "$echoer_ref" "$repo/examples/s3-echoer" \
+    >"$echoer_dir/build.log" 2>&1; then
+    tail -30 "$echoer_dir/build.log" >&2
+    die "buildah build of the s3-echoer example failed; the log is $echoer_dir/build.log"
+  fi
+  bh push --quiet "$echoer_ref" "oci:$echoer_dir/oci:s3-echoer" >>"$echoer_dir/build.log" 2>&1 ||
+    die "buildah push of s3-echoer to an OCI layout failed; see $echoer_dir/build.log"
+  local old
+  for old in $(bh images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep '^localhost/s3-echoer:' || true); do
+    [[ $old == "$echoer_ref" ]] || bh rmi "$old" >/dev/null 2>&1 || true
+  done
+  write_stamp "$echoer_dir" "ref=$echoer_ref"
+  local stale
+  for stale in $(ls -1dt "$dir"/s3-echoer-* 2>/dev/null | tail -n +$((KEEP_IMAGES + 1))); do
+    rm -rf "$stale"
+  done
+  report s3-echoer built "$t0" "$echoer_ref  $echoer_dir"
+}
+
 # The compressed size of the layers, as a registry would store them.
 image_size() {
   "$node_bin" -e '
@@ -300,13 +339,16 @@ print_env() {
   printf 'export KIRSA_IMAGE_OCI=%q\n' "$image_dir/oci"
   printf 'export KIRSA_IMAGE_BUNDLE=%q\n' "$image_dir/bundle"
   printf 'export KIRSA_IMAGE_REF=%q\n' "$image_ref"
+  if is_built "$echoer_dir" && [[ -f $echoer_dir/oci/index.json ]]; then
+    printf 'export KIRSA_S3_ECHOER_OCI=%q\n' "$echoer_dir/oci"
+  fi
 }
 
 prune() {
   local d
   shopt -s nullglob
-  for d in "$dir"/base-* "$dir"/kirsa-*; do
-    [[ $d == "$base_dir" || $d == "$image_dir" ]] && continue
+  for d in "$dir"/base-* "$dir"/kirsa-* "$dir"/s3-echoer-*; do
+    [[ $d == "$base_dir" || $d == "$image_dir" || $d == "$echoer_dir" ]] && continue
     echo "image: removing $d"
     rm -rf "$d"
   done
@@ -332,6 +374,7 @@ build_all() {
   build_base
   drop_old_bases
   build_image
+  build_echoer
 }
 
 main() {
