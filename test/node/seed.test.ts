@@ -283,7 +283,8 @@ async function runJob(t: TestContext, job: Record<string, unknown>) {
 describe('the seed end to end on a real node', { skip: skipReason }, () => {
   test('helm install: the webhook pods become Ready and the API server calls them through their Service', async (t) => {
     const { node } = seed!;
-    const image = await node.importOciLayout(kirsaImageLayout!, 'localhost/kirsa/kirsa');
+    const repository = 'localhost/kirsa/kirsa';
+    const image = await node.importOciLayout(kirsaImageLayout!, repository);
     const started = Date.now();
     await execFileAsync(
       helm!,
@@ -297,7 +298,11 @@ describe('the seed end to end on a real node', { skip: skipReason }, () => {
         '--kubeconfig',
         node.kube.kubeconfigPath,
         '--set',
-        `image=${image}`,
+        `image.repository=${repository}`,
+        '--set',
+        `image.tag=${image.slice(repository.length + 1)}`,
+        '--set',
+        'image.pullPolicy=Never',
         '--set',
         'tls.mode=self-managed',
         '--set',
