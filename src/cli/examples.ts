@@ -88,7 +88,7 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   'trust-policy': [
     `kirsa trust-policy --provider-arn ${PROVIDER_ARN} -n default --service-account s3-echoer`,
   ],
-  'sts serve': ['kirsa sts serve --issuer-url https://127.0.0.1:8443 --port 9000'],
+  'sts serve': ['kirsa sts serve --config sts.yaml --port 4599'],
   completion: [
     'kirsa completion bash > /etc/bash_completion.d/kirsa',
     'kirsa completion zsh > ~/.zfunc/_kirsa   # with fpath+=(~/.zfunc) in ~/.zshrc',

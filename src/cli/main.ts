@@ -96,6 +96,11 @@ function namedVerb(argv: readonly string[]): string | undefined {
 const REQUIRED = new WeakSet<Option>();
 const HELP = new Help();
 
+/** Whether a flag is required (marked "(required)" in help); for the tests that check Examples. */
+export function isRequiredOption(option: Option): boolean {
+  return REQUIRED.has(option);
+}
+
 function allCommands(command: Command): Command[] {
   return [command, ...command.commands.flatMap(allCommands)];
 }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import type { Command } from 'commander';
 import { EXAMPLES } from '../../src/cli/examples.ts';
-import { buildProgram, commandPath, VERB_NAMES } from '../../src/cli/main.ts';
+import { buildProgram, commandPath, isRequiredOption, VERB_NAMES } from '../../src/cli/main.ts';
 import { runKirsa } from '../support/run-kirsa.ts';
 
 function allCommands(command: Command): Command[] {
@@ -84,6 +84,34 @@ describe('kirsa basics', () => {
         );
       }
     }
+  });
+
+  test('every Example runs its own command with flags that command has, and its required ones', async () => {
+    const program = await buildProgram([], { all: true });
+    const byPath = new Map(allCommands(program).map((command) => [commandPath(command), command]));
+    const wrong: string[] = [];
+    for (const [path, examples] of Object.entries(EXAMPLES)) {
+      const command = byPath.get(path);
+      assert.ok(command, `Examples for "${path}", which is not a command`);
+      for (const example of examples) {
+        // The kirsa command alone: a pipe, a redirection or a comment ends it.
+        const words = example
+          .split(/\s+[|>#]/)[0]!
+          .trim()
+          .split(/\s+/);
+        assert.deepEqual(words.slice(0, 1 + path.split(' ').length), ['kirsa', ...path.split(' ')], example);
+        const flags = words.filter((word) => word.startsWith('-')).map((word) => word.split('=')[0]!);
+        for (const flag of flags) {
+          if (!command.options.some((option) => option.long === flag || option.short === flag))
+            wrong.push(`"${example}" names ${flag}, which is not a flag of kirsa ${path}`);
+        }
+        for (const option of command.options.filter(isRequiredOption)) {
+          if (!flags.includes(option.long!) && !(option.short && flags.includes(option.short)))
+            wrong.push(`"${example}" lacks the required ${option.long}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
   });
 
   test('--help shows Examples and marks required flags', async () => {
