@@ -13,15 +13,26 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { makeServingCertificate } from './tls.ts';
 
 export interface S3Https {
-  /** https://127.0.0.1:PORT */
+  /** https://HOST:PORT, or https://HOST on 443 */
   url: string;
   /** The CA that verifies the server: pass it to kirsa as --ca-file. */
   caFile: string;
   stop(): Promise<void>;
 }
 
-export async function startS3Https(motoEndpoint: string, bucket: string): Promise<S3Https> {
-  const tls = await makeServingCertificate({ hosts: ['127.0.0.1'] });
+export async function startS3Https(
+  motoEndpoint: string,
+  bucket: string,
+  {
+    host = '127.0.0.1',
+    port = 0,
+  }: {
+    /** Any loopback address (127.0.0.0/8): with port 443, an issuer URL without a port, as IAM wants. */
+    host?: string;
+    port?: number;
+  } = {},
+): Promise<S3Https> {
+  const tls = await makeServingCertificate({ hosts: [host] });
   const s3 = new S3Client({
     region: 'us-east-1',
     endpoint: motoEndpoint,
@@ -43,11 +54,17 @@ export async function startS3Https(motoEndpoint: string, bucket: string): Promis
       response.writeHead(status ?? 502, { 'content-type': 'text/plain' }).end(String(error));
     }
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
+  server.listen(port, host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    s3.destroy();
+    await tls.cleanup();
+    throw error;
+  }
+  const bound = (server.address() as { port: number }).port;
   return {
-    url: `https://127.0.0.1:${port}`,
+    url: bound === 443 ? `https://${host}` : `https://${host}:${bound}`,
     caFile: tls.caFile,
     async stop() {
       server.closeAllConnections();
