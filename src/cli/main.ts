@@ -229,7 +229,20 @@ export function reportError(
   return 1;
 }
 
+/**
+ * `kirsa manifests | head` closes the pipe before kirsa has written everything; the write then fails with
+ * EPIPE, which Node raises as an unhandled 'error' event with a stack. The reader has all it wanted, so
+ * kirsa stops quietly, as shell tools do.
+ */
+function stopQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  stopQuietlyOnClosedPipe(process.stdout);
   const debug = argv.includes('--debug');
   const json = wantsJson(argv);
   let usageText = '';

@@ -4,13 +4,14 @@
 // that bash runs, and errors as one JSON object on stderr with -o json.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import type { Command } from 'commander';
 import { EXAMPLES } from '../../src/cli/examples.ts';
 import { buildProgram, commandPath, isRequiredOption, VERB_NAMES } from '../../src/cli/main.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { KIRSA_BIN, runKirsa } from '../support/run-kirsa.ts';
 
 function allCommands(command: Command): Command[] {
   return [command, ...command.commands.flatMap(allCommands)];
@@ -24,6 +25,21 @@ describe('kirsa basics', () => {
     const run = await runKirsa(['--version']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout.trim(), manifest.version);
+  });
+
+  test('a reader that closes the pipe early (| head) ends kirsa quietly, without a stack', async () => {
+    for (const args of [['manifests'], ['manifests', '--help']]) {
+      const child = spawn(process.execPath, [KIRSA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Closed before kirsa writes anything: its first write fails with EPIPE, as under `| head -1`.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+      });
+      const [code] = await once(child, 'close');
+      assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, `kirsa ${args.join(' ')}`);
+      assert.equal(code, 0, `kirsa ${args.join(' ')}`);
+    }
   });
 
   test('top-level help loads no verb module and lists the verbs in workflow order', async () => {
