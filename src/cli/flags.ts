@@ -1,6 +1,8 @@
 // Parsers for flag values, shared by every verb. Booleans and durations follow the Go reference's rules so
 // that its users' command lines keep working.
 
+import type { Command } from 'commander';
+import { DEFAULT_ANNOTATION_PREFIX } from '../consts.ts';
 import { parseGoBool } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 
@@ -82,4 +84,24 @@ export function checkOutput(text: string): 'text' | 'json' {
 /** A verb's result as -o json prints it: one indented JSON document on stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Where `role create` and `role delete` act: the IAM endpoint and region, and the cluster whose service
+ * account carries the annotation. One definition, so the two verbs always take the same flags.
+ */
+export function addRoleTargetOptions(command: Command): Command {
+  return command
+    .option('--endpoint-url <url>', 'IAM endpoint (for tests and emulators)')
+    .option('--region <region>', 'AWS region for the IAM client')
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig for the service-account phase (default: KUBECONFIG, ~/.kube/config)',
+    )
+    .option('--context <name>', 'kubeconfig context')
+    .option(
+      '--annotation-prefix <prefix>',
+      'service-account annotation prefix the webhook reads',
+      DEFAULT_ANNOTATION_PREFIX,
+    );
 }

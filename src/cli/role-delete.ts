@@ -4,11 +4,12 @@
 
 import type { Command } from 'commander';
 import { callerAccountId, createIamRoles, type IamRoles, type RoleRecord } from '../aws/iam-role.ts';
-import { ANNOTATION, DEFAULT_ANNOTATION_PREFIX } from '../consts.ts';
+import { ANNOTATION } from '../consts.ts';
 import { checkProviderArn, checkRoleName, defaultRoleName } from '../core/iam/arn.ts';
 import { annotationNamesRole, planRoleTeardown, type TeardownPlan } from '../core/iam/role-teardown.ts';
 import type { ServiceAccountRef } from '../core/iam/trust-policy.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
+import { addRoleTargetOptions } from './flags.ts';
 import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
 import { addTrustFlags, type TrustFlags, trustRequestFromFlags, withCallerAccount } from './trust-policy.ts';
 
@@ -141,28 +142,21 @@ const DELETE_PHASES: Array<Phase<DeleteContext>> = [
 ];
 
 export function registerRoleDelete(role: Command): void {
-  const command = addTrustFlags(
-    role
-      .command('delete')
-      .description(
-        `undo role create for service accounts of this cluster, in phases: ${DELETE_PHASES.map((phase) => phase.name).join(', ')} (idempotent)`,
-      ),
-  )
-    .option('--role-name <name>', 'role name (default: the one role create gives, with --cluster when given)')
-    .option('--cluster <name>', 'the cluster name given to role create, for the default role name')
-    .option('--force', "delete the role even while other trust or policies not kirsa's remain on it")
-    .option('--endpoint-url <url>', 'IAM endpoint (for tests and emulators)')
-    .option('--region <region>', 'AWS region for the IAM client')
-    .option(
-      '--kubeconfig <file>',
-      'kubeconfig for the service-account phase (default: KUBECONFIG, ~/.kube/config)',
+  const command = addRoleTargetOptions(
+    addTrustFlags(
+      role
+        .command('delete')
+        .description(
+          `undo role create for service accounts of this cluster, in phases: ${DELETE_PHASES.map((phase) => phase.name).join(', ')} (idempotent)`,
+        ),
     )
-    .option('--context <name>', 'kubeconfig context')
-    .option(
-      '--annotation-prefix <prefix>',
-      'service-account annotation prefix the webhook reads',
-      DEFAULT_ANNOTATION_PREFIX,
-    );
+      .option(
+        '--role-name <name>',
+        'role name (default: the one role create gives, with --cluster when given)',
+      )
+      .option('--cluster <name>', 'the cluster name given to role create, for the default role name')
+      .option('--force', "delete the role even while other trust or policies not kirsa's remain on it"),
+  );
   addPhaseOptions(command, DELETE_PHASES).action(async (flags: RoleDeleteFlags) => runRoleDelete(flags));
 }
 

@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import { callerAccountId, createIamRoles, type IamRoles, type RoleRecord } from '../aws/iam-role.ts';
 import {
   ANNOTATION,
-  DEFAULT_ANNOTATION_PREFIX,
   INLINE_POLICY_NAME,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -48,7 +47,7 @@ import {
   type MappingConfigMapStore,
   type ServiceAccountStore,
 } from '../kube/client.ts';
-import { collect, parseIntegerFlag } from './flags.ts';
+import { addRoleTargetOptions, collect, parseIntegerFlag } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
 import {
   addPhaseOptions,
@@ -133,51 +132,44 @@ function isWildcard(ref: ServiceAccountRef): boolean {
 
 export function registerRole(program: Command): void {
   const role = program.command('role').description('IAM roles for service accounts');
-  const create = addTrustFlags(
-    role
-      .command('create')
-      .description(
-        `create or update the role a service account assumes, in phases: ${PHASES.map((phase) => phase.name).join(', ')} (idempotent)`,
+  const create = addRoleTargetOptions(
+    addTrustFlags(
+      role
+        .command('create')
+        .description(
+          `create or update the role a service account assumes, in phases: ${PHASES.map((phase) => phase.name).join(', ')} (idempotent)`,
+        ),
+    )
+      .option(
+        '--role-name <name>',
+        'role name (default kirsa.<cluster>.<namespace>.<service account> with --cluster, else kirsa-<namespace>-<service account>)',
+      )
+      .option(
+        '--cluster <name>',
+        "this cluster's name, put in the default role name so each cluster gets its own role",
+      )
+      .option(
+        '--permissions-boundary <arn>',
+        'managed policy set as the permissions boundary (kept up to date)',
+      )
+      .option(
+        '--tag <key=value>',
+        'tag on the role (repeatable; kept up to date, other tags left alone)',
+        collect,
+      )
+      .option('--path <path>', 'IAM path of a new role, e.g. /irsa/ (IAM cannot move a role later)')
+      .option(
+        '--max-session-duration <seconds>',
+        'maximum session, 3600 to 43200 seconds (kept up to date)',
+        parseIntegerFlag('max-session-duration'),
+      )
+      .option('--description <text>', 'role description (default: the service accounts it trusts)')
+      .option('--policy-arn <arn>', 'managed policy to attach (repeatable)', collect)
+      .option(
+        '--inline-policy <file>',
+        `permissions policy (JSON) put on the role as "${INLINE_POLICY_NAME}"`,
       ),
   )
-    .option(
-      '--role-name <name>',
-      'role name (default kirsa.<cluster>.<namespace>.<service account> with --cluster, else kirsa-<namespace>-<service account>)',
-    )
-    .option(
-      '--cluster <name>',
-      "this cluster's name, put in the default role name so each cluster gets its own role",
-    )
-    .option(
-      '--permissions-boundary <arn>',
-      'managed policy set as the permissions boundary (kept up to date)',
-    )
-    .option(
-      '--tag <key=value>',
-      'tag on the role (repeatable; kept up to date, other tags left alone)',
-      collect,
-    )
-    .option('--path <path>', 'IAM path of a new role, e.g. /irsa/ (IAM cannot move a role later)')
-    .option(
-      '--max-session-duration <seconds>',
-      'maximum session, 3600 to 43200 seconds (kept up to date)',
-      parseIntegerFlag('max-session-duration'),
-    )
-    .option('--description <text>', 'role description (default: the service accounts it trusts)')
-    .option('--policy-arn <arn>', 'managed policy to attach (repeatable)', collect)
-    .option('--inline-policy <file>', `permissions policy (JSON) put on the role as "${INLINE_POLICY_NAME}"`)
-    .option('--endpoint-url <url>', 'IAM endpoint (for tests and emulators)')
-    .option('--region <region>', 'AWS region for the IAM client')
-    .option(
-      '--kubeconfig <file>',
-      'kubeconfig for the service-account phase (default: KUBECONFIG, ~/.kube/config)',
-    )
-    .option('--context <name>', 'kubeconfig context')
-    .option(
-      '--annotation-prefix <prefix>',
-      'service-account annotation prefix the webhook reads',
-      DEFAULT_ANNOTATION_PREFIX,
-    )
     .option('--overwrite', 'replace a different role ARN already on the service account or mapping entry')
     .option(...IAC_OPTIONS.output)
     .option(...IAC_OPTIONS.outputDir)
