@@ -62,8 +62,14 @@ export interface KubeApiserver {
   /** Everything the processes wrote, for failure messages. */
   output(): string;
   /** One API call as the admin; the answer's body parsed as JSON when it is JSON. */
-  // biome-ignore lint/suspicious/noExplicitAny: API answers are walked freely by the callers
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    /** Default application/json; a PATCH names its kind, e.g. application/merge-patch+json. */
+    contentType?: string,
+    // biome-ignore lint/suspicious/noExplicitAny: API answers are walked freely by the callers
+  ): Promise<{ status: number; json: any }>;
   /**
    * Stops kube-apiserver (SIGTERM, as a rolling control-plane upgrade does), waits `downMs`, and starts it
    * again on the same port, certificates and etcd; resolves once it is ready. Clients see their watches end
@@ -274,7 +280,7 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
       serviceAccountKeyFiles: { signing: signingKeyFile, public: publicKeyFile },
       dir,
       output: () => output,
-      async request(method, path, body) {
+      async request(method, path, body, contentType = 'application/json') {
         const ca = await readFile(caFile);
         return new Promise((resolve, reject) => {
           const call = httpsRequest(
@@ -282,7 +288,7 @@ export async function startKubeApiserver(options: KubeApiserverOptions = {}): Pr
             {
               method,
               ca,
-              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
               timeout: 30_000,
             },
             (response) => {

@@ -18,6 +18,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,24 @@ const ACCOUNT_ID = '123456789012';
 const NAMESPACE = 'default';
 const BUCKET = 'kirsa-irsa-demo-bucket';
 const RELEASE_NAMESPACE = 'kirsa-system';
+const MANIFESTS_NAMESPACE = 'kirsa-manifests';
+
+/** Runs in the s3-echoer image: every 15 s a fresh STS client (so the SDK reads the token file anew). */
+const REFRESHER_SCRIPT = `
+import { readFileSync } from 'node:fs';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+for (;;) {
+  const token = readFileSync(process.env.AWS_WEB_IDENTITY_TOKEN_FILE, 'utf8');
+  const iat = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).iat;
+  try {
+    const who = await new STSClient({}).send(new GetCallerIdentityCommand({}));
+    console.log(JSON.stringify({ iat, arn: who.Arn }));
+  } catch (error) {
+    console.log(JSON.stringify({ iat, error: error.name + ': ' + error.message }));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 15000));
+}
+`;
 
 const parts = nodeParts();
 const kirsaImageLayout = process.env.KIRSA_IMAGE_OCI;
@@ -67,6 +86,24 @@ interface Seed {
 }
 
 let seed: Seed | undefined;
+let refresher: { metadata: { name: string; uid: string } } | undefined;
+const started: { refresher?: number } = {};
+
+interface RefresherRound {
+  iat?: number;
+  arn?: string;
+  error?: string;
+}
+
+/** What the refresher pod has logged so far, one entry per round. */
+async function refresherRounds(): Promise<RefresherRound[]> {
+  if (!refresher) return [];
+  const text = await containerLog(seed!.node, refresher, 's3-echoer');
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as RefresherRound);
+}
 const processes: ChildProcess[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -128,6 +165,9 @@ before(async () => {
 
   const node = await startLocalNode(parts as Exclude<typeof parts, { missing: string }>, {
     serviceProxy: true,
+    // Pods are synced (and their projected tokens renewed when due) every 10 s instead of every minute, so
+    // the refresh test sees the kubelet's rotation soon after it is due.
+    kubeletConfig: { syncFrequency: '10s' },
     controlPlane: { serviceAccountFlags, extraArgs: ['--enable-aggregator-routing=true'] },
   });
   cleanups.push(() => node.stop());
@@ -239,6 +279,41 @@ async function containerLog(
     .join('\n');
 }
 
+/**
+ * A pod created with dryRun=All (admitted, mutated, never stored) until one comes back with the role's
+ * env: the API server takes a moment to call a newly registered webhook.
+ */
+async function firstMutatedPod() {
+  return eventually(
+    async () => {
+      const pod = await must(
+        seed!.node.kube.request('POST', `/api/v1/namespaces/${NAMESPACE}/pods?dryRun=All`, {
+          metadata: { name: 'probe' },
+          spec: { serviceAccountName: 's3-echoer', containers: [{ name: 'c', image: seed!.echoerImage }] },
+        }),
+      );
+      const env = pod.spec.containers[0].env ?? [];
+      return env.some((e: { name: string }) => e.name === 'AWS_ROLE_ARN') ? pod : undefined;
+    },
+    60_000,
+    500,
+  );
+}
+
+/** Waits until the Deployment has all its replicas ready. */
+async function deploymentReady(namespace: string, name: string) {
+  return eventually(
+    async () => {
+      const deployment = await must(
+        seed!.node.kube.request('GET', `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`),
+      );
+      return deployment.status?.readyReplicas === deployment.spec.replicas ? deployment : undefined;
+    },
+    120_000,
+    500,
+  );
+}
+
 /** examples/s3-echoer/job.yaml as written, with the locally built image and the endpoints of the stand-ins. */
 async function echoerJob(name: string, serviceAccount: string): Promise<Record<string, unknown>> {
   const job = parseYaml(await readFile(join(REPOSITORY, 'examples/s3-echoer/job.yaml'), 'utf8'));
@@ -330,20 +405,7 @@ describe('the seed end to end on a real node', { skip: skipReason }, () => {
     assert.equal(deployment.status.readyReplicas, deployment.spec.replicas);
 
     // The first pod that comes back mutated shows the API server reaches the webhook through the Service.
-    const mutated = await eventually(
-      async () => {
-        const pod = await must(
-          node.kube.request('POST', `/api/v1/namespaces/${NAMESPACE}/pods?dryRun=All`, {
-            metadata: { name: 'probe' },
-            spec: { serviceAccountName: 's3-echoer', containers: [{ name: 'c', image: seed!.echoerImage }] },
-          }),
-        );
-        const env = pod.spec.containers[0].env ?? [];
-        return env.some((e: { name: string }) => e.name === 'AWS_ROLE_ARN') ? pod : undefined;
-      },
-      60_000,
-      500,
-    );
+    const mutated = await firstMutatedPod();
     t.diagnostic(`first mutated pod ${Date.now() - started} ms after helm install started`);
     const env = Object.fromEntries(
       mutated.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
@@ -397,6 +459,47 @@ describe('the seed end to end on a real node', { skip: skipReason }, () => {
     assert.match(doctor.stdout, / 0 failed/);
   });
 
+  test('a long-running pod with a 600 s token gets credentials (its refresh is checked last)', async (t) => {
+    const kube = seed!.node.kube;
+    // The shortest lifetime the API server accepts; the kubelet renews a token at 80 % of it (480 s).
+    await must(
+      kube.request(
+        'PATCH',
+        `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/s3-echoer`,
+        { metadata: { annotations: { 'eks.amazonaws.com/token-expiration': '600' } } },
+        'application/merge-patch+json',
+      ),
+    );
+    const job = await echoerJob('refresher', 's3-echoer');
+    const pod = (job.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+    const container = (pod.containers as Array<Record<string, unknown>>)[0]!;
+    // A fresh client each round: the SDK's default chain reads the token file anew every time.
+    container.command = ['node', '--input-type=module', '-e', REFRESHER_SCRIPT];
+    delete container.args;
+    started.refresher = Date.now();
+    const created = await eventually(
+      async () => {
+        const answer = await must(
+          kube.request('POST', `/api/v1/namespaces/${NAMESPACE}/pods`, {
+            metadata: { name: `refresher-${Date.now()}` },
+            spec: { ...pod, restartPolicy: 'Never' },
+          }),
+        );
+        const projected = answer.spec.volumes.find((v: { name: string }) => v.name === 'aws-iam-token');
+        if (projected?.projected.sources[0].serviceAccountToken.expirationSeconds === 600) return answer;
+        // The webhook's ServiceAccount watch had not seen the annotation yet.
+        await kube.request('DELETE', `/api/v1/namespaces/${NAMESPACE}/pods/${answer.metadata.name}`);
+        return undefined;
+      },
+      30_000,
+      500,
+    );
+    refresher = created;
+    const first = await eventually(async () => refresherRounds().then((rounds) => rounds[0]), 120_000, 1_000);
+    assert.match(first.arn ?? String(first.error), /assumed-role\/kirsa-default-s3-echoer\//);
+    t.diagnostic(`refresher pod's first round: token iat ${first.iat}, ${first.arn}`);
+  });
+
   test('under another service account the same Job is denied, and the doctor names the condition', async (t) => {
     const kube = seed!.node.kube;
     await must(
@@ -427,5 +530,156 @@ describe('the seed end to end on a real node', { skip: skipReason }, () => {
     assert.equal(doctor.code, 1, `${doctor.stdout}\n${doctor.stderr}`);
     assert.match(doctor.stdout, /trust-policy/);
     assert.match(doctor.stdout, /system:serviceaccount:default:intruder/);
+  });
+  test('kirsa manifests | kubectl apply: the same install without helm', async (t) => {
+    const { node } = seed!;
+    await execFileAsync(
+      helm!,
+      [
+        'uninstall',
+        'kirsa',
+        '--namespace',
+        RELEASE_NAMESPACE,
+        '--wait',
+        '--kubeconfig',
+        node.kube.kubeconfigPath,
+      ],
+      { timeout: 120_000 },
+    );
+    const manifests = await runKirsa([
+      'manifests',
+      '--namespace',
+      MANIFESTS_NAMESPACE,
+      '--image',
+      await node.importOciLayout(kirsaImageLayout!, 'localhost/kirsa/kirsa'),
+      '--tls-mode',
+      'self-managed',
+      '--aws-default-region',
+      'us-east-1',
+    ]);
+    assert.equal(manifests.code, 0, manifests.stderr);
+    const started = Date.now();
+    const apply = spawn(
+      process.env.KIRSA_KUBECTL!,
+      ['apply', '--kubeconfig', node.kube.kubeconfigPath, '-f', '-'],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let applied = '';
+    apply.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      applied += chunk;
+    });
+    apply.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      applied += chunk;
+    });
+    apply.stdin.end(manifests.stdout);
+    const [code] = await once(apply, 'close');
+    assert.equal(code, 0, applied);
+    assert.match(applied, /mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/\S+ created/);
+    const deployment = await deploymentReady(MANIFESTS_NAMESPACE, 'kirsa-webhook');
+    t.diagnostic(
+      `kubectl apply -> ${deployment.status.readyReplicas} webhook pods Ready in ${Date.now() - started} ms`,
+    );
+    const mutated = await firstMutatedPod();
+    t.diagnostic(`first mutated pod ${Date.now() - started} ms after kubectl apply`);
+    assert.ok(mutated.spec.volumes.some((v: { name: string }) => v.name === 'aws-iam-token'));
+  });
+
+  test('a webhook pod evicted during a rollout of 50 pods: none comes up without credentials', async (t) => {
+    const kube = seed!.node.kube;
+    const webhooks = await must(
+      kube.request(
+        'GET',
+        `/api/v1/namespaces/${MANIFESTS_NAMESPACE}/pods?labelSelector=app.kubernetes.io%2Fname%3Dkirsa`,
+      ),
+    );
+    assert.equal(webhooks.items.length, 2, 'two webhook replicas');
+    // Admission is what is counted, so the pods need not run: they wait for a node that does not exist.
+    const started = Date.now();
+    await must(
+      kube.request('POST', `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`, {
+        metadata: { name: 'rollout' },
+        spec: {
+          replicas: 50,
+          selector: { matchLabels: { app: 'rollout' } },
+          template: {
+            metadata: { labels: { app: 'rollout' } },
+            spec: {
+              serviceAccountName: 's3-echoer',
+              nodeSelector: { 'kirsa.dev/no-such-node': 'true' },
+              containers: [{ name: 'c', image: seed!.echoerImage }],
+            },
+          },
+        },
+      }),
+    );
+    // The eviction API honours the PodDisruptionBudget, as a node drain does.
+    await eventually(
+      async () => {
+        const pods = await must(
+          kube.request('GET', `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app%3Drollout`),
+        );
+        return pods.items.length > 0 ? true : undefined;
+      },
+      30_000,
+      50,
+    );
+    const victim = webhooks.items[0].metadata.name;
+    const eviction = await kube.request(
+      'POST',
+      `/api/v1/namespaces/${MANIFESTS_NAMESPACE}/pods/${victim}/eviction`,
+      {
+        apiVersion: 'policy/v1',
+        kind: 'Eviction',
+        metadata: { name: victim, namespace: MANIFESTS_NAMESPACE },
+      },
+    );
+    assert.equal(eviction.status, 201, JSON.stringify(eviction.json));
+    const pods = await eventually(
+      async () => {
+        const listed = await must(
+          kube.request('GET', `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app%3Drollout`),
+        );
+        return listed.items.length >= 50 ? listed.items : undefined;
+      },
+      120_000,
+      250,
+    );
+    const without = pods.filter(
+      (pod: { spec: { containers: Array<{ env?: Array<{ name: string }> }> } }) =>
+        !pod.spec.containers[0]!.env?.some((e) => e.name === 'AWS_ROLE_ARN'),
+    );
+    t.diagnostic(
+      `50 pods admitted in ${Date.now() - started} ms with ${victim} evicted meanwhile; ${without.length} without credentials`,
+    );
+    assert.equal(without.length, 0);
+    await kube.request('DELETE', `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/rollout`);
+  });
+
+  test('the kubelet rotates the 600 s token at 80 % of its life and the SDK keeps working', async (t) => {
+    assert.ok(refresher, 'the refresher pod was not started');
+    const rounds = await eventually(
+      async () => {
+        const all = await refresherRounds();
+        const first = all[0]?.iat;
+        const after = all.filter((round) => round.iat !== undefined && round.iat > first!);
+        return after.some((round) => round.arn) ? all : undefined;
+      },
+      // Rotation is due 480 s after the pod started; the kubelet acts at its next sync (10 s here).
+      Math.max(60_000, started.refresher! + 660_000 - Date.now()),
+      5_000,
+    );
+    const first = rounds[0]!;
+    const rotated = rounds.find((round) => round.iat! > first.iat!)!;
+    t.diagnostic(
+      `token rotated ${rotated.iat! - first.iat!} s after the first; ${rounds.length} rounds, ${rounds.filter((r) => r.error).length} failed`,
+    );
+    assert.ok(rotated.iat! - first.iat! >= 450, 'rotated at about 80 % of 600 s');
+    assert.deepEqual(
+      rounds.filter((round) => round.error),
+      [],
+    );
+    assert.match(rotated.arn!, /assumed-role\/kirsa-default-s3-echoer\//);
   });
 });
