@@ -6,7 +6,7 @@
 //   the few in SUBSTITUTIONS (what must differ on this machine, one table), and each step's real outcome is
 //   asserted: the bucket's objects, the provider and role in IAM, the ServiceAccount's annotation, the pod
 //   the webhook mutated, the doctor's verdict, and the output lines the README shows. A line that cannot
-//   run here is in SKIPPED with the reason; a new line that is in neither fails the test.
+//   run here is in SKIPPED with the reason (one: docker build); a new line that is in neither fails the test.
 //   KIRSA_QUICK_START_LOG=1 prints each line as it ran here, with its output.
 
 import assert from 'node:assert/strict';
@@ -33,6 +33,7 @@ import { type MotoServer, motoUnavailable, startMoto } from '../support/moto.ts'
 import { stopProcess } from '../support/processes.ts';
 import { KIRSA_BIN, runKirsa } from '../support/run-kirsa.ts';
 import { type S3Https, startS3Https } from '../support/s3-https.ts';
+import { pointAtMoto, terraformOrReason } from '../support/terraform.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
 import { eventually, httpsCall, startWebhook, type WebhookProcess } from '../webhook/harness.ts';
 
@@ -221,18 +222,37 @@ const SUBSTITUTIONS: ReadonlyArray<{ readme: string; here: string; why: string }
     why: 'no node runs pods here',
   },
   {
+    readme: 'terraform -chdir=iam init && terraform -chdir=iam apply',
+    here: "iam/moto-provider.tf.json (the aws provider's endpoints: moto), TF_CLI_CONFIG_FILE (hashicorp/aws from a local mirror), `yes` typed at apply's prompt, and a moto of its own",
+    why: 'no registry or AWS here; the alternative to steps 2 and 4 starts from an account without their objects',
+  },
+  {
     readme: 'roles.yaml, as step 4 describes it',
     here: 'roles: [{service-account: default/s3-echoer, policy-arn: AmazonS3ReadOnlyAccess}]',
     why: 'the README describes the file instead of printing it',
   },
 ];
 
+/** moto as the README's account: its id, and AWS's managed policies (AmazonS3ReadOnlyAccess) loaded. */
+const MOTO_ENV = { MOTO_ACCOUNT_ID: README_ACCOUNT, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' };
+
+interface AwsClients {
+  s3: S3Client;
+  iam: IAMClient;
+}
+
+function awsClients(endpoint: string): AwsClients {
+  const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+  return {
+    s3: new S3Client({ region: 'eu-west-1', endpoint, forcePathStyle: true, credentials }),
+    iam: new IAMClient({ region: 'us-east-1', endpoint, credentials }),
+  };
+}
+
 /** Lines that cannot run here, with the reason; kept short. */
 const SKIPPED: Record<string, string> = {
   'docker build':
     'no image builder on this machine; the node tier (test/node/seed.test.ts) builds s3-echoer from examples/s3-echoer and runs the Job as uid 1000 on a real kubelet',
-  'terraform -chdir=iam init':
-    'the Terraform alternative to steps 2 and 4: on the same account their objects exist already; test/role/role-iac.test.ts applies kirsa stack on moto',
 };
 
 /** The words of a line, whitespace collapsed, for comparing output lines with column padding. */
@@ -249,6 +269,8 @@ if (realPartsMissing && process.env.CI === 'true') throw new Error(realPartsMiss
 describe('the quick start, top to bottom on the real parts', { skip: realPartsMissing ?? false }, () => {
   let scratch: string;
   let moto: MotoServer;
+  /** The Terraform alternative's account. */
+  let second: MotoServer | undefined;
   let face: S3Https;
   let kube: KubeApiserver | undefined;
   let controllers: ChildProcess | undefined;
@@ -260,9 +282,7 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
 
   before(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'kirsa-quick-start-real-'));
-    moto = await startMoto({
-      env: { MOTO_ACCOUNT_ID: README_ACCOUNT, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' },
-    });
+    moto = await startMoto({ env: MOTO_ENV });
     // On a loopback address of its own and port 443, so the issuer URL has no port (IAM refuses one, and
     // `kirsa stack` with it); another address is tried if this one is taken.
     for (let attempt = 0; ; attempt += 1) {
@@ -274,9 +294,7 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
         if (attempt > 5) throw error;
       }
     }
-    const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-    s3 = new S3Client({ region: 'eu-west-1', endpoint: moto.endpoint, forcePathStyle: true, credentials });
-    iam = new IAMClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials });
+    ({ s3, iam } = awsClients(moto.endpoint));
     // The user's bucket, before the quick start.
     await s3.send(
       new CreateBucketCommand({
@@ -313,6 +331,7 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
     iam?.destroy();
     await face?.stop();
     await moto?.stop();
+    await second?.stop();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
@@ -359,16 +378,30 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
     /** Runs the README's line through bash in the user's folder; exit 0 and the README's output lines. */
     const run = async (
       prefix: string,
-      { aws = false, again = false, check = true, codes = [0] } = {},
+      {
+        aws = false,
+        again = false,
+        check = true,
+        input = '',
+        extraEnv = {},
+      }: {
+        aws?: boolean;
+        again?: boolean;
+        check?: boolean;
+        /** What the user types. */
+        input?: string;
+        extraEnv?: Record<string, string>;
+      } = {},
     ): Promise<{ step: ConsoleStep; out: string }> => {
       const step = find(prefix, again);
       const line = here(step.line, aws);
       const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
         const child = spawn('bash', ['-o', 'pipefail', '-c', line], {
           cwd: work,
-          env: { ...env, ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}) },
-          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...env, ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}), ...extraEnv },
+          stdio: ['pipe', 'pipe', 'pipe'],
         });
+        child.stdin.end(input);
         let out = '';
         const keep = (chunk: string) => {
           out += chunk;
@@ -378,7 +411,7 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
         child.on('error', reject);
         child.on('close', (code) => resolve({ code, out }));
       });
-      assert.ok(codes.includes(result.code ?? -1), `exit ${result.code}: $ ${line}\n${result.out}`);
+      assert.equal(result.code, 0, `$ ${line}\n${result.out}`);
       if (process.env.KIRSA_QUICK_START_LOG) t.diagnostic(`$ ${line}\n${result.out}`);
       if (check) showsAsReadme(step, result.out);
       return { step, out: result.out };
@@ -388,6 +421,61 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
       const account = await api('GET', `/api/v1/namespaces/default/serviceaccounts/${name}`);
       assert.equal(account.status, 200, JSON.stringify(account.json));
       return account.json.metadata.annotations?.['eks.amazonaws.com/role-arn'];
+    };
+
+    // What each AWS step leaves in the account, for the API steps and the Terraform alternative alike.
+    const issuerObjectsAreThere = async ({ s3 }: AwsClients) => {
+      for (const [key, file] of [
+        ['cluster-1/.well-known/openid-configuration', 'discovery.json'],
+        ['cluster-1/keys.json', 'keys.json'],
+      ] as const) {
+        const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+        assert.equal(object.ContentType, 'application/json', key);
+        assert.equal(
+          await object.Body!.transformToString(),
+          await readFile(join(work, 'kirsa-issuer', file), 'utf8'),
+          `${key} holds ${file}`,
+        );
+      }
+      const policy = JSON.parse((await s3.send(new GetBucketPolicyCommand({ Bucket: BUCKET }))).Policy!);
+      const grant = policy.Statement.find(
+        (statement: { Sid?: string }) => statement.Sid === 'KirsaPublicIssuerDocuments',
+      );
+      assert.equal(grant?.Effect, 'Allow');
+      assert.equal(grant?.Principal, '*');
+      assert.deepEqual([grant?.Resource].flat().sort(), [
+        `arn:aws:s3:::${BUCKET}/cluster-1/.well-known/openid-configuration`,
+        `arn:aws:s3:::${BUCKET}/cluster-1/keys.json`,
+      ]);
+    };
+    const providerIsThere = async ({ iam }: AwsClients) => {
+      const provider = await iam.send(
+        new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }),
+      );
+      assert.deepEqual(provider.ClientIDList, ['sts.amazonaws.com']);
+    };
+    const roleIsThere = async ({ iam }: AwsClients) => {
+      const created = await iam.send(new GetRoleCommand({ RoleName: 'kirsa-default-s3-echoer' }));
+      assert.equal(created.Role?.Arn, ROLE_ARN);
+      const trust = JSON.parse(decodeURIComponent(created.Role!.AssumeRolePolicyDocument!));
+      assert.equal(trust.Statement.length, 1, JSON.stringify(trust));
+      const [statement] = trust.Statement;
+      assert.equal(statement.Effect, 'Allow');
+      assert.deepEqual(statement.Principal, { Federated: providerArn });
+      assert.equal(statement.Action, 'sts:AssumeRoleWithWebIdentity');
+      assert.deepEqual(statement.Condition, {
+        StringEquals: {
+          [`${host}/cluster-1:sub`]: 'system:serviceaccount:default:s3-echoer',
+          [`${host}/cluster-1:aud`]: 'sts.amazonaws.com',
+        },
+      });
+      const attached = await iam.send(
+        new ListAttachedRolePoliciesCommand({ RoleName: 'kirsa-default-s3-echoer' }),
+      );
+      assert.deepEqual(
+        attached.AttachedPolicies?.map((policy) => policy.PolicyArn),
+        ['arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess'],
+      );
     };
 
     // 1. Keys and issuer documents, and the flags for the API server.
@@ -428,33 +516,9 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
 
     // 2. Publish the issuer and create the IAM provider.
     await run('npx kirsa issuer publish', { aws: true });
-    for (const [key, file] of [
-      ['cluster-1/.well-known/openid-configuration', 'discovery.json'],
-      ['cluster-1/keys.json', 'keys.json'],
-    ] as const) {
-      const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-      assert.equal(object.ContentType, 'application/json', key);
-      assert.equal(
-        await object.Body!.transformToString(),
-        await readFile(join(work, 'kirsa-issuer', file), 'utf8'),
-        `${key} holds ${file}`,
-      );
-    }
-    const policy = JSON.parse((await s3.send(new GetBucketPolicyCommand({ Bucket: BUCKET }))).Policy!);
-    const grant = policy.Statement.find(
-      (statement: { Sid?: string }) => statement.Sid === 'KirsaPublicIssuerDocuments',
-    );
-    assert.equal(grant?.Effect, 'Allow');
-    assert.equal(grant?.Principal, '*');
-    assert.deepEqual([grant?.Resource].flat().sort(), [
-      `arn:aws:s3:::${BUCKET}/cluster-1/.well-known/openid-configuration`,
-      `arn:aws:s3:::${BUCKET}/cluster-1/keys.json`,
-    ]);
+    await issuerObjectsAreThere({ s3, iam });
     await run('npx kirsa provider create', { aws: true });
-    const provider = await iam.send(
-      new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }),
-    );
-    assert.deepEqual(provider.ClientIDList, ['sts.amazonaws.com']);
+    await providerIsThere({ s3, iam });
 
     // 3. Install the webhook. The chart's default TLS is cert-manager's: its two API types (not its
     // controller, nothing here would run it) are what `helm install` needs of it.
@@ -548,27 +612,7 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
 
     // 4. The role and the annotated ServiceAccount.
     await run('npx kirsa role create', { aws: true });
-    const created = await iam.send(new GetRoleCommand({ RoleName: 'kirsa-default-s3-echoer' }));
-    assert.equal(created.Role?.Arn, ROLE_ARN);
-    const trust = JSON.parse(decodeURIComponent(created.Role!.AssumeRolePolicyDocument!));
-    assert.equal(trust.Statement.length, 1, JSON.stringify(trust));
-    const [statement] = trust.Statement;
-    assert.equal(statement.Effect, 'Allow');
-    assert.deepEqual(statement.Principal, { Federated: providerArn });
-    assert.equal(statement.Action, 'sts:AssumeRoleWithWebIdentity');
-    assert.deepEqual(statement.Condition, {
-      StringEquals: {
-        [`${host}/cluster-1:sub`]: 'system:serviceaccount:default:s3-echoer',
-        [`${host}/cluster-1:aud`]: 'sts.amazonaws.com',
-      },
-    });
-    const attached = await iam.send(
-      new ListAttachedRolePoliciesCommand({ RoleName: 'kirsa-default-s3-echoer' }),
-    );
-    assert.deepEqual(
-      attached.AttachedPolicies?.map((policy) => policy.PolicyArn),
-      ['arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess'],
-    );
+    await roleIsThere({ s3, iam });
     assert.equal(await annotationOf('s3-echoer'), ROLE_ARN);
     // "a rerun changes nothing"
     const rerun = await run('npx kirsa role create', { aws: true, again: true, check: false });
@@ -587,8 +631,32 @@ describe('the quick start, top to bottom on the real parts', { skip: realPartsMi
       'roles:\n  - service-account: default/s3-echoer\n    policy-arn: arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\n',
     );
     await run('npx kirsa stack -o terraform');
-    const configuration = JSON.parse(await readFile(join(work, 'iam/kirsa-stack.tf.json'), 'utf8'));
-    assert.ok(JSON.stringify(configuration).includes('kirsa-default-s3-echoer'), 'the stack holds the role');
+    const terraform = await terraformOrReason();
+    if (typeof terraform === 'string') {
+      // Outside CI only (terraformOrReason throws in CI).
+      find('terraform -chdir=iam init');
+      t.diagnostic(`skipped here: terraform -chdir=iam init && terraform -chdir=iam apply: ${terraform}`);
+    } else {
+      // The alternative to steps 2 and 4 starts from an account without their objects: a moto of its own.
+      second = await startMoto({ env: MOTO_ENV });
+      const clients = awsClients(second.endpoint);
+      try {
+        await clients.s3.send(
+          new CreateBucketCommand({
+            Bucket: BUCKET,
+            CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+          }),
+        );
+        const tfEnv = await pointAtMoto(terraform, join(work, 'iam'), second.endpoint);
+        await run('terraform -chdir=iam init', { input: 'yes\n', extraEnv: tfEnv });
+        await issuerObjectsAreThere(clients);
+        await providerIsThere(clients);
+        await roleIsThere(clients);
+      } finally {
+        clients.s3.destroy();
+        clients.iam.destroy();
+      }
+    }
     await run('kubectl apply -f iam/kirsa-stack.serviceaccount.yaml');
     assert.equal(await annotationOf('s3-echoer'), ROLE_ARN, "the stack's ServiceAccount names the same role");
 

@@ -45,10 +45,15 @@ export async function terraformOrReason(): Promise<Terraform | string> {
 }
 
 /**
- * Runs `terraform init` and `apply` in `dir`, with the provider taken from the mirror only and pointed at
- * moto: the endpoints block, and the checks that would call real AWS switched off.
+ * Points the configuration in `dir` at moto and the provider mirror: writes the provider block (the
+ * endpoints, and the checks that would call real AWS switched off) into `dir`, and returns the environment
+ * a `terraform` command there needs (the CLI configuration that takes hashicorp/aws from the mirror only).
  */
-export async function applyAgainstMoto(terraform: Terraform, dir: string, endpoint: string): Promise<string> {
+export async function pointAtMoto(
+  terraform: Terraform,
+  dir: string,
+  endpoint: string,
+): Promise<Record<string, string>> {
   const cliConfig = join(dir, 'terraform-cli.tfrc');
   await writeFile(
     cliConfig,
@@ -72,11 +77,14 @@ export async function applyAgainstMoto(terraform: Terraform, dir: string, endpoi
       },
     }),
   );
+  return { TF_CLI_CONFIG_FILE: cliConfig, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
+}
+
+/** Runs `terraform init` and `apply` in `dir`, pointed at moto (pointAtMoto). */
+export async function applyAgainstMoto(terraform: Terraform, dir: string, endpoint: string): Promise<string> {
   const env = {
     ...process.env,
-    TF_CLI_CONFIG_FILE: cliConfig,
-    TF_IN_AUTOMATION: '1',
-    CHECKPOINT_DISABLE: '1',
+    ...(await pointAtMoto(terraform, dir, endpoint)),
     TF_DATA_DIR: join(dir, '.terraform'),
   };
   const options = { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 };
