@@ -364,6 +364,13 @@ export const ISSUER_SERVER_KEEP_ALIVE_MS = 5_000;
 /** The Service, Secret and MutatingWebhookConfiguration names kirsa's install manifests use. */
 export const WEBHOOK_OBJECT_NAME = 'kirsa-webhook';
 export const DEFAULT_TLS_SECRET_NAME = 'kirsa-webhook-tls';
+/** The reference's default --service-name and --tls-secret, used with --in-cluster=true as it uses them. */
+export const REFERENCE_OBJECT_NAME = 'pod-identity-webhook';
+/**
+ * The reference's CSR signer (pkg/cert/request.go), the default of --csr-signer-name. Only the
+ * certificates.k8s.io/v1beta1 API accepted it, and that API is gone since Kubernetes 1.22: v1 answers 422.
+ */
+export const REFERENCE_CSR_SIGNER = 'kubernetes.io/legacy-unknown';
 /** How often a self-managing replica re-checks its certificate and the caBundle (renewal, drift). */
 export const SELF_MANAGED_TLS_CHECK_INTERVAL = '10m';
 

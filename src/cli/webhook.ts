@@ -19,6 +19,8 @@ import {
   DEFAULT_WEBHOOK_NAMESPACE,
   DEFAULT_WEBHOOK_PORT,
   LOG_LEVELS,
+  REFERENCE_CSR_SIGNER,
+  REFERENCE_OBJECT_NAME,
   SELF_MANAGED_TLS_CHECK_INTERVAL,
   WEBHOOK_OBJECT_NAME,
 } from '../consts.ts';
@@ -76,8 +78,9 @@ export interface WebhookFlags extends MutationFlagValues {
   podEvents: boolean;
   readEnvFromConfigMaps: boolean;
   selfManagedTls: boolean;
-  tlsSecret: string;
-  serviceName: string;
+  tlsSecret?: string;
+  serviceName?: string;
+  csrSignerName: string;
   webhookConfiguration: string;
   tlsHosts: string[];
   selfManagedTlsCheckInterval: number;
@@ -222,13 +225,16 @@ export function registerWebhook(program: Command): void {
     )
     .option(
       '--tls-secret <name>',
-      'with --self-managed-tls: the Secret holding the CA and serving pair',
-      DEFAULT_TLS_SECRET_NAME,
+      `with --self-managed-tls: the Secret holding the CA and serving pair (default ${DEFAULT_TLS_SECRET_NAME}); with --in-cluster=true: the Secret keeping the issued pair (default ${REFERENCE_OBJECT_NAME}, as the reference)`,
     )
     .option(
       '--service-name <name>',
-      'with --self-managed-tls: the Service the certificate names (<name>.<namespace>.svc)',
-      WEBHOOK_OBJECT_NAME,
+      `with --self-managed-tls or --in-cluster=true: the Service the certificate names (<name>.<namespace>.svc); default ${WEBHOOK_OBJECT_NAME}, or ${REFERENCE_OBJECT_NAME} with --in-cluster=true, as the reference`,
+    )
+    .option(
+      '--csr-signer-name <name>',
+      `with --in-cluster=true: the signerName of the CertificateSigningRequest; the reference's ${REFERENCE_CSR_SIGNER} is refused by every API server since 1.22, so give a signer your cluster runs`,
+      REFERENCE_CSR_SIGNER,
     )
     .option(
       '--webhook-configuration <name>',
@@ -263,8 +269,13 @@ export function registerWebhook(program: Command): void {
       "complete a bare role name in the role-arn annotation with the account and partition of the node (from EC2's instance identity document)",
       parseBooleanFlag('compose-role-arn'),
     )
+    .addOption(
+      new Option(
+        '--in-cluster [bool]',
+        "the reference's certificate mode: true gets the serving certificate from a CertificateSigningRequest (see --csr-signer-name) and keeps it in Secret --tls-secret; false or absent reads --tls-cert/--tls-key",
+      ).argParser(parseBooleanFlag('in-cluster')),
+    )
     // The reference's flags with no kirsa meaning, or refused with a reason when set (validateWebhook).
-    .addOption(new Option('--in-cluster [bool]').argParser(parseBooleanFlag('in-cluster')).hideHelp())
     .addOption(
       new Option('--enable-debugging-handlers [bool]')
         .argParser(parseBooleanFlag('enable-debugging-handlers'))
@@ -335,12 +346,13 @@ async function connectToCluster(
 }
 
 export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan> {
-  if (flags.inCluster === true) {
+  const inCluster = flags.inCluster === true;
+  if (inCluster && flags.selfManagedTls) {
     throw new KirsaError(
       'USAGE',
-      '--in-cluster=true (a serving certificate from a CSR signed by kubernetes.io/legacy-unknown) is not supported: that signer is not served by most clusters',
+      '--in-cluster=true and --self-managed-tls both make the serving certificate',
       {
-        hint: 'pass --in-cluster=false with --tls-cert and --tls-key (e.g. from cert-manager), or use --self-managed-tls',
+        hint: "choose one: a CertificateSigningRequest (--in-cluster=true) or kirsa's own CA (--self-managed-tls)",
       },
     );
   }
@@ -373,8 +385,9 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
       hint: 'give them different ports',
     });
   }
-  // With self-managed TLS kirsa writes the pair itself; otherwise it must be there to read.
-  if (!flags.selfManagedTls) {
+  // With self-managed TLS kirsa writes the pair itself, with --in-cluster=true it is issued; otherwise it
+  // must be there to read.
+  if (!flags.selfManagedTls && !inCluster) {
     readable(flags.tlsCert, '--tls-cert');
     readable(flags.tlsKey, '--tls-key');
   }
@@ -409,6 +422,13 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
       {
         hint: 'run in a pod or pass --kubeconfig; or give --tls-cert and --tls-key from cert-manager',
       },
+    );
+  }
+  if (inCluster && kube === undefined) {
+    throw new KirsaError(
+      'USAGE',
+      '--in-cluster=true needs cluster access (it asks for its certificate with a CertificateSigningRequest)',
+      { hint: 'run in a pod or pass --kubeconfig; or pass --in-cluster=false with --tls-cert and --tls-key' },
     );
   }
   const watchServiceAccounts = kube !== undefined && flags.watchServiceAccounts !== false;
@@ -457,11 +477,20 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     ...(flags.selfManagedTls
       ? {
           selfManagedTls: {
-            secretName: flags.tlsSecret,
-            serviceName: flags.serviceName,
+            secretName: flags.tlsSecret ?? DEFAULT_TLS_SECRET_NAME,
+            serviceName: flags.serviceName ?? WEBHOOK_OBJECT_NAME,
             webhookConfiguration: flags.webhookConfiguration,
             extraHosts: flags.tlsHosts,
             checkIntervalMs: flags.selfManagedTlsCheckInterval,
+          },
+        }
+      : {}),
+    ...(inCluster
+      ? {
+          csrTls: {
+            signerName: flags.csrSignerName,
+            secretName: flags.tlsSecret ?? REFERENCE_OBJECT_NAME,
+            serviceName: flags.serviceName ?? REFERENCE_OBJECT_NAME,
           },
         }
       : {}),

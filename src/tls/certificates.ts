@@ -120,3 +120,33 @@ export async function importCertificateAuthority(
   const privateKey = await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']);
   return { certPem, keyPem, certificate, privateKey };
 }
+
+export interface CertificateRequest {
+  /** PKCS#10, PEM ("CERTIFICATE REQUEST"): what a CertificateSigningRequest's spec.request carries. */
+  csrPem: string;
+  /** The new private key, PKCS#8 PEM; it never leaves the process except into the caller's store. */
+  keyPem: string;
+}
+
+/** A fresh key and a PKCS#10 request for it naming this subject common name and these DNS names. */
+export async function createCertificateRequest({
+  commonName,
+  dnsNames,
+}: {
+  commonName: string;
+  dnsNames: readonly string[];
+}): Promise<CertificateRequest> {
+  const keys = await generateKeys();
+  const request = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${dnValue(commonName)}`,
+    keys,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.SubjectAlternativeNameExtension(
+        dnsNames.map((value) => ({ type: 'dns' as const, value })),
+        false,
+      ),
+    ],
+  });
+  return { csrPem: request.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+}

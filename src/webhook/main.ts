@@ -42,6 +42,15 @@ export interface SelfManagedTlsPlan {
   checkIntervalMs: number;
 }
 
+/** --in-cluster=true: a serving certificate from a CertificateSigningRequest, kept in a Secret. */
+export interface CsrTlsPlan {
+  signerName: string;
+  /** The Secret (in the plan's namespace) that keeps the issued pair. */
+  secretName: string;
+  /** The Service the certificate names (<name>, <name>.<namespace>[.svc[.cluster.local]]). */
+  serviceName: string;
+}
+
 /** Everything the webhook needs to start, already validated. */
 export interface WebhookPlan {
   /** Listen address of both ports; undefined listens on every interface. */
@@ -79,6 +88,7 @@ export interface WebhookPlan {
   /** After shutdown() starts: how long to keep answering (not ready) before closing. */
   drainDelayMs: number;
   selfManagedTls?: SelfManagedTlsPlan;
+  csrTls?: CsrTlsPlan;
 }
 
 export interface RunningWebhook {
@@ -319,16 +329,19 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     notReadyReasons: () => [
       ...[...waitingFor].filter(([, done]) => !done()).map(([reason]) => reason),
       ...(serverReasons?.() ?? []),
+      ...(csrReason?.() ? [csrReason()!] : []),
     ],
   });
   // The server exists only once the app does; until then it has nothing to say.
   let serverReasons: (() => string[]) | undefined;
+  let csrReason: (() => string | undefined) | undefined;
   const server = await startWebhookServer({
     app,
     metrics,
     logger: log,
     certFile: plan.tls.certFile,
     keyFile: plan.tls.keyFile,
+    ...(plan.csrTls ? { certificateSource: 'pushed' as const } : {}),
     minVersion: plan.tls.minVersion,
     ...(plan.tls.ciphers !== undefined ? { ciphers: plan.tls.ciphers } : {}),
     ...(plan.host ? { host: plan.host } : {}),
@@ -337,6 +350,32 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     drainDelayMs: plan.drainDelayMs,
   });
   serverReasons = server.notReadyReasons;
+  if (plan.csrTls && kube) {
+    // After the server: an issued pair is handed to it. Before any request is answered, the server has no
+    // certificate and every handshake fails, as the reference's does until its CSR is approved.
+    const kubeConfig = await kube.kubeConfig();
+    const { csrSubject, startCsrTls } = await import('./csr-tls.ts');
+    const { kubeCsrApi, kubeServingPairStore } = await import('./csr-tls-kube.ts');
+    const { signerName, secretName, serviceName } = plan.csrTls;
+    try {
+      const csr = await startCsrTls({
+        api: await kubeCsrApi(kubeConfig),
+        store: await kubeServingPairStore(kubeConfig, plan.namespace, secretName),
+        signerName,
+        subject: csrSubject(serviceName, plan.namespace),
+        serve: (pair) => server.offerCertificate(Buffer.from(pair.certPem), Buffer.from(pair.keyPem)),
+        logger: log,
+        secret: `${plan.namespace}/${secretName}`,
+        onRotation: metrics.certificateRotation(),
+      });
+      stops.push(csr.stop);
+      csrReason = csr.notReadyReason;
+    } catch (error) {
+      server.closeNow();
+      void server.shutdown();
+      throw error;
+    }
+  }
   refreshCounts();
   log.info(
     {

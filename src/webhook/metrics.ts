@@ -56,6 +56,11 @@ export interface WebhookMetrics {
   /** One ConfigMap GET of --read-env-from-config-maps, by result. */
   countConfigMapRead(result: ConfigMapReadResult): void;
   setIdentityCount(source: string, count: number): void;
+  /**
+   * Registers the reference's certificate_manager_server_rotation_seconds (it has it only with
+   * --in-cluster=true) and returns what records one rotation: how long the replaced certificate had lived.
+   */
+  certificateRotation(): (seconds: number) => void;
 }
 
 export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {}): WebhookMetrics {
@@ -124,6 +129,7 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
   });
   certificateRefused.inc(0);
   const reference = referenceMetrics(registry);
+  let rotation: Histogram | undefined;
   const httpSeries = new Map<
     string,
     {
@@ -178,6 +184,16 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     },
     countConfigMapRead(result) {
       byConfigMapRead.get(result)!.inc();
+    },
+    certificateRotation() {
+      // client-go's histogram, default buckets (prom-client's are the Go client's DefBuckets).
+      rotation ??= new Histogram({
+        name: 'certificate_manager_server_rotation_seconds',
+        help: 'Histogram of the lifetime of a certificate. The value is the time in seconds the certificate lived before getting rotated',
+        registers: [registry],
+      });
+      const histogram = rotation;
+      return (seconds) => histogram.observe(seconds);
     },
     setIdentityCount(source, count) {
       identities.labels(source).set(count);

@@ -123,6 +123,11 @@ export interface WebhookServerOptions {
   logger: Logger;
   certFile: string;
   keyFile: string;
+  /**
+   * 'files' (default): read certFile/keyFile, which must hold a pair at start, and re-read them on change.
+   * 'pushed': the caller hands pairs over with offerCertificate (--in-cluster=true); none is needed at start.
+   */
+  certificateSource?: 'files' | 'pushed';
   minVersion: SecureVersion;
   /** OpenSSL cipher string (from --tls-cipher-suites); undefined: Node's default. */
   ciphers?: string;
@@ -157,7 +162,10 @@ export const METRICS_LIMITS: ServerLimits = {
 export interface RunningWebhookServer {
   port: number;
   metricsPort: number;
-  certificate(): ServingCertificate;
+  /** The pair served now; undefined only with a pushed source before the first one arrived. */
+  certificate(): ServingCertificate | undefined;
+  /** With certificateSource 'pushed': serve this pair (same checks as a file change); throws when refused. */
+  offerCertificate(cert: Buffer, key: Buffer): void;
   /** Why the webhook is not ready from the server's side (a certificate swap refused), for /readyz. */
   notReadyReasons(): string[];
   /** Re-checks the certificate files now (they are also checked on change and every second). */
@@ -179,68 +187,80 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   /** Set while the files hold a pair that was refused; the previous pair is still served. */
   let refusedSwap: string | undefined;
 
-  const certificateFiles: WatchedFiles = await watchFiles({
-    paths: [options.certFile, options.keyFile],
-    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-    onContents([cert, key]) {
-      let loaded: ServingCertificate;
-      try {
-        loaded = readServingCertificate(cert, key);
-      } catch (error) {
-        if (current === undefined) {
-          firstError = error;
-          return;
-        }
-        // Mid-rotation the two files can disagree for a moment; the next change completes the pair.
-        logger.warn(
-          { reason: (error as Error).message },
-          'certificate files changed but do not make a usable pair yet; still serving the previous one',
-        );
-        return;
+  /**
+   * Takes a pair read from the files or handed over: the first one is served as it is; a later one only when
+   * it is valid now and names every name the first named. Returns why it was not taken, or undefined.
+   */
+  const accept = (cert: Buffer | undefined, key: Buffer | undefined): string | undefined => {
+    let loaded: ServingCertificate;
+    try {
+      loaded = readServingCertificate(cert, key);
+    } catch (error) {
+      if (current === undefined) {
+        firstError = error;
+        return (error as Error).message;
       }
-      if (current !== undefined) {
-        const problem = certificateProblem(loaded.cert, new Date(), servedNames);
-        if (problem !== undefined) {
-          if (refusedSwap !== problem) {
-            metrics.countCertificateRefused();
-            logger.warn(
-              { fingerprint: loaded.fingerprint, reason: problem, serving: current.fingerprint },
-              'new serving certificate refused; still serving the previous one',
-            );
-          }
-          refusedSwap = problem;
-          return;
-        }
-      } else servedNames = certificateNames(loaded.cert);
-      refusedSwap = undefined;
-      const previous = current;
-      current = loaded;
-      server?.setSecureContext({ cert: loaded.cert, key: loaded.key, ...tlsOptions });
-      metrics.setCertificateNotAfter(loaded.notAfter);
-      logger.info(
-        { fingerprint: loaded.fingerprint, notAfter: loaded.notAfter.toISOString() },
-        previous ? 'serving certificate reloaded' : 'serving certificate loaded',
+      // Mid-rotation the two files can disagree for a moment; the next change completes the pair.
+      logger.warn(
+        { reason: (error as Error).message },
+        'certificate files changed but do not make a usable pair yet; still serving the previous one',
       );
-    },
-    onError(error) {
-      logger.error({ reason: (error as Error)?.message }, 'certificate check failed');
-    },
-  });
-  if (current === undefined) {
-    certificateFiles.close();
+      return (error as Error).message;
+    }
+    if (current !== undefined) {
+      const problem = certificateProblem(loaded.cert, new Date(), servedNames);
+      if (problem !== undefined) {
+        if (refusedSwap !== problem) {
+          metrics.countCertificateRefused();
+          logger.warn(
+            { fingerprint: loaded.fingerprint, reason: problem, serving: current.fingerprint },
+            'new serving certificate refused; still serving the previous one',
+          );
+        }
+        refusedSwap = problem;
+        return problem;
+      }
+    } else servedNames = certificateNames(loaded.cert);
+    refusedSwap = undefined;
+    const previous = current;
+    current = loaded;
+    server?.setSecureContext({ cert: loaded.cert, key: loaded.key, ...tlsOptions });
+    metrics.setCertificateNotAfter(loaded.notAfter);
+    logger.info(
+      { fingerprint: loaded.fingerprint, notAfter: loaded.notAfter.toISOString() },
+      previous ? 'serving certificate reloaded' : 'serving certificate loaded',
+    );
+    return undefined;
+  };
+
+  const pushed = options.certificateSource === 'pushed';
+  const certificateFiles: WatchedFiles | undefined = pushed
+    ? undefined
+    : await watchFiles({
+        paths: [options.certFile, options.keyFile],
+        ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+        onContents([cert, key]) {
+          accept(cert, key);
+        },
+        onError(error) {
+          logger.error({ reason: (error as Error)?.message }, 'certificate check failed');
+        },
+      });
+  if (current === undefined && !pushed) {
+    certificateFiles?.close();
     throw new KirsaError(
       'INPUT_INVALID',
       `cannot serve TLS with ${options.certFile} and ${options.keyFile}: ${(firstError as Error)?.message ?? 'unreadable'}`,
       { hint: 'give --tls-cert and --tls-key a PEM certificate and its private key', cause: firstError },
     );
   }
-  const first: ServingCertificate = current;
+  // With a pushed certificate the server may start with none: handshakes fail until one arrives.
+  const first: ServingCertificate | undefined = current;
 
   const limits = { ...WEBHOOK_LIMITS, ...options.limits };
   const tlsServer = createHttpsServer(
     {
-      cert: first.cert,
-      key: first.key,
+      ...(first ? { cert: first.cert, key: first.key } : {}),
       ...tlsOptions,
       ...deadlineOptions(limits),
       handshakeTimeout: limits.tlsHandshakeTimeoutMs,
@@ -297,7 +317,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       portFlag: '--metrics-port',
     });
   } catch (error) {
-    certificateFiles.close();
+    certificateFiles?.close();
     tlsServer.close();
     metricsServer.close();
     throw error;
@@ -316,7 +336,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       'shutting down: not ready, still answering during the drain delay',
     );
     await new Promise((resolve) => setTimeout(resolve, options.drainDelayMs));
-    certificateFiles.close();
+    certificateFiles?.close();
     const closed = Promise.all([
       new Promise<void>((resolve) => tlsServer.close(() => resolve())),
       new Promise<void>((resolve) => metricsServer.close(() => resolve())),
@@ -343,12 +363,18 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   return {
     port,
     metricsPort,
-    certificate: () => current ?? first,
-    notReadyReasons: () =>
-      refusedSwap === undefined
+    certificate: () => current,
+    notReadyReasons: () => [
+      ...(current === undefined ? ['no serving certificate yet'] : []),
+      ...(refusedSwap === undefined
         ? []
-        : [`the new serving certificate was refused (${refusedSwap}); the previous one is still served`],
-    checkCertificate: () => certificateFiles.check(),
+        : [`the new serving certificate was refused (${refusedSwap}); the previous one is still served`]),
+    ],
+    offerCertificate(cert, key) {
+      const problem = accept(cert, key);
+      if (problem !== undefined) throw new Error(`the server refused the certificate: ${problem}`);
+    },
+    checkCertificate: async () => certificateFiles?.check(),
     shutdown() {
       shutdownPromise ??= shutdown();
       return shutdownPromise;

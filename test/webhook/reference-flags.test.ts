@@ -210,10 +210,14 @@ describe('flags refused with a reason', () => {
     assert.deepEqual(line.flags, ['--resync-period']);
   });
 
-  test('--in-cluster=true (the reference default, a CSR-issued certificate) is refused with the reason', async () => {
+  test('--in-cluster=true (the reference default) needs the cluster: without one it stops and says so', async () => {
+    // With a cluster it asks for its certificate with a CSR: test/webhook/csr-tls.test.ts.
     const run = await runKirsa(['webhook', ...folder.flags, '--in-cluster'], { env: NO_CLUSTER });
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /legacy-unknown/);
+    assert.match(
+      run.stderr,
+      /--in-cluster=true needs cluster access \(it asks for its certificate with a CertificateSigningRequest\)/,
+    );
   });
 });
 
@@ -245,7 +249,8 @@ describe('the metrics port', () => {
   test("the reference's series: names and types as its code declares them, labels as it sets them", async () => {
     // Written from aws/amazon-eks-pod-identity-webhook at 3bf80a3 (v0.6.17+5): pkg/handler/middleware.go,
     // pkg/cache/cache.go, and client_golang v1.12.2's process collector (main.go serves promhttp.Handler()).
-    // certificate_manager_server_rotation_seconds is registered only with --in-cluster=true (refused here).
+    // certificate_manager_server_rotation_seconds is registered only with --in-cluster=true, as the reference
+    // does: test/webhook/csr-tls.test.ts checks it there.
     const REFERENCE_SERIES: Record<string, string> = {
       http_request_count: 'counter',
       http_request_latencies: 'histogram',
