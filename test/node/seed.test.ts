@@ -314,6 +314,26 @@ async function deploymentReady(namespace: string, name: string) {
   );
 }
 
+/** `kirsa doctor pod` as a user runs it, with IAM at moto and the issuer's development CA. */
+function doctorPod(name: string) {
+  return runKirsa(
+    [
+      'doctor',
+      'pod',
+      name,
+      '-n',
+      NAMESPACE,
+      '--kubeconfig',
+      seed!.node.kube.kubeconfigPath,
+      '--endpoint-url',
+      seed!.moto.endpoint,
+      '--issuer-ca-file',
+      seed!.issuerCa,
+    ],
+    { env: motoClientEnv(), timeoutMs: 120_000 },
+  );
+}
+
 /** examples/s3-echoer/job.yaml as written, with the locally built image and the endpoints of the stand-ins. */
 async function echoerJob(name: string, serviceAccount: string): Promise<Record<string, unknown>> {
   const job = parseYaml(await readFile(join(REPOSITORY, 'examples/s3-echoer/job.yaml'), 'utf8'));
@@ -439,22 +459,7 @@ describe('the seed end to end on a real node', { skip: skipReason }, () => {
     const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
     assert.equal(await object.Body?.transformToString(), 'hello from IRSA');
 
-    const doctor = await runKirsa(
-      [
-        'doctor',
-        'pod',
-        run.pod.metadata.name,
-        '-n',
-        NAMESPACE,
-        '--kubeconfig',
-        seed!.node.kube.kubeconfigPath,
-        '--endpoint-url',
-        seed!.moto.endpoint,
-        '--issuer-ca-file',
-        seed!.issuerCa,
-      ],
-      { env: motoClientEnv(), timeoutMs: 120_000 },
-    );
+    const doctor = await doctorPod(run.pod.metadata.name);
     assert.equal(doctor.code, 0, `${doctor.stdout}\n${doctor.stderr}`);
     assert.match(doctor.stdout, / 0 failed/);
   });
@@ -511,22 +516,7 @@ describe('the seed end to end on a real node', { skip: skipReason }, () => {
     assert.equal(run.succeeded, false, run.log);
     assert.match(run.log, /AccessDenied/);
 
-    const doctor = await runKirsa(
-      [
-        'doctor',
-        'pod',
-        run.pod.metadata.name,
-        '-n',
-        NAMESPACE,
-        '--kubeconfig',
-        kube.kubeconfigPath,
-        '--endpoint-url',
-        seed!.moto.endpoint,
-        '--issuer-ca-file',
-        seed!.issuerCa,
-      ],
-      { env: motoClientEnv(), timeoutMs: 120_000 },
-    );
+    const doctor = await doctorPod(run.pod.metadata.name);
     assert.equal(doctor.code, 1, `${doctor.stdout}\n${doctor.stderr}`);
     assert.match(doctor.stdout, /trust-policy/);
     assert.match(doctor.stdout, /system:serviceaccount:default:intruder/);

@@ -258,37 +258,50 @@ drop_old_bases() {
   done
 }
 
+# oci_build NAME REF OUT DOCKERFILE CONTEXT [BUILD-ARG...]: buildah builds DOCKERFILE on the local base as
+# REF and writes it to OUT/oci, an OCI layout tagged NAME; OUT/build.log keeps what the build printed.
+oci_build() {
+  local name=$1 ref=$2 out=$3 dockerfile=$4 context=$5 arg
+  shift 5
+  local args=(--build-arg "NODE_IMAGE=$base_ref")
+  for arg in "$@"; do args+=(--build-arg "$arg"); done
+  rm -rf "$out"
+  mkdir -p "$out"
+  if ! bh build --quiet --isolation chroot --layers --pull=never "${args[@]}" \
+    -f "$dockerfile" -t "$ref" "$context" >"$out/build.log" 2>&1; then
+    tail -30 "$out/build.log" >&2
+    die "buildah build of $name failed; the log is $out/build.log"
+  fi
+  bh push --quiet "$ref" "oci:$out/oci:$name" >>"$out/build.log" 2>&1 ||
+    die "buildah push of $name to an OCI layout failed; see $out/build.log"
+}
+
+# keep_current NAME REF: of the localhost/NAME images only REF keeps its tag (older ones become dangling
+# and leave with --prune), and of the NAME-<key> folders only the newest KEEP_IMAGES stay.
+keep_current() {
+  local name=$1 ref=$2 old stale
+  for old in $(bh images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep "^localhost/$name:" || true); do
+    [[ $old == "$ref" ]] || bh rmi "$old" >/dev/null 2>&1 || true
+  done
+  for stale in $(ls -1dt "$dir/$name"-* 2>/dev/null | tail -n +$((KEEP_IMAGES + 1))); do
+    rm -rf "$stale"
+  done
+}
+
 build_image() {
   local t0=$EPOCHREALTIME
   if is_built "$image_dir" && [[ -f $image_dir/bundle/config.json ]]; then
     report kirsa cached "$t0" "$image_dir"
     return
   fi
-  rm -rf "$image_dir"
-  mkdir -p "$image_dir"
   local version revision
   version=$("$node_bin" -p 'require(process.argv[1]).version' "$repo/package.json")
   revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || true)
-  if ! bh build --quiet --isolation chroot --layers --pull=never \
-    --build-arg "NODE_IMAGE=$base_ref" --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
-    -f "$repo/Dockerfile" -t "$image_ref" "$repo" >"$image_dir/build.log" 2>&1; then
-    tail -30 "$image_dir/build.log" >&2
-    die "buildah build failed; the log is $image_dir/build.log"
-  fi
-  bh push --quiet "$image_ref" "oci:$image_dir/oci:kirsa" >>"$image_dir/build.log" 2>&1 ||
-    die "buildah push to an OCI layout failed; see $image_dir/build.log"
+  oci_build kirsa "$image_ref" "$image_dir" "$repo/Dockerfile" "$repo" "VERSION=$version" "REVISION=$revision"
   umoci unpack --image "$image_dir/oci:kirsa" "$image_dir/bundle" >>"$image_dir/build.log" 2>&1 ||
     die "umoci unpack failed; see $image_dir/build.log"
-  # Only the current image keeps its tag; older ones become dangling and leave with --prune.
-  local old
-  for old in $(bh images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep '^localhost/kirsa:' || true); do
-    [[ $old == "$image_ref" ]] || bh rmi "$old" >/dev/null 2>&1 || true
-  done
   write_stamp "$image_dir" "ref=$image_ref"$'\n'"version=$version"$'\n'"revision=$revision"
-  local stale
-  for stale in $(ls -1dt "$dir"/kirsa-* 2>/dev/null | tail -n +$((KEEP_IMAGES + 1))); do
-    rm -rf "$stale"
-  done
+  keep_current kirsa "$image_ref"
   report kirsa built "$t0" "$image_ref  $image_dir ($(image_size) compressed)"
 }
 
@@ -299,25 +312,9 @@ build_echoer() {
     report s3-echoer cached "$t0" "$echoer_dir"
     return
   fi
-  rm -rf "$echoer_dir"
-  mkdir -p "$echoer_dir"
-  if ! bh build --quiet --isolation chroot --layers --pull=never --build-arg "NODE_IMAGE=$base_ref" \
-    -f "$repo/examples/s3-echoer/Dockerfile" -t "$echoer_ref" "$repo/examples/s3-echoer" \
-    >"$echoer_dir/build.log" 2>&1; then
-    tail -30 "$echoer_dir/build.log" >&2
-    die "buildah build of the s3-echoer example failed; the log is $echoer_dir/build.log"
-  fi
-  bh push --quiet "$echoer_ref" "oci:$echoer_dir/oci:s3-echoer" >>"$echoer_dir/build.log" 2>&1 ||
-    die "buildah push of s3-echoer to an OCI layout failed; see $echoer_dir/build.log"
-  local old
-  for old in $(bh images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep '^localhost/s3-echoer:' || true); do
-    [[ $old == "$echoer_ref" ]] || bh rmi "$old" >/dev/null 2>&1 || true
-  done
+  oci_build s3-echoer "$echoer_ref" "$echoer_dir" "$repo/examples/s3-echoer/Dockerfile" "$repo/examples/s3-echoer"
   write_stamp "$echoer_dir" "ref=$echoer_ref"
-  local stale
-  for stale in $(ls -1dt "$dir"/s3-echoer-* 2>/dev/null | tail -n +$((KEEP_IMAGES + 1))); do
-    rm -rf "$stale"
-  done
+  keep_current s3-echoer "$echoer_ref"
   report s3-echoer built "$t0" "$echoer_ref  $echoer_dir"
 }
 
