@@ -116,8 +116,15 @@ export interface InitOptions {
 /** Refuses a folder that already holds an issuer, or anything else, before any key is generated. */
 export async function checkInitTarget(dir: string): Promise<void> {
   if ((await exists(join(dir, ISSUER_FILES.signingKey))) || (await exists(join(dir, ISSUER_FILES.state)))) {
-    throw new KirsaError('ALREADY_EXISTS', `${dir} already holds an issuer key; refusing to overwrite it`, {
-      hint: `to replace the key without breaking tokens, run kirsa issuer rotate --dir ${dir}`,
+    // A folder made by init --from-cluster has no key to rotate: the cluster's new keys reach it by
+    // publish --from-cluster, so that is the way to point the user at.
+    const clusterOwned = await readFile(join(dir, ISSUER_FILES.state), 'utf8')
+      .then((text) => (JSON.parse(text) as { keySource?: string }).keySource === 'cluster')
+      .catch(() => false);
+    throw new KirsaError('ALREADY_EXISTS', `${dir} already holds an issuer; refusing to overwrite it`, {
+      hint: clusterOwned
+        ? `the cluster holds its key: after the cluster's key changes, run kirsa issuer publish --from-cluster; or choose another --dir`
+        : `to replace the key without breaking tokens, run kirsa issuer rotate --dir ${dir}`,
     });
   }
   let entries: string[] = [];
