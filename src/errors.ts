@@ -39,22 +39,15 @@ interface CatalogueEntry {
 
 /**
  * Every specific code. Add one here (and its line in docs/errors.md) rather than reusing an unrelated one.
- * The ten category names are also codes, for failures that have no more specific one yet.
+ * Of the category names only USAGE (Commander's own parse errors) and INTERNAL (a crash) are codes; every
+ * failure kirsa raises itself names what failed, and a test (src/errors.test.ts) keeps it so.
  */
 export const ERROR_CATALOGUE = {
-  USAGE: { category: 'USAGE', meaning: 'the command line is wrong in a way no more specific code names' },
-  INPUT_UNREADABLE: { category: 'INPUT_UNREADABLE', meaning: 'a file or input could not be read or parsed' },
-  INPUT_INVALID: { category: 'INPUT_INVALID', meaning: 'an input parsed, but its content is not usable' },
-  ALREADY_EXISTS: { category: 'ALREADY_EXISTS', meaning: 'refusing to overwrite something that exists' },
-  NOT_FOUND: {
-    category: 'NOT_FOUND',
-    meaning: 'a named file, bucket, role, provider or object does not exist',
+  USAGE: {
+    category: 'USAGE',
+    meaning: 'the command line parser refused it (an unknown option, a missing option value or argument)',
   },
-  PERMISSION: { category: 'PERMISSION', meaning: 'the environment denied an operation' },
-  UNREACHABLE: { category: 'UNREACHABLE', meaning: 'a network peer did not answer as needed' },
-  CHECK_FAILED: { category: 'CHECK_FAILED', meaning: 'a verification ran and found a problem' },
-  DENIED: { category: 'DENIED', meaning: 'a policy evaluation said no' },
-  INTERNAL: { category: 'INTERNAL', meaning: 'a bug in kirsa: please report it' },
+  INTERNAL: { category: 'INTERNAL', meaning: 'an unexpected crash: a bug in kirsa, please report it' },
 
   // Listening sockets (the webhook, its metrics port, the local STS, issuer serve).
   PORT_IN_USE: {
@@ -231,6 +224,205 @@ export const ERROR_CATALOGUE = {
     category: 'CHECK_FAILED',
     meaning:
       'migrate cleanup refused to remove node trust from a role that does not trust its service accounts yet',
+  },
+
+  // The command line (src/cli/, and the core rules that read flag values).
+  FLAG_INVALID: {
+    category: 'USAGE',
+    meaning:
+      'a flag or argument value is not one it takes (a number, duration, choice, format or cipher suite)',
+  },
+  FLAG_CONFLICT: {
+    category: 'USAGE',
+    meaning:
+      'flags that exclude each other were given together, or a flag was given without the one it goes with',
+  },
+  FLAG_REQUIRED: {
+    category: 'USAGE',
+    meaning: 'a flag the command needs is missing, or one of a pair (--tls-cert, --tls-key) was given alone',
+  },
+  FLAG_UNSUPPORTED: {
+    category: 'USAGE',
+    meaning: "a flag kirsa knows but refuses on purpose, or a value this Node's OpenSSL cannot serve",
+  },
+  PHASE_UNKNOWN: { category: 'USAGE', meaning: '--skip-phases names a phase the command does not have' },
+  CLUSTER_ACCESS_REQUIRED: {
+    category: 'USAGE',
+    meaning: 'a webhook option needs the Kubernetes API and there is no kubeconfig nor in-cluster access',
+  },
+  NO_IDENTITY_SOURCE: {
+    category: 'USAGE',
+    meaning:
+      'nothing would give pods a role: no --role-arn, mapping or ServiceAccount, or every identity source is off',
+  },
+  ARN_INVALID: {
+    category: 'USAGE',
+    meaning: 'a role, provider or managed policy ARN, or an account ID, is malformed',
+  },
+  ROLE_NAME_INVALID: { category: 'USAGE', meaning: "a role name breaks IAM's rules (length, characters)" },
+  SERVICE_ACCOUNT_INVALID: {
+    category: 'USAGE',
+    meaning: 'a service account is not namespace/name in lowercase (* allowed)',
+  },
+  PROVIDER_OPTION_INVALID: {
+    category: 'USAGE',
+    meaning: 'an OIDC provider setting (--audience, --thumbprint) breaks IAM rules',
+  },
+  ISSUER_URL_INVALID: {
+    category: 'USAGE',
+    meaning:
+      'an issuer URL is not one IAM and STS accept (https, a host, no query, fragment or port for IAM)',
+  },
+  ISSUER_URL_MISMATCH: {
+    category: 'USAGE',
+    meaning: '--issuer-url differs from the issuer the --dir folder was made for',
+  },
+  JWKS_PATH_INVALID: {
+    category: 'USAGE',
+    meaning: "--jwks-path is not a plain relative path, or is the discovery document's path",
+  },
+  BUCKET_MISMATCH: {
+    category: 'USAGE',
+    meaning: 'the issuer URL or the CloudFront distribution names another bucket than --bucket',
+  },
+  KUBE_CONTEXT_NOT_FOUND: { category: 'USAGE', meaning: '--context names no context of the kubeconfig' },
+
+  // Files kirsa reads.
+  FILE_UNREADABLE: {
+    category: 'INPUT_UNREADABLE',
+    meaning: 'a file or folder kirsa must read could not be read (missing, no permission)',
+  },
+  FILE_SYNTAX: { category: 'INPUT_UNREADABLE', meaning: 'a file is not valid YAML or JSON' },
+  KUBECONFIG_UNREADABLE: { category: 'INPUT_UNREADABLE', meaning: 'the kubeconfig could not be loaded' },
+  KUBECONFIG_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning: 'the kubeconfig loads but names no cluster, or cannot be used',
+  },
+  KEY_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning: 'a key file holds no usable RSA PEM key (none, several, encrypted, OpenSSH, not RSA, too short)',
+  },
+  CERTIFICATE_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning:
+      'a certificate or CA bundle holds no PEM certificate, or a certificate and key do not load together',
+  },
+  TOKEN_MALFORMED: {
+    category: 'INPUT_INVALID',
+    meaning: 'a token is not a compact JWT of base64url JSON, or lacks the iss claim',
+  },
+  POLICY_INVALID: { category: 'INPUT_INVALID', meaning: 'an IAM policy document breaks the policy grammar' },
+  TRUST_POLICY_TOO_LARGE: {
+    category: 'INPUT_INVALID',
+    meaning: "the merged trust policy would be over IAM's size limit; nothing was changed",
+  },
+  IDENTITIES_FILE_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning: 'an identities file (--identities-file) is not a mapping of namespace/name to a role',
+  },
+  STACK_FILE_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning: 'a stack file is not a roles: list of role create flags',
+  },
+  STS_CONFIG_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning: 'the local STS configuration breaks its format (docs/sts.md)',
+  },
+  MANIFEST_NOT_OBJECT: {
+    category: 'INPUT_INVALID',
+    meaning: 'a manifest document is a list or a scalar, not a Kubernetes object',
+  },
+  ISSUER_STATE_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning:
+      "the issuer folder's state file is not JSON kirsa wrote, or a key file it records is missing or changed",
+  },
+  JWKS_TOO_MANY_KEYS: {
+    category: 'INPUT_INVALID',
+    meaning: 'the JWKS would hold more RSA keys than STS accepts',
+  },
+  DISCOVERY_NO_ISSUER: { category: 'INPUT_INVALID', meaning: 'a discovery document names no issuer' },
+  CLUSTER_JWKS_UNUSABLE: {
+    category: 'INPUT_INVALID',
+    meaning: "the cluster's /openid/v1/jwks would not work with STS",
+  },
+  KUBE_RESPONSE_INVALID: {
+    category: 'INPUT_INVALID',
+    meaning: 'the API server answered with something that is not JSON',
+  },
+  BUCKET_POLICY_INVALID: { category: 'INPUT_INVALID', meaning: 'the bucket policy S3 returned is not JSON' },
+
+  // Things that exist already, or do not exist.
+  ISSUER_EXISTS: {
+    category: 'ALREADY_EXISTS',
+    meaning: '--dir already holds an issuer key; kirsa refuses to overwrite it',
+  },
+  DIR_NOT_EMPTY: { category: 'ALREADY_EXISTS', meaning: '--dir is a file, or a folder that is not empty' },
+  KEY_ALREADY_STAGED: {
+    category: 'ALREADY_EXISTS',
+    meaning: 'issuer rotate: a key is already staged; promote or drop it first',
+  },
+  KEY_ALREADY_PRESENT: {
+    category: 'ALREADY_EXISTS',
+    meaning: 'issuer rotate: the key is already in the issuer',
+  },
+  SERVICE_ACCOUNT_ROLE_TAKEN: {
+    category: 'ALREADY_EXISTS',
+    meaning: 'the ServiceAccount already names another role (pass --overwrite to replace it)',
+  },
+  NO_STAGED_KEY: { category: 'NOT_FOUND', meaning: 'issuer rotate --promote: no key is staged' },
+  NO_PREVIOUS_KEY: { category: 'NOT_FOUND', meaning: 'issuer rotate --retire: no previous key to retire' },
+  CLOUDFRONT_NOT_FOUND: {
+    category: 'NOT_FOUND',
+    meaning: "no CloudFront distribution serves the issuer's host",
+  },
+  REAL_PARTS_MISSING: {
+    category: 'NOT_FOUND',
+    meaning: 'the local control plane or node parts are not built on this machine (tools/realparts/build.sh)',
+  },
+
+  // The environment, and checks kirsa ran.
+  WRITE_DENIED: {
+    category: 'PERMISSION',
+    meaning: 'kirsa may not write the folder or file it was given (file mode, read-only file system)',
+  },
+  BUCKET_PUBLIC_ACCESS_BLOCKED: {
+    category: 'PERMISSION',
+    meaning: 'S3 Block Public Access (bucket or account) would keep the issuer documents private',
+  },
+  PROVIDER_THUMBPRINTS_FULL: {
+    category: 'CHECK_FAILED',
+    meaning: 'adding the thumbprints would go over the number IAM keeps for a provider',
+  },
+  PUBLISH_MISMATCH: {
+    category: 'CHECK_FAILED',
+    meaning: 'an object read back after upload differs from what kirsa uploaded (content or type)',
+  },
+  CHECKS_FAILED: {
+    category: 'CHECK_FAILED',
+    meaning: 'issuer verify or status ran its checks and some failed (they are listed)',
+  },
+  RETIRE_TOO_EARLY: {
+    category: 'CHECK_FAILED',
+    meaning: 'issuer rotate --retire: tokens signed by the previous key may still be valid',
+  },
+  ISSUER_JWKS_URI_INVALID: {
+    category: 'CHECK_FAILED',
+    meaning: "the issuer's discovery document has no usable https jwks_uri",
+  },
+
+  // Bugs, or failures kirsa cannot explain.
+  AWS_EMPTY_RESPONSE: {
+    category: 'INTERNAL',
+    meaning: 'an AWS call succeeded but returned none of what it must (a role, an account)',
+  },
+  PHASE_FAILED_UNEXPLAINED: {
+    category: 'INTERNAL',
+    meaning: 'a phase failed without an error saying why: please report it',
+  },
+  WRITE_FAILED: {
+    category: 'INTERNAL',
+    meaning: 'writing a file failed for a reason other than permission (the message says which)',
   },
 } as const satisfies Record<string, CatalogueEntry>;
 

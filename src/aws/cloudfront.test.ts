@@ -30,12 +30,12 @@ describe('CloudFront for the issuer', () => {
   test('none serving the host, or one reading another bucket, is refused', () => {
     assertRefused(
       () => distributionForIssuer('https://d2.cloudfront.net/c1', 'my-bucket', [distribution]),
-      'NOT_FOUND',
+      'CLOUDFRONT_NOT_FOUND',
       /no CloudFront distribution serves d2\.cloudfront\.net/,
     );
     assertRefused(
       () => distributionForIssuer('https://d1.cloudfront.net/c1', 'other-bucket', [distribution]),
-      'USAGE',
+      'BUCKET_MISMATCH',
       /serves my-bucket\.s3\.eu-west-1\.amazonaws\.com, not bucket other-bucket/,
     );
   });

@@ -58,12 +58,16 @@ export function distributionForIssuer(
     (distribution) => distribution.domainName === host || distribution.aliases.includes(host),
   );
   if (!serving)
-    throw new KirsaError('NOT_FOUND', `no CloudFront distribution serves ${host}, the issuer's host`, {
-      hint: `kirsa issuer distribution --bucket ${bucket} creates one (or finds kirsa's); make the issuer with --issuer-url https://DOMAIN/PATH on the domain it prints`,
-    });
+    throw new KirsaError(
+      'CLOUDFRONT_NOT_FOUND',
+      `no CloudFront distribution serves ${host}, the issuer's host`,
+      {
+        hint: `kirsa issuer distribution --bucket ${bucket} creates one (or finds kirsa's); make the issuer with --issuer-url https://DOMAIN/PATH on the domain it prints`,
+      },
+    );
   if (!serving.originDomain.startsWith(`${bucket}.s3.`))
     throw new KirsaError(
-      'USAGE',
+      'BUCKET_MISMATCH',
       `the CloudFront distribution ${serving.id} (${host}) serves ${serving.originDomain}, not bucket ${bucket}`,
       {
         hint: `pass the bucket its origin reads, or kirsa issuer distribution --bucket ${bucket} for another`,

@@ -85,18 +85,20 @@ describe('ensureOidcProvider', () => {
     await assert.rejects(
       ensureOidcProvider(iam, { issuer, audiences: ['a'], thumbprints: ['6'.repeat(40)] }),
       (error: unknown) =>
-        isKirsaError(error) && error.code === 'CHECK_FAILED' && /exceeds IAM's 5/.test(error.message),
+        isKirsaError(error) &&
+        error.code === 'PROVIDER_THUMBPRINTS_FULL' &&
+        /exceeds IAM's 5/.test(error.message),
     );
     // The refusal comes before any change: an audience asked for in the same run is not added either.
     iam.calls.length = 0;
     await assert.rejects(
       ensureOidcProvider(iam, { issuer, audiences: ['a', 'b'], thumbprints: ['6'.repeat(40)] }),
-      (error: unknown) => isKirsaError(error) && error.code === 'CHECK_FAILED',
+      (error: unknown) => isKirsaError(error) && error.code === 'PROVIDER_THUMBPRINTS_FULL',
     );
     assert.deepEqual(iam.calls, []);
     await assert.rejects(
       ensureOidcProvider(iam, { issuer, audiences: ['a'], thumbprints: ['xyz'] }),
-      (error: unknown) => isKirsaError(error) && error.code === 'USAGE',
+      (error: unknown) => isKirsaError(error) && error.code === 'PROVIDER_OPTION_INVALID',
     );
   });
 });

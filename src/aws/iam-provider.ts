@@ -135,7 +135,7 @@ export async function ensureOidcProvider(
   // Checked before the first change, so a refusal leaves the provider as it was.
   if (all.length > IAM_MAX_THUMBPRINTS) {
     throw new KirsaError(
-      'CHECK_FAILED',
+      'PROVIDER_THUMBPRINTS_FULL',
       `the provider already has ${provider.thumbprints.length} thumbprints; adding ${addedThumbprints.length} exceeds IAM's ${IAM_MAX_THUMBPRINTS}`,
       { hint: 'remove stale thumbprints with aws iam update-open-id-connect-provider-thumbprint' },
     );

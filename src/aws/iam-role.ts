@@ -154,7 +154,7 @@ export function createIamRoles(options: IamOptions = {}): IamRoles {
             Tags: Object.entries(role.tags).map(([Key, Value]) => ({ Key, Value })),
           }),
         );
-        if (!Role) throw new KirsaError('INTERNAL', `CreateRole ${role.name} returned no role`);
+        if (!Role) throw new KirsaError('AWS_EMPTY_RESPONSE', `CreateRole ${role.name} returned no role`);
         return toRecord(Role);
       } catch (error) {
         if (error instanceof KirsaError) throw error;
@@ -324,7 +324,7 @@ export async function callerAccountId(options: IamOptions = {}): Promise<string>
   });
   try {
     const { Account } = await client.send(new sdk.GetCallerIdentityCommand({}));
-    if (!Account) throw new KirsaError('INTERNAL', 'GetCallerIdentity returned no account');
+    if (!Account) throw new KirsaError('AWS_EMPTY_RESPONSE', 'GetCallerIdentity returned no account');
     return Account;
   } catch (error) {
     if (error instanceof KirsaError) throw error;

@@ -62,7 +62,7 @@ export function issuerKeyPrefix(issuer: string, bucket: string): string {
   if (!location) return new URL(issuer).pathname.replace(/^\/+|\/+$/g, '');
   if (location.bucket !== bucket) {
     throw new KirsaError(
-      'USAGE',
+      'BUCKET_MISMATCH',
       `the issuer ${issuer} is a ${location.style} S3 URL for bucket "${location.bucket}", not "${bucket}"`,
       { hint: 'pass the bucket the issuer URL names, or --prefix to say where the documents go' },
     );
@@ -138,7 +138,9 @@ export function mergeIssuerPolicy(
     try {
       policy = JSON.parse(existing) as PolicyDocument;
     } catch (error) {
-      throw new KirsaError('INPUT_INVALID', 'the bucket policy S3 returned is not JSON', { cause: error });
+      throw new KirsaError('BUCKET_POLICY_INVALID', 'the bucket policy S3 returned is not JSON', {
+        cause: error,
+      });
     }
   }
   const all =
@@ -206,7 +208,7 @@ export function publicAccessFindings(
     );
   }
   return {
-    blocked: new KirsaError('PERMISSION', problems.join('; '), {
+    blocked: new KirsaError('BUCKET_PUBLIC_ACCESS_BLOCKED', problems.join('; '), {
       hint: `turn them off ${fixes.join(' and ')}, or serve the issuer through CloudFront`,
     }),
     warnings,
@@ -384,7 +386,7 @@ export async function readBack(s3: S3Port, plan: Pick<PublishPlan, 'bucket' | 'o
     const stored = await s3.getObject(plan.bucket, object.key);
     if (stored.body !== object.body)
       throw new KirsaError(
-        'CHECK_FAILED',
+        'PUBLISH_MISMATCH',
         `s3://${plan.bucket}/${object.key} holds other content than uploaded`,
         {
           hint: 'another writer may be changing it; run kirsa issuer publish again',
@@ -392,7 +394,7 @@ export async function readBack(s3: S3Port, plan: Pick<PublishPlan, 'bucket' | 'o
       );
     if (stored.contentType !== 'application/json')
       throw new KirsaError(
-        'CHECK_FAILED',
+        'PUBLISH_MISMATCH',
         `s3://${plan.bucket}/${object.key} is served as ${stored.contentType}`,
         {
           hint: 'run kirsa issuer publish again',

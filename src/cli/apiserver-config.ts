@@ -53,12 +53,12 @@ async function currentIssuer(flags: ApiserverConfigFlags): Promise<string | unde
 
 async function runApiserverConfig(flags: ApiserverConfigFlags): Promise<void> {
   if (!(DISTRIBUTIONS as readonly string[]).includes(flags.for))
-    throw new KirsaError('USAGE', `--for takes ${DISTRIBUTIONS.join(', ')}, not "${flags.for}"`);
+    throw new KirsaError('FLAG_INVALID', `--for takes ${DISTRIBUTIONS.join(', ')}, not "${flags.for}"`);
   const distribution = flags.for as Distribution;
   const issuer = await loadIssuer(flags.dir);
   if (flags.issuerUrl !== undefined && flags.issuerUrl !== issuer.state.issuer) {
     throw new KirsaError(
-      'USAGE',
+      'ISSUER_URL_MISMATCH',
       `--issuer-url ${flags.issuerUrl} differs from ${issuer.state.issuer}, the issuer ${flags.dir} was made for`,
       {
         hint: 'the tokens must carry the issuer the published documents name: drop --issuer-url or use another --dir',

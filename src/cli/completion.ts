@@ -105,7 +105,7 @@ export function registerCompletion(program: Command): void {
     .argument('<shell>', SHELLS.join(' | '))
     .action(async (shell: string) => {
       if (!(SHELLS as readonly string[]).includes(shell)) {
-        throw new KirsaError('USAGE', `completion takes bash, zsh or fish, not "${shell}"`, {
+        throw new KirsaError('FLAG_INVALID', `completion takes bash, zsh or fish, not "${shell}"`, {
           hint: 'kirsa completion bash > /etc/bash_completion.d/kirsa',
         });
       }

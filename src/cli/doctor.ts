@@ -82,14 +82,14 @@ async function iamOrReason(flags: DoctorFlags): Promise<IamRoles | { unavailable
 
 async function runDoctor(kind: 'pod' | 'serviceaccount', name: string, flags: DoctorFlags): Promise<void> {
   if (!['text', 'json'].includes(flags.output))
-    throw new KirsaError('USAGE', `--output takes text or json, not "${flags.output}"`);
+    throw new KirsaError('FLAG_INVALID', `--output takes text or json, not "${flags.output}"`);
   let ca: Buffer | undefined;
   if (flags.issuerCaFile) {
     try {
       ca = await readFile(flags.issuerCaFile);
     } catch (error) {
       throw new KirsaError(
-        'INPUT_UNREADABLE',
+        'FILE_UNREADABLE',
         `cannot read ${flags.issuerCaFile}: ${(error as Error).message}`,
       );
     }

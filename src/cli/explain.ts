@@ -79,19 +79,19 @@ interface RequestFacts {
 
 function validate(flags: ExplainFlags): void {
   if (!['text', 'json'].includes(flags.output))
-    throw new KirsaError('USAGE', `--output takes text or json, not "${flags.output}"`);
+    throw new KirsaError('FLAG_INVALID', `--output takes text or json, not "${flags.output}"`);
   if ((flags.policyFile === undefined) === (flags.roleArn === undefined))
-    throw new KirsaError('USAGE', 'give exactly one of --policy-file and --role-arn', {
+    throw new KirsaError('FLAG_CONFLICT', 'give exactly one of --policy-file and --role-arn', {
       hint: 'kirsa explain --role-arn arn:aws:iam::111122223333:role/NAME --token-file token.jwt',
     });
   if (flags.tokenFile !== undefined) {
     if (flags.issuerUrl !== undefined || flags.serviceAccount !== undefined || flags.audience !== undefined)
-      throw new KirsaError('USAGE', '--token-file already gives the issuer, subject and audience', {
+      throw new KirsaError('FLAG_CONFLICT', '--token-file already gives the issuer, subject and audience', {
         hint: 'drop --issuer-url, --service-account and --audience, or drop --token-file',
       });
   } else if (flags.issuerUrl === undefined || flags.serviceAccount === undefined) {
     throw new KirsaError(
-      'USAGE',
+      'FLAG_REQUIRED',
       'say whose token to judge: --token-file, or --issuer-url with --service-account',
       {
         hint: 'kirsa explain --policy-file trust.json --issuer-url https://issuer --namespace default --service-account app',
@@ -121,12 +121,12 @@ async function requestFacts(flags: ExplainFlags): Promise<RequestFacts> {
   try {
     claims = decodeJwt(token) as WebIdentityClaims;
   } catch (error) {
-    throw new KirsaError('INPUT_INVALID', `${flags.tokenFile} is not a JWT: ${(error as Error).message}`, {
+    throw new KirsaError('TOKEN_MALFORMED', `${flags.tokenFile} is not a JWT: ${(error as Error).message}`, {
       hint: 'pass the file the pod reads (AWS_WEB_IDENTITY_TOKEN_FILE), e.g. from kubectl create token SA --audience sts.amazonaws.com',
     });
   }
   if (typeof claims.iss !== 'string')
-    throw new KirsaError('INPUT_INVALID', `the token in ${flags.tokenFile} has no iss claim`, {
+    throw new KirsaError('TOKEN_MALFORMED', `the token in ${flags.tokenFile} has no iss claim`, {
       hint: 'STS needs iss to find the IAM OIDC provider',
     });
   const notes = [
@@ -158,7 +158,7 @@ function resolveProvider(
     policy,
   });
   if (!matched)
-    throw new KirsaError('USAGE', 'cannot tell which account the IAM OIDC provider is in', {
+    throw new KirsaError('FLAG_REQUIRED', 'cannot tell which account the IAM OIDC provider is in', {
       hint: 'add --account-id ID or --provider-arn ARN',
     });
   if (matched.accountFrom === 'policy')
@@ -188,7 +188,7 @@ async function runExplain(flags: ExplainFlags): Promise<void> {
     });
     const role = await iam.getRole(name);
     if (!role)
-      throw new KirsaError('NOT_FOUND', `role ${name} does not exist`, {
+      throw new KirsaError('AWS_NOT_FOUND', `role ${name} does not exist`, {
         hint: 'check the role ARN; STS answers AccessDenied for a missing role too',
       });
     policy = role.trustPolicy;

@@ -11,7 +11,7 @@ export function parseBooleanFlag(name: string): (text: string) => boolean {
   return (text) => {
     const value = parseGoBool(text);
     if (value === undefined) {
-      throw new KirsaError('USAGE', `--${name} takes true or false, not "${text}"`, {
+      throw new KirsaError('FLAG_INVALID', `--${name} takes true or false, not "${text}"`, {
         hint: `write --${name} (true) or --${name}=false`,
       });
     }
@@ -22,10 +22,10 @@ export function parseBooleanFlag(name: string): (text: string) => boolean {
 export function parseIntegerFlag(name: string, { min }: { min?: number } = {}): (text: string) => number {
   return (text) => {
     if (!/^[+-]?\d+$/.test(text.trim()))
-      throw new KirsaError('USAGE', `--${name} takes a whole number, not "${text}"`);
+      throw new KirsaError('FLAG_INVALID', `--${name} takes a whole number, not "${text}"`);
     const value = Number(text);
     if (min !== undefined && value < min)
-      throw new KirsaError('USAGE', `--${name} must be at least ${min}, not ${value}`);
+      throw new KirsaError('FLAG_INVALID', `--${name} must be at least ${min}, not ${value}`);
     return value;
   };
 }
@@ -52,7 +52,10 @@ export function parseDurationFlag(name: string): (text: string) => number {
   return (text) => {
     const value = parseDuration(text);
     if (value === undefined) {
-      throw new KirsaError('USAGE', `--${name} takes a duration such as 300ms, 2s or 1m, not "${text}"`);
+      throw new KirsaError(
+        'FLAG_INVALID',
+        `--${name} takes a duration such as 300ms, 2s or 1m, not "${text}"`,
+      );
     }
     return value;
   };
@@ -75,7 +78,7 @@ export const OUTPUT_OPTION = [
 
 export function checkOutput(text: string): 'text' | 'json' {
   if (text !== 'text' && text !== 'json')
-    throw new KirsaError('USAGE', `-o takes text or json, not "${text}"`, {
+    throw new KirsaError('FLAG_INVALID', `-o takes text or json, not "${text}"`, {
       hint: 'write -o json, or leave -o out',
     });
   return text;

@@ -50,7 +50,7 @@ export async function writeIacOutput(output: IacOutput): Promise<void> {
     await mkdir(output.outputDir, { recursive: true });
     for (const [name, text] of files) await writeFile(join(output.outputDir, name), text);
   } catch (error) {
-    throw new KirsaError('PERMISSION', `cannot write to ${output.outputDir}: ${(error as Error).message}`, {
+    throw new KirsaError('WRITE_DENIED', `cannot write to ${output.outputDir}: ${(error as Error).message}`, {
       cause: error,
       hint: 'give an --output-dir kirsa may write to',
     });

@@ -71,7 +71,7 @@ const MARK: Record<Check['status'], string> = { pass: 'ok  ', fail: 'FAIL', warn
 function checksFailure(checks: readonly Check[], what: string, hint: string): KirsaError | undefined {
   const failed = checks.filter((check) => check.status === 'fail').length;
   return failed > 0
-    ? new KirsaError('CHECK_FAILED', `${what}: ${failed} check(s) failed`, { hint })
+    ? new KirsaError('CHECKS_FAILED', `${what}: ${failed} check(s) failed`, { hint })
     : undefined;
 }
 
@@ -107,12 +107,12 @@ interface InitFlags {
 async function runInit(flags: InitFlags): Promise<void> {
   if (flags.fromCluster) return runInitFromCluster(flags);
   if (flags.kubeconfig !== undefined || flags.context !== undefined)
-    throw new KirsaError('USAGE', '--kubeconfig and --context go with --from-cluster', {
+    throw new KirsaError('FLAG_CONFLICT', '--kubeconfig and --context go with --from-cluster', {
       hint: "add --from-cluster to take the running cluster's issuer, or drop them to make a new key",
     });
   if (flags.issuerUrl === undefined)
     throw new KirsaError(
-      'USAGE',
+      'FLAG_REQUIRED',
       'give --issuer-url: the public https URL the documents will be served from',
       {
         hint: "or --from-cluster to take the running cluster's issuer",
@@ -148,9 +148,13 @@ async function runInit(flags: InitFlags): Promise<void> {
  */
 async function runInitFromCluster(flags: InitFlags): Promise<void> {
   if (flags.signingKey !== undefined || flags.legacyEmptyKid)
-    throw new KirsaError('USAGE', '--signing-key and --legacy-empty-kid do not go with --from-cluster', {
-      hint: 'the cluster signs with its own key and its JWKS is published as it serves it',
-    });
+    throw new KirsaError(
+      'FLAG_CONFLICT',
+      '--signing-key and --legacy-empty-kid do not go with --from-cluster',
+      {
+        hint: 'the cluster signs with its own key and its JWKS is published as it serves it',
+      },
+    );
   await checkInitTarget(flags.dir);
   const source = await clusterSource(flags);
   await initClusterIssuer({
@@ -177,7 +181,7 @@ async function runInitFromCluster(flags: InitFlags): Promise<void> {
 
 async function runJwks(flags: { publicKey: string[]; legacyEmptyKid: boolean }): Promise<void> {
   if (flags.publicKey.length === 0)
-    throw new KirsaError('USAGE', 'give at least one --public-key FILE (public or private PEM)');
+    throw new KirsaError('FLAG_REQUIRED', 'give at least one --public-key FILE (public or private PEM)');
   const keys = [];
   for (const file of flags.publicKey)
     keys.push(...parseKeysPem(await readInputText(file, 'public key'), file));
@@ -203,7 +207,7 @@ interface RotateFlags {
 
 async function runRotate(flags: RotateFlags): Promise<void> {
   if (flags.promote && flags.retire)
-    throw new KirsaError('USAGE', '--promote and --retire are separate steps');
+    throw new KirsaError('FLAG_CONFLICT', '--promote and --retire are separate steps');
   const issuer = await loadIssuer(flags.dir);
   const now = new Date();
   if (flags.promote) {
@@ -463,7 +467,7 @@ async function clusterSource(flags: {
 async function publishSource(flags: PublishFlags): Promise<IssuerSource> {
   if (flags.fromCluster) return clusterSource(flags);
   if (flags.issuerUrl !== undefined || flags.kubeconfig !== undefined)
-    throw new KirsaError('USAGE', '--issuer-url and --kubeconfig go with --from-cluster', {
+    throw new KirsaError('FLAG_CONFLICT', '--issuer-url and --kubeconfig go with --from-cluster', {
       hint: 'without --from-cluster the issuer folder (--dir) says what is published',
     });
   return folderSource(flags.dir);
@@ -541,7 +545,7 @@ export function warnNoS3Objects(plan: IssuerPublishPlan): void {
 
 async function runPublish(flags: PublishFlags): Promise<void> {
   if (!(HOSTINGS as readonly string[]).includes(flags.hosting))
-    throw new KirsaError('USAGE', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
+    throw new KirsaError('FLAG_INVALID', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
   checkBucketName(flags.bucket);
   const source = await publishSource(flags);
   const ca = await trustedCertificates(flags.caFile);
@@ -613,9 +617,13 @@ async function runDistribution(flags: {
   checkBucketName(flags.bucket);
   const region = flags.region ?? process.env.AWS_REGION;
   if (!region)
-    throw new KirsaError('USAGE', 'give --region REGION: the bucket region names the CloudFront origin', {
-      hint: 'the region the bucket was created in, e.g. --region eu-west-1',
-    });
+    throw new KirsaError(
+      'FLAG_REQUIRED',
+      'give --region REGION: the bucket region names the CloudFront origin',
+      {
+        hint: 'the region the bucket was created in, e.g. --region eu-west-1',
+      },
+    );
   const cloudFront = await import('../aws/cloudfront.ts');
   const port = await cloudFront.cloudFrontPortFor({ region, endpointUrl: flags.endpointUrl });
   const { distribution, created } = await cloudFront.ensureDistribution(port, {
@@ -651,9 +659,10 @@ async function runCronJob(flags: CronJobFlags): Promise<void> {
   checkBucketName(flags.bucket);
   const { url } = checkIssuerUrl(flags.issuerUrl);
   const region = flags.region ?? process.env.AWS_REGION;
-  if (!region) throw new KirsaError('USAGE', 'give --region REGION: the job publishes to that region', {});
+  if (!region)
+    throw new KirsaError('FLAG_REQUIRED', 'give --region REGION: the job publishes to that region', {});
   if (!(HOSTINGS as readonly string[]).includes(flags.hosting))
-    throw new KirsaError('USAGE', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
+    throw new KirsaError('FLAG_INVALID', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
   const { renderRepublishManifests } = await import('../install/republish.ts');
   const { stringify } = await import('yaml');
   const manifests = renderRepublishManifests({
@@ -730,7 +739,7 @@ interface ServeFlags {
 
 async function runServe(flags: ServeFlags): Promise<void> {
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
-    throw new KirsaError('USAGE', '--tls-cert and --tls-key go together');
+    throw new KirsaError('FLAG_REQUIRED', '--tls-cert and --tls-key go together');
   const { state } = await loadIssuer(flags.dir);
   const issuerUrl = new URL(state.issuer);
   const port = flags.port ?? Number(issuerUrl.port || 443);

@@ -32,7 +32,7 @@ export const KLOG_FLAGS: ReadonlyArray<{ name: string; kind: KlogKind }> = [
 const SEVERITIES = ['INFO', 'WARNING', 'ERROR', 'FATAL'];
 
 function refuse(name: string, text: string, expected: string): never {
-  throw new KirsaError('USAGE', `--${name} takes ${expected}, not "${text}"`);
+  throw new KirsaError('FLAG_INVALID', `--${name} takes ${expected}, not "${text}"`);
 }
 
 /** A parser per kind that accepts what klog accepts (and refuses what it refuses). */

@@ -50,7 +50,7 @@ interface ManifestsFlags {
 function oneOf<T extends string>(flag: string, choices: readonly T[], value: string): T {
   if ((choices as readonly string[]).includes(value)) return value as T;
   throw new KirsaError(
-    'USAGE',
+    'FLAG_INVALID',
     `--${flag} takes ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, not "${value}"`,
   );
 }
@@ -71,7 +71,7 @@ function parseSelectorFlag(flag: string): (text: string) => LabelSelector {
       Array.isArray(value) ||
       Object.keys(value).some((key) => !known.includes(key))
     ) {
-      throw new KirsaError('USAGE', `--${flag} takes a label selector, not "${text}"`, {
+      throw new KirsaError('FLAG_INVALID', `--${flag} takes a label selector, not "${text}"`, {
         hint: `write it as JSON or YAML, e.g. --${flag} '{"matchLabels":{"team":"payments"}}'`,
       });
     }
@@ -184,13 +184,13 @@ export function registerManifests(program: Command): void {
       let caBundle = '';
       if (flags.tlsMode === 'secret') {
         if (!flags.caBundleFile) {
-          throw new KirsaError('USAGE', '--tls-mode secret needs --ca-bundle-file', {
+          throw new KirsaError('FLAG_REQUIRED', '--tls-mode secret needs --ca-bundle-file', {
             hint: 'pass the PEM file of the CA that signed the certificate in your Secret',
           });
         }
         const pem = await readInputText(flags.caBundleFile, 'CA bundle');
         if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-          throw new KirsaError('INPUT_INVALID', `${flags.caBundleFile} holds no PEM certificate`, {
+          throw new KirsaError('CERTIFICATE_INVALID', `${flags.caBundleFile} holds no PEM certificate`, {
             hint: 'give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)',
           });
         }

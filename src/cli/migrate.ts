@@ -151,18 +151,18 @@ export function registerMigrate(program: Command): void {
 
 async function runPlan(flags: PlanFlags): Promise<void> {
   if (!['text', 'yaml', 'json'].includes(flags.output))
-    throw new KirsaError('USAGE', `unknown output format "${flags.output}"`, {
+    throw new KirsaError('FLAG_INVALID', `unknown output format "${flags.output}"`, {
       hint: 'use -o text, yaml or json',
     });
   if (flags.namespace && flags.allNamespaces)
-    throw new KirsaError('USAGE', '-n and -A name different scopes', { hint: 'give one of them' });
+    throw new KirsaError('FLAG_CONFLICT', '-n and -A name different scopes', { hint: 'give one of them' });
   const provider = checkProviderArn(flags.providerArn);
   for (const arn of flags.nodeRoleArn ?? []) checkRoleArn(arn);
   let baseRoleArn: string;
   if (flags.baseRoleArn !== undefined) {
     const base = normaliseBaseRoleArn(flags.baseRoleArn);
     if (!base)
-      throw new KirsaError('USAGE', `"${flags.baseRoleArn}" is not a base role ARN`, {
+      throw new KirsaError('ARN_INVALID', `"${flags.baseRoleArn}" is not a base role ARN`, {
         hint: 'it looks like arn:aws:iam::111122223333:role/ (kube2iam --base-role-arn)',
       });
     baseRoleArn = base;
@@ -231,7 +231,7 @@ async function readPlan(file: string): Promise<MigrationPlan> {
   try {
     value = parse(text);
   } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `${file} is not YAML or JSON: ${(error as Error).message}`, {
+    throw new KirsaError('FILE_SYNTAX', `${file} is not YAML or JSON: ${(error as Error).message}`, {
       cause: error,
     });
   }

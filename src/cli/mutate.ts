@@ -88,7 +88,7 @@ async function readMapping(path: string): Promise<IdentityMapping> {
     for (const problem of problems) process.stderr.write(`kirsa: warning: ${path}: ${problem}\n`);
     return mapping;
   } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `${path}: ${(error as Error).message}`, {
+    throw new KirsaError('IDENTITIES_FILE_INVALID', `${path}: ${(error as Error).message}`, {
       hint: 'write it as {"namespace/serviceaccount": {"RoleARN": "arn:aws:iam::111122223333:role/name"}}',
     });
   }
@@ -100,14 +100,14 @@ function describe(object: KubeObject): string {
 
 async function runMutate(flags: MutateFlags): Promise<void> {
   if (!['yaml', 'json', 'patch'].includes(flags.output)) {
-    throw new KirsaError('USAGE', `--output takes yaml, json or patch, not "${flags.output}"`);
+    throw new KirsaError('FLAG_INVALID', `--output takes yaml, json or patch, not "${flags.output}"`);
   }
   if (
     flags.roleArn !== undefined &&
     (flags.serviceAccount.length > 0 || flags.identitiesFile !== undefined)
   ) {
     throw new KirsaError(
-      'USAGE',
+      'FLAG_CONFLICT',
       '--role-arn gives every pod one role, so it cannot be combined with --service-account or --identities-file',
       {
         hint: 'use --role-arn alone, or describe identities with service accounts and mappings',
@@ -152,7 +152,7 @@ async function runMutate(flags: MutateFlags): Promise<void> {
   const mapping = flags.identitiesFile ? await readMapping(flags.identitiesFile) : EMPTY_MAPPING;
   if (flags.roleArn === undefined && serviceAccounts.size === 0 && mapping.size === 0) {
     throw new KirsaError(
-      'USAGE',
+      'NO_IDENTITY_SOURCE',
       'no identity to inject: no --role-arn, no ServiceAccount manifest and no mapping',
       {
         hint: 'add --role-arn arn:aws:iam::<account>:role/<name>, or --service-account sa.yaml',

@@ -14,12 +14,16 @@ function recordingPhases(
     description: `the ${name} step`,
     async validate(context) {
       context.log.push(`validate ${name}`);
-      if (name === failValidation) throw new KirsaError('INPUT_INVALID', `${name} is wrong`);
+      if (name === failValidation) throw new KirsaError('KEY_INVALID', `${name} is wrong`);
     },
     async run(context): Promise<PhaseOutcome> {
       context.log.push(`run ${name}`);
       if (name === failRun)
-        return { status: 'failed', detail: name, error: new KirsaError('CHECK_FAILED', `${name} failed`) };
+        return {
+          status: 'failed',
+          detail: name,
+          error: new KirsaError('PUBLISH_MISMATCH', `${name} failed`),
+        };
       return { status: 'created', detail: name };
     },
   }));
@@ -56,7 +60,7 @@ describe('runPhases', () => {
         { log },
         { report: reporter(reported) },
       ),
-      (error: KirsaError) => error.code === 'INPUT_INVALID',
+      (error: KirsaError) => error.code === 'KEY_INVALID',
     );
     assert.deepEqual(log, ['validate a', 'validate b', 'validate c']);
     assert.deepEqual(reported, []);
@@ -75,7 +79,7 @@ describe('runPhases', () => {
     await assert.rejects(
       runPhases(recordingPhases(['a', 'b']), { log }, { skip: ['x'], report: () => {} }),
       (error: KirsaError) => {
-        assert.equal(error.code, 'USAGE');
+        assert.equal(error.code, 'PHASE_UNKNOWN');
         assert.equal(error.exitCode, 2);
         assert.match(error.message, /unknown phase x/);
         assert.equal(error.hint, 'phases: a, b');
@@ -90,7 +94,7 @@ describe('runPhases', () => {
     const reported: string[] = [];
     await assert.rejects(
       runPhases(recordingPhases(['a', 'b', 'c'], { failRun: 'b' }), { log }, { report: reporter(reported) }),
-      (error: KirsaError) => error.code === 'CHECK_FAILED',
+      (error: KirsaError) => error.code === 'PUBLISH_MISMATCH',
     );
     assert.deepEqual(log, ['validate a', 'validate b', 'validate c', 'run a', 'run b']);
     assert.deepEqual(reported, ['a created a', 'b failed b']);
@@ -113,7 +117,7 @@ describe('addPhaseOptions', () => {
   test('an unknown name fails while the command line is parsed, with the usage code', () => {
     assert.throws(
       () => command().parse(['--skip-phases', 'rol'], { from: 'user' }),
-      (error: KirsaError) => error.code === 'USAGE' && error.hint === 'phases: role, inline-policy',
+      (error: KirsaError) => error.code === 'PHASE_UNKNOWN' && error.hint === 'phases: role, inline-policy',
     );
   });
 

@@ -40,7 +40,7 @@ export function checkSkipPhases(phases: ReadonlyArray<Phase<never>>, skip: reado
   const names = phaseNames(phases);
   const unknown = skip.filter((name) => !names.includes(name));
   if (unknown.length > 0)
-    throw new KirsaError('USAGE', `unknown phase ${unknown.join(', ')}`, {
+    throw new KirsaError('PHASE_UNKNOWN', `unknown phase ${unknown.join(', ')}`, {
       hint: `phases: ${names.join(', ')}`,
     });
 }
@@ -68,7 +68,7 @@ export async function runPhases<Context>(
     if (outcome.status === 'failed')
       throw (
         outcome.error ??
-        new KirsaError('INTERNAL', `phase ${phase.name} failed without saying why`, {
+        new KirsaError('PHASE_FAILED_UNEXPLAINED', `phase ${phase.name} failed without saying why`, {
           hint: 'run again with --debug and report it',
         })
       );

@@ -35,7 +35,7 @@ export function parseManifests(text: string, source: string): KubeObject[] {
       const position = problem.linePos?.[0];
       const where = position ? `${source}:${position.line}:${position.col}` : source;
       throw new KirsaError(
-        'INPUT_UNREADABLE',
+        'FILE_SYNTAX',
         `${where}: not valid YAML or JSON: ${problem.message.split('\n')[0]}`,
         {
           hint: 'fix the document at that line and run again',
@@ -47,7 +47,7 @@ export function parseManifests(text: string, source: string): KubeObject[] {
     if (typeof value !== 'object' || Array.isArray(value)) {
       const line = document.contents?.range ? lineOf(text, document.contents.range[0]) : 1;
       throw new KirsaError(
-        'INPUT_INVALID',
+        'MANIFEST_NOT_OBJECT',
         `${source}:${line}: expected a Kubernetes object, found ${Array.isArray(value) ? 'a list' : typeof value}`,
         {
           hint: 'each document must be an object with apiVersion, kind and metadata',

@@ -104,7 +104,7 @@ function fileMappingTarget(path: string): MappingTarget {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT')
           return { text: undefined, version: undefined };
-        throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
+        throw new KirsaError('FILE_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
           cause: error,
         });
       }
@@ -257,7 +257,7 @@ const PHASES: Array<Phase<RoleContext>> = [
       for (const problem of context.merge.problems) process.stderr.write(`kirsa: warning: ${problem}\n`);
       const warning = sizeWarning(context.merge.policy);
       if (warning?.includes('over IAM'))
-        throw new KirsaError('INPUT_INVALID', `role ${context.roleName}: ${warning}`, {
+        throw new KirsaError('TRUST_POLICY_TOO_LARGE', `role ${context.roleName}: ${warning}`, {
           hint: 'nothing was changed; trust fewer service accounts with this role',
         });
       if (warning) process.stderr.write(`kirsa: warning: ${warning}\n`);
@@ -412,7 +412,7 @@ const PHASES: Array<Phase<RoleContext>> = [
         const other = current[roleKey];
         if (other !== undefined && other !== wanted[roleKey] && !context.flags.overwrite)
           throw new KirsaError(
-            'ALREADY_EXISTS',
+            'SERVICE_ACCOUNT_ROLE_TAKEN',
             `ServiceAccount ${ref.namespace}/${ref.name} already names role ${other}`,
             {
               hint: 'nothing was changed; pass --overwrite to point it at this role, or use --skip-phases service-account',
@@ -551,7 +551,7 @@ export async function runRoleCreate(
     // Later phases still need the role's ARN and policies: read them, and refuse if there is no role.
     context.existingRole = await context.iam.getRole(roleName);
     if (!context.existingRole && selected.some((phase) => phase.name !== 'service-account'))
-      throw new KirsaError('NOT_FOUND', `role ${roleName} does not exist and the role phase is skipped`, {
+      throw new KirsaError('AWS_NOT_FOUND', `role ${roleName} does not exist and the role phase is skipped`, {
         hint: 'run without --skip-phases role to create it',
       });
   }
@@ -595,7 +595,7 @@ async function readInlinePolicy(path: string): Promise<string> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
+    throw new KirsaError('FILE_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, {
       cause: error,
     });
   }

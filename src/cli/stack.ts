@@ -73,18 +73,18 @@ function camelCase(flag: string): string {
 /** One entry of the roles file as role create's flags; `inline-policy` is read relative to the file. */
 function roleEntryFlags(entry: unknown, where: string, fileDir: string): RoleEntryFlags {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
-    throw new KirsaError('INPUT_INVALID', `${where} is not a mapping of role create flags`, {
+    throw new KirsaError('STACK_FILE_INVALID', `${where} is not a mapping of role create flags`, {
       hint: 'write each role as service-account: NS/NAME, policy-arn: [...], and so on',
     });
   const flags: Record<string, unknown> = { namespace: DEFAULT_NAMESPACE };
   for (const [key, value] of Object.entries(entry)) {
     const kind = ROLE_KEYS[key as keyof typeof ROLE_KEYS];
     const wrong = (what: string) =>
-      new KirsaError('INPUT_INVALID', `${where}: ${key} takes ${what}`, {
+      new KirsaError('STACK_FILE_INVALID', `${where}: ${key} takes ${what}`, {
         hint: 'the keys are role create flags by their long name, with their values',
       });
     if (kind === undefined)
-      throw new KirsaError('INPUT_INVALID', `${where}: ${key} is not a key of a role entry`, {
+      throw new KirsaError('STACK_FILE_INVALID', `${where}: ${key} is not a key of a role entry`, {
         hint: `use ${Object.keys(ROLE_KEYS).join(', ')}`,
       });
     if (kind === 'string' || kind === 'file') {
@@ -116,13 +116,13 @@ async function readRolesFile(path: string): Promise<RoleEntryFlags[]> {
   try {
     document = parse(text);
   } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `${path} is not YAML: ${(error as Error).message}`, {
+    throw new KirsaError('FILE_SYNTAX', `${path} is not YAML: ${(error as Error).message}`, {
       cause: error,
     });
   }
   const roles = (document as { roles?: unknown } | null)?.roles;
   if (!Array.isArray(roles))
-    throw new KirsaError('INPUT_INVALID', `${path} has no roles: list`, {
+    throw new KirsaError('STACK_FILE_INVALID', `${path} has no roles: list`, {
       hint: 'start the file with roles: and list one entry per role (docs/iam.md)',
     });
   return roles.map((entry, index) => roleEntryFlags(entry, `${path}: roles[${index}]`, dirname(path)));

@@ -46,7 +46,7 @@ export function registerSts(program: Command): void {
     .option('--ca-file <file>', 'extra CA to trust when fetching issuers (repeatable)', collect, [])
     .action(async (flags: ServeFlags) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
-        throw new KirsaError('USAGE', '--tls-cert and --tls-key go together');
+        throw new KirsaError('FLAG_REQUIRED', '--tls-cert and --tls-key go together');
       }
       const config = await loadStsConfig(flags.config);
       const extraCa = await Promise.all(flags.caFile.map((file) => readInputText(file, 'CA file')));

@@ -67,11 +67,11 @@ export function trustRequestFromFlags(flags: TrustFlags): TrustRequestFromFlags 
   const serviceAccounts = flags.serviceAccount ?? [];
   const issuerUrls = flags.issuerUrl ?? [];
   if (serviceAccounts.length === 0)
-    throw new KirsaError('USAGE', 'no service account named', {
+    throw new KirsaError('FLAG_REQUIRED', 'no service account named', {
       hint: 'add --service-account NAME (with --namespace NS), or --service-account NS/NAME',
     });
   if (issuerUrls.length > 0 && flags.accountId === undefined)
-    throw new KirsaError('USAGE', '--issuer-url needs --account-id to name the provider', {
+    throw new KirsaError('FLAG_REQUIRED', '--issuer-url needs --account-id to name the provider', {
       hint: 'add --account-id 111122223333, or give --provider-arn instead',
     });
   const providerArns = [
@@ -82,7 +82,7 @@ export function trustRequestFromFlags(flags: TrustFlags): TrustRequestFromFlags 
     ...issuerUrls.map((url) => providerArnFor(url, flags.accountId!, flags.partition)),
   ];
   if (providerArns.length === 0)
-    throw new KirsaError('USAGE', 'no provider to trust', {
+    throw new KirsaError('FLAG_REQUIRED', 'no provider to trust', {
       hint: 'give --provider-arn ARN, or --issuer-url URL with --account-id ID',
     });
   const audiences =

@@ -301,7 +301,7 @@ function readable(path: string, flag: string): void {
     accessSync(path, constants.R_OK);
   } catch (error) {
     throw new KirsaError(
-      'INPUT_UNREADABLE',
+      'FILE_UNREADABLE',
       `${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
       {
         hint: `check the path given to ${flag}`,
@@ -333,7 +333,7 @@ async function connectToCluster(
     return inClusterConnection();
   } catch (error) {
     throw new KirsaError(
-      'INPUT_INVALID',
+      'KUBECONFIG_INVALID',
       `cannot load the cluster configuration: ${(error as Error).message}`,
       {
         hint: path
@@ -349,7 +349,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
   const inCluster = flags.inCluster === true;
   if (inCluster && flags.selfManagedTls) {
     throw new KirsaError(
-      'USAGE',
+      'FLAG_CONFLICT',
       '--in-cluster=true and --self-managed-tls both make the serving certificate',
       {
         hint: "choose one: a CertificateSigningRequest (--in-cluster=true) or kirsa's own CA (--self-managed-tls)",
@@ -358,7 +358,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
   }
   if (flags.enableDebuggingHandlers === true) {
     throw new KirsaError(
-      'USAGE',
+      'FLAG_UNSUPPORTED',
       "--enable-debugging-handlers is not supported: the reference's handlers dump every role mapping on the unauthenticated metrics port and let anyone clear the cache or make /debug/alpha/deny reject",
       {
         hint: 'drop the flag; kirsa_webhook_identities and `kirsa doctor serviceaccount` show what the cache holds',
@@ -367,7 +367,10 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
   }
   const logLevel = flags.logLevel ?? (flags.v !== undefined ? levelForKlogVerbosity(flags.v) : 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new KirsaError('USAGE', `--log-level takes one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+    throw new KirsaError(
+      'FLAG_INVALID',
+      `--log-level takes one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`,
+    );
   }
   const minVersion = parseTlsMinVersion(flags.tlsMinVersion);
   const ciphers =
@@ -378,10 +381,10 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     ['--port', flags.port],
     ['--metrics-port', flags.metricsPort],
   ] as const) {
-    if (port > 65_535) throw new KirsaError('USAGE', `${name} ${port} is not a TCP port`);
+    if (port > 65_535) throw new KirsaError('FLAG_INVALID', `${name} ${port} is not a TCP port`);
   }
   if (flags.port !== 0 && flags.port === flags.metricsPort) {
-    throw new KirsaError('USAGE', `--port and --metrics-port are both ${flags.port}`, {
+    throw new KirsaError('FLAG_CONFLICT', `--port and --metrics-port are both ${flags.port}`, {
       hint: 'give them different ports',
     });
   }
@@ -395,29 +398,33 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
   const kube = await connectToCluster(flags.kubeconfig, flags.kubeApi);
   if (kube === undefined) {
     if (flags.watchConfigMap) {
-      throw new KirsaError('USAGE', '--watch-config-map needs cluster access', {
+      throw new KirsaError('CLUSTER_ACCESS_REQUIRED', '--watch-config-map needs cluster access', {
         hint: 'pass --kubeconfig, run in a pod, or give the mapping with --identities-file instead',
       });
     }
     if (flags.watchServiceAccounts === true) {
-      throw new KirsaError('USAGE', '--watch-service-accounts needs cluster access', {
+      throw new KirsaError('CLUSTER_ACCESS_REQUIRED', '--watch-service-accounts needs cluster access', {
         hint: 'pass --kubeconfig or run in a pod',
       });
     }
     if (flags.readEnvFromConfigMaps) {
-      throw new KirsaError('USAGE', '--read-env-from-config-maps needs cluster access', {
+      throw new KirsaError('CLUSTER_ACCESS_REQUIRED', '--read-env-from-config-maps needs cluster access', {
         hint: 'pass --kubeconfig or run in a pod',
       });
     }
     if (flags.identitiesFile === undefined) {
-      throw new KirsaError('USAGE', 'no identity source: no cluster access and no --identities-file', {
-        hint: 'run in a pod (or pass --kubeconfig) to watch ServiceAccounts, or give --identities-file',
-      });
+      throw new KirsaError(
+        'NO_IDENTITY_SOURCE',
+        'no identity source: no cluster access and no --identities-file',
+        {
+          hint: 'run in a pod (or pass --kubeconfig) to watch ServiceAccounts, or give --identities-file',
+        },
+      );
     }
   }
   if (flags.selfManagedTls && kube === undefined) {
     throw new KirsaError(
-      'USAGE',
+      'CLUSTER_ACCESS_REQUIRED',
       '--self-managed-tls needs cluster access (it keeps its certificate in a Secret)',
       {
         hint: 'run in a pod or pass --kubeconfig; or give --tls-cert and --tls-key from cert-manager',
@@ -426,14 +433,14 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
   }
   if (inCluster && kube === undefined) {
     throw new KirsaError(
-      'USAGE',
+      'CLUSTER_ACCESS_REQUIRED',
       '--in-cluster=true needs cluster access (it asks for its certificate with a CertificateSigningRequest)',
       { hint: 'run in a pod or pass --kubeconfig; or pass --in-cluster=false with --tls-cert and --tls-key' },
     );
   }
   const watchServiceAccounts = kube !== undefined && flags.watchServiceAccounts !== false;
   if (!watchServiceAccounts && !flags.watchConfigMap && flags.identitiesFile === undefined) {
-    throw new KirsaError('USAGE', 'every identity source is off', {
+    throw new KirsaError('NO_IDENTITY_SOURCE', 'every identity source is off', {
       hint: 'keep --watch-service-accounts on, or add --watch-config-map or --identities-file',
     });
   }

@@ -172,7 +172,7 @@ export async function gatherFacts(
   if (target.kind === 'pod') {
     rawPod = await cluster.getPod(target.namespace, target.name);
     if (!rawPod) {
-      throw new KirsaError('NOT_FOUND', `pod ${target.namespace}/${target.name} does not exist`, {
+      throw new KirsaError('KUBE_NOT_FOUND', `pod ${target.namespace}/${target.name} does not exist`, {
         hint: `kubectl get pods -n ${target.namespace}`,
       });
     }

@@ -35,7 +35,7 @@ export async function watchIdentitiesFile(options: IdentitiesFileOptions): Promi
       first = false;
       if (content === undefined) {
         if (initial) {
-          startError = new KirsaError('INPUT_UNREADABLE', `cannot read the identities file ${path}`, {
+          startError = new KirsaError('FILE_UNREADABLE', `cannot read the identities file ${path}`, {
             hint: 'check the path given to --identities-file and that the file is mounted',
           });
           return;
@@ -52,7 +52,7 @@ export async function watchIdentitiesFile(options: IdentitiesFileOptions): Promi
       });
       if (!error) return;
       if (initial) {
-        startError = new KirsaError('INPUT_INVALID', `identities file ${path}: ${error.message}`, {
+        startError = new KirsaError('IDENTITIES_FILE_INVALID', `identities file ${path}: ${error.message}`, {
           hint: 'write it as {"namespace/serviceaccount": {"RoleARN": "arn:aws:iam::111122223333:role/name"}}',
         });
         return;

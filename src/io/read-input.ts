@@ -19,7 +19,7 @@ export async function readInputText(path: string, what = 'file'): Promise<string
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     throw new KirsaError(
-      'INPUT_UNREADABLE',
+      'FILE_UNREADABLE',
       `cannot read the ${what} ${path}: ${CAUSES[code] ?? (error as Error).message}`,
       {
         hint: 'check the path and that you may read it',

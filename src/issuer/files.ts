@@ -85,12 +85,14 @@ export async function makeFolders(dir: string): Promise<void> {
 export function fileSystemError(error: unknown, what: string): KirsaError {
   const code = (error as NodeJS.ErrnoException)?.code;
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new KirsaError('PERMISSION', `cannot write ${what}: ${(error as Error).message}`, {
+    return new KirsaError('WRITE_DENIED', `cannot write ${what}: ${(error as Error).message}`, {
       hint: 'choose a folder you can write to with --dir',
       cause: error,
     });
   }
-  return new KirsaError('INTERNAL', `cannot write ${what}: ${(error as Error).message}`, { cause: error });
+  return new KirsaError('WRITE_FAILED', `cannot write ${what}: ${(error as Error).message}`, {
+    cause: error,
+  });
 }
 
 /**

@@ -70,7 +70,7 @@ export function signingKeyFromPem(text: string, source: string): SigningKeyPair 
   const keys = parseKeysPem(text, source);
   const [key] = keys;
   if (keys.length !== 1 || !key?.privateKey) {
-    throw new KirsaError('INPUT_INVALID', `${source}: expected exactly one private key`, {
+    throw new KirsaError('KEY_INVALID', `${source}: expected exactly one private key`, {
       hint: 'give the PEM private key kube-apiserver will sign with (e.g. /etc/kubernetes/pki/sa.key)',
     });
   }
@@ -121,7 +121,7 @@ export async function checkInitTarget(dir: string): Promise<void> {
     const clusterOwned = await readFile(join(dir, ISSUER_FILES.state), 'utf8')
       .then((text) => (JSON.parse(text) as { keySource?: string }).keySource === 'cluster')
       .catch(() => false);
-    throw new KirsaError('ALREADY_EXISTS', `${dir} already holds an issuer; refusing to overwrite it`, {
+    throw new KirsaError('ISSUER_EXISTS', `${dir} already holds an issuer; refusing to overwrite it`, {
       hint: clusterOwned
         ? `the cluster holds its key: after the cluster's key changes, run kirsa issuer publish --from-cluster; or choose another --dir`
         : `to replace the key without breaking tokens, run kirsa issuer rotate --dir ${dir}`,
@@ -134,16 +134,16 @@ export async function checkInitTarget(dir: string): Promise<void> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
     if (code === 'ENOTDIR') {
-      throw new KirsaError('ALREADY_EXISTS', `${dir} is a file, not a folder`, {
+      throw new KirsaError('DIR_NOT_EMPTY', `${dir} is a file, not a folder`, {
         hint: 'choose another --dir',
       });
     }
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${dir}: ${(error as Error).message}`, {
+    throw new KirsaError('FILE_UNREADABLE', `cannot read ${dir}: ${(error as Error).message}`, {
       cause: error,
     });
   }
   if (entries.length > 0) {
-    throw new KirsaError('ALREADY_EXISTS', `${dir} is not empty`, {
+    throw new KirsaError('DIR_NOT_EMPTY', `${dir} is not empty`, {
       hint: 'give --dir a new or empty folder',
     });
   }
@@ -216,7 +216,7 @@ export async function loadIssuer(dir: string): Promise<LoadedIssuer> {
         },
       );
     }
-    throw new KirsaError('INPUT_UNREADABLE', `cannot read ${statePath}: ${(error as Error).message}`, {
+    throw new KirsaError('FILE_UNREADABLE', `cannot read ${statePath}: ${(error as Error).message}`, {
       cause: error,
     });
   }
@@ -227,9 +227,13 @@ export async function loadIssuer(dir: string): Promise<LoadedIssuer> {
     const pem = await readInputText(path);
     const [parsed] = parseKeysPem(pem, path);
     if (parsed?.kid !== key.kid) {
-      throw new KirsaError('INPUT_INVALID', `${path} does not hold key ${key.kid} recorded in the state`, {
-        hint: 'restore the key files from a backup; kirsa never rewrites them',
-      });
+      throw new KirsaError(
+        'ISSUER_STATE_INVALID',
+        `${path} does not hold key ${key.kid} recorded in the state`,
+        {
+          hint: 'restore the key files from a backup; kirsa never rewrites them',
+        },
+      );
     }
     publicPems.set(key.generation, pem);
   }

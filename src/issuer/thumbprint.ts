@@ -51,7 +51,7 @@ function openSocket(
     socket.once('secureConnect', () => resolve(socket));
     socket.once('error', (error) =>
       reject(
-        new KirsaError('UNREACHABLE', `TLS to ${host}:${port}: ${error.message}`, {
+        new KirsaError('ISSUER_UNREACHABLE', `TLS to ${host}:${port}: ${error.message}`, {
           hint: 'check the host answers HTTPS on that port',
           cause: error,
         }),
@@ -81,7 +81,7 @@ export async function servedChain(host: string, port: number): Promise<ServedCer
       chain.push(describe(certificate));
       certificate = certificate.issuerCertificate;
     }
-    if (chain.length === 0) throw new KirsaError('UNREACHABLE', `${host}:${port} sent no certificate`);
+    if (chain.length === 0) throw new KirsaError('ISSUER_UNREACHABLE', `${host}:${port} sent no certificate`);
     return chain;
   } finally {
     socket.destroy();
@@ -101,7 +101,7 @@ export async function issuerThumbprint(issuer: string, ca: string[] | undefined)
   const document = fetched.json;
   const { jwksUri } = checkDiscoveryDocument(issuer, document);
   if (!jwksUri) {
-    throw new KirsaError('CHECK_FAILED', `${fetched.url} has no usable https jwks_uri`, {
+    throw new KirsaError('ISSUER_JWKS_URI_INVALID', `${fetched.url} has no usable https jwks_uri`, {
       hint: `run kirsa issuer verify ${issuer} to see what is wrong`,
     });
   }

@@ -55,14 +55,14 @@ export async function loadKubeConfig(access: KubeAccess = {}): Promise<KubeConfi
     if (access.kubeconfig) config.loadFromFile(access.kubeconfig);
     else config.loadFromDefault();
   } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `cannot load the kubeconfig: ${(error as Error).message}`, {
+    throw new KirsaError('KUBECONFIG_UNREADABLE', `cannot load the kubeconfig: ${(error as Error).message}`, {
       cause: error,
       hint: 'pass --kubeconfig FILE, or set KUBECONFIG',
     });
   }
   if (access.context) {
     if (!config.getContextObject(access.context))
-      throw new KirsaError('USAGE', `the kubeconfig has no context "${access.context}"`, {
+      throw new KirsaError('KUBE_CONTEXT_NOT_FOUND', `the kubeconfig has no context "${access.context}"`, {
         hint: `contexts: ${
           config
             .getContexts()
@@ -73,7 +73,7 @@ export async function loadKubeConfig(access: KubeAccess = {}): Promise<KubeConfi
     config.setCurrentContext(access.context);
   }
   if (!config.getCurrentCluster())
-    throw new KirsaError('INPUT_INVALID', 'the kubeconfig names no cluster', {
+    throw new KirsaError('KUBECONFIG_INVALID', 'the kubeconfig names no cluster', {
       hint: 'pass --kubeconfig FILE',
     });
   return config;
@@ -415,7 +415,7 @@ function parsedJson(answer: unknown, what: string): unknown {
   try {
     return JSON.parse(answer);
   } catch (error) {
-    throw new KirsaError('INPUT_INVALID', `the API server's ${what} is not JSON`, {
+    throw new KirsaError('KUBE_RESPONSE_INVALID', `the API server's ${what} is not JSON`, {
       cause: error,
       hint: 'check that the kubeconfig points at kube-apiserver itself',
     });

@@ -97,7 +97,7 @@ async function binaries(): Promise<{ apiserver: string; etcd: string }> {
     }
   }
   if (!apiserver || !etcd)
-    throw new KirsaError('NOT_FOUND', 'kube-apiserver and etcd are not built on this machine', {
+    throw new KirsaError('REAL_PARTS_MISSING', 'kube-apiserver and etcd are not built on this machine', {
       hint: 'in the repository run bash tools/realparts/build.sh (npm test does it too), or set KIRSA_KUBE_APISERVER and KIRSA_ETCD',
     });
   return { apiserver, etcd };

@@ -563,7 +563,7 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
 
 /** Thrown by callers that need a node where none can start; the reason comes from nodeParts(). */
 export function nodeUnavailable(reason: string): KirsaError {
-  return new KirsaError('NOT_FOUND', `the local node cannot start: ${reason}`, {
+  return new KirsaError('REAL_PARTS_MISSING', `the local node cannot start: ${reason}`, {
     hint: 'run as root after tools/realparts/build.sh has built the node parts (npm test does both)',
   });
 }

@@ -42,7 +42,7 @@ export const DEFAULT_STS_REGION = 'us-east-1';
 const DEFAULT_MAX_SESSION_SECONDS = 3600;
 
 function invalid(source: string, message: string): KirsaError {
-  return new KirsaError('INPUT_INVALID', `${source}: ${message}`, {
+  return new KirsaError('STS_CONFIG_INVALID', `${source}: ${message}`, {
     hint: 'see docs/sts.md for the format: providers: [{url, clientIds}], roles: [{arn, trustPolicy}]',
   });
 }
@@ -137,7 +137,7 @@ export async function loadStsConfig(path: string): Promise<StsConfig> {
     document = parse(text);
   } catch (error) {
     throw new KirsaError(
-      'INPUT_UNREADABLE',
+      'FILE_SYNTAX',
       `${path}: not valid YAML: ${(error as Error).message.split('\n')[0]}`,
     );
   }

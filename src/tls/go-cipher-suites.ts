@@ -56,13 +56,13 @@ export function opensslCiphersForGoSuites(list: string): string | undefined {
     if (TLS13_SUITES.includes(name)) continue;
     const openssl = GO_TLS12_SUITES[name];
     if (openssl === undefined) {
-      throw new KirsaError('USAGE', `--tls-cipher-suites: unsupported cipher suite ${name}`, {
+      throw new KirsaError('FLAG_INVALID', `--tls-cipher-suites: unsupported cipher suite ${name}`, {
         hint: `use Go's names: ${[...TLS13_SUITES, ...Object.keys(GO_TLS12_SUITES)].join(', ')}`,
       });
     }
     if (!available.has(openssl.toLowerCase())) {
       throw new KirsaError(
-        'USAGE',
+        'FLAG_UNSUPPORTED',
         `--tls-cipher-suites: ${name} (OpenSSL ${openssl}) is not available in this Node's OpenSSL ${process.versions.openssl}`,
         {
           hint: 'RC4 and 3DES suites are broken and removed from OpenSSL 3; choose an AES-GCM or ChaCha20 suite',

@@ -44,7 +44,7 @@ export function parseTlsMinVersion(text: string): SecureVersion {
   const version = TLS_VERSIONS[text.trim()];
   if (version) return version;
   throw new KirsaError(
-    'USAGE',
+    'FLAG_INVALID',
     `--tls-min-version takes 1.0, 1.1, 1.2 or 1.3 (or VersionTLS10 ... VersionTLS13), not "${text}"`,
   );
 }
@@ -249,7 +249,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   if (current === undefined && !pushed) {
     certificateFiles?.close();
     throw new KirsaError(
-      'INPUT_INVALID',
+      'CERTIFICATE_INVALID',
       `cannot serve TLS with ${options.certFile} and ${options.keyFile}: ${(firstError as Error)?.message ?? 'unreadable'}`,
       { hint: 'give --tls-cert and --tls-key a PEM certificate and its private key', cause: firstError },
     );

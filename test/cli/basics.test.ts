@@ -159,7 +159,7 @@ describe('kirsa basics', () => {
     const missing = await runKirsa(['mutate', '-f', '/nonexistent/pods.yaml', '-o', 'json']);
     assert.equal(missing.code, 2);
     const report = JSON.parse(missing.stderr);
-    assert.equal(report.error.code, 'INPUT_UNREADABLE');
+    assert.equal(report.error.code, 'FILE_UNREADABLE');
     assert.equal(typeof report.error.message, 'string');
     assert.ok('hint' in report.error);
     const usage = await runKirsa(['mutate', '--fiel', 'x', '-o', 'json']);

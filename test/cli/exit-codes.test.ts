@@ -48,7 +48,7 @@ describe('exit codes for scripts', () => {
   test('mutate --role-arn that is not an ARN is bad input: exit 2', async () => {
     const result = await failure(['mutate', '-f', file('pod.yaml', POD), '--role-arn', 'my-role']);
     assert.equal(result.code, 2);
-    assert.equal(result.error, 'USAGE');
+    assert.equal(result.error, 'ARN_INVALID');
     assert.equal(result.first, 'kirsa: "my-role" is not an IAM role ARN');
   });
 

@@ -203,7 +203,7 @@ describe('-o json on the commands that read', () => {
     const untrusted = await runKirsa(['issuer', 'verify', issuer.url, '-o', 'json']);
     assert.equal(untrusted.code, 1);
     const error = (JSON.parse(untrusted.stderr) as { error: { code: string } }).error;
-    assert.match(error.code, /^(CHECK_FAILED|ISSUER_UNREACHABLE)$/);
+    assert.match(error.code, /^(CHECKS_FAILED|ISSUER_UNREACHABLE)$/);
   });
 
   test('explain: the decision, why, and what was judged', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { KirsaError } from '../../errors.ts';
+import { KirsaError, type KirsaErrorCode } from '../../errors.ts';
 import {
   assumedRoleArn,
   buildProviderArn,
@@ -29,8 +29,8 @@ const HOST = 'oidc.example.com/cluster-a';
 const PROVIDER = `arn:aws:iam::111122223333:oidc-provider/${HOST}`;
 const ROLE = 'arn:aws:iam::111122223333:role/s3-echoer';
 
-function usageError(rule: RegExp): (error: unknown) => boolean {
-  return (error) => error instanceof KirsaError && error.code === 'USAGE' && rule.test(error.message);
+function usageError(rule: RegExp, code: KirsaErrorCode = 'ARN_INVALID'): (error: unknown) => boolean {
+  return (error) => error instanceof KirsaError && error.code === code && rule.test(error.message);
 }
 
 describe('partitions and accounts', () => {
@@ -132,7 +132,11 @@ describe('role ARNs and names', () => {
   test('role names: IAM characters, at most 64; the default spells wildcards and is cut to fit', () => {
     assert.equal(checkRoleName('kirsa-default-app'), 'kirsa-default-app');
     for (const name of ['', 'has space', 'a/b', 'x'.repeat(65)])
-      assert.throws(() => checkRoleName(name), usageError(/not a valid IAM role name/), name);
+      assert.throws(
+        () => checkRoleName(name),
+        usageError(/not a valid IAM role name/, 'ROLE_NAME_INVALID'),
+        name,
+      );
     assert.equal(defaultRoleName({ namespace: 'team-*', name: '*' }), 'kirsa-team-wildcard-wildcard');
     const long = defaultRoleName({ namespace: 'n'.repeat(40), name: 's'.repeat(40) });
     assert.equal(long.length, 64);
@@ -183,7 +187,8 @@ describe('issuer host/path and provider ARNs', () => {
       ['https://oidc.example.com/', /must not end with a slash/],
       ['oidc.example.com', /not an absolute URL/],
     ];
-    for (const [url, rule] of cases) assert.throws(() => iamProviderHostPath(url), usageError(rule), url);
+    for (const [url, rule] of cases)
+      assert.throws(() => iamProviderHostPath(url), usageError(rule, 'ISSUER_URL_INVALID'), url);
     assert.throws(() => providerArnFor(ISSUER, '1234'), usageError(/not an AWS account ID/));
   });
 

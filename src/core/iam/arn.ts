@@ -66,7 +66,7 @@ export function isAccountId(text: string): boolean {
 /** The account ID, or a USAGE error naming it: an account ID is 12 digits. */
 export function checkAccountId(text: string): string {
   if (!isAccountId(text))
-    throw new KirsaError('USAGE', `"${text}" is not an AWS account ID`, {
+    throw new KirsaError('ARN_INVALID', `"${text}" is not an AWS account ID`, {
       hint: 'an account ID is 12 digits',
     });
   return text;
@@ -105,7 +105,7 @@ export function roleArnParts(arn: string): RoleArnParts | undefined {
 export function checkRoleArn(arn: string): RoleArnParts {
   const parts = roleArnParts(arn);
   if (!parts)
-    throw new KirsaError('USAGE', `"${arn}" is not an IAM role ARN`, {
+    throw new KirsaError('ARN_INVALID', `"${arn}" is not an IAM role ARN`, {
       hint: 'it looks like arn:aws:iam::111122223333:role/name',
     });
   return parts;
@@ -125,7 +125,7 @@ export function isRoleName(name: string): boolean {
 /** The role name, or a USAGE error listing IAM's rules for one. */
 export function checkRoleName(name: string): string {
   if (!isRoleName(name))
-    throw new KirsaError('USAGE', `"${name}" is not a valid IAM role name`, {
+    throw new KirsaError('ROLE_NAME_INVALID', `"${name}" is not a valid IAM role name`, {
       hint: `up to ${ROLE_NAME_MAX_LENGTH} characters: letters, digits and + = , . @ _ -`,
     });
   return name;
@@ -197,7 +197,7 @@ const MANAGED_POLICY_ARN = new RegExp(`^arn:${PARTITION}:iam::(aws|${ACCOUNT_ID}
 /** The managed policy ARN, or a USAGE error showing the shape. */
 export function checkManagedPolicyArn(arn: string): string {
   if (!MANAGED_POLICY_ARN.test(arn))
-    throw new KirsaError('USAGE', `"${arn}" is not a managed policy ARN`, {
+    throw new KirsaError('ARN_INVALID', `"${arn}" is not a managed policy ARN`, {
       hint: 'it looks like arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
     });
   return arn;
@@ -227,7 +227,7 @@ export function iamProviderHostPath(issuerUrl: string): string {
   const problems = issuerUrlProblems(issuerUrl);
   if (problems.length > 0)
     throw new KirsaError(
-      'USAGE',
+      'ISSUER_URL_INVALID',
       `issuer URL ${issuerUrl}: ${problems.map((problem) => problem.rule).join('; ')}`,
       {
         hint: 'IAM providers need https://host[/path] with no port, query, fragment or trailing slash',
@@ -258,7 +258,7 @@ export function parseProviderArn(arn: string): ProviderArnParts | undefined {
 export function checkProviderArn(arn: string): ProviderArnParts {
   const parts = parseProviderArn(arn);
   if (!parts)
-    throw new KirsaError('USAGE', `"${arn}" is not an IAM OIDC provider ARN`, {
+    throw new KirsaError('ARN_INVALID', `"${arn}" is not an IAM OIDC provider ARN`, {
       hint: 'it looks like arn:aws:iam::111122223333:oidc-provider/issuer.example.com/path',
     });
   return parts;

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { isKirsaError } from '../../errors.ts';
 import { checkProviderInput, providerAudiences, thumbprintChoices } from './oidc-provider.ts';
 
-const usage = (error: unknown) => isKirsaError(error) && error.code === 'USAGE';
+const usage = (error: unknown) => isKirsaError(error) && error.code === 'PROVIDER_OPTION_INVALID';
 
 describe('provider audiences', () => {
   test('sts.amazonaws.com unless given; repeats dropped, order kept', () => {

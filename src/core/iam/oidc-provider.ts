@@ -27,7 +27,10 @@ export function providerAudiences(given: readonly string[]): string[] {
 export function thumbprintChoices(given: readonly string[]): string[] {
   const choices = given.length > 0 ? given : [THUMBPRINT_NONE];
   if (choices.includes(THUMBPRINT_NONE) && choices.length > 1)
-    throw new KirsaError('USAGE', '--thumbprint none cannot be combined with other thumbprints');
+    throw new KirsaError(
+      'PROVIDER_OPTION_INVALID',
+      '--thumbprint none cannot be combined with other thumbprints',
+    );
   return choices
     .filter((choice) => choice !== THUMBPRINT_NONE)
     .map((choice) => (choice === THUMBPRINT_AUTO ? choice : choice.toLowerCase().replace(/:/g, '')));
@@ -36,23 +39,30 @@ export function thumbprintChoices(given: readonly string[]): string[] {
 /** IAM's limits on a provider's client IDs and thumbprints, checked before anything is sent. */
 export function checkProviderInput(audiences: readonly string[], thumbprints: readonly string[]): void {
   if (audiences.length === 0 || audiences.length > IAM_MAX_CLIENT_IDS)
-    throw new KirsaError('USAGE', `IAM takes 1 to ${IAM_MAX_CLIENT_IDS} audiences, not ${audiences.length}`);
+    throw new KirsaError(
+      'PROVIDER_OPTION_INVALID',
+      `IAM takes 1 to ${IAM_MAX_CLIENT_IDS} audiences, not ${audiences.length}`,
+    );
   for (const audience of audiences) {
     if (audience.length === 0 || audience.length > IAM_MAX_CLIENT_ID_LENGTH)
       throw new KirsaError(
-        'USAGE',
+        'PROVIDER_OPTION_INVALID',
         `audience "${audience}" must be 1-${IAM_MAX_CLIENT_ID_LENGTH} characters`,
       );
   }
   if (thumbprints.length > IAM_MAX_THUMBPRINTS)
     throw new KirsaError(
-      'USAGE',
+      'PROVIDER_OPTION_INVALID',
       `IAM keeps at most ${IAM_MAX_THUMBPRINTS} thumbprints, not ${thumbprints.length}`,
     );
   for (const thumbprint of thumbprints) {
     if (!/^[0-9a-f]{40}$/.test(thumbprint))
-      throw new KirsaError('USAGE', `thumbprint ${thumbprint} is not 40 hex digits (a SHA-1)`, {
-        hint: 'give --thumbprint auto to compute it, or none',
-      });
+      throw new KirsaError(
+        'PROVIDER_OPTION_INVALID',
+        `thumbprint ${thumbprint} is not 40 hex digits (a SHA-1)`,
+        {
+          hint: 'give --thumbprint auto to compute it, or none',
+        },
+      );
   }
 }

@@ -32,7 +32,7 @@ describe('parsing', () => {
     ]) {
       assert.throws(
         () => parsePolicyDocument(bad),
-        (error: unknown) => error instanceof KirsaError && error.code === 'INPUT_INVALID',
+        (error: unknown) => error instanceof KirsaError && error.code === 'POLICY_INVALID',
         bad,
       );
     }
@@ -53,7 +53,7 @@ describe('permissions policies', () => {
         () => parsePolicyDocument(bad, { kind: 'permissions', name: 'inline.json is not a policy document' }),
         (error: unknown) =>
           error instanceof KirsaError &&
-          error.code === 'INPUT_INVALID' &&
+          error.code === 'POLICY_INVALID' &&
           error.message.startsWith('inline.json is not a policy document: ') &&
           error.hint?.includes('"Resource"') === true &&
           !error.hint.includes('Principal'),

@@ -65,7 +65,7 @@ export function parsePolicyDocument(
   { kind = 'trust', name = `${kind} policy` }: { kind?: PolicyKind; name?: string } = {},
 ): PolicyDocument {
   const invalid = (message: string) =>
-    new KirsaError('INPUT_INVALID', `${name}: ${message}`, { hint: EXAMPLES[kind] });
+    new KirsaError('POLICY_INVALID', `${name}: ${message}`, { hint: EXAMPLES[kind] });
   const checkStringList = (value: unknown, where: string) => {
     const list = Array.isArray(value) ? value : [value];
     if (list.length === 0 || !list.every((item) => typeof item === 'string'))

@@ -35,7 +35,7 @@ export function parseServiceAccountRef(text: string, defaultNamespace: string): 
   const valid = /^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/;
   if (!valid.test(ref.namespace) || !valid.test(ref.name))
     throw new KirsaError(
-      'USAGE',
+      'SERVICE_ACCOUNT_INVALID',
       `"${text}" is not a service account (namespace/name, lowercase, * allowed)`,
       {
         hint: 'write --service-account NAME with --namespace NS, or --service-account NS/NAME',
@@ -88,11 +88,13 @@ export function buildTrustStatement(
 
 export function buildTrustPolicy(request: TrustPolicyRequest): PolicyDocument {
   if (request.providerArns.length === 0)
-    throw new KirsaError('USAGE', 'no provider to trust', {
+    throw new KirsaError('FLAG_REQUIRED', 'no provider to trust', {
       hint: 'give --provider-arn ARN, or --issuer-url URL with --account-id ID',
     });
   if (request.serviceAccounts.length === 0)
-    throw new KirsaError('USAGE', 'no service account to trust', { hint: 'give --service-account NAME' });
+    throw new KirsaError('FLAG_REQUIRED', 'no service account to trust', {
+      hint: 'give --service-account NAME',
+    });
   const subjects = request.serviceAccounts.map(serviceAccountSubject);
   return {
     Version: POLICY_VERSION_WITH_VARIABLES,

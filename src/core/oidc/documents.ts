@@ -68,7 +68,7 @@ export function buildJwks(publicKeys: readonly KeyObject[], { legacyEmptyKid = f
   }
   if (keys.filter((key) => key.kty === 'RSA').length > MAX_JWKS_RSA_KEYS) {
     throw new KirsaError(
-      'INPUT_INVALID',
+      'JWKS_TOO_MANY_KEYS',
       `${keys.length} RSA keys: STS accepts at most ${MAX_JWKS_RSA_KEYS}`,
       {
         hint: 'retire old keys (kirsa issuer rotate --retire)',
@@ -101,7 +101,7 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 /** The issuer a cluster's discovery document names (its first --service-account-issuer). */
 export function issuerOfDiscovery(document: unknown, source: string): string {
   if (!isObject(document) || typeof document.issuer !== 'string' || document.issuer === '')
-    throw new KirsaError('INPUT_INVALID', `${source} names no issuer`, {
+    throw new KirsaError('DISCOVERY_NO_ISSUER', `${source} names no issuer`, {
       hint: 'the API server serves its issuer at /.well-known/openid-configuration from Kubernetes 1.21; else give --current-issuer URL',
     });
   return document.issuer;

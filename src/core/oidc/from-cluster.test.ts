@@ -36,7 +36,7 @@ describe("documents for a cluster's own issuer", () => {
           { ...served, discovery: { issuer: 'https://kubernetes.default.svc.cluster.local/' } },
           { publicIssuer: undefined, jwksPath: 'keys.json' },
         ),
-      'USAGE',
+      'ISSUER_URL_INVALID',
       /must not end with a slash/,
     );
     assertRefused(
@@ -45,12 +45,12 @@ describe("documents for a cluster's own issuer", () => {
           { ...served, jwks: { keys: [] } },
           { publicIssuer: undefined, jwksPath: 'keys.json' },
         ),
-      'INPUT_INVALID',
+      'CLUSTER_JWKS_UNUSABLE',
       /no keys/,
     );
     assertRefused(
       () => clusterDocuments({ discovery: {}, jwks }, { publicIssuer: undefined, jwksPath: 'keys.json' }),
-      'INPUT_INVALID',
+      'DISCOVERY_NO_ISSUER',
       /names no issuer/,
     );
   });

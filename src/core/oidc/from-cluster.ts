@@ -47,7 +47,7 @@ export function clusterDocuments(
   const failed = checkJwks(source.jwks).filter((check) => check.status === 'fail');
   if (failed.length > 0)
     throw new KirsaError(
-      'INPUT_INVALID',
+      'CLUSTER_JWKS_UNUSABLE',
       `the API server's /openid/v1/jwks would not work with STS: ${failed.map((check) => check.message).join('; ')}`,
       { hint: 'the cluster must sign with RSA keys for IRSA (--service-account-signing-key-file)' },
     );

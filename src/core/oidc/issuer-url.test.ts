@@ -25,7 +25,7 @@ describe('issuer URL rules', () => {
     ['example.com', /absolute URL/],
   ] as const) {
     test(`${url} is refused, naming the rule`, () => {
-      assertRefused(() => checkIssuerUrl(url), 'USAGE', rule);
+      assertRefused(() => checkIssuerUrl(url), 'ISSUER_URL_INVALID', rule);
     });
   }
   test('a port is only a warning: IAM refuses it, development issuers need it', () => {
@@ -60,12 +60,16 @@ describe('JWKS path rules', () => {
     'keys.json/',
   ]) {
     test(`"${path}" is refused as a usage error`, () => {
-      assertRefused(() => checkJwksPath(path), 'USAGE', /must be a plain path/);
+      assertRefused(() => checkJwksPath(path), 'JWKS_PATH_INVALID', /must be a plain path/);
     });
   }
   test('the discovery document path is refused: the JWKS would overwrite it', () => {
     for (const path of ['.well-known/openid-configuration', '/.well-known/OpenID-Configuration'])
-      assertRefused(() => checkJwksPath(path), 'USAGE', /where the discovery document is published/);
+      assertRefused(
+        () => checkJwksPath(path),
+        'JWKS_PATH_INVALID',
+        /where the discovery document is published/,
+      );
     assert.equal(checkJwksPath('.well-known/jwks.json'), '.well-known/jwks.json');
   });
 });

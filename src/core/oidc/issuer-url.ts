@@ -161,7 +161,7 @@ export function checkIssuerUrl(text: string, flag = '--issuer-url'): { url: stri
   if (errors.length > 0) {
     const fixes = errors.flatMap((problem) => (problem.fix ? [problem.fix] : []));
     throw new KirsaError(
-      errors.every((problem) => problem.kind === 'bucket') ? 'BUCKET_NAME_INVALID' : 'USAGE',
+      errors.every((problem) => problem.kind === 'bucket') ? 'BUCKET_NAME_INVALID' : 'ISSUER_URL_INVALID',
       `${flag} ${text}: ${errors.map((problem) => problem.rule).join('; ')}`,
       {
         hint:
@@ -190,13 +190,17 @@ export function checkJwksPath(text: string, flag = '--jwks-path'): string {
   const plain =
     path !== '' && segments.every((segment) => JWKS_PATH_SEGMENT.test(segment) && !/^\.{1,2}$/.test(segment));
   if (!plain)
-    throw new KirsaError('USAGE', `${flag} ${text} must be a plain path such as keys.json`, {
+    throw new KirsaError('JWKS_PATH_INVALID', `${flag} ${text} must be a plain path such as keys.json`, {
       hint: 'give the path under the issuer URL, e.g. keys.json or openid/v1/jwks: letters, digits, . _ ~ -, no . or .. segments',
     });
   if (path.toLowerCase() === DISCOVERY_PATH)
-    throw new KirsaError('USAGE', `${flag} ${text} is where the discovery document is published`, {
-      hint: 'give the JWKS its own path, e.g. keys.json or openid/v1/jwks',
-    });
+    throw new KirsaError(
+      'JWKS_PATH_INVALID',
+      `${flag} ${text} is where the discovery document is published`,
+      {
+        hint: 'give the JWKS its own path, e.g. keys.json or openid/v1/jwks',
+      },
+    );
   return path;
 }
 

@@ -41,25 +41,17 @@ describe('key parsing', () => {
       format: 'pem',
       type: 'spki',
     });
-    assertRefused(
-      () => parseKeysPem(ec.toString(), 'ec.pub'),
-      'INPUT_INVALID',
-      /EC key; kirsa signs with RSA/,
-    );
+    assertRefused(() => parseKeysPem(ec.toString(), 'ec.pub'), 'KEY_INVALID', /EC key; kirsa signs with RSA/);
   });
   test('a short RSA key is refused', () => {
     const short = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({
       format: 'pem',
       type: 'spki',
     });
-    assertRefused(() => parseKeysPem(short.toString(), 'short.pub'), 'INPUT_INVALID', /1024 bits/);
+    assertRefused(() => parseKeysPem(short.toString(), 'short.pub'), 'KEY_INVALID', /1024 bits/);
   });
   test('OpenSSH formats get the conversion command', () => {
-    assertRefused(
-      () => parseKeysPem('ssh-rsa AAAAB3Nza user@host\n', 'id.pub'),
-      'INPUT_INVALID',
-      /no PEM key/,
-    );
+    assertRefused(() => parseKeysPem('ssh-rsa AAAAB3Nza user@host\n', 'id.pub'), 'KEY_INVALID', /no PEM key/);
     assert.throws(
       () => parseKeysPem('ssh-rsa AAAAB3Nza user@host\n', 'id.pub'),
       (error: Error & { hint?: string }) => /ssh-keygen -e -m PKCS8/.test(error.hint ?? ''),
@@ -67,14 +59,14 @@ describe('key parsing', () => {
     assertRefused(
       () =>
         parseKeysPem('-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n', 'id'),
-      'INPUT_INVALID',
+      'KEY_INVALID',
       /OpenSSH-format/,
     );
   });
   test('a damaged PEM block is refused, not crashed on', () => {
     assertRefused(
       () => parseKeysPem('-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n', 'bad.pub'),
-      'INPUT_INVALID',
+      'KEY_INVALID',
       /does not parse/,
     );
   });

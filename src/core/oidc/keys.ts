@@ -36,7 +36,7 @@ export function parseKeysPem(text: string, source: string): ParsedKey[] {
     const hint = /^ssh-rsa /m.test(text)
       ? `it is an OpenSSH public key; convert it with: ssh-keygen -e -m PKCS8 -f ${source} > key.pub`
       : 'give a PEM file (-----BEGIN PUBLIC KEY----- or -----BEGIN PRIVATE KEY-----)';
-    throw new KirsaError('INPUT_INVALID', `${source}: no PEM key found`, { hint });
+    throw new KirsaError('KEY_INVALID', `${source}: no PEM key found`, { hint });
   }
   const keys: ParsedKey[] = [];
   for (const [block, label] of blocks) {
@@ -48,7 +48,7 @@ export function parseKeysPem(text: string, source: string): ParsedKey[] {
 function parseBlock(block: string, label: string, source: string): ParsedKey {
   if (label === 'OPENSSH PRIVATE KEY') {
     throw new KirsaError(
-      'INPUT_INVALID',
+      'KEY_INVALID',
       `${source}: OpenSSH-format private key, which has no standard parser`,
       {
         hint: `convert it in place to PEM with: ssh-keygen -p -N '' -m PEM -f ${source}`,
@@ -56,7 +56,7 @@ function parseBlock(block: string, label: string, source: string): ParsedKey {
     );
   }
   if (label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type: 4,ENCRYPTED/.test(block)) {
-    throw new KirsaError('INPUT_INVALID', `${source}: the private key is encrypted`, {
+    throw new KirsaError('KEY_INVALID', `${source}: the private key is encrypted`, {
       hint: `kube-apiserver needs it unencrypted too: openssl pkey -in ${source} -out sa-signer.key`,
     });
   }
@@ -70,14 +70,14 @@ function parseBlock(block: string, label: string, source: string): ParsedKey {
       publicKey = createPublicKey(block);
     }
   } catch (error) {
-    throw new KirsaError('INPUT_INVALID', `${source}: the ${label} block does not parse`, {
+    throw new KirsaError('KEY_INVALID', `${source}: the ${label} block does not parse`, {
       hint: 'check the file is a complete PEM key (openssl pkey -in FILE -noout shows why)',
       cause: error,
     });
   }
   if (publicKey.asymmetricKeyType !== 'rsa') {
     throw new KirsaError(
-      'INPUT_INVALID',
+      'KEY_INVALID',
       `${source}: ${publicKey.asymmetricKeyType?.toUpperCase() ?? 'unknown'} key; kirsa signs with RSA (RS256)`,
       {
         hint: 'STS and every Kubernetes distribution accept RSA-2048: let kirsa issuer init make one, or openssl genrsa -out sa-signer.key 2048',
@@ -87,7 +87,7 @@ function parseBlock(block: string, label: string, source: string): ParsedKey {
   const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < SIGNING_KEY_BITS) {
     throw new KirsaError(
-      'INPUT_INVALID',
+      'KEY_INVALID',
       `${source}: RSA key of ${bits} bits; RS256 needs at least ${SIGNING_KEY_BITS}`,
       {
         hint: 'generate a new key (kirsa issuer init, or openssl genrsa -out sa-signer.key 2048)',

@@ -41,7 +41,7 @@ describe('rotation', () => {
     );
     assertRefused(
       () => retirePrevious(promoted, hours(25), 86_400),
-      'CHECK_FAILED',
+      'RETIRE_TOO_EARLY',
       /valid until 2026-01-02T02:00:00/,
     );
     const retired = retirePrevious(promoted, hours(26), 86_400);
@@ -58,7 +58,7 @@ describe('rotation', () => {
     assert.equal(retirableAt(previous, 86_400)?.toISOString(), '2026-01-02T02:00:00.000Z');
     const justBefore = new Date(hours(26).getTime() - 1000);
     assert.equal(isRetirable(previous, justBefore, 86_400), false);
-    assertRefused(() => retirePrevious(promoted, justBefore, 86_400), 'CHECK_FAILED', /valid until/);
+    assertRefused(() => retirePrevious(promoted, justBefore, 86_400), 'RETIRE_TOO_EARLY', /valid until/);
     assert.equal(isRetirable(previous, hours(26), 86_400), true);
     assert.doesNotThrow(() => retirePrevious(promoted, hours(26), 86_400));
     const { stoppedSigningAt: _unknown, ...unrecorded } = previous;
@@ -66,15 +66,15 @@ describe('rotation', () => {
     assert.equal(isRetirable(unrecorded, hours(1000), 86_400), false);
   });
   test('one staged key at a time; promote needs one; retire needs a previous', () => {
-    assertRefused(() => stageKey(stageKey(base, 'B', t0), 'C', t0), 'ALREADY_EXISTS', /already staged/);
-    assertRefused(() => stageKey(base, 'A', t0), 'ALREADY_EXISTS', /already in this issuer/);
-    assertRefused(() => promoteStaged(base, t0), 'NOT_FOUND', /no staged key/);
-    assertRefused(() => retirePrevious(base, t0, 0), 'NOT_FOUND', /no previous key/);
+    assertRefused(() => stageKey(stageKey(base, 'B', t0), 'C', t0), 'KEY_ALREADY_STAGED', /already staged/);
+    assertRefused(() => stageKey(base, 'A', t0), 'KEY_ALREADY_PRESENT', /already in this issuer/);
+    assertRefused(() => promoteStaged(base, t0), 'NO_STAGED_KEY', /no staged key/);
+    assertRefused(() => retirePrevious(base, t0, 0), 'NO_PREVIOUS_KEY', /no previous key/);
   });
   test('a state without exactly one active key is refused', () => {
     assertRefused(
       () => parseIssuerState(JSON.stringify({ ...base, keys: [] }), 'state.json'),
-      'INPUT_INVALID',
+      'ISSUER_STATE_INVALID',
       /one active key/,
     );
   });
@@ -96,12 +96,12 @@ describe('rotation', () => {
     // A cluster state with key records, or a kirsa state with none, is neither.
     assertRefused(
       () => parseIssuerState(JSON.stringify({ ...cluster, keys: base.keys }), 'state.json'),
-      'INPUT_INVALID',
+      'ISSUER_STATE_INVALID',
       /no key when the cluster holds it/,
     );
     assertRefused(
       () => parseIssuerState(JSON.stringify({ ...base, keySource: 'elsewhere' }), 'state.json'),
-      'INPUT_INVALID',
+      'ISSUER_STATE_INVALID',
       /not a kirsa issuer state/,
     );
   });

@@ -55,7 +55,7 @@ export function parseIssuerState(text: string, source: string): IssuerState {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new KirsaError('INPUT_UNREADABLE', `${source} is not JSON`, {
+    throw new KirsaError('ISSUER_STATE_INVALID', `${source} is not JSON`, {
       hint: 'restore it from a backup; kirsa writes it whole, so a hand edit broke it',
       cause: error,
     });
@@ -77,7 +77,7 @@ export function parseIssuerState(text: string, source: string): IssuerState {
       : state.keySource === undefined && state.keys.filter((key) => key.stage === 'active').length === 1);
   if (!valid) {
     throw new KirsaError(
-      'INPUT_INVALID',
+      'ISSUER_STATE_INVALID',
       `${source} is not a kirsa issuer state (version 1, one active key, or no key when the cluster holds it)`,
       {
         hint: 'point --dir at a folder made by kirsa issuer init',
@@ -134,12 +134,12 @@ export function stageKey(state: IssuerState, kid: string, now: Date): IssuerStat
   checkKirsaOwnsKeys(state, 'issuer rotate');
   const staged = state.keys.find((key) => key.stage === 'staged');
   if (staged) {
-    throw new KirsaError('ALREADY_EXISTS', `key generation ${staged.generation} is already staged`, {
+    throw new KirsaError('KEY_ALREADY_STAGED', `key generation ${staged.generation} is already staged`, {
       hint: 'publish it, wait until every API server and cache has the new JWKS, then run kirsa issuer rotate --promote',
     });
   }
   if (state.keys.some((key) => key.kid === kid)) {
-    throw new KirsaError('ALREADY_EXISTS', `key ${kid} is already in this issuer`, {
+    throw new KirsaError('KEY_ALREADY_PRESENT', `key ${kid} is already in this issuer`, {
       hint: 'rotate to a newly generated key',
     });
   }
@@ -154,7 +154,7 @@ export function stageKey(state: IssuerState, kid: string, now: Date): IssuerStat
 export function promoteStaged(state: IssuerState, now: Date): IssuerState {
   checkKirsaOwnsKeys(state, 'issuer rotate --promote');
   if (!state.keys.some((key) => key.stage === 'staged')) {
-    throw new KirsaError('NOT_FOUND', 'no staged key to promote', {
+    throw new KirsaError('NO_STAGED_KEY', 'no staged key to promote', {
       hint: 'stage one first with kirsa issuer rotate, and publish the JWKS',
     });
   }
@@ -191,7 +191,7 @@ export function retirePrevious(state: IssuerState, now: Date, maxTokenLifetimeSe
   checkKirsaOwnsKeys(state, 'issuer rotate --retire');
   const previous = state.keys.filter((key) => key.stage === 'previous');
   if (previous.length === 0) {
-    throw new KirsaError('NOT_FOUND', 'no previous key to retire', {
+    throw new KirsaError('NO_PREVIOUS_KEY', 'no previous key to retire', {
       hint: 'kirsa issuer status shows the stages; promote a staged key first',
     });
   }
@@ -199,7 +199,7 @@ export function retirePrevious(state: IssuerState, now: Date, maxTokenLifetimeSe
     if (!isRetirable(key, now, maxTokenLifetimeSeconds)) {
       const when = retirableAt(key, maxTokenLifetimeSeconds)?.toISOString() ?? 'an unknown time';
       throw new KirsaError(
-        'CHECK_FAILED',
+        'RETIRE_TOO_EARLY',
         `key generation ${key.generation} stopped signing at ${key.stoppedSigningAt ?? '(unknown)'}; tokens it signed may be valid until ${when}`,
         {
           hint: `retry after ${when}, or pass --max-token-lifetime SECONDS if your cluster's tokens live shorter than ${maxTokenLifetimeSeconds} s`,

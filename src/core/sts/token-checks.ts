@@ -112,7 +112,7 @@ function failed(
 export function decodeToken(token: string): TokenParts {
   const parts = token.split('.');
   if (parts.length !== 3)
-    throw new KirsaError('INPUT_INVALID', 'the token is not a compact JWT (three dot-separated parts)');
+    throw new KirsaError('TOKEN_MALFORMED', 'the token is not a compact JWT (three dot-separated parts)');
   try {
     const [header, payload] = parts
       .slice(0, 2)
@@ -120,7 +120,7 @@ export function decodeToken(token: string): TokenParts {
     if (!isObject(header) || !isObject(payload)) throw new Error('not objects');
     return { header, payload };
   } catch (error) {
-    throw new KirsaError('INPUT_INVALID', 'the token header or payload is not base64url JSON', {
+    throw new KirsaError('TOKEN_MALFORMED', 'the token header or payload is not base64url JSON', {
       cause: error,
     });
   }
