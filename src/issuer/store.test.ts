@@ -23,7 +23,7 @@ test('init on a folder that follows a cluster points at publish --from-cluster, 
     () => assert.fail('a second init was accepted'),
     (error: KirsaError) => error,
   );
-  assert.equal(refusal.code, 'ALREADY_EXISTS');
+  assert.equal(refusal.code, 'ISSUER_EXISTS');
   assert.match(refusal.hint ?? '', /issuer publish --from-cluster/);
   assert.doesNotMatch(refusal.hint ?? '', /rotate/);
 });

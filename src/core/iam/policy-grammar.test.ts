@@ -22,7 +22,7 @@ describe('parsing', () => {
     );
   });
 
-  test('rejects what is not a policy, with INPUT_INVALID', () => {
+  test('rejects what is not a policy, with POLICY_INVALID', () => {
     for (const bad of [
       'nope',
       '[]',
