@@ -63,3 +63,22 @@ test('pod_identity_webhook_used turns 1 once the ServiceAccount cache holds an a
   metrics.setIdentityCount('service-accounts', 0);
   assert.equal(await sample(metrics, /^pod_identity_webhook_used /), 1);
 });
+
+test('promhttp_metric_handler_*: scrapes in flight until answered, then counted by status, once', async () => {
+  const metrics = createWebhookMetrics({ defaultMetrics: false });
+  // promhttp starts with 200, 500 and 503 at zero.
+  for (const code of ['200', '500', '503'])
+    assert.equal(
+      await sample(metrics, new RegExp(`^promhttp_metric_handler_requests_total\\{code="${code}"\\}`)),
+      0,
+    );
+  const first = metrics.beginScrape();
+  const second = metrics.beginScrape();
+  assert.equal(await sample(metrics, /^promhttp_metric_handler_requests_in_flight /), 2);
+  first(200);
+  first(200); // a second call (close after finish) is not a second scrape
+  second(405);
+  assert.equal(await sample(metrics, /^promhttp_metric_handler_requests_in_flight /), 0);
+  assert.equal(await sample(metrics, /^promhttp_metric_handler_requests_total\{code="200"\}/), 1);
+  assert.equal(await sample(metrics, /^promhttp_metric_handler_requests_total\{code="405"\}/), 1);
+});

@@ -61,6 +61,11 @@ export interface WebhookMetrics {
    * --in-cluster=true) and returns what records one rotation: how long the replaced certificate had lived.
    */
   certificateRotation(): (seconds: number) => void;
+  /**
+   * One request to /metrics begins: counted in flight until the returned function is called with the status
+   * it was answered with (the reference's promhttp_metric_handler_* series, as promhttp.Handler() keeps them).
+   */
+  beginScrape(): (status: number) => void;
 }
 
 export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {}): WebhookMetrics {
@@ -130,6 +135,20 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
   certificateRefused.inc(0);
   const reference = referenceMetrics(registry);
   let rotation: Histogram | undefined;
+  // promhttp's instrumentation of its own handler (client_golang v1.12.2, promhttp/http.go): scrapes by
+  // status, the three likeliest codes present from the start; the gauge includes the scrape reading it.
+  const scrapes = new Counter({
+    name: 'promhttp_metric_handler_requests_total',
+    help: 'Total number of scrapes by HTTP status code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  for (const code of ['200', '500', '503']) scrapes.labels(code).inc(0);
+  const scrapesInFlight = new Gauge({
+    name: 'promhttp_metric_handler_requests_in_flight',
+    help: 'Current number of scrapes being served.',
+    registers: [registry],
+  });
   const httpSeries = new Map<
     string,
     {
@@ -184,6 +203,16 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     },
     countConfigMapRead(result) {
       byConfigMapRead.get(result)!.inc();
+    },
+    beginScrape() {
+      scrapesInFlight.inc();
+      let ended = false;
+      return (status) => {
+        if (ended) return;
+        ended = true;
+        scrapesInFlight.dec();
+        scrapes.labels(String(status)).inc();
+      };
     },
     certificateRotation() {
       // client-go's histogram, default buckets (prom-client's are the Go client's DefBuckets).

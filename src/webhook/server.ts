@@ -278,6 +278,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   // /healthz and /readyz here too: older reference manifests probe the metrics port.
   const metricsServer = createHttpServer(deadlineOptions(METRICS_LIMITS), (request, response) => {
     const path = (request.url ?? '/').split('?', 1)[0]!;
+    if (path === '/metrics') {
+      // Every answer of /metrics is a scrape by its status, whatever the method, as promhttp counts them.
+      const scraped = metrics.beginScrape();
+      response.once('close', () => scraped(response.statusCode));
+    }
     const known = path === '/metrics' || PROBE_PATHS.includes(path);
     if (!known || (request.method !== 'GET' && request.method !== 'HEAD')) {
       request.resume();
