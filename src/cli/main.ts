@@ -1,6 +1,6 @@
 // The `kirsa` command: builds the verb tree, runs it, and turns failures into one message line, one hint
-// line and an exit code (or, with `-o json`, one JSON object on stderr). A stack trace is printed only with
-// --debug.
+// line, one code line and an exit code (or, with `-o json`, one JSON object on stderr). A stack trace is
+// printed only with --debug.
 
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { isKirsaError, type KirsaErrorCode } from '../errors.ts';
@@ -192,6 +192,10 @@ function writeReport(report: ErrorReport, json: boolean): void {
   }
   process.stderr.write(`kirsa: ${report.message}\n`);
   if (report.hint) process.stderr.write(`  hint: ${report.hint}\n`);
+  // The code in every mode, not only with -o json or --debug: it is what a user looks up in docs/errors.md
+  // or pastes into a bug report, and what a script written from a terminal session should branch on. It
+  // gets its own last line so the first line stays exactly the JSON `message` after `kirsa: `.
+  process.stderr.write(`  code: ${report.code}\n`);
 }
 
 export function reportError(

@@ -155,6 +155,24 @@ describe('kirsa basics', () => {
     assert.match(run.stderr, /unknown command 'rol'[\s\S]*Did you mean role\?/);
   });
 
+  test('a text error is the message, the hint and the code; --debug only adds the stack after them', async () => {
+    const run = await runKirsa(['mutate', '-f', '/nonexistent/pods.yaml']);
+    assert.equal(run.code, 2);
+    assert.deepEqual(run.stderr.split('\n'), [
+      'kirsa: cannot read the manifest file /nonexistent/pods.yaml: no such file',
+      '  hint: check the path and that you may read it',
+      '  code: FILE_UNREADABLE',
+      '',
+    ]);
+    const debug = await runKirsa(['mutate', '-f', '/nonexistent/pods.yaml', '--debug']);
+    assert.equal(debug.code, 2);
+    assert.ok(debug.stderr.startsWith(run.stderr), debug.stderr);
+    assert.match(
+      debug.stderr.slice(run.stderr.length),
+      /^KirsaError: cannot read the manifest file[\s\S]*\n {4}at /,
+    );
+  });
+
   test('-o json: an error is one JSON object on stderr with its catalogue code', async () => {
     const missing = await runKirsa(['mutate', '-f', '/nonexistent/pods.yaml', '-o', 'json']);
     assert.equal(missing.code, 2);

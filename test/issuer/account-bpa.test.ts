@@ -138,6 +138,7 @@ describe('kirsa issuer publish and the account-level Block Public Access (moto S
     assert.deepEqual(result.stderr.trimEnd().split('\n'), [
       `kirsa: account ${ACCOUNT} has account-level Block Public Access on: BlockPublicPolicy (S3 refuses a bucket policy that grants public read); RestrictPublicBuckets (S3 ignores public grants, so anonymous reads are denied)`,
       `  hint: turn them off for the account, which applies to all its buckets (aws s3control put-public-access-block --account-id ${ACCOUNT} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=false,BlockPublicPolicy=false,RestrictPublicBuckets=false), or serve the issuer through CloudFront`,
+      '  code: BUCKET_PUBLIC_ACCESS_BLOCKED',
     ]);
     assert.equal(result.stdout, '');
     assert.equal(await objectCount(bucket), 0, 'nothing was uploaded');
@@ -162,7 +163,8 @@ describe('kirsa issuer publish and the account-level Block Public Access (moto S
     const result = await publish(moto.endpoint, bucket);
     assert.equal(result.code, 1, result.stderr);
     const lines = result.stderr.trimEnd().split('\n');
-    assert.equal(lines.length, 2, result.stderr);
+    assert.equal(lines.length, 3, result.stderr);
+    assert.equal(lines[2], '  code: BUCKET_PUBLIC_ACCESS_BLOCKED');
     assert.match(
       lines[0]!,
       new RegExp(

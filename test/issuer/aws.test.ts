@@ -187,6 +187,7 @@ describe('kirsa issuer publish (moto S3)', { skip }, () => {
     assert.deepEqual(result.stderr.trimEnd().split('\n'), [
       'kirsa: bucket kirsa-missing: not found',
       '  hint: create the bucket first (aws s3api create-bucket --bucket NAME --region REGION ...), or check --bucket and --region',
+      '  code: AWS_NOT_FOUND',
     ]);
   });
 
@@ -241,8 +242,9 @@ describe('S3 AccessDenied (moto checking credentials)', { skip }, () => {
     );
     assert.equal(result.code, 1);
     const lines = result.stderr.trimEnd().split('\n');
-    assert.equal(lines.length, 2, result.stderr);
+    assert.equal(lines.length, 3, result.stderr);
     assert.match(lines[0]!, /^kirsa: bucket kirsa-issuer: access denied/);
+    assert.equal(lines[2], '  code: AWS_ACCESS_DENIED');
     assert.match(lines[1]!, /^ {2}hint: the credentials in use need this permission/);
     assert.equal(result.stdout, '', 'nothing was uploaded');
   });

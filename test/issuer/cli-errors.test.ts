@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { formatJson } from '../../src/core/oidc/documents.ts';
 import { clusterOwnedState } from '../../src/core/oidc/rotation.ts';
+import type { KirsaErrorCode } from '../../src/errors.ts';
 import { runKirsa } from '../support/run-kirsa.ts';
 import { writeEcKey } from '../support/tls.ts';
 
@@ -30,13 +31,15 @@ async function tree(dir: string): Promise<string[]> {
   return entries.map(String).sort();
 }
 
-function assertOneLineAndHint(stderr: string, message: RegExp, hint: RegExp): void {
+/** A refusal is three lines: the message, the hint, and the catalogue code a script branches on. */
+function assertRefusal(stderr: string, code: KirsaErrorCode, message: RegExp, hint: RegExp): void {
   const lines = stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 2, `expected a message and a hint, got:\n${stderr}`);
+  assert.equal(lines.length, 3, `expected a message, a hint and a code, got:\n${stderr}`);
   assert.match(lines[0]!, /^kirsa: /);
   assert.match(lines[0]!, message);
   assert.match(lines[1]!, /^ {2}hint: /);
   assert.match(lines[1]!, hint);
+  assert.equal(lines[2], `  code: ${code}`);
 }
 
 describe('kirsa issuer init refuses bad input and writes nothing', () => {
@@ -44,6 +47,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
     name: string;
     args: () => Promise<string[]>;
     code: number;
+    error: KirsaErrorCode;
     message: RegExp;
     hint: RegExp;
   }> = [
@@ -51,6 +55,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'http issuer',
       args: async () => ['--issuer-url', 'http://issuer.example'],
       code: 2,
+      error: 'ISSUER_URL_INVALID',
       message: /it must use https, not http/,
       hint: /public https URL/,
     },
@@ -58,6 +63,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'issuer with a trailing slash and a query',
       args: async () => ['--issuer-url', 'https://issuer.example/?a=1'],
       code: 2,
+      error: 'ISSUER_URL_INVALID',
       message: /query string; it must not end with a slash/,
       hint: /https:\/\//,
     },
@@ -65,6 +71,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'an S3 bucket with capitals',
       args: async () => ['--issuer-url', 'https://My-Bucket.s3.eu-west-1.amazonaws.com/c1'],
       code: 2,
+      error: 'BUCKET_NAME_INVALID',
       message: /bucket "My-Bucket": it has capital letters/,
       hint: /use the lowercase name my-bucket/,
     },
@@ -72,6 +79,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'a dotted S3 bucket, virtual-hosted',
       args: async () => ['--issuer-url', 'https://my.bucket.s3.eu-west-1.amazonaws.com/c1'],
       code: 2,
+      error: 'BUCKET_NAME_INVALID',
       message: /has dots: S3's wildcard certificate does not match/,
       hint: /hyphens instead of dots, the path-style URL https:\/\/s3\.eu-west-1\.amazonaws\.com\/my\.bucket\/c1/,
     },
@@ -79,6 +87,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'a JWKS path on top of the discovery document',
       args: async () => ['--issuer-url', ISSUER, '--jwks-path', '.well-known/openid-configuration'],
       code: 2,
+      error: 'JWKS_PATH_INVALID',
       message: /--jwks-path \.well-known\/openid-configuration is where the discovery document is published/,
       hint: /its own path/,
     },
@@ -86,6 +95,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'a JWKS path that climbs out of the issuer',
       args: async () => ['--issuer-url', ISSUER, '--jwks-path', '../x'],
       code: 2,
+      error: 'JWKS_PATH_INVALID',
       message: /--jwks-path \.\.\/x must be a plain path/,
       hint: /no \. or \.\. segments/,
     },
@@ -93,6 +103,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
       name: 'unreadable signing key',
       args: async () => ['--issuer-url', ISSUER, '--signing-key', join(work, 'no-such.key')],
       code: 2,
+      error: 'FILE_UNREADABLE',
       message: /cannot read the signing key .*no-such\.key: no such file/,
       hint: /check the path/,
     },
@@ -104,6 +115,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
         return ['--issuer-url', ISSUER, '--signing-key', file];
       },
       code: 2,
+      error: 'KEY_INVALID',
       message: /ec\.key: EC key; kirsa signs with RSA \(RS256\)/,
       hint: /RSA-2048/,
     },
@@ -117,6 +129,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
         return ['--issuer-url', ISSUER, '--signing-key', publicFile];
       },
       code: 2,
+      error: 'KEY_INVALID',
       message: /expected exactly one private key/,
       hint: /PEM private key/,
     },
@@ -128,6 +141,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
         return ['--issuer-url', ISSUER, '--signing-key', file];
       },
       code: 2,
+      error: 'KEY_INVALID',
       message: /garbage\.key: no PEM key found/,
       hint: /PEM file/,
     },
@@ -145,7 +159,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
         join(parent, 'issuer'),
       ]);
       assert.equal(result.code, testCase.code, result.stderr);
-      assertOneLineAndHint(result.stderr, testCase.message, testCase.hint);
+      assertRefusal(result.stderr, testCase.error, testCase.message, testCase.hint);
       assert.equal(result.stdout, '');
       assert.deepEqual(await tree(parent), [], 'no issuer folder and no temporary folder');
     });
@@ -157,7 +171,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
     await writeFile(join(dir, 'notes.txt'), 'mine\n');
     const result = await runKirsa(['issuer', 'init', '--issuer-url', ISSUER, '--dir', dir]);
     assert.equal(result.code, 1);
-    assertOneLineAndHint(result.stderr, /busy is not empty/, /new or empty folder/);
+    assertRefusal(result.stderr, 'DIR_NOT_EMPTY', /busy is not empty/, /new or empty folder/);
     assert.deepEqual(await tree(dir), ['notes.txt']);
   });
 
@@ -179,7 +193,7 @@ describe('kirsa issuer init refuses bad input and writes nothing', () => {
     ]);
     await chmod(parent, 0o755);
     assert.equal(result.code, 1);
-    assertOneLineAndHint(result.stderr, /cannot write/, /--dir/);
+    assertRefusal(result.stderr, 'WRITE_DENIED', /cannot write/, /--dir/);
     assert.deepEqual(await tree(parent), []);
   });
 });
@@ -191,7 +205,7 @@ describe('other verbs on bad input', () => {
     await run('openssl', ['pkey', '-in', `${file}.key`, '-pubout', '-out', file]);
     const result = await runKirsa(['issuer', 'jwks', '--public-key', file]);
     assert.equal(result.code, 2);
-    assertOneLineAndHint(result.stderr, /EC key; kirsa signs with RSA/, /RSA-2048/);
+    assertRefusal(result.stderr, 'KEY_INVALID', /EC key; kirsa signs with RSA/, /RSA-2048/);
     assert.equal(result.stdout, '');
   });
 
@@ -205,7 +219,7 @@ describe('other verbs on bad input', () => {
     ]) {
       const result = await runKirsa(args);
       assert.equal(result.code, 2, args.join(' '));
-      assertOneLineAndHint(result.stderr, /holds no kirsa issuer/, /kirsa issuer init/);
+      assertRefusal(result.stderr, 'ISSUER_DIR_INVALID', /holds no kirsa issuer/, /kirsa issuer init/);
       const json = await runKirsa([...args, '-o', 'json']);
       if (args[0] === 'issuer' && args[1] === 'status')
         assert.equal(JSON.parse(json.stderr).error.code, 'ISSUER_DIR_INVALID');
@@ -233,8 +247,9 @@ describe('other verbs on bad input', () => {
     ]) {
       const result = await runKirsa(args);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
-      assertOneLineAndHint(
+      assertRefusal(
         result.stderr,
+        'ISSUER_KEYS_CLUSTER_OWNED',
         new RegExp(`the cluster holds the signing key of ${ISSUER}`),
         args[0] === 'issuer' ? /rotate the key on the cluster/ : /--service-account-issuer/,
       );
@@ -254,10 +269,15 @@ describe('other verbs on bad input', () => {
       join(work, 'never'),
     ]);
     assert.equal(result.code, 2);
-    assertOneLineAndHint(result.stderr, /--signing-key .* do not go with --from-cluster/, /its own key/);
+    assertRefusal(
+      result.stderr,
+      'FLAG_CONFLICT',
+      /--signing-key .* do not go with --from-cluster/,
+      /its own key/,
+    );
     const bare = await runKirsa(['issuer', 'init', '--dir', join(work, 'never')]);
     assert.equal(bare.code, 2);
-    assertOneLineAndHint(bare.stderr, /give --issuer-url/, /--from-cluster/);
+    assertRefusal(bare.stderr, 'FLAG_REQUIRED', /give --issuer-url/, /--from-cluster/);
   });
 
   test('apiserver-config: unknown distribution, and an issuer URL the folder was not made for', async () => {
@@ -266,6 +286,7 @@ describe('other verbs on bad input', () => {
     const unknown = await runKirsa(['apiserver-config', '--for', 'minikube', '--dir', dir]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--for takes kops, kubeadm, k3s, rke2, talos, flags, not "minikube"/);
+    assert.match(unknown.stderr, /^ {2}code: FLAG_INVALID$/m);
     const other = await runKirsa([
       'apiserver-config',
       '--for',
@@ -276,7 +297,12 @@ describe('other verbs on bad input', () => {
       'https://other.example',
     ]);
     assert.equal(other.code, 2);
-    assertOneLineAndHint(other.stderr, /differs from https:\/\/issuer\.example\/cluster-1/, /documents name/);
+    assertRefusal(
+      other.stderr,
+      'ISSUER_URL_MISMATCH',
+      /differs from https:\/\/issuer\.example\/cluster-1/,
+      /documents name/,
+    );
   });
 
   test('publish refuses a bucket name init would refuse, with the same fix, before any AWS call', async () => {
@@ -293,8 +319,9 @@ describe('other verbs on bad input', () => {
       'http://127.0.0.1:9',
     ]);
     assert.equal(result.code, 2);
-    assertOneLineAndHint(
+    assertRefusal(
       result.stderr,
+      'BUCKET_NAME_INVALID',
       /--bucket My-Bucket: it has capital letters/,
       /use the lowercase name my-bucket/,
     );
