@@ -96,7 +96,7 @@ describe('kirsa issuer init', () => {
     const before = await readFile(join(dir, 'sa-signer.key'), 'utf8');
     const result = await runKirsa(['issuer', 'init', '--issuer-url', ISSUER, '--dir', dir]);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /already holds an issuer key; refusing to overwrite/);
+    assert.match(result.stderr, /^ {2}code: ISSUER_EXISTS$/m);
     assert.match(result.stderr, /hint: .*kirsa issuer rotate/);
     assert.equal(await readFile(join(dir, 'sa-signer.key'), 'utf8'), before);
   });
