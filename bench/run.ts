@@ -12,6 +12,7 @@ const BENCHMARKS = [
   'webhook-admission.ts',
   'identities-memory.ts',
   'watch-memory.ts',
+  'module-cost.ts',
   'demo.ts',
 ];
 
