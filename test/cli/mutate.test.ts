@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { applyJsonPatch } from '../support/json-tools.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/s3-echoer';
 const dir = mkdtempSync(join(tmpdir(), 'kirsa-mutate-'));
@@ -229,6 +229,7 @@ describe('kirsa mutate', () => {
     const bad = await runKirsa(['mutate', '-f', file('pod4.yaml', POD), '--role-arn', 's3-echoer']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^kirsa: "s3-echoer" is not an IAM role ARN/);
+    assertErrorCode(bad.stderr, 'ARN_INVALID');
     assert.equal(bad.stdout, '');
   });
 
@@ -363,18 +364,21 @@ describe('kirsa mutate', () => {
     const missing = await runKirsa(['mutate', '-f', join(dir, 'nope.yaml'), '--role-arn', ROLE]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read .*nope\.yaml: no such file\n {2}hint: /);
+    assertErrorCode(missing.stderr, 'FILE_UNREADABLE');
 
     const scalar = await runKirsa(['mutate', '-f', '-', '--role-arn', ROLE], {
       input: 'kind: Pod\n---\njust text\n',
     });
     assert.equal(scalar.code, 2);
     assert.match(scalar.stderr, /<stdin>:3: expected a Kubernetes object, found string/);
+    assertErrorCode(scalar.stderr, 'MANIFEST_NOT_OBJECT');
   });
 
   test('usage errors exit 2 with a hint', async () => {
     const noIdentity = await runKirsa(['mutate', '-f', file('pod5.yaml', POD)]);
     assert.equal(noIdentity.code, 2);
     assert.match(noIdentity.stderr, /no identity to inject.*\n {2}hint: add --role-arn/);
+    assertErrorCode(noIdentity.stderr, 'NO_IDENTITY_SOURCE');
     const badBool = await runKirsa([
       'mutate',
       '-f',
@@ -385,6 +389,7 @@ describe('kirsa mutate', () => {
     ]);
     assert.equal(badBool.code, 2);
     assert.match(badBool.stderr, /--sts-regional-endpoint takes true or false, not "maybe"/);
+    assertErrorCode(badBool.stderr, 'FLAG_INVALID');
     const both = await runKirsa([
       'mutate',
       '-f',

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 
 const ISSUER = 'https://kirsa-stack.s3.us-east-1.amazonaws.com/cluster-1';
 const ACCOUNT = '111122223333';
@@ -139,18 +139,22 @@ describe('kirsa stack', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^kirsa: .*roles\[0\]: provider-arn is not a key of a role entry$/m);
     assert.match(unknown.stderr, /hint: use namespace, service-account, role-name/);
+    assertErrorCode(unknown.stderr, 'STACK_FILE_INVALID');
 
     const wrongType = await stack('roles:\n  - service-account: a/b\n    max-session-duration: long\n');
     assert.equal(wrongType.code, 2);
     assert.match(wrongType.stderr, /roles\[0\]: max-session-duration takes a whole number/);
+    assertErrorCode(wrongType.stderr, 'STACK_FILE_INVALID');
 
     const noList = await stack('service-account: a/b\n');
     assert.equal(noList.code, 2);
     assert.match(noList.stderr, /has no roles: list/);
+    assertErrorCode(noList.stderr, 'STACK_FILE_INVALID');
 
     const twice = await stack('roles:\n  - service-account: a/b\n  - service-account: a/b\n');
     assert.equal(twice.code, 2);
     assert.match(twice.stderr, /^kirsa: two roles of the stack are named kirsa-a-b$/m);
+    assertErrorCode(twice.stderr, 'IAC_OUTPUT_INVALID');
     assert.equal(twice.stdout, '', 'nothing written');
   });
 });

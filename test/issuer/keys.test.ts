@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { createLocalJWKSet, importPKCS8, jwtVerify, SignJWT } from 'jose';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 
 const run = promisify(execFile);
 const ISSUER = 'https://bucket.s3.eu-west-1.amazonaws.com/cluster-1';
@@ -213,6 +213,7 @@ describe('rotation through the CLI', () => {
     const again = await runKirsa(['issuer', 'rotate', '--dir', dir]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already staged/);
+    assertErrorCode(again.stderr, 'KEY_ALREADY_STAGED');
 
     const promoted = await runKirsa(['issuer', 'rotate', '--dir', dir, '--promote']);
     assert.equal(promoted.code, 0, promoted.stderr);
@@ -225,6 +226,7 @@ describe('rotation through the CLI', () => {
     const early = await runKirsa(['issuer', 'rotate', '--dir', dir, '--retire']);
     assert.equal(early.code, 1);
     assert.match(early.stderr, /may be valid until/);
+    assertErrorCode(early.stderr, 'RETIRE_TOO_EARLY');
     assert.equal((await readJson(join(dir, 'keys.json'))).keys.length, 2, 'a refused retire changes nothing');
 
     const status = await runKirsa(['issuer', 'status', '--dir', dir]);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 
 const ISSUER = 'https://oidc.example.com/cluster-a';
 const HOST = 'oidc.example.com/cluster-a';
@@ -143,6 +143,7 @@ describe('kirsa trust-policy', () => {
     const missing = await runKirsa(['trust-policy', '--issuer-url', ISSUER, '--service-account', 'x']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--issuer-url needs --account-id/);
+    assertErrorCode(missing.stderr, 'FLAG_REQUIRED');
   });
 });
 
@@ -248,10 +249,12 @@ describe('kirsa explain', () => {
     const both = await runKirsa(['explain', '--issuer-url', ISSUER, '--service-account', 'x']);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /give exactly one of --policy-file and --role-arn/);
+    assertErrorCode(both.stderr, 'FLAG_CONFLICT');
     const notJwt = join(dir, 'not.jwt');
     await writeFile(notJwt, 'hello');
     const bad = await runKirsa(['explain', '--policy-file', policyFile, '--token-file', notJwt]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /is not a JWT/);
+    assertErrorCode(bad.stderr, 'TOKEN_MALFORMED');
   });
 });

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { motoUnavailable } from '../support/moto.ts';
 import { allowDocument, MOTO_ACCOUNT, type MotoIam, phaseLines, startMotoIam } from '../support/moto-iam.ts';
+import { assertErrorCode } from '../support/run-kirsa.ts';
 
 const ISSUER = 'https://oidc.example.com/cluster-a';
 const HOST = 'oidc.example.com/cluster-a';
@@ -211,6 +212,7 @@ describe('kirsa role create against moto', { skip }, () => {
     ]);
     assert.equal(badPolicy.code, 2);
     assert.match(badPolicy.stderr, /broken.json is not a policy document/);
+    assertErrorCode(badPolicy.stderr, 'POLICY_INVALID');
     const badKubeconfig = await kirsa([
       'role',
       'create',
@@ -225,6 +227,7 @@ describe('kirsa role create against moto', { skip }, () => {
     ]);
     assert.equal(badKubeconfig.code, 2, badKubeconfig.stderr);
     assert.match(badKubeconfig.stderr, /cannot load the kubeconfig/);
+    assertErrorCode(badKubeconfig.stderr, 'KUBECONFIG_UNREADABLE');
     await assert.rejects(iam.send(new GetRoleCommand({ RoleName: 'never-created' })), {
       name: 'NoSuchEntityException',
     });
@@ -240,6 +243,7 @@ describe('kirsa role create against moto', { skip }, () => {
     ]);
     assert.equal(badPhase.code, 2);
     assert.match(badPhase.stderr, /unknown phase rol/);
+    assertErrorCode(badPhase.stderr, 'PHASE_UNKNOWN');
   });
 });
 
@@ -285,5 +289,6 @@ describe('kirsa explain --role-arn against moto', { skip }, () => {
     ]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /role nope does not exist/);
+    assertErrorCode(missing.stderr, 'AWS_NOT_FOUND');
   });
 });

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { type MotoServer, motoUnavailable } from '../support/moto.ts';
 import { allowDocument, MOTO_ACCOUNT, type MotoIam, phaseLines, startMotoIam } from '../support/moto-iam.ts';
 import { realPart } from '../support/real-parts.ts';
+import { assertErrorCode } from '../support/run-kirsa.ts';
 
 const run = promisify(execFile);
 const ACCOUNT = MOTO_ACCOUNT;
@@ -213,5 +214,6 @@ describe('role create: boundary, tags, path, maximum session, description', { sk
     const badCluster = await kirsa([...base.slice(0, 6), '--cluster', 'prod.example.com']);
     assert.equal(badCluster.code, 2);
     assert.match(badCluster.stderr, /not a cluster name kirsa can put in a role name/);
+    assertErrorCode(badCluster.stderr, 'CLUSTER_NAME_INVALID');
   });
 });

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { isKirsaError, type KirsaError } from '../../src/errors.ts';
+import { isKirsaError, type KirsaError, type KirsaErrorCode } from '../../src/errors.ts';
 
 export interface RsaTestKey {
   publicKey: KeyObject;
@@ -25,7 +25,7 @@ export function rsaTestKey(): RsaTestKey {
 }
 
 /** `run` throws a KirsaError with this code, a message matching `pattern`, and a hint. */
-export function assertRefused(run: () => unknown, code: string, pattern: RegExp): KirsaError {
+export function assertRefused(run: () => unknown, code: KirsaErrorCode, pattern: RegExp): KirsaError {
   let refusal: KirsaError | undefined;
   assert.throws(run, (error: unknown) => {
     assert.ok(isKirsaError(error), `expected a KirsaError, got ${String(error)}`);

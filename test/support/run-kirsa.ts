@@ -1,7 +1,9 @@
 // Runs the real `kirsa` command as a child process on this Node (the project's Node 24), as a user would.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { KirsaErrorCode } from '../../src/errors.ts';
 
 export const KIRSA_BIN = fileURLToPath(new URL('../../bin/kirsa.js', import.meta.url));
 
@@ -43,4 +45,9 @@ export function runKirsa(
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input ?? '');
   });
+}
+
+/** A failed run's text error names this catalogue code on its `  code:` line (the last of the three). */
+export function assertErrorCode(stderr: string, code: KirsaErrorCode): void {
+  assert.match(stderr, new RegExp(`^ {2}code: ${code}$`, 'm'), `expected code ${code} in:\n${stderr}`);
 }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { connect } from 'node:tls';
 import { KLOG_FLAGS } from '../../src/cli/klog-flags.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 import {
   httpGet,
   httpsCall,
@@ -134,6 +134,7 @@ describe('klog flags', () => {
       const run = await runKirsa(['webhook', ...folder.flags, arg], { env: NO_CLUSTER });
       assert.equal(run.code, 2, arg);
       assert.match(run.stderr, new RegExp(`--${arg.slice(2).split('=')[0]} takes`), arg);
+      assertErrorCode(run.stderr, 'FLAG_INVALID');
     }
   });
 });
@@ -161,12 +162,14 @@ describe('TLS flags', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unsupported cipher suite TLS_FAST/);
     assert.match(unknown.stderr, /TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256/);
+    assertErrorCode(unknown.stderr, 'FLAG_INVALID');
     const removed = await runKirsa(
       ['webhook', ...folder.flags, '--tls-cipher-suites', 'TLS_RSA_WITH_RC4_128_SHA'],
       { env: NO_CLUSTER },
     );
     assert.equal(removed.code, 2);
     assert.match(removed.stderr, /not available in this Node's OpenSSL/);
+    assertErrorCode(removed.stderr, 'FLAG_UNSUPPORTED');
   });
 
   test('--tls-min-version 1.0: a TLS 1.0 client is served, and the start-up log says it loudly', async () => {
@@ -201,6 +204,7 @@ describe('flags refused with a reason', () => {
     });
     assert.equal(run.code, 2);
     assert.match(run.stderr, /--enable-debugging-handlers is not supported: .*unauthenticated/);
+    assertErrorCode(run.stderr, 'FLAG_UNSUPPORTED');
     const webhook = await start([
       '--enable-debugging-handlers=false',
       '--in-cluster=false',
