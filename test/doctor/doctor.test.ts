@@ -23,7 +23,7 @@ import { stringify } from 'yaml';
 import { buildJwks } from '../../src/core/oidc/documents.ts';
 import { type KubeApiserver, kubeApiserverAvailable, startKubeApiserver } from '../support/kube-apiserver.ts';
 import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../support/moto.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
 
 interface CheckLine {
@@ -305,6 +305,7 @@ describe('kirsa role create on the real API server', { skip }, () => {
     ]);
     assert.equal(taken.code, 1);
     assert.match(taken.stderr, /already names role arn:aws:iam::123456789012:role\/other/);
+    assertErrorCode(taken.stderr, 'SERVICE_ACCOUNT_ROLE_TAKEN');
     const explain = await kirsa([
       'explain',
       '--role-arn',
@@ -317,6 +318,7 @@ describe('kirsa role create on the real API server', { skip }, () => {
       moto.endpoint,
     ]);
     assert.match(explain.stderr, /role taken-role does not exist/, 'the role phase did not run');
+    assertErrorCode(explain.stderr, 'AWS_NOT_FOUND');
   });
 });
 

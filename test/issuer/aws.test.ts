@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { type IssuerServer, startIssuerServer } from '../../src/issuer/server.ts';
 import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../support/moto.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 import { type CertificateChain, makeCertificateChain } from '../support/tls.ts';
 
 const REGION = 'eu-west-1';
@@ -156,6 +156,7 @@ describe('kirsa issuer publish (moto S3)', { skip }, () => {
     );
     assert.doesNotMatch(result.stderr, /RestrictPublicBuckets \(/);
     assert.match(result.stderr, /hint: .*put-public-access-block --bucket kirsa-blocked/);
+    assertErrorCode(result.stderr, 'BUCKET_PUBLIC_ACCESS_BLOCKED');
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     assert.equal(listed.KeyCount ?? 0, 0, 'validation failed, so nothing was uploaded');
   });
@@ -347,9 +348,11 @@ describe('kirsa provider create (moto IAM)', { skip }, () => {
     const short = await create('--issuer-url', ISSUER, '--thumbprint', 'abc');
     assert.equal(short.code, 2);
     assert.match(short.stderr, /thumbprint abc is not 40 hex digits/);
+    assertErrorCode(short.stderr, 'PROVIDER_OPTION_INVALID');
     const http = await create('--issuer-url', 'http://example.com');
     assert.equal(http.code, 2);
     assert.match(http.stderr, /it must use https, not http/);
+    assertErrorCode(http.stderr, 'ISSUER_URL_INVALID');
     assert.deepEqual(
       (await readdir(work)).filter((name) => name.includes('kirsa-tmp')),
       [],

@@ -25,7 +25,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../support/moto.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 
 const REGION = 'eu-west-1';
 const BUCKET = 'kirsa-private-issuer';
@@ -169,6 +169,7 @@ describe('CloudFront in front of a private issuer bucket (moto)', { skip }, () =
     assert.equal(result.code, 1);
     assert.match(result.stderr, /no CloudFront distribution serves d999\.cloudfront\.net/);
     assert.match(result.stderr, /hint: kirsa issuer distribution --bucket kirsa-private-issuer/);
+    assertErrorCode(result.stderr, 'CLOUDFRONT_NOT_FOUND');
     assert.equal(result.stdout, '');
   });
 });

@@ -17,7 +17,7 @@ import { decodeProtectedHeader } from 'jose';
 import { type KubeApiserver, startKubeApiserver } from '../support/kube-apiserver.ts';
 import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../support/moto.ts';
 import { realPart } from '../support/real-parts.ts';
-import { runKirsa } from '../support/run-kirsa.ts';
+import { assertErrorCode, runKirsa } from '../support/run-kirsa.ts';
 import { type S3Https, startS3Https } from '../support/s3-https.ts';
 
 const REGION = 'eu-west-1';
@@ -223,6 +223,7 @@ describe('issuer publish --from-cluster (real kube-apiserver, moto S3 over HTTPS
     assert.equal(rotate.code, 2, rotate.stdout + rotate.stderr);
     assert.match(rotate.stderr, /^kirsa: issuer rotate: the cluster holds the signing key of /m);
     assert.match(rotate.stderr, /hint: rotate the key on the cluster .* kirsa issuer publish --from-cluster/);
+    assertErrorCode(rotate.stderr, 'ISSUER_KEYS_CLUSTER_OWNED');
     assert.deepEqual(
       JSON.parse(await readFile(join(folder, 'keys.json'), 'utf8')),
       served.json,
