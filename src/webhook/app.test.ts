@@ -110,7 +110,10 @@ describe('parseTlsMinVersion', () => {
     assert.equal(parseTlsMinVersion('VersionTLS13'), 'TLSv1.3');
     assert.equal(parseTlsMinVersion('1.0'), 'TLSv1');
     assert.equal(parseTlsMinVersion('VersionTLS11'), 'TLSv1.1');
-    assert.throws(() => parseTlsMinVersion('tls12'), /takes 1.0, 1.1, 1.2 or 1.3/);
+    assert.throws(() => parseTlsMinVersion('tls12'), {
+      code: 'FLAG_INVALID',
+      message: /takes 1.0, 1.1, 1.2 or 1.3/,
+    });
     assert.equal(isLegacyTlsVersion('TLSv1.1'), true);
     assert.equal(isLegacyTlsVersion('TLSv1.2'), false);
     assert.equal(serverCiphers(undefined, 'TLSv1.2'), undefined);

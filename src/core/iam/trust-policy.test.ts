@@ -43,7 +43,10 @@ describe('service account references', () => {
     });
     assert.deepEqual(parseServiceAccountRef('team-a/app', 'default'), { namespace: 'team-a', name: 'app' });
     assert.deepEqual(parseServiceAccountRef('team-*:*', 'default'), { namespace: 'team-*', name: '*' });
-    assert.throws(() => parseServiceAccountRef('Bad_Name', 'default'), /not a service account/);
+    assert.throws(() => parseServiceAccountRef('Bad_Name', 'default'), {
+      code: 'SERVICE_ACCOUNT_INVALID',
+      message: /not a service account/,
+    });
   });
 });
 
