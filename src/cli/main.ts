@@ -209,6 +209,10 @@ export function reportError(
     if (json) {
       const message = (usageText || error.message).replace(/^(kirsa: |error: )/, '').split('\n')[0] ?? '';
       writeReport({ code: 'USAGE', message, hint: 'run with --help for usage' }, true);
+    } else if (error.code !== 'commander.help') {
+      // Commander's own lines are out already; end them with the code as every other error does. Help
+      // printed for a group called without a verb is not an error line, so it gets none.
+      process.stderr.write('  code: USAGE\n');
     }
     return 2;
   }

@@ -147,6 +147,11 @@ describe('kirsa basics', () => {
     const missing = await runKirsa(['mutate']);
     assert.equal(missing.code, 2);
     assert.equal(firstLine(missing.stderr), "kirsa: required option '-f, --file <file>' not specified");
+    // Commander's own refusals end with the code line too; help for a verb group is not a refusal.
+    assert.ok(run.stderr.endsWith('\n  code: USAGE\n'), run.stderr);
+    assert.ok(missing.stderr.endsWith('\n  code: USAGE\n'), missing.stderr);
+    const group = await runKirsa(['issuer']);
+    assert.doesNotMatch(group.stderr, /code:/);
   });
 
   test('a misspelt verb suggests the right one', async () => {
