@@ -182,6 +182,9 @@ describe('the single executable, alone in an empty folder with no Node', { skip 
           '0',
           '--bind-address',
           '127.0.0.1',
+          // No drain wait on stop: nothing else calls this webhook.
+          '--shutdown-drain-delay',
+          '0s',
           ...folder.flags,
         ],
         { ...bare },
