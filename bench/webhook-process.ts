@@ -4,9 +4,9 @@
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { admittedRole, httpGet, metricValue, startWebhook } from '../test/webhook/harness.ts';
 
 const REPOSITORY = new URL('..', import.meta.url).pathname;
@@ -50,6 +50,7 @@ export async function webhookAsImageRunsIt(): Promise<string[]> {
 export async function floorServerAsJs(): Promise<string> {
   const source = readFileSync(new URL('./floor-server.ts', import.meta.url), 'utf8');
   const path = join(REPOSITORY, '.kirsa-scratch', 'floor-server.mjs');
+  await mkdir(dirname(path), { recursive: true }); // a fresh clone has no scratch folder yet
   await writeFile(path, stripTypeScriptTypes(source));
   return path;
 }
@@ -69,6 +70,12 @@ export interface WebhookMeasure {
    * start-up's cost, which a busy machine stretches in wall time but does not change.
    */
   startCpuMs: number;
+}
+
+/** A process's resident memory in MB, from /proc (Linux): the same figure for a Node or a Go server. */
+export function residentMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
 /** CPU time (user + system) a process has used so far, from /proc (Linux). */

@@ -18,6 +18,9 @@
 #   tools/realparts/build.sh --print-env   print `export KIRSA_...=...` lines
 #   tools/realparts/build.sh --print-json  print the same as one JSON object
 #   tools/realparts/build.sh --prune       delete cached parts that are no longer current
+#   tools/realparts/build.sh --print-go-env  print `export GO...=...` lines: this script's Go
+#                                           toolchain settings and caches, for other Go builds
+#                                           (the benchmark's Go servers, bench/go-servers.ts)
 #
 # --print-env and --print-json never build: they fail (exit 1, one line on
 # stderr) if a part is missing, so run the plain form first.
@@ -490,6 +493,13 @@ main() {
   local mode=${1:-build}
   case $mode in
   build | --print-env | --print-json | --prune) ;;
+  --print-go-env)
+    # Only Go is needed for this one: no Python, no part keys.
+    require_go
+    printf 'export %s=%q\n' KIRSA_TOOLS_DIR "$cache" GOMODCACHE "$GOMODCACHE" GOCACHE "$GOCACHE" \
+      GOTOOLCHAIN "$GOTOOLCHAIN" GOWORK "$GOWORK" CGO_ENABLED "$CGO_ENABLED" GOFLAGS "$GOFLAGS"
+    return
+    ;;
   -h | --help)
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
     return

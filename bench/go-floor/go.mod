@@ -1,0 +1,3 @@
+module kirsa.local/bench/go-floor
+
+go 1.24
