@@ -1,20 +1,37 @@
 // Admission latency and throughput of `kirsa webhook` as the API server uses it: HTTPS, HTTP/1.1
 // keep-alive, a few connections, one request at a time on each, pod CREATE reviews of about 1 KB and 20 KB.
 // The webhook runs as its own process (the real CLI, identities from a file); the load generator runs here,
-// with a lean HTTP/1.1 client. Latency is measured at the client, from writing the request to the last byte
-// of the answer, so it includes TLS and the client's own work on the same 2 cores.
-// Two calibrations put the figures in context: the same load against a server that does nothing but answer
-// (bench/floor-server.ts), the best any Node HTTPS webhook could do here; and how steadily this machine
-// runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of milliseconds at a time.
+// with a lean HTTP/1.1 client. Latency is measured at the client, from the moment a request was due to the
+// last byte of the answer, so it includes TLS and the client's own work on the same 2 cores.
+// The same load, client and run then go to three more servers, printed beside kirsa in one table:
+// - the reference webhook (aws/amazon-eks-pod-identity-webhook, built from a checkout by bench/go-servers.ts),
+//   its ServiceAccount read from a real kube-apiserver (tools/realparts), as it has no identities file;
+// - a do-nothing Node HTTPS server (bench/floor-server.ts) and a do-nothing Go one (bench/go-floor/): the
+//   best any webhook in either language could do on this machine, so kirsa's figures read as a ratio.
+// A column whose server cannot be built or started here says why and is left out; the run goes on.
+// And how steadily this machine runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of
+// milliseconds at a time.
+// KIRSA_BENCH_TIME_SCALE=0.2 shortens every phase (a smoke run); KIRSA_BENCH_SERVERS=kirsa,go-floor picks
+// columns (kirsa, reference, node-floor, go-floor).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { kubeApiserverAvailable, startKubeApiserver } from '../src/local/control-plane.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
 import { httpGet, metricValue, startServerProcess, startWebhook } from '../test/webhook/harness.ts';
+import {
+  GO_SERVER_ENV,
+  goFloorBinary,
+  referenceBinary,
+  startGoFloor,
+  startReferenceWebhook,
+  untilRoleGiven,
+} from './go-servers.ts';
 import { openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
 import { makeReview, type PodSize } from './pods.ts';
+import { processCpuMs, residentMb } from './webhook-process.ts';
 
 const FLOOR_SERVER = new URL('./floor-server.ts', import.meta.url).pathname;
 /** The upper bounds (seconds) of the webhook's latency histogram that the figures report, and the total. */
@@ -22,10 +39,6 @@ const BUCKETS = ['0.0005', '0.001', '0.0025', '0.005', '+Inf'];
 
 async function metric(metricsPort: number, name: string, labels?: Record<string, string>): Promise<number> {
   return metricValue((await httpGet(metricsPort, '/metrics')).body, name, labels) ?? Number.NaN;
-}
-
-async function residentMemory(metricsPort: number): Promise<number> {
-  return metric(metricsPort, 'process_resident_memory_bytes');
 }
 
 /** The webhook's longest event-loop delay since the previous scrape (prom-client resets it on each). */
@@ -59,18 +72,40 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-function summary(latencies: number[]): string {
+/** Client-side latency of a run, in ms. */
+interface Latency {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+function latency(latencies: number[]): Latency {
   const sorted = [...latencies].sort((a, b) => a - b);
-  return `p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms`;
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
+}
+
+function summary(figures: Latency): string {
+  return `p50 ${figures.p50.toFixed(2)} ms, p99 ${figures.p99.toFixed(2)} ms, p99.9 ${figures.p999.toFixed(2)} ms, max ${figures.max.toFixed(2)} ms`;
 }
 
 async function pool(port: number, ca: string, size: number): Promise<RawConnection[]> {
   return Promise.all(Array.from({ length: size }, () => openConnection(port, ca)));
 }
 
-function check(answer: RawAnswer): number {
+/**
+ * Every answer is checked: a 200 that allows the pod and, from a webhook (not a floor), carries a patch, so
+ * a webhook that lost its identity and admitted pods unchanged would fail the run instead of looking fast.
+ */
+function check(answer: RawAnswer, patched: boolean): number {
   if (answer.status !== 200 || !answer.body.includes('"allowed":true'))
     throw new Error(`status ${answer.status}`);
+  if (patched && !answer.body.includes('"patch":"')) throw new Error('answer without a patch');
   return answer.ms;
 }
 
@@ -82,7 +117,14 @@ const MAX_CONNECTIONS = 25;
  * keep-alive connection, a new connection when none is idle (up to MAX_CONNECTIONS, then waiting for one).
  * Latency runs from the moment the request was due, so waiting for a connection counts.
  */
-async function fixedRate(port: number, ca: string, bodies: string[], rate: number, seconds: number) {
+async function fixedRate(
+  port: number,
+  ca: string,
+  bodies: string[],
+  rate: number,
+  seconds: number,
+  patched: boolean,
+) {
   const idle: RawConnection[] = await pool(port, ca, 8);
   const all = [...idle];
   const total = rate * seconds;
@@ -111,7 +153,7 @@ async function fixedRate(port: number, ca: string, bodies: string[], rate: numbe
   const send = async (body: string) => {
     const due = performance.now();
     const connection = await acquire();
-    check(await connection.post('/mutate?timeout=10s', body));
+    check(await connection.post('/mutate?timeout=10s', body), patched);
     release(connection);
     latencies.push(performance.now() - due);
   };
@@ -140,7 +182,14 @@ async function fixedRate(port: number, ca: string, bodies: string[], rate: numbe
 }
 
 /** Keeps one request in flight on each of `connections` connections for `seconds`: the most it answers. */
-async function closedLoop(port: number, ca: string, bodies: string[], size: number, seconds: number) {
+async function closedLoop(
+  port: number,
+  ca: string,
+  bodies: string[],
+  size: number,
+  seconds: number,
+  patched: boolean,
+) {
   const connections = await pool(port, ca, size);
   const until = performance.now() + seconds * 1000;
   let done = 0;
@@ -149,22 +198,15 @@ async function closedLoop(port: number, ca: string, bodies: string[], size: numb
   await Promise.all(
     connections.map(async (connection) => {
       while (performance.now() < until) {
-        check(await connection.post('/mutate?timeout=10s', bodies[index++ % bodies.length]!));
+        check(await connection.post('/mutate?timeout=10s', bodies[index++ % bodies.length]!), patched);
         done += 1;
       }
       connection.close();
     }),
   );
-  return done / ((performance.now() - start) / 1000);
+  return { done, rate: done / ((performance.now() - start) / 1000) };
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'kirsa-bench-'));
-const cert = await makeServingCertificate();
-const identities = join(dir, 'identities.json');
-await writeFile(
-  identities,
-  JSON.stringify({ 'shop/app': { RoleARN: 'arn:aws:iam::123456789012:role/shop-app' } }),
-);
 /**
  * Runs a fixed piece of arithmetic (about 2 ms) over and over for `seconds`, in this process with nothing
  * else to do: how much slower than usual its slowest runs are shows how steady the machine's CPU is.
@@ -184,83 +226,289 @@ function cpuSteadiness(seconds: number): string {
   return `a ${median.toFixed(2)} ms piece of arithmetic took ${times(99)} as long at p99, ${times(99.9)} at p99.9, ${((sorted.at(-1) ?? 0) / median).toFixed(1)}x at worst (${sorted.length + (state < 0 ? 1 : 0)} runs)`;
 }
 
-console.log(`   machine steadiness: ${cpuSteadiness(5)}`);
-const server = await startWebhook([
-  '--tls-cert',
-  cert.certFile,
-  '--tls-key',
-  cert.keyFile,
-  '--identities-file',
-  identities,
-  '--aws-default-region',
-  'eu-west-1',
-]);
-try {
-  const bodies = (size: PodSize) =>
-    Array.from({ length: 64 }, (_, i) => makeReview(size, `uid-${size}-${i}`));
-  const small = bodies('small');
-  const large = bodies('large');
-  console.log(
-    `   review sizes: small ${small[0]!.length} B (pod ${JSON.stringify(JSON.parse(small[0]!).request.object).length} B), large ${large[0]!.length} B (pod ${JSON.stringify(JSON.parse(large[0]!).request.object).length} B)`,
-  );
-  // Warm-up, as a webhook that has been running a while: JIT-compiled paths, connections open.
-  await closedLoop(server.port, cert.caPem, large, 8, 2);
-  await fixedRate(server.port, cert.caPem, large, 1000, 5);
-  await fixedRate(server.port, cert.caPem, small, 1000, 3);
-  console.log(
-    `   RSS after warm-up: ${((await residentMemory(server.metricsPort)) / 2 ** 20).toFixed(1)} MB`,
-  );
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
 
-  for (const [name, set, seconds] of [
-    ['20 KB pod', large, 10],
-    ['1 KB pod', small, 5],
+/** KIRSA_BENCH_TIME_SCALE multiplies every phase's length (at least 1 s each). */
+const SCALE = Number(process.env.KIRSA_BENCH_TIME_SCALE ?? '1');
+const secondsOf = (seconds: number) => Math.max(1, Math.round(seconds * SCALE));
+
+const COLUMNS = ['kirsa', 'reference', 'node-floor', 'go-floor'] as const;
+type Column = (typeof COLUMNS)[number];
+const HEADINGS: Record<Column, string> = {
+  kirsa: 'kirsa',
+  reference: 'reference',
+  'node-floor': 'Node floor',
+  'go-floor': 'Go floor',
+};
+const chosen = new Set((process.env.KIRSA_BENCH_SERVERS ?? COLUMNS.join(',')).split(','));
+
+/** A server under the load: where it listens, its process, and whether its answers must carry a patch. */
+interface Target {
+  column: Column;
+  port: number;
+  pid: number;
+  patched: boolean;
+  /** Called before each fixed-rate run; what it returns gives lines to print after it (kirsa's own metrics). */
+  observe?: () => Promise<() => Promise<string[]>>;
+}
+
+interface Figures {
+  large: Latency;
+  small: Latency;
+  mostLarge: number;
+  mostSmall: number;
+  /** CPU time the server spent per admission in the closed loops, in µs. */
+  cpuLarge: number;
+  cpuSmall: number;
+  rssMb: number;
+  failures: number;
+}
+
+const ROLE = 'arn:aws:iam::123456789012:role/shop-app';
+const dir = await mkdtemp(join(tmpdir(), 'kirsa-bench-'));
+const cert = await makeServingCertificate();
+const identities = join(dir, 'identities.json');
+await writeFile(identities, JSON.stringify({ 'shop/app': { RoleARN: ROLE } }));
+const bodies = (size: PodSize) => Array.from({ length: 64 }, (_, i) => makeReview(size, `uid-${size}-${i}`));
+const small = bodies('small');
+const large = bodies('large');
+
+/** The same warm-up, runs and closed loops for every server, printed as they finish. */
+async function measure(target: Target): Promise<Figures> {
+  const { port, pid, patched } = target;
+  const name = HEADINGS[target.column];
+  // Warm-up, as a webhook that has been running a while: JIT-compiled paths, connections open.
+  await closedLoop(port, cert.caPem, large, 8, secondsOf(2), patched);
+  await fixedRate(port, cert.caPem, large, 1000, secondsOf(5), patched);
+  await fixedRate(port, cert.caPem, small, 1000, secondsOf(3), patched);
+  console.log(`   ${name}: RSS after warm-up ${residentMb(pid).toFixed(1)} MB (machine load ${load()})`);
+  const runs: Latency[] = [];
+  let failures = 0;
+  for (const [size, set, seconds] of [
+    ['20 KB pod', large, secondsOf(10)],
+    ['1 KB pod', small, secondsOf(5)],
   ] as const) {
-    const before = await serverBuckets(server.metricsPort);
-    await serverLoopDelayMax(server.metricsPort);
+    const finish = await target.observe?.();
     const clientLoop = monitorEventLoopDelay({ resolution: 1 });
     clientLoop.enable();
-    const result = await fixedRate(server.port, cert.caPem, [...set], 1000, seconds);
+    const result = await fixedRate(port, cert.caPem, [...set], 1000, seconds, patched);
     clientLoop.disable();
-    const serverLoopMax = await serverLoopDelayMax(server.metricsPort);
-    const after = await serverBuckets(server.metricsPort);
+    const figures = latency(result.latencies);
+    runs.push(figures);
+    failures += result.failures;
     console.log(
-      `   ${name} at 1,000/s for ${seconds} s over keep-alive connections (${result.connections} used): ${result.achieved.toFixed(0)} admissions/s, client-side ${summary(result.latencies)}, ${result.failures} failed`,
+      `   ${name}: ${size} at 1,000/s for ${seconds} s over keep-alive connections (${result.connections} used): ${result.achieved.toFixed(0)} admissions/s, client-side ${summary(figures)}, ${result.failures} failed`,
     );
-    console.log(`      server-side (its histogram): ${serverShare(before, after)}`);
+    for (const line of (await finish?.()) ?? []) console.log(`      ${line}`);
     console.log(
-      `      longest event-loop delay: webhook ${serverLoopMax.toFixed(1)} ms, load generator ${(clientLoop.max / 1e6).toFixed(1)} ms`,
-    );
-    console.log(
-      `      machine load average ${loadavg()
-        .map((load) => load.toFixed(2))
-        .join(' ')}`,
+      `      load generator's longest event-loop delay ${(clientLoop.max / 1e6).toFixed(1)} ms; machine load ${load()}`,
     );
   }
-  for (const [name, set] of [
+  const most: Array<{ rate: number; cpuUs: number }> = [];
+  for (const [size, set] of [
     ['20 KB pod', large],
     ['1 KB pod', small],
   ] as const) {
-    const rate = await closedLoop(server.port, cert.caPem, [...set], 32, 5);
+    const cpuBefore = processCpuMs(pid);
+    const { rate, done } = await closedLoop(port, cert.caPem, [...set], 32, secondsOf(5), patched);
+    const cpuUs = ((processCpuMs(pid) - cpuBefore) * 1000) / done;
+    most.push({ rate, cpuUs });
     console.log(
-      `   ${name}, 32 connections, one request in flight on each, 5 s: ${rate.toFixed(0)} admissions/s (most the webhook answers)`,
+      `   ${name}: ${size}, 32 connections, one request in flight on each, ${secondsOf(5)} s: ${rate.toFixed(0)} admissions/s (the most it answers), ${cpuUs.toFixed(0)} µs of its CPU per admission`,
     );
   }
-  console.log(
-    `   webhook RSS after the runs: ${((await residentMemory(server.metricsPort)) / 2 ** 20).toFixed(1)} MB`,
-  );
-  await server.stop('SIGKILL');
-  const floor = await startServerProcess([process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]);
-  try {
-    await fixedRate(floor.port, cert.caPem, large, 1000, 3);
-    const result = await fixedRate(floor.port, cert.caPem, [...large], 1000, 10);
-    console.log(
-      `   floor: the 20 KB pod at 1,000/s against a server that only answers (bench/floor-server.ts): client-side ${summary(result.latencies)}, ${result.failures} failed`,
-    );
-  } finally {
-    await floor.stop('SIGKILL');
+  const rssMb = residentMb(pid);
+  console.log(`   ${name}: RSS after the runs ${rssMb.toFixed(1)} MB`);
+  return {
+    large: runs[0]!,
+    small: runs[1]!,
+    mostLarge: most[0]!.rate,
+    mostSmall: most[1]!.rate,
+    cpuLarge: most[0]!.cpuUs,
+    cpuSmall: most[1]!.cpuUs,
+    rssMb,
+    failures,
+  };
+}
+
+const results = new Map<Column, Figures>();
+const skipped = new Map<Column, string>();
+for (const column of COLUMNS)
+  if (!chosen.has(column)) skipped.set(column, 'not chosen (KIRSA_BENCH_SERVERS)');
+const reason = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+
+console.log(`   machine steadiness: ${cpuSteadiness(secondsOf(5))}`);
+console.log(
+  `   review sizes: small ${small[0]!.length} B (pod ${JSON.stringify(JSON.parse(small[0]!).request.object).length} B), large ${large[0]!.length} B (pod ${JSON.stringify(JSON.parse(large[0]!).request.object).length} B)`,
+);
+try {
+  if (chosen.has('kirsa')) {
+    const server = await startWebhook([
+      '--tls-cert',
+      cert.certFile,
+      '--tls-key',
+      cert.keyFile,
+      '--identities-file',
+      identities,
+      '--aws-default-region',
+      'eu-west-1',
+    ]);
+    try {
+      await untilRoleGiven(server.port, cert.caPem, { namespace: 'shop', name: 'app', role: ROLE }, 10_000);
+      const observe = async () => {
+        const before = await serverBuckets(server.metricsPort);
+        await serverLoopDelayMax(server.metricsPort);
+        return async () => {
+          // The delay first: every scrape resets it, the histogram's scrape included.
+          const loopMax = await serverLoopDelayMax(server.metricsPort);
+          const after = await serverBuckets(server.metricsPort);
+          return [
+            `server-side (its histogram): ${serverShare(before, after)}`,
+            `webhook's longest event-loop delay ${loopMax.toFixed(1)} ms`,
+          ];
+        };
+      };
+      results.set(
+        'kirsa',
+        await measure({ column: 'kirsa', port: server.port, pid: server.child.pid!, patched: true, observe }),
+      );
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  }
+
+  if (chosen.has('reference')) {
+    const built = referenceBinary();
+    if ('skipped' in built) skipped.set('reference', built.skipped);
+    else if (!(await kubeApiserverAvailable()))
+      skipped.set(
+        'reference',
+        'it reads ServiceAccounts from an API server: build the real parts (bash tools/realparts/build.sh)',
+      );
+    else {
+      console.log(
+        `   reference webhook: ${built.binary} (${built.about}), GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}`,
+      );
+      const kube = await startKubeApiserver().catch((error: unknown) => {
+        skipped.set('reference', `no kube-apiserver: ${reason(error)}`);
+        return undefined;
+      });
+      try {
+        if (kube === undefined) throw new Error('no kube-apiserver');
+        for (const [path, object] of [
+          ['/api/v1/namespaces', { metadata: { name: 'shop' } }],
+          [
+            '/api/v1/namespaces/shop/serviceaccounts',
+            { metadata: { name: 'app', annotations: { 'eks.amazonaws.com/role-arn': ROLE } } },
+          ],
+        ] as const) {
+          const answer = await kube.request('POST', path, object);
+          if (answer.status !== 201) throw new Error(`POST ${path}: ${answer.status}`);
+        }
+        const reference = await startReferenceWebhook(built.binary, {
+          ca: cert.caPem,
+          certFile: cert.certFile,
+          keyFile: cert.keyFile,
+          kubeconfig: kube.kubeconfigPath,
+          dir,
+        });
+        try {
+          await untilRoleGiven(
+            reference.port,
+            cert.caPem,
+            { namespace: 'shop', name: 'app', role: ROLE },
+            30_000,
+          );
+          results.set(
+            'reference',
+            await measure({
+              column: 'reference',
+              port: reference.port,
+              pid: reference.child.pid!,
+              patched: true,
+            }),
+          );
+        } finally {
+          await reference.stop();
+        }
+      } catch (error) {
+        if (!skipped.has('reference')) skipped.set('reference', `failed: ${reason(error)}`);
+      } finally {
+        await kube?.stop();
+      }
+    }
+  }
+
+  if (chosen.has('node-floor')) {
+    const floor = await startServerProcess([process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]);
+    try {
+      results.set(
+        'node-floor',
+        await measure({ column: 'node-floor', port: floor.port, pid: floor.child.pid!, patched: false }),
+      );
+    } finally {
+      await floor.stop('SIGKILL');
+    }
+  }
+
+  if (chosen.has('go-floor')) {
+    const built = goFloorBinary();
+    if ('skipped' in built) skipped.set('go-floor', built.skipped);
+    else {
+      console.log(`   Go floor: ${built.binary} (${built.about}), GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}`);
+      try {
+        const floor = await startGoFloor(built.binary, cert.certFile, cert.keyFile);
+        try {
+          results.set(
+            'go-floor',
+            await measure({ column: 'go-floor', port: floor.port, pid: floor.child.pid!, patched: false }),
+          );
+        } finally {
+          await floor.stop('SIGKILL');
+        }
+      } catch (error) {
+        skipped.set('go-floor', `failed: ${reason(error)}`);
+      }
+    }
   }
 } finally {
-  await server.stop('SIGKILL');
   await cert.cleanup();
   await rm(dir, { recursive: true, force: true });
+}
+
+// The side-by-side table: one row per figure, one column per server measured.
+const shown = COLUMNS.filter((column) => results.has(column));
+const cell = (column: Column, value: (figures: Figures) => string) => value(results.get(column)!).padEnd(22);
+const three = (figures: Latency) =>
+  `${figures.p50.toFixed(2)}/${figures.p99.toFixed(2)}/${figures.p999.toFixed(1)}`;
+const rows: Array<[string, (figures: Figures) => string]> = [
+  ['20 KB pod at 1,000/s, p50/p99/p99.9 ms', (figures) => three(figures.large)],
+  ['1 KB pod at 1,000/s, p50/p99/p99.9 ms', (figures) => three(figures.small)],
+  ['most admissions/s, 20 KB / 1 KB pod', (f) => `${f.mostLarge.toFixed(0)} / ${f.mostSmall.toFixed(0)}`],
+  ['CPU per admission, 20 KB / 1 KB, µs', (f) => `${f.cpuLarge.toFixed(0)} / ${f.cpuSmall.toFixed(0)}`],
+  ['RSS after the runs, MB', (figures) => figures.rssMb.toFixed(1)],
+  ['failed admissions', (figures) => String(figures.failures)],
+];
+console.log(
+  `\n   side by side (one run, the same client and load; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; Node servers from TypeScript sources):`,
+);
+console.log(`   ${''.padEnd(40)} ${shown.map((column) => HEADINGS[column].padEnd(22)).join('')}`.trimEnd());
+for (const [label, value] of rows)
+  console.log(`   ${label.padEnd(40)} ${shown.map((column) => cell(column, value)).join('')}`.trimEnd());
+for (const [column, why] of skipped) console.log(`   ${HEADINGS[column]}: left out: ${why}`);
+const kirsa = results.get('kirsa');
+const nodeFloor = results.get('node-floor');
+if (kirsa && nodeFloor) {
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+  const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
+  for (const [size, ours, floor] of [
+    ['20 KB', kirsa.large, nodeFloor.large],
+    ['1 KB', kirsa.small, nodeFloor.small],
+  ] as const)
+    console.log(
+      `   targets (issue #21), ${size} pod: p99 ${ratio(ours.p99, floor.p99)} the Node floor's (<= 1.5x: ${verdict(ours.p99 <= 1.5 * floor.p99)}), p99.9 ${ratio(ours.p999, floor.p999)} (<= 2x: ${verdict(ours.p999 <= 2 * floor.p999)})`,
+    );
 }
