@@ -1,20 +1,31 @@
 // The webhook in its default mode, watching ServiceAccounts in a real kube-apiserver (and etcd), as the
 // container image runs it: spawn to the first right answer and resident memory 20 s after that, with one
 // annotated account and then with 51,000 (50,000 realistic ones added), where "right" is the role of the
-// last account created. Beside it, the floor: a do-nothing Node HTTPS server (bench/floor-server.ts) under
-// the same node flags, idle, so a figure reads as a distance from what Node itself needs on this machine.
-// Needs the real parts (tools/realparts/build.sh); says so and skips without them. Creating the accounts
-// takes a minute or more.
+// last account created. Beside it, the floors: a do-nothing Node HTTPS server (bench/floor-server.ts) under
+// the same node flags and a do-nothing Go one (bench/go-floor/), idle, so a figure reads as a distance from
+// what Node itself needs on this machine; and the reference webhook (built by bench/go-servers.ts) on the same
+// API server and accounts, measured the same way (spawn to the right answer, RSS 20 s later).
+// Needs the real parts (tools/realparts/build.sh); says so and skips without them. A Go server that cannot be
+// built says why and is left out. Creating the accounts takes a minute or more.
 
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startKubeApiserver } from '../src/local/control-plane.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
 import { startServerProcess } from '../test/webhook/harness.ts';
 import {
+  GO_SERVER_ENV,
+  goFloorBinary,
+  measureReference,
+  referenceBinary,
+  startGoFloor,
+} from './go-servers.ts';
+import {
   floorServerAsJs,
   imageNodeFlags,
   measureWebhook,
+  residentMb,
   serviceAccountObject,
   webhookAsImageRunsIt,
 } from './webhook-process.ts';
@@ -32,18 +43,42 @@ if (!process.env.KIRSA_KUBE_APISERVER || !process.env.KIRSA_ETCD) {
   process.exit(0);
 }
 
-function residentMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
-
 const load = () =>
   loadavg()
     .map((value) => value.toFixed(2))
     .join(' ');
 
+const reason = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+const goFloor = goFloorBinary();
+const reference = referenceBinary();
 const kube = await startKubeApiserver();
 const cert = await makeServingCertificate();
+const dir = await mkdtemp(join(tmpdir(), 'kirsa-bench-watch-'));
+async function measureTheReference(
+  label: string,
+  account: { namespace: string; name: string; role: string },
+): Promise<void> {
+  if ('skipped' in reference) return;
+  try {
+    const figures = await measureReference(
+      reference.binary,
+      {
+        ca: cert.caPem,
+        certFile: cert.certFile,
+        keyFile: cert.keyFile,
+        kubeconfig: kube.kubeconfigPath,
+        dir,
+      },
+      account,
+      SETTLE_MS,
+    );
+    console.log(
+      `   reference, ${label}: spawn to /healthz ${figures.listeningMs.toFixed(0)} ms, to the right answer ${figures.rightMs.toFixed(0)} ms (${figures.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${figures.rssMb.toFixed(1)} MB (machine load ${load()})`,
+    );
+  } catch (error) {
+    console.log(`   reference, ${label}: left out: ${reason(error)}`);
+  }
+}
 try {
   const flags = imageNodeFlags();
   const floor = await startServerProcess([
@@ -59,6 +94,22 @@ try {
   console.log(
     `   floor: a do-nothing Node HTTPS server (node ${flags.join(' ')}), idle: RSS ${floorMb.toFixed(1)} MB (machine load ${load()})`,
   );
+  if ('skipped' in goFloor) console.log(`   Go floor: left out: ${goFloor.skipped}`);
+  else {
+    try {
+      const goFloorProcess = await startGoFloor(goFloor.binary, cert.certFile, cert.keyFile);
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS / 4));
+      const goFloorMb = residentMb(goFloorProcess.child.pid!);
+      await goFloorProcess.stop('SIGKILL');
+      console.log(
+        `   floor: a do-nothing Go HTTPS server (${goFloor.about}, GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}), idle: RSS ${goFloorMb.toFixed(1)} MB`,
+      );
+    } catch (error) {
+      console.log(`   Go floor: left out: ${reason(error)}`);
+    }
+  }
+  if ('skipped' in reference) console.log(`   reference: left out: ${reference.skipped}`);
+  else console.log(`   reference webhook: ${reference.binary} (${reference.about})`);
 
   const command = await webhookAsImageRunsIt();
   const args = ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--kubeconfig', kube.kubeconfigPath];
@@ -71,6 +122,7 @@ try {
   console.log(
     `   kirsa, 1 annotated account (plus the built-in ones): spawn to listening ${one.startMs.toFixed(0)} ms, to the first right answer ${one.rightMs?.toFixed(0)} ms (${one.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${one.rssMb.toFixed(1)} MB (V8 heap ${one.heapMb.toFixed(1)} MB) (machine load ${load()})`,
   );
+  await measureTheReference('1 annotated account', first);
 
   // `node bench/watch-memory.ts --one`: the one-account figures only, without creating 50,000 accounts.
   if (!process.argv.includes('--one')) {
@@ -97,19 +149,20 @@ try {
     console.log(
       `   ${COUNT.toLocaleString()} ServiceAccounts in ${NAMESPACES} namespaces created in ${((performance.now() - started) / 1000).toFixed(0)} s`,
     );
+    const lastAccount = {
+      namespace: last.namespace,
+      name: last.name,
+      role: last.annotations['eks.amazonaws.com/role-arn']!,
+    };
     const full = await measureWebhook(command, args, {
       settleMs: SETTLE_MS,
       until: 'initial list complete',
-      rightAnswer: {
-        ca: cert.caPem,
-        namespace: last.namespace,
-        name: last.name,
-        role: last.annotations['eks.amazonaws.com/role-arn']!,
-      },
+      rightAnswer: { ca: cert.caPem, ...lastAccount },
     });
     console.log(
       `   kirsa, ${(COUNT + 1).toLocaleString()} accounts: spawn to the list synced ${full.untilMs?.toFixed(0)} ms, to the right answer for the last account ${full.rightMs?.toFixed(0)} ms (${full.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${full.rssMb.toFixed(1)} MB (V8 heap ${full.heapMb.toFixed(1)} MB) (machine load ${load()})`,
     );
+    await measureTheReference(`${(COUNT + 1).toLocaleString()} accounts`, lastAccount);
     console.log(
       `   targets (issue #21): idle with 1 account <= 60 MB: ${one.rssMb <= 60 ? 'met' : 'NOT met'}; ${(COUNT + 1).toLocaleString()} accounts <= 100 MB (the target is for 51,000): ${full.rssMb <= 100 ? 'met' : 'NOT met'}; first right answer <= 0.3 s: ${(one.rightMs ?? Infinity) <= 300 ? 'met' : 'NOT met'}; ${(COUNT + 1).toLocaleString()} synced <= 2 s (the target is for 51,000): ${(full.untilMs ?? Infinity) <= 2000 ? 'met' : 'NOT met'}`,
     );
@@ -117,4 +170,5 @@ try {
 } finally {
   await kube.stop();
   await cert.cleanup();
+  await rm(dir, { recursive: true, force: true });
 }
