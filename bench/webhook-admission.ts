@@ -11,6 +11,7 @@
 // A column whose server cannot be built or started here says why and is left out; the run goes on.
 // And how steadily this machine runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of
 // milliseconds at a time.
+// KIRSA_BENCH_ROUNDS=3 measures every server three times, interleaved, and prints medians;
 // KIRSA_BENCH_TIME_SCALE=0.2 shortens every phase (a smoke run); KIRSA_BENCH_SERVERS=kirsa,go-floor picks
 // columns (kirsa, reference, node-floor, go-floor).
 
@@ -18,11 +19,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { kubeApiserverAvailable, startKubeApiserver } from '../src/local/control-plane.ts';
+import {
+  type KubeApiserver,
+  kubeApiserverAvailable,
+  startKubeApiserver,
+} from '../src/local/control-plane.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
 import { httpGet, metricValue, startServerProcess, startWebhook } from '../test/webhook/harness.ts';
 import {
   GO_SERVER_ENV,
+  type GoBinary,
   goFloorBinary,
   referenceBinary,
   startGoFloor,
@@ -334,18 +340,39 @@ async function measure(target: Target): Promise<Figures> {
   };
 }
 
-const results = new Map<Column, Figures>();
+/** KIRSA_BENCH_ROUNDS=3: every server three times, interleaved, and the table shows each figure's median. */
+const ROUNDS = Math.max(1, Number(process.env.KIRSA_BENCH_ROUNDS ?? '1'));
+const rounds = new Map<Column, Figures[]>(COLUMNS.map((column) => [column, []]));
 const skipped = new Map<Column, string>();
 for (const column of COLUMNS)
   if (!chosen.has(column)) skipped.set(column, 'not chosen (KIRSA_BENCH_SERVERS)');
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 
-console.log(`   machine steadiness: ${cpuSteadiness(secondsOf(5))}`);
-console.log(
-  `   review sizes: small ${small[0]!.length} B (pod ${JSON.stringify(JSON.parse(small[0]!).request.object).length} B), large ${large[0]!.length} B (pod ${JSON.stringify(JSON.parse(large[0]!).request.object).length} B)`,
-);
-try {
-  if (chosen.has('kirsa')) {
+/** The API server the reference reads its account from: started on first need, kept for every round. */
+let kube: KubeApiserver | undefined;
+const built: Partial<Record<'reference' | 'go-floor', GoBinary>> = {};
+
+/** A Go server's binary, printed the first time; undefined (the reason noted) when there is none. */
+function binaryOf(column: 'reference' | 'go-floor'): string | undefined {
+  if (built[column] === undefined) {
+    const binary = column === 'reference' ? referenceBinary() : goFloorBinary();
+    built[column] = binary;
+    if ('binary' in binary)
+      console.log(
+        `   ${HEADINGS[column]}: ${binary.binary} (${binary.about}), GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}`,
+      );
+  }
+  const binary = built[column]!;
+  if ('skipped' in binary) {
+    skipped.set(column, binary.skipped);
+    return undefined;
+  }
+  return binary.binary;
+}
+
+/** Starts one server for a round, ready for the load; undefined when it cannot run here (noted in `skipped`). */
+async function start(column: Column): Promise<{ target: Target; stop(): Promise<unknown> } | undefined> {
+  if (column === 'kirsa') {
     const server = await startWebhook([
       '--tls-cert',
       cert.certFile,
@@ -356,128 +383,153 @@ try {
       '--aws-default-region',
       'eu-west-1',
     ]);
+    const observe = async () => {
+      const before = await serverBuckets(server.metricsPort);
+      await serverLoopDelayMax(server.metricsPort);
+      return async () => {
+        // The delay first: every scrape resets it, the histogram's scrape included.
+        const loopMax = await serverLoopDelayMax(server.metricsPort);
+        const after = await serverBuckets(server.metricsPort);
+        return [
+          `server-side (its histogram): ${serverShare(before, after)}`,
+          `webhook's longest event-loop delay ${loopMax.toFixed(1)} ms`,
+        ];
+      };
+    };
     try {
       await untilRoleGiven(server.port, cert.caPem, { namespace: 'shop', name: 'app', role: ROLE }, 10_000);
-      const observe = async () => {
-        const before = await serverBuckets(server.metricsPort);
-        await serverLoopDelayMax(server.metricsPort);
-        return async () => {
-          // The delay first: every scrape resets it, the histogram's scrape included.
-          const loopMax = await serverLoopDelayMax(server.metricsPort);
-          const after = await serverBuckets(server.metricsPort);
-          return [
-            `server-side (its histogram): ${serverShare(before, after)}`,
-            `webhook's longest event-loop delay ${loopMax.toFixed(1)} ms`,
-          ];
-        };
-      };
-      results.set(
-        'kirsa',
-        await measure({ column: 'kirsa', port: server.port, pid: server.child.pid!, patched: true, observe }),
-      );
-    } finally {
+    } catch (error) {
       await server.stop('SIGKILL');
+      throw error;
     }
+    return {
+      target: { column, port: server.port, pid: server.child.pid!, patched: true, observe },
+      stop: () => server.stop('SIGKILL'),
+    };
   }
-
-  if (chosen.has('reference')) {
-    const built = referenceBinary();
-    if ('skipped' in built) skipped.set('reference', built.skipped);
-    else if (!(await kubeApiserverAvailable()))
+  if (column === 'node-floor') {
+    const floor = await startServerProcess([process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]);
+    return {
+      target: { column, port: floor.port, pid: floor.child.pid!, patched: false },
+      stop: () => floor.stop('SIGKILL'),
+    };
+  }
+  if (column === 'go-floor') {
+    const binary = binaryOf(column);
+    if (binary === undefined) return undefined;
+    const floor = await startGoFloor(binary, cert.certFile, cert.keyFile);
+    return {
+      target: { column, port: floor.port, pid: floor.child.pid!, patched: false },
+      stop: () => floor.stop('SIGKILL'),
+    };
+  }
+  const binary = binaryOf(column);
+  if (binary === undefined) return undefined;
+  if (kube === undefined) {
+    if (!(await kubeApiserverAvailable())) {
       skipped.set(
-        'reference',
+        column,
         'it reads ServiceAccounts from an API server: build the real parts (bash tools/realparts/build.sh)',
       );
-    else {
-      console.log(
-        `   reference webhook: ${built.binary} (${built.about}), GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}`,
-      );
-      const kube = await startKubeApiserver().catch((error: unknown) => {
-        skipped.set('reference', `no kube-apiserver: ${reason(error)}`);
-        return undefined;
-      });
-      try {
-        if (kube === undefined) throw new Error('no kube-apiserver');
-        for (const [path, object] of [
-          ['/api/v1/namespaces', { metadata: { name: 'shop' } }],
-          [
-            '/api/v1/namespaces/shop/serviceaccounts',
-            { metadata: { name: 'app', annotations: { 'eks.amazonaws.com/role-arn': ROLE } } },
-          ],
-        ] as const) {
-          const answer = await kube.request('POST', path, object);
-          if (answer.status !== 201) throw new Error(`POST ${path}: ${answer.status}`);
-        }
-        const reference = await startReferenceWebhook(built.binary, {
-          ca: cert.caPem,
-          certFile: cert.certFile,
-          keyFile: cert.keyFile,
-          kubeconfig: kube.kubeconfigPath,
-          dir,
-        });
-        try {
-          await untilRoleGiven(
-            reference.port,
-            cert.caPem,
-            { namespace: 'shop', name: 'app', role: ROLE },
-            30_000,
-          );
-          results.set(
-            'reference',
-            await measure({
-              column: 'reference',
-              port: reference.port,
-              pid: reference.child.pid!,
-              patched: true,
-            }),
-          );
-        } finally {
-          await reference.stop();
-        }
-      } catch (error) {
-        if (!skipped.has('reference')) skipped.set('reference', `failed: ${reason(error)}`);
-      } finally {
-        await kube?.stop();
-      }
+      return undefined;
+    }
+    kube = await startKubeApiserver();
+    for (const [path, object] of [
+      ['/api/v1/namespaces', { metadata: { name: 'shop' } }],
+      [
+        '/api/v1/namespaces/shop/serviceaccounts',
+        { metadata: { name: 'app', annotations: { 'eks.amazonaws.com/role-arn': ROLE } } },
+      ],
+    ] as const) {
+      const answer = await kube.request('POST', path, object);
+      if (answer.status !== 201) throw new Error(`POST ${path}: ${answer.status}`);
     }
   }
-
-  if (chosen.has('node-floor')) {
-    const floor = await startServerProcess([process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]);
-    try {
-      results.set(
-        'node-floor',
-        await measure({ column: 'node-floor', port: floor.port, pid: floor.child.pid!, patched: false }),
-      );
-    } finally {
-      await floor.stop('SIGKILL');
-    }
+  const reference = await startReferenceWebhook(binary, {
+    ca: cert.caPem,
+    certFile: cert.certFile,
+    keyFile: cert.keyFile,
+    kubeconfig: kube.kubeconfigPath,
+    dir,
+  });
+  try {
+    await untilRoleGiven(reference.port, cert.caPem, { namespace: 'shop', name: 'app', role: ROLE }, 30_000);
+  } catch (error) {
+    await reference.stop();
+    throw error;
   }
+  return {
+    target: { column, port: reference.port, pid: reference.child.pid!, patched: true },
+    stop: () => reference.stop(),
+  };
+}
 
-  if (chosen.has('go-floor')) {
-    const built = goFloorBinary();
-    if ('skipped' in built) skipped.set('go-floor', built.skipped);
-    else {
-      console.log(`   Go floor: ${built.binary} (${built.about}), GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}`);
+console.log(`   machine steadiness: ${cpuSteadiness(secondsOf(5))}`);
+console.log(
+  `   review sizes: small ${small[0]!.length} B (pod ${JSON.stringify(JSON.parse(small[0]!).request.object).length} B), large ${large[0]!.length} B (pod ${JSON.stringify(JSON.parse(large[0]!).request.object).length} B)`,
+);
+try {
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (ROUNDS > 1) console.log(`   -- round ${round} of ${ROUNDS}`);
+    // Each round starts one server further along, so no server is always measured first or last.
+    const order = COLUMNS.map((_, i) => COLUMNS[(i + round - 1) % COLUMNS.length]!);
+    for (const column of order) {
+      if (skipped.has(column)) continue;
+      // kirsa and the Node floor are this benchmark's own: their failure fails it. A Go server's is noted.
+      const optional = column === 'reference' || column === 'go-floor';
+      let started: Awaited<ReturnType<typeof start>>;
       try {
-        const floor = await startGoFloor(built.binary, cert.certFile, cert.keyFile);
+        started = await start(column);
+        if (started === undefined) continue;
         try {
-          results.set(
-            'go-floor',
-            await measure({ column: 'go-floor', port: floor.port, pid: floor.child.pid!, patched: false }),
-          );
+          rounds.get(column)!.push(await measure(started.target));
         } finally {
-          await floor.stop('SIGKILL');
+          await started.stop();
         }
       } catch (error) {
-        skipped.set('go-floor', `failed: ${reason(error)}`);
+        if (!optional) throw error;
+        skipped.set(column, `failed in round ${round}: ${reason(error)}`);
       }
     }
   }
 } finally {
+  await kube?.stop();
   await cert.cleanup();
   await rm(dir, { recursive: true, force: true });
 }
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** Each figure's median over the rounds (failures summed). */
+function medianFigures(list: Figures[]): Figures {
+  const of = (pick: (figures: Figures) => number) => medianOf(list.map(pick));
+  const latencyOf = (pick: (figures: Figures) => Latency): Latency => ({
+    p50: of((figures) => pick(figures).p50),
+    p99: of((figures) => pick(figures).p99),
+    p999: of((figures) => pick(figures).p999),
+    max: of((figures) => pick(figures).max),
+  });
+  return {
+    large: latencyOf((figures) => figures.large),
+    small: latencyOf((figures) => figures.small),
+    mostLarge: of((figures) => figures.mostLarge),
+    mostSmall: of((figures) => figures.mostSmall),
+    cpuLarge: of((figures) => figures.cpuLarge),
+    cpuSmall: of((figures) => figures.cpuSmall),
+    rssMb: of((figures) => figures.rssMb),
+    failures: list.reduce((sum, figures) => sum + figures.failures, 0),
+  };
+}
+
+const results = new Map(
+  COLUMNS.filter((column) => rounds.get(column)!.length > 0).map((column) => [
+    column,
+    medianFigures(rounds.get(column)!),
+  ]),
+);
 
 // The side-by-side table: one row per figure, one column per server measured.
 const shown = COLUMNS.filter((column) => results.has(column));
@@ -493,7 +545,7 @@ const rows: Array<[string, (figures: Figures) => string]> = [
   ['failed admissions', (figures) => String(figures.failures)],
 ];
 console.log(
-  `\n   side by side (one run, the same client and load; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; Node servers from TypeScript sources):`,
+  `\n   side by side (${ROUNDS > 1 ? `medians of ${ROUNDS} interleaved rounds` : 'one round'}, the same client and load; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; Node servers from TypeScript sources):`,
 );
 console.log(`   ${''.padEnd(40)} ${shown.map((column) => HEADINGS[column].padEnd(22)).join('')}`.trimEnd());
 for (const [label, value] of rows)
