@@ -12,6 +12,7 @@
 // And how steadily this machine runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of
 // milliseconds at a time.
 // KIRSA_BENCH_ROUNDS=3 measures every server three times, interleaved, and prints medians;
+// KIRSA_BENCH_AS_IMAGE=1 runs kirsa and the Node floor as the container image runs Node;
 // KIRSA_BENCH_TIME_SCALE=0.2 shortens every phase (a smoke run); KIRSA_BENCH_SERVERS=kirsa,go-floor picks
 // columns (kirsa, reference, node-floor, go-floor).
 
@@ -37,7 +38,13 @@ import {
 } from './go-servers.ts';
 import { openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
 import { makeReview, type PodSize } from './pods.ts';
-import { processCpuMs, residentMb } from './webhook-process.ts';
+import {
+  floorServerAsJs,
+  imageNodeFlags,
+  processCpuMs,
+  residentMb,
+  webhookAsImageRunsIt,
+} from './webhook-process.ts';
 
 const FLOOR_SERVER = new URL('./floor-server.ts', import.meta.url).pathname;
 /** The upper bounds (seconds) of the webhook's latency histogram that the figures report, and the total. */
@@ -340,6 +347,11 @@ async function measure(target: Target): Promise<Figures> {
   };
 }
 
+/**
+ * KIRSA_BENCH_AS_IMAGE=1: kirsa compiled and both Node servers under the image's node flags, as issue 21
+ * measured them; by default both run from TypeScript sources, as this benchmark's earlier figures were.
+ */
+const AS_IMAGE = process.env.KIRSA_BENCH_AS_IMAGE === '1';
 /** KIRSA_BENCH_ROUNDS=3: every server three times, interleaved, and the table shows each figure's median. */
 const ROUNDS = Math.max(1, Number(process.env.KIRSA_BENCH_ROUNDS ?? '1'));
 const rounds = new Map<Column, Figures[]>(COLUMNS.map((column) => [column, []]));
@@ -373,16 +385,19 @@ function binaryOf(column: 'reference' | 'go-floor'): string | undefined {
 /** Starts one server for a round, ready for the load; undefined when it cannot run here (noted in `skipped`). */
 async function start(column: Column): Promise<{ target: Target; stop(): Promise<unknown> } | undefined> {
   if (column === 'kirsa') {
-    const server = await startWebhook([
-      '--tls-cert',
-      cert.certFile,
-      '--tls-key',
-      cert.keyFile,
-      '--identities-file',
-      identities,
-      '--aws-default-region',
-      'eu-west-1',
-    ]);
+    const server = await startWebhook(
+      [
+        '--tls-cert',
+        cert.certFile,
+        '--tls-key',
+        cert.keyFile,
+        '--identities-file',
+        identities,
+        '--aws-default-region',
+        'eu-west-1',
+      ],
+      AS_IMAGE ? { kirsa: await webhookAsImageRunsIt() } : {},
+    );
     const observe = async () => {
       const before = await serverBuckets(server.metricsPort);
       await serverLoopDelayMax(server.metricsPort);
@@ -408,7 +423,11 @@ async function start(column: Column): Promise<{ target: Target; stop(): Promise<
     };
   }
   if (column === 'node-floor') {
-    const floor = await startServerProcess([process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]);
+    const floor = await startServerProcess(
+      AS_IMAGE
+        ? [process.execPath, ...imageNodeFlags(), await floorServerAsJs(), cert.certFile, cert.keyFile]
+        : [process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile],
+    );
     return {
       target: { column, port: floor.port, pid: floor.child.pid!, patched: false },
       stop: () => floor.stop('SIGKILL'),
@@ -545,7 +564,7 @@ const rows: Array<[string, (figures: Figures) => string]> = [
   ['failed admissions', (figures) => String(figures.failures)],
 ];
 console.log(
-  `\n   side by side (${ROUNDS > 1 ? `medians of ${ROUNDS} interleaved rounds` : 'one round'}, the same client and load; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; Node servers from TypeScript sources):`,
+  `\n   side by side (${ROUNDS > 1 ? `medians of ${ROUNDS} interleaved rounds` : 'one round'}, the same client and load; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; ${AS_IMAGE ? `Node servers as the image runs them: compiled, node ${imageNodeFlags().join(' ')}` : 'Node servers from TypeScript sources'}):`,
 );
 console.log(`   ${''.padEnd(40)} ${shown.map((column) => HEADINGS[column].padEnd(22)).join('')}`.trimEnd());
 for (const [label, value] of rows)
