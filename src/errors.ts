@@ -380,11 +380,19 @@ export const ERROR_CATALOGUE = {
     category: 'NOT_FOUND',
     meaning: 'the local control plane or node parts are not built on this machine (tools/realparts/build.sh)',
   },
+  IMAGE_NOT_BUILT: {
+    category: 'NOT_FOUND',
+    meaning: 'demo --node: the s3-echoer image is not built on this machine (tools/image/build.sh)',
+  },
 
   // The environment, and checks kirsa ran.
   WRITE_DENIED: {
     category: 'PERMISSION',
     meaning: 'kirsa may not write the folder or file it was given (file mode, read-only file system)',
+  },
+  NODE_NEEDS_ROOT: {
+    category: 'PERMISSION',
+    meaning: 'demo --node runs a kubelet, which mounts volumes and makes cgroups: it needs root',
   },
   BUCKET_PUBLIC_ACCESS_BLOCKED: {
     category: 'PERMISSION',

@@ -13,12 +13,18 @@ export function registerDemo(program: Command): void {
       '--kube',
       'admit the pod through a real kube-apiserver, tokens from its TokenRequest API (needs tools/realparts built)',
     )
-    .action(async (flags: { keep?: boolean; kube?: boolean }) => {
+    .option(
+      '--node',
+      'run the pod on a one-node cluster (kubelet, containerd) started here: implies --kube; needs root and the node parts and s3-echoer image (tools/realparts, tools/image)',
+    )
+    .action(async (flags: { keep?: boolean; kube?: boolean; node?: boolean }) => {
       // Listening before anything starts: a Ctrl-C right after "left running" is printed still cleans up.
       const stopSignal = flags.keep ? onStopSignal() : undefined;
       const result = await runDemo({
         keep: flags.keep === true,
-        kube: flags.kube === true,
+        // --node is a cluster with its own kube-apiserver: it is --kube, with a kubelet behind it.
+        kube: flags.kube === true || flags.node === true,
+        node: flags.node === true,
         write: (text) => process.stdout.write(text),
       });
       if (stopSignal && result.failed === 0) {
@@ -27,6 +33,7 @@ export function registerDemo(program: Command): void {
         process.stdout.write(`\ncleaned up:\n${cleaned.map((line) => `  ${line}\n`).join('')}`);
       }
       stopSignal?.release();
-      if (result.failed > 0) process.exitCode = 1;
+      // The first failed step's code decides the exit code, as for any command (docs/errors.md).
+      if (result.failed > 0) process.exitCode = result.error?.exitCode ?? 1;
     });
 }

@@ -1,12 +1,14 @@
 // `kirsa demo`: the whole IRSA flow on one machine, loopback only, with no cluster and no AWS account. Each
 // step runs the real kirsa piece (issuer files, HTTPS issuer, a local STS that judges tokens as AWS does,
 // the webhook as its own process, the AWS SDK's default chain in a child process) and says which command
-// it stands for in a real cluster and account.
+// it stands for in a real cluster and account. With --node the pod really runs: a one-node cluster
+// (src/local/node.ts) schedules it, its kubelet writes the projected token and runs the s3-echoer image as a
+// non-root user, and the demo prints the pod's own log.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,11 +21,12 @@ import { buildProviderArn, DEFAULT_PARTITION, issuerHostPath } from '../core/iam
 import { buildTrustPolicy } from '../core/iam/trust-policy.ts';
 import type { PodLike } from '../core/kube-types.ts';
 import { applyAddOperations } from '../core/mutation/json-patch.ts';
-import type { KirsaError } from '../errors.ts';
+import { KirsaError } from '../errors.ts';
 import { webhookConfigurationForUrl } from '../install/manifests.ts';
 import { type IssuerServer, startIssuerServer } from '../issuer/server.ts';
 import { generateSigningKey, initIssuer } from '../issuer/store.ts';
 import { type KubeApiserver, startKubeApiserver } from '../local/control-plane.ts';
+import { type LocalNode, nodeParts, nodeUnavailable, startLocalNode } from '../local/node.ts';
 import { freePort } from '../local/processes.ts';
 import { kirsaCommand, runningAsSea, s3EchoerCommand } from '../self.ts';
 import { createIssuerKeySource } from '../sts/issuer-keys.ts';
@@ -32,11 +35,13 @@ import { createCertificateAuthority, issueServingCertificate } from '../tls/cert
 import {
   DEMO_ACCOUNT_ID,
   DEMO_NAMESPACE,
+  DEMO_POD_USER,
   DEMO_REGION,
   DEMO_ROLE_ARN,
   DEMO_SERVICE_ACCOUNT,
   DEMO_WRONG_SERVICE_ACCOUNT,
   seedPod,
+  seedPodOnNode,
 } from './seed.ts';
 
 export interface DemoOptions {
@@ -47,13 +52,21 @@ export interface DemoOptions {
    * server, which calls the webhook, and tokens come from the TokenRequest API.
    */
   kube: boolean;
+  /**
+   * Run the pod on a one-node cluster (kubelet, containerd, scheduler; src/local/node.ts): implies kube.
+   * Needs root, the node parts (tools/realparts) and the s3-echoer image (tools/image) in the environment.
+   */
+  node: boolean;
   write: (text: string) => void;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface DemoResult {
   passed: number;
   failed: number;
   seconds: number;
+  /** The first failed step's error when it was a KirsaError: its code decides the exit code. */
+  error?: KirsaError;
   /** When kept: stops what the demo left running and removes its folder; returns what it stopped, in order. */
   stop: () => Promise<string[]>;
 }
@@ -128,8 +141,35 @@ function startWebhookProcess(args: string[]): Promise<{ child: ChildProcess; por
   });
 }
 
+/** Where the demo's image of examples/s3-echoer comes from: tools/image/build.sh --print-env names it. */
+const ECHOER_IMAGE_ENV = 'KIRSA_S3_ECHOER_OCI';
+/** How long a pod may take from creation to its end (on a loaded 2-core machine: about 5 s). */
+const POD_END_TIMEOUT_MS = 120_000;
+
+/** What --node needs, or the KirsaError that names the command that provides it. */
+function nodeRequirements(env: NodeJS.ProcessEnv) {
+  const parts = nodeParts(env);
+  if ('missing' in parts) throw nodeUnavailable(parts);
+  const echoerLayout = env[ECHOER_IMAGE_ENV];
+  if (!echoerLayout || !existsSync(join(echoerLayout, 'index.json')))
+    throw new KirsaError(
+      'NOT_FOUND',
+      `the s3-echoer image is not built: ${ECHOER_IMAGE_ENV} ${echoerLayout ? `names no OCI layout (${echoerLayout})` : 'is not set'}`,
+      {
+        hint: 'build it and put it in this shell: bash tools/image/build.sh && eval "$(bash tools/image/build.sh --print-env)"',
+      },
+    );
+  return { parts, echoerLayout };
+}
+
+/** The JWT's claims, read without verifying (the STS verifies; this is for showing what the kubelet wrote). */
+function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+}
+
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { write } = options;
+  const env = options.env ?? process.env;
   const started = Date.now();
   const work = await mkdtemp(join(tmpdir(), 'kirsa-demo-'));
   // Each with what it stops, so that Ctrl-C after --keep can say what it cleaned.
@@ -146,8 +186,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let passed = 0;
   let failed = 0;
   let number = 0;
+  let firstError: KirsaError | undefined;
+  /** Set when a step fails that every later step needs (the node): those are not run. */
+  let halted = false;
 
   async function step(title: string, realWorld: string[], body: () => Promise<string[]>): Promise<boolean> {
+    if (halted) return false;
     number += 1;
     const stepStart = Date.now();
     try {
@@ -159,13 +203,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       return true;
     } catch (error) {
       failed += 1;
+      if (failed === 1 && error instanceof KirsaError) firstError = error;
       write(`${String(number).padStart(2)} ✗ ${title}\n     ${(error as Error).message}\n`);
       if ((error as KirsaError).hint) write(`     hint: ${(error as KirsaError).hint}\n`);
       return false;
     }
   }
 
-  const where = options.kube ? 'a real kube-apiserver and etcd on loopback' : 'loopback only, no cluster';
+  const where = options.node
+    ? 'a one-node cluster (kubelet, containerd) on a bridge of its own'
+    : options.kube
+      ? 'a real kube-apiserver and etcd on loopback'
+      : 'loopback only, no cluster';
   write(
     `kirsa demo: IRSA end to end on this machine, ${where}, and no AWS account\n  work folder: ${work}\n\n`,
   );
@@ -180,6 +229,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let issuerServer: IssuerServer | undefined;
   let sts: RunningSts | undefined;
   let cluster: KubeApiserver | undefined;
+  let node: LocalNode | undefined;
+  let echoerImage = '';
   const trustPolicyFile = join(work, 's3-echoer-trust-policy.json');
   let mutatedPod: PodLike | undefined;
   let podEnv: Record<string, string> = {};
@@ -237,6 +288,77 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     if (answer.status !== 201) throw new Error(`creating ServiceAccount ${name} answered ${answer.status}`);
   };
 
+  /**
+   * Creates the seed's pod (on the node: the one that runs there) once the webhook mutates it. The API server
+   * takes a moment to start calling a new webhook, so the pod is first sent as a dry run until it comes
+   * back mutated: only a mutated pod is ever created (on a node an unmutated one would run).
+   */
+  const createMutatedPod = async (
+    name: string,
+    serviceAccount: string,
+    hostPod: PodLike,
+  ): Promise<PodLike> => {
+    const manifest = node
+      ? seedPodOnNode(name, serviceAccount, echoerImage, sts!.url)
+      : { ...hostPod, metadata: { name, namespace: DEMO_NAMESPACE } };
+    const path = `/api/v1/namespaces/${DEMO_NAMESPACE}/pods`;
+    const mutated = (answer: { json: PodLike }) =>
+      (answer.json.spec?.containers?.[0]?.env ?? []).some((entry) => entry.name === 'AWS_ROLE_ARN');
+    for (let attempt = 0; ; attempt += 1) {
+      const probe = await cluster!.request('POST', `${path}?dryRun=All`, manifest);
+      if (probe.status >= 300)
+        throw new Error(`creating the pod answered ${probe.status}: ${JSON.stringify(probe.json)}`);
+      if (mutated(probe)) break;
+      if (attempt === 50) throw new Error('the API server never called the webhook');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const created = await cluster!.request('POST', path, manifest);
+    if (created.status !== 201)
+      throw new Error(`creating the pod answered ${created.status}: ${JSON.stringify(created.json)}`);
+    if (!mutated(created)) throw new Error(`pod ${name} was admitted without the webhook's changes`);
+    return created.json as PodLike;
+  };
+
+  /**
+   * Waits until the kubelet has run the pod to its end (Succeeded or Failed), and meanwhile reads the token
+   * the kubelet wrote into the pod's aws-iam-token volume on the node: it exists only while the pod's
+   * volumes are mounted, so it is read as soon as it appears.
+   */
+  const runPodToEnd = async (name: string, uid: string) => {
+    const file = join(
+      node!.kubeletRoot,
+      'pods',
+      uid,
+      'volumes',
+      'kubernetes.io~projected',
+      'aws-iam-token',
+      'token',
+    );
+    let token: { file: string; mode: number; uid: number; gid: number; text: string } | undefined;
+    const deadline = Date.now() + POD_END_TIMEOUT_MS;
+    for (;;) {
+      if (!token) {
+        try {
+          const [info, text] = await Promise.all([stat(file), readFile(file, 'utf8')]);
+          token = { file, mode: info.mode & 0o777, uid: info.uid, gid: info.gid, text };
+        } catch {
+          // not written yet, or already gone with the pod's volumes
+        }
+      }
+      const answer = await cluster!.request('GET', `/api/v1/namespaces/${DEMO_NAMESPACE}/pods/${name}`);
+      const phase = answer.json?.status?.phase;
+      // biome-ignore lint/suspicious/noExplicitAny: the API's pod status is walked freely
+      if (phase === 'Succeeded' || phase === 'Failed') return { pod: answer.json as any, token };
+      if (Date.now() > deadline) {
+        const waiting = answer.json?.status?.containerStatuses?.[0]?.state?.waiting;
+        throw new Error(
+          `pod ${name} did not end in ${POD_END_TIMEOUT_MS / 1000} s: phase ${phase}${waiting ? `, ${waiting.reason}: ${waiting.message ?? ''}` : ''}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
   await step(
     'signing key, discovery document and JWKS',
     ['kirsa issuer init --issuer-url https://<bucket>.s3.<region>.amazonaws.com/<cluster>'],
@@ -269,7 +391,42 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     },
   );
 
-  if (options.kube) {
+  if (options.node) {
+    const nodeStarted = await step(
+      'a one-node cluster: kube-apiserver and etcd signing tokens with the issuer key, kube-scheduler, kube-controller-manager, containerd and a kubelet',
+      [
+        'kirsa apiserver-config --for kubeadm|kops|k3s|rke2|talos (then restart the API servers); your nodes run the pods',
+      ],
+      async () => {
+        const { parts, echoerLayout } = nodeRequirements(env);
+        const flags = apiserverFlags({
+          issuer: issuerUrl,
+          previousIssuers: [],
+          apiAudiences: [issuerUrl],
+          publicKeyFiles: [join(issuerDir, 'sa-signer.pub')],
+          signingKeyFile: join(issuerDir, 'sa-signer.key'),
+        });
+        node = await startLocalNode(parts, { controlPlane: { serviceAccountFlags: flags } });
+        const running = node;
+        cleanups.push({
+          what: `stopped the node ${running.nodeName} (its pods, kubelet, containerd, scheduler, controller-manager, kube-apiserver, etcd) and removed its bridge`,
+          run: () => running.stop(),
+        });
+        cluster = node.kube;
+        echoerImage = await node.importOciLayout(echoerLayout, 'localhost/kirsa/s3-echoer');
+        return [
+          `node ${node.nodeName} Ready, address ${node.nodeIp} (no kube-proxy: the pods need only the STS, on this address)`,
+          `API server ${cluster.url}`,
+          `image ${echoerImage} imported into the node's containerd (built from examples/s3-echoer/Dockerfile)`,
+          ...flags,
+        ];
+      },
+    );
+    if (!nodeStarted) {
+      write('     the steps after this one need the node: stopped here\n');
+      halted = true;
+    }
+  } else if (options.kube) {
     await step(
       'kube-apiserver and etcd, signing service-account tokens with the issuer key',
       ['kirsa apiserver-config --for kubeadm|kops|k3s|rke2|talos (then restart the API servers)'],
@@ -313,10 +470,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           extraCaPem: [ca.certPem],
         },
         keySource: createIssuerKeySource({ extraCaPem: [ca.certPem] }),
+        // On the node's address with --node, so the pods reach it; loopback otherwise.
+        host: node?.nodeIp,
       });
       cleanups.push({ what: `stopped the local STS ${sts.url}`, run: () => sts?.close() });
       return [
-        `STS ${sts.url}, provider ${providerArn}`,
+        `STS ${sts.url}${node ? " (on the node's address, so the pods reach it)" : ''}, provider ${providerArn}`,
         `trust policy (kirsa trust-policy): ${JSON.stringify(policy.Statement[0]!.Condition)}`,
       ];
     },
@@ -346,7 +505,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         ...(cluster
           ? [`--kubeconfig=${cluster.kubeconfigPath}`]
           : [`--identities-file=${identities}`, '--watch-service-accounts=false']),
-        `--token-mount-path=${tokenMountPath}`,
+        // On a node the token is where the kubelet mounts it in the pod (the webhook's default path).
+        ...(node ? [] : [`--token-mount-path=${tokenMountPath}`]),
         `--aws-default-region=${DEMO_REGION}`,
         '--shutdown-drain-delay=0',
       ]);
@@ -361,6 +521,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       });
       const pod = seedPod(DEMO_SERVICE_ACCOUNT);
       if (cluster) {
+        if (node && !sts) throw new Error('no STS for the pod to call (an earlier step failed)');
         await createServiceAccount(DEMO_SERVICE_ACCOUNT, { 'eks.amazonaws.com/role-arn': DEMO_ROLE_ARN });
         // The install's own webhook configuration (selectors and all), pointed at this process.
         const registered = await cluster.request(
@@ -370,20 +531,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         );
         if (registered.status !== 201)
           throw new Error(`registering the webhook answered ${registered.status}`);
-        // The API server takes a moment to start calling a new webhook: retry the pod until it is mutated.
-        for (let attempt = 0; attempt < 50 && !mutatedPod; attempt += 1) {
-          const name = attempt === 0 ? 's3-echoer' : `s3-echoer-${attempt}`;
-          const created = await cluster.request('POST', `/api/v1/namespaces/${DEMO_NAMESPACE}/pods`, {
-            ...pod,
-            metadata: { name, namespace: DEMO_NAMESPACE },
-          });
-          if (created.status !== 201)
-            throw new Error(`creating the pod answered ${created.status}: ${JSON.stringify(created.json)}`);
-          const env = (created.json as PodLike).spec?.containers?.[0]?.env ?? [];
-          if (env.some((entry) => entry.name === 'AWS_ROLE_ARN')) mutatedPod = created.json as PodLike;
-          else await new Promise((resolve) => setTimeout(resolve, 200));
-        }
-        if (!mutatedPod) throw new Error('the API server never called the webhook');
+        mutatedPod = await createMutatedPod('s3-echoer', DEMO_SERVICE_ACCOUNT, pod);
       } else {
         // The review the API server would send; the webhook process answers it with processAdmission.
         const review = podCreateReview(pod, { uid: randomUUID(), namespace: DEMO_NAMESPACE });
@@ -402,107 +550,224 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         ...Object.entries(podEnv).map(([name, value]) => `env    ${name}=${value}`),
         `volume ${volume.name}: projected service-account token, audience ${token?.audience}, ${token?.expirationSeconds} s`,
         `mount  ${mount.mountPath} (read-only)`,
+        ...(node
+          ? [
+              `kirsa webhook runs here as a host process the API server calls by URL (the chart runs it as pods behind a Service)`,
+            ]
+          : []),
       ];
     },
   );
 
-  await step(
-    'a projected token written where AWS_WEB_IDENTITY_TOKEN_FILE says',
-    [
-      `the kubelet does this in a cluster, and refreshes the token before it expires${options.kube ? '' : ' (here kirsa signs it with the issuer key, with the claims kube-apiserver puts in)'}`,
-    ],
-    async () => {
-      const tokenFile = podEnv.AWS_WEB_IDENTITY_TOKEN_FILE;
-      const projection = mutatedPod?.spec?.volumes?.find((volume) => volume.name === 'aws-iam-token')
-        ?.projected?.sources?.[0]?.serviceAccountToken;
-      if (!tokenFile || !projection)
-        throw new Error('the pod has no token env or volume (the step before failed)');
-      await mkdir(dirname(tokenFile), { recursive: true });
-      const audience = projection.audience ?? DEFAULT_TOKEN_AUDIENCE;
-      await writeFile(
-        tokenFile,
-        await tokenFor(DEMO_SERVICE_ACCOUNT, audience, projection.expirationSeconds ?? 3600, mutatedPod),
-      );
-      return [
-        `${tokenFile}: ${cluster ? 'from the TokenRequest API, bound to the pod' : 'signed with the issuer key'}; iss ${issuerUrl}, sub system:serviceaccount:${DEMO_NAMESPACE}:${DEMO_SERVICE_ACCOUNT}, aud ${audience}`,
-      ];
-    },
-  );
+  if (options.node) {
+    // On the node nothing below is simulated: the kubelet writes the token and runs the image; the demo
+    // only reads what happened (the pod's status, the token file while it is mounted, the pod's log).
+    // biome-ignore lint/suspicious/noExplicitAny: the API's pod status is walked freely
+    let ended: any;
+    await step(
+      `the kubelet runs the pod as uid ${DEMO_POD_USER} and writes its projected token`,
+      ['the same on every node; the kubelet also refreshes the token before it expires'],
+      async () => {
+        if (!node || !mutatedPod?.metadata?.uid)
+          throw new Error('no pod on the node (an earlier step failed)');
+        const uid = String(mutatedPod.metadata.uid);
+        const run = await runPodToEnd('s3-echoer', uid);
+        ended = run.pod;
+        const token = run.token;
+        const claims = token ? claimsOf(token.text) : {};
+        const bound = (claims['kubernetes.io'] as { pod?: { name?: string; uid?: string } } | undefined)?.pod;
+        const status = ended.status.containerStatuses?.[0];
+        const ranAs = status?.user?.linux?.uid;
+        return [
+          `pod s3-echoer, uid ${uid}, on ${ended.spec.nodeName}, IP ${ended.status.podIP}: ${ended.status.phase} (exit code ${status?.state?.terminated?.exitCode})`,
+          ranAs === undefined
+            ? `runAsUser ${ended.spec.securityContext?.runAsUser}, runAsNonRoot ${ended.spec.securityContext?.runAsNonRoot}`
+            : `the container ran as uid ${ranAs}, gid ${status.user.linux.gid} (the kubelet's report)`,
+          ...(token
+            ? [
+                `token on the node: ${token.file}`,
+                `  mode ${token.mode.toString(8).padStart(4, '0')}, owner ${token.uid}:${token.gid} (fsGroup ${DEMO_POD_USER})`,
+                `  iss ${claims.iss}, sub ${claims.sub}, aud ${JSON.stringify(claims.aud)}, ${Number(claims.exp) - Number(claims.iat)} s`,
+                `  bound to pod ${bound?.name} (uid ${bound?.uid})`,
+              ]
+            : ['token on the node: not seen while the pod ran (its volumes go with it)']),
+        ];
+      },
+    );
 
-  await step(
-    "the pod's AWS SDK gets role credentials through its default chain",
-    ['kubectl logs job/s3-echoer'],
-    async () => {
-      if (!sts) throw new Error('no STS (an earlier step failed)');
-      if (!podEnv.AWS_ROLE_ARN) throw new Error('the pod was not mutated (an earlier step failed)');
-      const echoer = s3EchoerCommand(['--whoami']);
-      const script = echoer.args[0]!;
-      if (!runningAsSea && !existsSync(script)) throw new Error(`the s3-echoer example is not at ${script}`);
-      // Exactly the pod's env, plus where STS is: the SDK finds AWS_ROLE_ARN and the token file itself.
-      const result = await run(echoer.file, echoer.args, {
-        ...echoer.env,
-        PATH: process.env.PATH,
-        ...podEnv,
-        AWS_ENDPOINT_URL_STS: sts.url,
-        AWS_CONFIG_FILE: '/dev/null',
-        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      });
-      if (result.code !== 0) throw new Error(`s3-echoer --whoami failed: ${result.stderr.trim()}`);
-      return [`node examples/s3-echoer/s3-echoer.ts --whoami  ->  ${result.stdout.trim()}`];
-    },
-  );
+    await step(
+      "the pod's AWS SDK got role credentials through its default chain: its log",
+      ['kubectl logs s3-echoer'],
+      async () => {
+        if (!node || !ended) throw new Error('the pod did not run (an earlier step failed)');
+        const where = { namespace: DEMO_NAMESPACE, name: 's3-echoer', uid: ended.metadata.uid as string };
+        const log = await node.containerLog(where, 's3-echoer');
+        if (ended.status.phase !== 'Succeeded' || !/^identity: /m.test(log))
+          throw new Error(`the pod ended ${ended.status.phase} without an identity in its log:\n${log}`);
+        return [
+          `the kubelet's log file ${join(node.containerLogDir(where, 's3-echoer'), '0.log')}:`,
+          ...log.split('\n').map((line) => `  ${line}`),
+        ];
+      },
+    );
 
-  await step(
-    `troubleshooting replayed: the same pod as service account "${DEMO_WRONG_SERVICE_ACCOUNT}" is denied, and kirsa explains why`,
-    [`kirsa explain --role-arn ${DEMO_ROLE_ARN} --token-file <the pod's token>   (or kirsa doctor pod NAME)`],
-    async () => {
-      if (!sts) throw new Error('no STS (an earlier step failed)');
-      if (cluster)
+    await step(
+      `troubleshooting replayed: the same pod as service account "${DEMO_WRONG_SERVICE_ACCOUNT}" is denied, and kirsa explains why`,
+      [
+        `kirsa explain --role-arn ${DEMO_ROLE_ARN} --token-file <the pod's token>   (or kirsa doctor pod s3-echoer-${DEMO_WRONG_SERVICE_ACCOUNT})`,
+      ],
+      async () => {
+        if (!node || !sts) throw new Error('no node or STS (an earlier step failed)');
         await createServiceAccount(DEMO_WRONG_SERVICE_ACCOUNT, {
           'eks.amazonaws.com/role-arn': DEMO_ROLE_ARN,
         });
-      const token = await tokenFor(DEMO_WRONG_SERVICE_ACCOUNT, DEFAULT_TOKEN_AUDIENCE, 3600);
-      const tokenFile = join(work, 'token-app');
-      await writeFile(tokenFile, token);
-      const client = new STSClient({
-        endpoint: sts.url,
-        region: DEMO_REGION,
-        credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
-      });
-      let denial = '';
-      try {
-        await client.send(
-          new AssumeRoleWithWebIdentityCommand({
-            RoleArn: DEMO_ROLE_ARN,
-            RoleSessionName: 'demo',
-            WebIdentityToken: token,
-          }),
+        const name = `s3-echoer-${DEMO_WRONG_SERVICE_ACCOUNT}`;
+        const created = await createMutatedPod(
+          name,
+          DEMO_WRONG_SERVICE_ACCOUNT,
+          seedPod(DEMO_WRONG_SERVICE_ACCOUNT),
         );
-      } catch (error) {
-        denial = `${(error as Error).name}: ${(error as Error).message.split('. kirsa:')[0]}`;
-      }
-      if (!denial.startsWith('AccessDenied'))
-        throw new Error(`expected AccessDenied, got ${denial || 'credentials'}`);
-      const kirsa = kirsaCommand(['explain', '--policy-file', trustPolicyFile, '--token-file', tokenFile]);
-      const explain = await run(kirsa.file, kirsa.args, { PATH: process.env.PATH });
-      if (explain.code !== 1)
-        throw new Error(`kirsa explain exited ${explain.code}: ${explain.stderr.trim()}`);
-      return [
-        `STS: ${denial}`,
-        `kirsa explain --policy-file ${trustPolicyFile} --token-file ${tokenFile}:`,
-        ...explain.stdout
-          .trimEnd()
-          .split('\n')
-          .map((line) => `  ${line}`),
-      ];
-    },
-  );
+        const where = { namespace: DEMO_NAMESPACE, name, uid: String(created.metadata?.uid) };
+        const { pod: denied, token } = await runPodToEnd(name, where.uid);
+        const log = await node.containerLog(where, 's3-echoer');
+        if (denied.status.phase !== 'Failed' || !/AccessDenied/.test(log))
+          throw new Error(
+            `expected the pod to fail with AccessDenied, it ended ${denied.status.phase}:\n${log}`,
+          );
+        if (!token) throw new Error(`the token of pod ${name} was gone before it could be read on the node`);
+        // The pod's own token, as the kubelet wrote it, copied out of its volume for kirsa explain.
+        const tokenFile = join(work, `token-${name}`);
+        await writeFile(tokenFile, token.text);
+        const kirsa = kirsaCommand(['explain', '--policy-file', trustPolicyFile, '--token-file', tokenFile]);
+        const explain = await run(kirsa.file, kirsa.args, { PATH: process.env.PATH });
+        if (explain.code !== 1)
+          throw new Error(`kirsa explain exited ${explain.code}: ${explain.stderr.trim()}`);
+        return [
+          `pod ${name}, uid ${where.uid}: ${denied.status.phase}; its log (${join(node.containerLogDir(where, 's3-echoer'), '0.log')}):`,
+          ...log
+            .trimEnd()
+            .split('\n')
+            .map((line) => `  ${line}`),
+          `kirsa explain --policy-file ${trustPolicyFile} --token-file ${tokenFile}   (the pod's token, copied from the node):`,
+          ...explain.stdout
+            .trimEnd()
+            .split('\n')
+            .map((line) => `  ${line}`),
+        ];
+      },
+    );
+  } else {
+    await step(
+      'a projected token written where AWS_WEB_IDENTITY_TOKEN_FILE says',
+      [
+        `the kubelet does this in a cluster, and refreshes the token before it expires${options.kube ? '' : ' (here kirsa signs it with the issuer key, with the claims kube-apiserver puts in)'}`,
+      ],
+      async () => {
+        const tokenFile = podEnv.AWS_WEB_IDENTITY_TOKEN_FILE;
+        const projection = mutatedPod?.spec?.volumes?.find((volume) => volume.name === 'aws-iam-token')
+          ?.projected?.sources?.[0]?.serviceAccountToken;
+        if (!tokenFile || !projection)
+          throw new Error('the pod has no token env or volume (the step before failed)');
+        await mkdir(dirname(tokenFile), { recursive: true });
+        const audience = projection.audience ?? DEFAULT_TOKEN_AUDIENCE;
+        await writeFile(
+          tokenFile,
+          await tokenFor(DEMO_SERVICE_ACCOUNT, audience, projection.expirationSeconds ?? 3600, mutatedPod),
+        );
+        return [
+          `${tokenFile}: ${cluster ? 'from the TokenRequest API, bound to the pod' : 'signed with the issuer key'}; iss ${issuerUrl}, sub system:serviceaccount:${DEMO_NAMESPACE}:${DEMO_SERVICE_ACCOUNT}, aud ${audience}`,
+        ];
+      },
+    );
+
+    await step(
+      "the pod's AWS SDK gets role credentials through its default chain",
+      ['kubectl logs job/s3-echoer'],
+      async () => {
+        if (!sts) throw new Error('no STS (an earlier step failed)');
+        if (!podEnv.AWS_ROLE_ARN) throw new Error('the pod was not mutated (an earlier step failed)');
+        const echoer = s3EchoerCommand(['--whoami']);
+        const script = echoer.args[0]!;
+        if (!runningAsSea && !existsSync(script))
+          throw new Error(`the s3-echoer example is not at ${script}`);
+        // Exactly the pod's env, plus where STS is: the SDK finds AWS_ROLE_ARN and the token file itself.
+        const result = await run(echoer.file, echoer.args, {
+          ...echoer.env,
+          PATH: process.env.PATH,
+          ...podEnv,
+          AWS_ENDPOINT_URL_STS: sts.url,
+          AWS_CONFIG_FILE: '/dev/null',
+          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        });
+        if (result.code !== 0) throw new Error(`s3-echoer --whoami failed: ${result.stderr.trim()}`);
+        return [`node examples/s3-echoer/s3-echoer.ts --whoami  ->  ${result.stdout.trim()}`];
+      },
+    );
+
+    await step(
+      `troubleshooting replayed: the same pod as service account "${DEMO_WRONG_SERVICE_ACCOUNT}" is denied, and kirsa explains why`,
+      [
+        `kirsa explain --role-arn ${DEMO_ROLE_ARN} --token-file <the pod's token>   (or kirsa doctor pod NAME)`,
+      ],
+      async () => {
+        if (!sts) throw new Error('no STS (an earlier step failed)');
+        if (cluster)
+          await createServiceAccount(DEMO_WRONG_SERVICE_ACCOUNT, {
+            'eks.amazonaws.com/role-arn': DEMO_ROLE_ARN,
+          });
+        const token = await tokenFor(DEMO_WRONG_SERVICE_ACCOUNT, DEFAULT_TOKEN_AUDIENCE, 3600);
+        const tokenFile = join(work, 'token-app');
+        await writeFile(tokenFile, token);
+        const client = new STSClient({
+          endpoint: sts.url,
+          region: DEMO_REGION,
+          credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
+        });
+        let denial = '';
+        try {
+          await client.send(
+            new AssumeRoleWithWebIdentityCommand({
+              RoleArn: DEMO_ROLE_ARN,
+              RoleSessionName: 'demo',
+              WebIdentityToken: token,
+            }),
+          );
+        } catch (error) {
+          denial = `${(error as Error).name}: ${(error as Error).message.split('. kirsa:')[0]}`;
+        }
+        if (!denial.startsWith('AccessDenied'))
+          throw new Error(`expected AccessDenied, got ${denial || 'credentials'}`);
+        const kirsa = kirsaCommand(['explain', '--policy-file', trustPolicyFile, '--token-file', tokenFile]);
+        const explain = await run(kirsa.file, kirsa.args, { PATH: process.env.PATH });
+        if (explain.code !== 1)
+          throw new Error(`kirsa explain exited ${explain.code}: ${explain.stderr.trim()}`);
+        return [
+          `STS: ${denial}`,
+          `kirsa explain --policy-file ${trustPolicyFile} --token-file ${tokenFile}:`,
+          ...explain.stdout
+            .trimEnd()
+            .split('\n')
+            .map((line) => `  ${line}`),
+        ];
+      },
+    );
+  }
 
   const seconds = (Date.now() - started) / 1000;
   write(
     `\n${failed === 0 ? `all ${passed} steps passed` : `${failed} of ${passed + failed} steps failed`} in ${seconds.toFixed(1)} s\n`,
   );
-  if (options.keep && sts) {
+  if (options.keep && node && failed === 0) {
+    write(
+      `\nleft running (Ctrl-C stops it); look at the node and its pods with kubectl:\n` +
+        `  export KUBECONFIG=${node.kube.kubeconfigPath}\n` +
+        `  kubectl get nodes,pods -o wide\n` +
+        `  kubectl get pod s3-echoer -o yaml   (the webhook's env, volume and mount)\n` +
+        `the pods' logs as the kubelet wrote them:\n` +
+        `  cat ${node.podLogsDir}/${DEMO_NAMESPACE}_s3-echoer*/s3-echoer/0.log\n` +
+        `the STS the pods call: ${sts?.url}\n`,
+    );
+  } else if (options.keep && sts && !node) {
     write(
       `\nleft running (Ctrl-C stops it); try the pod's credentials with the AWS CLI:\n` +
         `  export AWS_ENDPOINT_URL_STS=${sts.url} AWS_REGION=${DEMO_REGION} AWS_DEFAULT_REGION=${DEMO_REGION}\n` +
@@ -517,5 +782,5 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   } else {
     await stop();
   }
-  return { passed, failed, seconds, stop };
+  return { passed, failed, seconds, error: firstError, stop };
 }

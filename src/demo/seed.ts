@@ -23,3 +23,39 @@ export function seedPod(serviceAccountName: string): PodLike {
     },
   };
 }
+
+/** The uid the s3-echoer runs as on the node, as examples/s3-echoer/job.yaml sets it. */
+export const DEMO_POD_USER = 1000;
+
+/**
+ * The s3-echoer pod as `kirsa demo --node` runs it on the node: the securityContext of
+ * examples/s3-echoer/job.yaml (a non-root user, fsGroup so that user reads the token), the image imported
+ * into the node, `--whoami` (the demo has no S3), and the SDK pointed at the demo's STS on the node's
+ * address. The webhook adds the rest (role, token file, region).
+ */
+export function seedPodOnNode(
+  name: string,
+  serviceAccountName: string,
+  image: string,
+  stsUrl: string,
+): PodLike {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: DEMO_NAMESPACE },
+    spec: {
+      serviceAccountName,
+      restartPolicy: 'Never',
+      securityContext: { runAsNonRoot: true, runAsUser: DEMO_POD_USER, fsGroup: DEMO_POD_USER },
+      containers: [
+        {
+          name: 's3-echoer',
+          image,
+          imagePullPolicy: 'Never',
+          args: ['--whoami'],
+          env: [{ name: 'AWS_ENDPOINT_URL_STS', value: stsUrl }],
+        },
+      ],
+    },
+  };
+}

@@ -55,7 +55,9 @@ const PART_VARIABLES = {
  * The node parts from the environment (npm test exports them), or why the node cannot start here: a part
  * not built, or not running as root.
  */
-export function nodeParts(env: NodeJS.ProcessEnv = process.env): NodeParts | { missing: string } {
+export function nodeParts(
+  env: NodeJS.ProcessEnv = process.env,
+): NodeParts | { missing: string; needsRoot?: true } {
   const found: Partial<Record<keyof typeof PART_VARIABLES, string>> = {};
   const absent: string[] = [];
   for (const [field, variable] of Object.entries(PART_VARIABLES)) {
@@ -70,7 +72,7 @@ export function nodeParts(env: NodeJS.ProcessEnv = process.env): NodeParts | { m
     };
   }
   if (process.getuid?.() !== 0)
-    return { missing: 'the node tier needs root (a kubelet mounts and makes cgroups)' };
+    return { missing: 'the node tier needs root (a kubelet mounts and makes cgroups)', needsRoot: true };
   const images: Record<string, string> = {};
   if (env.KIRSA_PROBE_IMAGE && env.KIRSA_PROBE_ARCHIVE)
     images[env.KIRSA_PROBE_IMAGE] = env.KIRSA_PROBE_ARCHIVE;
@@ -107,6 +109,10 @@ export interface LocalNode {
    * `<repository>:<tag>`; that name is returned, for pods with imagePullPolicy Never.
    */
   importOciLayout(layoutDir: string, repository: string): Promise<string>;
+  /** What a container wrote, from the kubelet's log files (CRI lines stripped to their text). */
+  containerLog(pod: { namespace: string; name: string; uid: string }, container: string): Promise<string>;
+  /** The folder of a container's log files on the node. */
+  containerLogDir(pod: { namespace: string; name: string; uid: string }, container: string): string;
   output(): string;
   stop(): Promise<void>;
 }
@@ -532,6 +538,8 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
     }
     void kubeletChild;
     const controlPlane = kube;
+    const logDir = (pod: { namespace: string; name: string; uid: string }, container: string) =>
+      join(podLogsDir, `${pod.namespace}_${pod.name}_${pod.uid}`, container);
     return {
       kube: controlPlane,
       nodeName,
@@ -552,6 +560,19 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
         }
         return `${repository}:${tag}`;
       },
+      containerLogDir: logDir,
+      async containerLog(pod, container) {
+        const folder = logDir(pod, container);
+        let text = '';
+        for (const file of (await readdir(folder).catch(() => [] as string[])).sort())
+          text += await readFile(join(folder, file), 'utf8');
+        // CRI log lines: <time> <stream> <P|F> <text>
+        return text
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(' ').slice(3).join(' '))
+          .join('\n');
+      },
       output: () => `${controlPlane.output()}\n${output}`,
       stop,
     };
@@ -561,9 +582,16 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
   }
 }
 
-/** Thrown by callers that need a node where none can start; the reason comes from nodeParts(). */
-export function nodeUnavailable(reason: string): KirsaError {
-  return new KirsaError('REAL_PARTS_MISSING', `the local node cannot start: ${reason}`, {
-    hint: 'run as root after tools/realparts/build.sh has built the node parts (npm test does both)',
+/**
+ * Thrown by callers that need a node where none can start (`kirsa demo --node`), from what nodeParts()
+ * found missing: the hint is the command that fixes it.
+ */
+export function nodeUnavailable(missing: { missing: string; needsRoot?: true }): KirsaError {
+  if (missing.needsRoot)
+    return new KirsaError('NODE_NEEDS_ROOT', `the local node cannot start: ${missing.missing}`, {
+      hint: 'run it as root, keeping the KIRSA_* variables: sudo -E env PATH="$PATH" npx kirsa demo --node',
+    });
+  return new KirsaError('REAL_PARTS_MISSING', `the local node cannot start: ${missing.missing}`, {
+    hint: 'build the node parts and put them in this shell: bash tools/realparts/build.sh && eval "$(bash tools/realparts/build.sh --print-env)"',
   });
 }
