@@ -7,7 +7,13 @@ const PROVIDER_ARN = 'arn:aws:iam::111122223333:oidc-provider/my-bucket.s3.eu-we
 const ROLE_ARN = 'arn:aws:iam::111122223333:role/kirsa-default-s3-echoer';
 
 export const EXAMPLES: Record<string, readonly string[]> = {
-  demo: ['kirsa demo', 'kirsa demo --keep', 'kirsa demo --kube'],
+  demo: [
+    'kirsa demo',
+    'kirsa demo --keep',
+    'kirsa demo --kube',
+    'kirsa demo --node   # as root, after eval "$(bash tools/realparts/build.sh --print-env)" and the same for tools/image/build.sh',
+    'kirsa demo --node --keep   # then kubectl get pods with the KUBECONFIG it prints',
+  ],
   'issuer init': [
     `kirsa issuer init --issuer-url ${ISSUER}`,
     `kirsa issuer init --from-cluster --issuer-url ${ISSUER} --kubeconfig ~/.kube/config`,

@@ -1,10 +1,13 @@
 // `kirsa demo` as a user runs it: a process that prints numbered steps and exits 0 when all passed; with
-// --keep it leaves the pieces running, and the AWS CLI gets the pod's role with the env it prints.
+// --keep it leaves the pieces running, and the AWS CLI gets the pod's role with the env it prints. With
+// --node the pod runs on a one-node cluster, and the proof is what the kubelet did: the pod's uid, the token
+// it wrote bound to that uid, and the identity in the pod's own log.
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { nodeParts } from '../../src/local/node.ts';
 import { realPart } from '../support/real-parts.ts';
 import { KIRSA_BIN, runKirsa } from '../support/run-kirsa.ts';
 
@@ -126,4 +129,85 @@ test('kirsa demo --kube --keep prints a kubeconfig that works, and Ctrl-C stops 
   } finally {
     if (demo.exitCode === null) demo.kill('SIGKILL');
   }
+});
+
+test('kirsa demo --node: the kubelet runs the s3-echoer pod as uid 1000 with the token it wrote', async (context) => {
+  const parts = nodeParts();
+  const missing =
+    'missing' in parts
+      ? parts.missing
+      : process.env.KIRSA_S3_ECHOER_OCI
+        ? undefined
+        : `KIRSA_S3_ECHOER_OCI is not set (${process.env.KIRSA_IMAGE_UNAVAILABLE ?? 'run tools/image/build.sh, or npm test'})`;
+  if (missing) {
+    if (process.env.CI === 'true') throw new Error(`kirsa demo --node cannot run in CI: ${missing}`);
+    context.skip(missing);
+    return;
+  }
+  const started = Date.now();
+  const run = await runKirsa(['demo', '--node'], { timeoutMs: 300_000 });
+  context.diagnostic(`kirsa demo --node took ${Date.now() - started} ms`);
+  assert.equal(run.code, 0, `${run.stdout}${run.stderr}`);
+  assert.match(run.stdout, /all 8 steps passed/);
+  // The pod was scheduled and run to completion on the node, as the non-root user of the Job's securityContext.
+  const pod =
+    /pod s3-echoer, uid ([0-9a-f-]{36}), on (kirsa-node-\w+), IP 10\.200\.\d+\.\d+: Succeeded \(exit code 0\)/.exec(
+      run.stdout,
+    );
+  assert.ok(pod, run.stdout);
+  const [, uid, nodeName] = pod;
+  assert.match(run.stdout, /the container ran as uid 1000|runAsUser 1000, runAsNonRoot true/);
+  // The token is the kubelet's, not the demo's: read on the node, bound to this very pod.
+  assert.match(run.stdout, new RegExp(`bound to pod s3-echoer \\(uid ${uid}\\)`));
+  assert.match(run.stdout, /sub system:serviceaccount:default:s3-echoer, aud \["sts\.amazonaws\.com"\]/);
+  assert.doesNotMatch(run.stdout, /signed with the issuer key|from the TokenRequest API/);
+  // The identity line comes from the kubelet's log file of that pod.
+  assert.match(
+    run.stdout,
+    new RegExp(
+      `log file \\S+/default_s3-echoer_${uid}/s3-echoer/0\\.log:\\n +identity: arn:aws:sts::111122223333:assumed-role/s3-echoer/`,
+    ),
+  );
+  // The wrong service account: a real pod that failed, AccessDenied in its own log.
+  assert.match(
+    run.stdout,
+    /pod s3-echoer-app, uid [0-9a-f-]{36}: Failed; its log \(\S+\):\n +s3-echoer: AccessDenied/,
+  );
+  assert.match(run.stdout, /wants: "system:serviceaccount:default:s3-echoer"/);
+  // Stopped and cleaned: the node's folder and its bridge are gone.
+  const nodeDir = /token on the node: (\/tmp\/kn-\w+)\//.exec(run.stdout)?.[1];
+  assert.ok(nodeDir && !existsSync(nodeDir), `the node's folder ${nodeDir} is removed`);
+  const links = await new Promise<string>((resolve) =>
+    execFile('ip', ['-o', 'link'], (_error, stdout) => resolve(stdout)),
+  );
+  assert.doesNotMatch(links, new RegExp(`kirsa${nodeName!.slice('kirsa-node-'.length)}`));
+});
+
+test('kirsa demo --node without the node parts: the node step fails with the build command, no stack', async () => {
+  const run = await runKirsa(['demo', '--node'], { env: { KIRSA_KUBELET: '' }, timeoutMs: 60_000 });
+  assert.equal(run.code, 1, `${run.stdout}${run.stderr}`);
+  assert.match(run.stdout, /^ 3 ✗ a one-node cluster/m);
+  assert.match(run.stdout, /the local node cannot start: KIRSA_KUBELET\b.* not set/);
+  assert.match(
+    run.stdout,
+    /hint: build the node parts and put them in this shell: bash tools\/realparts\/build\.sh && eval "\$\(bash tools\/realparts\/build\.sh --print-env\)"/,
+  );
+  assert.match(run.stdout, /the steps after this one need the node: stopped here/);
+  assert.match(run.stdout, /1 of 3 steps failed/);
+  assert.doesNotMatch(`${run.stdout}${run.stderr}`, /^\s+at /m);
+});
+
+test('kirsa demo --node without the s3-echoer image: the hint names tools/image/build.sh', async (context) => {
+  if ('missing' in nodeParts()) {
+    context.skip('the node parts are checked first; this case needs them present');
+    return;
+  }
+  const run = await runKirsa(['demo', '--node'], { env: { KIRSA_S3_ECHOER_OCI: '' }, timeoutMs: 60_000 });
+  assert.equal(run.code, 1, `${run.stdout}${run.stderr}`);
+  assert.match(run.stdout, /the s3-echoer image is not built: KIRSA_S3_ECHOER_OCI is not set/);
+  assert.match(
+    run.stdout,
+    /hint: .*bash tools\/image\/build\.sh && eval "\$\(bash tools\/image\/build\.sh --print-env\)"/,
+  );
+  assert.match(run.stdout, /1 of 3 steps failed/);
 });

@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
@@ -261,22 +261,13 @@ after(async () => {
 });
 
 /** The text a container wrote, from the kubelet's log file on the node. */
-async function containerLog(
+function containerLog(
   node: LocalNode,
   pod: { metadata: { name: string; uid: string } },
   container: string,
   namespace = NAMESPACE,
 ) {
-  const folder = join(node.podLogsDir, `${namespace}_${pod.metadata.name}_${pod.metadata.uid}`, container);
-  const files = await readdir(folder).catch(() => [] as string[]);
-  let text = '';
-  for (const file of files.sort()) text += await readFile(join(folder, file), 'utf8');
-  // CRI log lines: <time> <stream> <P|F> <text>
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split(' ').slice(3).join(' '))
-    .join('\n');
+  return node.containerLog({ namespace, name: pod.metadata.name, uid: pod.metadata.uid }, container);
 }
 
 /**
