@@ -59,6 +59,11 @@ export interface DemoOptions {
   node: boolean;
   write: (text: string) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Aborted on Ctrl-C: no further step starts, and everything started so far is stopped (with --node a
+   * half-run demo would otherwise leave a bridge, cgroups and mounts behind).
+   */
+  signal?: AbortSignal;
 }
 
 export interface DemoResult {
@@ -67,7 +72,9 @@ export interface DemoResult {
   seconds: number;
   /** The first failed step's error when it was a KirsaError: its code decides the exit code. */
   error?: KirsaError;
-  /** When kept: stops what the demo left running and removes its folder; returns what it stopped, in order. */
+  /** The run was cut short by options.signal: nothing was kept, the caller stops it (stop()). */
+  interrupted: boolean;
+  /** When kept or interrupted: stops what the demo left running and removes its folder; returns what it stopped, in order. */
   stop: () => Promise<string[]>;
 }
 
@@ -192,6 +199,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   async function step(title: string, realWorld: string[], body: () => Promise<string[]>): Promise<boolean> {
     if (halted) return false;
+    if (options.signal?.aborted) {
+      halted = true;
+      return false;
+    }
     number += 1;
     const stepStart = Date.now();
     try {
@@ -754,10 +765,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 
   const seconds = (Date.now() - started) / 1000;
+  const interrupted = options.signal?.aborted === true;
   write(
-    `\n${failed === 0 ? `all ${passed} steps passed` : `${failed} of ${passed + failed} steps failed`} in ${seconds.toFixed(1)} s\n`,
+    `\n${interrupted ? `interrupted after ${passed + failed} steps (${failed} failed)` : failed === 0 ? `all ${passed} steps passed` : `${failed} of ${passed + failed} steps failed`} in ${seconds.toFixed(1)} s\n`,
   );
-  if (options.keep && node && failed === 0) {
+  if (interrupted) {
+    // The caller stops it and says what it stopped, as after --keep.
+  } else if (options.keep && node && failed === 0) {
     write(
       `\nleft running (Ctrl-C stops it); look at the node and its pods with kubectl:\n` +
         `  export KUBECONFIG=${node.kube.kubeconfigPath}\n` +
@@ -782,5 +796,5 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   } else {
     await stop();
   }
-  return { passed, failed, seconds, error: firstError, stop };
+  return { passed, failed, seconds, error: firstError, interrupted, stop };
 }

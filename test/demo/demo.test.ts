@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { nodeParts } from '../../src/local/node.ts';
 import { realPart } from '../support/real-parts.ts';
 import { KIRSA_BIN, runKirsa } from '../support/run-kirsa.ts';
@@ -131,7 +131,8 @@ test('kirsa demo --kube --keep prints a kubeconfig that works, and Ctrl-C stops 
   }
 });
 
-test('kirsa demo --node: the kubelet runs the s3-echoer pod as uid 1000 with the token it wrote', async (context) => {
+/** True when `kirsa demo --node` cannot run here: the test then skips with the reason (in CI it fails). */
+function nodeDemoMissing(context: TestContext): boolean {
   const parts = nodeParts();
   const missing =
     'missing' in parts
@@ -139,11 +140,18 @@ test('kirsa demo --node: the kubelet runs the s3-echoer pod as uid 1000 with the
       : process.env.KIRSA_S3_ECHOER_OCI
         ? undefined
         : `KIRSA_S3_ECHOER_OCI is not set (${process.env.KIRSA_IMAGE_UNAVAILABLE ?? 'run tools/image/build.sh, or npm test'})`;
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`kirsa demo --node cannot run in CI: ${missing}`);
-    context.skip(missing);
-    return;
-  }
+  if (!missing) return false;
+  if (process.env.CI === 'true') throw new Error(`kirsa demo --node cannot run in CI: ${missing}`);
+  context.skip(missing);
+  return true;
+}
+
+function linkNames(): Promise<string> {
+  return new Promise((resolve) => execFile('ip', ['-o', 'link'], (_error, stdout) => resolve(stdout)));
+}
+
+test('kirsa demo --node: the kubelet runs the s3-echoer pod as uid 1000 with the token it wrote', async (context) => {
+  if (nodeDemoMissing(context)) return;
   const started = Date.now();
   const run = await runKirsa(['demo', '--node'], { timeoutMs: 300_000 });
   context.diagnostic(`kirsa demo --node took ${Date.now() - started} ms`);
@@ -177,10 +185,7 @@ test('kirsa demo --node: the kubelet runs the s3-echoer pod as uid 1000 with the
   // Stopped and cleaned: the node's folder and its bridge are gone.
   const nodeDir = /token on the node: (\/tmp\/kn-\w+)\//.exec(run.stdout)?.[1];
   assert.ok(nodeDir && !existsSync(nodeDir), `the node's folder ${nodeDir} is removed`);
-  const links = await new Promise<string>((resolve) =>
-    execFile('ip', ['-o', 'link'], (_error, stdout) => resolve(stdout)),
-  );
-  assert.doesNotMatch(links, new RegExp(`kirsa${nodeName!.slice('kirsa-node-'.length)}`));
+  assert.doesNotMatch(await linkNames(), new RegExp(`kirsa${nodeName!.slice('kirsa-node-'.length)}`));
 });
 
 test('kirsa demo --node without the node parts: the node step fails with the build command, no stack', async () => {
@@ -210,4 +215,33 @@ test('kirsa demo --node without the s3-echoer image: the hint names tools/image/
     /hint: .*bash tools\/image\/build\.sh && eval "\$\(bash tools\/image\/build\.sh --print-env\)"/,
   );
   assert.match(run.stdout, /1 of 3 steps failed/);
+});
+
+test('kirsa demo --node stopped by Ctrl-C while it runs: the node, its bridge and cgroups are gone', async (context) => {
+  if (nodeDemoMissing(context)) return;
+  const demo = spawn(process.execPath, [KIRSA_BIN, 'demo', '--node'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let text = '';
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      demo.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        if (/^ 4 ✓ /m.test(text)) resolve();
+      });
+      void exited.then((code) => reject(new Error(`demo exited ${code} before the node was up: ${text}`)));
+    });
+    // Only the demo gets the signal (a terminal would also send it to the node's processes).
+    demo.kill('SIGINT');
+    assert.equal(await exited, 130, text);
+    assert.match(text, /interrupted after \d+ steps/);
+    assert.doesNotMatch(text, /all \d+ steps passed/);
+    assert.match(text, /^cleaned up:$/m);
+    const id = /node kirsa-node-(\w+) Ready/.exec(text)?.[1];
+    assert.ok(id, text);
+    assert.match(text, new RegExp(`stopped the node kirsa-node-${id} `));
+    assert.doesNotMatch(await linkNames(), new RegExp(`kirsa${id}`));
+    assert.ok(!existsSync(`/sys/fs/cgroup/memory/kirsa-${id}`) && !existsSync(`/sys/fs/cgroup/kirsa-${id}`));
+  } finally {
+    if (demo.exitCode === null) demo.kill('SIGKILL');
+  }
 });
