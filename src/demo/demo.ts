@@ -160,7 +160,7 @@ function nodeRequirements(env: NodeJS.ProcessEnv) {
   const echoerLayout = env[ECHOER_IMAGE_ENV];
   if (!echoerLayout || !existsSync(join(echoerLayout, 'index.json')))
     throw new KirsaError(
-      'NOT_FOUND',
+      'IMAGE_NOT_BUILT',
       `the s3-echoer image is not built: ${ECHOER_IMAGE_ENV} ${echoerLayout ? `names no OCI layout (${echoerLayout})` : 'is not set'}`,
       {
         hint: 'build it and put it in this shell: bash tools/image/build.sh && eval "$(bash tools/image/build.sh --print-env)"',
