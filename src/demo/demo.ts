@@ -217,6 +217,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       if (failed === 1 && error instanceof KirsaError) firstError = error;
       write(`${String(number).padStart(2)} ✗ ${title}\n     ${(error as Error).message}\n`);
       if ((error as KirsaError).hint) write(`     hint: ${(error as KirsaError).hint}\n`);
+      // As every text error ends (src/cli/main.ts): the code to look up in docs/errors.md.
+      if (error instanceof KirsaError) write(`     code: ${error.code}\n`);
       return false;
     }
   }

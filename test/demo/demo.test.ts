@@ -197,6 +197,7 @@ test('kirsa demo --node without the node parts: the node step fails with the bui
     run.stdout,
     /hint: build the node parts and put them in this shell: bash tools\/realparts\/build\.sh && eval "\$\(bash tools\/realparts\/build\.sh --print-env\)"/,
   );
+  assert.match(run.stdout, /^ {5}code: REAL_PARTS_MISSING$/m);
   assert.match(run.stdout, /the steps after this one need the node: stopped here/);
   assert.match(run.stdout, /1 of 3 steps failed/);
   assert.doesNotMatch(`${run.stdout}${run.stderr}`, /^\s+at /m);
@@ -210,6 +211,7 @@ test('kirsa demo --node without the s3-echoer image: the hint names tools/image/
   const run = await runKirsa(['demo', '--node'], { env: { KIRSA_S3_ECHOER_OCI: '' }, timeoutMs: 60_000 });
   assert.equal(run.code, 1, `${run.stdout}${run.stderr}`);
   assert.match(run.stdout, /the s3-echoer image is not built: KIRSA_S3_ECHOER_OCI is not set/);
+  assert.match(run.stdout, /^ {5}code: IMAGE_NOT_BUILT$/m);
   assert.match(
     run.stdout,
     /hint: .*bash tools\/image\/build\.sh && eval "\$\(bash tools\/image\/build\.sh --print-env\)"/,
