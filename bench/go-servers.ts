@@ -35,7 +35,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, stopProcess } from '../src/local/processes.ts';
-import { httpsCall, podReview, startServerProcess, type WebhookProcess } from '../test/webhook/harness.ts';
+import {
+  httpsCall,
+  podReview,
+  startServerProcess,
+  type WebhookProcess,
+} from '../test/support/webhook-harness.ts';
 import { processCpuMs, residentMb } from './webhook-process.ts';
 
 const BUILD_SH = new URL('../tools/realparts/build.sh', import.meta.url).pathname;

@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKubeApiserver } from '../src/local/control-plane.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
-import { startServerProcess } from '../test/webhook/harness.ts';
+import { startServerProcess } from '../test/support/webhook-harness.ts';
 import {
   GO_SERVER_ENV,
   goFloorBinary,

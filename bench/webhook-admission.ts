@@ -26,7 +26,7 @@ import {
   startKubeApiserver,
 } from '../src/local/control-plane.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
-import { httpGet, metricValue, startServerProcess, startWebhook } from '../test/webhook/harness.ts';
+import { httpGet, metricValue, startServerProcess, startWebhook } from '../test/support/webhook-harness.ts';
 import {
   GO_SERVER_ENV,
   type GoBinary,

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
 import { dirname, join } from 'node:path';
-import { admittedRole, httpGet, metricValue, startWebhook } from '../test/webhook/harness.ts';
+import { admittedRole, httpGet, metricValue, startWebhook } from '../test/support/webhook-harness.ts';
 
 const REPOSITORY = new URL('..', import.meta.url).pathname;
 const TSC = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;

@@ -1,4 +1,4 @@
-// ensureOidcProvider's merge rules on an in-memory IamPort. The moto tier (test/issuer/aws.test.ts) runs
+// ensureOidcProvider's merge rules on an in-memory IamPort. The moto tier (test/real-parts/issuer/aws.test.ts) runs
 // the same code through the SDK; this file covers what moto 5.2.5 lacks (AddClientIDToOpenIDConnectProvider)
 // and the limits, which need no server.
 

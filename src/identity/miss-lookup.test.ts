@@ -1,5 +1,5 @@
 // The miss path's own rules, with the real cache and a fetcher the test controls (the fetcher against a
-// real kube-apiserver is exercised in test/webhook/kube-watch.test.ts).
+// real kube-apiserver is exercised in test/real-parts/webhook/kube-watch.test.ts).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -1,7 +1,7 @@
 // The objects that install the kirsa webhook in a cluster. `kirsa manifests` prints them; the Helm chart in
 // deploy/helm/kirsa renders the same objects from the same settings. Two sources by necessity: the chart
 // must install with helm alone (no kirsa binary, Go templates), and `kirsa manifests` must work with no helm.
-// test/deploy/manifests.test.ts renders both for a matrix of settings and requires equal objects (helm's own
+// test/real-parts/deploy/manifests.test.ts renders both for a matrix of settings and requires equal objects (helm's own
 // labels aside), and Chart.yaml's appVersion to be kirsa's version. Pure: settings in, plain objects out.
 
 import { MAPPING_CONFIG_MAP_NAME, SKIP_POD_LABEL_NAME } from '../consts.ts';

@@ -1,7 +1,7 @@
 // How a kubeconfig or the in-cluster files become a connection: which credentials each request carries,
 // relative paths read from beside the kubeconfig, a token file re-read, and the users that need the full
 // client (exec, auth-provider) handed to it. The requests themselves are tested on the real API server
-// (test/webhook/kube-watch.test.ts, in-cluster.test.ts).
+// (test/real-parts/webhook/kube-watch.test.ts, in-cluster.test.ts).
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// The app's decisions through admit(), without sockets (the HTTP side runs over real TLS in test/webhook).
+// The app's decisions through admit(), without sockets (the HTTP side runs over real TLS in test/loopback/webhook).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

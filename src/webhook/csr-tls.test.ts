@@ -1,5 +1,5 @@
 // The rules of --in-cluster=true TLS: the names asked for, when a stored pair cannot be served, and when the
-// next request is due. The loop against the real API server is in test/webhook/csr-tls.test.ts.
+// next request is due. The loop against the real API server is in test/real-parts/webhook/csr-tls.test.ts.
 
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';

@@ -1,6 +1,6 @@
 // The webhook's request listener over a real socket, without TLS: a plain node:http server on loopback
 // mounts the same listener the HTTPS server mounts (TLS itself, certificate reloads and the process-level
-// drain are covered by test/webhook). Identities come from the real provider, ServiceAccount cache and miss
+// drain are covered by test/loopback/webhook). Identities come from the real provider, ServiceAccount cache and miss
 // lookup; only the GET of a missing account is a function here, in place of the API server.
 
 import assert from 'node:assert/strict';

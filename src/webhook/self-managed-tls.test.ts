@@ -1,5 +1,5 @@
 // The renewal loop through its two ports, held in memory here (the Kubernetes implementations run against
-// the real API server in test/webhook/self-managed-tls.test.ts): what it writes, when it rewrites, and that
+// the real API server in test/real-parts/webhook/self-managed-tls.test.ts): what it writes, when it rewrites, and that
 // trouble with the caBundle after start-up is a warning, not a crash.
 
 import assert from 'node:assert/strict';

@@ -26,7 +26,7 @@ import {
   type WebhookFolder,
   type WebhookProcess,
   webhookFolder,
-} from '../webhook/harness.ts';
+} from '../support/webhook-harness.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/image-test';
 const NONROOT = 65532;

@@ -31,7 +31,7 @@ import { type LocalNode, nodeParts, startLocalNode } from '../../src/local/node.
 import { type MotoServer, motoClientEnv, startMoto } from '../support/moto.ts';
 import { freePort, stopProcess } from '../support/processes.ts';
 import { KIRSA_BIN, runKirsa } from '../support/run-kirsa.ts';
-import { eventually } from '../webhook/harness.ts';
+import { eventually } from '../support/webhook-harness.ts';
 
 const execFileAsync = promisify(execFile);
 const REPOSITORY = new URL('../..', import.meta.url).pathname;

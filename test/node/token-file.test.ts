@@ -12,7 +12,7 @@ import { after, before, describe, type TestContext, test } from 'node:test';
 import { TOKEN_VOLUME_NAME } from '../../src/consts.ts';
 import { type LocalNode, nodeParts, startLocalNode } from '../../src/local/node.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
-import { eventually, httpsCall, startWebhook, type WebhookProcess } from '../webhook/harness.ts';
+import { eventually, httpsCall, startWebhook, type WebhookProcess } from '../support/webhook-harness.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/node-tier';
 const NAMESPACE = 'apps';

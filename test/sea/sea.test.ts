@@ -21,7 +21,7 @@ import {
   startServerProcess,
   type WebhookFolder,
   webhookFolder,
-} from '../webhook/harness.ts';
+} from '../support/webhook-harness.ts';
 
 const ROOT = new URL('../../', import.meta.url);
 const manifest = JSON.parse(await readFile(new URL('package.json', ROOT), 'utf8')) as { version: string };

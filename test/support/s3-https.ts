@@ -5,7 +5,7 @@
 // of BUCKET (issuerKeyPrefix maps a non-S3 host's path to the key prefix).
 // The objects are read with a signed GetObject, not anonymously: moto picks the service of an unsigned
 // request by its path, and answers any .../.well-known/openid-configuration from its Cognito emulation
-// (moto 5.2.5). moto does not enforce bucket policies for anonymous reads anyway (test/issuer/aws.test.ts).
+// (moto 5.2.5). moto does not enforce bucket policies for anonymous reads anyway (test/real-parts/issuer/aws.test.ts).
 
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';

@@ -10,15 +10,15 @@ import {
   RbacAuthorizationV1Api,
   type V1PolicyRule,
 } from '@kubernetes/client-node';
+import { type KubeApiserver, type KubeApiserverOptions, startKubeApiserver } from './kube-apiserver.ts';
+import { makeServingCertificate, type ServingCertificate } from './tls.ts';
 import {
   eventually,
   httpsCall,
   type StartOptions,
   startWebhook,
   type WebhookProcess,
-} from '../webhook/harness.ts';
-import { type KubeApiserver, type KubeApiserverOptions, startKubeApiserver } from './kube-apiserver.ts';
-import { makeServingCertificate, type ServingCertificate } from './tls.ts';
+} from './webhook-harness.ts';
 
 export interface WebhookCluster {
   kube: KubeApiserver;

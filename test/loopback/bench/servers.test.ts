@@ -1,0 +1,130 @@
+// The benchmarks' measuring parts, checked so a figure cannot come from a server that answered wrong:
+// - the load generator's HTTP/1.1 client reads chunked answers (how Go's net/http sends the reference
+//   webhook's large ones) as well as ones with a Content-Length, on one keep-alive connection;
+// - the Go floor (bench/go-floor/, built as the benchmark builds it) answers a review exactly as the Node
+//   floor does: status, content type and body (skipped, with the reason, where Go is not installed);
+// - a reply counts as giving a role whether the patch adds env entries (kirsa) or whole containers (the
+//   reference webhook).
+
+import assert from 'node:assert/strict';
+import { createServer } from 'node:https';
+import { after, before, test } from 'node:test';
+import { goFloorBinary, patchGivesRole, startGoFloor } from '../../../bench/go-servers.ts';
+import { openConnection } from '../../../bench/http1-client.ts';
+import { makeReview } from '../../../bench/pods.ts';
+import { makeServingCertificate, type ServingCertificate } from '../../support/tls.ts';
+import { startServerProcess } from '../../support/webhook-harness.ts';
+
+const NODE_FLOOR = new URL('../../../bench/floor-server.ts', import.meta.url).pathname;
+
+let cert: ServingCertificate;
+before(async () => {
+  cert = await makeServingCertificate();
+});
+after(async () => {
+  await cert.cleanup();
+});
+
+test('the load client reads chunked and sized answers in turn on one connection', async () => {
+  const large = 'x'.repeat(23_000);
+  const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (request, response) => {
+    request.resume();
+    request.on('end', () => {
+      if (request.url === '/chunked') {
+        // No Content-Length and several writes: Node sends it chunked, as Go does past 2 KB.
+        response.writeHead(200, { 'Content-Type': 'application/json' });
+        response.write('{"a":"');
+        response.write(large);
+        response.end('"}');
+      } else {
+        const body = '{"b":1}';
+        response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+        response.end(body);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const connection = await openConnection(port, cert.caPem);
+  try {
+    for (const path of ['/chunked', '/sized', '/chunked']) {
+      const answer = await connection.post(path, '{}');
+      assert.equal(answer.status, 200);
+      assert.deepEqual(JSON.parse(answer.body), path === '/sized' ? { b: 1 } : { a: large });
+    }
+  } finally {
+    connection.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('the Go floor answers a review as the Node floor does', async (t) => {
+  const built = goFloorBinary();
+  if ('skipped' in built) return t.skip(built.skipped);
+  const review = makeReview('large', 'uid-floor');
+  const answers = [];
+  for (const command of [
+    [built.binary, cert.certFile, cert.keyFile],
+    [process.execPath, NODE_FLOOR, cert.certFile, cert.keyFile],
+  ]) {
+    const floor = await startServerProcess(command);
+    try {
+      const connection = await openConnection(floor.port, cert.caPem);
+      const first = await connection.post('/mutate?timeout=10s', review);
+      const second = await connection.post('/mutate?timeout=10s', review);
+      connection.close();
+      assert.deepEqual(second.body, first.body);
+      answers.push({ status: first.status, contentType: first.contentType, body: first.body });
+    } finally {
+      await floor.stop('SIGKILL');
+    }
+  }
+  assert.deepEqual(answers[0], answers[1]);
+  assert.equal(answers[0]!.status, 200);
+  assert.equal(JSON.parse(answers[0]!.body).response.allowed, true);
+});
+
+test('startGoFloor is what the benchmarks start: it listens on loopback and says its port', async (t) => {
+  const built = goFloorBinary();
+  if ('skipped' in built) return t.skip(built.skipped);
+  const floor = await startGoFloor(built.binary, cert.certFile, cert.keyFile);
+  try {
+    assert.ok(floor.port > 0);
+    const connection = await openConnection(floor.port, cert.caPem);
+    assert.equal((await connection.post('/', '')).status, 200);
+    connection.close();
+  } finally {
+    await floor.stop('SIGKILL');
+  }
+});
+
+test('a reply gives a role through added env entries or through whole rewritten containers', () => {
+  const role = 'arn:aws:iam::111122223333:role/app';
+  const reply = (patch: unknown) =>
+    JSON.stringify({
+      response: { uid: 'u', allowed: true, patch: Buffer.from(JSON.stringify(patch)).toString('base64') },
+    });
+  const envEntries = [
+    { op: 'add', path: '/spec/containers/0/env/-', value: { name: 'AWS_ROLE_ARN', value: role } },
+  ];
+  const wholeContainers = [
+    {
+      op: 'add',
+      path: '/spec/containers',
+      value: [
+        {
+          name: 'main',
+          env: [
+            { name: 'AWS_REGION', value: 'eu-west-1' },
+            { name: 'AWS_ROLE_ARN', value: role },
+          ],
+        },
+      ],
+    },
+  ];
+  assert.equal(patchGivesRole(reply(envEntries), role), true);
+  assert.equal(patchGivesRole(reply(wholeContainers), role), true);
+  assert.equal(patchGivesRole(reply(wholeContainers), 'arn:aws:iam::111122223333:role/other'), false);
+  assert.equal(patchGivesRole(JSON.stringify({ response: { uid: 'u', allowed: true } }), role), false);
+});
