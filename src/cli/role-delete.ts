@@ -11,6 +11,7 @@ import type { ServiceAccountRef } from '../core/iam/trust-policy.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
 import { addRoleTargetOptions } from './flags.ts';
 import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
+import type { RoleDependencies } from './role.ts';
 import { addTrustFlags, type TrustFlags, trustRequestFromFlags, withCallerAccount } from './trust-policy.ts';
 
 interface RoleDeleteFlags extends TrustFlags {
@@ -162,11 +163,7 @@ export function registerRoleDelete(role: Command): void {
 
 export async function runRoleDelete(
   flags: RoleDeleteFlags,
-  dependencies: {
-    iam?: IamRoles;
-    serviceAccounts?: ServiceAccountStore;
-    callerAccountId?: (options: { endpointUrl?: string; region?: string }) => Promise<string>;
-  } = {},
+  dependencies: RoleDependencies = {},
 ): Promise<void> {
   const skipPhases = flags.skipPhases ?? [];
   checkSkipPhases(DELETE_PHASES, skipPhases);

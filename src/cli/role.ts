@@ -504,13 +504,16 @@ export function existingRoleContext(
   };
 }
 
+/** What tests (and migrate) hand role create and role delete instead of the AWS and cluster clients. */
+export interface RoleDependencies {
+  iam?: IamRoles;
+  serviceAccounts?: ServiceAccountStore;
+  callerAccountId?: (options: { endpointUrl?: string; region?: string }) => Promise<string>;
+}
+
 export async function runRoleCreate(
   flags: RoleCreateFlags,
-  dependencies: {
-    iam?: IamRoles;
-    serviceAccounts?: ServiceAccountStore;
-    callerAccountId?: (options: { endpointUrl?: string; region?: string }) => Promise<string>;
-  } = {},
+  dependencies: RoleDependencies = {},
 ): Promise<void> {
   const skipPhases = flags.skipPhases ?? [];
   checkSkipPhases(PHASES, skipPhases);

@@ -235,6 +235,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const issuerPort = await freePort();
   const issuerUrl = `https://127.0.0.1:${issuerPort}`;
   const issuerDir = join(work, 'issuer');
+  /** What `kirsa apiserver-config --for flags` prints for the demo's issuer: the cluster signs with its key. */
+  const serviceAccountFlags = () =>
+    apiserverFlags({
+      issuer: issuerUrl,
+      previousIssuers: [],
+      apiAudiences: [issuerUrl],
+      publicKeyFiles: [join(issuerDir, 'sa-signer.pub')],
+      signingKeyFile: join(issuerDir, 'sa-signer.key'),
+    });
   const tokenMountPath = join(work, 'var/run/secrets/eks.amazonaws.com/serviceaccount');
   const signingKey = await generateSigningKey();
   const ca = await createCertificateAuthority({ commonName: 'kirsa demo CA' });
@@ -412,13 +421,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       ],
       async () => {
         const { parts, echoerLayout } = nodeRequirements(env);
-        const flags = apiserverFlags({
-          issuer: issuerUrl,
-          previousIssuers: [],
-          apiAudiences: [issuerUrl],
-          publicKeyFiles: [join(issuerDir, 'sa-signer.pub')],
-          signingKeyFile: join(issuerDir, 'sa-signer.key'),
-        });
+        const flags = serviceAccountFlags();
         node = await startLocalNode(parts, { controlPlane: { serviceAccountFlags: flags } });
         const running = node;
         cleanups.push({
@@ -444,13 +447,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       'kube-apiserver and etcd, signing service-account tokens with the issuer key',
       ['kirsa apiserver-config --for kubeadm|kops|k3s|rke2|talos (then restart the API servers)'],
       async () => {
-        const flags = apiserverFlags({
-          issuer: issuerUrl,
-          previousIssuers: [],
-          apiAudiences: [issuerUrl],
-          publicKeyFiles: [join(issuerDir, 'sa-signer.pub')],
-          signingKeyFile: join(issuerDir, 'sa-signer.key'),
-        });
+        const flags = serviceAccountFlags();
         cluster = await startKubeApiserver({ serviceAccountFlags: flags });
         cleanups.push({ what: 'stopped kube-apiserver and etcd', run: () => cluster?.stop() });
         return [`API server ${cluster.url}`, ...flags];
