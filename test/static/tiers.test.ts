@@ -46,3 +46,13 @@ test('test/loopback/ starts no real part, and test/real-parts/ files each start 
     'these start no real part: move them to test/loopback/',
   );
 });
+
+test('npm test runs every tier folder: test/node/ beside the others, the rest in the main run', () => {
+  const script = readFileSync(join(ROOT, 'scripts/test-all.sh'), 'utf8');
+  assert.match(script, /'test\/node\/\*\.test\.ts'/);
+  assert.deepEqual(
+    TIERS.filter((tier) => tier !== 'node' && !script.includes(`'test/${tier}/**/*.test.ts'`)),
+    [],
+    'tier folders scripts/test-all.sh does not run',
+  );
+});
