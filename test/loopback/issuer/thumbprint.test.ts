@@ -75,5 +75,6 @@ describe('kirsa issuer thumbprint', () => {
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^kirsa: GET .*openid-configuration: /m);
     assert.match(result.stderr, /hint: .*--ca-file/);
+    assert.match(result.stderr, /^ {2}code: ISSUER_UNREACHABLE$/m);
   });
 });

@@ -740,6 +740,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
     const run = await kirsa(['migrate', 'apply', bogus, ...access()]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /not a kirsa migration plan: kind is "Deployment"/);
+    assert.match(run.stderr, /^ {2}code: MIGRATION_PLAN_INVALID$/m);
 
     // The plan says orders runs as another account than the cluster's: apply refuses before any change.
     const stale = structuredClone(plan);
@@ -754,6 +755,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
       refused.stderr,
       /Deployment shop\/orders now runs as default-orders since the plan was made/,
     );
+    assert.match(refused.stderr, /^ {2}code: MIGRATION_PLAN_STALE$/m);
     assert.deepEqual(await trustOf('orders'), trustBefore);
 
     // A plan whose role does not trust its account by web identity: its node trust is not removed.
@@ -765,6 +767,7 @@ describe('kirsa migrate on the real API server and moto', { skip }, () => {
     const kept = await kirsa(['migrate', 'cleanup', bystanderFile, '--remove-node-trust', ...access()]);
     assert.equal(kept.code, 1, kept.stderr);
     assert.match(kept.stderr, /bystander would not trust system:serviceaccount:shop:cart by web identity/);
+    assert.match(kept.stderr, /^ {2}code: MIGRATION_TRUST_MISSING$/m);
     // Without --remove-node-trust the node trust is not touched at all.
     const flagless = await kirsa(['migrate', 'cleanup', bystanderFile, ...access()]);
     assert.equal(flagless.code, 0, flagless.stderr);

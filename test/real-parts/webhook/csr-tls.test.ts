@@ -279,6 +279,7 @@ describe('--in-cluster=true: a serving certificate from a CertificateSigningRequ
     assert.match(result.stderr, /kubernetes\.io\/legacy-unknown/);
     assert.match(result.stderr, /not allowed via this API version/);
     assert.match(result.stderr, /hint: .*--csr-signer-name/);
+    assert.match(result.stderr, /^ {2}code: KUBE_REJECTED$/m);
     assert.deepEqual(await requests(), [], 'the API server stored no request');
   });
 
