@@ -1,12 +1,13 @@
 // A throwaway OIDC issuer for tests: an RSA signing key, its discovery document and JWKS served over HTTPS
 // with a test CA on loopback, and a signer for tokens shaped like kube-apiserver's projected tokens.
 
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import { buildJwks } from '../../src/core/oidc/documents.ts';
 import { keyIdOf } from '../../src/core/oidc/keys.ts';
+import type { KubeApiserverOptions } from '../../src/local/control-plane.ts';
 import { makeServingCertificate, type ServingCertificate } from './tls.ts';
 
 export interface TestIssuer {
@@ -109,5 +110,17 @@ export async function startTestIssuer({ extraKeys = 0 }: { extraKeys?: number } 
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await tls.cleanup();
     },
+  };
+}
+
+/** kube-apiserver options under which the cluster signs its service-account tokens as this issuer. */
+export function clusterSigningAs(issuer: TestIssuer, apiAudiences: string[]): KubeApiserverOptions {
+  return {
+    issuer: issuer.url,
+    signingKeyPem: issuer.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    serviceAccountKeyPem: createPublicKey(issuer.privateKey)
+      .export({ type: 'spki', format: 'pem' })
+      .toString(),
+    apiAudiences,
   };
 }

@@ -4,10 +4,7 @@
 // them, or unmutated. Each broken setup must fail on its own line.
 
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateOpenIDConnectProviderCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -20,15 +17,14 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { buildJwks } from '../../../src/core/oidc/documents.ts';
 import {
   type KubeApiserver,
   kubeApiserverAvailable,
   startKubeApiserver,
 } from '../../support/kube-apiserver.ts';
 import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../../support/moto.ts';
+import { clusterSigningAs, startTestIssuer, type TestIssuer } from '../../support/oidc-issuer.ts';
 import { assertErrorCode, runKirsa } from '../../support/run-kirsa.ts';
-import { makeServingCertificate, type ServingCertificate } from '../../support/tls.ts';
 
 interface CheckLine {
   id: string;
@@ -39,8 +35,7 @@ interface CheckLine {
 
 let moto: MotoServer;
 let kube: KubeApiserver;
-let tls: ServingCertificate;
-let issuerServer: Server;
+let testIssuer: TestIssuer | undefined;
 let issuer = '';
 let providerArn = '';
 let core: CoreV1Api;
@@ -112,7 +107,7 @@ function doctorArgs(name: string, extra: string[], subject: 'pod' | 'serviceacco
     '--endpoint-url',
     moto.endpoint,
     '--issuer-ca-file',
-    tls.caFile,
+    testIssuer!.caFile,
     ...extra,
   ];
 }
@@ -150,28 +145,9 @@ const skip = await missingParts();
 before(async () => {
   if (skip) return;
   moto = await startMoto();
-  tls = await makeServingCertificate();
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  // The issuer's public documents, as kirsa issuer serve would publish them.
-  issuerServer = createServer({ cert: tls.certPem, key: tls.keyPem }, (request, response) => {
-    const send = (body: unknown) => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(body));
-    };
-    if (request.url === '/.well-known/openid-configuration')
-      send({ issuer, jwks_uri: `${issuer}/keys.json` });
-    else if (request.url === '/keys.json') send(buildJwks([publicKey]));
-    else response.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => issuerServer.listen(0, '127.0.0.1', resolve));
-  issuer = `https://127.0.0.1:${(issuerServer.address() as AddressInfo).port}`;
-
-  kube = await startKubeApiserver({
-    issuer,
-    signingKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    serviceAccountKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    apiAudiences: [issuer, 'sts.amazonaws.com'],
-  });
+  testIssuer = await startTestIssuer();
+  issuer = testIssuer.url;
+  kube = await startKubeApiserver(clusterSigningAs(testIssuer, [issuer, 'sts.amazonaws.com']));
   const config = new KubeConfig();
   config.loadFromFile(kube.kubeconfigPath);
   core = config.makeApiClient(CoreV1Api);
@@ -202,8 +178,7 @@ before(async () => {
 after(async () => {
   await kube?.stop();
   await moto?.stop();
-  if (issuerServer) await new Promise((resolve) => issuerServer.close(resolve));
-  await tls?.cleanup();
+  await testIssuer?.close();
 });
 
 describe('kirsa role create on the real API server', { skip }, () => {

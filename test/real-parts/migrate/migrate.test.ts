@@ -6,10 +6,7 @@
 // while a pod has no web identity env, then removes the legacy annotations and the node trust, nothing else.
 
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -19,15 +16,14 @@ import {
   IAMClient,
 } from '@aws-sdk/client-iam';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { buildJwks } from '../../../src/core/oidc/documents.ts';
 import {
   type KubeApiserver,
   kubeApiserverAvailable,
   startKubeApiserver,
 } from '../../support/kube-apiserver.ts';
 import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../../support/moto.ts';
+import { clusterSigningAs, startTestIssuer, type TestIssuer } from '../../support/oidc-issuer.ts';
 import { runKirsa } from '../../support/run-kirsa.ts';
-import { makeServingCertificate, type ServingCertificate } from '../../support/tls.ts';
 
 const ACCOUNT = '123456789012';
 const BASE = `arn:aws:iam::${ACCOUNT}:role/`;
@@ -36,8 +32,7 @@ const env = motoClientEnv();
 
 let moto: MotoServer;
 let kube: KubeApiserver;
-let tls: ServingCertificate;
-let issuerServer: Server;
+let testIssuer: TestIssuer | undefined;
 let issuer = '';
 let providerArn = '';
 let core: CoreV1Api;
@@ -168,7 +163,7 @@ async function doctorLine(name: string): Promise<{ status: string; reason: strin
     '-n',
     'shop',
     '--issuer-ca-file',
-    tls.caFile,
+    testIssuer!.caFile,
     '-o',
     'json',
     ...access(),
@@ -185,26 +180,9 @@ async function doctorLine(name: string): Promise<{ status: string; reason: strin
 before(async () => {
   if (skip) return;
   moto = await startMoto();
-  tls = await makeServingCertificate();
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  issuerServer = createServer({ cert: tls.certPem, key: tls.keyPem }, (request, response) => {
-    const send = (body: unknown) => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(body));
-    };
-    if (request.url === '/.well-known/openid-configuration')
-      send({ issuer, jwks_uri: `${issuer}/keys.json` });
-    else if (request.url === '/keys.json') send(buildJwks([publicKey]));
-    else response.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => issuerServer.listen(0, '127.0.0.1', resolve));
-  issuer = `https://127.0.0.1:${(issuerServer.address() as AddressInfo).port}`;
-  kube = await startKubeApiserver({
-    issuer,
-    signingKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    serviceAccountKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    apiAudiences: [issuer, 'sts.amazonaws.com'],
-  });
+  testIssuer = await startTestIssuer();
+  issuer = testIssuer.url;
+  kube = await startKubeApiserver(clusterSigningAs(testIssuer, [issuer, 'sts.amazonaws.com']));
   const config = new KubeConfig();
   config.loadFromFile(kube.kubeconfigPath);
   core = config.makeApiClient(CoreV1Api);
@@ -357,8 +335,7 @@ after(async () => {
   iam?.destroy();
   await kube?.stop();
   await moto?.stop();
-  if (issuerServer) await new Promise((resolve) => issuerServer.close(resolve));
-  await tls?.cleanup();
+  await testIssuer?.close();
 });
 
 interface PlanJson {
