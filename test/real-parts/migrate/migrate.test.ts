@@ -18,7 +18,7 @@ import {
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import {
   type KubeApiserver,
-  kubeApiserverAvailable,
+  kubeApiserverUnavailable,
   startKubeApiserver,
 } from '../../support/kube-apiserver.ts';
 import { type MotoServer, motoClientEnv, motoUnavailable, startMoto } from '../../support/moto.ts';
@@ -41,15 +41,8 @@ let batch: BatchV1Api;
 let iam: IAMClient;
 let planFile = '';
 
-async function missingParts(): Promise<string | false> {
-  const reason = await motoUnavailable();
-  if (reason) return reason;
-  if (await kubeApiserverAvailable()) return false;
-  const message = 'kube-apiserver or etcd is not built: run bash tools/realparts/build.sh (or npm test)';
-  if (process.env.CI === 'true') throw new Error(message);
-  return message;
-}
-const skip = await missingParts();
+// Outside CI missing real parts skip these tests with the reason; in CI they fail.
+const skip = (await motoUnavailable()) ?? (await kubeApiserverUnavailable()) ?? false;
 
 const kirsa = (args: string[]) => runKirsa(args, { env });
 const access = () => ['--kubeconfig', kube.kubeconfigPath, '--endpoint-url', moto.endpoint];
