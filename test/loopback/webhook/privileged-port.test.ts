@@ -10,7 +10,7 @@ import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { KIRSA_BIN } from '../../support/run-kirsa.ts';
+import { type ReadableCheckout, readableCheckout } from '../../support/non-root.ts';
 import { makeServingCertificate, type ServingCertificate } from '../../support/tls.ts';
 import { startServerProcess, type WebhookProcess } from '../../support/webhook-harness.ts';
 
@@ -22,12 +22,14 @@ function namespacesAvailable(): boolean {
 }
 
 let dir: string | undefined;
+let checkout: ReadableCheckout | undefined;
 let cert: ServingCertificate | undefined;
 let webhook: WebhookProcess | undefined;
 
 before(async () => {
   if (!namespacesAvailable()) return;
   cert = await makeServingCertificate();
+  checkout = await readableCheckout();
   // Readable by the unprivileged user, as a Secret volume is.
   dir = await mkdtemp(join(tmpdir(), 'kirsa-port-443-'));
   await chmod(dir, 0o755);
@@ -41,20 +43,27 @@ after(async () => {
   await webhook?.stop('SIGKILL');
   await cert?.cleanup();
   if (dir) await rm(dir, { recursive: true, force: true });
+  await checkout?.cleanup();
 });
 
-/** The command that runs `kirsa webhook` (default port) as UID 65532 in a new network namespace. */
+/** The command that runs `kirsa webhook` (default port) as UID 65532 in a new network namespace (and a mount
+ * namespace, so the user can reach the checkout whatever the modes of the folders above it). */
 function asNonRoot(sysctl: string | undefined): string[] {
-  const setup = ['ip link set lo up', ...(sysctl ? [`sysctl -qw ${sysctl}`] : [])].join(' && ');
+  const setup = [checkout!.mount, 'ip link set lo up', ...(sysctl ? [`sysctl -qw ${sysctl}`] : [])].join(
+    ' && ',
+  );
   return [
     'unshare',
     '--net',
+    '--mount',
+    '--propagation',
+    'private',
     'sh',
     '-c',
     `${setup} && exec setpriv --reuid ${UID} --regid ${UID} --clear-groups "$@"`,
     'sh',
-    process.execPath,
-    KIRSA_BIN,
+    checkout!.node,
+    checkout!.kirsaBin,
     'webhook',
     '--metrics-port',
     '0',

@@ -32,8 +32,8 @@ import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { DEFAULT_INSTALL_SETTINGS, renderInstallManifests } from '../../../src/install/manifests.ts';
 import { type KubeApiserver, startKubeApiserver } from '../../support/kube-apiserver.ts';
+import { type ReadableCheckout, readableCheckout } from '../../support/non-root.ts';
 import { realPart } from '../../support/real-parts.ts';
-import { KIRSA_BIN } from '../../support/run-kirsa.ts';
 import { makeServingCertificate, type ServingCertificate } from '../../support/tls.ts';
 import {
   admittedRole,
@@ -291,6 +291,7 @@ function expandKubeletVariables(args: string[], env: Record<string, string>): st
 let kube: KubeApiserver | undefined;
 let address: string | undefined;
 let scratch: string | undefined;
+let checkout: ReadableCheckout | undefined;
 const running: WebhookProcess[] = [];
 const certificates: ServingCertificate[] = [];
 
@@ -301,6 +302,7 @@ before(async (t) => {
   if (!privateMountsAvailable() || address === undefined) return;
   kube = await startKubeApiserver({ extraArgs: ['--enable-aggregator-routing=true'] });
   scratch = await mkdtemp(join(tmpdir(), 'kirsa-drop-in-'));
+  checkout = await readableCheckout();
   await created('POST', '/api/v1/namespaces', { metadata: { name: APP_NAMESPACE } });
 });
 
@@ -309,6 +311,7 @@ after(async () => {
   await kube?.stop();
   for (const certificate of certificates) await certificate.cleanup();
   if (scratch) await rm(scratch, { recursive: true, force: true });
+  await checkout?.cleanup();
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are walked freely
@@ -457,6 +460,8 @@ async function startPod(spec: PodSpec, certificate: ServingCertificate): Promise
   await writeFile(join(certs, 'tls.key'), certificate.keyPem);
 
   const pod = [
+    // A pod with runAsUser must still reach kirsa when the checkout's parent folders are root-only.
+    checkout!.mount,
     'mount -t tmpfs kirsa-pod /var/run',
     `mkdir -p ${SERVICE_ACCOUNT_DIR}`,
     `mount --bind "$1" ${SERVICE_ACCOUNT_DIR}`,
@@ -481,8 +486,8 @@ async function startPod(spec: PodSpec, certificate: ServingCertificate): Promise
       secrets,
       dir,
       certs,
-      process.execPath,
-      KIRSA_BIN,
+      checkout!.node,
+      checkout!.kirsaBin,
       ...spec.args,
     ],
     {
