@@ -44,16 +44,10 @@ import {
 } from '../issuer/store.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
 import { verifyIssuer } from '../issuer/verify.ts';
+import { type Phase, runPhases } from '../workflows/phases.ts';
 import { checkOutput, collect, OUTPUT_OPTION, parseIntegerFlag, printJson } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
-import {
-  addPhaseOptions,
-  collectPhases,
-  finishVerb,
-  type Phase,
-  type PhaseJson,
-  runPhases,
-} from './phases.ts';
+import { addPhaseOptions, collectPhases, finishVerb, type PhaseJson } from './phases.ts';
 
 // --- Shared helpers ----------------------------------------------------------------------------------------
 

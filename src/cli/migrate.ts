@@ -37,8 +37,9 @@ import {
   type MigrationCluster,
   type ServiceAccountStore,
 } from '../kube/client.ts';
+import { type Phase, type PhaseOutcome, runPhases } from '../workflows/phases.ts';
 import { collect } from './flags.ts';
-import { addPhaseOptions, type Phase, type PhaseOutcome, runPhases } from './phases.ts';
+import { addPhaseOptions } from './phases.ts';
 import { existingRoleContext, type RoleContext, type RoleCreateFlags, roleCreatePhase } from './role.ts';
 
 interface AccessFlags {

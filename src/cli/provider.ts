@@ -16,18 +16,10 @@ import { checkIssuerUrl } from '../core/oidc/issuer-url.ts';
 import { KirsaError } from '../errors.ts';
 import { trustedCertificates } from '../issuer/https.ts';
 import { issuerThumbprint } from '../issuer/thumbprint.ts';
+import { type Phase, type PhaseOutcome, runPhases, SKIPPED_BY_FLAG } from '../workflows/phases.ts';
 import { collect } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
-import {
-  addPhaseOptions,
-  collectPhases,
-  finishVerb,
-  type Phase,
-  type PhaseJson,
-  type PhaseOutcome,
-  runPhases,
-  SKIPPED_BY_FLAG,
-} from './phases.ts';
+import { addPhaseOptions, collectPhases, finishVerb, type PhaseJson } from './phases.ts';
 
 /**
  * The provider as provider create would make it, after the same checks as the API mode (its validation

@@ -9,8 +9,9 @@ import { checkProviderArn, checkRoleName, defaultRoleName } from '../core/iam/ar
 import { annotationNamesRole, planRoleTeardown, type TeardownPlan } from '../core/iam/role-teardown.ts';
 import type { ServiceAccountRef } from '../core/iam/trust-policy.ts';
 import { createServiceAccountStore, loadKubeConfig, type ServiceAccountStore } from '../kube/client.ts';
+import { checkSkipPhases, type Phase, runPhases } from '../workflows/phases.ts';
 import { addRoleTargetOptions } from './flags.ts';
-import { addPhaseOptions, checkSkipPhases, type Phase, runPhases } from './phases.ts';
+import { addPhaseOptions } from './phases.ts';
 import type { RoleDependencies } from './role.ts';
 import { addTrustFlags, type TrustFlags, trustRequestFromFlags, withCallerAccount } from './trust-policy.ts';
 

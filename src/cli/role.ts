@@ -47,17 +47,10 @@ import {
   type MappingConfigMapStore,
   type ServiceAccountStore,
 } from '../kube/client.ts';
+import { checkSkipPhases, type Phase, runPhases } from '../workflows/phases.ts';
 import { addRoleTargetOptions, collect, parseIntegerFlag } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
-import {
-  addPhaseOptions,
-  checkSkipPhases,
-  collectPhases,
-  finishVerb,
-  type Phase,
-  type PhaseJson,
-  runPhases,
-} from './phases.ts';
+import { addPhaseOptions, collectPhases, finishVerb, type PhaseJson } from './phases.ts';
 import { registerRoleDelete } from './role-delete.ts';
 import { addTrustFlags, type TrustFlags, trustRequestFromFlags, withCallerAccount } from './trust-policy.ts';
 

@@ -42,6 +42,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   install: [...BASE, 'core', 'tls'],
   // The doctor reads every side of a setup, each through the shell that owns it.
   doctor: [...BASE, 'core', 'kube', 'aws', 'issuer'],
+  // Workflows: verbs of several steps (role create/delete, provider create, issuer publish, migrate) run as
+  // phases over the shells. They report through what they return and through a callback, never by writing
+  // to a terminal, so the CLI that calls them is only flags and printing.
+  workflows: [...BASE, 'core', 'io', 'tls', 'kube', 'aws', 'issuer', 'identity', 'install'],
   // Composers: they assemble shells, so they may import any of them (but nothing imports them).
   demo: ['*'],
   cli: ['*'],
