@@ -776,6 +776,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         `  export KUBECONFIG=${node.kube.kubeconfigPath}\n` +
         `  kubectl get nodes,pods -o wide\n` +
         `  kubectl get pod s3-echoer -o yaml   (the webhook's env, volume and mount)\n` +
+        `  kubectl logs s3-echoer              (through the API server and the kubelet)\n` +
         `the pods' logs as the kubelet wrote them:\n` +
         `  cat ${node.podLogsDir}/${DEMO_NAMESPACE}_s3-echoer*/s3-echoer/0.log\n` +
         `the STS the pods call: ${sts?.url}\n`,

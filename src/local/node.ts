@@ -16,11 +16,14 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, writeFile } fro
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KirsaError } from '../errors.ts';
+import { createCertificateAuthority, issueClientCertificate } from '../tls/certificates.ts';
 import { type KubeApiserver, type KubeApiserverOptions, startKubeApiserver } from './control-plane.ts';
 import { freePort, stopProcess } from './processes.ts';
 
 const run = promisify(execFile);
 const NODE_READY_TIMEOUT_MS = 120_000;
+/** The user the API server presents to the kubelet (`kubectl logs`, `exec`), as kubeadm names it. */
+const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 /** The binaries and images the node needs: the KIRSA_* names tools/realparts/build.sh --print-env sets. */
 export interface NodeParts {
@@ -325,6 +328,16 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
     await run('ip', ['link', 'set', bridge, 'up']);
 
     const nodeUser = `system:node:${nodeName}`;
+    // `kubectl logs` and `exec` go through the API server to the kubelet, which (anonymous access off) wants
+    // a client certificate from a CA it trusts, and asks the API server whether that user may use its API.
+    const kubeletClients = await createCertificateAuthority({
+      commonName: `kirsa-node kubelet clients ${nodeName}`,
+    });
+    const apiserverClient = await issueClientCertificate(kubeletClients, { commonName: KUBELET_CLIENT_USER });
+    const kubeletClientCaFile = join(dir, 'kubelet-client-ca.crt');
+    await writeFile(kubeletClientCaFile, kubeletClients.certPem);
+    await writeFile(join(dir, 'apiserver-kubelet-client.crt'), apiserverClient.certPem);
+    await writeFile(join(dir, 'apiserver-kubelet-client.key'), apiserverClient.keyPem, { mode: 0o600 });
     kube = await startKubeApiserver({
       ...options.controlPlane,
       // On the bridge, so pods reach it (through the `kubernetes` Service when kube-proxy runs).
@@ -340,8 +353,29 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
       // The node authorizer and NodeRestriction are what limit a real kubelet: it may only request tokens
       // for the service accounts of pods bound to its node.
       authorizationModes: ['Node', 'RBAC'],
-      extraArgs: ['--enable-admission-plugins=NodeRestriction', ...(options.controlPlane?.extraArgs ?? [])],
+      extraArgs: [
+        '--enable-admission-plugins=NodeRestriction',
+        `--kubelet-client-certificate=${join(dir, 'apiserver-kubelet-client.crt')}`,
+        `--kubelet-client-key=${join(dir, 'apiserver-kubelet-client.key')}`,
+        // The node's name is not in any DNS here; its address on the bridge is.
+        '--kubelet-preferred-address-types=InternalIP',
+        ...(options.controlPlane?.extraArgs ?? []),
+      ],
     });
+    // The bootstrap policy's role for the kubelet's API, as kubeadm binds it for its API server.
+    const binding = await kube.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'kirsa-node:apiserver-kubelet-client' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'system:kubelet-api-admin',
+      },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBELET_CLIENT_USER }],
+    });
+    if (binding.status !== 201)
+      throw new Error(`could not bind system:kubelet-api-admin for the API server (${binding.status})`);
 
     // containerd, with the CRI plugin set up for this run only.
     const containerdDir = join(dir, 'containerd');
@@ -479,7 +513,11 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
       healthzPort: 0,
       containerRuntimeEndpoint: `unix://${socket}`,
       podLogsDir,
-      authentication: { anonymous: { enabled: false }, webhook: { enabled: true } },
+      authentication: {
+        anonymous: { enabled: false },
+        webhook: { enabled: true },
+        x509: { clientCAFile: kubeletClientCaFile },
+      },
       authorization: { mode: 'Webhook' },
       // A shared test machine's disk and memory are not this node's to defend.
       evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },

@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { createCertificateAuthority, issueServingCertificate } from './certificates.ts';
+import {
+  createCertificateAuthority,
+  issueClientCertificate,
+  issueServingCertificate,
+} from './certificates.ts';
 
 test('a serving certificate verifies against its CA, for openssl and for a real TLS handshake', async () => {
   const ca = await createCertificateAuthority({ commonName: 'kirsa test CA' });
@@ -51,6 +55,59 @@ test('a serving certificate verifies against its CA, for openssl and for a real 
         .end();
     });
     assert.equal(body, 'ok');
+  } finally {
+    server.close();
+  }
+});
+
+test('a client certificate names its user and groups, and a TLS server that asks for one accepts it', async () => {
+  const ca = await createCertificateAuthority({ commonName: 'kirsa test client CA' });
+  const client = await issueClientCertificate(ca, {
+    commonName: 'kube-apiserver-kubelet-client',
+    organizations: ['kubeadm:cluster-admins'],
+  });
+  const parsed = new X509Certificate(client.certPem);
+  assert.ok(parsed.checkIssued(new X509Certificate(ca.certPem)));
+  assert.equal(parsed.subject, 'CN=kube-apiserver-kubelet-client\nO=kubeadm:cluster-admins');
+  assert.deepEqual(parsed.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+
+  // A server that requires client certificates from this CA: the handshake names the user.
+  const serverCa = await createCertificateAuthority({ commonName: 'kirsa test server CA' });
+  const serving = await issueServingCertificate(serverCa, { hosts: ['127.0.0.1'] });
+  const server = createServer(
+    {
+      cert: serving.certPem,
+      key: serving.keyPem,
+      ca: ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (req, res) => res.end((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { request } = await import('node:https');
+    const body = await new Promise<string>((resolve, reject) => {
+      request(
+        {
+          host: '127.0.0.1',
+          port: (server.address() as AddressInfo).port,
+          ca: serverCa.certPem,
+          cert: client.certPem,
+          key: client.keyPem,
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => {
+            text += chunk;
+          });
+          res.on('end', () => resolve(text));
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(body, 'kube-apiserver-kubelet-client');
   } finally {
     server.close();
   }

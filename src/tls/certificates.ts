@@ -110,6 +110,40 @@ export async function issueServingCertificate(
   return { certPem: certificate.toString('pem'), keyPem: await privateKeyPem(keys.privateKey), notAfter };
 }
 
+/**
+ * A client certificate signed by the CA: the subject common name is the user a Kubernetes server
+ * authenticates (x509 client auth), each organization one of its groups.
+ */
+export async function issueClientCertificate(
+  ca: CertificateAuthority,
+  {
+    commonName,
+    organizations = [],
+    validDays = 365,
+    now = new Date(),
+  }: { commonName: string; organizations?: readonly string[]; validDays?: number; now?: Date },
+): Promise<ServingCertificate> {
+  const keys = await generateKeys();
+  const notAfter = new Date(now.getTime() + validDays * DAY_MS);
+  const subject = [`CN=${dnValue(commonName)}`, ...organizations.map((group) => `O=${dnValue(group)}`)];
+  const certificate = await x509.X509CertificateGenerator.create({
+    subject: subject.join(', '),
+    issuer: ca.certificate.subject,
+    publicKey: keys.publicKey,
+    signingKey: ca.privateKey,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
+    ],
+  });
+  return { certPem: certificate.toString('pem'), keyPem: await privateKeyPem(keys.privateKey), notAfter };
+}
+
 /** A CA from its stored PEM certificate and PKCS#8 key, to sign renewals with. */
 export async function importCertificateAuthority(
   certPem: string,

@@ -6,14 +6,17 @@
 // record what the kubelet does: no fsGroup, fsGroup, and two containers with different runAsUser.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
+import { promisify } from 'node:util';
 import { TOKEN_VOLUME_NAME } from '../../src/consts.ts';
 import { type LocalNode, nodeParts, startLocalNode } from '../../src/local/node.ts';
 import { makeServingCertificate, type ServingCertificate } from '../support/tls.ts';
 import { eventually, httpsCall, startWebhook, type WebhookProcess } from '../support/webhook-harness.ts';
 
+const execFileAsync = promisify(execFile);
 const ROLE = 'arn:aws:iam::111122223333:role/node-tier';
 const NAMESPACE = 'apps';
 const ACCOUNT = 'app';
@@ -299,4 +302,54 @@ describe('a real kubelet projects the web-identity token of a pod kirsa mutated'
     assert.deepEqual(seen.onNode, { mode: '0640', uid: 0, gid: 2000 });
     assert.ok(seen.containers.first!.readable && seen.containers.second!.readable);
   });
+});
+
+// `kubectl logs` (and exec, attach, port-forward) go from the API server to the kubelet: the node gives the
+// API server a client certificate the kubelet trusts, and RBAC lets that user use the kubelet's API.
+test('kubectl logs reads a container log through the API server and the kubelet', {
+  skip: skipReason,
+}, async (t) => {
+  const kubectl = process.env.KIRSA_KUBECTL;
+  if (!kubectl) return t.skip('KIRSA_KUBECTL is not set (tools/realparts/build.sh --print-env)');
+  const kube = node!.kube;
+  const name = 'logged';
+  await must(
+    kube.request('POST', `/api/v1/namespaces/${NAMESPACE}/pods`, {
+      metadata: { name },
+      spec: {
+        serviceAccountName: ACCOUNT,
+        restartPolicy: 'Never',
+        terminationGracePeriodSeconds: 0,
+        securityContext: { runAsUser: 1000, runAsGroup: 3000 },
+        containers: [probe('probe', 1000)],
+      },
+    }),
+  );
+  const pod = await eventually(
+    async () => {
+      const current = await must(kube.request('GET', `/api/v1/namespaces/${NAMESPACE}/pods/${name}`));
+      return current.status.phase === 'Running' || current.status.phase === 'Succeeded' ? current : undefined;
+    },
+    90_000,
+    250,
+  );
+  const fromFile = await eventually(
+    async () => {
+      const text = await node!.containerLog({ namespace: NAMESPACE, name, uid: pod.metadata.uid }, 'probe');
+      return text.includes('{') ? text : undefined;
+    },
+    30_000,
+    200,
+  );
+  const result = await execFileAsync(
+    kubectl,
+    ['--kubeconfig', kube.kubeconfigPath, '-n', NAMESPACE, 'logs', name],
+    {
+      encoding: 'utf8',
+    },
+  ).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(`kubectl logs failed: ${error.stderr ?? error.message}`);
+  });
+  assert.equal(result.stdout.trimEnd(), fromFile.trimEnd());
+  assert.match(result.stdout, /"uid":1000/);
 });

@@ -32,7 +32,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   // self: where kirsa's own files are, and whether there are any (the single executable has none).
   self: [],
   // The local control plane finds the real parts through the checkout that self names.
-  local: [...BASE, 'io', 'self'],
+  local: [...BASE, 'io', 'self', 'tls'],
   // Shells.
   aws: [...BASE, 'core', 'io'],
   issuer: [...BASE, 'core', 'io', 'tls'],

@@ -188,6 +188,46 @@ test('kirsa demo --node: the kubelet runs the s3-echoer pod as uid 1000 with the
   assert.doesNotMatch(await linkNames(), new RegExp(`kirsa${nodeName!.slice('kirsa-node-'.length)}`));
 });
 
+test('kirsa demo --node --keep: `kubectl logs s3-echoer` works as printed, and Ctrl-C removes the node', async (context) => {
+  if (nodeDemoMissing(context)) return;
+  const kubectl = process.env.KIRSA_KUBECTL;
+  if (!realPart(context, 'KIRSA_KUBECTL') || !kubectl) return;
+  const demo = spawn(process.execPath, [KIRSA_BIN, 'demo', '--node', '--keep'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let text = '';
+    const output = await new Promise<string>((resolve, reject) => {
+      demo.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        if (text.includes('the STS the pods call')) resolve(text);
+      });
+      demo.once('exit', (code) => reject(new Error(`demo exited ${code}: ${text}`)));
+    });
+    assert.match(output, /^ {2}kubectl logs s3-echoer\b/m);
+    const kubeconfig = /export KUBECONFIG=(\S+)/.exec(output)?.[1];
+    assert.ok(kubeconfig && existsSync(kubeconfig), output);
+    const logs = await new Promise<string>((resolve, reject) =>
+      execFile(
+        kubectl,
+        ['logs', 's3-echoer'],
+        { env: { ...process.env, KUBECONFIG: kubeconfig } },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    // The same line the demo read from the kubelet's log file, now through the API server and the kubelet.
+    assert.match(logs, /identity: arn:aws:sts::111122223333:assumed-role\/s3-echoer\//);
+    const nodeDir = /token on the node: (\/tmp\/kn-\w+)\//.exec(output)?.[1];
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    demo.kill('SIGINT');
+    assert.equal(await exited, 0, text);
+    assert.ok(nodeDir && !existsSync(nodeDir), `the node's folder ${nodeDir} is removed`);
+  } finally {
+    if (demo.exitCode === null) demo.kill('SIGKILL');
+  }
+});
+
 test('kirsa demo --node without the node parts: the node step fails with the build command, no stack', async () => {
   const run = await runKirsa(['demo', '--node'], { env: { KIRSA_KUBELET: '' }, timeoutMs: 60_000 });
   assert.equal(run.code, 1, `${run.stdout}${run.stderr}`);
