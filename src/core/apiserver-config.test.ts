@@ -6,6 +6,8 @@ import { rsaTestKey } from '../../test/support/keys-and-refusals.ts';
 import {
   apiAudiencesFor,
   apiserverFlags,
+  checkDistribution,
+  currentIssuerNotice,
   defaultKeyDir,
   type IssuerKeyMaterial,
   kopsBase64,
@@ -134,6 +136,15 @@ describe('kube-apiserver configuration', () => {
 });
 
 describe('defaults', () => {
+  test('--for takes the distributions only, naming them when refused', () => {
+    for (const distribution of ['kops', 'kubeadm', 'k3s', 'rke2', 'talos', 'flags'])
+      assert.equal(checkDistribution(distribution), distribution);
+    assert.throws(() => checkDistribution('eks'), {
+      code: 'FLAG_INVALID',
+      message: '--for takes kops, kubeadm, k3s, rke2, talos, flags, not "eks"',
+    });
+  });
+
   test('the API audiences are the issuers unless given, without repeats', () => {
     assert.deepEqual(apiAudiencesFor([], 'https://new', ['https://old', 'https://new']), [
       'https://new',
@@ -205,4 +216,18 @@ describe('defaults', () => {
       assert.match(config.warnings[0]!, /https:\/\/old\/a is NOT kept.*401.*80% of its requested lifetime/);
     });
   }
+
+  test("the cluster's current issuer: nothing to keep, kept (a note), or dropped on request (a warning)", () => {
+    const issuer = 'https://new/c1';
+    assert.deepEqual(currentIssuerNotice({ issuer, current: issuer, keepCurrent: false }), {
+      level: 'note',
+      text: 'the cluster already uses https://new/c1; no previous issuer to keep.',
+    });
+    const kept = currentIssuerNotice({ issuer, current: 'https://old', keepCurrent: true });
+    assert.equal(kept.level, 'note');
+    assert.match(kept.text, /^the cluster's current issuer https:\/\/old is kept as a previous issuer/);
+    const dropped = currentIssuerNotice({ issuer, current: 'https://old', keepCurrent: false });
+    assert.equal(dropped.level, 'warning');
+    assert.match(dropped.text, /^--no-keep-current-issuer: tokens issued under https:\/\/old are rejected/);
+  });
 });

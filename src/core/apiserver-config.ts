@@ -4,9 +4,16 @@
 
 import { stringify } from 'yaml';
 import { DEFAULT_TOKEN_AUDIENCE, EXISTING_SERVICE_ACCOUNT_KEY, NODE_KEY_DIR } from '../consts.ts';
+import { KirsaError } from '../errors.ts';
 
 export const DISTRIBUTIONS = ['kops', 'kubeadm', 'k3s', 'rke2', 'talos', 'flags'] as const;
 export type Distribution = (typeof DISTRIBUTIONS)[number];
+
+export function checkDistribution(text: string): Distribution {
+  if (!(DISTRIBUTIONS as readonly string[]).includes(text))
+    throw new KirsaError('FLAG_INVALID', `--for takes ${DISTRIBUTIONS.join(', ')}, not "${text}"`);
+  return text as Distribution;
+}
 
 export interface ApiserverSettings {
   issuer: string;
@@ -46,6 +53,30 @@ export function previousIssuersFor(options: {
 }): string[] {
   const kept = [...options.given, ...(options.keepCurrent && options.current ? [options.current] : [])];
   return [...new Set(kept)].filter((issuer) => issuer !== options.issuer);
+}
+
+/**
+ * What to tell about the cluster's current issuer once it is known: nothing to keep when it is already the
+ * issuer; kept as a previous issuer (a note); or dropped on request (a warning: its tokens stop working).
+ */
+export function currentIssuerNotice(options: { issuer: string; current: string; keepCurrent: boolean }): {
+  level: 'note' | 'warning';
+  text: string;
+} {
+  if (options.current === options.issuer)
+    return {
+      level: 'note',
+      text: `the cluster already uses ${options.current}; no previous issuer to keep.`,
+    };
+  return options.keepCurrent
+    ? {
+        level: 'note',
+        text: `the cluster's current issuer ${options.current} is kept as a previous issuer, so tokens already issued stay valid (--no-keep-current-issuer drops it).`,
+      }
+    : {
+        level: 'warning',
+        text: `--no-keep-current-issuer: tokens issued under ${options.current} are rejected once kube-apiserver restarts, until each is refreshed.`,
+      };
 }
 
 /**

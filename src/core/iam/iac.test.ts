@@ -6,6 +6,7 @@ import { KirsaError } from '../../errors.ts';
 import {
   buildProviderPlan,
   checkIacFormat,
+  cloudFormationObjectsWarning,
   iacName,
   issuerCloudFormation,
   issuerTerraform,
@@ -149,6 +150,10 @@ describe('IaC output from the role plan', () => {
     assert.deepEqual(
       Object.values(template.Resources).map((resource) => resource.Type),
       ['AWS::S3::BucketPolicy'],
+    );
+    assert.match(
+      cloudFormationObjectsWarning(plan),
+      /--skip-phases bucket-policy \(keys c\/\.well-known\/openid-configuration, c\/keys\.json\)$/,
     );
   });
 

@@ -225,6 +225,14 @@ export interface IssuerPublishPlan {
   statement: Record<string, unknown>;
 }
 
+/**
+ * Said wherever a CloudFormation template holds the issuer's bucket policy: CloudFormation cannot create S3
+ * objects, so the documents must still be uploaded, by publish without its policy phase.
+ */
+export function cloudFormationObjectsWarning(plan: IssuerPublishPlan): string {
+  return `CloudFormation has no S3 object resource: upload the documents with kirsa issuer publish --skip-phases bucket-policy (keys ${plan.objects.map((object) => object.key).join(', ')})`;
+}
+
 function bucketPolicy(plan: IssuerPublishPlan) {
   return { Version: '2012-10-17', Statement: [plan.statement] };
 }

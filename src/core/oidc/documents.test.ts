@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { buildDiscoveryDocument, buildJwks, checkDiscoveryDocument, checkJwks } from './documents.ts';
+import {
+  buildDiscoveryDocument,
+  buildJwks,
+  checkDiscoveryDocument,
+  checkJwks,
+  jwksKids,
+} from './documents.ts';
 import { jwksUriFor } from './issuer-url.ts';
 import { keyIdOf } from './keys.ts';
 
@@ -36,6 +42,13 @@ describe('documents', () => {
       [keyIdOf(first.publicKey), ''],
     );
     assert.equal(legacy.keys[0]!.n, legacy.keys[1]!.n);
+  });
+});
+
+describe('key ids of a served JWKS', () => {
+  test('in order, a key without kid shown as asked, no keys member as none', () => {
+    assert.deepEqual(jwksKids('{"keys":[{"kid":"a"},{},{"kid":""}]}', '(no kid)'), ['a', '(no kid)', '']);
+    assert.deepEqual(jwksKids('{}', ''), []);
   });
 });
 

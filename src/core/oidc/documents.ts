@@ -78,6 +78,13 @@ export function buildJwks(publicKeys: readonly KeyObject[], { legacyEmptyKid = f
   return { keys };
 }
 
+/** The key ids of a JWKS as served; a key without one is shown as `missing`. */
+export function jwksKids(jwks: string, missing: string): string[] {
+  return ((JSON.parse(jwks) as { keys?: Array<{ kid?: string }> }).keys ?? []).map(
+    (key) => key.kid ?? missing,
+  );
+}
+
 // --- Documents as STS reads them ------------------------------------------------------------------------
 
 export interface Check {

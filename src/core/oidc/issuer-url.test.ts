@@ -4,6 +4,7 @@ import { assertRefused } from '../../../test/support/keys-and-refusals.ts';
 import {
   bucketNameProblems,
   checkBucketName,
+  checkHosting,
   checkIssuerUrl,
   checkJwksPath,
   issuerUrlProblems,
@@ -128,5 +129,16 @@ describe('S3 bucket names in issuer URLs and --bucket: one rule', () => {
   test('good names pass', () => {
     for (const name of ['kirsa-issuer', 'abc', 'a'.repeat(63), 'my.dotted.bucket', '1bucket9'])
       assert.deepEqual(bucketNameProblems(name), [], name);
+  });
+});
+
+describe('issuer hosting', () => {
+  test('s3 and cloudfront only, anything else refused naming both', () => {
+    assert.equal(checkHosting('s3'), 's3');
+    assert.equal(checkHosting('cloudfront'), 'cloudfront');
+    assert.throws(() => checkHosting('S3'), {
+      code: 'FLAG_INVALID',
+      message: '--hosting takes s3 or cloudfront, not "S3"',
+    });
   });
 });

@@ -101,6 +101,16 @@ export function checkBucketName(name: string, flag = '--bucket'): string {
   return name;
 }
 
+/** Where the documents are served from: a public-read bucket, or a private bucket read only by CloudFront. */
+export const ISSUER_HOSTINGS = ['s3', 'cloudfront'] as const;
+export type IssuerHosting = (typeof ISSUER_HOSTINGS)[number];
+
+export function checkHosting(text: string): IssuerHosting {
+  if (!(ISSUER_HOSTINGS as readonly string[]).includes(text))
+    throw new KirsaError('FLAG_INVALID', `--hosting takes ${ISSUER_HOSTINGS.join(' or ')}, not "${text}"`);
+  return text as IssuerHosting;
+}
+
 /** The bucket-name problems of an issuer URL on S3 (none for other hosts). */
 function s3IssuerProblems(text: string): IssuerUrlProblem[] {
   const location = s3IssuerLocation(text);
