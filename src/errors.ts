@@ -84,7 +84,7 @@ export const ERROR_CATALOGUE = {
   },
   AWS_FAILED: { category: 'CHECK_FAILED', meaning: 'AWS answered with an error no more specific code names' },
 
-  // IAM roles and OIDC providers (src/core/iam/, src/cli/role.ts, src/cli/provider.ts).
+  // IAM roles and OIDC providers (src/core/iam/, src/cli/role.ts, src/workflows/provider-*.ts).
   CLUSTER_NAME_INVALID: {
     category: 'USAGE',
     meaning: '--cluster is not a name kirsa can put in a role name (a DNS label of up to 40 characters)',

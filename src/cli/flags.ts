@@ -84,6 +84,16 @@ export function checkOutput(text: string): 'text' | 'json' {
   return text;
 }
 
+/** A warning for the person running the verb: on stderr, so stdout stays the verb's output. */
+export function printWarning(line: string): void {
+  process.stderr.write(`kirsa: warning: ${line}\n`);
+}
+
+/** A line for the person running the verb (what was found or done), on stderr like printWarning. */
+export function printNote(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
 /** A verb's result as -o json prints it: one indented JSON document on stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

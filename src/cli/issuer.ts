@@ -1,88 +1,46 @@
 // `kirsa issuer ...`: the OIDC issuer a self-managed cluster needs for IRSA. Each verb replaces a manual
 // step of the self-hosted walkthrough (ssh-keygen, hand-written documents, the JWKS script, the S3 upload,
-// the thumbprint) and checks its own result. Multi-step verbs run as phases: every validation first, then
-// the side effects.
+// the thumbprint) and checks its own result. The work is in src/workflows/issuer-*.ts; this file maps the
+// flags to their inputs and prints what comes back.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { IssuerDistribution } from '../aws/cloudfront.ts';
-import type { PublishPlan, S3Port } from '../aws/s3-publish.ts';
 import {
   DEFAULT_ISSUER_DIR,
   DEFAULT_JWKS_PATH,
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   DISCOVERY_PATH,
-  ISSUER_BUCKET_POLICY_SID,
-  ISSUER_CLOUDFRONT_POLICY_SID,
 } from '../consts.ts';
-import { partitionOfRegion } from '../core/iam/arn.ts';
-import { checkIacFormat, type IssuerPublishPlan, RENDER } from '../core/iam/iac.ts';
-import { buildJwks, type Check, formatJson } from '../core/oidc/documents.ts';
-import { clusterDocuments } from '../core/oidc/from-cluster.ts';
-import { checkBucketName, checkIssuerUrl, checkJwksPath } from '../core/oidc/issuer-url.ts';
-import { parseKeysPem } from '../core/oidc/keys.ts';
-import { isRetirable, type KeyRecord, publishedKeys, retirableAt } from '../core/oidc/rotation.ts';
+import { checkIacFormat, cloudFormationObjectsWarning, RENDER } from '../core/iam/iac.ts';
+import { checkLines } from '../core/oidc/check-report.ts';
+import { formatJson } from '../core/oidc/documents.ts';
+import { describeKey, keyStatuses, keysNewestFirst, retirementLine } from '../core/oidc/key-status.ts';
+import { publishedKeys } from '../core/oidc/rotation.ts';
 import { KirsaError } from '../errors.ts';
 import { DEFAULT_INSTALL_SETTINGS } from '../install/manifests.ts';
-import { readInputText } from '../io/read-input.ts';
 import { untilStopSignal } from '../io/signals.ts';
-import { developmentCertificate } from '../issuer/development-tls.ts';
-import { trustedCertificates } from '../issuer/https.ts';
-import { startIssuerServer } from '../issuer/server.ts';
+import { ISSUER_FILES } from '../issuer/store.ts';
+import { issuerCronJobManifests } from '../workflows/issuer-cronjob.ts';
+import { ensureIssuerDistribution } from '../workflows/issuer-distribution.ts';
+import { createIssuerFolder, createIssuerFolderFromCluster } from '../workflows/issuer-init.ts';
+import { jwksOfKeyFiles, readIssuerStatus, rotateIssuerKeys } from '../workflows/issuer-keys.ts';
+import { PUBLISH_PHASES, preparePublish, publishAsIac, publishIssuer } from '../workflows/issuer-publish.ts';
+import { serveIssuer } from '../workflows/issuer-serve.ts';
+import { thumbprintOfIssuer } from '../workflows/issuer-thumbprint.ts';
+import { verifyIssuerAt } from '../workflows/issuer-verify.ts';
 import {
-  checkInitTarget,
-  generateSigningKey,
-  ISSUER_FILES,
-  initClusterIssuer,
-  initIssuer,
-  loadIssuer,
-  promoteKey,
-  retireKeys,
-  signingKeyFromPem,
-  stageNewKey,
-} from '../issuer/store.ts';
-import { issuerThumbprint } from '../issuer/thumbprint.ts';
-import { verifyIssuer } from '../issuer/verify.ts';
-import { type Phase, runPhases } from '../workflows/phases.ts';
-import { checkOutput, collect, OUTPUT_OPTION, parseIntegerFlag, printJson } from './flags.ts';
+  checkOutput,
+  collect,
+  OUTPUT_OPTION,
+  parseIntegerFlag,
+  printJson,
+  printNote,
+  printWarning,
+} from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
 import { addPhaseOptions, collectPhases, finishVerb, type PhaseJson } from './phases.ts';
 
-// --- Shared helpers ----------------------------------------------------------------------------------------
-
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
-}
-
-function warn(line: string): void {
-  process.stderr.write(`kirsa: warning: ${line}\n`);
-}
-
-const MARK: Record<Check['status'], string> = { pass: 'ok  ', fail: 'FAIL', warn: 'warn' };
-
-/** The error for checks of which some failed, or undefined when none did. */
-function checksFailure(checks: readonly Check[], what: string, hint: string): KirsaError | undefined {
-  const failed = checks.filter((check) => check.status === 'fail').length;
-  return failed > 0
-    ? new KirsaError('CHECKS_FAILED', `${what}: ${failed} check(s) failed`, { hint })
-    : undefined;
-}
-
-function checkLines(checks: readonly Check[]): string[] {
-  return checks.map((check) => `${MARK[check.status]} ${check.message}`);
-}
-
-function describeKey(key: KeyRecord): string {
-  const when =
-    key.stage === 'previous'
-      ? `stopped signing ${key.stoppedSigningAt}`
-      : key.stage === 'retired'
-        ? `retired ${key.retiredAt}`
-        : key.stage === 'active'
-          ? `signing since ${key.activatedAt}`
-          : `staged ${key.createdAt}`;
-  return `${String(key.generation).padStart(3)}  ${key.stage.padEnd(8)}  ${key.kid}  ${when}`;
 }
 
 // --- init --------------------------------------------------------------------------------------------------
@@ -112,34 +70,26 @@ async function runInit(flags: InitFlags): Promise<void> {
         hint: "or --from-cluster to take the running cluster's issuer",
       },
     );
-  const { url: issuer, warnings } = checkIssuerUrl(flags.issuerUrl);
-  for (const warning of warnings) warn(warning);
-  const jwksPath = checkJwksPath(flags.jwksPath);
-  await checkInitTarget(flags.dir);
-  const key = flags.signingKey
-    ? signingKeyFromPem(await readInputText(flags.signingKey, 'signing key'), flags.signingKey)
-    : await generateSigningKey();
-  await initIssuer({
-    dir: flags.dir,
-    issuer,
-    jwksPath,
-    legacyEmptyKid: flags.legacyEmptyKid,
-    key,
-    now: new Date(),
-  });
+  const { issuer, jwksPath, kid } = await createIssuerFolder(
+    {
+      dir: flags.dir,
+      issuerUrl: flags.issuerUrl,
+      jwksPath: flags.jwksPath,
+      legacyEmptyKid: flags.legacyEmptyKid,
+      signingKey: flags.signingKey,
+    },
+    { warn: printWarning },
+  );
   say(`issuer ${issuer} in ${flags.dir}`);
   say(`  ${ISSUER_FILES.signingKey}   signing key (RSA-2048, mode 0600): --service-account-signing-key-file`);
   say(`  ${ISSUER_FILES.signingPublicKey}   public key: --service-account-key-file`);
   say(`  ${ISSUER_FILES.discovery}  publish at ${issuer}/${DISCOVERY_PATH}`);
   say(`  ${ISSUER_FILES.jwks}       publish at ${issuer}/${jwksPath}`);
-  say(`  kid ${key.kid}`);
+  say(`  kid ${kid}`);
   say('next: kirsa issuer publish --dir DIR --bucket BUCKET, then kirsa apiserver-config --for DISTRIBUTION');
 }
 
-/**
- * `issuer init --from-cluster`: the folder for a cluster that already signs with its own key. The documents
- * come from the API (the same reading and issuer check as publish --from-cluster); no key is made or kept.
- */
+/** `issuer init --from-cluster`: the folder for a cluster that already signs with its own key. */
 async function runInitFromCluster(flags: InitFlags): Promise<void> {
   if (flags.signingKey !== undefined || flags.legacyEmptyKid)
     throw new KirsaError(
@@ -149,21 +99,19 @@ async function runInitFromCluster(flags: InitFlags): Promise<void> {
         hint: 'the cluster signs with its own key and its JWKS is published as it serves it',
       },
     );
-  await checkInitTarget(flags.dir);
-  const source = await clusterSource(flags);
-  await initClusterIssuer({
-    dir: flags.dir,
-    issuer: source.issuerUrl,
-    jwksPath: source.jwksPath,
-    discovery: source.discovery,
-    jwks: source.jwks,
-  });
-  const kids = ((JSON.parse(source.jwks) as { keys?: Array<{ kid?: string }> }).keys ?? []).map(
-    (key) => key.kid ?? '(no kid)',
+  const { issuerUrl, jwksPath, kids } = await createIssuerFolderFromCluster(
+    {
+      dir: flags.dir,
+      issuerUrl: flags.issuerUrl,
+      jwksPath: flags.jwksPath,
+      kubeconfig: flags.kubeconfig,
+      context: flags.context,
+    },
+    { warn: printWarning },
   );
-  say(`issuer ${source.issuerUrl} in ${flags.dir}, read from the cluster; the cluster keeps its signing key`);
-  say(`  ${ISSUER_FILES.discovery}  publish at ${source.issuerUrl}/${DISCOVERY_PATH}`);
-  say(`  ${ISSUER_FILES.jwks}       publish at ${source.issuerUrl}/${source.jwksPath}`);
+  say(`issuer ${issuerUrl} in ${flags.dir}, read from the cluster; the cluster keeps its signing key`);
+  say(`  ${ISSUER_FILES.discovery}  publish at ${issuerUrl}/${DISCOVERY_PATH}`);
+  say(`  ${ISSUER_FILES.jwks}       publish at ${issuerUrl}/${jwksPath}`);
   say(`  kid ${kids.join(', ')}`);
   say(
     'the JWKS is a copy: after the cluster changes its key, publish with --from-cluster (or kirsa issuer cronjob)',
@@ -171,25 +119,13 @@ async function runInitFromCluster(flags: InitFlags): Promise<void> {
   say('next: kirsa issuer publish --dir DIR --bucket BUCKET');
 }
 
-// --- jwks --------------------------------------------------------------------------------------------------
+// --- jwks, rotate, status ------------------------------------------------------------------------------------
 
 async function runJwks(flags: { publicKey: string[]; legacyEmptyKid: boolean }): Promise<void> {
   if (flags.publicKey.length === 0)
     throw new KirsaError('FLAG_REQUIRED', 'give at least one --public-key FILE (public or private PEM)');
-  const keys = [];
-  for (const file of flags.publicKey)
-    keys.push(...parseKeysPem(await readInputText(file, 'public key'), file));
-  process.stdout.write(
-    formatJson(
-      buildJwks(
-        keys.map((key) => key.publicKey),
-        { legacyEmptyKid: flags.legacyEmptyKid },
-      ),
-    ),
-  );
+  process.stdout.write(formatJson(await jwksOfKeyFiles(flags.publicKey, flags.legacyEmptyKid)));
 }
-
-// --- rotate, status ------------------------------------------------------------------------------------------
 
 interface RotateFlags {
   dir: string;
@@ -202,64 +138,44 @@ interface RotateFlags {
 async function runRotate(flags: RotateFlags): Promise<void> {
   if (flags.promote && flags.retire)
     throw new KirsaError('FLAG_CONFLICT', '--promote and --retire are separate steps');
-  const issuer = await loadIssuer(flags.dir);
-  const now = new Date();
-  if (flags.promote) {
-    const active = await promoteKey(issuer, now);
+  const result = await rotateIssuerKeys({
+    dir: flags.dir,
+    step: flags.promote ? 'promote' : flags.retire ? 'retire' : 'stage',
+    maxTokenLifetime: flags.maxTokenLifetime,
+    signingKey: flags.signingKey,
+  });
+  if (result.step === 'promote') {
+    const { active } = result;
     say(`generation ${active.generation} (${active.kid}) now signs; ${ISSUER_FILES.signingKey} holds it.`);
     say('next: restart kube-apiserver with the same flags; the old key stays published until');
     say(`kirsa issuer rotate --retire, allowed ${flags.maxTokenLifetime} s from now.`);
     return;
   }
-  if (flags.retire) {
-    const retired = await retireKeys(issuer, now, flags.maxTokenLifetime);
-    say(`retired generation(s) ${retired.map((key) => key.generation).join(', ')}: removed from the JWKS.`);
+  if (result.step === 'retire') {
+    say(
+      `retired generation(s) ${result.retired.map((key) => key.generation).join(', ')}: removed from the JWKS.`,
+    );
     say(
       'next: kirsa issuer publish, and drop their --service-account-key-file from kube-apiserver (kirsa apiserver-config).',
     );
     return;
   }
-  const key = flags.signingKey
-    ? signingKeyFromPem(await readInputText(flags.signingKey, 'signing key'), flags.signingKey)
-    : await generateSigningKey();
-  const staged = await stageNewKey(issuer, key, now);
+  const { staged } = result;
   say(`staged generation ${staged.generation} (${staged.kid}): published in the JWKS, not signing yet.`);
   say('next: kirsa issuer publish, add its key file to kube-apiserver (kirsa apiserver-config), restart it,');
   say('then kirsa issuer rotate --promote.');
 }
 
 async function runStatus(flags: { dir: string; maxTokenLifetime: number; output: string }): Promise<void> {
-  const { state } = await loadIssuer(flags.dir);
-  // A folder whose key the cluster holds records no key: what it publishes is the JWKS the cluster served.
-  const clusterKids =
-    state.keySource === 'cluster'
-      ? (
-          (
-            JSON.parse(await readFile(join(flags.dir, ISSUER_FILES.jwks), 'utf8')) as {
-              keys?: Array<{ kid?: string }>;
-            }
-          ).keys ?? []
-        ).map((key) => key.kid ?? '')
-      : undefined;
+  const { state, clusterKids } = await readIssuerStatus(flags.dir);
   if (checkOutput(flags.output) === 'json') {
-    const now = new Date();
     printJson({
       issuer: state.issuer,
       jwksPath: state.jwksPath,
       legacyEmptyKid: state.legacyEmptyKid ?? false,
       keySource: state.keySource ?? 'kirsa',
       published: clusterKids?.length ?? publishedKeys(state).length,
-      keys: [...state.keys]
-        .sort((a, b) => b.generation - a.generation)
-        .map((key) => ({
-          ...key,
-          ...(key.stage === 'previous'
-            ? {
-                retirable: isRetirable(key, now, flags.maxTokenLifetime),
-                retirableAt: retirableAt(key, flags.maxTokenLifetime)?.toISOString() ?? null,
-              }
-            : {}),
-        })),
+      keys: keyStatuses(state.keys, new Date(), flags.maxTokenLifetime),
     });
     return;
   }
@@ -272,22 +188,14 @@ async function runStatus(flags: { dir: string; maxTokenLifetime: number; output:
     return;
   }
   say('gen  stage     kid                                          when');
-  for (const key of [...state.keys].sort((a, b) => b.generation - a.generation)) say(describeKey(key));
-  const published = publishedKeys(state).length;
-  say(`${published} key(s) published`);
+  for (const key of keysNewestFirst(state.keys)) say(describeKey(key));
+  say(`${publishedKeys(state).length} key(s) published`);
   const now = new Date();
-  for (const key of state.keys.filter((record) => record.stage === 'previous')) {
-    say(
-      isRetirable(key, now, flags.maxTokenLifetime)
-        ? `generation ${key.generation} can be retired now`
-        : `generation ${key.generation} can be retired after ${retirableAt(key, flags.maxTokenLifetime)?.toISOString() ?? 'an unknown time (no stop-signing time recorded)'}`,
-    );
-  }
+  for (const key of state.keys.filter((record) => record.stage === 'previous'))
+    say(retirementLine(key, now, flags.maxTokenLifetime));
 }
 
 // --- publish -------------------------------------------------------------------------------------------------
-
-const HOSTINGS = ['s3', 'cloudfront'] as const;
 
 interface PublishFlags {
   dir: string;
@@ -308,334 +216,62 @@ interface PublishFlags {
   outputDir?: string;
 }
 
-interface PublishContext {
-  flags: PublishFlags;
-  /** The issuer URL the documents are published for (and verified at). */
-  issuerUrl: string;
-  /** Trusted CAs for the verification, read before anything is uploaded. */
-  ca: string[] | undefined;
-  /** The two documents and the keys they go to. */
-  objects: Array<{ key: string; body: string }>;
-  s3: S3Port;
-  /** The S3 module, loaded only by publish: the AWS SDK costs every other command ~200 ms to import. */
-  aws: typeof import('../aws/s3-publish.ts');
-  /** The bucket checks and the policy to put, read by the first phase that needs them. */
-  plan?: PublishPlan;
-  /** --hosting cloudfront: the distribution serving the issuer, found before anything is written. */
-  distribution?: IssuerDistribution;
-}
-
-/** The bucket checks and the merged policy, read once for whichever of the two phases needs them first. */
-async function publishPlan(context: PublishContext): Promise<PublishPlan> {
-  if (context.plan === undefined) {
-    context.plan = await context.aws.planPublish(context.s3, {
-      bucket: context.flags.bucket,
-      objects: context.objects,
-      partition: partitionOfRegion(context.flags.region ?? process.env.AWS_REGION ?? ''),
-      cloudFrontDistributionArn: context.distribution?.arn,
-    });
-    for (const line of context.plan.warnings) warn(line);
-  }
-  return context.plan;
-}
-
-const PUBLISH_PHASES: Array<Phase<PublishContext>> = [
-  {
-    name: 'upload',
-    description: 'upload the discovery document and the JWKS as application/json',
-    async validate(context) {
-      await publishPlan(context);
-    },
-    async run(context) {
-      const plan = await publishPlan(context);
-      await context.aws.uploadDocuments(context.s3, plan);
-      return {
-        status: 'done',
-        detail: `s3://${plan.bucket}`,
-        lines: plan.objects.map((object) => `uploaded s3://${plan.bucket}/${object.key} (application/json)`),
-      };
-    },
-  },
-  {
-    name: 'bucket-policy',
-    description:
-      'grant s3:GetObject on just those two keys (anonymous, or to the CloudFront distribution only), keeping the other statements',
-    async validate(context) {
-      await publishPlan(context);
-    },
-    async run(context) {
-      const changed = await context.aws.applyPolicy(context.s3, await publishPlan(context));
-      const distribution = context.distribution;
-      if (distribution)
-        return {
-          status: changed ? 'updated' : 'unchanged',
-          detail: ISSUER_CLOUDFRONT_POLICY_SID,
-          lines: [
-            changed
-              ? `bucket policy: statement ${ISSUER_CLOUDFRONT_POLICY_SID} lets only CloudFront distribution ${distribution.id} read those two keys (AWS:SourceArn); no public statement (other statements kept)`
-              : `bucket policy: already lets only distribution ${distribution.id} read those two keys`,
-          ],
-        };
-      return {
-        status: changed ? 'updated' : 'unchanged',
-        detail: ISSUER_BUCKET_POLICY_SID,
-        lines: [
-          changed
-            ? `bucket policy: statement ${ISSUER_BUCKET_POLICY_SID} grants anonymous s3:GetObject on those two keys (other statements kept)`
-            : 'bucket policy: already grants anonymous read of those two keys',
-        ],
-      };
-    },
-  },
-  {
-    name: 'read-back',
-    description: 'read both objects back: the bytes uploaded, served as application/json',
-    async run(context) {
-      await context.aws.readBack(context.s3, { bucket: context.flags.bucket, objects: context.objects });
-      return {
-        status: 'done',
-        detail: 'read back as uploaded',
-        lines: ['ok   both objects read back as uploaded, Content-Type application/json'],
-      };
-    },
-  },
-  {
-    name: 'verify',
-    description: 'fetch the issuer URL anonymously and check it as STS does (also off with --no-verify)',
-    async run(context) {
-      if (!context.flags.verify)
-        return {
-          status: 'skipped',
-          detail: '--no-verify',
-          lines: ['skipped: verification of the issuer URL (--no-verify)'],
-        };
-      const issuer = context.issuerUrl;
-      const report = await verifyIssuer({ issuer, ca: context.ca, now: new Date() });
-      const error = checksFailure(
-        report.checks,
-        `verify ${issuer}`,
-        'the objects are in S3; fix what failed, then run kirsa issuer verify',
-      );
-      return {
-        status: error ? 'failed' : 'done',
-        detail: issuer,
-        lines: checkLines(report.checks),
-        ...(error ? { error } : {}),
-      };
-    },
-  },
-];
-
-interface IssuerSource {
-  issuerUrl: string;
-  jwksPath: string;
-  discovery: string;
-  jwks: string;
-}
-
-/**
- * The running cluster's issuer, read through its API (kubeconfig), for `publish --from-cluster` and
- * `init --from-cluster` alike: refused unless its issuer is the public URL asked (CLUSTER_ISSUER_MISMATCH).
- */
-async function clusterSource(flags: {
-  issuerUrl?: string | undefined;
-  jwksPath: string;
-  kubeconfig?: string | undefined;
-  context?: string | undefined;
-}): Promise<IssuerSource> {
-  const kube = await import('../kube/client.ts');
-  const config = await kube.loadKubeConfig({
-    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
-    ...(flags.context ? { context: flags.context } : {}),
-  });
-  const jwksPath = checkJwksPath(flags.jwksPath);
-  const documents = clusterDocuments(await kube.readClusterIssuer(config), {
-    publicIssuer: flags.issuerUrl,
-    jwksPath,
-  });
-  for (const warning of documents.warnings) warn(warning);
-  return { issuerUrl: documents.issuer, jwksPath, discovery: documents.discovery, jwks: documents.jwks };
-}
-
-/** The issuer URL and its two documents: from the issuer folder, or from the cluster's API (--from-cluster). */
-async function publishSource(flags: PublishFlags): Promise<IssuerSource> {
-  if (flags.fromCluster) return clusterSource(flags);
-  if (flags.issuerUrl !== undefined || flags.kubeconfig !== undefined)
-    throw new KirsaError('FLAG_CONFLICT', '--issuer-url and --kubeconfig go with --from-cluster', {
-      hint: 'without --from-cluster the issuer folder (--dir) says what is published',
-    });
-  return folderSource(flags.dir);
-}
-
-/** An issuer folder's URL and documents, as publish uploads them. */
-async function folderSource(dir: string): Promise<IssuerSource> {
-  const issuer = await loadIssuer(dir);
-  // A folder made before init checked bucket names: the same rule, refused here before any AWS call.
-  checkIssuerUrl(issuer.state.issuer, 'the issuer');
-  const [discovery, jwks] = await Promise.all(
-    [ISSUER_FILES.discovery, ISSUER_FILES.jwks].map((file) => readFile(join(dir, file), 'utf8')),
-  );
-  return {
-    issuerUrl: issuer.state.issuer,
-    jwksPath: issuer.state.jwksPath,
-    discovery: discovery!,
-    jwks: jwks!,
-  };
-}
-
-/** The S3 keys of the two documents: under --prefix, else the prefix the issuer URL's path gives. */
-function issuerObjects(
-  aws: typeof import('../aws/s3-publish.ts'),
-  source: IssuerSource,
-  flags: { bucket: string; prefix?: string | undefined },
-): Array<{ key: string; body: string }> {
-  const prefix = flags.prefix ?? aws.issuerKeyPrefix(source.issuerUrl, flags.bucket);
-  return [
-    { key: aws.objectKey(prefix, DISCOVERY_PATH), body: source.discovery },
-    { key: aws.objectKey(prefix, source.jwksPath), body: source.jwks },
-  ];
-}
-
-/**
- * An issuer folder's publish as IaC: the same keys and statement the API mode uses, written as code instead
- * of sent (by `issuer publish -o` and `kirsa stack`). Public-bucket hosting only.
- */
-export async function issuerIacPlan(flags: {
-  dir: string;
-  bucket: string;
-  region?: string | undefined;
-  prefix?: string | undefined;
-}): Promise<{ issuerUrl: string; plan: IssuerPublishPlan }> {
-  checkBucketName(flags.bucket);
-  const source = await folderSource(flags.dir);
-  const aws = await import('../aws/s3-publish.ts');
-  return { issuerUrl: source.issuerUrl, plan: issuerPlanOf(aws, source, flags) };
-}
-
-function issuerPlanOf(
-  aws: typeof import('../aws/s3-publish.ts'),
-  source: IssuerSource,
-  flags: { bucket: string; region?: string | undefined; prefix?: string | undefined },
-): IssuerPublishPlan {
-  const objects = issuerObjects(aws, source, flags);
-  const partition = partitionOfRegion(flags.region ?? process.env.AWS_REGION ?? '');
-  return {
-    bucket: flags.bucket,
-    objects,
-    statement: aws.issuerReadStatement(
-      flags.bucket,
-      objects.map((object) => object.key),
-      partition,
-    ),
-  };
-}
-
-/** Said wherever a CloudFormation template holds the issuer's bucket policy without its objects. */
-export function warnNoS3Objects(plan: IssuerPublishPlan): void {
-  warn(
-    `CloudFormation has no S3 object resource: upload the documents with kirsa issuer publish --skip-phases bucket-policy (keys ${plan.objects.map((object) => object.key).join(', ')})`,
-  );
-}
-
 async function runPublish(flags: PublishFlags): Promise<void> {
-  if (!(HOSTINGS as readonly string[]).includes(flags.hosting))
-    throw new KirsaError('FLAG_INVALID', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
-  checkBucketName(flags.bucket);
-  const source = await publishSource(flags);
-  const ca = await trustedCertificates(flags.caFile);
-  const aws = await import('../aws/s3-publish.ts');
-  const objects = issuerObjects(aws, source, flags);
-  const json = flags.output === 'json';
-  if (flags.output !== undefined && !json) {
-    const format = checkIacFormat(flags.output);
-    if (flags.hosting === 'cloudfront')
-      throw new KirsaError(
-        'IAC_OUTPUT_INVALID',
-        '-o writes the public-bucket setup only: --hosting cloudfront needs the distribution, which only AWS can tell',
-        { hint: 'run kirsa issuer publish --hosting cloudfront without -o' },
-      );
-    const plan = issuerPlanOf(aws, source, flags);
+  const { skipPhases, output, outputDir, ...input } = flags;
+  const prepared = await preparePublish(input, { warn: printWarning });
+  const json = output === 'json';
+  if (output !== undefined && !json) {
+    const format = checkIacFormat(output);
+    const plan = publishAsIac(prepared);
     await writeIacOutput({
       format,
-      outputDir: flags.outputDir,
+      outputDir,
       stem: `issuer-${flags.bucket}`,
       document: RENDER[format].issuer(plan),
     });
-    if (format === 'cloudformation') warnNoS3Objects(plan);
+    if (format === 'cloudformation') printWarning(cloudFormationObjectsWarning(plan));
     return;
   }
-  const s3 = aws.s3PortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
-  let distribution: IssuerDistribution | undefined;
-  if (flags.hosting === 'cloudfront') {
-    const cloudFront = await import('../aws/cloudfront.ts');
-    const port = await cloudFront.cloudFrontPortFor({ region: flags.region, endpointUrl: flags.endpointUrl });
-    distribution = cloudFront.distributionForIssuer(
-      source.issuerUrl,
-      flags.bucket,
-      await port.listDistributions(),
-    );
-  }
   const phases: PhaseJson[] = [];
-  await runPhases(
-    PUBLISH_PHASES,
-    { flags, issuerUrl: source.issuerUrl, ca, objects, s3, aws, ...(distribution ? { distribution } : {}) },
-    {
-      skip: flags.skipPhases ?? [],
-      report: json
-        ? collectPhases(phases)
-        : (phase, outcome) => {
-            for (const line of outcome.lines ?? [`${outcome.status}: ${phase.name} (${outcome.detail})`])
-              say(line);
-          },
-    },
-  );
+  await publishIssuer(prepared, {
+    skip: skipPhases ?? [],
+    warn: printWarning,
+    report: json
+      ? collectPhases(phases)
+      : (phase, outcome) => {
+          for (const line of outcome.lines ?? [`${outcome.status}: ${phase.name} (${outcome.detail})`])
+            say(line);
+        },
+  });
+  const issuerUrl = prepared.source.issuerUrl;
   finishVerb(
     json,
     {
-      issuer: source.issuerUrl,
+      issuer: issuerUrl,
       bucket: flags.bucket,
-      objects: objects.map((object) => `s3://${flags.bucket}/${object.key}`),
+      objects: prepared.objects.map((object) => `s3://${flags.bucket}/${object.key}`),
       phases,
     },
-    [`kirsa provider create --issuer-url ${source.issuerUrl}`],
+    [`kirsa provider create --issuer-url ${issuerUrl}`],
   );
 }
 
-// --- distribution ----------------------------------------------------------------------------------------------
+// --- distribution, cronjob -------------------------------------------------------------------------------------
 
 async function runDistribution(flags: {
   bucket: string;
   region?: string;
   endpointUrl?: string;
 }): Promise<void> {
-  checkBucketName(flags.bucket);
-  const region = flags.region ?? process.env.AWS_REGION;
-  if (!region)
-    throw new KirsaError(
-      'FLAG_REQUIRED',
-      'give --region REGION: the bucket region names the CloudFront origin',
-      {
-        hint: 'the region the bucket was created in, e.g. --region eu-west-1',
-      },
-    );
-  const cloudFront = await import('../aws/cloudfront.ts');
-  const port = await cloudFront.cloudFrontPortFor({ region, endpointUrl: flags.endpointUrl });
-  const { distribution, created } = await cloudFront.ensureDistribution(port, {
-    bucket: flags.bucket,
-    region,
-  });
+  const { distribution, created } = await ensureIssuerDistribution(flags);
   say(`https://${distribution.domainName}`);
-  for (const line of created) process.stderr.write(`created ${line}\n`);
+  for (const line of created) printNote(`created ${line}`);
   if (created.length === 0)
-    process.stderr.write(
-      `found kirsa's distribution ${distribution.id} for s3://${flags.bucket}; nothing created\n`,
-    );
-  process.stderr.write(
-    `next: kirsa issuer init --issuer-url https://${distribution.domainName}/CLUSTER, then kirsa issuer publish --hosting cloudfront --bucket ${flags.bucket}\n`,
+    printNote(`found kirsa's distribution ${distribution.id} for s3://${flags.bucket}; nothing created`);
+  printNote(
+    `next: kirsa issuer init --issuer-url https://${distribution.domainName}/CLUSTER, then kirsa issuer publish --hosting cloudfront --bucket ${flags.bucket}`,
   );
 }
-
-// --- cronjob ---------------------------------------------------------------------------------------------------
 
 interface CronJobFlags {
   bucket: string;
@@ -650,26 +286,8 @@ interface CronJobFlags {
 }
 
 async function runCronJob(flags: CronJobFlags): Promise<void> {
-  checkBucketName(flags.bucket);
-  const { url } = checkIssuerUrl(flags.issuerUrl);
-  const region = flags.region ?? process.env.AWS_REGION;
-  if (!region)
-    throw new KirsaError('FLAG_REQUIRED', 'give --region REGION: the job publishes to that region', {});
-  if (!(HOSTINGS as readonly string[]).includes(flags.hosting))
-    throw new KirsaError('FLAG_INVALID', `--hosting takes ${HOSTINGS.join(' or ')}, not "${flags.hosting}"`);
-  const { renderRepublishManifests } = await import('../install/republish.ts');
+  const manifests = issuerCronJobManifests(flags);
   const { stringify } = await import('yaml');
-  const manifests = renderRepublishManifests({
-    namespace: flags.namespace,
-    image: flags.image,
-    schedule: flags.schedule,
-    bucket: flags.bucket,
-    issuerUrl: url,
-    region,
-    jwksPath: checkJwksPath(flags.jwksPath),
-    roleArn: flags.roleArn,
-    hosting: flags.hosting,
-  });
   process.stdout.write(manifests.map((manifest) => stringify(manifest, { lineWidth: 0 })).join('---\n'));
 }
 
@@ -680,45 +298,29 @@ async function runVerify(
   flags: { token?: string; audience: string[]; caFile: string[]; output: string },
 ): Promise<void> {
   const json = checkOutput(flags.output) === 'json';
-  const token = flags.token === undefined ? undefined : await readInputText(flags.token, 'token');
-  const report = await verifyIssuer({
-    issuer: url,
-    token,
-    audiences: flags.audience,
-    ca: await trustedCertificates(flags.caFile),
-    now: new Date(),
-  });
-  const failure = checksFailure(
-    report.checks,
-    `verify ${url}`,
-    'fix the failed checks above; STS would refuse tokens from this issuer',
-  );
+  const { checks, withToken, failure } = await verifyIssuerAt({ url, ...flags });
   if (json) {
     // The checks on stdout even when some failed; the failure itself is the JSON error on stderr.
-    printJson({ issuer: url, ok: failure === undefined, token: token !== undefined, checks: report.checks });
+    printJson({ issuer: url, ok: failure === undefined, token: withToken, checks });
     if (failure) throw failure;
     return;
   }
-  for (const line of checkLines(report.checks)) say(line);
+  for (const line of checkLines(checks)) say(line);
   if (failure) throw failure;
-  say(`${url}: STS can use this issuer${token === undefined ? '' : ' and accept this token'}`);
+  say(`${url}: STS can use this issuer${withToken ? ' and accept this token' : ''}`);
 }
 
 async function runThumbprint(url: string, flags: { caFile: string[] }): Promise<void> {
-  checkIssuerUrl(url, 'issuer');
-  const result = await issuerThumbprint(url, await trustedCertificates(flags.caFile));
+  const result = await thumbprintOfIssuer(url, flags.caFile);
   say(result.thumbprint);
-  process.stderr.write(`served by ${result.host}:${result.port}, chain as sent (leaf first):\n`);
-  for (const certificate of result.chain)
-    process.stderr.write(`  ${certificate.sha1}  ${certificate.subject}\n`);
-  process.stderr.write(
-    `hashed the top certificate: ${result.top.subject} (issued by ${result.top.issuer})\n`,
+  printNote(`served by ${result.host}:${result.port}, chain as sent (leaf first):`);
+  for (const certificate of result.chain) printNote(`  ${certificate.sha1}  ${certificate.subject}`);
+  printNote(`hashed the top certificate: ${result.top.subject} (issued by ${result.top.issuer})`);
+  printNote(
+    result.publiclyTrusted
+      ? 'note: a public CA signs this chain, so AWS ignores the thumbprint and checks the CA itself'
+      : 'note: no public CA signs this chain, so AWS relies on this thumbprint',
   );
-  if (result.publiclyTrusted)
-    process.stderr.write(
-      'note: a public CA signs this chain, so AWS ignores the thumbprint and checks the CA itself\n',
-    );
-  else process.stderr.write('note: no public CA signs this chain, so AWS relies on this thumbprint\n');
 }
 
 // --- serve -----------------------------------------------------------------------------------------------------
@@ -732,32 +334,8 @@ interface ServeFlags {
 }
 
 async function runServe(flags: ServeFlags): Promise<void> {
-  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
-    throw new KirsaError('FLAG_REQUIRED', '--tls-cert and --tls-key go together');
-  const { state } = await loadIssuer(flags.dir);
-  const issuerUrl = new URL(state.issuer);
-  const port = flags.port ?? Number(issuerUrl.port || 443);
-  let tls: { cert: string; key: string };
-  if (flags.tlsCert && flags.tlsKey) {
-    tls = {
-      cert: await readInputText(flags.tlsCert, 'certificate'),
-      key: await readInputText(flags.tlsKey, 'key'),
-    };
-  } else {
-    const made = await developmentCertificate(flags.dir, issuerUrl.hostname);
-    tls = made;
-    warn(
-      `serving a certificate from a development CA for ${issuerUrl.hostname}; clients need --ca-file ${made.caFile}`,
-    );
-  }
-  const server = await startIssuerServer({
-    dir: flags.dir,
-    port,
-    host: flags.host,
-    tlsCert: tls.cert,
-    tlsKey: tls.key,
-  });
-  say(`serving ${state.issuer} on ${server.url}: ${server.paths.join(', ')}`);
+  const { issuer, server } = await serveIssuer(flags, { warn: printWarning });
+  say(`serving ${issuer} on ${server.url}: ${server.paths.join(', ')}`);
   await untilStopSignal();
   await server.close().catch(() => {});
 }

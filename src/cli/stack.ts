@@ -9,13 +9,13 @@ import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_ISSUER_DIR, DEFAULT_NAMESPACE } from '../consts.ts';
 import { partitionOfRegion } from '../core/iam/arn.ts';
-import { checkIacFormat, RENDER } from '../core/iam/iac.ts';
+import { checkIacFormat, cloudFormationObjectsWarning, RENDER } from '../core/iam/iac.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../io/read-input.ts';
-import { collect } from './flags.ts';
+import { issuerIacPlan } from '../workflows/issuer-publish.ts';
+import { providerPlan } from '../workflows/provider-create.ts';
+import { collect, printNote, printWarning } from './flags.ts';
 import { IAC_OPTIONS, writeIacOutput } from './iac-output.ts';
-import { issuerIacPlan, warnNoS3Objects } from './issuer.ts';
-import { providerPlanFromFlags } from './provider.ts';
 import { type RoleCreateFlags, roleIac } from './role.ts';
 
 interface StackFlags {
@@ -133,12 +133,15 @@ async function runStack(flags: StackFlags): Promise<void> {
   // The roles file is read first: a mistake in it costs nothing else.
   const entries = flags.roles === undefined ? [] : await readRolesFile(flags.roles);
   const issuer = await issuerIacPlan(flags);
-  const provider = await providerPlanFromFlags({
-    issuerUrl: issuer.issuerUrl,
-    audience: flags.audience,
-    thumbprint: flags.thumbprint,
-    caFile: flags.caFile,
-  });
+  const provider = await providerPlan(
+    {
+      issuerUrl: issuer.issuerUrl,
+      audience: flags.audience,
+      thumbprint: flags.thumbprint,
+      caFile: flags.caFile,
+    },
+    { warn: printWarning, inform: printNote },
+  );
   const partition = partitionOfRegion(flags.region ?? process.env.AWS_REGION ?? '');
   const roles = [];
   for (const entry of entries)
@@ -160,7 +163,7 @@ async function runStack(flags: StackFlags): Promise<void> {
     document: RENDER[format].stack(plan),
     manifests: roles.flatMap((role) => role.manifests),
   });
-  if (format === 'cloudformation') warnNoS3Objects(issuer.plan);
+  if (format === 'cloudformation') printWarning(cloudFormationObjectsWarning(issuer.plan));
 }
 
 export function registerStack(program: Command): void {
