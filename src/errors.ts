@@ -432,6 +432,11 @@ export const ERROR_CATALOGUE = {
     category: 'INTERNAL',
     meaning: 'writing a file failed for a reason other than permission (the message says which)',
   },
+  METRICS_MISUSE: {
+    category: 'INTERNAL',
+    meaning:
+      'a metric registered or updated against the exposition format (a bad name, a wrong label count, a falling counter): a bug',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type KirsaErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -82,3 +82,63 @@ test('promhttp_metric_handler_*: scrapes in flight until answered, then counted 
   assert.equal(await sample(metrics, /^promhttp_metric_handler_requests_total\{code="200"\}/), 1);
   assert.equal(await sample(metrics, /^promhttp_metric_handler_requests_total\{code="405"\}/), 1);
 });
+
+test('the process and Node series are the ones prom-client exported, with their types, and read real values', async () => {
+  const metrics = createWebhookMetrics();
+  const text = await metrics.registry.metrics();
+  const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((match) => [match[1]!, match[2]!]));
+  const processSeries = [...types].filter(([name]) => /^(process|nodejs)_/.test(name));
+  // The set kirsa exported under prom-client 15 (its default collectors, unprefixed), plus the Go client's
+  // process_virtual_memory_max_bytes; dashboards built on them keep working.
+  assert.deepEqual(Object.fromEntries(processSeries), {
+    process_cpu_user_seconds_total: 'counter',
+    process_cpu_system_seconds_total: 'counter',
+    process_cpu_seconds_total: 'counter',
+    process_start_time_seconds: 'gauge',
+    process_resident_memory_bytes: 'gauge',
+    process_virtual_memory_bytes: 'gauge',
+    process_heap_bytes: 'gauge',
+    process_open_fds: 'gauge',
+    process_max_fds: 'gauge',
+    nodejs_eventloop_lag_seconds: 'gauge',
+    nodejs_eventloop_lag_min_seconds: 'gauge',
+    nodejs_eventloop_lag_max_seconds: 'gauge',
+    nodejs_eventloop_lag_mean_seconds: 'gauge',
+    nodejs_eventloop_lag_stddev_seconds: 'gauge',
+    nodejs_eventloop_lag_p50_seconds: 'gauge',
+    nodejs_eventloop_lag_p90_seconds: 'gauge',
+    nodejs_eventloop_lag_p99_seconds: 'gauge',
+    nodejs_active_resources: 'gauge',
+    nodejs_active_resources_total: 'gauge',
+    nodejs_active_handles: 'gauge',
+    nodejs_active_handles_total: 'gauge',
+    nodejs_active_requests: 'gauge',
+    nodejs_active_requests_total: 'gauge',
+    nodejs_heap_size_total_bytes: 'gauge',
+    nodejs_heap_size_used_bytes: 'gauge',
+    nodejs_external_memory_bytes: 'gauge',
+    nodejs_heap_space_size_total_bytes: 'gauge',
+    nodejs_heap_space_size_used_bytes: 'gauge',
+    nodejs_heap_space_size_available_bytes: 'gauge',
+    nodejs_version_info: 'gauge',
+    nodejs_gc_duration_seconds: 'histogram',
+    process_virtual_memory_max_bytes: 'gauge',
+  });
+  const value = (line: RegExp) => Number(line.exec(text)?.[1]);
+  // Against what the process itself reports, read independently here.
+  const rss = value(/^process_resident_memory_bytes (\S+)$/m);
+  assert.ok(rss > 10 * 2 ** 20 && rss < 4 * process.memoryUsage().rss, `rss ${rss}`);
+  assert.ok(value(/^nodejs_heap_size_used_bytes (\S+)$/m) > 0);
+  assert.ok(value(/^process_open_fds (\S+)$/m) >= 3);
+  const start = value(/^process_start_time_seconds (\S+)$/m);
+  assert.ok(Math.abs(start - (Date.now() / 1000 - process.uptime())) <= 1, `start ${start}`);
+  assert.match(
+    text,
+    new RegExp(
+      `^nodejs_version_info\\{version="${process.version}",major="\\d+",minor="\\d+",patch="\\d+"\\} 1$`,
+      'm',
+    ),
+  );
+  assert.match(text, /^nodejs_heap_space_size_used_bytes\{space="old"\} \d+$/m);
+  assert.ok(value(/^process_cpu_seconds_total (\S+)$/m) > 0);
+});

@@ -6,23 +6,22 @@
 // Beside kirsa's own series, the reference webhook's, with its names, types, labels and units, so that its
 // users' dashboards and alerts keep working: the HTTP series of /mutate (latency in microseconds, its
 // histogram's buckets from 125 ms), the pods given an identity by method, the pods whose service account was
-// not found, and the "used" gauge. The process collectors are unprefixed, as the Go client's are.
+// not found, and the "used" gauge. The process collectors are unprefixed, as the Go client's are
+// (process-metrics.ts); the registry and its text format are metrics-registry.ts.
 
-import { readFileSync } from 'node:fs';
-import {
-  Counter,
-  collectDefaultMetrics,
-  exponentialBuckets,
-  Gauge,
-  Histogram,
-  type Metric,
-  Registry,
-} from 'prom-client';
 import { ADMISSION_LATENCY_BUCKETS } from '../consts.ts';
 import { ADMISSION_OUTCOMES, type AdmissionOutcome } from '../core/admission/process.ts';
 import type { Identity } from '../core/identity/identity.ts';
 import { LOOKUP_RESULTS, type LookupResult } from '../core/identity/source.ts';
 import { CONFIG_MAP_READ_RESULTS, type ConfigMapReadResult } from '../core/mutation/env-from.ts';
+import {
+  type CounterSeries,
+  createMetricsRegistry,
+  type Histogram,
+  type MetricsRegistry,
+  type ObservedSeries,
+} from './metrics-registry.ts';
+import { registerProcessMetrics } from './process-metrics.ts';
 
 /**
  * Why the webhook turned a client away before any admission (kirsa_webhook_refused_total's label): a
@@ -37,8 +36,11 @@ export const REFUSAL_REASONS = [
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
+/** The Go client's DefBuckets, in seconds: what client-go's histograms use when they name none. */
+const GO_DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 export interface WebhookMetrics {
-  registry: Registry;
+  registry: MetricsRegistry;
   /** One client turned away by the resource model (see REFUSAL_REASONS). */
   countRefused(reason: RefusalReason): void;
   /** A new serving certificate refused (expired, not yet valid, or not naming the served names). */
@@ -69,92 +71,75 @@ export interface WebhookMetrics {
 }
 
 export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {}): WebhookMetrics {
-  const registry = new Registry();
-  if (options.defaultMetrics !== false) {
-    collectDefaultMetrics({ register: registry });
-    registerVirtualMemoryMax(registry);
-  }
-  const latency = new Histogram({
+  const registry = createMetricsRegistry();
+  if (options.defaultMetrics !== false) registerProcessMetrics(registry);
+  const latency = registry.histogram({
     name: 'kirsa_webhook_admission_duration_seconds',
     help: 'Time from the start of a POST /mutate to its answer, in seconds',
     buckets: ADMISSION_LATENCY_BUCKETS,
-    registers: [registry],
   });
-  const admissions = new Counter({
+  const admissions = registry.counter({
     name: 'kirsa_webhook_admissions_total',
     help: 'POST /mutate answers by outcome',
     labelNames: ['outcome'],
-    registers: [registry],
   });
-  const synced = new Gauge({
+  const synced = registry.gauge({
     name: 'kirsa_webhook_source_synced',
     help: '1 when an identity source (service account watch, mapping ConfigMap watch, files) is in sync',
     labelNames: ['source'],
-    registers: [registry],
   });
-  const certificateExpiry = new Gauge({
+  const certificateExpiry = registry.gauge({
     name: 'kirsa_webhook_certificate_expiry_timestamp_seconds',
     help: 'notAfter of the serving certificate in use, as a Unix time in seconds',
-    registers: [registry],
   });
-  const lookups = new Counter({
+  const lookups = registry.counter({
     name: 'kirsa_webhook_service_account_lookups_total',
     help: 'Direct ServiceAccount GETs made (or not) on a cache miss, by result',
     labelNames: ['result'],
-    registers: [registry],
   });
-  const configMapReads = new Counter({
+  const configMapReads = registry.counter({
     name: 'kirsa_webhook_config_map_reads_total',
     help: 'ConfigMap GETs for --read-env-from-config-maps (cache misses only), by result',
     labelNames: ['result'],
-    registers: [registry],
   });
   const byConfigMapRead = new Map(
     CONFIG_MAP_READ_RESULTS.map((result) => [result, configMapReads.labels(result)]),
   );
   for (const child of byConfigMapRead.values()) child.inc(0);
-  const identities = new Gauge({
+  const identities = registry.gauge({
     name: 'kirsa_webhook_identities',
     help: 'Entries held per identity source (service accounts, mapping entries, container-credentials pairs)',
     labelNames: ['source'],
-    registers: [registry],
   });
-  const refused = new Counter({
+  const refused = registry.counter({
     name: 'kirsa_webhook_refused_total',
     help: 'Connections and requests turned away by the resource limits, by reason',
     labelNames: ['reason'],
-    registers: [registry],
   });
   const byRefusal = new Map(REFUSAL_REASONS.map((reason) => [reason, refused.labels(reason)]));
   for (const child of byRefusal.values()) child.inc(0);
-  const certificateRefused = new Counter({
+  const certificateRefused = registry.counter({
     name: 'kirsa_webhook_certificate_refused_total',
     help: 'New serving certificates refused (expired, not yet valid, or not naming the served names)',
-    registers: [registry],
   });
   certificateRefused.inc(0);
   const reference = referenceMetrics(registry);
   let rotation: Histogram | undefined;
   // promhttp's instrumentation of its own handler (client_golang v1.12.2, promhttp/http.go): scrapes by
   // status, the three likeliest codes present from the start; the gauge includes the scrape reading it.
-  const scrapes = new Counter({
+  const scrapes = registry.counter({
     name: 'promhttp_metric_handler_requests_total',
     help: 'Total number of scrapes by HTTP status code.',
     labelNames: ['code'],
-    registers: [registry],
   });
   for (const code of ['200', '500', '503']) scrapes.labels(code).inc(0);
-  const scrapesInFlight = new Gauge({
+  const scrapesInFlight = registry.gauge({
     name: 'promhttp_metric_handler_requests_in_flight',
     help: 'Current number of scrapes being served.',
-    registers: [registry],
   });
   const httpSeries = new Map<
     string,
-    {
-      requests: ReturnType<typeof reference.requests.labels>;
-      latencies: ReturnType<typeof reference.latencies.labels>;
-    }
+    { requests: CounterSeries; latencies: ObservedSeries; durations: ObservedSeries }
   >();
   // Children looked up once: labels() on the hot path would hash the label set on every request.
   const byOutcome = new Map(ADMISSION_OUTCOMES.map((outcome) => [outcome, admissions.labels(outcome)]));
@@ -173,7 +158,7 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
     observeAdmission(outcome, seconds, identityMode) {
       byOutcome.get(outcome)!.inc();
       latency.observe(seconds);
-      if (identityMode !== undefined) reference.podCount.get(identityMode)!.inc();
+      if (identityMode !== undefined) reference.podCount(identityMode).inc();
       else if (outcome === 'service_account_missing') reference.missingServiceAccount.inc();
     },
     observeHttp(verb, path, code, seconds) {
@@ -185,12 +170,13 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
         series = {
           requests: reference.requests.labels(verb, path, String(code)),
           latencies: reference.latencies.labels(verb, path),
+          durations: reference.durations.labels(verb, path),
         };
         httpSeries.set(key, series);
       }
       series.requests.inc();
       series.latencies.observe(microseconds);
-      reference.durations.observe(verb, path, microseconds);
+      series.durations.observe(microseconds);
     },
     setSourceSynced(source, value) {
       synced.labels(source).set(value ? 1 : 0);
@@ -215,11 +201,11 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
       };
     },
     certificateRotation() {
-      // client-go's histogram, default buckets (prom-client's are the Go client's DefBuckets).
-      rotation ??= new Histogram({
+      // client-go's histogram, with the Go client's default buckets.
+      rotation ??= registry.histogram({
         name: 'certificate_manager_server_rotation_seconds',
         help: 'Histogram of the lifetime of a certificate. The value is the time in seconds the certificate lived before getting rotated',
-        registers: [registry],
+        buckets: GO_DEFAULT_BUCKETS,
       });
       const histogram = rotation;
       return (seconds) => histogram.observe(seconds);
@@ -233,105 +219,55 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
 }
 
 /** The reference webhook's own series (pkg/handler/middleware.go, pkg/cache/cache.go), same names and labels. */
-function referenceMetrics(registry: Registry) {
-  const registers = [registry];
-  const requests = new Counter({
+function referenceMetrics(registry: MetricsRegistry) {
+  const requests = registry.counter({
     name: 'http_request_count',
     help: 'Counter of requests broken out for each verb, path, and response code.',
     labelNames: ['verb', 'path', 'code'],
-    registers,
   });
-  const latencies = new Histogram({
+  const latencies = registry.histogram({
     name: 'http_request_latencies',
     help: 'Response latency distribution in microseconds for each verb and path',
     // The reference's buckets, 125 ms to 8 s (in microseconds): kept as they are so its queries still work.
-    buckets: exponentialBuckets(125_000, 2, 7),
+    buckets: Array.from({ length: 7 }, (_, i) => 125_000 * 2 ** i),
     labelNames: ['verb', 'path'],
-    registers,
   });
-  const durations = sumAndCountSummary(
-    registry,
-    'http_request_duration_microseconds',
-    'Response latency summary in microseconds for each verb and path.',
-  );
-  const podCounter = new Counter({
+  // A summary with no quantiles, only _sum and _count, as the Go client's are unless quantiles are asked
+  // (the reference asks none): two numbers per series. prom-client's Summary fed a t-digest on every
+  // observation even without quantiles, about 7 µs a call and a stall of a millisecond or more whenever a
+  // digest compressed (measured in bench/webhook-admission.ts's tail).
+  const durations = registry.summary({
+    name: 'http_request_duration_microseconds',
+    help: 'Response latency summary in microseconds for each verb and path.',
+    labelNames: ['verb', 'path'],
+  });
+  const podCounter = registry.counter({
     name: 'pod_identity_webhook_pod_count',
     help: 'Indicator to how many pods are using sts web identity or container credentials',
     labelNames: ['method'],
-    registers,
   });
-  const podCount = new Map<Identity['mode'], ReturnType<typeof podCounter.labels>>([
-    ['web-identity', podCounter.labels('sts_web_identity')],
-    ['container-credentials', podCounter.labels('container_credentials')],
-  ]);
-  const missingServiceAccount = new Counter({
+  // A method's series appears with its first pod, as the reference's does: labels() creates the series, so
+  // each is looked up on first use and kept.
+  const methods: Record<Identity['mode'], string> = {
+    'web-identity': 'sts_web_identity',
+    'container-credentials': 'container_credentials',
+  };
+  const byMethod = new Map<Identity['mode'], CounterSeries>();
+  const podCount = (mode: Identity['mode']) => {
+    let series = byMethod.get(mode);
+    if (series === undefined) {
+      series = podCounter.labels(methods[mode]);
+      byMethod.set(mode, series);
+    }
+    return series;
+  };
+  const missingServiceAccount = registry.counter({
     name: 'pod_identity_webhook_missing_sa_count',
     help: 'Service account did not have the right annotations or was not found in the cache.',
-    registers,
   });
-  const used = new Gauge({
+  const used = registry.gauge({
     name: 'pod_identity_webhook_used',
     help: 'Indicator to know pod identity webhook is used',
-    registers,
   });
   return { requests, latencies, durations, podCount, missingServiceAccount, used };
-}
-
-/**
- * A summary with no quantiles, only _sum and _count, as the Go client's are unless quantiles are asked (the
- * reference asks none). prom-client's Summary feeds a t-digest per age bucket on every observation even
- * without quantiles: about 7 µs a call and, when a digest compresses, a stall of a millisecond or more on
- * the admission path (measured in bench/webhook-admission.ts's tail). Two numbers per series do the job.
- */
-function sumAndCountSummary(registry: Registry, name: string, help: string) {
-  const series = new Map<string, { labels: { verb: string; path: string }; sum: number; count: number }>();
-  const get = () => ({
-    name,
-    help,
-    type: 'summary',
-    aggregator: 'sum',
-    values: [...series.values()].flatMap(({ labels, sum, count }) => [
-      { labels, value: sum, metricName: `${name}_sum` },
-      { labels, value: count, metricName: `${name}_count` },
-    ]),
-  });
-  registry.registerMetric({
-    name,
-    help,
-    get,
-    reset: () => series.clear(),
-  } as unknown as Metric);
-  return {
-    observe(verb: string, path: string, value: number) {
-      const key = `${verb} ${path}`;
-      let entry = series.get(key);
-      if (entry === undefined) {
-        entry = { labels: { verb, path }, sum: 0, count: 0 };
-        series.set(key, entry);
-      }
-      entry.sum += value;
-      entry.count += 1;
-    },
-  };
-}
-
-/**
- * process_virtual_memory_max_bytes, which the Go client's process collector exports and prom-client's does
- * not: the address-space limit from /proc/self/limits ("unlimited" as the largest uint64, as Go reads it).
- */
-function registerVirtualMemoryMax(registry: Registry): void {
-  let text: string;
-  try {
-    text = readFileSync('/proc/self/limits', 'utf8');
-  } catch {
-    return; // not Linux: the Go client does not export it there either
-  }
-  const line = /^Max address space\s+(\S+)/m.exec(text);
-  if (!line) return;
-  const value = line[1] === 'unlimited' ? 2 ** 64 : Number(line[1]);
-  new Gauge({
-    name: 'process_virtual_memory_max_bytes',
-    help: 'Maximum amount of virtual memory available in bytes.',
-    registers: [registry],
-  }).set(value);
 }

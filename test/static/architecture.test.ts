@@ -64,7 +64,7 @@ const DECLARED: Record<string, string> = {
 
 /** Modules the pure core must not import: they reach files, sockets, processes or remote services. */
 const IMPURE =
-  /^(node:)?(fs|fs\/promises|net|http|https|http2|tls|dgram|dns|child_process|worker_threads|cluster)$|^@aws-sdk\/|^@kubernetes\/|^pino$|^prom-client$/;
+  /^(node:)?(fs|fs\/promises|net|http|https|http2|tls|dgram|dns|child_process|worker_threads|cluster)$|^@aws-sdk\/|^@kubernetes\/|^pino$/;
 
 export interface ImportEdge {
   /** Path under src/ of the importing file. */

@@ -407,7 +407,7 @@ describe('metrics', () => {
     );
     assert.equal(metricValue(body, 'kirsa_webhook_source_synced', { source: 'identities-file' }), 1);
     assert.equal(metricValue(body, 'kirsa_webhook_identities', { source: 'identities-file' }), 3);
-    // prom-client's process and Node collectors, unprefixed as the Go client's are in the reference.
+    // The process and Node series (src/webhook/process-metrics.ts), unprefixed as the Go client's are in the reference.
     assert.ok((metricValue(body, 'process_resident_memory_bytes') ?? 0) > 0);
     assert.notEqual(metricValue(body, 'nodejs_eventloop_lag_max_seconds'), undefined);
     assert.equal((await httpGet(webhook.metricsPort, '/')).status, 404);
