@@ -39,7 +39,15 @@ async function kirsaMetricsEntry(): Promise<string> {
   return path;
 }
 const KIRSA_METRICS = await kirsaMetricsEntry();
-const LABELS = new Map([[KIRSA_METRICS, "kirsa's metrics registry + process collectors"]]);
+/**
+ * node:http as src/io/node-http.ts takes it, from Node's module table: an ES import of node:http reads its
+ * lazy exports and so loads undici, http2 and zlib (compare the 'node:http' row).
+ */
+const HTTP_FROM_TABLE = "data:text/javascript,process.getBuiltinModule('node:http')";
+const LABELS = new Map([
+  [KIRSA_METRICS, "kirsa's metrics registry + process collectors"],
+  [HTTP_FROM_TABLE, 'node:http from the module table'],
+]);
 
 /**
  * What `kirsa webhook` loads in-cluster (commander, pino, @streamparser/json, kirsa's metrics; yaml only for
@@ -56,6 +64,10 @@ const PACKAGES = [
   ['commander', 'pino', '@streamparser/json', KIRSA_METRICS],
   ['commander', 'pino', '@streamparser/json'],
   ['@kubernetes/client-node'],
+  // Node's own: what an ES import of node:http costs, against the way kirsa takes it.
+  ['node:https'],
+  ['node:http'],
+  [HTTP_FROM_TABLE],
 ];
 
 function residentMb(imports: string[]): number {

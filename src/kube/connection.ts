@@ -7,10 +7,11 @@
 // writes Secrets and webhook configurations through the generated API, also loads it (kubeConfig()).
 
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { request as httpRequest } from '../io/node-http.ts';
 
 /** Where the kubelet mounts a pod's service-account token, the cluster CA and the namespace. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

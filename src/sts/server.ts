@@ -3,12 +3,7 @@
 // credentials it issued, verified by SigV4. The AWS SDKs and CLI reach it through AWS_ENDPOINT_URL_STS.
 
 import { createHash, randomBytes as cryptoRandomBytes, randomUUID } from 'node:crypto';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
@@ -34,6 +29,7 @@ import {
 } from '../core/sts/protocol.ts';
 import { keyForToken } from '../core/sts/token-checks.ts';
 import { listen } from '../io/listen.ts';
+import { createServer as createHttpServer } from '../io/node-http.ts';
 import { capConnections, deadlineOptions, type ServerLimits } from '../io/server-limits.ts';
 import { DEFAULT_STS_REGION, type StsConfig } from './config.ts';
 import type { IssuerKeySource } from './issuer-keys.ts';

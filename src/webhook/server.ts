@@ -6,7 +6,6 @@
 // requests still running get a bounded time to finish.
 
 import { createHash, X509Certificate } from 'node:crypto';
-import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
 import { createSecureContext, DEFAULT_CIPHERS, type SecureVersion } from 'node:tls';
@@ -23,6 +22,7 @@ import {
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
 import { listen } from '../io/listen.ts';
+import { createServer as createHttpServer } from '../io/node-http.ts';
 import { capConnections, deadlineOptions, type ServerLimits } from '../io/server-limits.ts';
 import { type WatchedFiles, watchFiles } from '../io/watched-file.ts';
 import { PROBE_PATHS, type ProbePath, type WebhookApp } from './app.ts';
