@@ -11,11 +11,11 @@ import { checkRoleArn } from '../core/iam/arn.ts';
 import {
   EMPTY_MAPPING,
   type IdentityMapping,
-  parseIdentityMapping,
   resolveIdentity,
   type ServiceAccountView,
   trimServiceAccount,
 } from '../core/identity/identity.ts';
+import { parseIdentityMapping } from '../core/identity/mapping-reader.ts';
 import type { IdentityVerdict } from '../core/identity/source.ts';
 import {
   type ConfigMapKeys,

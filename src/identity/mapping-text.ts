@@ -5,7 +5,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { MAPPING_READ_SLICE } from '../consts.ts';
-import { createMappingReader, type IdentityMapping, type ParsedMapping } from '../core/identity/identity.ts';
+import type { IdentityMapping, ParsedMapping } from '../core/identity/identity.ts';
 
 export interface MappingTextSource {
   logger: Logger;
@@ -21,6 +21,8 @@ export interface MappingTextSource {
  * admissions keeps answering them while a large mapping loads.
  */
 async function readInSlices(text: string | Uint8Array): Promise<ParsedMapping> {
+  // Loaded with the first mapping: a webhook that only watches ServiceAccounts never needs the parser.
+  const { createMappingReader } = await import('../core/identity/mapping-reader.ts');
   const reader = createMappingReader();
   for (let start = 0; start < text.length; start += MAPPING_READ_SLICE) {
     if (start > 0) await nextTurn();

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  BUILTIN_CONTAINER_CREDENTIALS,
-  BUILTIN_IDENTITY_DEFAULTS,
-  parseIdentityMapping,
-} from '../core/identity/identity.ts';
+import { BUILTIN_CONTAINER_CREDENTIALS, BUILTIN_IDENTITY_DEFAULTS } from '../core/identity/identity.ts';
+import { parseIdentityMapping } from '../core/identity/mapping-reader.ts';
 import type { IdentityVerdict } from '../core/identity/source.ts';
 import { createIdentityProvider, mergeMappings } from './provider.ts';
 import { createServiceAccountCache } from './service-accounts.ts';

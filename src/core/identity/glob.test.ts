@@ -96,7 +96,7 @@ describe('namespace globs', () => {
   test('mapping entries with 7 and 2,500 stars, looked up for a 63-character namespace', async () => {
     const code = `
       const { parentPort, workerData } = require('node:worker_threads');
-      import(workerData.module).then(({ parseIdentityMapping, lookupMapping }) => {
+      Promise.all([import(workerData.module), import(workerData.reader)]).then(([{ lookupMapping }, { parseIdentityMapping }]) => {
         const role = { RoleARN: 'arn:aws:iam::111122223333:role/x' };
         const answers = workerData.patterns.map((pattern) => {
           const { mapping, problems } = parseIdentityMapping(JSON.stringify({ [pattern + '/app']: role }));
@@ -111,6 +111,7 @@ describe('namespace globs', () => {
       eval: true,
       workerData: {
         module: new URL('./identity.ts', import.meta.url).href,
+        reader: new URL('./mapping-reader.ts', import.meta.url).href,
         patterns: [seven, many],
         namespaces,
       },

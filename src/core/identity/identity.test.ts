@@ -7,7 +7,6 @@ import {
   BUILTIN_CONTAINER_CREDENTIALS,
   BUILTIN_IDENTITY_DEFAULTS,
   clampTokenExpiration,
-  createMappingReader,
   EMPTY_MAPPING,
   type IdentitySources,
   identityFromMappingEntry,
@@ -16,13 +15,13 @@ import {
   mappingEntryFor,
   parseContainerCredentialsList,
   parseGoBool,
-  parseIdentityMapping,
   parseTokenExpiration,
   resolveIdentity,
   setMappingEntry,
   trimServiceAccount,
   webIdentityAnnotations,
 } from './identity.ts';
+import { createMappingReader, parseIdentityMapping } from './mapping-reader.ts';
 
 const ROLE = (name: string) => `arn:aws:iam::111122223333:role/${name}`;
 

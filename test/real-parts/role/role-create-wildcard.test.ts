@@ -8,7 +8,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { lookupMapping, parseIdentityMapping } from '../../../src/core/identity/identity.ts';
+import { lookupMapping } from '../../../src/core/identity/identity.ts';
+import { parseIdentityMapping } from '../../../src/core/identity/mapping-reader.ts';
 import {
   type KubeApiserver,
   kubeApiserverUnavailable,
