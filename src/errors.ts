@@ -84,7 +84,7 @@ export const ERROR_CATALOGUE = {
   },
   AWS_FAILED: { category: 'CHECK_FAILED', meaning: 'AWS answered with an error no more specific code names' },
 
-  // IAM roles and OIDC providers (src/core/iam/, src/cli/role.ts, src/workflows/provider-*.ts).
+  // IAM roles and OIDC providers (src/core/iam/, src/workflows/role-*.ts, src/workflows/provider-*.ts).
   CLUSTER_NAME_INVALID: {
     category: 'USAGE',
     meaning: '--cluster is not a name kirsa can put in a role name (a DNS label of up to 40 characters)',
@@ -199,7 +199,7 @@ export const ERROR_CATALOGUE = {
     category: 'CHECK_FAILED',
     meaning: 'an issuer document URL is not an https URL; STS fetches over HTTPS only',
   },
-  // kirsa migrate (src/core/migration, src/cli/migrate.ts).
+  // kirsa migrate (src/core/migration, src/workflows/migrate.ts).
   MIGRATION_PLAN_INVALID: {
     category: 'INPUT_INVALID',
     meaning: 'the file given to migrate apply or cleanup is not a migration plan kirsa wrote',

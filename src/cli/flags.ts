@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { DEFAULT_ANNOTATION_PREFIX } from '../consts.ts';
 import { parseGoBool } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
+import type { KubeAccess } from '../kube/client.ts';
 
 /** For `--flag [bool]` options: bare means true; `--flag=false` and Go's other spellings also work. */
 export function parseBooleanFlag(name: string): (text: string) => boolean {
@@ -97,6 +98,25 @@ export function printNote(line: string): void {
 /** A verb's result as -o json prints it: one indented JSON document on stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** --kubeconfig and --context as the cluster clients take them (an empty flag counts as not given). */
+export function kubeAccessOf(flags: { kubeconfig?: string; context?: string }): KubeAccess {
+  return {
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.context ? { context: flags.context } : {}),
+  };
+}
+
+/** --endpoint-url and --region as the AWS clients take them (an empty flag counts as not given). */
+export function awsTargetOf(flags: { endpointUrl?: string; region?: string }): {
+  endpointUrl?: string;
+  region?: string;
+} {
+  return {
+    ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
+    ...(flags.region ? { region: flags.region } : {}),
+  };
 }
 
 /**

@@ -67,3 +67,17 @@ export function finishVerb(
   }
   for (const line of next) process.stderr.write(`next: ${line}\n`);
 }
+
+/**
+ * A report function for text output: one line a phase, its name and status aligned in columns, then the
+ * phase's own lines (migrate's per-workload lines) indented under it.
+ */
+export function printPhases(
+  phases: ReadonlyArray<{ name: string }>,
+): (phase: { name: string }, outcome: PhaseOutcome) => void {
+  const width = Math.max(...phases.map((phase) => phase.name.length));
+  return (phase, outcome) => {
+    process.stdout.write(`${phase.name.padEnd(width)}  ${outcome.status.padEnd(9)}  ${outcome.detail}\n`);
+    for (const line of outcome.lines ?? []) process.stdout.write(`  ${line}\n`);
+  };
+}

@@ -14,7 +14,7 @@ import {
 } from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../io/read-input.ts';
-import { collect } from './flags.ts';
+import { awsTargetOf, collect } from './flags.ts';
 
 /** The flags every verb that names trusted service accounts and providers shares. */
 export interface TrustFlags {
@@ -105,10 +105,7 @@ export async function withCallerAccount<Flags extends TrustFlags & { endpointUrl
 ): Promise<Flags> {
   if ((flags.issuerUrl ?? []).length === 0 || flags.accountId !== undefined) return flags;
   for (const url of flags.issuerUrl ?? []) iamProviderHostPath(url);
-  const accountId = await callerAccountId({
-    ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
-    ...(flags.region ? { region: flags.region } : {}),
-  });
+  const accountId = await callerAccountId(awsTargetOf(flags));
   process.stderr.write(`kirsa: no --account-id: using ${accountId}, the account of the credentials in use\n`);
   return { ...flags, accountId };
 }

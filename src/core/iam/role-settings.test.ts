@@ -10,7 +10,9 @@ import {
   checkRolePath,
   createdByKirsa,
   parseTags,
+  rolePlanFor,
   roleSettingsChanges,
+  tagsAtCreation,
 } from './role-settings.ts';
 
 const optionError = (error: unknown) => error instanceof KirsaError && error.code === 'ROLE_OPTION_INVALID';
@@ -153,5 +155,47 @@ describe('what a rerun changes', () => {
     const changes = roleSettingsChanges(current, { path: '/other/', tags: {} });
     assert.deepEqual(changes.lines, []);
     assert.match(changes.problems[0]!, /path is \/irsa\/, not \/other\/: IAM cannot move a role/);
+  });
+});
+
+describe('the role kirsa wants for a trust request', () => {
+  const request = {
+    providerArns: [
+      'arn:aws-cn:iam::444455556666:oidc-provider/oidc.example.com/a',
+      'arn:aws:iam::111122223333:oidc-provider/oidc.example.com/b',
+    ],
+    serviceAccounts: [{ namespace: 'shop', name: 'app' }],
+    audiences: ['sts.amazonaws.com'],
+  };
+
+  test('it lives in the account and partition of the first provider; the inline policy is canonical', () => {
+    const plan = rolePlanFor(
+      request,
+      'app',
+      { path: '/irsa/', tags: {} },
+      [POLICY],
+      '{ "Version": "2012-10-17", "Statement": [] }',
+    );
+    assert.equal(plan.arn, 'arn:aws-cn:iam::444455556666:role/irsa/app');
+    assert.equal(plan.description, 'IRSA role for system:serviceaccount:shop:app, created by kirsa');
+    assert.equal(plan.inlinePolicy?.document, '{"Statement":[],"Version":"2012-10-17"}');
+    assert.deepEqual(plan.managedPolicyArns, [POLICY]);
+  });
+
+  test('a managed policy ARN that is not one is refused', () => {
+    assert.throws(
+      () => rolePlanFor(request, 'app', { tags: {} }, ['arn:aws:iam::aws:role/x'], undefined),
+      (error) => error instanceof KirsaError && error.code === 'ARN_INVALID',
+    );
+  });
+
+  test("a new role carries the plan's tags except those recording attachments, which come as each is attached", () => {
+    const plan = rolePlanFor(request, 'app', { tags: { team: 'shop' } }, [POLICY], undefined);
+    const recorded = attachedPolicyTag(POLICY)!;
+    assert.equal(plan.tags[recorded[0]], recorded[1]);
+    const tags = tagsAtCreation(plan);
+    assert.equal(tags[recorded[0]], undefined);
+    assert.equal(tags.team, 'shop');
+    assert.ok(createdByKirsa(tags));
   });
 });

@@ -17,8 +17,9 @@ import {
   ROLE_PATH_MAX_LENGTH,
 } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
-import { buildRoleArn, checkManagedPolicyArn } from './arn.ts';
-import type { PolicyDocument } from './policy-grammar.ts';
+import { buildRoleArn, checkManagedPolicyArn, checkProviderArn } from './arn.ts';
+import { canonicalPolicyJson, type PolicyDocument } from './policy-grammar.ts';
+import { buildTrustPolicy, serviceAccountSubject, type TrustPolicyRequest } from './trust-policy.ts';
 
 // --- The rules for each value ------------------------------------------------------------------------------
 
@@ -194,6 +195,44 @@ export function buildRolePlan(input: {
       ? {}
       : { inlinePolicy: { name: INLINE_POLICY_NAME, document: input.inlinePolicy } }),
   };
+}
+
+/**
+ * The role kirsa would create for a trust request, in the account and partition of the first provider (the
+ * usual single-account setup), its trust built from the request alone: the plan both role create's API mode
+ * and its Terraform and CloudFormation output carry out.
+ */
+export function rolePlanFor(
+  request: TrustPolicyRequest,
+  roleName: string,
+  settings: RoleSettings,
+  policyArns: readonly string[],
+  inlinePolicyText: string | undefined,
+): RolePlan {
+  for (const arn of policyArns) checkManagedPolicyArn(arn);
+  const { partition, accountId } = checkProviderArn(request.providerArns[0]!);
+  return buildRolePlan({
+    name: roleName,
+    partition,
+    accountId,
+    trustPolicy: buildTrustPolicy(request),
+    subjects: request.serviceAccounts.map(serviceAccountSubject),
+    settings,
+    managedPolicyArns: policyArns,
+    inlinePolicy: inlinePolicyText === undefined ? undefined : canonicalPolicyJson(inlinePolicyText),
+  });
+}
+
+/**
+ * The tags a role gets when it is created: the plan's, less the tags recording attached policies, which the
+ * policies phase adds as it attaches each one, so a role whose policies phase is skipped claims no attachment.
+ */
+export function tagsAtCreation(plan: RolePlan): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(plan.tags).filter(
+      ([key]) => !plan.managedPolicyArns.some((arn) => attachedPolicyTag(arn)?.[0] === key),
+    ),
+  );
 }
 
 // --- What a rerun changes ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import type { PolicyDocument } from './policy-grammar.ts';
 import {
   buildTrustPolicy,
   federatedPrincipals,
+  isWildcardRef,
   mergeTrustPolicy,
   parseServiceAccountRef,
   policySize,
@@ -36,6 +37,12 @@ function ask(
 }
 
 describe('service account references', () => {
+  test('a wildcard in the namespace or the name makes a wildcard reference', () => {
+    assert.equal(isWildcardRef({ namespace: 'team-a', name: 'app' }), false);
+    assert.equal(isWildcardRef({ namespace: 'team-a', name: 'ci-*' }), true);
+    assert.equal(isWildcardRef({ namespace: 'team-*', name: 'app' }), true);
+  });
+
   test('service account references', () => {
     assert.deepEqual(parseServiceAccountRef('s3-echoer', 'default'), {
       namespace: 'default',

@@ -24,6 +24,14 @@ export function serviceAccountSubject(ref: ServiceAccountRef): string {
   return `${SERVICE_ACCOUNT_SUBJECT_PREFIX}${ref.namespace}:${ref.name}`;
 }
 
+/**
+ * Whether the reference is a wildcard (`team-a/*`, `*\/app`): no ServiceAccount object of that name exists,
+ * so role create writes an identity mapping entry for it instead of an annotation.
+ */
+export function isWildcardRef(ref: ServiceAccountRef): boolean {
+  return ref.namespace.includes('*') || ref.name.includes('*');
+}
+
 /** `NS/SA`, `NS:SA` or a bare `SA` (in the default namespace given) as a reference. */
 export function parseServiceAccountRef(text: string, defaultNamespace: string): ServiceAccountRef {
   const separator = text.search(/[/:]/);

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { MAPPING_ENTRY_MAX_BYTES, MAPPING_MAX_DEPTH } from '../../consts.ts';
 import type { KirsaError } from '../../errors.ts';
 import {
+  annotatedServiceAccounts,
   BUILTIN_CONTAINER_CREDENTIALS,
   BUILTIN_IDENTITY_DEFAULTS,
   clampTokenExpiration,
@@ -17,6 +18,7 @@ import {
   parseGoBool,
   parseTokenExpiration,
   resolveIdentity,
+  setMappingEntries,
   setMappingEntry,
   trimServiceAccount,
   webIdentityAnnotations,
@@ -251,6 +253,57 @@ describe('setMappingEntry (role create with a wildcard service account)', () => 
         () => setMappingEntry(broken, 'team-a/*', entry, { overwrite: true, where }),
         (error: KirsaError) => error.code === 'MAPPING_INVALID',
       );
+  });
+});
+
+describe('setMappingEntries (role create with several wildcard service accounts)', () => {
+  const where = 'ConfigMap kirsa/kirsa-identities';
+  const entry = mappingEntryFor(ROLE('ci'), ['sts.amazonaws.com']);
+
+  test('every key gets the entry; created when any key is new, unchanged on a rerun', () => {
+    const existing = JSON.stringify({ 'team-a/*': { RoleARN: ROLE('old') } });
+    const written = setMappingEntries(existing, ['team-a/*', 'team-b/*'], entry, { overwrite: true, where });
+    assert.equal(written.status, 'created');
+    assert.deepEqual(Object.keys(JSON.parse(written.text)), ['team-a/*', 'team-b/*']);
+    const again = setMappingEntries(written.text, ['team-a/*', 'team-b/*'], entry, {
+      overwrite: false,
+      where,
+    });
+    assert.deepEqual(again, { status: 'unchanged', text: written.text });
+  });
+
+  test('updated when keys only changed; no keys leaves the text as it was', () => {
+    const existing = JSON.stringify({ 'team-a/*': { RoleARN: ROLE('old') } });
+    assert.equal(
+      setMappingEntries(existing, ['team-a/*'], entry, { overwrite: true, where }).status,
+      'updated',
+    );
+    assert.deepEqual(setMappingEntries(undefined, [], entry, { overwrite: false, where }), {
+      status: 'unchanged',
+      text: '',
+    });
+  });
+});
+
+describe('annotatedServiceAccounts (role create -o)', () => {
+  test('one manifest per account named, carrying the annotations; a wildcard names no object', () => {
+    const annotations = webIdentityAnnotations(ROLE('app'), ['sts.amazonaws.com'], 'eks.amazonaws.com');
+    assert.deepEqual(
+      annotatedServiceAccounts(
+        [
+          { namespace: 'shop', name: 'app' },
+          { namespace: 'team-*', name: 'ci' },
+        ],
+        annotations,
+      ),
+      [
+        {
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          metadata: { name: 'app', namespace: 'shop', annotations },
+        },
+      ],
+    );
   });
 });
 

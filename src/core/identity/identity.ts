@@ -12,6 +12,7 @@ import {
 } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
 import { composeRoleArn, isRegionName, type RoleAccount } from '../iam/arn.ts';
+import { isWildcardRef, type ServiceAccountRef } from '../iam/trust-policy.ts';
 import { compileGlob, globMatches, type NamespaceGlob } from './glob.ts';
 
 export interface WebIdentity {
@@ -223,6 +224,23 @@ export function webIdentityAnnotations(
   if (audiences.length === 1 && audiences[0] !== DEFAULT_TOKEN_AUDIENCE)
     annotations[`${annotationPrefix}/${ANNOTATION.audience}`] = audiences[0]!;
   return annotations;
+}
+
+/**
+ * The ServiceAccounts to apply beside a role written as IaC: each account named (a wildcard names no
+ * object; its entry goes to the mapping), carrying the web identity annotations.
+ */
+export function annotatedServiceAccounts(
+  refs: readonly ServiceAccountRef[],
+  annotations: Record<string, string>,
+): object[] {
+  return refs
+    .filter((ref) => !isWildcardRef(ref))
+    .map((ref) => ({
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: ref.name, namespace: ref.namespace, annotations },
+    }));
 }
 
 // --- The identity mapping (the reference's ConfigMap JSON) -----------------------------------------------------
@@ -474,6 +492,26 @@ export function setMappingEntry(
     status: current === undefined ? 'created' : 'updated',
     text: `${JSON.stringify(next, null, 2)}\n`,
   };
+}
+
+/**
+ * setMappingEntry for several keys with the same entry (a role create naming several wildcard accounts):
+ * "created" when any key was new, else "updated" when any changed, else "unchanged".
+ */
+export function setMappingEntries(
+  text: string | undefined,
+  keys: readonly string[],
+  entry: Record<string, string>,
+  options: { overwrite: boolean; where: string },
+): MappingWrite {
+  let current = text;
+  let status: MappingWrite['status'] = 'unchanged';
+  for (const key of keys) {
+    const written = setMappingEntry(current, key, entry, options);
+    current = written.text;
+    if (written.status !== 'unchanged') status = status === 'created' ? 'created' : written.status;
+  }
+  return { status, text: current ?? '' };
 }
 
 // --- Container credentials list -----------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 // default chain tries web identity before the metadata endpoint, so a pod with the IRSA env no longer uses
 // kube2iam/kiam), and how a role stops trusting the node role without losing anything else. Pure.
 
-import { ENV, LEGACY_POD_ANNOTATION } from '../../consts.ts';
+import { DEFAULT_TOKEN_AUDIENCE, ENV, LEGACY_POD_ANNOTATION } from '../../consts.ts';
+import { checkProviderArn } from '../iam/arn.ts';
+import { evaluateTrustPolicy } from '../iam/policy-evaluate.ts';
 import { asList, type PolicyDocument, type PolicyStatement } from '../iam/policy-grammar.ts';
+import { serviceAccountSubject } from '../iam/trust-policy.ts';
 import type { Container } from '../kube-types.ts';
-import type { InventoryWorkload } from './plan.ts';
+import type { InventoryWorkload, PlannedRole } from './plan.ts';
 
 /** The annotations cleanup removes from a workload's pod template (or a bare pod). */
 export const LEGACY_POD_ANNOTATION_KEYS: readonly string[] = Object.values(LEGACY_POD_ANNOTATION);
@@ -65,6 +68,39 @@ export function removeNodeTrust(policy: PolicyDocument, nodeRoleArns: readonly s
     if (Object.keys(rest).length > 0) statements.push({ ...statement, Principal: rest });
   }
   return { policy: { ...policy, Statement: statements }, removed: [...new Set(removed)] };
+}
+
+/** The kube2iam/kiam annotations a workload's template (or a bare pod) still carries. */
+export function legacyAnnotationsLeft(current: InventoryWorkload): string[] {
+  return LEGACY_POD_ANNOTATION_KEYS.filter((key) => current.annotations[key] !== undefined);
+}
+
+/**
+ * The subjects of a planned role that this trust policy would not let assume it by web identity (with the
+ * plan's first audience, as their tokens carry it): empty when the node trust may go without cutting
+ * anyone off.
+ */
+export function subjectsNotTrusted(
+  policy: PolicyDocument,
+  role: PlannedRole,
+  audiences: readonly string[],
+): string[] {
+  const { hostPath } = checkProviderArn(role.providerArn);
+  return role.serviceAccounts
+    .map((id) => {
+      const [namespace, name] = id.split('/') as [string, string];
+      return serviceAccountSubject({ namespace, name });
+    })
+    .filter(
+      (subject) =>
+        evaluateTrustPolicy(policy, {
+          principalFederated: role.providerArn,
+          context: {
+            [`${hostPath}:sub`]: subject,
+            [`${hostPath}:aud`]: audiences[0] ?? DEFAULT_TOKEN_AUDIENCE,
+          },
+        }).decision !== 'allow',
+    );
 }
 
 /** Pods that are over (Succeeded, Failed) no longer run anything that could lose its credentials. */

@@ -42,6 +42,20 @@ export function resolveLegacyRole(role: string, baseRoleArn: string): string | u
   return roleArnParts(arn) ? arn : undefined;
 }
 
+/** The role ARNs the workloads' annotations resolve to, each once: the roles a plan reads from IAM. */
+export function legacyRoleArns(
+  workloads: ReadonlyArray<{ annotations: Readonly<Record<string, string>> }>,
+  baseRoleArn: string,
+): Set<string> {
+  return new Set(
+    workloads.flatMap((workload) => {
+      const identity = legacyIdentity(workload.annotations);
+      const arn = identity && resolveLegacyRole(identity.role, baseRoleArn);
+      return arn ? [arn] : [];
+    }),
+  );
+}
+
 /** What a namespace's restriction says about a role, and which annotation said it. */
 export interface RestrictionVerdict {
   allowed: boolean;
