@@ -19,7 +19,7 @@ import {
   type RoleSettings,
   rolePlanFor,
 } from '../core/iam/role-settings.ts';
-import type { ServiceAccountRef } from '../core/iam/trust-policy.ts';
+import { isWildcardRef, type ServiceAccountRef } from '../core/iam/trust-policy.ts';
 import { annotatedServiceAccounts, webIdentityAnnotations } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import { checkSkipPhases } from '../workflows/phases.ts';
@@ -161,7 +161,8 @@ export async function runRoleCreate(
     },
     dependencies,
   );
-  const accounts = request.serviceAccounts.filter((account) => !account.name.includes('*'));
+  // A pattern (`team-*/app`, `ns/*`) names no one account the doctor could check.
+  const accounts = request.serviceAccounts.filter((account) => !isWildcardRef(account));
   finishVerb(
     json,
     {

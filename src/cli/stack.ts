@@ -7,8 +7,8 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
+import { configuredPartition } from '../aws/region.ts';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_ISSUER_DIR, DEFAULT_NAMESPACE } from '../consts.ts';
-import { partitionOfRegion } from '../core/iam/arn.ts';
 import { checkIacFormat, cloudFormationObjectsWarning, RENDER } from '../core/iam/iac.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../io/read-input.ts';
@@ -142,7 +142,7 @@ async function runStack(flags: StackFlags): Promise<void> {
     },
     { warn: printWarning, inform: printNote },
   );
-  const partition = partitionOfRegion(flags.region ?? process.env.AWS_REGION ?? '');
+  const partition = configuredPartition(flags.region);
   const roles = [];
   for (const entry of entries)
     roles.push(

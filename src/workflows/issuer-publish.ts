@@ -4,9 +4,9 @@
 // IaC output (`publish -o`, `kirsa stack`), so the code and the API mode cannot disagree.
 
 import type { IssuerDistribution } from '../aws/cloudfront.ts';
+import { configuredPartition } from '../aws/region.ts';
 import type { PublishPlan, S3Port } from '../aws/s3-publish.ts';
 import { DISCOVERY_PATH, ISSUER_BUCKET_POLICY_SID, ISSUER_CLOUDFRONT_POLICY_SID } from '../consts.ts';
-import { partitionOfRegion } from '../core/iam/arn.ts';
 import type { IssuerPublishPlan } from '../core/iam/iac.ts';
 import { checkLines, checksFailure } from '../core/oidc/check-report.ts';
 import { checkBucketName, checkHosting } from '../core/oidc/issuer-url.ts';
@@ -62,11 +62,6 @@ interface PublishContext {
   distribution?: IssuerDistribution;
 }
 
-/** The partition the region names (the SDK's AWS_REGION when none is given): it goes into the ARNs. */
-function partitionOf(region: string | undefined) {
-  return partitionOfRegion(region ?? process.env.AWS_REGION ?? '');
-}
-
 /** The bucket checks and the merged policy, read once for whichever of the two phases needs them first. */
 async function publishPlan(context: PublishContext): Promise<PublishPlan> {
   if (context.plan === undefined) {
@@ -74,7 +69,7 @@ async function publishPlan(context: PublishContext): Promise<PublishPlan> {
     context.plan = await aws.planPublish(context.s3, {
       bucket: input.bucket,
       objects,
-      partition: partitionOf(input.region),
+      partition: configuredPartition(input.region),
       cloudFrontDistributionArn: context.distribution?.arn,
     });
     for (const line of context.plan.warnings) context.warn(line);
@@ -205,7 +200,7 @@ function issuerPlanOf(
     statement: aws.issuerReadStatement(
       input.bucket,
       objects.map((object) => object.key),
-      partitionOf(input.region),
+      configuredPartition(input.region),
     ),
   };
 }

@@ -140,4 +140,12 @@ describe('role create with a wildcard service account', { skip }, () => {
     );
     assert.equal(lookupMapping(mapping, 'other', 'app')?.entry.roleArn, `arn:aws:iam::${ACCOUNT}:role/other`);
   });
+
+  test('a namespace pattern gets no `next: kirsa doctor` line: it names no one account to check', async () => {
+    const file = join(dir, 'identities-ns-pattern.json');
+    const run = await roleCreate('team-*/app', 'team-app', ['--mapping-file', file]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /wrote mapping entry "team-\*\/app"/);
+    assert.doesNotMatch(run.stderr, /kirsa doctor/);
+  });
 });
