@@ -12,7 +12,14 @@ const answer = JSON.stringify({
   response: { uid: 'fixed', allowed: true },
 });
 const server = createServer(
-  { cert: readFileSync(certFile!), key: readFileSync(keyFile!) },
+  {
+    cert: readFileSync(certFile!),
+    key: readFileSync(keyFile!),
+    // As kirsa's webhook (WEBHOOK_KEEP_ALIVE_MS in src/consts.ts): above the API server's 90 s idle time, so
+    // the client, never the server, closes an idle connection. Node's default closes one after 5 s, and the
+    // floor's connections would churn under the load where kirsa's do not.
+    keepAliveTimeout: 95_000,
+  },
   (request, response) => {
     request.on('data', () => {});
     request.on('end', () => {

@@ -36,7 +36,7 @@ import {
   startReferenceWebhook,
   untilRoleGiven,
 } from './go-servers.ts';
-import { openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
+import { connectionPool, openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
 import { makeReview, type PodSize } from './pods.ts';
 import {
   floorServerAsJs,
@@ -128,7 +128,9 @@ const MAX_CONNECTIONS = 25;
 /**
  * Sends `rate` requests per second for `seconds` as the API server does: one request at a time per
  * keep-alive connection, a new connection when none is idle (up to MAX_CONNECTIONS, then waiting for one).
- * Latency runs from the moment the request was due, so waiting for a connection counts.
+ * Latency runs from the moment the request was due, so waiting for a connection counts. A connection the
+ * server closed (while idle or on a failed request) is dropped and its place freed for a new one, as the API
+ * server's client does: kept in the pool, it would fail or hold every request given to it.
  */
 async function fixedRate(
   port: number,
@@ -138,36 +140,23 @@ async function fixedRate(
   seconds: number,
   patched: boolean,
 ) {
-  const idle: RawConnection[] = await pool(port, ca, 8);
-  const all = [...idle];
+  const pool = connectionPool(port, ca, MAX_CONNECTIONS);
+  await pool.open(8);
   const total = rate * seconds;
   const latencies: number[] = [];
   let failures = 0;
   let sent = 0;
   const pending: Promise<void>[] = [];
-  const waiters: Array<(connection: RawConnection) => void> = [];
-  const acquire = async (): Promise<RawConnection> => {
-    const connection = idle.pop();
-    if (connection !== undefined) return connection;
-    if (all.length < MAX_CONNECTIONS) {
-      const fresh = openConnection(port, ca);
-      all.push(fresh as unknown as RawConnection); // counted now, so a burst does not overshoot the cap
-      const opened = await fresh;
-      all[all.indexOf(fresh as unknown as RawConnection)] = opened;
-      return opened;
-    }
-    return new Promise((resolve) => waiters.push(resolve));
-  };
-  const release = (connection: RawConnection) => {
-    const waiter = waiters.shift();
-    if (waiter) waiter(connection);
-    else idle.push(connection);
-  };
   const send = async (body: string) => {
     const due = performance.now();
-    const connection = await acquire();
-    check(await connection.post('/mutate?timeout=10s', body), patched);
-    release(connection);
+    const connection = await pool.acquire();
+    let answer: RawAnswer;
+    try {
+      answer = await connection.post('/mutate?timeout=10s', body);
+    } finally {
+      pool.release(connection);
+    }
+    check(answer, patched);
     latencies.push(performance.now() - due);
   };
   const start = performance.now();
@@ -190,8 +179,14 @@ async function fixedRate(
   });
   await Promise.all(pending);
   const elapsed = (performance.now() - start) / 1000;
-  for (const connection of all) connection.close();
-  return { latencies, failures, achieved: latencies.length / elapsed, connections: all.length };
+  pool.closeAll();
+  return {
+    latencies,
+    failures,
+    achieved: latencies.length / elapsed,
+    connections: pool.opened,
+    dropped: pool.dropped,
+  };
 }
 
 /** Keeps one request in flight on each of `connections` connections for `seconds`: the most it answers. */
@@ -313,7 +308,7 @@ async function measure(target: Target): Promise<Figures> {
     runs.push(figures);
     failures += result.failures;
     console.log(
-      `   ${name}: ${size} at 1,000/s for ${seconds} s over keep-alive connections (${result.connections} used): ${result.achieved.toFixed(0)} admissions/s, client-side ${summary(figures)}, ${result.failures} failed`,
+      `   ${name}: ${size} at 1,000/s for ${seconds} s over keep-alive connections (${result.connections} used${result.dropped > 0 ? `, ${result.dropped} closed by the server and dropped` : ''}): ${result.achieved.toFixed(0)} admissions/s, client-side ${summary(figures)}, ${result.failures} failed`,
     );
     for (const line of (await finish?.()) ?? []) console.log(`      ${line}`);
     console.log(

@@ -3,6 +3,9 @@
 //   webhook's large ones) as well as ones with a Content-Length, on one keep-alive connection;
 // - the Go floor (bench/go-floor/, built as the benchmark builds it) answers a review exactly as the Node
 //   floor does: status, content type and body (skipped, with the reason, where Go is not installed);
+// - a connection the server closed (idle, or on a failed request) fails its posts at once instead of
+//   leaving them waiting forever, and the load's pool drops it and opens another in its place: the Node
+//   floor's 5 s keep-alive used to hang the admission benchmark this way;
 // - a reply counts as giving a role whether the patch adds env entries (kirsa) or whole containers (the
 //   reference webhook).
 
@@ -10,7 +13,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:https';
 import { after, before, test } from 'node:test';
 import { goFloorBinary, patchGivesRole, startGoFloor } from '../../../bench/go-servers.ts';
-import { openConnection } from '../../../bench/http1-client.ts';
+import { connectionPool, openConnection } from '../../../bench/http1-client.ts';
 import { makeReview } from '../../../bench/pods.ts';
 import { makeServingCertificate, type ServingCertificate } from '../../support/tls.ts';
 import { startServerProcess } from '../../support/webhook-harness.ts';
@@ -56,6 +59,70 @@ test('the load client reads chunked and sized answers in turn on one connection'
     connection.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** An HTTPS server answering {} to any request, and destroying the connection of a request to /drop. */
+async function plainServer() {
+  const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (request, response) => {
+    if (request.url === '/drop') return request.socket.destroy();
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 2 });
+      response.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    server,
+    port: (server.address() as { port: number }).port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+// The timeout only keeps a regression from hanging the suite: nothing here measures time.
+test('a connection the server closed while idle fails at once, and the pool replaces it', {
+  timeout: 30_000,
+}, async () => {
+  const { server, port, close } = await plainServer();
+  const pool = connectionPool(port, cert.caPem, 2);
+  try {
+    await pool.open(1);
+    const first = await pool.acquire();
+    assert.equal((await first.post('/', '{}')).status, 200);
+    pool.release(first);
+    server.closeIdleConnections(); // what Node's keep-alive timeout does to an idle connection
+    while (!first.closed) await new Promise((resolve) => setTimeout(resolve, 5));
+    await assert.rejects(first.post('/', '{}'));
+    const next = await pool.acquire();
+    assert.notEqual(next, first);
+    assert.equal((await next.post('/', '{}')).status, 200);
+    assert.deepEqual({ opened: pool.opened, dropped: pool.dropped }, { opened: 2, dropped: 1 });
+  } finally {
+    pool.closeAll();
+    await close();
+  }
+});
+
+test('a request waiting for a connection gets a new one when a busy one fails', {
+  timeout: 30_000,
+}, async () => {
+  const { port, close } = await plainServer();
+  const pool = connectionPool(port, cert.caPem, 1);
+  try {
+    const only = await pool.acquire();
+    const waiting = pool.acquire(); // at the cap: waits for a connection to come back
+    await assert.rejects(only.post('/drop', '{}'));
+    pool.release(only);
+    const replacement = await waiting;
+    assert.notEqual(replacement, only);
+    assert.equal((await replacement.post('/', '{}')).status, 200);
+  } finally {
+    pool.closeAll();
+    await close();
   }
 });
 
