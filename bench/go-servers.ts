@@ -160,8 +160,13 @@ export function referenceBinary(): GoBinary {
 }
 
 /** Starts the Go floor on a free loopback port (it prints the same "listening" line as the Node floor). */
-export function startGoFloor(binary: string, certFile: string, keyFile: string): Promise<WebhookProcess> {
-  return startServerProcess([binary, certFile, keyFile], GO_SERVER_ENV);
+export function startGoFloor(
+  binary: string,
+  certFile: string,
+  keyFile: string,
+  launcher: string[] = [],
+): Promise<WebhookProcess> {
+  return startServerProcess([...launcher, binary, certFile, keyFile], GO_SERVER_ENV);
 }
 
 export interface ReferenceProcess {
@@ -181,6 +186,8 @@ export interface ReferenceOptions {
   kubeconfig: string;
   /** A folder for its log: it writes a line per admission, kept out of the load generator's process. */
   dir: string;
+  /** Put before its command, e.g. taskset's (bench/pinning.ts). */
+  launcher?: string[];
 }
 
 /**
@@ -196,9 +203,12 @@ export async function startReferenceWebhook(
   const logFile = join(options.dir, `reference-webhook-${port}.log`);
   const fd = openSync(logFile, 'a');
   const started = performance.now();
+  const launcher = options.launcher ?? [];
   const child = spawn(
-    binary,
+    launcher[0] ?? binary,
     [
+      ...launcher.slice(1),
+      ...(launcher.length > 0 ? [binary] : []),
       '--in-cluster=false',
       `--kubeconfig=${options.kubeconfig}`,
       `--tls-cert=${options.certFile}`,

@@ -2,10 +2,16 @@
 // and lets it print its figures. Figures are printed, never asserted: speed targets live here, not in tests.
 // Add a benchmark by writing bench/<name>.ts (a script that prints its figures) and listing it here.
 // `npm run bench -- <name>` runs only the ones whose name contains <name>.
+// It ends with issue 21's table: the figures the benchmarks recorded (bench/figures.ts), kirsa beside the
+// reference webhook and the do-nothing Node and Go servers, each target met or not, with the machine's load
+// and steadiness. The whole of it, as issue 21 asks: KIRSA_BENCH_ROUNDS=3 KIRSA_BENCH_AS_IMAGE=1 npm run bench
 
 import { spawnSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { issueTable, machineLines, readFigures, recordFigures, verdictLine, verdicts } from './figures.ts';
 import { goFloorBinary, referenceBinary } from './go-servers.ts';
 
 const BENCHMARKS = [
@@ -39,19 +45,40 @@ if (chosen.some((name) => SIDE_BY_SIDE.includes(name))) {
     );
   }
 }
+const ROUNDS = Math.max(1, Number(process.env.KIRSA_BENCH_ROUNDS ?? '1'));
+/**
+ * Ten minutes each; the admission benchmark ten per round (a round is about seven minutes at full length:
+ * four servers, each idle 20 s, loaded 20 s, settling 20 s, then the latency runs and closed loops).
+ */
+const timeoutMs = (name: string) => (name === 'webhook-admission.ts' ? 300_000 + ROUNDS * 600_000 : 600_000);
+const figuresDir = mkdtempSync(join(tmpdir(), 'kirsa-bench-figures-'));
+process.env.KIRSA_BENCH_FIGURES = join(figuresDir, 'figures.jsonl');
+recordFigures([{ name: 'load-before', column: 'machine', value: loadavg()[0]! }]);
+const runStarted = Date.now();
 let failed = 0;
 for (const name of chosen) {
   console.log(`\n== ${name}`);
   const started = Date.now();
   const result = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(new URL(name, import.meta.url))], {
     stdio: 'inherit',
-    // Ten minutes: watch-memory creates 50,000 accounts and measures kirsa and the reference twice each.
-    timeout: 600_000,
+    timeout: timeoutMs(name),
   });
   if (result.status !== 0) {
     failed += 1;
     console.log(`   ${name} failed (status ${result.status}, signal ${result.signal})`);
   }
   console.log(`   (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+recordFigures([{ name: 'load-after', column: 'machine', value: loadavg()[0]! }]);
+const figures = readFigures(process.env.KIRSA_BENCH_FIGURES);
+rmSync(figuresDir, { recursive: true, force: true });
+if (chosen.some((name) => SIDE_BY_SIDE.includes(name))) {
+  console.log(
+    `\n== issue #21: the figures of this run (${((Date.now() - runStarted) / 60_000).toFixed(1)} min)`,
+  );
+  for (const line of [...issueTable(figures), '', ...machineLines(figures)])
+    console.log(`   ${line}`.trimEnd());
+  console.log('   targets:');
+  for (const verdict of verdicts(figures)) console.log(`   ${verdictLine(verdict)}`);
 }
 process.exitCode = failed === 0 ? 0 : 1;

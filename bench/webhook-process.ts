@@ -100,10 +100,10 @@ export interface RightAnswer {
 export async function measureWebhook(
   kirsa: string[],
   args: string[],
-  options: { settleMs: number; until?: string; rightAnswer?: RightAnswer },
+  options: { settleMs: number; until?: string; rightAnswer?: RightAnswer; launcher?: string[] },
 ): Promise<WebhookMeasure> {
   const started = performance.now();
-  const webhook = await startWebhook(args, { kirsa });
+  const webhook = await startWebhook(args, { kirsa, launcher: options.launcher ?? [] });
   try {
     const startMs = performance.now() - started;
     let untilMs: number | undefined;
@@ -127,7 +127,8 @@ export async function measureWebhook(
     const startCpuMs = processCpuMs(webhook.child.pid!);
     await new Promise((resolve) => setTimeout(resolve, options.settleMs));
     const metrics = (await httpGet(webhook.metricsPort, '/metrics')).body;
-    const rssMb = (metricValue(metrics, 'process_resident_memory_bytes') ?? Number.NaN) / 2 ** 20;
+    // From /proc, as for every other server measured (the webhook's own metric is the same figure).
+    const rssMb = residentMb(webhook.child.pid!);
     const heapMb = (metricValue(metrics, 'nodejs_heap_size_used_bytes') ?? Number.NaN) / 2 ** 20;
     return {
       rssMb,

@@ -1,0 +1,244 @@
+// Issue 21's figures and targets, in one place: the benchmarks record what they measure, by server, and
+// `npm run bench` (bench/run.ts) prints them as the issue's table, kirsa beside the reference webhook and
+// the do-nothing Node and Go servers, each target marked met or not met. A benchmark run on its own prints
+// the verdicts it can judge with the same functions.
+//
+// Recording: a benchmark started by bench/run.ts finds KIRSA_BENCH_FIGURES naming a file and appends one
+// JSON line per figure; run alone, it records nothing. A figure recorded twice keeps its last value.
+
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+
+export const COLUMNS = ['kirsa', 'reference', 'node-floor', 'go-floor'] as const;
+export type Column = (typeof COLUMNS)[number];
+export const HEADINGS: Record<Column, string> = {
+  kirsa: 'kirsa',
+  reference: 'reference',
+  'node-floor': 'Node floor',
+  'go-floor': 'Go floor',
+};
+
+/** What a benchmark records: a server's figure, or the machine's (column 'machine'). Units in the names. */
+export interface Figure {
+  name: FigureName;
+  column: Column | 'machine';
+  value: number;
+}
+
+export type FigureName =
+  // bench/webhook-admission.ts, per server (medians over its rounds)
+  | 'p50-20kb-ms'
+  | 'p99-20kb-ms'
+  | 'p999-20kb-ms'
+  | 'p50-1kb-ms'
+  | 'p99-1kb-ms'
+  | 'p999-1kb-ms'
+  | 'most-20kb-per-s'
+  | 'most-1kb-per-s'
+  | 'cpu-20kb-us'
+  | 'cpu-1kb-us'
+  /** RSS 20 s after spawn, one account, nothing asked of it but the first right answer. */
+  | 'rss-idle-mb'
+  /** RSS after 20 s of 1,000/s with 20 KB pods and 20 s of settling, on the same process as rss-idle-mb. */
+  | 'rss-after-load-mb'
+  // bench/watch-memory.ts, kirsa and the reference on a real kube-apiserver
+  | 'first-right-ms'
+  | 'rss-many-mb'
+  | 'last-right-many-ms'
+  | 'synced-many-ms'
+  | 'accounts-many'
+  // the machine
+  | 'rounds'
+  | 'pinned'
+  | 'steadiness-p99-x'
+  | 'steadiness-p999-x'
+  | 'load-before'
+  | 'load-after';
+
+/** Appends figures to the file named by KIRSA_BENCH_FIGURES (when bench/run.ts started this benchmark). */
+export function recordFigures(figures: Figure[]): void {
+  const file = process.env.KIRSA_BENCH_FIGURES;
+  if (!file) return;
+  appendFileSync(file, figures.map((figure) => `${JSON.stringify(figure)}\n`).join(''));
+}
+
+export function readFigures(file: string): Figure[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Figure);
+}
+
+/** Looks figures up by server and name; the last recorded value wins. */
+export function figureTable(
+  figures: Figure[],
+): (column: Column | 'machine', name: FigureName) => number | undefined {
+  const values = new Map<string, number>();
+  for (const figure of figures)
+    if (Number.isFinite(figure.value)) values.set(`${figure.column} ${figure.name}`, figure.value);
+  return (column, name) => values.get(`${column} ${name}`);
+}
+
+/** A target of issue 21: met, not met, or not measured in this run (and what is missing). */
+export interface Verdict {
+  target: string;
+  /** The measured side, e.g. "4.66 ms = 3.1x the Node floor's 1.50 ms". */
+  measured: string;
+  met: boolean | undefined;
+}
+
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+const mb = (value: number) => `${value.toFixed(1)} MB`;
+const seconds = (value: number) => `${(value / 1000).toFixed(2)} s`;
+
+/** Issue 21's targets judged from the figures: every one, measured or not. */
+export function verdicts(figures: Figure[]): Verdict[] {
+  const get = figureTable(figures);
+  const list: Verdict[] = [];
+  for (const [size, key] of [
+    ['20 KB', '20kb'],
+    ['1 KB', '1kb'],
+  ] as const)
+    for (const [label, name, limit] of [
+      ['p99', `p99-${key}-ms`, 1.5],
+      ['p99.9', `p999-${key}-ms`, 2],
+    ] as const) {
+      const ours = get('kirsa', name);
+      const floor = get('node-floor', name);
+      const target = `${size} pod at 1,000/s: kirsa's ${label} <= ${limit}x the Node floor's in the same run`;
+      if (ours === undefined || floor === undefined) {
+        list.push({ target, measured: 'not measured (needs kirsa and the Node floor)', met: undefined });
+        continue;
+      }
+      list.push({
+        target,
+        measured: `${ms(ours)} = ${(ours / floor).toFixed(1)}x the Node floor's ${ms(floor)}`,
+        met: ours <= limit * floor,
+      });
+    }
+  const single = (
+    target: string,
+    value: number | undefined,
+    show: (value: number) => string,
+    met: (value: number) => boolean,
+  ) =>
+    list.push(
+      value === undefined
+        ? { target, measured: 'not measured', met: undefined }
+        : { target, measured: show(value), met: met(value) },
+    );
+  const idle = get('kirsa', 'rss-idle-mb');
+  const after = get('kirsa', 'rss-after-load-mb');
+  single('RSS idle, 1 account, 20 s after start <= 60 MB', idle, mb, (value) => value <= 60);
+  single(
+    'RSS after 20 s of 1,000/s with 20 KB pods and 20 s settling <= 1.25x idle',
+    idle === undefined || after === undefined ? undefined : after / idle,
+    (ratio) => `${mb(after!)} = ${ratio.toFixed(2)}x idle`,
+    (ratio) => ratio <= 1.25,
+  );
+  const accounts = get('machine', 'accounts-many');
+  const many = accounts === undefined ? 'many accounts' : `${accounts.toLocaleString('en-US')} accounts`;
+  single(
+    `RSS with ${many}, 20 s after sync <= 100 MB`,
+    get('kirsa', 'rss-many-mb'),
+    mb,
+    (value) => value <= 100,
+  );
+  single(
+    'spawn to the first right answer, 1 account <= 0.3 s',
+    get('kirsa', 'first-right-ms'),
+    seconds,
+    (value) => value <= 300,
+  );
+  single(
+    `spawn to the right answer for the last of ${many} <= 2 s`,
+    get('kirsa', 'last-right-many-ms'),
+    seconds,
+    (value) => value <= 2000,
+  );
+  return list;
+}
+
+export function verdictLine(verdict: Verdict): string {
+  const word = verdict.met === undefined ? 'not measured' : verdict.met ? 'met' : 'NOT met';
+  return `${word.padEnd(12)} ${verdict.target}: ${verdict.measured}`;
+}
+
+/** Issue 21's table from the figures: one row per figure, a column per server that has any. */
+export function issueTable(figures: Figure[]): string[] {
+  const get = figureTable(figures);
+  const three = (column: Column, key: '20kb' | '1kb') => {
+    const [p50, p99, p999] = (['p50', 'p99', 'p999'] as const).map((p) => get(column, `${p}-${key}-ms`));
+    return p50 === undefined || p99 === undefined || p999 === undefined
+      ? undefined
+      : `${p50.toFixed(2)} / ${p99.toFixed(2)} / ${p999.toFixed(1)}`;
+  };
+  const pair = (column: Column, a: FigureName, b: FigureName, digits = 0) => {
+    const [x, y] = [get(column, a), get(column, b)];
+    return x === undefined || y === undefined ? undefined : `${x.toFixed(digits)} / ${y.toFixed(digits)}`;
+  };
+  const one = (column: Column, name: FigureName, show: (value: number) => string) => {
+    const value = get(column, name);
+    return value === undefined ? undefined : show(value);
+  };
+  const accounts = get('machine', 'accounts-many');
+  const many = accounts === undefined ? 'many accounts' : `${accounts.toLocaleString('en-US')} accounts`;
+  const rows: Array<[string, (column: Column) => string | undefined]> = [
+    ['p50 / p99 / p99.9 ms at 1,000/s, 1 KB pod', (column) => three(column, '1kb')],
+    ['p50 / p99 / p99.9 ms at 1,000/s, 20 KB pod', (column) => three(column, '20kb')],
+    ['most admissions/s, 1 KB / 20 KB pod', (column) => pair(column, 'most-1kb-per-s', 'most-20kb-per-s')],
+    ['CPU per admission µs, 1 KB / 20 KB', (column) => pair(column, 'cpu-1kb-us', 'cpu-20kb-us')],
+    [
+      'RSS MB, 1 account, 20 s after start',
+      (column) => one(column, 'rss-idle-mb', (value) => value.toFixed(1)),
+    ],
+    [
+      'RSS MB after 20 s of 1,000/s 20 KB + 20 s',
+      (column) => {
+        const [idle, after] = [get(column, 'rss-idle-mb'), get(column, 'rss-after-load-mb')];
+        return idle === undefined || after === undefined
+          ? undefined
+          : `${after.toFixed(1)} (${(after / idle).toFixed(2)}x idle)`;
+      },
+    ],
+    [`RSS MB, ${many}, 20 s after sync`, (column) => one(column, 'rss-many-mb', (value) => value.toFixed(1))],
+    ['spawn to the first right answer, 1 account', (column) => one(column, 'first-right-ms', seconds)],
+    [`spawn to right answer, last of ${many}`, (column) => one(column, 'last-right-many-ms', seconds)],
+  ];
+  const shown = COLUMNS.filter((column) => rows.some(([, value]) => value(column) !== undefined));
+  const width = 48;
+  const lines = [
+    `${''.padEnd(width)} ${shown.map((column) => HEADINGS[column].padEnd(28)).join('')}`.trimEnd(),
+  ];
+  for (const [label, value] of rows)
+    lines.push(
+      `${label.padEnd(width)} ${shown.map((column) => `${value(column) ?? '-'} `.padEnd(28)).join('')}`.trimEnd(),
+    );
+  return lines;
+}
+
+/** Above this, a fixed piece of work's p99 over its median says the machine, not the server, sets the tail. */
+export const STEADY_P99 = 1.5;
+
+/** The machine's side of a run: rounds, pinning, steadiness, load; an empty list when nothing was recorded. */
+export function machineLines(figures: Figure[]): string[] {
+  const get = figureTable(figures);
+  const lines: string[] = [];
+  const rounds = get('machine', 'rounds');
+  const pinned = get('machine', 'pinned');
+  if (rounds !== undefined)
+    lines.push(
+      `admission figures: ${rounds > 1 ? `medians of ${rounds} interleaved rounds` : 'one round'}; servers ${pinned === 1 ? 'pinned to one core, the load generator to the other' : 'not pinned'}`,
+    );
+  const [p99, p999] = [get('machine', 'steadiness-p99-x'), get('machine', 'steadiness-p999-x')];
+  if (p99 !== undefined && p999 !== undefined)
+    lines.push(
+      `machine steadiness: a fixed piece of arithmetic took ${p99.toFixed(1)}x its median at p99, ${p999.toFixed(1)}x at p99.9 (1.0-1.5x at p99 is a steady machine)${p99 > STEADY_P99 ? ': NOT steady, the latency figures and their verdicts show the machine more than the servers' : ''}`,
+    );
+  const [before, after] = [get('machine', 'load-before'), get('machine', 'load-after')];
+  if (before !== undefined && after !== undefined)
+    lines.push(
+      `machine load average (1 min): ${before.toFixed(2)} before the run, ${after.toFixed(2)} after`,
+    );
+  return lines;
+}

@@ -1,0 +1,79 @@
+// Which core runs what during a benchmark, as issue 21 measured: each server under test on one core, the
+// load generator on another, so a server's figures are not its fight with the client for a core. Applied
+// with `taskset` (util-linux) where it exists and this process may use two or more CPUs; otherwise nothing
+// is pinned and the benchmarks say so. KIRSA_BENCH_PIN=0 turns it off. The Go servers also run with
+// GOMAXPROCS=1 (bench/go-servers.ts), pinned or not.
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface Pinning {
+  applied: boolean;
+  /** One line for the output: which CPUs, or why nothing is pinned. */
+  about: string;
+  /** Put before a server's command to run it on the server's CPU (empty when not applied). */
+  serverLauncher: string[];
+  /** The load generator's CPU, when applied. */
+  loadCpu?: number;
+}
+
+/** The CPUs this process may run on, from /proc (Linux): "0-1,3" -> [0, 1, 3]. */
+export function allowedCpus(list: string): number[] {
+  return list
+    .trim()
+    .split(',')
+    .filter((part) => part !== '')
+    .flatMap((part) => {
+      const [from, to] = part.split('-').map(Number);
+      return Array.from({ length: (to ?? from!) - from! + 1 }, (_, i) => from! + i);
+    });
+}
+
+let decided: Pinning | undefined;
+
+function off(why: string): Pinning {
+  return { applied: false, about: `not pinned: ${why}`, serverLauncher: [] };
+}
+
+function decide(): Pinning {
+  if (process.env.KIRSA_BENCH_PIN === '0') return off('KIRSA_BENCH_PIN=0');
+  if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0)
+    return off('no taskset (util-linux) here');
+  let cpus: number[];
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    cpus = allowedCpus(/^Cpus_allowed_list:\s*(.*)$/m.exec(status)?.[1] ?? '');
+  } catch {
+    return off('no /proc/self/status');
+  }
+  if (cpus.length < 2) return off(`only ${cpus.length} CPU allowed`);
+  const loadCpu = cpus[0]!;
+  const serverCpu = cpus.at(-1)!;
+  return {
+    applied: true,
+    about: `pinned with taskset: each server on CPU ${serverCpu}, the load generator on CPU ${loadCpu}`,
+    serverLauncher: ['taskset', '-c', String(serverCpu)],
+    loadCpu,
+  };
+}
+
+/** Decided once per process: the last allowed CPU for servers, the first for the load generator. */
+export function pinning(): Pinning {
+  decided ??= decide();
+  return decided;
+}
+
+/**
+ * Moves this process (every thread) onto the load generator's CPU. Processes it starts afterwards inherit
+ * it unless started through `serverLauncher`. Returns false, with the pinning turned off, if taskset fails.
+ */
+export function pinThisProcessAsLoadGenerator(): boolean {
+  const pin = pinning();
+  if (!pin.applied) return false;
+  const result = spawnSync('taskset', ['-a', '-p', '-c', String(pin.loadCpu), String(process.pid)], {
+    encoding: 'utf8',
+  });
+  if (result.status === 0) return true;
+  decided = off(`taskset failed: ${(result.stderr || result.stdout).trim()}`);
+  return false;
+}
