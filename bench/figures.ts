@@ -112,7 +112,7 @@ export function verdicts(figures: Figure[]): Verdict[] {
       }
       list.push({
         target,
-        measured: `${ms(ours)} = ${(ours / floor).toFixed(1)}x the Node floor's ${ms(floor)}`,
+        measured: `${ms(ours)} = ${(ours / floor).toFixed(2)}x the Node floor's ${ms(floor)}`,
         met: ours <= limit * floor,
       });
     }
@@ -133,7 +133,7 @@ export function verdicts(figures: Figure[]): Verdict[] {
   single(
     'RSS after 20 s of 1,000/s with 20 KB pods and 20 s settling <= 1.25x idle',
     idle === undefined || after === undefined ? undefined : after / idle,
-    (ratio) => `${mb(after!)} = ${ratio.toFixed(2)}x idle`,
+    (ratio) => `${mb(after!)} = ${ratio.toFixed(3)}x idle ${mb(idle!)}`,
     (ratio) => ratio <= 1.25,
   );
   const accounts = get('machine', 'accounts-many');
