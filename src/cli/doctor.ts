@@ -4,15 +4,12 @@
 // Exit 0 when every check ran and passed, 1 when one failed, 3 when nothing failed but the AWS checks were
 // skipped (so the result is not read as healthy); docs/troubleshooting.md and docs/cli-json.md say so too.
 
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { createIamRoles, type IamRoles } from '../aws/iam-role.ts';
 import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_NAMESPACE } from '../consts.ts';
-import { type CheckResult, formatChecks, runChecks } from '../doctor/checks.ts';
-import { type DoctorDependencies, gatherFacts, httpsJsonFetcher } from '../doctor/gather.ts';
+import { formatChecks } from '../doctor/checks.ts';
+import { diagnose } from '../doctor/diagnose.ts';
 import { KirsaError } from '../errors.ts';
-import { createClusterReader, loadKubeConfig } from '../kube/client.ts';
-import { printJson } from './flags.ts';
+import { awsTargetOf, kubeAccessOf, printJson } from './flags.ts';
 
 interface DoctorFlags {
   namespace: string;
@@ -63,69 +60,28 @@ export function registerDoctor(program: Command): void {
   ).action(async (name: string, flags: DoctorFlags) => runDoctor('serviceaccount', name, flags));
 }
 
-/** IAM when credentials resolve, else why not: the doctor then skips the AWS checks instead of failing. */
-async function iamOrReason(flags: DoctorFlags): Promise<IamRoles | { unavailable: string }> {
-  if (!flags.aws) return { unavailable: 'skipped: --no-aws' };
-  const iam = createIamRoles({
-    ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
-    ...(flags.region ? { region: flags.region } : {}),
-  });
-  try {
-    // A read of a role that cannot exist proves the credentials resolve and IAM answers, and changes nothing.
-    await iam.getRole('kirsa-doctor-credentials-probe');
-    return iam;
-  } catch (error) {
-    const reason = error instanceof KirsaError ? error.message : String(error);
-    return { unavailable: `skipped: AWS not usable (${reason})` };
-  }
-}
-
 async function runDoctor(kind: 'pod' | 'serviceaccount', name: string, flags: DoctorFlags): Promise<void> {
   if (!['text', 'json'].includes(flags.output))
     throw new KirsaError('FLAG_INVALID', `--output takes text or json, not "${flags.output}"`);
-  let ca: Buffer | undefined;
-  if (flags.issuerCaFile) {
-    try {
-      ca = await readFile(flags.issuerCaFile);
-    } catch (error) {
-      throw new KirsaError(
-        'FILE_UNREADABLE',
-        `cannot read ${flags.issuerCaFile}: ${(error as Error).message}`,
-      );
-    }
-  }
-  const config = await loadKubeConfig({
-    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
-    ...(flags.context ? { context: flags.context } : {}),
-  });
-  const dependencies: DoctorDependencies = {
-    cluster: await createClusterReader(config),
-    iam: await iamOrReason(flags),
-    fetchJson: httpsJsonFetcher(ca),
-  };
-  const facts = await gatherFacts(
-    {
+  const { results, verdict, passed, failed, skipped, awsSkipped } = await diagnose({
+    target: {
       kind,
       namespace: flags.namespace,
       name,
       annotationPrefix: flags.annotationPrefix,
       ...(flags.accountId ? { accountId: flags.accountId } : {}),
     },
-    dependencies,
-  );
-  const results: CheckResult[] = runChecks(facts);
-  const awsSkipped = 'unavailable' in dependencies.iam ? dependencies.iam.unavailable : undefined;
-  const count = (status: CheckResult['status']) =>
-    results.filter((result) => result.status === status).length;
-  // Healthy only when every link was checked: without AWS the role and its trust are unverified.
-  const verdict = count('fail') > 0 ? 'failed' : awsSkipped ? 'incomplete' : 'healthy';
+    kube: kubeAccessOf(flags),
+    aws: flags.aws && awsTargetOf(flags),
+    issuerCaFile: flags.issuerCaFile,
+  });
   if (flags.output === 'json') {
     printJson({
       subject: { kind, namespace: flags.namespace, name },
       verdict,
-      passed: count('pass'),
-      failed: count('fail'),
-      skipped: count('skip'),
+      passed,
+      failed,
+      skipped,
       aws: awsSkipped ? { checked: false, reason: awsSkipped } : { checked: true },
       checks: results,
     });

@@ -4,6 +4,7 @@ import { buildTrustPolicy } from '../core/iam/trust-policy.ts';
 import {
   type CheckResult,
   type DoctorFacts,
+  doctorVerdict,
   formatChecks,
   type PodFact,
   runChecks,
@@ -366,5 +367,26 @@ describe('helpers', () => {
     assert.equal(versionAtLeast('v1.19.0', 19), true);
     assert.equal(versionAtLeast('v1.37.2+k3s1', 19), true);
     assert.equal(versionAtLeast('garbage', 19), undefined);
+  });
+});
+
+describe('doctorVerdict', () => {
+  const result = (status: CheckResult['status']): CheckResult => ({
+    id: status,
+    title: status,
+    status,
+    reason: '',
+  });
+
+  test('a failed check makes the run failed, whether or not AWS was checked', () => {
+    const results = [result('pass'), result('fail'), result('skip')];
+    assert.deepEqual(doctorVerdict(results, true), { verdict: 'failed', passed: 1, failed: 1, skipped: 1 });
+    assert.equal(doctorVerdict(results, false).verdict, 'failed');
+  });
+
+  test('nothing failed but AWS unchecked is incomplete, not healthy', () => {
+    const results = [result('pass'), result('skip')];
+    assert.equal(doctorVerdict(results, false).verdict, 'incomplete');
+    assert.equal(doctorVerdict(results, true).verdict, 'healthy');
   });
 });

@@ -725,3 +725,24 @@ export function formatChecks(results: CheckResult[]): string {
   lines.push('', `${results.length - failed - skipped} passed, ${failed} failed, ${skipped} skipped`);
   return `${lines.join('\n')}\n`;
 }
+
+export type DoctorVerdict = 'healthy' | 'failed' | 'incomplete';
+
+/**
+ * The checklist's verdict: failed when a check failed; else incomplete when the AWS checks did not run
+ * (without them the role and its trust policy are unverified, so the result must not read as healthy);
+ * else healthy. With the counts the JSON output reports.
+ */
+export function doctorVerdict(
+  results: readonly CheckResult[],
+  awsChecked: boolean,
+): { verdict: DoctorVerdict; passed: number; failed: number; skipped: number } {
+  const count = (status: CheckStatus) => results.filter((result) => result.status === status).length;
+  const failed = count('fail');
+  return {
+    verdict: failed > 0 ? 'failed' : awsChecked ? 'healthy' : 'incomplete',
+    passed: count('pass'),
+    failed,
+    skipped: count('skip'),
+  };
+}
