@@ -3,8 +3,7 @@
 // every flag and file into a plan first, then hand the plan to webhook/main.ts (startWebhook) and run until
 // SIGTERM/SIGINT: the first drains and stops, a second cuts every connection.
 
-import { accessSync, constants, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import {
@@ -26,7 +25,6 @@ import {
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
 import { onStopSignal } from '../io/signals.ts';
-import type { KubeConnection } from '../kube/connection.ts';
 import { opensslCiphersForGoSuites } from '../tls/go-cipher-suites.ts';
 import { kirsaVersion } from '../version.ts';
 import { levelForKlogVerbosity } from '../webhook/logger.ts';
@@ -311,40 +309,6 @@ function readable(path: string, flag: string): void {
   }
 }
 
-/**
- * How the webhook reaches the cluster: --kubeconfig (its URL replaced by --kube-api when both are given,
- * as client-go overrides the cluster), else --kube-api alone with no credentials (client-go's
- * BuildConfigFromFlags), else the in-cluster service account; undefined when none applies.
- */
-async function connectToCluster(
-  path: string | undefined,
-  apiUrl: string | undefined,
-): Promise<KubeConnection | undefined> {
-  if (path === undefined && apiUrl === undefined && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
-  const { anonymousConnection, inClusterConnection, kubeConfigFileConnection, SERVICE_ACCOUNT_DIR } =
-    await import('../kube/connection.ts');
-  // A pod with automountServiceAccountToken: false still gets KUBERNETES_SERVICE_HOST; it has no cluster
-  // access, which is fine when its identities come from a file (the checks after this say when not).
-  if (path === undefined && apiUrl === undefined && !existsSync(join(SERVICE_ACCOUNT_DIR, 'token')))
-    return undefined;
-  try {
-    if (path !== undefined) return await kubeConfigFileConnection(path, apiUrl);
-    if (apiUrl !== undefined) return anonymousConnection(apiUrl);
-    return inClusterConnection();
-  } catch (error) {
-    throw new KirsaError(
-      'KUBECONFIG_INVALID',
-      `cannot load the cluster configuration: ${(error as Error).message}`,
-      {
-        hint: path
-          ? 'check the --kubeconfig file (set current-context in it)'
-          : 'run in a pod with a service account, or pass --kubeconfig',
-        cause: error,
-      },
-    );
-  }
-}
-
 export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan> {
   const inCluster = flags.inCluster === true;
   if (inCluster && flags.selfManagedTls) {
@@ -395,6 +359,8 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     readable(flags.tlsKey, '--tls-key');
   }
   if (flags.identitiesFile !== undefined) readable(flags.identitiesFile, '--identities-file');
+  // Imported here: the other verbs need no cluster connection module.
+  const { connectToCluster } = await import('../kube/connection.ts');
   const kube = await connectToCluster(flags.kubeconfig, flags.kubeApi);
   if (kube === undefined) {
     if (flags.watchConfigMap) {

@@ -8,7 +8,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { anonymousConnection, inClusterConnection, kubeConfigFileConnection } from './connection.ts';
+import { KirsaError } from '../errors.ts';
+import {
+  anonymousConnection,
+  connectToCluster,
+  inClusterConnection,
+  kubeConfigFileConnection,
+} from './connection.ts';
 
 let dir: string;
 before(async () => {
@@ -127,4 +133,24 @@ test('--kube-api alone: that server, no credentials', async () => {
   const connection = anonymousConnection('http://127.0.0.1:8080/');
   assert.equal(connection.server, 'http://127.0.0.1:8080');
   assert.deepEqual((await connection.requestOptions()).headers, {});
+});
+
+test('connectToCluster: no flag outside a pod is no cluster; --kube-api alone is anonymous', async () => {
+  const saved = process.env.KUBERNETES_SERVICE_HOST;
+  delete process.env.KUBERNETES_SERVICE_HOST;
+  try {
+    assert.equal(await connectToCluster(undefined, undefined), undefined);
+    const connection = await connectToCluster(undefined, 'https://127.0.0.1:6443/');
+    assert.equal(connection?.server, 'https://127.0.0.1:6443');
+    assert.deepEqual((await connection!.requestOptions()).headers, {});
+  } finally {
+    if (saved !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved;
+  }
+});
+
+test('connectToCluster: an unreadable kubeconfig is KUBECONFIG_INVALID', async () => {
+  await assert.rejects(
+    connectToCluster(join(dir, 'no-such-kubeconfig'), undefined),
+    (error: unknown) => error instanceof KirsaError && error.code === 'KUBECONFIG_INVALID',
+  );
 });

@@ -6,11 +6,12 @@
 // or a proxy loads the full client, and then its KubeConfig signs the requests. Self-managed TLS, which
 // writes Secrets and webhook configurations through the generated API, also loads it (kubeConfig()).
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { KirsaError } from '../errors.ts';
 import { request as httpRequest } from '../io/node-http.ts';
 
 /** Where the kubelet mounts a pod's service-account token, the cluster CA and the namespace. */
@@ -122,6 +123,38 @@ export function anonymousConnection(server: string): KubeConnection {
     });
     return config;
   });
+}
+
+/**
+ * How the webhook reaches the cluster: --kubeconfig (its URL replaced by --kube-api when both are given,
+ * as client-go overrides the cluster), else --kube-api alone with no credentials (client-go's
+ * BuildConfigFromFlags), else the in-cluster service account; undefined when none applies.
+ */
+export async function connectToCluster(
+  path: string | undefined,
+  apiUrl: string | undefined,
+): Promise<KubeConnection | undefined> {
+  if (path === undefined && apiUrl === undefined && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
+  // A pod with automountServiceAccountToken: false still gets KUBERNETES_SERVICE_HOST; it has no cluster
+  // access, which is fine when its identities come from a file (the checks after this say when not).
+  if (path === undefined && apiUrl === undefined && !existsSync(join(SERVICE_ACCOUNT_DIR, 'token')))
+    return undefined;
+  try {
+    if (path !== undefined) return await kubeConfigFileConnection(path, apiUrl);
+    if (apiUrl !== undefined) return anonymousConnection(apiUrl);
+    return inClusterConnection();
+  } catch (error) {
+    throw new KirsaError(
+      'KUBECONFIG_INVALID',
+      `cannot load the cluster configuration: ${(error as Error).message}`,
+      {
+        hint: path
+          ? 'check the --kubeconfig file (set current-context in it)'
+          : 'run in a pod with a service account, or pass --kubeconfig',
+        cause: error,
+      },
+    );
+  }
 }
 
 interface NamedEntry<T> {
