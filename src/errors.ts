@@ -121,7 +121,7 @@ export const ERROR_CATALOGUE = {
       'rotate or apiserver-config on a folder made by issuer init --from-cluster: the cluster holds that signing key',
   },
 
-  // Manifests given to kirsa mutate (src/cli/read-documents.ts).
+  // Manifests given to kirsa mutate (src/io/read-manifests.ts).
   MANIFEST_NO_KIND: {
     category: 'INPUT_INVALID',
     meaning: 'a document has no kind (often a stray --- that split one object in two)',

@@ -3,7 +3,7 @@
 
 import { parseAllDocuments } from 'yaml';
 import { KirsaError } from '../errors.ts';
-import { readInputText } from '../io/read-input.ts';
+import { readInputText } from './read-input.ts';
 
 export interface KubeObject {
   apiVersion?: string;
