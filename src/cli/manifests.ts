@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
 import { KirsaError } from '../errors.ts';
 import {
+  caBundleOf,
   DEFAULT_INSTALL_SETTINGS,
   FAILURE_POLICIES,
   type FailurePolicy,
@@ -188,13 +189,7 @@ export function registerManifests(program: Command): void {
             hint: 'pass the PEM file of the CA that signed the certificate in your Secret',
           });
         }
-        const pem = await readInputText(flags.caBundleFile, 'CA bundle');
-        if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-          throw new KirsaError('CERTIFICATE_INVALID', `${flags.caBundleFile} holds no PEM certificate`, {
-            hint: 'give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)',
-          });
-        }
-        caBundle = Buffer.from(pem).toString('base64');
+        caBundle = caBundleOf(await readInputText(flags.caBundleFile, 'CA bundle'), flags.caBundleFile);
       }
       const settings: InstallSettings = {
         ...d,

@@ -5,6 +5,7 @@
 // labels aside), and Chart.yaml's appVersion to be kirsa's version. Pure: settings in, plain objects out.
 
 import { MAPPING_CONFIG_MAP_NAME, SKIP_POD_LABEL_NAME } from '../consts.ts';
+import { KirsaError } from '../errors.ts';
 import { kirsaVersion } from '../version.ts';
 
 /**
@@ -520,6 +521,19 @@ export function renderInstallManifests(settings: InstallSettings): Manifest[] {
     })),
   });
   return manifests;
+}
+
+/**
+ * The caBundle for --tls-mode secret: the CA's PEM, base64-encoded as the webhook configuration carries it.
+ * A file with no PEM certificate in it (a key, DER, a path typo that read another file) is refused here, not
+ * by the API server at apply time.
+ */
+export function caBundleOf(pem: string, source: string): string {
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new KirsaError('CERTIFICATE_INVALID', `${source} holds no PEM certificate`, {
+      hint: 'give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)',
+    });
+  return Buffer.from(pem).toString('base64');
 }
 
 /**
