@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { IAC_FILE_SUFFIX, type IacFormat, iacName } from '../core/iam/iac.ts';
 import { KirsaError } from '../errors.ts';
+import { printNote } from './flags.ts';
 
 export interface IacOutput {
   format: IacFormat;
@@ -36,7 +37,7 @@ export async function writeIacOutput(output: IacOutput): Promise<void> {
   if (output.outputDir === undefined) {
     process.stdout.write(json);
     if (manifests.length > 0)
-      process.stderr.write('kirsa: the ServiceAccount manifest is written only with --output-dir\n');
+      printNote('kirsa: the ServiceAccount manifest is written only with --output-dir');
     return;
   }
   const stem = iacName(output.stem);

@@ -14,7 +14,7 @@ import {
 } from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../io/read-input.ts';
-import { awsTargetOf, collect } from './flags.ts';
+import { awsTargetOf, collect, printNote, printWarning } from './flags.ts';
 
 /** The flags every verb that names trusted service accounts and providers shares. */
 export interface TrustFlags {
@@ -106,7 +106,7 @@ export async function withCallerAccount<Flags extends TrustFlags & { endpointUrl
   if ((flags.issuerUrl ?? []).length === 0 || flags.accountId !== undefined) return flags;
   for (const url of flags.issuerUrl ?? []) iamProviderHostPath(url);
   const accountId = await callerAccountId(awsTargetOf(flags));
-  process.stderr.write(`kirsa: no --account-id: using ${accountId}, the account of the credentials in use\n`);
+  printNote(`kirsa: no --account-id: using ${accountId}, the account of the credentials in use`);
   return { ...flags, accountId };
 }
 
@@ -137,17 +137,17 @@ async function runTrustPolicy(flags: TrustPolicyFlags): Promise<void> {
   let policy: PolicyDocument;
   if (flags.mergeInto !== undefined) {
     const result = mergeTrustPolicy(await readPolicyFile(flags.mergeInto), request);
-    for (const problem of result.problems) process.stderr.write(`kirsa: warning: ${problem}\n`);
-    process.stderr.write(
+    for (const problem of result.problems) printWarning(problem);
+    printNote(
       result.changed
-        ? `kirsa: added ${result.added.join(', ')}\n`
-        : 'kirsa: the policy already trusts every account named; unchanged\n',
+        ? `kirsa: added ${result.added.join(', ')}`
+        : 'kirsa: the policy already trusts every account named; unchanged',
     );
     policy = result.policy;
   } else {
     policy = buildTrustPolicy(request);
   }
   const warning = sizeWarning(policy);
-  if (warning) process.stderr.write(`kirsa: warning: ${warning}\n`);
+  if (warning) printWarning(warning);
   process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
 }
