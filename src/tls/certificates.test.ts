@@ -2,17 +2,33 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:https';
+import { createServer, type RequestOptions, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import {
   createCertificateAuthority,
   issueClientCertificate,
   issueServingCertificate,
 } from './certificates.ts';
+
+/** The body of an HTTPS GET to 127.0.0.1 with these TLS options. */
+function get(options: RequestOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', ...options }, (res) => {
+      let text = '';
+      res.on('data', (chunk) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve(text));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
 
 test('a serving certificate verifies against its CA, for openssl and for a real TLS handshake', async () => {
   const ca = await createCertificateAuthority({ commonName: 'kirsa test CA' });
@@ -42,18 +58,7 @@ test('a serving certificate verifies against its CA, for openssl and for a real 
   const server = createServer({ cert: serving.certPem, key: serving.keyPem }, (_req, res) => res.end('ok'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const { request } = await import('node:https');
-    const body = await new Promise<string>((resolve, reject) => {
-      request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: ca.certPem }, (res) => {
-        let text = '';
-        res.on('data', (chunk) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve(text));
-      })
-        .on('error', reject)
-        .end();
-    });
+    const body = await get({ port: (server.address() as AddressInfo).port, ca: ca.certPem });
     assert.equal(body, 'ok');
   } finally {
     server.close();
@@ -82,30 +87,15 @@ test('a client certificate names its user and groups, and a TLS server that asks
       requestCert: true,
       rejectUnauthorized: true,
     },
-    (req, res) => res.end((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN),
+    (req, res) => res.end((req.socket as TLSSocket).getPeerCertificate().subject.CN),
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const { request } = await import('node:https');
-    const body = await new Promise<string>((resolve, reject) => {
-      request(
-        {
-          host: '127.0.0.1',
-          port: (server.address() as AddressInfo).port,
-          ca: serverCa.certPem,
-          cert: client.certPem,
-          key: client.keyPem,
-        },
-        (res) => {
-          let text = '';
-          res.on('data', (chunk) => {
-            text += chunk;
-          });
-          res.on('end', () => resolve(text));
-        },
-      )
-        .on('error', reject)
-        .end();
+    const body = await get({
+      port: (server.address() as AddressInfo).port,
+      ca: serverCa.certPem,
+      cert: client.certPem,
+      key: client.keyPem,
     });
     assert.equal(body, 'kube-apiserver-kubelet-client');
   } finally {

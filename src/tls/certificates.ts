@@ -77,25 +77,45 @@ export async function createCertificateAuthority({
   };
 }
 
+/** A leaf certificate signed by the CA, for a fresh key: the subject, and the extensions its use needs. */
+async function issueLeaf(
+  ca: CertificateAuthority,
+  subject: string,
+  extensions: readonly x509.Extension[],
+  { validDays, now }: { validDays: number; now: Date },
+): Promise<ServingCertificate> {
+  const keys = await generateKeys();
+  const notAfter = new Date(now.getTime() + validDays * DAY_MS);
+  const certificate = await x509.X509CertificateGenerator.create({
+    subject,
+    issuer: ca.certificate.subject,
+    publicKey: keys.publicKey,
+    signingKey: ca.privateKey,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    // A minute back, so a client whose clock is a little behind still accepts it.
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      ...extensions,
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
+    ],
+  });
+  return { certPem: certificate.toString('pem'), keyPem: await privateKeyPem(keys.privateKey), notAfter };
+}
+
 /** A certificate for these DNS names and IP addresses (the first names the subject), signed by the CA. */
 export async function issueServingCertificate(
   ca: CertificateAuthority,
   { hosts, validDays = 365, now = new Date() }: { hosts: readonly string[]; validDays?: number; now?: Date },
 ): Promise<ServingCertificate> {
   if (hosts.length === 0) throw new Error('a serving certificate needs at least one host');
-  const keys = await generateKeys();
-  const notAfter = new Date(now.getTime() + validDays * DAY_MS);
-  const certificate = await x509.X509CertificateGenerator.create({
-    subject: `CN=${dnValue(hosts[0]!)}`,
-    issuer: ca.certificate.subject,
-    publicKey: keys.publicKey,
-    signingKey: ca.privateKey,
-    signingAlgorithm: SIGNING_ALGORITHM,
-    notBefore: new Date(now.getTime() - 60_000),
-    notAfter,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+  return issueLeaf(
+    ca,
+    `CN=${dnValue(hosts[0]!)}`,
+    [
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
       new x509.SubjectAlternativeNameExtension(
         hosts.map((host) =>
@@ -103,11 +123,9 @@ export async function issueServingCertificate(
         ),
         false,
       ),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
     ],
-  });
-  return { certPem: certificate.toString('pem'), keyPem: await privateKeyPem(keys.privateKey), notAfter };
+    { validDays, now },
+  );
 }
 
 /**
@@ -123,25 +141,13 @@ export async function issueClientCertificate(
     now = new Date(),
   }: { commonName: string; organizations?: readonly string[]; validDays?: number; now?: Date },
 ): Promise<ServingCertificate> {
-  const keys = await generateKeys();
-  const notAfter = new Date(now.getTime() + validDays * DAY_MS);
   const subject = [`CN=${dnValue(commonName)}`, ...organizations.map((group) => `O=${dnValue(group)}`)];
-  const certificate = await x509.X509CertificateGenerator.create({
-    subject: subject.join(', '),
-    issuer: ca.certificate.subject,
-    publicKey: keys.publicKey,
-    signingKey: ca.privateKey,
-    signingAlgorithm: SIGNING_ALGORITHM,
-    notBefore: new Date(now.getTime() - 60_000),
-    notAfter,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
-    ],
-  });
-  return { certPem: certificate.toString('pem'), keyPem: await privateKeyPem(keys.privateKey), notAfter };
+  return issueLeaf(
+    ca,
+    subject.join(', '),
+    [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false)],
+    { validDays, now },
+  );
 }
 
 /** A CA from its stored PEM certificate and PKCS#8 key, to sign renewals with. */
