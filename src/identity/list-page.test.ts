@@ -1,7 +1,8 @@
 // One list page as the API server writes it: the items handed over one by one with the page's
 // resourceVersion and continue token, and an empty metadata-only list, which the API server writes as
 // `"items": null` (kube-apiserver v1.37 does, measured), read as empty rather than as a bad answer: before,
-// a cluster with no ServiceAccounts yet never synced.
+// a cluster with no ServiceAccounts yet never synced. The answer is decoded as it arrives, so a character of
+// several bytes split across two chunks must come out whole.
 
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -17,7 +18,14 @@ const seen: Array<{ url: string; accept: string }> = [];
 before(async () => {
   server = createServer((request, response) => {
     seen.push({ url: request.url ?? '', accept: String(request.headers.accept) });
-    response.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    response.writeHead(200, { 'content-type': 'application/json' });
+    // Cut inside the first character of several bytes, if any, and sent in two writes apart in time: the
+    // character arrives split across two chunks.
+    const bytes = Buffer.from(answer);
+    const cut = bytes.findIndex((byte) => byte >= 0x80) + 1;
+    if (cut === 0) return void response.end(bytes);
+    response.write(bytes.subarray(0, cut));
+    setTimeout(() => response.end(bytes.subarray(cut)), 20);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });
@@ -43,6 +51,14 @@ test('the items of a page, its resourceVersion and its continue token', async ()
   assert.deepEqual(items, [{ metadata: { name: 'a' } }, { metadata: { name: 'b' } }]);
   assert.deepEqual(page, { resourceVersion: '42', continueToken: 'next' });
   assert.equal(seen.at(-1)?.accept, METADATA_ONLY_LIST);
+});
+
+test('a page whose characters of several bytes arrive split across chunks reads as the API server wrote it', async () => {
+  const annotations = { 'example.com/team': 'équipe ✓ 東京' };
+  const { items } = await read(
+    JSON.stringify({ metadata: { resourceVersion: '1' }, items: [{ metadata: { annotations } }] }),
+  );
+  assert.deepEqual(items, [{ metadata: { annotations } }]);
 });
 
 test('an empty metadata-only list, written with "items": null, is an empty page', async () => {
