@@ -1,24 +1,42 @@
 // A list-then-watch loop over one Kubernetes collection, over node:https (kube/connection.ts) rather than
 // @kubernetes/client-node, whose ListWatch keeps whole objects and whose import alone costs the webhook
 // about 40 MB: here every object goes straight to callbacks that keep only what they need, and a source
-// that reads only metadata asks for PartialObjectMetadata. The list is paged (list-page.ts), so memory stays
-// bounded on a relist of 50,000 accounts;
-// the watch asks for bookmarks and resumes from the last resourceVersion, "410 Gone" relists, and any other
-// failure retries with a doubling backoff, forever, until stop().
+// that reads only metadata asks for PartialObjectMetadata.
+//
+// The list is a watch-list first (`sendInitialEvents=true`: the API server streams every object as an ADDED
+// event from its watch cache, then a bookmark annotated `k8s.io/initial-events-end`, and the same answer goes
+// on as the watch), as client-go's reflector does by default since 1.35. It is the fastest way to the whole
+// collection: the API server encodes while kirsa parses, on the two cores at once, and no page of thousands
+// of objects is ever held whole. Measured on kube-apiserver 1.37.2 with 50,001 metadata-only ServiceAccounts
+// (37 MB of JSON) on a busy 2-core machine, spawn to the right answer for the last account: 2.4-5.0 s with
+// the watch-list against 5.2-5.7 s with pages of 500 (and the reference, client-go's watch-list, 1.5-2.8 s in
+// the same rounds). A server that refuses it (HTTP 422 without the WatchList feature gate, which is on by
+// default from 1.32; older servers refuse `resourceVersionMatch` on a watch the same way) or any other
+// refusal (a user allowed to list but not to watch) gets the paged list (list-page.ts) in the same attempt,
+// and then a watch from its resourceVersion. The watch asks for bookmarks and resumes from the last
+// resourceVersion, "410 Gone" lists again, and any other failure retries with a doubling backoff, forever,
+// until stop().
 
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import {
+  LIST_PAGE_SIZE,
   WATCH_BACKOFF_MAX_MS,
   WATCH_BACKOFF_MIN_MS,
   WATCH_IDLE_TIMEOUT_MS,
   WATCH_TIMEOUT_SECONDS,
 } from '../consts.ts';
-import { apiErrorOf, type KubeConnection, kubeGet } from '../kube/connection.ts';
+import { apiErrorOf, type KubeApiError, type KubeConnection, kubeGet } from '../kube/connection.ts';
 import { listPage } from './list-page.ts';
+import { returnGarbageSoon } from './return-garbage.ts';
 
 export interface KubeObjectLike {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string } | null;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    annotations?: Record<string, string> | null;
+  } | null;
 }
 
 export interface ListWatchOptions {
@@ -53,6 +71,12 @@ export interface ListWatchHandle {
 
 class Expired extends Error {}
 
+/** What a relist fills: its items, then one commit that replaces the current state. */
+type RelistSink = ReturnType<ListWatchOptions['beginRelist']>;
+
+/** The annotation of the bookmark that ends a watch-list's initial events (KEP-3157). */
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
 /** Metadata-only answers (the API server's meta.k8s.io/v1 conversion), with plain JSON as the fallback. */
 export const METADATA_ONLY_LIST =
   'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
@@ -86,8 +110,8 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
       };
     });
 
-  async function relist(): Promise<string> {
-    const sink = options.beginRelist();
+  /** The list in pages (list-page.ts), for a server that refuses the watch-list. */
+  async function listInPages(sink: RelistSink): Promise<string> {
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
@@ -109,16 +133,67 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
     return resourceVersion;
   }
 
-  /** One watch request; resolves with the last resourceVersion seen when the server or the timeout ends it. */
+  /**
+   * The whole collection into a new sink: a watch-list, whose answer goes on as the watch (`watching`), or,
+   * when the server refuses one, the paged list (and the caller then starts a watch from its version).
+   */
+  async function relist(): Promise<{ resourceVersion: string; watching?: Promise<string> }> {
+    const sink = options.beginRelist();
+    let items = 0;
+    const counted: RelistSink = {
+      add(item) {
+        items++;
+        sink.add(item);
+      },
+      commit: () => sink.commit(),
+    };
+    let listed: { resourceVersion: string; watching?: Promise<string> };
+    const stream = await openWatch('', counted);
+    if ('refused' in stream) {
+      logger.info(
+        { source: name, status: stream.refused.statusCode, reason: stream.refused.message },
+        'the API server refuses a watch-list; listing in pages',
+      );
+      listed = { resourceVersion: await listInPages(counted) };
+    } else {
+      listed = { resourceVersion: await stream.listed, watching: stream.ended };
+    }
+    // A list of more than a page's worth leaves garbage that outlived the young generation.
+    if (items >= LIST_PAGE_SIZE) returnGarbageSoon();
+    return listed;
+  }
+
+  /** A plain watch from `fromVersion`; resolves with the last resourceVersion seen when it ends. */
   async function watchOnce(fromVersion: string): Promise<string> {
+    const stream = await openWatch(fromVersion);
+    if ('refused' in stream) throw stream.refused;
+    return stream.ended;
+  }
+
+  /**
+   * One watch request. Given `initial`, a watch-list: the events up to the initial-events-end bookmark go to
+   * that sink, committed at the bookmark, and `listed` resolves then with the bookmark's resourceVersion.
+   * `ended` resolves with the last resourceVersion seen when the server or the timeout ends the watch. A
+   * watch-list answered with another status than 200 is `refused` (the caller lists in pages instead); a
+   * plain watch answered 410 rejects with Expired.
+   */
+  async function openWatch(
+    fromVersion: string,
+    initial?: RelistSink,
+  ): Promise<{ listed: Promise<string>; ended: Promise<string> } | { refused: KubeApiError }> {
     let resourceVersion = fromVersion;
     const search = new URLSearchParams({
       watch: '1',
-      resourceVersion,
       allowWatchBookmarks: 'true',
       // As client-go's reflector: the API server ends the watch after 5-10 min, and it resumes from there.
       timeoutSeconds: String(Math.floor(WATCH_TIMEOUT_SECONDS * (1 + Math.random()))),
     });
+    if (resourceVersion !== '') search.set('resourceVersion', resourceVersion);
+    if (initial) {
+      // The state as of now (a consistent read, served from the watch cache), then the changes after it.
+      search.set('sendInitialEvents', 'true');
+      search.set('resourceVersionMatch', 'NotOlderThan');
+    }
     if (options.fieldSelector) search.set('fieldSelector', options.fieldSelector);
     controller = new AbortController();
     if (stopped) controller.abort();
@@ -131,15 +206,27 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
         idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS,
       });
     } catch (error) {
-      if (stopped) return resourceVersion;
+      if (stopped) {
+        const done = Promise.resolve(resourceVersion);
+        return { listed: done, ended: done };
+      }
       throw error;
     }
-    if (response.statusCode === 410) {
+    if (response.statusCode === 410 && !initial) {
       response.resume();
       throw new Expired();
     }
-    if (response.statusCode !== 200) throw await apiErrorOf(response);
-    return new Promise<string>((resolve, reject) => {
+    if (response.statusCode !== 200) {
+      const refusal = await apiErrorOf(response);
+      if (initial) return { refused: refusal };
+      throw refusal;
+    }
+    let inInitialEvents = initial !== undefined;
+    let settleListed!: { resolve(version: string | Promise<string>): void; reject(error: Error): void };
+    const listed = new Promise<string>((resolve, reject) => {
+      settleListed = { resolve, reject };
+    });
+    const ended = new Promise<string>((resolve, reject) => {
       let expired = false;
       let buffered = '';
       const onLine = (line: string) => {
@@ -155,6 +242,24 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
           response.destroy();
           return;
         }
+        if (inInitialEvents) {
+          // Until the bookmark only ADDED events come, one per object, in no order of resourceVersion.
+          if (type === 'ADDED') initial!.add(object);
+          else if (type === 'BOOKMARK' && object?.metadata?.annotations?.[INITIAL_EVENTS_END] === 'true') {
+            inInitialEvents = false;
+            resourceVersion = object.metadata.resourceVersion ?? resourceVersion;
+            const version = resourceVersion;
+            // Committed now, synchronously, before the events after the bookmark are applied.
+            let committed: Promise<void>;
+            try {
+              committed = Promise.resolve(initial!.commit());
+            } catch (error) {
+              committed = Promise.reject(error);
+            }
+            settleListed.resolve(committed.then(() => version));
+          }
+          return;
+        }
         const version = object?.metadata?.resourceVersion;
         if (version) resourceVersion = version;
         if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') options.onEvent(type, object);
@@ -162,31 +267,46 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
         buffered += chunk;
+        let start = 0;
         let end = buffered.indexOf('\n');
         while (end !== -1) {
-          const line = buffered.slice(0, end);
-          buffered = buffered.slice(end + 1);
+          const line = buffered.slice(start, end);
+          start = end + 1;
           if (line.trim() !== '') {
             try {
               onLine(line);
             } catch (error) {
               response.destroy();
-              reject(new Error(`a watch event is not valid JSON: ${(error as Error).message}`));
+              finish(new Error(`a watch event is not valid JSON: ${(error as Error).message}`), true);
               return;
             }
           }
-          end = buffered.indexOf('\n');
+          end = buffered.indexOf('\n', start);
         }
+        buffered = buffered.slice(start);
       });
-      const finish = (error?: Error) => {
+      const finish = (error?: Error, fatal = false) => {
+        if (inInitialEvents) {
+          inInitialEvents = false;
+          if (stopped) settleListed.resolve(resourceVersion);
+          else
+            settleListed.reject(
+              error ?? new Error('the watch-list ended before its initial-events-end bookmark'),
+            );
+        }
         if (expired) return reject(new Expired());
-        if (error && error.name !== 'TimeoutError' && !stopped) return reject(error);
+        if (error && !stopped && (fatal || error.name !== 'TimeoutError')) return reject(error);
         resolve(resourceVersion);
       };
       response.on('end', () => finish());
       response.on('close', () => finish());
       response.on('error', finish);
     });
+    // A watch-list that fails before its bookmark rejects both; the caller awaits `listed` alone then.
+    ended.catch(() => {});
+    listed.catch(() => {});
+    if (!initial) settleListed.resolve(resourceVersion);
+    return { listed, ended };
   }
 
   const setSynced = (value: boolean) => options.onSyncedChange?.(value);
@@ -195,8 +315,10 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
     let backoff = WATCH_BACKOFF_MIN_MS;
     while (!stopped) {
       let resourceVersion: string;
+      // After a watch-list, the watch its answer goes on with.
+      let watching: Promise<string> | undefined;
       try {
-        resourceVersion = await relist();
+        ({ resourceVersion, watching } = await relist());
         if (stopped) return;
         if (!everSynced) {
           everSynced = true;
@@ -225,7 +347,9 @@ export function startListWatch(options: ListWatchOptions): ListWatchHandle {
       }
       while (!stopped) {
         try {
-          resourceVersion = await watchOnce(resourceVersion);
+          const current = watching ?? watchOnce(resourceVersion);
+          watching = undefined;
+          resourceVersion = await current;
           backoff = WATCH_BACKOFF_MIN_MS;
           setSynced(true);
         } catch (error) {

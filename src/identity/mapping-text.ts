@@ -6,6 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { MAPPING_READ_SLICE } from '../consts.ts';
 import type { IdentityMapping, ParsedMapping } from '../core/identity/identity.ts';
+import { LARGE_READ_BYTES, returnGarbageSoon } from './return-garbage.ts';
 
 export interface MappingTextSource {
   logger: Logger;
@@ -33,22 +34,6 @@ async function readInSlices(text: string | Uint8Array): Promise<ParsedMapping> {
   return reader.finish();
 }
 
-/** From this size on, a mapping's load is followed by a full GC where the runtime allows one. */
-const LARGE_MAPPING_BYTES = 1024 * 1024;
-
-/**
- * Reading a large mapping leaves garbage that outlived the young generation (the text itself, the entries of
- * the mapping it replaced). An idle webhook may not run a full GC for a long time, and until one runs V8 keeps
- * those pages: about 10 MB after a 4 MB file. The container image runs node with --expose-gc so that one
- * collection can run right away; elsewhere gc is not exposed and this does nothing.
- */
-function returnParseGarbage(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) return;
-  // Soon, not now: the text is garbage only once the caller that read it has returned.
-  setTimeout(gc, 200).unref();
-}
-
 /** Applies the text's mapping; returns the parse error instead, changing nothing, when it is no mapping. */
 export async function applyMappingText(
   text: string | Uint8Array,
@@ -63,7 +48,7 @@ export async function applyMappingText(
   for (const problem of parsed.problems)
     source.logger.warn({ ...source.fields, problem }, 'mapping entry skipped');
   source.onMapping(parsed.mapping);
-  if (text.length >= LARGE_MAPPING_BYTES) returnParseGarbage();
+  if (text.length >= LARGE_READ_BYTES) returnGarbageSoon();
   source.logger.info(
     { ...source.fields, entries: parsed.mapping.size, skipped: parsed.problems.length },
     `${source.label} loaded`,
