@@ -157,6 +157,26 @@ export function createMetricsRegistry(): MetricsRegistry {
     families.push(family);
   }
 
+  /** A counter or gauge family: one sample line per label set, the series' value. */
+  function registerSingleValued(
+    options: FamilyOptions,
+    type: 'counter' | 'gauge',
+    series: { byLabels: Map<string, { value: number }> },
+  ): void {
+    register(
+      {
+        name: options.name,
+        help: options.help,
+        type,
+        render(lines) {
+          for (const [pairs, one] of series.byLabels)
+            lines.push(`${options.name}${braced(pairs)} ${formatValue(one.value)}`);
+        },
+      },
+      options.labelNames ?? [],
+    );
+  }
+
   function counter(options: FamilyOptions): Counter {
     const labelNames = options.labelNames ?? [];
     const series = seriesMap(options.name, labelNames, () => {
@@ -169,18 +189,7 @@ export function createMetricsRegistry(): MetricsRegistry {
       };
       return one;
     });
-    register(
-      {
-        name: options.name,
-        help: options.help,
-        type: 'counter',
-        render(lines) {
-          for (const [pairs, one] of series.byLabels)
-            lines.push(`${options.name}${braced(pairs)} ${formatValue(one.value)}`);
-        },
-      },
-      labelNames,
-    );
+    registerSingleValued(options, 'counter', series);
     return {
       labels: (...values) => series.get(values),
       inc: (by) => series.unlabelled().inc(by),
@@ -205,18 +214,7 @@ export function createMetricsRegistry(): MetricsRegistry {
       return one;
     };
     const series = seriesMap(options.name, labelNames, create);
-    register(
-      {
-        name: options.name,
-        help: options.help,
-        type: 'gauge',
-        render(lines) {
-          for (const [pairs, one] of series.byLabels)
-            lines.push(`${options.name}${braced(pairs)} ${formatValue(one.value)}`);
-        },
-      },
-      labelNames,
-    );
+    registerSingleValued(options, 'gauge', series);
     return {
       labels: (...values) => series.get(values),
       set: (value) => series.unlabelled().set(value),
