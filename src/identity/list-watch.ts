@@ -5,17 +5,19 @@
 //
 // The list is a watch-list first (`sendInitialEvents=true`: the API server streams every object as an ADDED
 // event from its watch cache, then a bookmark annotated `k8s.io/initial-events-end`, and the same answer goes
-// on as the watch), as client-go's reflector does by default since 1.35. It is the fastest way to the whole
-// collection: the API server encodes while kirsa parses, on the two cores at once, and no page of thousands
-// of objects is ever held whole. Measured on kube-apiserver 1.37.2 with 50,001 metadata-only ServiceAccounts
-// (37 MB of JSON) on a busy 2-core machine, spawn to the right answer for the last account: 2.4-5.0 s with
-// the watch-list against 5.2-5.7 s with pages of 500 (and the reference, client-go's watch-list, 1.5-2.8 s in
-// the same rounds). A server that refuses it (HTTP 422 without the WatchList feature gate, which is on by
-// default from 1.32; older servers refuse `resourceVersionMatch` on a watch the same way) or any other
-// refusal (a user allowed to list but not to watch) gets the paged list (list-page.ts) in the same attempt,
-// and then a watch from its resourceVersion. The watch asks for bookmarks and resumes from the last
-// resourceVersion, "410 Gone" lists again, and any other failure retries with a doubling backoff, forever,
-// until stop().
+// on as the watch), as client-go's reflector does by default since 1.35 (the reference webhook included).
+// The API server encodes while kirsa parses, and nothing bigger than one event is ever held. Measured on
+// kube-apiserver 1.37.2 with 50,001 metadata-only ServiceAccounts (37 MB of JSON), kirsa run as the image
+// runs it, on a shared 2-core machine (load 4-20): the API server spent 1.2-1.5 s of CPU on the watch-list
+// against 2.4 s on pages of 500 (see LIST_PAGE_SIZE for why pages cost it that much); kirsa's RSS 20 s later
+// was 84.5-88 MB against 91.7-98 MB with pages; spawn to the right answer for the last account took
+// 1.86-2.22 s at load 4-10 (the reference 1.43-1.97 s in the same rounds), pages of 500 4.2-5.7 s at load
+// 7-11 (the reference 2.2-5.4 s in those rounds); at higher loads wall times scatter too widely to compare.
+// A server that refuses it (HTTP 422 without the WatchList feature gate, on by default from 1.32; older
+// servers refuse `resourceVersionMatch` on a watch the same way) or any other refusal (a user allowed to
+// list but not to watch) gets the paged list (list-page.ts) in the same attempt, then a watch from its
+// resourceVersion. The watch asks for bookmarks and resumes from the last resourceVersion, "410 Gone" lists
+// again, and any other failure retries with a doubling backoff, forever, until stop().
 
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
