@@ -15,6 +15,8 @@ import {
   CONFIG_MAP_KEYS_MAX_ENTRIES,
   CONFIG_MAP_KEYS_TTL_MS,
   CONFIG_MAP_READ_TIMEOUT_MS,
+  IDLE_RELEASE_GROWTH_BYTES,
+  IDLE_RELEASE_QUIET_MS,
   LOOKUP_BURST,
   LOOKUP_NEGATIVE_CACHE_MS,
   LOOKUP_RATE_PER_SECOND,
@@ -154,6 +156,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
       : ({} as Partial<typeof import('../identity/config-map.ts')>);
   const { createWebhookApp } = await import('./app.ts');
   const { isLegacyTlsVersion, startWebhookServer } = await import('./server.ts');
+  const { createIdleRelease, lastResortCollection } = await import('./idle-release.ts');
   const annotationPrefix = plan.mutation.annotationPrefix;
   if (plan.ignoredFlags.length > 0) {
     log.info(
@@ -377,6 +380,23 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     }
   }
   refreshCounts();
+  // Memory back after a burst of admissions (idle-release.ts); only where node exposes gc, as the image does.
+  const collect = lastResortCollection();
+  if (collect !== undefined) {
+    const release = createIdleRelease({
+      admissions: metrics.admissionCount,
+      residentBytes: () => process.memoryUsage.rss(),
+      collect,
+      growthBytes: IDLE_RELEASE_GROWTH_BYTES,
+      onRelease: (before, after) =>
+        log.info(
+          { rssMbBefore: Math.round(before / 2 ** 20), rssMbAfter: Math.round(after / 2 ** 20) },
+          'quiet after admissions: memory given back',
+        ),
+    });
+    const timer = setInterval(release.check, IDLE_RELEASE_QUIET_MS).unref();
+    stops.push(() => clearInterval(timer));
+  }
   log.info(
     {
       port: server.port,

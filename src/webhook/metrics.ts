@@ -50,6 +50,8 @@ export interface WebhookMetrics {
    * credentials when its service account maps to an identity (whether or not a patch was needed).
    */
   observeAdmission(outcome: AdmissionOutcome, seconds: number, identityMode?: Identity['mode']): void;
+  /** Admissions observed so far, every outcome: how the idle release (idle-release.ts) tells quiet from busy. */
+  admissionCount(): number;
   /** One answered HTTP request to an instrumented path (/mutate), for the reference's HTTP series. */
   observeHttp(verb: string, path: string, code: number, seconds: number): void;
   setSourceSynced(source: string, synced: boolean): void;
@@ -125,6 +127,7 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
   certificateRefused.inc(0);
   const reference = referenceMetrics(registry);
   let rotation: Histogram | undefined;
+  let admissionTotal = 0;
   // promhttp's instrumentation of its own handler (client_golang v1.12.2, promhttp/http.go): scrapes by
   // status, the three likeliest codes present from the start; the gauge includes the scrape reading it.
   const scrapes = registry.counter({
@@ -156,11 +159,13 @@ export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {})
       byRefusal.get(reason)!.inc();
     },
     observeAdmission(outcome, seconds, identityMode) {
+      admissionTotal += 1;
       byOutcome.get(outcome)!.inc();
       latency.observe(seconds);
       if (identityMode !== undefined) reference.podCount(identityMode).inc();
       else if (outcome === 'service_account_missing') reference.missingServiceAccount.inc();
     },
+    admissionCount: () => admissionTotal,
     observeHttp(verb, path, code, seconds) {
       const microseconds = Math.trunc(seconds * 1e6);
       // One entry per verb, path and code seen (a handful): labels() would hash the label set each time.
