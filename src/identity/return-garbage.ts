@@ -6,13 +6,14 @@
 // the process's RSS 96.7 MB -> 87.0 MB 20 s later, for about 30 ms of CPU; a plain gc() frees the objects but
 // keeps the pages (heap still 38 MB).
 
+import { lastResortCollection } from '../io/last-resort-gc.ts';
+
 /** From this size on, a mapping's text is followed by a collection (mapping-text.ts). */
 export const LARGE_READ_BYTES = 1024 * 1024;
 
 export function returnGarbageSoon(): void {
-  const gc = (globalThis as { gc?: (options?: object) => unknown }).gc;
-  if (gc === undefined) return;
-  // Soon, not now: what was read is garbage only once the caller that read it has returned. 'last-resort'
-  // is V8's memory-reducing full collection (it compacts and gives empty pages back).
-  setTimeout(() => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }), 200).unref();
+  const collect = lastResortCollection();
+  if (collect === undefined) return;
+  // Soon, not now: what was read is garbage only once the caller that read it has returned.
+  setTimeout(collect, 200).unref();
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createIdleRelease, lastResortCollection } from './idle-release.ts';
+import { lastResortCollection } from '../io/last-resort-gc.ts';
+import { createIdleRelease } from './idle-release.ts';
 
 const MB = 2 ** 20;
 

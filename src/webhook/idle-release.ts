@@ -12,7 +12,7 @@
 // malloc memory the allocator keeps in its arenas (docs/webhook.md, "Where the tail and the memory come
 // from").
 //
-// `gc` is only there when node runs with --expose-gc (the container image does); without it this does nothing.
+// The collection itself is io/last-resort-gc.ts: only where node runs with --expose-gc (the container image does).
 
 /** What the idle release reads and calls: injected, so a test drives it with its own clock and numbers. */
 export interface IdleReleaseOptions {
@@ -58,14 +58,5 @@ export function createIdleRelease(options: IdleReleaseOptions): IdleRelease {
       options.onRelease?.(before, baseline);
       return true;
     },
-  };
-}
-
-/** The last-resort collection of node's --expose-gc, or undefined when gc is not exposed. */
-export function lastResortCollection(): (() => void) | undefined {
-  const gc = (globalThis as { gc?: (options?: Record<string, string>) => unknown }).gc;
-  if (gc === undefined) return undefined;
-  return () => {
-    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   };
 }

@@ -156,7 +156,8 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
       : ({} as Partial<typeof import('../identity/config-map.ts')>);
   const { createWebhookApp } = await import('./app.ts');
   const { isLegacyTlsVersion, startWebhookServer } = await import('./server.ts');
-  const { createIdleRelease, lastResortCollection } = await import('./idle-release.ts');
+  const { createIdleRelease } = await import('./idle-release.ts');
+  const { lastResortCollection } = await import('../io/last-resort-gc.ts');
   const annotationPrefix = plan.mutation.annotationPrefix;
   if (plan.ignoredFlags.length > 0) {
     log.info(
