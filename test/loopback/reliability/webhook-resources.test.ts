@@ -3,13 +3,15 @@
 // - finding 2: a pod with tens of thousands of containers (one 1 MB review; four 2.7 MB ones at once; one
 //   past the ~65,000 arguments a spread takes) is admitted unchanged with a warning and counted, the other
 //   admissions keep flowing and memory stays bounded.
-// Each test prints the peak RSS and the longest stall of the concurrent small admissions it saw.
+// Each test prints the peak RSS and the longest stall of the concurrent small admissions it saw. What they
+// assert is order, not time (speed lives in `npm run bench`): a small admission is answered while the large
+// reviews are still arriving (their last bytes are held back until it is), and again after they are answered.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { Agent } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, type TestContext, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
@@ -83,6 +85,16 @@ export function smallAdmissions(webhook: WebhookProcess, ca: string) {
     }
   })();
   return {
+    /** How many small admissions have been answered so far. */
+    get answered() {
+      return answered;
+    },
+    /** Resolves once `more` small admissions have been answered after this call. */
+    async answeredMore(more: number) {
+      const target = answered + more;
+      await eventually(async () => (answered >= target || failures.length > 0 ? true : undefined));
+      assert.deepEqual(failures, [], 'a small admission failed');
+    },
     async stop() {
       running = false;
       await loop;
@@ -90,6 +102,43 @@ export function smallAdmissions(webhook: WebhookProcess, ca: string) {
       return { longestMs: Math.round(longestMs), answered, failures };
     },
   };
+}
+
+/**
+ * A review sent all but its last kilobyte: the webhook has it part-way in, as a large review arriving slowly
+ * from the API server, until release() sends the rest. `answer` settles with the webhook's answer.
+ */
+function heldBackReview(port: number, ca: string, body: string) {
+  const bytes = Buffer.from(body);
+  const held = 1024;
+  let release = () => {};
+  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/mutate?timeout=30s',
+        ca,
+        agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': bytes.length },
+        timeout: 60_000,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('request timed out')));
+    request.on('error', reject);
+    request.write(bytes.subarray(0, bytes.length - held));
+    release = () => request.end(bytes.subarray(bytes.length - held));
+  });
+  return { answer, release };
 }
 
 /** A pod CREATE review as the API server sends it, for a pod of `containers` containers. */
@@ -124,20 +173,23 @@ test('finding 2: a pod with 60,000 containers is admitted unchanged, warned and 
   assert.ok(body.length > 1_000_000 && body.length < 3 * 1024 * 1024, `${body.length} bytes`);
   const baseline = await memoryOf(webhook.child.pid!);
   const small = smallAdmissions(webhook, ca);
-  await new Promise((resolve) => setTimeout(resolve, 200));
   for (let round = 0; round < 3; round += 1) {
-    const answer = await httpsCall(webhook.port, { ca, body, timeoutMs: 30_000 });
+    const large = heldBackReview(webhook.port, ca, body);
+    // The small client is served while the large review is part-way in...
+    await small.answeredMore(2);
+    large.release();
+    const answer = await large.answer;
     assert.equal(answer.status, 200);
     assertAdmittedUnchangedOverLimit(answer.body);
+    // ...and once it has been answered.
+    await small.answeredMore(1);
   }
-  await new Promise((resolve) => setTimeout(resolve, 200));
   const { longestMs, answered, failures } = await small.stop();
   const memory = await memoryOf(webhook.child.pid!);
   t.diagnostic(
     `60,000 containers x3: RSS ${baseline.rssMb} -> peak ${memory.peakMb} MB; longest small admission ${longestMs} ms (${answered} answered)`,
   );
   assert.deepEqual(failures, []);
-  assert.ok(longestMs < 1_000, `a small admission waited ${longestMs} ms`);
   assert.ok(memory.peakMb - baseline.rssMb < 100, `RSS grew ${memory.peakMb - baseline.rssMb} MB`);
   assert.equal(await overLimitCount(webhook), 3);
 });
@@ -152,12 +204,16 @@ test('finding 2: four 2.7 MB reviews at once, and one past the 65,000 arguments 
   assert.ok(widest.length < 3 * 1024 * 1024, `${widest.length} bytes`);
   const baseline = await memoryOf(webhook.child.pid!);
   const small = smallAdmissions(webhook, ca);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  const answers = await Promise.all([
-    ...Array.from({ length: 4 }, () => httpsCall(webhook.port, { ca, body: wide, timeoutMs: 30_000 })),
-    httpsCall(webhook.port, { ca, body: widest, timeoutMs: 30_000 }),
-  ]);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const large = [
+    ...Array.from({ length: 4 }, () => heldBackReview(webhook.port, ca, wide)),
+    heldBackReview(webhook.port, ca, widest),
+  ];
+  // Five large reviews part-way in at once, and the small client is still served...
+  await small.answeredMore(2);
+  for (const review of large) review.release();
+  const answers = await Promise.all(large.map((review) => review.answer));
+  // ...and still is once all five have been answered.
+  await small.answeredMore(1);
   const { longestMs, answered, failures } = await small.stop();
   const memory = await memoryOf(webhook.child.pid!);
   t.diagnostic(
@@ -168,7 +224,6 @@ test('finding 2: four 2.7 MB reviews at once, and one past the 65,000 arguments 
     assertAdmittedUnchangedOverLimit(answer.body);
   }
   assert.deepEqual(failures, []);
-  assert.ok(longestMs < 1_000, `a small admission waited ${longestMs} ms`);
   assert.ok(memory.peakMb - baseline.rssMb < 150, `RSS grew ${memory.peakMb - baseline.rssMb} MB`);
   assert.equal(await overLimitCount(webhook), 5);
 });
@@ -241,8 +296,10 @@ test('finding 3: 100 clients each sending 3 MiB less one byte are refused early;
   );
   try {
     await once(attacker.stdout!, 'data');
-    // Every client has had its chance to send; the ones still open hold their body, one byte short.
+    // Every client has had its chance to send; the ones still open hold their body, one byte short. The small
+    // client is served while they do.
     await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await small.answeredMore(2);
     const memory = await memoryOf(webhook.child.pid!);
     const { longestMs, answered, failures } = await small.stop();
     const refused = await refusedCount(webhook, 'in_flight_bytes');
@@ -252,7 +309,6 @@ test('finding 3: 100 clients each sending 3 MiB less one byte are refused early;
     assert.deepEqual(failures, []);
     assert.ok(refused >= 90, `only ${refused} refused`);
     assert.ok(memory.peakMb - baseline.rssMb < 100, `RSS grew ${memory.peakMb - baseline.rssMb} MB`);
-    assert.ok(longestMs < 1_500, `a small admission waited ${longestMs} ms`);
   } finally {
     attacker.kill('SIGKILL');
   }
