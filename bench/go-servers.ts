@@ -1,6 +1,8 @@
 // The benchmarks' Go servers, built from source on demand: the do-nothing Go floor (bench/go-floor/, Go's
 // standard library only) and the reference webhook (aws/amazon-eks-pod-identity-webhook), so that kirsa's
-// figures print beside both a Go and a Node floor and beside the webhook it replaces, in the same run.
+// figures print beside both a Go and a Node floor and beside the webhook it replaces, in the same run. The
+// fixed-rate load generator (bench/go-loadgen/, standard library only, run by bench/go-load.ts) builds the
+// same way.
 //
 // Both build with the real parts' Go toolchain and caches: `tools/realparts/build.sh --print-go-env` gives
 // its settings (GOMODCACHE and GOCACHE under ~/.cache/kirsa-tools, GOTOOLCHAIN=local, CGO off), so there is
@@ -45,6 +47,7 @@ import { processCpuMs, residentMb } from './webhook-process.ts';
 
 const BUILD_SH = new URL('../tools/realparts/build.sh', import.meta.url).pathname;
 const GO_FLOOR_SOURCE = new URL('./go-floor/', import.meta.url).pathname;
+const GO_LOADGEN_SOURCE = new URL('./go-loadgen/', import.meta.url).pathname;
 const LDFLAGS = '-s -w';
 
 /** The environment the Go servers run with (see the header). */
@@ -131,6 +134,14 @@ function buildCached(name: string, moduleDir: string): { binary: string; built: 
 /** The do-nothing Go server of bench/go-floor/, built if needed. */
 export function goFloorBinary(): GoBinary {
   const result = buildCached('go-floor', GO_FLOOR_SOURCE);
+  if (typeof result === 'string') return { skipped: result };
+  const go = goToolchain() as Toolchain;
+  return { binary: result.binary, about: `${go.version}${result.built ? ', built now' : ''}` };
+}
+
+/** The fixed-rate load generator of bench/go-loadgen/, built if needed. */
+export function goLoadgenBinary(): GoBinary {
+  const result = buildCached('go-loadgen', GO_LOADGEN_SOURCE);
   if (typeof result === 'string') return { skipped: result };
   const go = goToolchain() as Toolchain;
   return { binary: result.binary, about: `${go.version}${result.built ? ', built now' : ''}` };

@@ -1,0 +1,3 @@
+module kirsa.local/bench/go-loadgen
+
+go 1.24
