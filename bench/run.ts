@@ -12,7 +12,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { issueTable, machineLines, readFigures, recordFigures, verdictLine, verdicts } from './figures.ts';
-import { goFloorBinary, referenceBinary } from './go-servers.ts';
+import { goFloorBinary, goLoadgenBinary, referenceBinary } from './go-servers.ts';
 
 const BENCHMARKS = [
   'cli-start.ts',
@@ -33,11 +33,13 @@ console.log(
 );
 // The Go servers the side-by-side benchmarks run (bench/go-servers.ts), built before any of them: a cold build
 // of the reference webhook downloads its modules and compiles client-go, which takes minutes and should not
-// count against one benchmark's time limit. Either one missing leaves its column out, with the reason.
+// count against one benchmark's time limit. Either one missing leaves its column out, with the reason. The
+// Go load generator builds here too; without it the fixed-rate runs fall back to the Node client.
 if (chosen.some((name) => SIDE_BY_SIDE.includes(name))) {
   for (const [label, build] of [
     ['Go floor', goFloorBinary],
     ['reference webhook', referenceBinary],
+    ['Go load generator', goLoadgenBinary],
   ] as const) {
     const built = build();
     console.log(

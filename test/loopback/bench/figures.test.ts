@@ -1,7 +1,9 @@
 // The closing table of `npm run bench` (bench/figures.ts) and the pinning decision (bench/pinning.ts): each
 // issue 21 target is judged from the recorded figures at its stated bound, a target without its figures
-// says "not measured" instead of a verdict, figures recorded by separate benchmark processes come back in
-// one table, and the CPU list from /proc is read as Linux writes it. Pure: nothing is timed or started.
+// says "not measured" instead of a verdict, a latency target is "not shown" when the run cannot judge it
+// (the load generator's own lag at or past its share of the floor's figure, the Node client, a floor that
+// failed) and missed when kirsa answered wrong, figures recorded by separate benchmark processes come back
+// in one table, and the CPU list from /proc is read as Linux writes it. Pure: nothing is timed or started.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
+  CLIENT_LAG_SHARE,
   type Figure,
   issueTable,
+  machineLines,
   readFigures,
   recordFigures,
   verdictLine,
@@ -21,12 +25,31 @@ import { allowedCpus } from '../../../bench/pinning.ts';
 const judged = (figures: Figure[]) =>
   Object.fromEntries(verdicts(figures).map((verdict) => [verdict.target, verdict.met]));
 
+/** A latency run the verdicts can judge: the Go load generator, no failed or wrong admission. */
+const judgeable: Figure[] = [
+  { name: 'go-loadgen', column: 'machine', value: 1 },
+  ...(['kirsa', 'node-floor'] as const).flatMap((column): Figure[] => [
+    { name: 'failed-admissions', column, value: 0 },
+    { name: 'wrong-admissions', column, value: 0 },
+  ]),
+];
+const P99_20KB = "20 KB pod at 1,000/s: kirsa's p99 <= 1.5x the Node floor's in the same run";
+const P999_20KB = "20 KB pod at 1,000/s: kirsa's p99.9 <= 2x the Node floor's in the same run";
+const verdictOf = (figures: Figure[], target: string) =>
+  verdicts(figures).find((verdict) => verdict.target === target)!;
+
 test('each target is judged at its bound: at it is met, past it is not', () => {
   const at: Figure[] = [
+    ...judgeable,
     { name: 'p99-20kb-ms', column: 'kirsa', value: 3 },
     { name: 'p99-20kb-ms', column: 'node-floor', value: 2 },
     { name: 'p999-20kb-ms', column: 'kirsa', value: 8 },
     { name: 'p999-20kb-ms', column: 'node-floor', value: 4 },
+    // The load generator's own lag at its bound: a quarter of the floor's p99 (2 ms) and p99.9 (4 ms).
+    { name: 'lag-p99-20kb-ms', column: 'kirsa', value: 0.5 },
+    { name: 'lag-p99-20kb-ms', column: 'node-floor', value: 0.1 },
+    { name: 'lag-p999-20kb-ms', column: 'kirsa', value: 0.2 },
+    { name: 'lag-p999-20kb-ms', column: 'node-floor', value: 1 },
     { name: 'rss-idle-mb', column: 'kirsa', value: 60 },
     { name: 'rss-after-load-mb', column: 'kirsa', value: 75 },
     { name: 'rss-many-mb', column: 'kirsa', value: 100 },
@@ -95,4 +118,93 @@ test("the CPUs a process may use are read from /proc's list form", () => {
   assert.deepEqual(allowedCpus('0-1,3\n'), [0, 1, 3]);
   assert.deepEqual(allowedCpus('5'), [5]);
   assert.deepEqual(allowedCpus(''), []);
+});
+
+test("a latency target is not shown once the load generator's own lag passes its share of the floor's", () => {
+  assert.equal(CLIENT_LAG_SHARE, 0.25);
+  const base: Figure[] = [
+    ...judgeable,
+    { name: 'p99-20kb-ms', column: 'kirsa', value: 3 },
+    { name: 'p99-20kb-ms', column: 'node-floor', value: 2 },
+    { name: 'lag-p99-20kb-ms', column: 'kirsa', value: 0.5 },
+    { name: 'lag-p99-20kb-ms', column: 'node-floor', value: 0.5 },
+  ];
+  assert.equal(verdictOf(base, P99_20KB).met, true);
+  for (const column of ['kirsa', 'node-floor'] as const) {
+    const past = verdictOf([...base, { name: 'lag-p99-20kb-ms', column, value: 0.51 }], P99_20KB);
+    assert.deepEqual([past.met, past.notShown], [undefined, true], column);
+    assert.match(verdictLine(past), /^not shown .*own p99 lag, 0\.51 ms/);
+  }
+  // Without a lag figure (a run before it was recorded) there is no verdict either.
+  const unrecorded = verdictOf(
+    base.filter((figure) => !(figure.name === 'lag-p99-20kb-ms' && figure.column === 'node-floor')),
+    P99_20KB,
+  );
+  assert.equal(unrecorded.notShown, true);
+});
+
+test('latency from the Node client, or against a floor that failed, is not shown; wrong answers from kirsa miss the target', () => {
+  const fast: Figure[] = [
+    ...judgeable,
+    { name: 'p999-20kb-ms', column: 'kirsa', value: 1 },
+    { name: 'p999-20kb-ms', column: 'node-floor', value: 4 },
+    { name: 'lag-p999-20kb-ms', column: 'kirsa', value: 0.1 },
+    { name: 'lag-p999-20kb-ms', column: 'node-floor', value: 0.1 },
+  ];
+  assert.equal(verdictOf(fast, P999_20KB).met, true);
+  const node = verdictOf([...fast, { name: 'go-loadgen', column: 'machine', value: 0 }], P999_20KB);
+  assert.deepEqual([node.met, node.notShown], [undefined, true]);
+  assert.match(node.measured, /Node client/);
+  const floorFailed = verdictOf(
+    [...fast, { name: 'failed-admissions', column: 'node-floor', value: 1 }],
+    P999_20KB,
+  );
+  assert.deepEqual([floorFailed.met, floorFailed.notShown], [undefined, true]);
+  // One wrong answer, or one without an answer, from kirsa: NOT met however fast the rest, whichever client.
+  for (const name of ['wrong-admissions', 'failed-admissions'] as const)
+    for (const client of [1, 0]) {
+      const spoiled = verdictOf(
+        [
+          ...fast,
+          { name: 'go-loadgen', column: 'machine', value: client },
+          { name, column: 'kirsa', value: 1 },
+        ],
+        P999_20KB,
+      );
+      assert.equal(spoiled.met, false, `${name}, go-loadgen ${client}`);
+      assert.match(verdictLine(spoiled), /^NOT met /);
+    }
+  // Uncounted failures (figures from before they were recorded) are not a verdict.
+  const uncounted = verdictOf(
+    fast.filter((figure) => figure.name !== 'wrong-admissions'),
+    P999_20KB,
+  );
+  assert.equal(uncounted.notShown, true);
+});
+
+test("the table shows the load generator's own lag under each latency row, and the failed and wrong admissions", () => {
+  const figures: Figure[] = [
+    ...judgeable,
+    { name: 'p50-1kb-ms', column: 'kirsa', value: 0.3 },
+    { name: 'p99-1kb-ms', column: 'kirsa', value: 1.2 },
+    { name: 'p999-1kb-ms', column: 'kirsa', value: 4 },
+    { name: 'lag-p99-1kb-ms', column: 'kirsa', value: 0.12 },
+    { name: 'lag-p999-1kb-ms', column: 'kirsa', value: 0.5 },
+    { name: 'lag-max-1kb-ms', column: 'kirsa', value: 2.25 },
+    { name: 'wrong-admissions', column: 'kirsa', value: 3 },
+  ];
+  const table = issueTable(figures);
+  const row = table.findIndex((line) => line.startsWith('p50 / p99 / p99.9 ms at 1,000/s, 1 KB pod'));
+  assert.match(table[row]!, /0\.30 \/ 1\.20 \/ 4\.0/);
+  assert.match(
+    table[row + 1]!,
+    /^ {2}load generator's own lag p99 \/ p99\.9 \/ max ms\s+0\.12 \/ 0\.50 \/ 2\.3/,
+  );
+  assert.match(table.find((line) => line.startsWith('failed / wrong'))!, /0 \/ 3/);
+  assert.ok(machineLines(figures).some((line) => line.includes('Go load generator')));
+  assert.ok(
+    machineLines([{ name: 'go-loadgen', column: 'machine', value: 0 }]).some((line) =>
+      line.includes('not shown'),
+    ),
+  );
 });
