@@ -10,6 +10,12 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
+import {
+  initialEventsEndEvent,
+  metadataEvent,
+  PROTOBUF_WATCH_CONTENT_TYPE,
+  statusEvent,
+} from '../../test/support/kube-protobuf.ts';
 import { anonymousConnection } from '../kube/connection.ts';
 import { startListWatch } from './list-watch.ts';
 import { createServiceAccountCache, watchServiceAccounts } from './service-accounts.ts';
@@ -18,6 +24,7 @@ type Kind = 'watch-list' | 'watch' | 'list';
 interface Seen {
   kind: Kind;
   query: URLSearchParams;
+  accept: string | undefined;
 }
 
 let answer: (kind: Kind, query: URLSearchParams, response: ServerResponse) => void = () => {};
@@ -27,7 +34,7 @@ const server = createServer((request, response) => {
   const query = new URL(request.url ?? '/', 'http://x').searchParams;
   const kind: Kind =
     query.get('watch') !== '1' ? 'list' : query.get('sendInitialEvents') === 'true' ? 'watch-list' : 'watch';
-  seen.push({ kind, query });
+  seen.push({ kind, query, accept: request.headers.accept });
   open.add(response);
   response.on('close', () => open.delete(response));
   answer(kind, query, response);
@@ -250,6 +257,90 @@ test('an event right behind the bookmark, in the same chunk, applies after the c
     assert.equal(cache.get('default', 'a'), undefined);
     assert.equal(cache.get('default', 'b')?.annotations['eks.amazonaws.com/role-arn'], role);
     assert.equal(seen[0]?.query.get('sendInitialEvents'), 'true');
+  } finally {
+    handle.stop();
+  }
+});
+
+test('a metadata-only watch asks for protobuf first and takes it in, split anyhow, through a 410 relist', async () => {
+  seen.length = 0;
+  const role = 'arn:aws:iam::111122223333:role/a';
+  const protobufAccount = (name: string, resourceVersion: string) => ({
+    name,
+    namespace: 'default',
+    resourceVersion,
+    annotations: { 'eks.amazonaws.com/role-arn': role },
+    labels: { 'app.kubernetes.io/name': name },
+  });
+  let watchLists = 0;
+  answer = (kind, _query, response) => {
+    response.writeHead(200, { 'content-type': PROTOBUF_WATCH_CONTENT_TYPE });
+    if (kind !== 'watch-list') return;
+    watchLists++;
+    const stream =
+      watchLists === 1
+        ? Buffer.concat([
+            metadataEvent('ADDED', protobufAccount('a', '5')),
+            metadataEvent('ADDED', protobufAccount('b', '7')),
+            initialEventsEndEvent('10'),
+            metadataEvent('MODIFIED', protobufAccount('c', '11')),
+            // The history ran out: the API server ends the watch with a Status, and kirsa lists again.
+            statusEvent(410, 'too old resource version: 11 (30)'),
+          ])
+        : Buffer.concat([metadataEvent('ADDED', protobufAccount('b', '31')), initialEventsEndEvent('32')]);
+    // In pieces of 7 bytes: frames and their lengths cut anywhere.
+    for (let at = 0; at < stream.length; at += 7) response.write(stream.subarray(at, at + 7));
+  };
+  const cache = createServiceAccountCache('eks.amazonaws.com');
+  const { lines, logger } = logs();
+  const handle = watchServiceAccounts({ connection: connection(), cache, logger });
+  try {
+    await handle.synced;
+    await until(() => (watchLists === 2 && cache.size === 1 ? true : undefined), 'the relist after the 410');
+    assert.equal(cache.get('default', 'a'), undefined);
+    assert.equal(cache.get('default', 'c'), undefined);
+    assert.equal(cache.get('default', 'b')?.annotations['eks.amazonaws.com/role-arn'], role);
+    assert.ok(lines.some((line) => line.msg === 'watch history expired; listing again'));
+    assert.match(
+      String(seen[0]?.accept),
+      /^application\/vnd\.kubernetes\.protobuf;as=PartialObjectMetadata;g=meta\.k8s\.io;v=v1,application\/json;as=PartialObjectMetadata/,
+    );
+  } finally {
+    handle.stop();
+  }
+});
+
+test('a protobuf watch whose bytes are not events fails, and the list is tried again', async () => {
+  seen.length = 0;
+  let watchLists = 0;
+  answer = (kind, _query, response) => {
+    response.writeHead(200, { 'content-type': PROTOBUF_WATCH_CONTENT_TYPE });
+    if (kind !== 'watch-list') return;
+    watchLists++;
+    if (watchLists === 1) response.write(Buffer.from([0, 0, 0, 3, 0x0b, 0x0b, 0x0b]));
+    else
+      response.write(
+        Buffer.concat([
+          metadataEvent('ADDED', { name: 'a', namespace: 'default' }),
+          initialEventsEndEvent('3'),
+        ]),
+      );
+  };
+  const sink = recorder();
+  const { lines, logger } = logs();
+  const handle = startListWatch({
+    name: 'test',
+    connection: connection(),
+    metadataOnly: true,
+    path: '/api/v1/things',
+    ...sink,
+    logger,
+  });
+  try {
+    await handle.synced;
+    assert.deepEqual(sink.commits, [['a']]);
+    const failed = lines.find((line) => line.msg === 'list failed; retrying');
+    assert.match(String(failed?.reason), /not valid protobuf: protobuf wire type 3/);
   } finally {
     handle.stop();
   }
