@@ -6,9 +6,12 @@ import { createIdleRelease } from './idle-release.ts';
 const MB = 2 ** 20;
 
 /** A webhook's counters and memory as the release sees them, moved by the test. */
-function world(startRss: number) {
+function world(startRss: number, options: { started?: () => boolean } = {}) {
   const state = { admissions: 0, rss: startRss, collected: 0, rssAfterCollect: startRss };
+  const causes: string[] = [];
   const release = createIdleRelease({
+    ...options,
+    onRelease: (_before, _after, cause) => causes.push(cause),
     admissions: () => state.admissions,
     residentBytes: () => state.rss,
     collect: () => {
@@ -17,7 +20,7 @@ function world(startRss: number) {
     },
     growthBytes: 8 * MB,
   });
-  return { state, release };
+  return { state, release, causes };
 }
 
 test('no release while admissions keep coming, one once they stop and memory grew', () => {
@@ -32,13 +35,28 @@ test('no release while admissions keep coming, one once they stop and memory gre
   assert.equal(state.collected, 1);
 });
 
-test('a quiet webhook that did not grow is never collected', () => {
-  const { state, release } = world(70 * MB);
+test('a quiet webhook is collected once after start-up, then never while it does not grow', () => {
+  const { state, release, causes } = world(70 * MB);
   state.admissions += 3;
-  release.check();
-  state.rss = 70 * MB + 8 * MB - 1;
+  assert.equal(release.check(), false, 'an admission since the last look: not quiet');
+  state.rssAfterCollect = 66 * MB;
+  assert.equal(release.check(), true, "the first quiet look gives the start's garbage back");
+  state.rss = 66 * MB + 8 * MB - 1;
   for (let i = 0; i < 10; i++) assert.equal(release.check(), false);
-  assert.equal(state.collected, 0);
+  assert.equal(state.collected, 1);
+  assert.deepEqual(causes, ['start']);
+});
+
+test('the start-up release waits until every source has synced', () => {
+  let synced = false;
+  const { state, release, causes } = world(70 * MB, { started: () => synced });
+  for (let i = 0; i < 5; i++) assert.equal(release.check(), false, 'quiet, but the first list is not in');
+  synced = true;
+  state.rssAfterCollect = 64 * MB;
+  assert.equal(release.check(), true);
+  for (let i = 0; i < 5; i++) assert.equal(release.check(), false);
+  assert.equal(state.collected, 1);
+  assert.deepEqual(causes, ['start']);
 });
 
 test('after a release, only new growth beyond its result brings another', () => {

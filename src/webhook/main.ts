@@ -381,7 +381,8 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     }
   }
   refreshCounts();
-  // Memory back after a burst of admissions (idle-release.ts); only where node exposes gc, as the image does.
+  // Memory back once start-up is over and after a burst of admissions (idle-release.ts); only where node
+  // exposes gc, as the image does.
   const collect = lastResortCollection();
   if (collect !== undefined) {
     const release = createIdleRelease({
@@ -389,10 +390,13 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
       residentBytes: () => process.memoryUsage.rss(),
       collect,
       growthBytes: IDLE_RELEASE_GROWTH_BYTES,
-      onRelease: (before, after) =>
+      started: () => [...waitingFor.values()].every((done) => done()),
+      onRelease: (before, after, cause) =>
         log.info(
           { rssMbBefore: Math.round(before / 2 ** 20), rssMbAfter: Math.round(after / 2 ** 20) },
-          'quiet after admissions: memory given back',
+          cause === 'start'
+            ? "start-up over: its garbage's memory given back"
+            : 'quiet after admissions: memory given back',
         ),
     });
     const timer = setInterval(release.check, IDLE_RELEASE_QUIET_MS).unref();
