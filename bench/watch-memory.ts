@@ -1,7 +1,8 @@
 // The webhook in its default mode, watching ServiceAccounts in a real kube-apiserver (and etcd), as the
 // container image runs it: spawn to the first right answer and resident memory 20 s after that, with one
 // annotated account and then with 51,000 (50,000 realistic ones added), where "right" is the role of the
-// last account created. Beside it, the floors: a do-nothing Node HTTPS server (bench/floor-server.ts) under
+// last account created. kirsa reads a kubeconfig, as the reference does here; with one account it is also
+// measured as its pod runs it (in-cluster files, bench/webhook-process.ts's inClusterStart; root only). Beside it, the floors: a do-nothing Node HTTPS server (bench/floor-server.ts) under
 // the same node flags and a do-nothing Go one (bench/go-floor/), idle, so a figure reads as a distance from
 // what Node itself needs on this machine; and the reference webhook (built by bench/go-servers.ts) on the same
 // API server and accounts, measured the same way (spawn to the right answer, RSS 20 s later).
@@ -29,6 +30,7 @@ import { pinning } from './pinning.ts';
 import {
   floorServerAsJs,
   imageNodeFlags,
+  inClusterStart,
   measureWebhook,
   residentMb,
   serviceAccountObject,
@@ -144,6 +146,21 @@ try {
     `   kirsa, 1 annotated account (plus the built-in ones): spawn to listening ${one.startMs.toFixed(0)} ms, to the first right answer ${one.rightMs?.toFixed(0)} ms (${one.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${one.rssMb.toFixed(1)} MB (V8 heap ${one.heapMb.toFixed(1)} MB) (machine load ${load()})`,
   );
   figures.push({ name: 'first-right-ms', column: 'kirsa', value: one.rightMs ?? Number.NaN });
+  // The same, as kirsa runs in its pod: what the image does in a cluster (the line above reads a kubeconfig,
+  // as the reference does here, and so loads a YAML parser).
+  const pod = await inClusterStart(kube, dir);
+  if ('skipped' in pod) console.log(`   kirsa in-cluster: left out: ${pod.skipped}`);
+  else {
+    const inPod = await measureWebhook(command, ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile], {
+      settleMs: SETTLE_MS,
+      rightAnswer: first,
+      launcher: [...pin.serverLauncher, ...pod.launcher],
+      env: pod.env,
+    });
+    console.log(
+      `   kirsa in-cluster (token and CA files, KUBERNETES_SERVICE_HOST, as in its pod), 1 annotated account: to the first right answer ${inPod.rightMs?.toFixed(0)} ms (${inPod.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${inPod.rssMb.toFixed(1)} MB (V8 heap ${inPod.heapMb.toFixed(1)} MB) (machine load ${load()})`,
+    );
+  }
   const referenceOne = await measureTheReference('1 annotated account', first);
   if (referenceOne)
     figures.push({ name: 'first-right-ms', column: 'reference', value: referenceOne.rightMs });

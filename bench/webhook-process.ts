@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { KubeApiserver } from '../src/local/control-plane.ts';
 import { admittedRole, httpGet, metricValue, startWebhook } from '../test/support/webhook-harness.ts';
 
 const REPOSITORY = new URL('..', import.meta.url).pathname;
@@ -100,10 +101,20 @@ export interface RightAnswer {
 export async function measureWebhook(
   kirsa: string[],
   args: string[],
-  options: { settleMs: number; until?: string; rightAnswer?: RightAnswer; launcher?: string[] },
+  options: {
+    settleMs: number;
+    until?: string;
+    rightAnswer?: RightAnswer;
+    launcher?: string[];
+    env?: NodeJS.ProcessEnv;
+  },
 ): Promise<WebhookMeasure> {
   const started = performance.now();
-  const webhook = await startWebhook(args, { kirsa, launcher: options.launcher ?? [] });
+  const webhook = await startWebhook(args, {
+    kirsa,
+    launcher: options.launcher ?? [],
+    ...(options.env ? { env: options.env } : {}),
+  });
   try {
     const startMs = performance.now() - started;
     let untilMs: number | undefined;
@@ -174,5 +185,66 @@ export function serviceAccountObject(i: number): {
       labels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/managed-by': 'Helm' },
       annotations,
     },
+  };
+}
+
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * How to start the webhook as its pod runs it (no --kubeconfig: KUBERNETES_SERVICE_HOST/PORT, and a token
+ * and CA where the kubelet mounts them), on the test API server: the token is a TokenRequest's for
+ * kirsa-system/kirsa, allowed to read ServiceAccounts and ConfigMaps, and the files are bound under
+ * /var/run in a private mount namespace of the webhook's process alone (test/real-parts/webhook/in-cluster.test.ts
+ * does the same). Needs root and unshare; says why not otherwise. The kubeconfig path loads a YAML parser
+ * that a pod's webhook never loads.
+ */
+export async function inClusterStart(
+  kube: KubeApiserver,
+  dir: string,
+): Promise<{ launcher: string[]; env: NodeJS.ProcessEnv } | { skipped: string }> {
+  if (process.getuid?.() !== 0) return { skipped: 'needs root (a private mount namespace)' };
+  if (spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0)
+    return { skipped: 'unshare --mount failed here' };
+  const call = async (path: string, body: unknown) => {
+    const answer = await kube.request('POST', path, body);
+    if (answer.status !== 201 && answer.status !== 200 && answer.status !== 409)
+      throw new Error(`${path}: ${answer.status}`);
+    return answer.json as { status?: { token?: string } };
+  };
+  await call('/api/v1/namespaces', { metadata: { name: 'kirsa-system' } });
+  await call('/api/v1/namespaces/kirsa-system/serviceaccounts', { metadata: { name: 'kirsa' } });
+  await call('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+    metadata: { name: 'kirsa-bench-webhook' },
+    rules: [
+      { apiGroups: [''], resources: ['serviceaccounts', 'configmaps'], verbs: ['get', 'list', 'watch'] },
+    ],
+  });
+  await call('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    metadata: { name: 'kirsa-bench-webhook' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kirsa-bench-webhook' },
+    subjects: [{ kind: 'ServiceAccount', name: 'kirsa', namespace: 'kirsa-system' }],
+  });
+  const tokenRequest = await call('/api/v1/namespaces/kirsa-system/serviceaccounts/kirsa/token', {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds: 3600 },
+  });
+  const files = join(dir, 'pod-service-account');
+  await mkdir(files, { recursive: true });
+  await writeFile(join(files, 'token'), tokenRequest.status?.token ?? '');
+  await writeFile(join(files, 'ca.crt'), readFileSync(kube.caFile));
+  await writeFile(join(files, 'namespace'), 'kirsa-system');
+  return {
+    launcher: [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `mount -t tmpfs kirsa-pod /var/run && mkdir -p ${SERVICE_ACCOUNT_DIR} && mount --bind "$0" ${SERVICE_ACCOUNT_DIR} && exec "$@"`,
+      files,
+    ],
+    env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(kube.url).port },
   };
 }
