@@ -94,6 +94,29 @@ test('every split of the stream into two or three chunks gives the same events',
   assert.deepEqual(decodeAll(bytes), CAPTURED_EVENTS);
 });
 
+test('frames larger than the reused buffer, split across chunks, decode whole and in order', () => {
+  const big = 'x'.repeat(100_000) + 'é';
+  const stream = Buffer.concat([
+    metadataEvent('ADDED', { name: 'small', namespace: 'a', annotations: { note: 'before' } }),
+    metadataEvent('ADDED', { name: 'big', namespace: 'a', annotations: { note: big } }),
+    metadataEvent('ADDED', { name: 'after', namespace: 'a', annotations: { note: 'after' } }),
+  ]);
+  for (const size of [1_000, 4_096, 70_000]) {
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < stream.length; at += size) chunks.push(stream.subarray(at, at + size));
+    const events = decodeAll(chunks);
+    assert.deepEqual(
+      events.map((event) => [event.object.metadata.name, event.object.metadata.annotations?.note]),
+      [
+        ['small', 'before'],
+        ['big', big],
+        ['after', 'after'],
+      ],
+      `chunks of ${size}`,
+    );
+  }
+});
+
 test('fields of every wire type a watcher does not read are skipped, known ones kept', () => {
   const unknown = [
     numberField(200, 2 ** 40), // a varint past 32 bits, with a two-byte tag

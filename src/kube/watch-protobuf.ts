@@ -46,6 +46,9 @@ const MAGIC = [0x6b, 0x38, 0x73, 0x00] as const;
  */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
+/** The reused buffer for frames that span chunks; a larger frame (a rare object) gets a buffer of its own. */
+const SPANNING_FRAME_BYTES = 64 * 1024;
+
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_BYTES = 2;
@@ -206,20 +209,30 @@ export function decodeWatchEvent(bytes: Buffer, start = 0, end = bytes.length): 
 
 /**
  * Splits a protobuf watch answer's bytes into frames, in the order they come, whatever the chunks' bounds:
- * `onFrame` gets each frame's bytes and bounds. A frame inside one chunk is read where it lies; one that
- * spans chunks is copied once into a buffer of its own size.
+ * `onFrame` gets each frame's bytes and bounds, valid only until it returns (decodeWatchEvent copies what it
+ * keeps into strings). A frame inside one chunk is read where it lies; one that spans chunks (most of them:
+ * the API server's chunks are 1-4 KB, its events about 550 bytes) is copied once, into one buffer reused
+ * for every such frame up to SPANNING_FRAME_BYTES, so the sync allocates no buffer per event.
  */
 export function frameSplitter(onFrame: (bytes: Buffer, start: number, end: number) => void) {
   // The frame being gathered across chunks, and how much of it (or of its 4-byte length) has come.
   const header = Buffer.alloc(4);
   let headerFilled = 0;
+  let spanning: Buffer | undefined;
   let frame: Buffer | undefined;
+  let frameLength = 0;
   let frameFilled = 0;
 
-  const frameOfLength = (length: number): Buffer => {
+  const gather = (length: number): void => {
     if (length > MAX_FRAME_BYTES)
       throw new Error(`a watch frame of ${length} bytes is larger than any event (${MAX_FRAME_BYTES})`);
-    return Buffer.allocUnsafe(length);
+    if (length > SPANNING_FRAME_BYTES) frame = Buffer.allocUnsafe(length);
+    else {
+      spanning ??= Buffer.allocUnsafeSlow(SPANNING_FRAME_BYTES);
+      frame = spanning;
+    }
+    frameLength = length;
+    frameFilled = 0;
   };
 
   return function push(chunk: Buffer): void {
@@ -227,14 +240,14 @@ export function frameSplitter(onFrame: (bytes: Buffer, start: number, end: numbe
     const end = chunk.length;
     while (at < end) {
       if (frame !== undefined) {
-        const take = Math.min(frame.length - frameFilled, end - at);
+        const take = Math.min(frameLength - frameFilled, end - at);
         chunk.copy(frame, frameFilled, at, at + take);
         frameFilled += take;
         at += take;
-        if (frameFilled === frame.length) {
+        if (frameFilled === frameLength) {
           const whole = frame;
           frame = undefined;
-          onFrame(whole, 0, whole.length);
+          onFrame(whole, 0, frameLength);
         }
         continue;
       }
@@ -243,9 +256,8 @@ export function frameSplitter(onFrame: (bytes: Buffer, start: number, end: numbe
         while (headerFilled < 4 && at < end) header[headerFilled++] = chunk[at++]!;
         if (headerFilled < 4) return;
         headerFilled = 0;
-        frame = frameOfLength(header.readUInt32BE(0));
-        frameFilled = 0;
-        if (frame.length === 0) {
+        gather(header.readUInt32BE(0));
+        if (frameLength === 0) {
           frame = undefined;
           onFrame(header, 0, 0);
         }
@@ -256,10 +268,7 @@ export function frameSplitter(onFrame: (bytes: Buffer, start: number, end: numbe
       if (end - at >= length) {
         onFrame(chunk, at, at + length);
         at += length;
-      } else {
-        frame = frameOfLength(length);
-        frameFilled = 0;
-      }
+      } else gather(length);
     }
   };
 }
