@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { KubeApiserver } from '../src/local/control-plane.ts';
+import { podLauncher, privateMountsMissing, serviceEnv, writePodFiles } from '../test/support/pod-mounts.ts';
 import { admittedRole, httpGet, metricValue, startWebhook } from '../test/support/webhook-harness.ts';
 
 const REPOSITORY = new URL('..', import.meta.url).pathname;
@@ -188,8 +189,6 @@ export function serviceAccountObject(i: number): {
   };
 }
 
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
 /**
  * How to start the webhook as its pod runs it (no --kubeconfig: KUBERNETES_SERVICE_HOST/PORT, and a token
  * and CA where the kubelet mounts them), on the test API server: the token is a TokenRequest's for
@@ -202,9 +201,8 @@ export async function inClusterStart(
   kube: KubeApiserver,
   dir: string,
 ): Promise<{ launcher: string[]; env: NodeJS.ProcessEnv } | { skipped: string }> {
-  if (process.getuid?.() !== 0) return { skipped: 'needs root (a private mount namespace)' };
-  if (spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0)
-    return { skipped: 'unshare --mount failed here' };
+  const missing = privateMountsMissing();
+  if (missing !== undefined) return { skipped: missing };
   const call = async (path: string, body: unknown) => {
     const answer = await kube.request('POST', path, body);
     if (answer.status !== 201 && answer.status !== 200 && answer.status !== 409)
@@ -230,21 +228,10 @@ export async function inClusterStart(
     spec: { expirationSeconds: 3600 },
   });
   const files = join(dir, 'pod-service-account');
-  await mkdir(files, { recursive: true });
-  await writeFile(join(files, 'token'), tokenRequest.status?.token ?? '');
-  await writeFile(join(files, 'ca.crt'), readFileSync(kube.caFile));
-  await writeFile(join(files, 'namespace'), 'kirsa-system');
-  return {
-    launcher: [
-      'unshare',
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      `mount -t tmpfs kirsa-pod /var/run && mkdir -p ${SERVICE_ACCOUNT_DIR} && mount --bind "$0" ${SERVICE_ACCOUNT_DIR} && exec "$@"`,
-      files,
-    ],
-    env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(kube.url).port },
-  };
+  await writePodFiles(files, {
+    token: tokenRequest.status?.token ?? '',
+    caFile: kube.caFile,
+    namespace: 'kirsa-system',
+  });
+  return { launcher: podLauncher(files), env: serviceEnv(kube.url) };
 }

@@ -6,12 +6,12 @@
 // that, and skips with the reason otherwise.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type KubeApiserver, startKubeApiserver } from '../../support/kube-apiserver.ts';
+import { podLauncher, privateMountsMissing, serviceEnv, writePodFiles } from '../../support/pod-mounts.ts';
 import { realPart } from '../../support/real-parts.ts';
 import { makeServingCertificate, type ServingCertificate } from '../../support/tls.ts';
 import {
@@ -23,12 +23,6 @@ import {
 } from '../../support/webhook-harness.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/in-cluster';
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-function privateMountsAvailable(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  return spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
-}
 
 let kube: KubeApiserver | undefined;
 let cert: ServingCertificate;
@@ -37,7 +31,7 @@ let webhook: WebhookProcess | undefined;
 
 before(async (t) => {
   if (!realPart(t, 'KIRSA_KUBE_APISERVER') || !realPart(t, 'KIRSA_ETCD')) return;
-  if (!privateMountsAvailable()) return;
+  if (privateMountsMissing() !== undefined) return;
   kube = await startKubeApiserver();
   cert = await makeServingCertificate();
   secrets = await mkdtemp(join(tmpdir(), 'kirsa-pod-secrets-'));
@@ -65,25 +59,16 @@ test('in a pod: the webhook reads the mounted service-account files and watches 
     kind: 'TokenRequest',
     spec: { expirationSeconds: 3600 },
   });
-  await writeFile(join(secrets!, 'token'), tokenRequest.status.token as string);
-  await writeFile(join(secrets!, 'ca.crt'), await readFile(kube.caFile));
-  await writeFile(join(secrets!, 'namespace'), 'kirsa-system');
-
-  // A tmpfs over /var/run in the webhook's own mount namespace, the files bound where a pod has them.
-  const launcher = [
-    'unshare',
-    '--mount',
-    '--propagation',
-    'private',
-    'sh',
-    '-c',
-    `mount -t tmpfs kirsa-pod /var/run && mkdir -p ${SERVICE_ACCOUNT_DIR} && mount --bind "$0" ${SERVICE_ACCOUNT_DIR} && exec "$@"`,
-    secrets!,
-  ];
+  await writePodFiles(secrets!, {
+    token: tokenRequest.status.token as string,
+    caFile: kube.caFile,
+    namespace: 'kirsa-system',
+  });
+  const launcher = podLauncher(secrets!);
   webhook = await startWebhook(
     ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--service-account-lookup-grace-period', '0'],
     {
-      env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(kube.url).port },
+      env: serviceEnv(kube.url),
       launcher,
     },
   );
