@@ -153,8 +153,14 @@ function check(answer: RawAnswer, patched: boolean): void {
 
 /** The API server keeps up to 25 idle connections per webhook; the load generator uses at most that many. */
 const MAX_CONNECTIONS = 25;
-/** Connections opened before a fixed-rate run; more open as requests find none free. */
-const OPEN_CONNECTIONS = 8;
+/**
+ * Connections opened before a fixed-rate run: all of them, as the API server's pool is at a steady 1,000/s.
+ * Opening them during the measured run put up to 17 TLS handshakes (an RSA signature each, on the server's
+ * one core) inside it, just when a server had fallen behind and the load generator found no free connection:
+ * one stall then grew into a 30-70 ms one. Scratch runs of kirsa on 2026-12-02 (20 KB pods, warm): p99
+ * 7-32 ms with 8 opened first, 2.7-3.7 ms with 25.
+ */
+const OPEN_CONNECTIONS = MAX_CONNECTIONS;
 
 /** One run at a fixed rate, whichever client sent it. */
 interface RateRun {
