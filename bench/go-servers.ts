@@ -131,20 +131,22 @@ function buildCached(name: string, moduleDir: string): { binary: string; built: 
   return { binary, built: true };
 }
 
-/** The do-nothing Go server of bench/go-floor/, built if needed. */
-export function goFloorBinary(): GoBinary {
-  const result = buildCached('go-floor', GO_FLOOR_SOURCE);
+/** A module of this folder that needs only Go's standard library, built if needed (or why it is not). */
+function ownGoBinary(name: string, source: string): GoBinary {
+  const result = buildCached(name, source);
   if (typeof result === 'string') return { skipped: result };
   const go = goToolchain() as Toolchain;
   return { binary: result.binary, about: `${go.version}${result.built ? ', built now' : ''}` };
 }
 
+/** The do-nothing Go server of bench/go-floor/, built if needed. */
+export function goFloorBinary(): GoBinary {
+  return ownGoBinary('go-floor', GO_FLOOR_SOURCE);
+}
+
 /** The fixed-rate load generator of bench/go-loadgen/, built if needed. */
 export function goLoadgenBinary(): GoBinary {
-  const result = buildCached('go-loadgen', GO_LOADGEN_SOURCE);
-  if (typeof result === 'string') return { skipped: result };
-  const go = goToolchain() as Toolchain;
-  return { binary: result.binary, about: `${go.version}${result.built ? ', built now' : ''}` };
+  return ownGoBinary('go-loadgen', GO_LOADGEN_SOURCE);
 }
 
 /** Where the reference webhook's checkout is expected. */
