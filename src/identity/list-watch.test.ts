@@ -104,6 +104,21 @@ function recorder() {
   };
 }
 
+/** A list-watch of the test server's things into a recorder, with its log lines. */
+function watchThings(options: { metadataOnly?: boolean } = {}) {
+  const sink = recorder();
+  const { lines, logger } = logs();
+  const handle = startListWatch({
+    name: 'test',
+    connection: connection(),
+    ...options,
+    path: '/api/v1/things',
+    ...sink,
+    logger,
+  });
+  return { sink, lines, handle };
+}
+
 test('the watch-list fills the sink up to its bookmark and goes on as the watch, with no list request', async () => {
   seen.length = 0;
   answer = (kind, _query, response) => {
@@ -116,15 +131,7 @@ test('the watch-list fills the sink up to its bookmark and goes on as the watch,
       setTimeout(() => response.end(), 50);
     }, 50);
   };
-  const sink = recorder();
-  const { logger } = logs();
-  const handle = startListWatch({
-    name: 'test',
-    connection: connection(),
-    path: '/api/v1/things',
-    ...sink,
-    logger,
-  });
+  const { sink, handle } = watchThings();
   try {
     await handle.synced;
     assert.deepEqual(sink.commits, [['a', 'b']]);
@@ -174,15 +181,7 @@ test('a server that refuses the watch-list (422) is listed in pages, then watche
       }),
     );
   };
-  const sink = recorder();
-  const { lines, logger } = logs();
-  const handle = startListWatch({
-    name: 'test',
-    connection: connection(),
-    path: '/api/v1/things',
-    ...sink,
-    logger,
-  });
+  const { sink, lines, handle } = watchThings();
   try {
     await handle.synced;
     assert.deepEqual(sink.commits, [['a', 'b']]);
@@ -216,15 +215,7 @@ test('a watch-list that ends before its bookmark commits nothing and is tried ag
       event('ADDED', account('a', '5')) + event('ADDED', account('b', '7')) + initialEventsEnd('10'),
     );
   };
-  const sink = recorder();
-  const { lines, logger } = logs();
-  const handle = startListWatch({
-    name: 'test',
-    connection: connection(),
-    path: '/api/v1/things',
-    ...sink,
-    logger,
-  });
+  const { sink, lines, handle } = watchThings();
   try {
     await handle.synced;
     assert.equal(attempts, 2);
@@ -326,16 +317,7 @@ test('a protobuf watch whose bytes are not events fails, and the list is tried a
         ]),
       );
   };
-  const sink = recorder();
-  const { lines, logger } = logs();
-  const handle = startListWatch({
-    name: 'test',
-    connection: connection(),
-    metadataOnly: true,
-    path: '/api/v1/things',
-    ...sink,
-    logger,
-  });
+  const { sink, lines, handle } = watchThings({ metadataOnly: true });
   try {
     await handle.synced;
     assert.deepEqual(sink.commits, [['a']]);
