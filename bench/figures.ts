@@ -32,6 +32,14 @@ export type FigureName =
   | 'p50-1kb-ms'
   | 'p99-1kb-ms'
   | 'p999-1kb-ms'
+  /**
+   * 20 KB pods at 1,000/s before the warm-up: the first 20 s of load after start (the memory phase), and the
+   * first 10 s after that phase's 20 s of settling. Shown, no target: what warming up costs each server.
+   */
+  | 'p99-20kb-first-load-ms'
+  | 'p999-20kb-first-load-ms'
+  | 'p99-20kb-after-idle-ms'
+  | 'p999-20kb-after-idle-ms'
   | 'most-20kb-per-s'
   | 'most-1kb-per-s'
   | 'cpu-20kb-us'
@@ -264,11 +272,15 @@ export function issueTable(figures: Figure[]): string[] {
       ? undefined
       : `${p99.toFixed(2)} / ${p999 === undefined ? '-' : p999.toFixed(2)} / ${max.toFixed(1)}`;
   };
+  const warming = (column: Column, when: 'first-load' | 'after-idle') =>
+    pair(column, `p99-20kb-${when}-ms`, `p999-20kb-${when}-ms`, 1);
   const rows: Array<[string, (column: Column) => string | undefined]> = [
     ['p50 / p99 / p99.9 ms at 1,000/s, 1 KB pod', (column) => three(column, '1kb')],
     ["  load generator's own lag p99 / p99.9 / max ms", (column) => lag(column, '1kb')],
     ['p50 / p99 / p99.9 ms at 1,000/s, 20 KB pod', (column) => three(column, '20kb')],
     ["  load generator's own lag p99 / p99.9 / max ms", (column) => lag(column, '20kb')],
+    ['  p99 / p99.9 ms, first 20 s of load after start', (column) => warming(column, 'first-load')],
+    ['  p99 / p99.9 ms, first 10 s after 20 s idle', (column) => warming(column, 'after-idle')],
     [
       'failed / wrong admissions at a fixed rate',
       (column) => pair(column, 'failed-admissions', 'wrong-admissions'),

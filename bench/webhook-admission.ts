@@ -16,8 +16,8 @@
 //   best any webhook in either language could do on this machine, so kirsa's figures read as a ratio.
 // A column whose server cannot be built or started here says why and is left out; the run goes on.
 // Each server first shows its memory as issue 21 measures it: RSS 20 s after spawn (idle, one account), then
-// after 20 s of 1,000/s with 20 KB pods and 20 s of settling; then the warm-up, the latency runs and the
-// closed loops. Each server runs on one core and this load generator on the other where taskset exists
+// after 20 s of 1,000/s with 20 KB pods and 20 s of settling; then the first 10 s at that rate after the
+// settling (its own figure: what a quiet spell costs), the warm-up, the latency runs and the closed loops. Each server runs on one core and this load generator on the other where taskset exists
 // (bench/pinning.ts). The medians are recorded for `npm run bench`'s closing table (bench/figures.ts).
 // And how steadily this machine runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of
 // milliseconds at a time.
@@ -333,6 +333,12 @@ interface Target {
 interface Figures {
   large: Latency;
   small: Latency;
+  /**
+   * 20 KB pods at 1,000/s in the memory phase (the first load after start) and in the first 10 s after its
+   * settling: no target, shown beside the warm figures so a run shows what warming up costs.
+   */
+  firstLoad: Latency;
+  afterIdle: Latency;
   /** The client's own lag in the latency runs (RateRun.lag). */
   lagLarge: RateRun['lag'];
   lagSmall: RateRun['lag'];
@@ -436,10 +442,17 @@ async function measure(target: Target): Promise<Figures> {
   console.log(
     `   ${name}: RSS ${rssIdleMb.toFixed(1)} MB ${settle} s after spawn${idleHeap}; ${rssAfterLoadMb.toFixed(1)} MB after ${settle} s of 1,000/s with 20 KB pods (${memoryRun.achieved.toFixed(0)}/s, ${spoiled(memoryRun)}, client-side ${summary(memoryRun.latency)}) and ${settle} s settling${await heap()}: ${(rssAfterLoadMb / rssIdleMb).toFixed(2)}x (machine load ${load()})`,
   );
-  // Warm-up, as a webhook that has been running a while: JIT-compiled paths, connections open.
+  // The first fixed-rate seconds after that idle spell, recorded as their own figure: a webhook whose load
+  // comes in bursts meets them after every quiet spell. The warm runs below come 10 s later; docs/webhook.md
+  // has what the first seconds of load cost kirsa, and why.
   await closedLoop(port, cert.caPem, large, 8, secondsOf(2), patched);
-  let errors = memoryRun.errors;
-  let wrong = memoryRun.wrong;
+  const afterIdle = await atRate(target, large, 1000, secondsOf(10));
+  console.log(
+    `   ${name}: 20 KB pod at 1,000/s, the first ${secondsOf(10)} s after the settling (2 s of closed loop before): client-side ${summary(afterIdle.latency)}, ${spoiled(afterIdle)}`,
+  );
+  // Warm-up, as a webhook that has been running a while: JIT-compiled paths, connections open.
+  let errors = memoryRun.errors + afterIdle.errors;
+  let wrong = memoryRun.wrong + afterIdle.wrong;
   for (const [set, seconds] of [
     [large, secondsOf(5)],
     [small, secondsOf(3)],
@@ -483,6 +496,8 @@ async function measure(target: Target): Promise<Figures> {
   return {
     large: runs[0]!.latency,
     small: runs[1]!.latency,
+    firstLoad: memoryRun.latency,
+    afterIdle: afterIdle.latency,
     lagLarge: runs[0]!.lag,
     lagSmall: runs[1]!.lag,
     mostLarge: most[0]!.rate,
@@ -722,6 +737,8 @@ function medianFigures(list: Figures[]): Figures {
   return {
     large: latencyOf((figures) => figures.large),
     small: latencyOf((figures) => figures.small),
+    firstLoad: latencyOf((figures) => figures.firstLoad),
+    afterIdle: latencyOf((figures) => figures.afterIdle),
     lagLarge: {
       p99: of((figures) => figures.lagLarge.p99),
       p999: of((figures) => figures.lagLarge.p999),
@@ -766,6 +783,8 @@ const rows: Array<[string, (figures: Figures) => string]> = [
   [`  ${clientName} p99/p99.9/max ms`, (figures) => lagOf(figures.lagLarge)],
   ['1 KB pod at 1,000/s, p50/p99/p99.9 ms', (figures) => three(figures.small)],
   [`  ${clientName} p99/p99.9/max ms`, (figures) => lagOf(figures.lagSmall)],
+  ['20 KB, first load after start, ms', (figures) => three(figures.firstLoad)],
+  ['20 KB, first 10 s after 20 s idle, ms', (figures) => three(figures.afterIdle)],
   ['most admissions/s, 20 KB / 1 KB pod', (f) => `${f.mostLarge.toFixed(0)} / ${f.mostSmall.toFixed(0)}`],
   ['CPU per admission, 20 KB / 1 KB, µs', (f) => `${f.cpuLarge.toFixed(0)} / ${f.cpuSmall.toFixed(0)}`],
   [`RSS ${secondsOf(20)} s after spawn, MB`, (figures) => figures.rssIdleMb.toFixed(1)],
@@ -810,6 +829,10 @@ for (const [column, f] of results)
         ['p50-1kb-ms', f.small.p50],
         ['p99-1kb-ms', f.small.p99],
         ['p999-1kb-ms', f.small.p999],
+        ['p99-20kb-first-load-ms', f.firstLoad.p99],
+        ['p999-20kb-first-load-ms', f.firstLoad.p999],
+        ['p99-20kb-after-idle-ms', f.afterIdle.p99],
+        ['p999-20kb-after-idle-ms', f.afterIdle.p999],
         ['most-20kb-per-s', f.mostLarge],
         ['most-1kb-per-s', f.mostSmall],
         ['cpu-20kb-us', f.cpuLarge],

@@ -208,3 +208,24 @@ test("the table shows the load generator's own lag under each latency row, and t
     ),
   );
 });
+
+test('the table shows the first load after start and the first seconds after an idle spell under the 20 KB row, with no verdict', () => {
+  const figures: Figure[] = [
+    ...judgeable,
+    { name: 'p99-20kb-first-load-ms', column: 'kirsa', value: 31.25 },
+    { name: 'p999-20kb-first-load-ms', column: 'kirsa', value: 80 },
+    { name: 'p99-20kb-after-idle-ms', column: 'kirsa', value: 12.5 },
+    { name: 'p999-20kb-after-idle-ms', column: 'kirsa', value: 40.5 },
+    { name: 'p99-20kb-after-idle-ms', column: 'node-floor', value: 3.25 },
+    { name: 'p999-20kb-after-idle-ms', column: 'node-floor', value: 11 },
+  ];
+  const table = issueTable(figures);
+  const row = table.findIndex((line) => line.startsWith('p50 / p99 / p99.9 ms at 1,000/s, 20 KB pod'));
+  assert.match(table[row + 2]!, /^ {2}p99 \/ p99\.9 ms, first 20 s of load after start\s+31\.3 \/ 80\.0\s+-/);
+  assert.match(
+    table[row + 3]!,
+    /^ {2}p99 \/ p99\.9 ms, first 10 s after 20 s idle\s+12\.5 \/ 40\.5\s+3\.3 \/ 11\.0/,
+  );
+  // The targets stay on the warm runs: these figures add no verdict and change none.
+  assert.deepEqual(verdicts(figures), verdicts(judgeable));
+});
