@@ -14,12 +14,17 @@ import { admittedRole, httpGet, metricValue, startWebhook } from '../test/suppor
 const REPOSITORY = new URL('..', import.meta.url).pathname;
 const TSC = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;
 
-/** The node flags the image starts kirsa with: its `ENV ... NODE_OPTIONS="..."` line. */
+/**
+ * The node flags the image starts kirsa with: its `ENV ... NODE_OPTIONS="..."` line, then its
+ * `ARG NODE_FLAGS="..."` (the flags NODE_OPTIONS may not carry, on node's command line).
+ */
 export function imageNodeFlags(): string[] {
   const dockerfile = readFileSync(join(REPOSITORY, 'Dockerfile'), 'utf8');
   const options = /^ENV .*\bNODE_OPTIONS="([^"]*)"/m.exec(dockerfile)?.[1];
   if (options === undefined) throw new Error('the Dockerfile has no ENV NODE_OPTIONS="..." line');
-  return options.split(/\s+/).filter((word) => word.startsWith('--'));
+  const commandLine = /^ARG NODE_FLAGS="([^"]*)"/m.exec(dockerfile)?.[1];
+  if (commandLine === undefined) throw new Error('the Dockerfile has no ARG NODE_FLAGS="..." line');
+  return `${options} ${commandLine}`.split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
 let compiled: string[] | undefined;
