@@ -29,8 +29,9 @@ FROM ${NODE_IMAGE}
 # V8 optimizes no further than Maglev (--max-opt=2): TurboFan's compiles on the webhook's one core set its
 # latency tail for the first 20 s of load after every start (p99 8-42 ms against 2.7-3.5 ms without them,
 # 1,000 admissions/s of 20 KB pods), and TurboFan's code pages alone were 5.6 MB of an idle webhook's RSS
-# (68 -> 62 MB). It costs about 15 % more CPU per admission (docs/webhook.md, "Performance"). Node refuses
-# this flag in NODE_OPTIONS, so node gets it on its command line. --build-arg NODE_FLAGS= turns TurboFan back on.
+# (68 -> 62 MB). It costs CPU: in the benchmark's closed loops 12 % more per 1 KB admission and 2 % per 20 KB
+# one, up to 15 % at 1,000/s (docs/webhook.md, "Performance"). Node refuses this flag in NODE_OPTIONS, so
+# node gets it on its command line. --build-arg NODE_FLAGS= turns TurboFan back on.
 ARG NODE_FLAGS="--max-opt=2"
 # The webhook never runs npm, npx, corepack or yarn; a runtime without them has fewer tools for an intruder
 # and fewer packages for a scanner to report. `kirsa` goes on PATH (for `--entrypoint kirsa`), and /webhook

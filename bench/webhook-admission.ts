@@ -17,8 +17,8 @@
 // A column whose server cannot be built or started here says why and is left out; the run goes on.
 // Each server first shows its memory as issue 21 measures it: RSS 20 s after spawn (idle, one account), then
 // after 20 s of 1,000/s with 20 KB pods and 20 s of settling; then the first 10 s at that rate after the
-// settling (its own figure: what a quiet spell costs), the warm-up, the latency runs and the closed loops. Each server runs on one core and this load generator on the other where taskset exists
-// (bench/pinning.ts). The medians are recorded for `npm run bench`'s closing table (bench/figures.ts).
+// settling (its own figure: what a quiet spell costs), the warm-up, the latency runs and the closed loops.
+// Each server runs on one core and this load generator on the other where taskset exists (bench/pinning.ts). The medians are recorded for `npm run bench`'s closing table (bench/figures.ts).
 // And how steadily this machine runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of
 // milliseconds at a time.
 // KIRSA_BENCH_ROUNDS=3 measures every server three times, interleaved, and prints medians;
