@@ -238,6 +238,8 @@ function assertNodeFlags(pid: number, entry: 'kirsa' | 'webhook'): void {
   const nodeOptions = environ.find((line) => line.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length);
   const flags = [...argv.slice(1, script), ...(nodeOptions ?? '').split(/\s+/).filter(Boolean)];
   assert.deepEqual(flags.sort(), [...imageNodeFlags()].sort());
+  // README's Performance section and docs/webhook.md describe the webhook running V8 no further than Maglev.
+  assert.ok(flags.includes('--max-opt=2'), `node runs with --max-opt=2: ${flags.join(' ')}`);
 }
 
 function assertMutated(body: string, uid: string): void {
