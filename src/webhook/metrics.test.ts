@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createWebhookMetrics } from './metrics.ts';
+import { EVENT_LOOP_RESOLUTION_MS } from './process-metrics.ts';
 
 async function sample(metrics: ReturnType<typeof createWebhookMetrics>, line: RegExp): Promise<number> {
   const text = await metrics.registry.metrics();
@@ -141,4 +142,21 @@ test('the process and Node series are the ones prom-client exported, with their 
   );
   assert.match(text, /^nodejs_heap_space_size_used_bytes\{space="old"\} \d+$/m);
   assert.ok(value(/^process_cpu_seconds_total (\S+)$/m) > 0);
+});
+
+test("the event-loop delay series are gaps between the 10 ms timer's ticks, as prom-client's were", async () => {
+  const metrics = createWebhookMetrics();
+  await metrics.registry.metrics(); // the scrape resets the interval's histogram
+  // An idle loop for a few ticks, then one 40 ms stall.
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  const until = performance.now() + 40;
+  while (performance.now() < until);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const text = await metrics.registry.metrics();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+  // An idle tick is the timer's interval, not zero (Node's timers may run a fraction of a ms early).
+  assert.ok(value('nodejs_eventloop_lag_min_seconds') >= EVENT_LOOP_RESOLUTION_MS - 1, text);
+  // A stall shows as the gap between the ticks around it: the stall, plus up to one interval.
+  const max = value('nodejs_eventloop_lag_max_seconds');
+  assert.ok(max >= 40 && max <= 40 + EVENT_LOOP_RESOLUTION_MS + 25, text);
 });

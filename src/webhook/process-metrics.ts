@@ -19,8 +19,12 @@ import type { MetricsRegistry, ObservedSeries } from './metrics-registry.ts';
 
 /** The Go client's (and prom-client's) garbage collection buckets, in seconds. */
 const GC_DURATION_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];
-/** The event-loop delay sampling interval: libuv's timer, Node's default. */
-const EVENT_LOOP_RESOLUTION_MS = 10;
+/**
+ * The event-loop delay sampling interval: libuv's timer, Node's default. Node's histogram records the whole
+ * gap between two of its ticks, so the nodejs_eventloop_lag_{min,max,...} series include the interval (an
+ * idle loop shows about 0.010 s), as prom-client's did: a gap of G ms means a stall of G - 10 to G ms.
+ */
+export const EVENT_LOOP_RESOLUTION_MS = 10;
 
 /** The fields of /proc/self/status read for the memory series, in bytes (Linux only). */
 function processStatus(): { rss: number; virtual: number; data: number } | undefined {
