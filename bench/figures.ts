@@ -8,12 +8,18 @@
 
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 
-export const COLUMNS = ['kirsa', 'reference', 'node-floor', 'go-floor'] as const;
+/**
+ * The servers, in the order the table shows them. The Node parsing floor (bench/floor-server.ts with kirsa's
+ * patches) parses each review and answers kirsa's patch: the least a Node webhook that reads the pod does.
+ * Issue 21's targets are against the Node floor; the parsing floor is shown beside, with kirsa's ratio to it.
+ */
+export const COLUMNS = ['kirsa', 'reference', 'node-floor', 'node-parse-floor', 'go-floor'] as const;
 export type Column = (typeof COLUMNS)[number];
 export const HEADINGS: Record<Column, string> = {
   kirsa: 'kirsa',
   reference: 'reference',
   'node-floor': 'Node floor',
+  'node-parse-floor': 'Node parsing floor',
   'go-floor': 'Go floor',
 };
 
@@ -233,6 +239,30 @@ export function verdicts(figures: Figure[]): Verdict[] {
     (value) => value <= 2000,
   );
   return list;
+}
+
+/**
+ * kirsa's latency against the Node parsing floor's, shown with no target: how much of kirsa's tail is its
+ * own decision rather than the parse and the answer any Node webhook pays for. Empty without that column.
+ */
+export function againstParsingFloor(figures: Figure[]): string[] {
+  const get = figureTable(figures);
+  const lines: string[] = [];
+  for (const [size, key] of [
+    ['20 KB', '20kb'],
+    ['1 KB', '1kb'],
+  ] as const)
+    for (const [label, name] of [
+      ['p99', `p99-${key}-ms`],
+      ['p99.9', `p999-${key}-ms`],
+    ] as const) {
+      const [ours, floor] = [get('kirsa', name), get('node-parse-floor', name)];
+      if (ours === undefined || floor === undefined) continue;
+      lines.push(
+        `${size} pod at 1,000/s: kirsa's ${label} ${ms(ours)} = ${(ours / floor).toFixed(2)}x the Node parsing floor's ${ms(floor)}`,
+      );
+    }
+  return lines;
 }
 
 export function verdictLine(verdict: Verdict): string {

@@ -1,16 +1,47 @@
 // The least an HTTPS admission server can do: read the body, answer a fixed allowed review. The admission
 // benchmark drives it with the same load as the webhook, so its figures show what this machine and Node's
 // TLS allow before the webhook does any work of its own.
+//
+// Given a third argument, a JSON file of patches by the pod's container count (init containers included),
+// it is the parsing floor instead: the least a Node webhook that reads the pod must do. It parses the whole
+// review with JSON.parse, as any such webhook does, and answers that review's uid with kirsa's own patch
+// for a pod of that many containers (computed by the benchmark with kirsa's core), so its answers are as
+// long as kirsa's and pass the same check. Between the two floors: the price of parsing the review and
+// writing a patch; between the parsing floor and kirsa: kirsa's own decision.
 
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 
-const [certFile, keyFile] = process.argv.slice(2);
-const answer = JSON.stringify({
+const [certFile, keyFile, patchesFile] = process.argv.slice(2);
+const fixedAnswer = JSON.stringify({
   apiVersion: 'admission.k8s.io/v1',
   kind: 'AdmissionReview',
   response: { uid: 'fixed', allowed: true },
 });
+const patches: Record<string, string> | undefined =
+  patchesFile === undefined ? undefined : JSON.parse(readFileSync(patchesFile, 'utf8'));
+
+interface Review {
+  request?: { uid?: string; object?: { spec?: { containers?: unknown[]; initContainers?: unknown[] } } };
+}
+
+/** The parsing floor's answer: kirsa's patch for a pod with as many containers, under the review's uid. */
+function patchedAnswer(body: string): string {
+  const review = JSON.parse(body) as Review;
+  const spec = review.request?.object?.spec;
+  const containers = (spec?.containers?.length ?? 0) + (spec?.initContainers?.length ?? 0);
+  const patch = patches![String(containers)];
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: {
+      uid: review.request?.uid ?? '',
+      allowed: true,
+      ...(patch === undefined ? {} : { patchType: 'JSONPatch', patch }),
+    },
+  });
+}
+
 const server = createServer(
   {
     cert: readFileSync(certFile!),
@@ -21,9 +52,19 @@ const server = createServer(
     keepAliveTimeout: 95_000,
   },
   (request, response) => {
-    request.on('data', () => {});
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => {
+      if (patches !== undefined) chunks.push(chunk);
+    });
     request.on('end', () => {
-      response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': answer.length });
+      const answer =
+        patches === undefined
+          ? fixedAnswer
+          : patchedAnswer(chunks.length === 1 ? chunks[0]!.toString() : Buffer.concat(chunks).toString());
+      response.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(answer),
+      });
       response.end(answer);
     });
   },

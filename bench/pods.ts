@@ -1,3 +1,7 @@
+import { DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_MOUNT_PATH } from '../src/consts.ts';
+import { processAdmission } from '../src/core/admission/process.ts';
+import { parseAdmissionReview } from '../src/core/admission/review.ts';
+import { BUILTIN_IDENTITY_DEFAULTS, identityFromServiceAccount } from '../src/core/identity/identity.ts';
 import { apiServerReview } from '../test/support/admission-reviews.ts';
 // Realistic pod CREATE reviews for the benchmark and the reliability suite: what a ReplicaSet controller
 // sends for a small web app (about 1 KB of pod) and for a busy pod with sidecars, many env vars, probes and
@@ -161,4 +165,41 @@ export function makePod(size: PodSize, serviceAccountName = 'app'): Record<strin
 /** A pod CREATE AdmissionReview as the API server sends it. */
 export function makeReview(size: PodSize, uid: string, serviceAccountName = 'app'): string {
   return apiServerReview(makePod(size, serviceAccountName), { uid, namespace: 'shop' });
+}
+
+/**
+ * kirsa's patch for each of these reviews' pods, by the pod's container count (init containers included):
+ * what the Node parsing floor answers (bench/floor-server.ts). From kirsa's core, with the identity an
+ * account annotated with `role` gives and the webhook's --aws-default-region, so the floor's answers are as
+ * long as kirsa's and pass the same check.
+ */
+export async function kirsaPatches(
+  reviews: readonly string[],
+  role: string,
+  region: string,
+): Promise<Record<string, string>> {
+  const identity = identityFromServiceAccount(
+    { namespace: 'shop', name: 'app', annotations: { [`${DEFAULT_ANNOTATION_PREFIX}/role-arn`]: role } },
+    DEFAULT_ANNOTATION_PREFIX,
+    BUILTIN_IDENTITY_DEFAULTS,
+  );
+  const identities = { identityFor: () => ({ identity, serviceAccountMissing: false }) };
+  const mutation = {
+    annotationPrefix: DEFAULT_ANNOTATION_PREFIX,
+    tokenMountPath: DEFAULT_TOKEN_MOUNT_PATH,
+    defaultRegion: region,
+    random: Math.random,
+  };
+  const patches: Record<string, string> = {};
+  for (const body of reviews) {
+    const review = parseAdmissionReview(body);
+    if (!review.ok) throw new Error(`a benchmark review does not parse: ${review.reason}`);
+    const { reply } = await processAdmission(review, identities, { mutation });
+    const patch = reply.response?.patch;
+    if (patch === undefined) throw new Error("kirsa's core gave a benchmark pod no patch");
+    const spec = (review.request.object as { spec: { containers: unknown[]; initContainers?: unknown[] } })
+      .spec;
+    patches[String(spec.containers.length + (spec.initContainers?.length ?? 0))] = patch;
+  }
+  return patches;
 }

@@ -11,7 +11,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { issueTable, machineLines, readFigures, recordFigures, verdictLine, verdicts } from './figures.ts';
+import {
+  againstParsingFloor,
+  issueTable,
+  machineLines,
+  readFigures,
+  recordFigures,
+  verdictLine,
+  verdicts,
+} from './figures.ts';
 import { goFloorBinary, goLoadgenBinary, referenceBinary } from './go-servers.ts';
 
 const BENCHMARKS = [
@@ -82,5 +90,8 @@ if (chosen.some((name) => SIDE_BY_SIDE.includes(name))) {
     console.log(`   ${line}`.trimEnd());
   console.log('   targets:');
   for (const verdict of verdicts(figures)) console.log(`   ${verdictLine(verdict)}`);
+  const parsing = againstParsingFloor(figures);
+  if (parsing.length > 0) console.log('   shown, no target:');
+  for (const line of parsing) console.log(`   ${line}`);
 }
 process.exitCode = failed === 0 ? 0 : 1;

@@ -9,23 +9,26 @@
 // loops (the most admissions/s, CPU per admission) stay with the Node client, as their earlier figures
 // were taken. Latency is measured at the client, from the moment a request was due to the last byte of
 // the answer, so it includes TLS and any delay of the client's own.
-// The same load, client and run then go to three more servers, printed beside kirsa in one table:
+// The same load, client and run then go to four more servers, printed beside kirsa in one table:
 // - the reference webhook (aws/amazon-eks-pod-identity-webhook, built from a checkout by bench/go-servers.ts),
 //   its ServiceAccount read from a real kube-apiserver (tools/realparts), as it has no identities file;
 // - a do-nothing Node HTTPS server (bench/floor-server.ts) and a do-nothing Go one (bench/go-floor/): the
-//   best any webhook in either language could do on this machine, so kirsa's figures read as a ratio.
+//   best any webhook in either language could do on this machine, so kirsa's figures read as a ratio;
+// - the Node parsing floor: the do-nothing Node server made to parse each review and answer kirsa's patch,
+//   the least a Node webhook that reads the pod does, so the ratio to it is kirsa's own decision's.
 // A column whose server cannot be built or started here says why and is left out; the run goes on.
 // Each server first shows its memory as issue 21 measures it: RSS 20 s after spawn (idle, one account), then
 // after 20 s of 1,000/s with 20 KB pods and 20 s of settling; then the first 10 s at that rate after the
 // settling (its own figure: what a quiet spell costs), the warm-up, the latency runs and the closed loops.
-// Each server runs on one core and this load generator on the other where taskset exists (bench/pinning.ts). The medians are recorded for `npm run bench`'s closing table (bench/figures.ts).
+// Each server runs on one core and this load generator on the other where taskset exists (bench/pinning.ts).
+// The medians are recorded for `npm run bench`'s closing table (bench/figures.ts).
 // And how steadily this machine runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of
 // milliseconds at a time.
 // KIRSA_BENCH_ROUNDS=3 measures every server three times, interleaved, and prints medians;
 // KIRSA_BENCH_AS_IMAGE=1 runs kirsa and the Node floor as the container image runs Node;
 // KIRSA_BENCH_TIME_SCALE=0.2 shortens every phase (a smoke run); KIRSA_BENCH_SERVERS=kirsa,go-floor picks
-// columns (kirsa, reference, node-floor, go-floor); KIRSA_BENCH_PIN=0 pins nothing; KIRSA_BENCH_LOADGEN=node
-// sends the fixed-rate runs with the Node client even where Go is built (to compare the two clients);
+// columns (kirsa, reference, node-floor, node-parse-floor, go-floor); KIRSA_BENCH_PIN=0 pins nothing;
+// KIRSA_BENCH_LOADGEN=node sends the fixed-rate runs with the Node client even where Go is built (to compare the two clients);
 // KIRSA_BENCH_RT=0 runs the Go load generator without the real-time policy (bench/pinning.ts).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -41,6 +44,7 @@ import { EVENT_LOOP_RESOLUTION_MS } from '../src/webhook/process-metrics.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
 import { httpGet, metricValue, startServerProcess, startWebhook } from '../test/support/webhook-harness.ts';
 import {
+  againstParsingFloor,
   COLUMNS,
   type Column,
   type Figure,
@@ -62,7 +66,7 @@ import {
 } from './go-servers.ts';
 import { connectionPool, openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
 import { pinning, pinThisProcessAsLoadGenerator } from './pinning.ts';
-import { makeReview, type PodSize } from './pods.ts';
+import { kirsaPatches, makeReview, type PodSize } from './pods.ts';
 import {
   floorServerAsJs,
   imageNodeFlags,
@@ -384,6 +388,16 @@ const bodyFiles = new Map<string[], string>([
 ]);
 for (const [set, file] of bodyFiles) await writeFile(file, `${set.join('\n')}\n`);
 
+/** The region kirsa's webhook is started with here (--aws-default-region): its patches set it. */
+const REGION = 'eu-west-1';
+
+/** kirsa's patches for the benchmark's pods, in a file: what the Node parsing floor answers. */
+async function kirsaPatchesFile(): Promise<string> {
+  const file = join(dir, 'kirsa-patches.json');
+  await writeFile(file, JSON.stringify(await kirsaPatches([small[0]!, large[0]!], ROLE, REGION)));
+  return file;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** The same memory phase, warm-up, runs and closed loops for every server, printed as they finish. */
@@ -602,7 +616,7 @@ async function start(column: Column): Promise<{ target: Target; stop(): Promise<
         cert.keyFile,
         ...(kube ? ['--kubeconfig', kube.kubeconfigPath] : ['--identities-file', identities]),
         '--aws-default-region',
-        'eu-west-1',
+        REGION,
       ],
       { launcher: pin.serverLauncher, ...(kirsaCommand ? { kirsa: kirsaCommand } : {}) },
     );
@@ -638,15 +652,18 @@ async function start(column: Column): Promise<{ target: Target; stop(): Promise<
       stop: () => server.stop('SIGKILL'),
     };
   }
-  if (column === 'node-floor') {
+  if (column === 'node-floor' || column === 'node-parse-floor') {
+    // The parsing floor is the same server given kirsa's patches (bench/floor-server.ts).
+    const parsing = column === 'node-parse-floor' ? [await kirsaPatchesFile()] : [];
     const floor = await startServerProcess([
       ...pin.serverLauncher,
       ...(AS_IMAGE
         ? [process.execPath, ...imageNodeFlags(), await floorServerAsJs(), cert.certFile, cert.keyFile]
         : [process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]),
+      ...parsing,
     ]);
     return {
-      target: { column, port: floor.port, pid: floor.child.pid!, patched: false, spawnedAt },
+      target: { column, port: floor.port, pid: floor.child.pid!, patched: parsing.length > 0, spawnedAt },
       stop: () => floor.stop('SIGKILL'),
     };
   }
@@ -868,3 +885,4 @@ recordFigures(figures);
 for (const verdict of verdicts(figures))
   if (verdict.met !== undefined || verdict.notShown)
     console.log(`   target (issue #21): ${verdictLine(verdict)}`);
+for (const line of againstParsingFloor(figures)) console.log(`   shown, no target: ${line}`);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
+  againstParsingFloor,
   CLIENT_LAG_SHARE,
   type Figure,
   issueTable,
@@ -228,4 +229,29 @@ test('the table shows the first load after start and the first seconds after an 
   );
   // The targets stay on the warm runs: these figures add no verdict and change none.
   assert.deepEqual(verdicts(figures), verdicts(judgeable));
+});
+
+test("kirsa's tail against the Node parsing floor is shown as a ratio, with no verdict, only where measured", () => {
+  const figures: Figure[] = [
+    ...judgeable,
+    { name: 'p99-20kb-ms', column: 'kirsa', value: 3 },
+    { name: 'p99-20kb-ms', column: 'node-floor', value: 1 },
+    { name: 'p99-20kb-ms', column: 'node-parse-floor', value: 2.5 },
+    { name: 'failed-admissions', column: 'node-parse-floor', value: 0 },
+    { name: 'wrong-admissions', column: 'node-parse-floor', value: 0 },
+    { name: 'lag-p99-20kb-ms', column: 'kirsa', value: 0.1 },
+    { name: 'lag-p99-20kb-ms', column: 'node-floor', value: 0.1 },
+    { name: 'p999-20kb-ms', column: 'kirsa', value: 9 },
+    { name: 'p999-20kb-ms', column: 'node-parse-floor', value: 6 },
+  ];
+  assert.deepEqual(againstParsingFloor(figures), [
+    "20 KB pod at 1,000/s: kirsa's p99 3.00 ms = 1.20x the Node parsing floor's 2.50 ms",
+    "20 KB pod at 1,000/s: kirsa's p99.9 9.00 ms = 1.50x the Node parsing floor's 6.00 ms",
+  ]);
+  // The targets stay against the do-nothing Node floor.
+  assert.equal(judged(figures)[P99_20KB], false);
+  assert.deepEqual(againstParsingFloor(figures.filter((figure) => figure.column !== 'node-parse-floor')), []);
+  // The table has the parsing floor's column, between the Node floor and the Go floor.
+  const heading = issueTable(figures)[0]!;
+  assert.ok(heading.indexOf('Node floor') < heading.indexOf('Node parsing floor'), heading);
 });

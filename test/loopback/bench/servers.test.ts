@@ -6,15 +6,19 @@
 // - a connection the server closed (idle, or on a failed request) fails its posts at once instead of
 //   leaving them waiting forever, and the load's pool drops it and opens another in its place: the Node
 //   floor's 5 s keep-alive used to hang the admission benchmark this way;
+// - the Node parsing floor parses each review and answers its uid with kirsa's own patch for the pod;
 // - a reply counts as giving a role whether the patch adds env entries (kirsa) or whole containers (the
 //   reference webhook).
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { goFloorBinary, patchGivesRole, startGoFloor } from '../../../bench/go-servers.ts';
 import { connectionPool, openConnection } from '../../../bench/http1-client.ts';
-import { makeReview } from '../../../bench/pods.ts';
+import { kirsaPatches, makeReview } from '../../../bench/pods.ts';
 import { makeServingCertificate, type ServingCertificate } from '../../support/tls.ts';
 import { startServerProcess } from '../../support/webhook-harness.ts';
 
@@ -150,6 +154,36 @@ test('the Go floor answers a review as the Node floor does', async (t) => {
   assert.deepEqual(answers[0], answers[1]);
   assert.equal(answers[0]!.status, 200);
   assert.equal(JSON.parse(answers[0]!.body).response.allowed, true);
+});
+
+test("the Node parsing floor answers each review's uid with kirsa's patch for a pod of its size", async () => {
+  const role = 'arn:aws:iam::123456789012:role/shop-app';
+  const [small, large] = [makeReview('small', 'uid-small'), makeReview('large', 'uid-large')];
+  const patches = await kirsaPatches([small, large], role, 'eu-west-1');
+  // One patch per pod shape: 1 container, and 4 containers with 1 init container.
+  assert.deepEqual(Object.keys(patches).sort(), ['1', '5']);
+  const dir = await mkdtemp(join(tmpdir(), 'kirsa-parse-floor-'));
+  const file = join(dir, 'patches.json');
+  await writeFile(file, JSON.stringify(patches));
+  const floor = await startServerProcess([process.execPath, NODE_FLOOR, cert.certFile, cert.keyFile, file]);
+  try {
+    const connection = await openConnection(floor.port, cert.caPem);
+    for (const [review, uid, shape] of [
+      [large, 'uid-large', '5'],
+      [small, 'uid-small', '1'],
+    ] as const) {
+      const answer = await connection.post('/mutate?timeout=10s', review);
+      assert.equal(answer.status, 200);
+      const { response } = JSON.parse(answer.body);
+      assert.equal(response.uid, uid);
+      assert.equal(response.patch, patches[shape]);
+      assert.equal(patchGivesRole(answer.body, role), true);
+    }
+    connection.close();
+  } finally {
+    await floor.stop('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('startGoFloor is what the benchmarks start: it listens on loopback and says its port', async (t) => {
