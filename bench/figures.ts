@@ -132,72 +132,81 @@ const ms = (value: number) => `${value.toFixed(2)} ms`;
 const mb = (value: number) => `${value.toFixed(1)} MB`;
 const seconds = (value: number) => `${(value / 1000).toFixed(2)} s`;
 
+/** Issue 21's latency targets: each pod size's p99 and p99.9, and its bound as a multiple of the floor's. */
+const LATENCY_TARGETS = (['20kb', '1kb'] as const).flatMap((key) =>
+  (
+    [
+      ['p99', 'p99', 1.5],
+      ['p99.9', 'p999', 2],
+    ] as const
+  ).map(([label, percentile, limit]) => ({
+    size: key === '20kb' ? '20 KB' : '1 KB',
+    key,
+    label,
+    name: `${percentile}-${key}-ms` as const,
+    limit,
+  })),
+);
+
 /** Issue 21's targets judged from the figures: every one, measured or not. */
 export function verdicts(figures: Figure[]): Verdict[] {
   const get = figureTable(figures);
   const list: Verdict[] = [];
-  for (const [size, key] of [
-    ['20 KB', '20kb'],
-    ['1 KB', '1kb'],
-  ] as const)
-    for (const [label, name, limit] of [
-      ['p99', `p99-${key}-ms`, 1.5],
-      ['p99.9', `p999-${key}-ms`, 2],
-    ] as const) {
-      const ours = get('kirsa', name);
-      const floor = get('node-floor', name);
-      const target = `${size} pod at 1,000/s: kirsa's ${label} <= ${limit}x the Node floor's in the same run`;
-      if (ours === undefined || floor === undefined) {
-        list.push({ target, measured: 'not measured (needs kirsa and the Node floor)', met: undefined });
-        continue;
-      }
-      const measured = `${ms(ours)} = ${(ours / floor).toFixed(2)}x the Node floor's ${ms(floor)}`;
-      /** Failed plus wrong admissions of the server's fixed-rate runs, undefined when not recorded. */
-      const spoiled = (column: Column) => {
-        const [failed, wrong] = [get(column, 'failed-admissions'), get(column, 'wrong-admissions')];
-        return failed === undefined || wrong === undefined
-          ? undefined
-          : { count: failed + wrong, text: `${failed} admissions failed and ${wrong} came back wrong` };
-      };
-      const notShown = (why: string) =>
-        list.push({ target, measured: `${measured}; ${why}`, met: undefined, notShown: true });
-      const [kirsaSpoiled, floorSpoiled] = [spoiled('kirsa'), spoiled('node-floor')];
-      if (kirsaSpoiled !== undefined && kirsaSpoiled.count > 0) {
-        // A fast wrong answer is no answer: the target is missed, not merely unjudged.
-        list.push({ target, measured: `${measured}; but from kirsa ${kirsaSpoiled.text}`, met: false });
-        continue;
-      }
-      if (kirsaSpoiled === undefined || floorSpoiled === undefined) {
-        notShown('the failed and wrong admissions were not counted');
-        continue;
-      }
-      if (floorSpoiled.count > 0) {
-        notShown(`from the Node floor ${floorSpoiled.text}`);
-        continue;
-      }
-      if (get('machine', 'go-loadgen') !== 1) {
-        notShown('from the Node client, whose own event-loop stalls set such a tail (no Go load generator)');
-        continue;
-      }
-      const lagName = `lag-${label === 'p99' ? 'p99' : 'p999'}-${key}-ms` as const;
-      const lags = [get('kirsa', lagName), get('node-floor', lagName)];
-      if (lags.includes(undefined)) {
-        notShown(`the load generator's own ${label} lag was not recorded`);
-        continue;
-      }
-      const lag = Math.max(...(lags as number[]));
-      if (lag > CLIENT_LAG_SHARE * floor) {
-        notShown(
-          `the load generator's own ${label} lag, ${ms(lag)}, is above ${CLIENT_LAG_SHARE * 100}% of the floor's ${label}`,
-        );
-        continue;
-      }
-      list.push({
-        target,
-        measured: `${measured}; the load generator's own ${label} lag ${ms(lag)}`,
-        met: ours <= limit * floor,
-      });
+  for (const { size, key, label, name, limit } of LATENCY_TARGETS) {
+    const ours = get('kirsa', name);
+    const floor = get('node-floor', name);
+    const target = `${size} pod at 1,000/s: kirsa's ${label} <= ${limit}x the Node floor's in the same run`;
+    if (ours === undefined || floor === undefined) {
+      list.push({ target, measured: 'not measured (needs kirsa and the Node floor)', met: undefined });
+      continue;
     }
+    const measured = `${ms(ours)} = ${(ours / floor).toFixed(2)}x the Node floor's ${ms(floor)}`;
+    /** Failed plus wrong admissions of the server's fixed-rate runs, undefined when not recorded. */
+    const spoiled = (column: Column) => {
+      const [failed, wrong] = [get(column, 'failed-admissions'), get(column, 'wrong-admissions')];
+      return failed === undefined || wrong === undefined
+        ? undefined
+        : { count: failed + wrong, text: `${failed} admissions failed and ${wrong} came back wrong` };
+    };
+    const notShown = (why: string) =>
+      list.push({ target, measured: `${measured}; ${why}`, met: undefined, notShown: true });
+    const [kirsaSpoiled, floorSpoiled] = [spoiled('kirsa'), spoiled('node-floor')];
+    if (kirsaSpoiled !== undefined && kirsaSpoiled.count > 0) {
+      // A fast wrong answer is no answer: the target is missed, not merely unjudged.
+      list.push({ target, measured: `${measured}; but from kirsa ${kirsaSpoiled.text}`, met: false });
+      continue;
+    }
+    if (kirsaSpoiled === undefined || floorSpoiled === undefined) {
+      notShown('the failed and wrong admissions were not counted');
+      continue;
+    }
+    if (floorSpoiled.count > 0) {
+      notShown(`from the Node floor ${floorSpoiled.text}`);
+      continue;
+    }
+    if (get('machine', 'go-loadgen') !== 1) {
+      notShown('from the Node client, whose own event-loop stalls set such a tail (no Go load generator)');
+      continue;
+    }
+    const lagName = `lag-${label === 'p99' ? 'p99' : 'p999'}-${key}-ms` as const;
+    const lags = [get('kirsa', lagName), get('node-floor', lagName)];
+    if (lags.includes(undefined)) {
+      notShown(`the load generator's own ${label} lag was not recorded`);
+      continue;
+    }
+    const lag = Math.max(...(lags as number[]));
+    if (lag > CLIENT_LAG_SHARE * floor) {
+      notShown(
+        `the load generator's own ${label} lag, ${ms(lag)}, is above ${CLIENT_LAG_SHARE * 100}% of the floor's ${label}`,
+      );
+      continue;
+    }
+    list.push({
+      target,
+      measured: `${measured}; the load generator's own ${label} lag ${ms(lag)}`,
+      met: ours <= limit * floor,
+    });
+  }
   const single = (
     target: string,
     value: number | undefined,
@@ -248,20 +257,13 @@ export function verdicts(figures: Figure[]): Verdict[] {
 export function againstParsingFloor(figures: Figure[]): string[] {
   const get = figureTable(figures);
   const lines: string[] = [];
-  for (const [size, key] of [
-    ['20 KB', '20kb'],
-    ['1 KB', '1kb'],
-  ] as const)
-    for (const [label, name] of [
-      ['p99', `p99-${key}-ms`],
-      ['p99.9', `p999-${key}-ms`],
-    ] as const) {
-      const [ours, floor] = [get('kirsa', name), get('node-parse-floor', name)];
-      if (ours === undefined || floor === undefined) continue;
-      lines.push(
-        `${size} pod at 1,000/s: kirsa's ${label} ${ms(ours)} = ${(ours / floor).toFixed(2)}x the Node parsing floor's ${ms(floor)}`,
-      );
-    }
+  for (const { size, label, name } of LATENCY_TARGETS) {
+    const [ours, floor] = [get('kirsa', name), get('node-parse-floor', name)];
+    if (ours === undefined || floor === undefined) continue;
+    lines.push(
+      `${size} pod at 1,000/s: kirsa's ${label} ${ms(ours)} = ${(ours / floor).toFixed(2)}x the Node parsing floor's ${ms(floor)}`,
+    );
+  }
   return lines;
 }
 
