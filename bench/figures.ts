@@ -143,6 +143,7 @@ const LATENCY_TARGETS = (['20kb', '1kb'] as const).flatMap((key) =>
     size: key === '20kb' ? '20 KB' : '1 KB',
     key,
     label,
+    percentile,
     name: `${percentile}-${key}-ms` as const,
     limit,
   })),
@@ -152,7 +153,7 @@ const LATENCY_TARGETS = (['20kb', '1kb'] as const).flatMap((key) =>
 export function verdicts(figures: Figure[]): Verdict[] {
   const get = figureTable(figures);
   const list: Verdict[] = [];
-  for (const { size, key, label, name, limit } of LATENCY_TARGETS) {
+  for (const { size, key, label, percentile, name, limit } of LATENCY_TARGETS) {
     const ours = get('kirsa', name);
     const floor = get('node-floor', name);
     const target = `${size} pod at 1,000/s: kirsa's ${label} <= ${limit}x the Node floor's in the same run`;
@@ -188,7 +189,7 @@ export function verdicts(figures: Figure[]): Verdict[] {
       notShown('from the Node client, whose own event-loop stalls set such a tail (no Go load generator)');
       continue;
     }
-    const lagName = `lag-${label === 'p99' ? 'p99' : 'p999'}-${key}-ms` as const;
+    const lagName = `lag-${percentile}-${key}-ms` as const;
     const lags = [get('kirsa', lagName), get('node-floor', lagName)];
     if (lags.includes(undefined)) {
       notShown(`the load generator's own ${label} lag was not recorded`);

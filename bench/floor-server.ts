@@ -63,7 +63,8 @@ const server = createServer(
           : patchedAnswer(chunks.length === 1 ? chunks[0]!.toString() : Buffer.concat(chunks).toString());
       response.writeHead(200, {
         'Content-Type': 'application/json',
-        'Content-Length': Buffer.byteLength(answer),
+        // The fixed answer is ASCII: its length is its byte count, with nothing to count per request.
+        'Content-Length': patches === undefined ? fixedAnswer.length : Buffer.byteLength(answer),
       });
       response.end(answer);
     });
