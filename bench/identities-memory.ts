@@ -11,7 +11,12 @@ import { join } from 'node:path';
 import { createServiceAccountCache } from '../src/identity/service-accounts.ts';
 import { KIRSA_BIN } from '../test/support/run-kirsa.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
-import { measureWebhook, serviceAccountObject, webhookAsImageRunsIt } from './webhook-process.ts';
+import {
+  imageEnvironment,
+  measureWebhook,
+  serviceAccountObject,
+  webhookAsImageRunsIt,
+} from './webhook-process.ts';
 
 const COUNT = 50_000;
 
@@ -101,16 +106,17 @@ try {
   // As a checkout runs it (TypeScript sources, default heap), and as the container image runs it: compiled
   // JavaScript with the image's node flags, measured once idle for 12 s.
   const asImage = await webhookAsImageRunsIt();
-  for (const [label, command, settleMs] of [
-    ['kirsa webhook from the TypeScript sources', [KIRSA_BIN, 'webhook'], 1500],
+  for (const [label, command, settleMs, env] of [
+    ['kirsa webhook from the TypeScript sources', [KIRSA_BIN, 'webhook'], 1500, {}],
     [
       `as the image runs it (compiled, node ${asImage.filter((word) => word.startsWith('--')).join(' ')}), after 12 s idle`,
       asImage,
       12_000,
+      imageEnvironment(),
     ],
   ] as const) {
-    const one = await measureWebhook([...command], [...tls, '--identities-file', small], { settleMs });
-    const many = await measureWebhook([...command], [...tls, '--identities-file', big], { settleMs });
+    const one = await measureWebhook([...command], [...tls, '--identities-file', small], { settleMs, env });
+    const many = await measureWebhook([...command], [...tls, '--identities-file', big], { settleMs, env });
     console.log(
       `   ${label}: RSS ${one.rssMb.toFixed(1)} MB with 1 identity, ${many.rssMb.toFixed(1)} MB with ${COUNT.toLocaleString()} (+${(many.rssMb - one.rssMb).toFixed(1)} MB); start to listening ${one.startMs.toFixed(0)} ms vs ${many.startMs.toFixed(0)} ms`,
     );

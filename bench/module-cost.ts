@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import { imageNodeFlags, webhookAsImageRunsIt } from './webhook-process.ts';
+import { imageEnvironment, imageNodeFlags, webhookAsImageRunsIt } from './webhook-process.ts';
 
 const ROUNDS = 3;
 const SETTLE_MS = 1_500;
@@ -80,7 +80,11 @@ function residentMb(imports: string[]): number {
   const result = spawnSync(
     process.execPath,
     [...imageNodeFlags(), '--expose-gc', '--input-type=module', '-e', script],
-    { encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname },
+    {
+      encoding: 'utf8',
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { ...process.env, ...imageEnvironment() },
+    },
   );
   if (result.status !== 0) throw new Error(`importing ${imports.join(', ')}: ${result.stderr}`);
   return Number(result.stdout) / 2 ** 20;

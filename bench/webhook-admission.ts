@@ -69,6 +69,7 @@ import { pinning, pinThisProcessAsLoadGenerator } from './pinning.ts';
 import { kirsaPatches, makeReview, type PodSize } from './pods.ts';
 import {
   floorServerAsJs,
+  imageEnvironment,
   imageNodeFlags,
   processCpuMs,
   residentMb,
@@ -625,7 +626,10 @@ async function start(column: Column): Promise<{ target: Target; stop(): Promise<
         '--aws-default-region',
         REGION,
       ],
-      { launcher: pin.serverLauncher, ...(kirsaCommand ? { kirsa: kirsaCommand } : {}) },
+      {
+        launcher: pin.serverLauncher,
+        ...(kirsaCommand ? { kirsa: kirsaCommand, env: imageEnvironment() } : {}),
+      },
     );
     const observe = async () => {
       const before = await serverBuckets(server.metricsPort);
@@ -661,13 +665,16 @@ async function start(column: Column): Promise<{ target: Target; stop(): Promise<
   }
   if (column === 'node-floor' || column === 'node-parse-floor') {
     // The parsing floor is the same server given kirsa's patches (bench/floor-server.ts).
-    const floor = await startServerProcess([
-      ...pin.serverLauncher,
-      ...(AS_IMAGE
-        ? [process.execPath, ...imageNodeFlags(), await floorServerAsJs(), cert.certFile, cert.keyFile]
-        : [process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]),
-      ...parsing,
-    ]);
+    const floor = await startServerProcess(
+      [
+        ...pin.serverLauncher,
+        ...(AS_IMAGE
+          ? [process.execPath, ...imageNodeFlags(), await floorServerAsJs(), cert.certFile, cert.keyFile]
+          : [process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]),
+        ...parsing,
+      ],
+      AS_IMAGE ? imageEnvironment() : {},
+    );
     return {
       target: { column, port: floor.port, pid: floor.child.pid!, patched: parsing.length > 0, spawnedAt },
       stop: () => floor.stop('SIGKILL'),

@@ -27,6 +27,21 @@ export function imageNodeFlags(): string[] {
   return `${options} ${commandLine}`.split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
+/**
+ * The environment the image gives node besides NODE_OPTIONS (which `imageNodeFlags` puts on the command
+ * line): every `ENV` line's variables after the Dockerfile's last `FROM`, the stage that is the image.
+ */
+export function imageEnvironment(): Record<string, string> {
+  const dockerfile = readFileSync(join(REPOSITORY, 'Dockerfile'), 'utf8');
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const environment: Record<string, string> = {};
+  for (const [, line] of finalStage.matchAll(/^ENV (.*)$/gm)) {
+    for (const [, name, quoted, bare] of line!.matchAll(/(\w+)=(?:"([^"]*)"|(\S+))/g))
+      if (name !== 'NODE_OPTIONS') environment[name!] = quoted ?? bare!;
+  }
+  return environment;
+}
+
 let compiled: string[] | undefined;
 
 /** Compiles kirsa as the image build does (once per process) and returns the command that runs its webhook. */

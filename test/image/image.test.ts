@@ -16,7 +16,7 @@ import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type SuiteContext, type TestContext } from 'node:test';
-import { imageNodeFlags } from '../../bench/webhook-process.ts';
+import { imageEnvironment, imageNodeFlags } from '../../bench/webhook-process.ts';
 import { WEBHOOK_ON_LOOPBACK } from '../support/run-kirsa.ts';
 import {
   decodeReply,
@@ -226,7 +226,7 @@ function assertStrict(pid: number): void {
 
 /**
  * The container's first process is node itself (the script exec'd it, so it gets the runtime's signals),
- * running `entry` with the flags bench/webhook-process.ts reads from the Dockerfile: the benchmarks measure
+ * running `entry` with the flags and environment bench/webhook-process.ts reads from the Dockerfile: the benchmarks measure
  * the webhook as this image runs it, so the image must run it that way.
  */
 function assertNodeFlags(pid: number, entry: 'kirsa' | 'webhook'): void {
@@ -240,6 +240,11 @@ function assertNodeFlags(pid: number, entry: 'kirsa' | 'webhook'): void {
   assert.deepEqual(flags.sort(), [...imageNodeFlags()].sort());
   // README's Performance section and docs/webhook.md describe the webhook running V8 no further than Maglev.
   assert.ok(flags.includes('--max-opt=2'), `node runs with --max-opt=2: ${flags.join(' ')}`);
+  // ...and glibc's malloc with the fixed mmap threshold the memory figures were measured with.
+  const expected = imageEnvironment();
+  assert.equal(expected.MALLOC_MMAP_THRESHOLD_, '32768');
+  for (const [name, value] of Object.entries(expected))
+    assert.ok(environ.includes(`${name}=${value}`), `node's environment has ${name}=${value}`);
 }
 
 function assertMutated(body: string, uid: string): void {
