@@ -5,6 +5,7 @@
 // watch Status.message), which path redaction never sees.
 
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino';
+import { utcIsoString } from './utc-time.ts';
 
 const REDACTED_PATHS = [
   'token',
@@ -78,7 +79,8 @@ export function createLogger(level: LevelWithSilent, destination?: DestinationSt
       name: 'kirsa-webhook',
       level,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      // pino's isoTime, without toISOString's time-zone lookup (utc-time.ts).
+      timestamp: () => `,"time":"${utcIsoString(Date.now())}"`,
       formatters: {
         level: (label) => ({ level: label }),
         log: (object) => redactDeep(object, 0) as Record<string, unknown>,

@@ -27,6 +27,7 @@ import { capConnections, deadlineOptions, type ServerLimits } from '../io/server
 import { type WatchedFiles, watchFiles } from '../io/watched-file.ts';
 import { PROBE_PATHS, type ProbePath, type WebhookApp } from './app.ts';
 import type { WebhookMetrics } from './metrics.ts';
+import { utcIsoString } from './utc-time.ts';
 
 const TLS_VERSIONS: Record<string, SecureVersion> = {
   '1.0': 'TLSv1',
@@ -227,7 +228,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     server?.setSecureContext({ cert: loaded.cert, key: loaded.key, ...tlsOptions });
     metrics.setCertificateNotAfter(loaded.notAfter);
     logger.info(
-      { fingerprint: loaded.fingerprint, notAfter: loaded.notAfter.toISOString() },
+      { fingerprint: loaded.fingerprint, notAfter: utcIsoString(loaded.notAfter.getTime()) },
       previous ? 'serving certificate reloaded' : 'serving certificate loaded',
     );
     return undefined;
