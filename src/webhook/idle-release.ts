@@ -13,8 +13,8 @@
 // also empties the page pool and shrinks the young generation. It takes 20-45 ms of CPU at this heap size
 // and blocks the event loop while it runs, so it runs only after a quiet spell, and at most once per growth:
 // a webhook that stays at its size is never collected again. What it cannot return is glibc's: freed
-// malloc memory the allocator keeps in its arenas (docs/webhook.md, "Where the tail and the memory come
-// from").
+// malloc memory the allocator keeps in its arenas, which the image keeps small by giving blocks of 32 KB and
+// more their own mappings (docs/webhook.md, "Memory after load: glibc's arenas").
 //
 // The collection itself is io/last-resort-gc.ts: only where node runs with --expose-gc (the container image does).
 
