@@ -15,31 +15,39 @@ const REPOSITORY = new URL('..', import.meta.url).pathname;
 const TSC = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;
 
 /**
- * The node flags the image starts kirsa with: its `ENV ... NODE_OPTIONS="..."` line, then its
+ * The image's stage of the Dockerfile (after its last `FROM`): its `ENV` lines' variables, and the text
+ * itself for its `ARG` lines. The one reading of the Dockerfile both functions below share.
+ */
+function imageStage(): { environment: Record<string, string>; text: string } {
+  const dockerfile = readFileSync(join(REPOSITORY, 'Dockerfile'), 'utf8');
+  const text = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const environment: Record<string, string> = {};
+  for (const [, line] of text.matchAll(/^ENV (.*)$/gm))
+    for (const [, name, quoted, bare] of line!.matchAll(/(\w+)=(?:"([^"]*)"|(\S+))/g))
+      environment[name!] = quoted ?? bare!;
+  return { environment, text };
+}
+
+/**
+ * The node flags the image starts kirsa with: its `ENV ... NODE_OPTIONS="..."`, then its
  * `ARG NODE_FLAGS="..."` (the flags NODE_OPTIONS may not carry, on node's command line).
  */
 export function imageNodeFlags(): string[] {
-  const dockerfile = readFileSync(join(REPOSITORY, 'Dockerfile'), 'utf8');
-  const options = /^ENV .*\bNODE_OPTIONS="([^"]*)"/m.exec(dockerfile)?.[1];
+  const { environment, text } = imageStage();
+  const options = environment.NODE_OPTIONS;
   if (options === undefined) throw new Error('the Dockerfile has no ENV NODE_OPTIONS="..." line');
-  const commandLine = /^ARG NODE_FLAGS="([^"]*)"/m.exec(dockerfile)?.[1];
+  const commandLine = /^ARG NODE_FLAGS="([^"]*)"/m.exec(text)?.[1];
   if (commandLine === undefined) throw new Error('the Dockerfile has no ARG NODE_FLAGS="..." line');
   return `${options} ${commandLine}`.split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
 /**
- * The environment the image gives node besides NODE_OPTIONS (which `imageNodeFlags` puts on the command
- * line): every `ENV` line's variables after the Dockerfile's last `FROM`, the stage that is the image.
+ * The environment the image gives node besides NODE_OPTIONS, which `imageNodeFlags` puts on the command
+ * line (so a benchmark passes it once, not twice).
  */
 export function imageEnvironment(): Record<string, string> {
-  const dockerfile = readFileSync(join(REPOSITORY, 'Dockerfile'), 'utf8');
-  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-  const environment: Record<string, string> = {};
-  for (const [, line] of finalStage.matchAll(/^ENV (.*)$/gm)) {
-    for (const [, name, quoted, bare] of line!.matchAll(/(\w+)=(?:"([^"]*)"|(\S+))/g))
-      if (name !== 'NODE_OPTIONS') environment[name!] = quoted ?? bare!;
-  }
-  return environment;
+  const { NODE_OPTIONS: _onTheCommandLine, ...rest } = imageStage().environment;
+  return rest;
 }
 
 let compiled: string[] | undefined;
