@@ -11,12 +11,7 @@ import { join } from 'node:path';
 import { createServiceAccountCache } from '../src/identity/service-accounts.ts';
 import { KIRSA_BIN } from '../test/support/run-kirsa.ts';
 import { makeServingCertificate } from '../test/support/tls.ts';
-import {
-  imageEnvironment,
-  measureWebhook,
-  serviceAccountObject,
-  webhookAsImageRunsIt,
-} from './webhook-process.ts';
+import { measureWebhook, serviceAccountObject, webhookAsImageRunsIt } from './webhook-process.ts';
 
 const COUNT = 50_000;
 
@@ -109,10 +104,10 @@ try {
   for (const [label, command, settleMs, env] of [
     ['kirsa webhook from the TypeScript sources', [KIRSA_BIN, 'webhook'], 1500, {}],
     [
-      `as the image runs it (compiled, node ${asImage.filter((word) => word.startsWith('--')).join(' ')}), after 12 s idle`,
-      asImage,
+      `as the image runs it (compiled, node ${asImage.nodeArgs.filter((word) => word.startsWith('--')).join(' ')}), after 12 s idle`,
+      asImage.nodeArgs,
       12_000,
-      imageEnvironment(),
+      asImage.env,
     ],
   ] as const) {
     const one = await measureWebhook([...command], [...tls, '--identities-file', small], { settleMs, env });

@@ -28,8 +28,7 @@ import {
 } from './go-servers.ts';
 import { pinning } from './pinning.ts';
 import {
-  floorServerAsJs,
-  imageEnvironment,
+  floorAsImageRunsIt,
   imageNodeFlags,
   inClusterStart,
   measureWebhook,
@@ -95,10 +94,8 @@ async function measureTheReference(
 try {
   console.log(`   ${pin.about}`);
   const flags = imageNodeFlags();
-  const floor = await startServerProcess(
-    [...pin.serverLauncher, process.execPath, ...flags, await floorServerAsJs(), cert.certFile, cert.keyFile],
-    imageEnvironment(),
-  );
+  const floorRun = await floorAsImageRunsIt(cert.certFile, cert.keyFile);
+  const floor = await startServerProcess([...pin.serverLauncher, ...floorRun.command], floorRun.env);
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS / 4));
   const floorMb = residentMb(floor.child.pid!);
   await floor.stop('SIGKILL');
@@ -127,7 +124,7 @@ try {
   if ('skipped' in reference) console.log(`   reference: left out: ${reference.skipped}`);
   else console.log(`   reference webhook: ${reference.binary} (${reference.about})`);
 
-  const command = await webhookAsImageRunsIt();
+  const { nodeArgs: command, env: imageEnv } = await webhookAsImageRunsIt();
   const args = ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--kubeconfig', kube.kubeconfigPath];
   const first = { ca: cert.caPem, namespace: 'default', name: 'first', role: ROLE };
   const created = await kube.request('POST', '/api/v1/namespaces/default/serviceaccounts', {
@@ -138,7 +135,7 @@ try {
     settleMs: SETTLE_MS,
     rightAnswer: first,
     launcher: pin.serverLauncher,
-    env: imageEnvironment(),
+    env: imageEnv,
   });
   console.log(
     `   kirsa, 1 annotated account (plus the built-in ones): spawn to listening ${one.startMs.toFixed(0)} ms, to the first right answer ${one.rightMs?.toFixed(0)} ms (${one.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${one.rssMb.toFixed(1)} MB (V8 heap ${one.heapMb.toFixed(1)} MB) (machine load ${load()})`,
@@ -153,7 +150,7 @@ try {
       settleMs: SETTLE_MS,
       rightAnswer: first,
       launcher: [...pin.serverLauncher, ...pod.launcher],
-      env: { ...imageEnvironment(), ...pod.env },
+      env: { ...imageEnv, ...pod.env },
     });
     console.log(
       `   kirsa in-cluster (token and CA files, KUBERNETES_SERVICE_HOST, as in its pod), 1 annotated account: to the first right answer ${inPod.rightMs?.toFixed(0)} ms (${inPod.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${inPod.rssMb.toFixed(1)} MB (V8 heap ${inPod.heapMb.toFixed(1)} MB) (machine load ${load()})`,
@@ -198,7 +195,7 @@ try {
       until: 'initial list complete',
       rightAnswer: { ca: cert.caPem, ...lastAccount },
       launcher: pin.serverLauncher,
-      env: imageEnvironment(),
+      env: imageEnv,
     });
     console.log(
       `   kirsa, ${(COUNT + 1).toLocaleString()} accounts: spawn to the list synced ${full.untilMs?.toFixed(0)} ms, to the right answer for the last account ${full.rightMs?.toFixed(0)} ms (${full.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${full.rssMb.toFixed(1)} MB (V8 heap ${full.heapMb.toFixed(1)} MB) (machine load ${load()})`,

@@ -68,8 +68,7 @@ import { connectionPool, openConnection, type RawAnswer, type RawConnection } fr
 import { pinning, pinThisProcessAsLoadGenerator } from './pinning.ts';
 import { kirsaPatches, makeReview, type PodSize } from './pods.ts';
 import {
-  floorServerAsJs,
-  imageEnvironment,
+  floorAsImageRunsIt,
   imageNodeFlags,
   processCpuMs,
   residentMb,
@@ -611,7 +610,7 @@ async function startKube(): Promise<void> {
 async function start(column: Column): Promise<{ target: Target; stop(): Promise<unknown> } | undefined> {
   // Compiled before the clock starts: the first call runs tsc (about 10 s), no part of the webhook's start,
   // which made "20 s after spawn" about 10 s when kirsa ran first.
-  const kirsaCommand = column === 'kirsa' && AS_IMAGE ? await webhookAsImageRunsIt() : undefined;
+  const asImage = column === 'kirsa' && AS_IMAGE ? await webhookAsImageRunsIt() : undefined;
   // The parsing floor's patches, for the same reason: kirsa's core computing them is no part of its start.
   const parsing = column === 'node-parse-floor' ? [await kirsaPatchesFile()] : [];
   const spawnedAt = performance.now();
@@ -628,7 +627,7 @@ async function start(column: Column): Promise<{ target: Target; stop(): Promise<
       ],
       {
         launcher: pin.serverLauncher,
-        ...(kirsaCommand ? { kirsa: kirsaCommand, env: imageEnvironment() } : {}),
+        ...(asImage ? { kirsa: asImage.nodeArgs, env: asImage.env } : {}),
       },
     );
     const observe = async () => {
@@ -665,16 +664,10 @@ async function start(column: Column): Promise<{ target: Target; stop(): Promise<
   }
   if (column === 'node-floor' || column === 'node-parse-floor') {
     // The parsing floor is the same server given kirsa's patches (bench/floor-server.ts).
-    const floor = await startServerProcess(
-      [
-        ...pin.serverLauncher,
-        ...(AS_IMAGE
-          ? [process.execPath, ...imageNodeFlags(), await floorServerAsJs(), cert.certFile, cert.keyFile]
-          : [process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile]),
-        ...parsing,
-      ],
-      AS_IMAGE ? imageEnvironment() : {},
-    );
+    const { command, env } = AS_IMAGE
+      ? await floorAsImageRunsIt(cert.certFile, cert.keyFile, parsing)
+      : { command: [process.execPath, FLOOR_SERVER, cert.certFile, cert.keyFile, ...parsing], env: {} };
+    const floor = await startServerProcess([...pin.serverLauncher, ...command], env);
     return {
       target: { column, port: floor.port, pid: floor.child.pid!, patched: parsing.length > 0, spawnedAt },
       stop: () => floor.stop('SIGKILL'),

@@ -50,10 +50,20 @@ export function imageEnvironment(): Record<string, string> {
   return rest;
 }
 
-let compiled: string[] | undefined;
+/** A node process as the image starts one: the arguments after node, and the environment to add to it. */
+export interface AsImage {
+  nodeArgs: string[];
+  env: Record<string, string>;
+}
 
-/** Compiles kirsa as the image build does (once per process) and returns the command that runs its webhook. */
-export async function webhookAsImageRunsIt(): Promise<string[]> {
+let compiled: AsImage | undefined;
+
+/**
+ * Compiles kirsa as the image build does (once per process) and returns what runs its webhook as the image
+ * does: the image's node flags before the compiled entry, and the image's environment, together so that no
+ * benchmark starts one without the other.
+ */
+export async function webhookAsImageRunsIt(): Promise<AsImage> {
   if (compiled) return compiled;
   const outDir = join(REPOSITORY, '.kirsa-scratch', 'bench-dist');
   const build = spawnSync(
@@ -69,20 +79,28 @@ export async function webhookAsImageRunsIt(): Promise<string[]> {
     entry,
     "import { main } from './main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n",
   );
-  compiled = [...imageNodeFlags(), entry, 'webhook'];
+  compiled = { nodeArgs: [...imageNodeFlags(), entry, 'webhook'], env: imageEnvironment() };
   return compiled;
 }
 
 /**
- * bench/floor-server.ts as plain JavaScript, as the image runs kirsa: Node's type stripping loads a
- * WebAssembly compiler that alone adds about 30 MB of RSS, which no compiled server pays.
+ * The do-nothing Node server (bench/floor-server.ts) started as kirsa is: plain JavaScript (Node's type
+ * stripping loads a WebAssembly compiler that alone adds about 30 MB of RSS, which no compiled server pays),
+ * the image's node flags and its environment. `args` go after the certificate and key.
  */
-export async function floorServerAsJs(): Promise<string> {
+export async function floorAsImageRunsIt(
+  certFile: string,
+  keyFile: string,
+  args: string[] = [],
+): Promise<{ command: string[]; env: Record<string, string> }> {
   const source = readFileSync(new URL('./floor-server.ts', import.meta.url), 'utf8');
   const path = join(REPOSITORY, '.kirsa-scratch', 'floor-server.mjs');
   await mkdir(dirname(path), { recursive: true }); // a fresh clone has no scratch folder yet
   await writeFile(path, stripTypeScriptTypes(source));
-  return path;
+  return {
+    command: [process.execPath, ...imageNodeFlags(), path, certFile, keyFile, ...args],
+    env: imageEnvironment(),
+  };
 }
 
 export interface WebhookMeasure {

@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { imageEnvironment, imageNodeFlags } from '../../../bench/webhook-process.ts';
+import { floorAsImageRunsIt, imageEnvironment, imageNodeFlags } from '../../../bench/webhook-process.ts';
+import { makeServingCertificate } from '../../support/tls.ts';
+import { startServerProcess } from '../../support/webhook-harness.ts';
 
 const DOCKERFILE = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
 
@@ -25,4 +27,24 @@ test("the benchmarks' environment is the final stage's ENV lines, NODE_OPTIONS a
   const finalStage = DOCKERFILE.slice(DOCKERFILE.lastIndexOf('\nFROM '));
   for (const [name, value] of Object.entries(environment))
     assert.match(finalStage, new RegExp(`^ENV .*\\b${name}="?${value}`, 'm'));
+});
+
+test('the do-nothing Node floor runs with the flags and environment kirsa runs with', async () => {
+  // Read from the running process: a floor started without the image's malloc settings or young generation
+  // would make every ratio to it in the benchmark mean something else.
+  const cert = await makeServingCertificate();
+  const { command, env } = await floorAsImageRunsIt(cert.certFile, cert.keyFile);
+  const floor = await startServerProcess(command, env);
+  try {
+    const pid = floor.child.pid!;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const scriptAt = argv.findIndex((word) => word.endsWith('floor-server.mjs'));
+    assert.deepEqual(argv.slice(1, scriptAt), imageNodeFlags());
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(imageEnvironment()))
+      assert.ok(environ.includes(`${name}=${value}`), `${name}=${value}`);
+  } finally {
+    await floor.stop('SIGKILL');
+    await cert.cleanup();
+  }
 });
