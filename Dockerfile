@@ -32,7 +32,11 @@ FROM ${NODE_IMAGE}
 # (68 -> 62 MB). It costs CPU: in the benchmark's closed loops 12 % more per 1 KB admission and 2 % per 20 KB
 # one, up to 15 % at 1,000/s (docs/webhook.md, "Performance"). Node refuses this flag in NODE_OPTIONS, so
 # node gets it on its command line. --build-arg NODE_FLAGS= turns TurboFan back on.
-ARG NODE_FLAGS="--max-opt=2"
+# No function reaches Maglev while kirsa loads (--invocation-count-for-maglev=100000): loading about a hundred
+# modules made Node's module loader hot enough for 29 Maglev compiles of code that never runs again, and they
+# paged 2.3 MB of the compiler into an idle webhook's RSS. The webhook puts V8's default back once it listens
+# (KIRSA_V8_FLAGS_WHEN_LISTENING below; src/io/v8-flags.ts), so its own hot path tiers up as before.
+ARG NODE_FLAGS="--max-opt=2 --invocation-count-for-maglev=100000"
 # The webhook never runs npm, npx, corepack or yarn; a runtime without them has fewer tools for an intruder
 # and fewer packages for a scanner to report. `kirsa` goes on PATH (for `--entrypoint kirsa`), and /webhook
 # is the command the reference webhook's manifests give the container (bin/webhook.js): two-line scripts that
@@ -58,6 +62,9 @@ ENV NODE_ENV=production NODE_OPTIONS="--max-semi-space-size=4 --expose-gc"
 # idle figure 20 s after 20 s of 1,000 admissions/s with 20 KB pods, 1.12-1.14x with this (the same CPU per
 # admission and tail; docs/webhook.md, "Memory after load: glibc's arenas").
 ENV MALLOC_MMAP_THRESHOLD_=32768
+# V8's default Maglev threshold (`node --v8-options`), which the webhook sets once it listens: the start-up
+# threshold in NODE_FLAGS above is for loading only (a test keeps this value equal to V8's default).
+ENV KIRSA_V8_FLAGS_WHEN_LISTENING="--invocation-count-for-maglev=400"
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules

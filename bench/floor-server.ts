@@ -11,6 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
+import { setFlagsFromString } from 'node:v8';
 
 const [certFile, keyFile, patchesFile] = process.argv.slice(2);
 const fixedAnswer = JSON.stringify({
@@ -74,4 +75,8 @@ server.listen(0, '127.0.0.1', () => {
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   console.log(JSON.stringify({ msg: 'listening', port: address.port }));
+  // As kirsa's webhook does once it listens (src/io/v8-flags.ts): the image starts node with a Maglev
+  // threshold meant for loading only, and its environment names the flags that undo it.
+  const flags = process.env.KIRSA_V8_FLAGS_WHEN_LISTENING;
+  if (flags) for (const flag of flags.split(/\s+/).filter(Boolean)) setFlagsFromString(flag);
 });

@@ -25,6 +25,7 @@ import {
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
 import { onStopSignal } from '../io/signals.ts';
+import { v8FlagsWhenListening } from '../io/v8-flags.ts';
 import { opensslCiphersForGoSuites } from '../tls/go-cipher-suites.ts';
 import { kirsaVersion } from '../version.ts';
 import { levelForKlogVerbosity } from '../webhook/logger.ts';
@@ -422,6 +423,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     },
     logLevel: logLevel as LevelWithSilent,
     ignoredFlags,
+    v8FlagsWhenListening: v8FlagsWhenListening(process.env),
     composeRoleArn: flags.composeRoleArn === true,
     kube,
     namespace: flags.namespace,

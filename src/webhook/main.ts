@@ -64,6 +64,8 @@ export interface WebhookPlan {
   logLevel: LevelWithSilent;
   /** The reference's flags given that mean nothing to kirsa (klog's, --resync-period): named at start. */
   ignoredFlags: string[];
+  /** V8 flags to set once the webhook listens (io/v8-flags.ts; the image gives V8's default Maglev threshold). */
+  v8FlagsWhenListening?: string[];
   /** --compose-role-arn: complete bare role names with the node's account, read from EC2 at start. */
   composeRoleArn: boolean;
   /** Undefined without cluster access: then only files are identity sources. */
@@ -158,6 +160,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
   const { isLegacyTlsVersion, startWebhookServer } = await import('./server.ts');
   const { createIdleRelease } = await import('./idle-release.ts');
   const { lastResortCollection } = await import('../io/last-resort-gc.ts');
+  const { setV8Flags } = await import('../io/v8-flags.ts');
   const annotationPrefix = plan.mutation.annotationPrefix;
   if (plan.ignoredFlags.length > 0) {
     log.info(
@@ -417,5 +420,10 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     },
     'listening',
   );
+  // Everything kirsa loads is loaded: from here V8 may optimize what runs (io/v8-flags.ts).
+  if (plan.v8FlagsWhenListening?.length) {
+    setV8Flags(plan.v8FlagsWhenListening);
+    log.debug({ v8Flags: plan.v8FlagsWhenListening }, 'V8 flags set now that the webhook listens');
+  }
   return server;
 }

@@ -4,11 +4,26 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { floorAsImageRunsIt, imageEnvironment, imageNodeFlags } from '../../../bench/webhook-process.ts';
+import {
+  floorAsImageRunsIt,
+  imageEnvironment,
+  imageNodeFlags,
+  webhookAsImageRunsIt,
+} from '../../../bench/webhook-process.ts';
+import { V8_FLAGS_WHEN_LISTENING } from '../../../src/io/v8-flags.ts';
 import { makeServingCertificate } from '../../support/tls.ts';
-import { startServerProcess } from '../../support/webhook-harness.ts';
+import {
+  decodeReply,
+  envOf,
+  httpsCall,
+  podReview,
+  startServerProcess,
+  startWebhook,
+} from '../../support/webhook-harness.ts';
 
 const DOCKERFILE = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
 
@@ -74,4 +89,65 @@ test("under the image's flags Node refuses the code cache of its own modules (RE
   }
   // The young generation's size leaves it accepted: only the two flags above cost the start-up.
   assert.deepEqual(verdicts(['--max-semi-space-size=4']), bare);
+});
+
+/** V8's default for one of its integer flags, as this node reports it. */
+function v8Default(flag: string): number {
+  const run = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
+  const value = new RegExp(`default: ${flag}=(\\d+)`).exec(run.stdout)?.[1];
+  assert.ok(value !== undefined, `node --v8-options lists ${flag}`);
+  return Number(value);
+}
+
+test("the image's start-up Maglev threshold is for loading only: once listening, V8's default again", () => {
+  // The Dockerfile's claim: NODE_FLAGS keeps start-up out of Maglev, and KIRSA_V8_FLAGS_WHEN_LISTENING is
+  // V8's own default. A Node upgrade that changes the default, or an edit of either half, fails here.
+  const atStart = imageNodeFlags().find((flag) => flag.startsWith('--invocation-count-for-maglev='));
+  assert.ok(atStart !== undefined, 'the image starts node with a Maglev threshold');
+  const byDefault = v8Default('--invocation-count-for-maglev');
+  assert.ok(Number(atStart.split('=')[1]) > 100 * byDefault, `${atStart} is far above V8's ${byDefault}`);
+  assert.equal(imageEnvironment()[V8_FLAGS_WHEN_LISTENING], `--invocation-count-for-maglev=${byDefault}`);
+});
+
+test('as the image runs it, nothing reaches Maglev before the webhook listens, and its hot path does after', async () => {
+  // The point of the two halves above, run: --trace-opt writes V8's decisions to the same stdout as the
+  // webhook's log lines, so their order shows which came before "listening".
+  const cert = await makeServingCertificate();
+  const identities = join(cert.dir, 'identities.json');
+  const role = 'arn:aws:iam::111122223333:role/hot';
+  writeFileSync(identities, JSON.stringify({ 'default/hot': { RoleARN: role } }));
+  const { nodeArgs, env } = await webhookAsImageRunsIt();
+  const webhook = await startWebhook(
+    ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--identities-file', identities],
+    { kirsa: ['--trace-opt', ...nodeArgs], env },
+  );
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  try {
+    const maglev = (line: { level: string; msg: string }) =>
+      line.level === 'raw' && /for optimization to MAGLEV/.test(line.msg);
+    const listeningAt = webhook.logs.findIndex((line) => line.msg === 'listening');
+    assert.deepEqual(
+      webhook.logs.slice(0, listeningAt).filter(maglev),
+      [],
+      'no Maglev compile while loading',
+    );
+    const body = podReview({ namespace: 'default', serviceAccountName: 'hot' });
+    for (let round = 0; round < 100; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => httpsCall(webhook.port, { ca: cert.caPem, agent, body })),
+      );
+      for (const answer of answers) assert.equal(envOf(decodeReply(answer.body).patch).AWS_ROLE_ARN, role);
+    }
+    // processAdmission (src/core/admission/process.ts) runs once per admission: it reaches Maglev only with V8's
+    // default threshold back (with the start-up one it would take 100,000 admissions).
+    const after = webhook.logs.slice(listeningAt).filter(maglev);
+    assert.ok(
+      after.some((line) => /<JSFunction processAdmission /.test(line.msg)),
+      `after 2,000 admissions the webhook's per-admission code reached Maglev: ${after.length} compiles`,
+    );
+  } finally {
+    agent.destroy();
+    await webhook.stop('SIGKILL');
+    await cert.cleanup();
+  }
 });

@@ -512,6 +512,17 @@ describe('command line', () => {
     );
   });
 
+  test('refuses a KIRSA_V8_FLAGS_WHEN_LISTENING that is not V8 flags, before it listens', async () => {
+    const { runKirsa, assertErrorCode } = await import('../../support/run-kirsa.ts');
+    const run = await runKirsa(['webhook', ...folder.flags], {
+      env: { KUBERNETES_SERVICE_HOST: '', KIRSA_V8_FLAGS_WHEN_LISTENING: '--max-opt=2 rm' },
+    });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /KIRSA_V8_FLAGS_WHEN_LISTENING has "rm", not a V8 flag/);
+    assert.match(run.stderr, /hint: .*--invocation-count-for-maglev=400/);
+    assertErrorCode(run.stderr, 'FLAG_INVALID');
+  });
+
   test('in a pod without a service-account token it serves from --identities-file', async () => {
     // automountServiceAccountToken: false still leaves KUBERNETES_SERVICE_HOST set (the kubelet always adds
     // it); the webhook used to exit 2 on the missing token instead of using the file it was given.

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KirsaError } from '../errors.ts';
+import { V8_FLAGS_WHEN_LISTENING, v8FlagsWhenListening } from './v8-flags.ts';
+
+test('the flags to set once listening: V8 flags separated by spaces, none when unset or empty', () => {
+  assert.deepEqual(v8FlagsWhenListening({}), []);
+  assert.deepEqual(v8FlagsWhenListening({ [V8_FLAGS_WHEN_LISTENING]: '  ' }), []);
+  assert.deepEqual(
+    v8FlagsWhenListening({ [V8_FLAGS_WHEN_LISTENING]: ' --invocation-count-for-maglev=400  --no-maglev ' }),
+    ['--invocation-count-for-maglev=400', '--no-maglev'],
+  );
+});
+
+test('anything that is not a V8 flag is refused with the variable named', () => {
+  for (const bad of ['maglev', '-x', '--', '--Upper', '--a=', '--a;b']) {
+    assert.throws(
+      () => v8FlagsWhenListening({ [V8_FLAGS_WHEN_LISTENING]: `--max-opt=2 ${bad}` }),
+      (error: unknown) =>
+        error instanceof KirsaError &&
+        error.code === 'FLAG_INVALID' &&
+        error.message.includes(V8_FLAGS_WHEN_LISTENING) &&
+        error.message.includes(JSON.stringify(bad)),
+      bad,
+    );
+  }
+});

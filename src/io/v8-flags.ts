@@ -1,0 +1,38 @@
+// V8 flags the webhook sets on itself once it listens. The image starts node with a Maglev threshold no
+// function reaches while kirsa loads (--invocation-count-for-maglev=100000): loading about a hundred modules
+// made Node's own module loader hot enough for 29 Maglev compiles, which paged 2.3 MB of the compiler's code
+// into an idle webhook's RSS and compiled functions that never run again. Once the webhook listens, everything
+// it runs from then on is its work, so the image names V8's default threshold here and the webhook puts it
+// back: the hot path reaches Maglev as soon as it would have without the start-up setting (docs/webhook.md,
+// "Maglev after start-up"). Node accepts V8's tiering flags only on its command line, not in NODE_OPTIONS,
+// so the start-up half lives in the image's NODE_FLAGS and this half in its environment.
+
+import { setFlagsFromString } from 'node:v8';
+import { KirsaError } from '../errors.ts';
+
+/** The environment variable naming the V8 flags to set once the webhook listens (the image sets it). */
+export const V8_FLAGS_WHEN_LISTENING = 'KIRSA_V8_FLAGS_WHEN_LISTENING';
+
+// A V8 flag as `node --v8-options` spells them: --name or --name=value, value without spaces.
+const V8_FLAG = /^--[a-z][a-z0-9-]*(=[^\s]+)?$/;
+
+/** The flags the environment asks for, checked (an empty or unset variable asks for none). */
+export function v8FlagsWhenListening(env: NodeJS.ProcessEnv): string[] {
+  const words = (env[V8_FLAGS_WHEN_LISTENING] ?? '').split(/\s+/).filter((word) => word !== '');
+  const bad = words.find((word) => !V8_FLAG.test(word));
+  if (bad !== undefined) {
+    throw new KirsaError(
+      'FLAG_INVALID',
+      `${V8_FLAGS_WHEN_LISTENING} has ${JSON.stringify(bad)}, not a V8 flag`,
+      {
+        hint: `give V8 flags as \`node --v8-options\` lists them, separated by spaces (the image sets ${V8_FLAGS_WHEN_LISTENING}="--invocation-count-for-maglev=400"), or unset it`,
+      },
+    );
+  }
+  return words;
+}
+
+/** Sets V8 flags in the running process (V8 reads its tiering thresholds each time it decides). */
+export function setV8Flags(flags: string[]): void {
+  for (const flag of flags) setFlagsFromString(flag);
+}
