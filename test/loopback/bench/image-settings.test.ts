@@ -65,6 +65,39 @@ test('the do-nothing Node floor runs with the flags and environment kirsa runs w
   }
 });
 
+test('the do-nothing Node floor undoes the start-up Maglev threshold once it listens, as kirsa does', async () => {
+  // Without it the floor would answer its load in Sparkplug's baseline code for 100,000 calls while kirsa's
+  // hot path reaches Maglev, and every ratio to the floor would flatter kirsa.
+  const cert = await makeServingCertificate();
+  const { command, env } = await floorAsImageRunsIt(cert.certFile, cert.keyFile);
+  const floor = await startServerProcess([command[0]!, '--trace-opt', ...command.slice(1)], env);
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  try {
+    const body = podReview({ namespace: 'default', serviceAccountName: 'floor' });
+    for (let round = 0; round < 100; round++)
+      await Promise.all(
+        Array.from({ length: 20 }, () => httpsCall(floor.port, { ca: cert.caPem, agent, body })),
+      );
+    const maglev = (line: { msg: string }) => /for optimization to MAGLEV/.test(line.msg);
+    const listeningAt = floor.logs.findIndex((line) => line.msg === 'listening');
+    assert.equal(
+      floor.logs.slice(0, listeningAt).filter(maglev).length,
+      0,
+      'no Maglev compile while starting',
+    );
+    // With the start-up threshold left in place, none of the floor's functions gets there in 2,000 requests
+    // (checked): any compile after "listening" is the default threshold back.
+    assert.ok(
+      floor.logs.slice(listeningAt).some(maglev),
+      'after 2,000 requests the floor compiled with Maglev',
+    );
+  } finally {
+    agent.destroy();
+    await floor.stop('SIGKILL');
+    await cert.cleanup();
+  }
+});
+
 test("under the image's flags Node refuses the code cache of its own modules (README, docs/webhook.md)", () => {
   // The start-up cost the docs put on --max-opt=2 and --expose-gc: Node's code cache for its built-in
   // modules is accepted only under the flags it was made with. If a Node upgrade accepts it, the docs'
