@@ -35,7 +35,8 @@ FROM ${NODE_IMAGE}
 # No function reaches Maglev while kirsa loads (--invocation-count-for-maglev=100000): loading about a hundred
 # modules made Node's module loader hot enough for 29 Maglev compiles of code that never runs again, and they
 # paged 2.3 MB of the compiler into an idle webhook's RSS. The webhook puts V8's default back once it listens
-# (KIRSA_V8_FLAGS_WHEN_LISTENING below; src/io/v8-flags.ts), so its own hot path tiers up as before.
+# (KIRSA_V8_FLAGS_WHEN_LISTENING below; src/io/v8-flags.ts), so its own hot path tiers up as before. Other
+# verbs run in the container (`kirsa doctor`, `kirsa mutate`) keep the start-up threshold: they end in seconds.
 ARG NODE_FLAGS="--max-opt=2 --invocation-count-for-maglev=100000"
 # The webhook never runs npm, npx, corepack or yarn; a runtime without them has fewer tools for an intruder
 # and fewer packages for a scanner to report. `kirsa` goes on PATH (for `--entrypoint kirsa`), and /webhook
