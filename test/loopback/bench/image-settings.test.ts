@@ -19,13 +19,46 @@ import { makeServingCertificate } from '../../support/tls.ts';
 import {
   decodeReply,
   envOf,
+  type HttpAnswer,
   httpsCall,
+  type LogLine,
   podReview,
   startServerProcess,
   startWebhook,
+  type WebhookProcess,
 } from '../../support/webhook-harness.ts';
 
 const DOCKERFILE = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+
+/**
+ * Sends 2,000 reviews (100 rounds of 20, over four keep-alive connections) to a server started with
+ * --trace-opt, and splits V8's Maglev decisions, which it writes to the same stdout as the server's log lines,
+ * at the "listening" line: their order shows which came while loading.
+ */
+async function maglevMarksAroundListening(
+  server: WebhookProcess,
+  ca: string,
+  body: string,
+  checkAnswer: (answer: HttpAnswer) => void = () => {},
+): Promise<{ beforeListening: LogLine[]; afterListening: LogLine[] }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  try {
+    for (let round = 0; round < 100; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => httpsCall(server.port, { ca, agent, body })),
+      );
+      for (const answer of answers) checkAnswer(answer);
+    }
+  } finally {
+    agent.destroy();
+  }
+  const maglev = (line: LogLine) => line.level === 'raw' && /for optimization to MAGLEV/.test(line.msg);
+  const listeningAt = server.logs.findIndex((line) => line.msg === 'listening');
+  return {
+    beforeListening: server.logs.slice(0, listeningAt).filter(maglev),
+    afterListening: server.logs.slice(listeningAt).filter(maglev),
+  };
+}
 
 test("the benchmarks' node flags are the image's", () => {
   const flags = imageNodeFlags();
@@ -71,28 +104,14 @@ test('the do-nothing Node floor undoes the start-up Maglev threshold once it lis
   const cert = await makeServingCertificate();
   const { command, env } = await floorAsImageRunsIt(cert.certFile, cert.keyFile);
   const floor = await startServerProcess([command[0]!, '--trace-opt', ...command.slice(1)], env);
-  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   try {
     const body = podReview({ namespace: 'default', serviceAccountName: 'floor' });
-    for (let round = 0; round < 100; round++)
-      await Promise.all(
-        Array.from({ length: 20 }, () => httpsCall(floor.port, { ca: cert.caPem, agent, body })),
-      );
-    const maglev = (line: { msg: string }) => /for optimization to MAGLEV/.test(line.msg);
-    const listeningAt = floor.logs.findIndex((line) => line.msg === 'listening');
-    assert.equal(
-      floor.logs.slice(0, listeningAt).filter(maglev).length,
-      0,
-      'no Maglev compile while starting',
-    );
+    const marks = await maglevMarksAroundListening(floor, cert.caPem, body);
+    assert.equal(marks.beforeListening.length, 0, 'no Maglev compile while starting');
     // With the start-up threshold left in place, none of the floor's functions gets there in 2,000 requests
     // (checked): any compile after "listening" is the default threshold back.
-    assert.ok(
-      floor.logs.slice(listeningAt).some(maglev),
-      'after 2,000 requests the floor compiled with Maglev',
-    );
+    assert.ok(marks.afterListening.length > 0, 'after 2,000 requests the floor compiled with Maglev');
   } finally {
-    agent.destroy();
     await floor.stop('SIGKILL');
     await cert.cleanup();
   }
@@ -154,32 +173,19 @@ test('as the image runs it, nothing reaches Maglev before the webhook listens, a
     ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--identities-file', identities],
     { kirsa: ['--trace-opt', ...nodeArgs], env },
   );
-  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   try {
-    const maglev = (line: { level: string; msg: string }) =>
-      line.level === 'raw' && /for optimization to MAGLEV/.test(line.msg);
-    const listeningAt = webhook.logs.findIndex((line) => line.msg === 'listening');
-    assert.deepEqual(
-      webhook.logs.slice(0, listeningAt).filter(maglev),
-      [],
-      'no Maglev compile while loading',
-    );
     const body = podReview({ namespace: 'default', serviceAccountName: 'hot' });
-    for (let round = 0; round < 100; round++) {
-      const answers = await Promise.all(
-        Array.from({ length: 20 }, () => httpsCall(webhook.port, { ca: cert.caPem, agent, body })),
-      );
-      for (const answer of answers) assert.equal(envOf(decodeReply(answer.body).patch).AWS_ROLE_ARN, role);
-    }
+    const marks = await maglevMarksAroundListening(webhook, cert.caPem, body, (answer) =>
+      assert.equal(envOf(decodeReply(answer.body).patch).AWS_ROLE_ARN, role),
+    );
+    assert.deepEqual(marks.beforeListening, [], 'no Maglev compile while loading');
     // processAdmission (src/core/admission/process.ts) runs once per admission: it reaches Maglev only with V8's
     // default threshold back (with the start-up one it would take 100,000 admissions).
-    const after = webhook.logs.slice(listeningAt).filter(maglev);
     assert.ok(
-      after.some((line) => /<JSFunction processAdmission /.test(line.msg)),
-      `after 2,000 admissions the webhook's per-admission code reached Maglev: ${after.length} compiles`,
+      marks.afterListening.some((line) => /<JSFunction processAdmission /.test(line.msg)),
+      `after 2,000 admissions the webhook's per-admission code reached Maglev: ${marks.afterListening.length} compiles`,
     );
   } finally {
-    agent.destroy();
     await webhook.stop('SIGKILL');
     await cert.cleanup();
   }
