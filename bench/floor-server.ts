@@ -76,7 +76,8 @@ server.listen(0, '127.0.0.1', () => {
   if (address === null || typeof address === 'string') throw new Error('no port');
   console.log(JSON.stringify({ msg: 'listening', port: address.port }));
   // As kirsa's webhook does once it listens (src/io/v8-flags.ts): the image starts node with a Maglev
-  // threshold meant for loading only, and its environment names the flags that undo it.
+  // threshold meant for loading only, and its environment names the flags that undo it. Read here rather
+  // than imported: the floor runs as a lone copy in .kirsa-scratch and must load nothing of kirsa's.
   const flags = process.env.KIRSA_V8_FLAGS_WHEN_LISTENING;
   if (flags) for (const flag of flags.split(/\s+/).filter(Boolean)) setFlagsFromString(flag);
 });

@@ -29,6 +29,8 @@ import {
 import type { RoleAccount } from '../core/iam/arn.ts';
 import type { ContainerCredentialsSettings, IdentityDefaults } from '../core/identity/identity.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
+// Small, and already loaded by the command line that built the plan (cli/webhook.ts reads the variable).
+import { setV8Flags } from '../io/v8-flags.ts';
 import type { KubeConnection } from '../kube/connection.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
@@ -160,7 +162,6 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
   const { isLegacyTlsVersion, startWebhookServer } = await import('./server.ts');
   const { createIdleRelease } = await import('./idle-release.ts');
   const { lastResortCollection } = await import('../io/last-resort-gc.ts');
-  const { setV8Flags } = await import('../io/v8-flags.ts');
   const annotationPrefix = plan.mutation.annotationPrefix;
   if (plan.ignoredFlags.length > 0) {
     log.info(
