@@ -2,9 +2,9 @@
 // under the image's flags imports one package, collects garbage, settles, and reports its RSS; the floor is
 // the same process importing nothing. Three rounds each, the median printed beside the floor. This is the
 // profile behind the idle-memory figure of bench/watch-memory.ts: the webhook's distance from a do-nothing
-// server is mostly the libraries it loads, not its own data. kirsa's own metrics module (compiled, as the
-// image runs it) is measured the same way: it replaced prom-client, which cost +18.1 MB here on 2026-12-01
-// (README.md's library table).
+// server is mostly the libraries it loads, not its own data. kirsa's own metrics and log modules (compiled,
+// as the image runs them) are measured the same way: they replaced prom-client, which cost +18.1 MB here on
+// 2026-12-01 (README.md's library table), and pino (docs/webhook.md).
 
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -40,29 +40,48 @@ async function kirsaMetricsEntry(): Promise<string> {
 }
 const KIRSA_METRICS = await kirsaMetricsEntry();
 /**
+ * What replaced pino: kirsa's logger (src/io/log.ts, compiled likewise), one logger made and one line with
+ * an Error written, to a destination that drops it (the bench reads the process's stdout).
+ */
+async function kirsaLogEntry(): Promise<string> {
+  const path = join(dirname(KIRSA_METRICS), '..', 'io', 'bench-log-entry.js');
+  writeFileSync(
+    path,
+    [
+      "import { createLogger } from './log.js';",
+      "const logger = createLogger('info', { write() {} });",
+      "logger.error({ err: new Error('measured') }, 'one line');",
+      'globalThis.kept = logger;',
+    ].join('\n'),
+  );
+  return path;
+}
+const KIRSA_LOG = await kirsaLogEntry();
+/**
  * node:http as src/io/node-http.ts takes it, from Node's module table: an ES import of node:http reads its
  * lazy exports and so loads undici, http2 and zlib (compare the 'node:http' row).
  */
 const HTTP_FROM_TABLE = "data:text/javascript,process.getBuiltinModule('node:http')";
 const LABELS = new Map([
   [KIRSA_METRICS, "kirsa's metrics registry + process collectors"],
+  [KIRSA_LOG, "kirsa's logger"],
   [HTTP_FROM_TABLE, 'node:http from the module table'],
 ]);
 
 /**
- * What `kirsa webhook` loads in-cluster (commander, pino, @streamparser/json, kirsa's metrics; yaml only for
- * a kubeconfig), what other verbs load (jose), and what the webhook no longer loads (client-node).
+ * What `kirsa webhook` loads in-cluster (commander, @streamparser/json, kirsa's logger and metrics; yaml only
+ * for a kubeconfig), what other verbs load (jose), and what the webhook no longer loads (client-node).
  */
 const PACKAGES = [
   ['commander'],
-  ['pino'],
+  [KIRSA_LOG],
   ['@streamparser/json'],
   [KIRSA_METRICS],
   ['yaml'],
   ['jose'],
   // Together they share Node's own modules (streams, events), so their costs do not simply add up.
-  ['commander', 'pino', '@streamparser/json', KIRSA_METRICS],
-  ['commander', 'pino', '@streamparser/json'],
+  ['commander', KIRSA_LOG, '@streamparser/json', KIRSA_METRICS],
+  ['commander', KIRSA_LOG, '@streamparser/json'],
   ['@kubernetes/client-node'],
   // Node's own: what an ES import of node:http costs, against the way kirsa takes it.
   ['node:https'],

@@ -158,7 +158,7 @@ export const NODE_KEY_DIR = {
 
 // --- The webhook server (`kirsa webhook`) --------------------------------------------------------------------
 
-/** The --log-level values of the servers: pino's level names, listed once for the flag's check and help. */
+/** The --log-level values of the servers (pino's level names, which kirsa's logger kept), listed once for the flag's check and help. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 /**
  * HTTPS port: the reference's 443, because its manifests (its deploy/ folder, the kOps addon) do not pass

@@ -2,8 +2,8 @@
 // demos without an AWS account. Point SDKs at it with AWS_ENDPOINT_URL_STS.
 
 import type { Command } from 'commander';
-import pino from 'pino';
 import { KirsaError } from '../errors.ts';
+import { createLogger, fileDescriptorDestination } from '../io/log.ts';
 import { readInputText } from '../io/read-input.ts';
 import { untilStopSignal } from '../io/signals.ts';
 import { loadStsConfig } from '../sts/config.ts';
@@ -57,7 +57,7 @@ export function registerSts(program: Command): void {
               key: await readInputText(flags.tlsKey, 'key'),
             }
           : undefined;
-      const log = pino({ name: 'kirsa-sts' }, pino.destination(2));
+      const log = createLogger('info', fileDescriptorDestination(2), 'kirsa-sts');
       const running = await startStsServer({
         config,
         keySource: createIssuerKeySource({ extraCaPem: [...config.extraCaPem, ...extraCa] }),

@@ -5,7 +5,6 @@
 
 import { accessSync, constants } from 'node:fs';
 import { type Command, Option } from 'commander';
-import type { LevelWithSilent } from 'pino';
 import {
   CONTAINER_CREDENTIALS_DEFAULTS,
   DEFAULT_LOOKUP_GRACE_PERIOD,
@@ -24,11 +23,11 @@ import {
   WEBHOOK_OBJECT_NAME,
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
+import { type LogLevel, levelForKlogVerbosity } from '../io/log.ts';
 import { onStopSignal } from '../io/signals.ts';
 import { v8FlagsWhenListening } from '../io/v8-flags.ts';
 import { opensslCiphersForGoSuites } from '../tls/go-cipher-suites.ts';
 import { kirsaVersion } from '../version.ts';
-import { levelForKlogVerbosity } from '../webhook/logger.ts';
 import type { WebhookPlan } from '../webhook/main.ts';
 import { parseTlsMinVersion } from '../webhook/server.ts';
 import { parseBooleanFlag, parseDurationFlag, parseIntegerFlag } from './flags.ts';
@@ -421,7 +420,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
       minVersion,
       ...(ciphers !== undefined ? { ciphers } : {}),
     },
-    logLevel: logLevel as LevelWithSilent,
+    logLevel: logLevel as LogLevel,
     ignoredFlags,
     v8FlagsWhenListening: v8FlagsWhenListening(process.env),
     composeRoleArn: flags.composeRoleArn === true,

@@ -2,9 +2,9 @@
 // watched with its quirks fixed: a bad key is logged and skipped instead of crashing the process, deleting
 // the ConfigMap (or the key) removes its entries, and an unparseable update keeps the last good mapping.
 
-import type { Logger } from 'pino';
 import { MAPPING_CONFIG_MAP_KEY, MAPPING_CONFIG_MAP_NAME } from '../consts.ts';
 import { EMPTY_MAPPING, type IdentityMapping } from '../core/identity/identity.ts';
+import type { Logger } from '../io/log.ts';
 import type { KubeConnection } from '../kube/connection.ts';
 import { type ListWatchHandle, startListWatch } from './list-watch.ts';
 import { applyMappingText } from './mapping-text.ts';

@@ -2,13 +2,13 @@
 // from a ConfigMap volume) and the container-credentials list. Both are re-read when they change; a file
 // that cannot be parsed keeps the previous content in force and says why in the log.
 
-import type { Logger } from 'pino';
 import {
   EMPTY_MAPPING,
   type IdentityMapping,
   parseContainerCredentialsList,
 } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
+import type { Logger } from '../io/log.ts';
 import { type WatchedFiles, watchFiles } from '../io/watched-file.ts';
 import { applyMappingText } from './mapping-text.ts';
 

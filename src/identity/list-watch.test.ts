@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import pino from 'pino';
 import {
   initialEventsEndEvent,
   metadataEvent,
   PROTOBUF_WATCH_CONTENT_TYPE,
   statusEvent,
 } from '../../test/support/kube-protobuf.ts';
+import { createLogger } from '../io/log.ts';
 import { anonymousConnection } from '../kube/connection.ts';
 import { startListWatch } from './list-watch.ts';
 import { createServiceAccountCache, watchServiceAccounts } from './service-accounts.ts';
@@ -52,7 +52,7 @@ function connection() {
 
 function logs() {
   const lines: Array<{ msg: string; [key: string]: unknown }> = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const logger = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line)) });
   return { lines, logger };
 }
 
@@ -241,7 +241,7 @@ test('an event right behind the bookmark, in the same chunk, applies after the c
     );
   };
   const cache = createServiceAccountCache('eks.amazonaws.com');
-  const handle = watchServiceAccounts({ connection: connection(), cache, logger: pino({ level: 'silent' }) });
+  const handle = watchServiceAccounts({ connection: connection(), cache, logger: createLogger('silent') });
   try {
     await handle.synced;
     await until(() => (cache.size === 1 ? true : undefined), 'the deletion');

@@ -21,7 +21,6 @@
 // again, and any other failure retries with a doubling backoff, forever, until stop().
 
 import type { IncomingMessage } from 'node:http';
-import type { Logger } from 'pino';
 import {
   LIST_PAGE_SIZE,
   WATCH_BACKOFF_MAX_MS,
@@ -29,6 +28,7 @@ import {
   WATCH_IDLE_TIMEOUT_MS,
   WATCH_TIMEOUT_SECONDS,
 } from '../consts.ts';
+import type { Logger } from '../io/log.ts';
 import { apiErrorOf, type KubeApiError, type KubeConnection, kubeGet } from '../kube/connection.ts';
 import { decodeWatchEvent, frameSplitter, PROTOBUF_CONTENT_TYPE } from '../kube/watch-protobuf.ts';
 import { listPage } from './list-page.ts';

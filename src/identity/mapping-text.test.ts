@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pino } from 'pino';
 import { MAPPING_READ_SLICE } from '../consts.ts';
 import { EMPTY_MAPPING, type IdentityMapping, lookupMapping } from '../core/identity/identity.ts';
+import { createLogger } from '../io/log.ts';
 import { applyMappingText } from './mapping-text.ts';
 
 const ROLE = (name: string) => `arn:aws:iam::111122223333:role/${name}`;
@@ -26,7 +26,7 @@ test('a large mapping is read in slices: other work runs between them, and the r
   };
   setImmediate(ticker);
   const error = await applyMappingText(Buffer.from(text), {
-    logger: pino({ level: 'silent' }),
+    logger: createLogger('silent'),
     fields: { file: 'test' },
     label: 'identities file',
     onMapping(mapping) {
@@ -44,7 +44,7 @@ test('a large mapping is read in slices: other work runs between them, and the r
 test('a text that is no mapping changes nothing and comes back as the error', async () => {
   let called = false;
   const error = await applyMappingText(`${bigMapping(5_000).slice(0, -1)},}`, {
-    logger: pino({ level: 'silent' }),
+    logger: createLogger('silent'),
     fields: { file: 'test' },
     label: 'identities file',
     onMapping() {

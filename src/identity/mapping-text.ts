@@ -3,9 +3,9 @@
 // (fatal at start-up for the file, "keep the last good mapping" otherwise), so that is left to the caller.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Logger } from 'pino';
 import { MAPPING_READ_SLICE } from '../consts.ts';
 import type { IdentityMapping, ParsedMapping } from '../core/identity/identity.ts';
+import type { Logger } from '../io/log.ts';
 import { LARGE_READ_BYTES, returnGarbageSoon } from './return-garbage.ts';
 
 export interface MappingTextSource {

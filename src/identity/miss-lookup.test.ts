@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { pino } from 'pino';
 import type { LookupResult } from '../core/identity/source.ts';
+import { createLogger } from '../io/log.ts';
 import { createMissLookup } from './miss-lookup.ts';
 import { createServiceAccountCache, type ServiceAccountFetcher } from './service-accounts.ts';
 
@@ -30,7 +30,7 @@ function setup(
     burst: overrides.burst ?? 20,
     negativeCacheMs: 1000,
     countLookup: (result) => counted.push(result),
-    logger: pino({ level: 'silent' }),
+    logger: createLogger('silent'),
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   return { cache, counted, lookUp };

@@ -5,10 +5,10 @@
 // deadline; an account the API server says does not exist is remembered briefly so a burst of pods does not
 // turn into a burst of GETs. Without a token the miss still waits for the watch, just without a GET.
 
-import type { Logger } from 'pino';
 import { loggableError, loggableIdentifier } from '../core/admission/loggable.ts';
 import type { ServiceAccountView } from '../core/identity/identity.ts';
 import type { LookupResult } from '../core/identity/source.ts';
+import type { Logger } from '../io/log.ts';
 import type { ServiceAccountCache, ServiceAccountFetcher } from './service-accounts.ts';
 
 export interface MissLookupOptions {

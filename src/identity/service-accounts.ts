@@ -2,9 +2,9 @@
 // annotations under the prefix (so 50,000 accounts stay around 10 MB), fed by a list-watch, with waiters for
 // the miss path (a pod whose account the watch has not delivered yet).
 
-import type { Logger } from 'pino';
 import { LIST_PAGE_TIMEOUT_MS } from '../consts.ts';
 import { type ServiceAccountView, trimServiceAccount } from '../core/identity/identity.ts';
+import type { Logger } from '../io/log.ts';
 import { type KubeConnection, kubeGetJson } from '../kube/connection.ts';
 import { type KubeObjectLike, type ListWatchHandle, METADATA_ONLY, startListWatch } from './list-watch.ts';
 

@@ -2,10 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { pino } from 'pino';
 import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
 import { podCreateReview } from '../core/admission/review.ts';
 import type { IdentitySource } from '../core/identity/source.ts';
+import { createLogger } from '../io/log.ts';
 import { createWebhookApp, type HttpAnswer } from './app.ts';
 import { createWebhookMetrics } from './metrics.ts';
 import { isLegacyTlsVersion, parseTlsMinVersion, serverCiphers } from './server.ts';
@@ -31,7 +31,7 @@ function app(identities: IdentitySource, admissionDeadlineMs = 1000) {
         random: () => 0,
       },
       metrics,
-      logger: pino({ level: 'silent' }),
+      logger: createLogger('silent'),
       notReadyReasons: () => [],
       admissionDeadlineMs,
     }),

@@ -8,7 +8,6 @@
 // that is not an AdmissionReview gets a 4xx, because no API server sends one.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import {
   ADMISSION_DEADLINE_MS,
   TROUBLE_LOG_INTERVAL_MS,
@@ -30,6 +29,7 @@ import type { Identity } from '../core/identity/identity.ts';
 import type { IdentitySource } from '../core/identity/source.ts';
 import type { ConfigMapSource } from '../core/mutation/env-from.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
+import type { Logger } from '../io/log.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 export interface WebhookAppOptions {

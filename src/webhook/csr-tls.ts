@@ -9,11 +9,11 @@
 
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import type { Logger } from 'pino';
 import { REFERENCE_CSR_SIGNER } from '../consts.ts';
 import { isKirsaError, KirsaError } from '../errors.ts';
+import type { Logger } from '../io/log.ts';
+import { utcIsoString } from '../io/utc-time.ts';
 import { createCertificateRequest } from '../tls/certificates.ts';
-import { utcIsoString } from './utc-time.ts';
 
 /** The reference's usages: a TLS server certificate for an ECDSA key. */
 export const CSR_USAGES = ['digital signature', 'key encipherment', 'server auth'] as const;
@@ -166,7 +166,7 @@ export async function startCsrTls(options: CsrTlsOptions): Promise<RunningCsrTls
     waiting = '';
     const cert = new X509Certificate(pair.certPem);
     log.info(
-      { secret: options.secret, notAfter: utcIsoString(Date.parse(cert.validTo)), how },
+      { tlsSecret: options.secret, notAfter: utcIsoString(Date.parse(cert.validTo)), how },
       'serving certificate from the CSR in use',
     );
   };

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
 import { DEFAULT_TOKEN_MOUNT_PATH } from '../consts.ts';
 import { podCreateReview } from '../core/admission/review.ts';
 import { createMissLookup } from '../identity/miss-lookup.ts';
 import { createIdentityProvider } from '../identity/provider.ts';
 import { createServiceAccountCache } from '../identity/service-accounts.ts';
+import { createLogger } from '../io/log.ts';
 import { createWebhookApp, type WebhookApp } from './app.ts';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
 
@@ -92,7 +92,7 @@ before(async () => {
     burst: 100,
     negativeCacheMs: 1000,
     countLookup: () => {},
-    logger: pino({ level: 'silent' }),
+    logger: createLogger('silent'),
   });
   const identities = createIdentityProvider({
     annotationPrefix: PREFIX,
@@ -116,7 +116,7 @@ before(async () => {
       random: () => 0,
     },
     metrics,
-    logger: pino({ level: 'silent' }),
+    logger: createLogger('silent'),
     notReadyReasons: () => notReady,
     bodyLimitBytes: 4096,
   });

@@ -9,7 +9,6 @@
 // only for self-managed TLS or a kubeconfig that needs it (an exec plugin, an auth provider).
 
 import type { SecureVersion } from 'node:tls';
-import type { LevelWithSilent, Logger } from 'pino';
 import {
   CONFIG_MAP_KEYS_FAILURE_TTL_MS,
   CONFIG_MAP_KEYS_MAX_ENTRIES,
@@ -29,6 +28,7 @@ import {
 import type { RoleAccount } from '../core/iam/arn.ts';
 import type { ContainerCredentialsSettings, IdentityDefaults } from '../core/identity/identity.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
+import type { Logger, LogLevel } from '../io/log.ts';
 // Small, and already loaded by the command line that built the plan (cli/webhook.ts reads the variable).
 import { setV8Flags } from '../io/v8-flags.ts';
 import type { KubeConnection } from '../kube/connection.ts';
@@ -63,7 +63,7 @@ export interface WebhookPlan {
   metricsPort: number;
   /** `ciphers`: the OpenSSL cipher string from --tls-cipher-suites; absent: Node's default. */
   tls: { certFile: string; keyFile: string; minVersion: SecureVersion; ciphers?: string };
-  logLevel: LevelWithSilent;
+  logLevel: LogLevel;
   /** The reference's flags given that mean nothing to kirsa (klog's, --resync-period): named at start. */
   ignoredFlags: string[];
   /** V8 flags to set once the webhook listens (io/v8-flags.ts; the image gives V8's default Maglev threshold). */
@@ -117,7 +117,7 @@ export async function startWebhook(
   plan: WebhookPlan,
   options: StartWebhookOptions = {},
 ): Promise<RunningWebhook> {
-  const { createLogger } = await import('./logger.ts');
+  const { createLogger } = await import('../io/log.ts');
   const { createWebhookMetrics } = await import('./metrics.ts');
   const log = options.logger ?? createLogger(plan.logLevel);
   const metrics = options.metrics ?? createWebhookMetrics();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import pino from 'pino';
 import { podNotice } from '../core/admission/pod-event.ts';
+import { createLogger } from '../io/log.ts';
 import { createPodEvents } from './pod-events.ts';
 
 const notice = (name: string) =>
@@ -20,7 +20,7 @@ test('one Event per key per interval, and a token bucket across keys; a failed p
       posted.push((event.involvedObject as { name: string }).name);
       if (posted.length === 3) throw new Error('forbidden');
     },
-    logger: pino({ level: 'silent' }),
+    logger: createLogger('silent'),
     reportingInstance: 'test',
     intervalMs: 60_000,
     ratePerSecond: 1,

@@ -2,9 +2,9 @@
 // bucket across all keys. Posting never delays an admission (it is not awaited) and its failure is logged,
 // never thrown: an Event is advice, the admission has been answered already.
 
-import type { Logger } from 'pino';
 import { loggableError, loggableIdentifier } from '../core/admission/loggable.ts';
 import { type PodNotice, podEvent } from '../core/admission/pod-event.ts';
+import type { Logger } from '../io/log.ts';
 
 export interface PodEventsOptions {
   /** Creates one Event (the kube shell's createNamespacedEvent). */

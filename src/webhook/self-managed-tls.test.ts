@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { pino } from 'pino';
+import { createLogger } from '../io/log.ts';
 import {
   type CaBundleTarget,
   servingHosts,
@@ -78,7 +78,7 @@ test('writes the pair and sets the caBundle once; a caBundle it cannot set is wa
   let failing = true;
   const { target, writes, bundles } = memoryTarget(() => failing);
   const lines: Array<{ msg: string }> = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const logger = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line)) });
   const hosts = servingHosts('kirsa', 'kirsa-system', []);
 
   const stop = await startSelfManagedTls({

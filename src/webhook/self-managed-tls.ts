@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '../io/log.ts';
 import {
   createCertificateAuthority,
   importCertificateAuthority,
@@ -177,7 +177,7 @@ export async function startSelfManagedTls(options: SelfManagedTlsOptions): Promi
     if (material.certPem !== written) {
       await writeServingFiles(material, options.certFile, options.keyFile);
       written = material.certPem;
-      log.info({ secret: options.secret, action, reason }, 'serving certificate written');
+      log.info({ tlsSecret: options.secret, action, reason }, 'serving certificate written');
     }
     try {
       if (await publishCaBundle(options.target, material.caPem)) {

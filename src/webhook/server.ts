@@ -9,7 +9,6 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
 import { createSecureContext, DEFAULT_CIPHERS, type SecureVersion } from 'node:tls';
-import type { Logger } from 'pino';
 import {
   METRICS_MAX_CONNECTIONS,
   METRICS_REQUEST_TIMEOUT_MS,
@@ -22,12 +21,13 @@ import {
 } from '../consts.ts';
 import { KirsaError } from '../errors.ts';
 import { listen } from '../io/listen.ts';
+import type { Logger } from '../io/log.ts';
 import { createServer as createHttpServer } from '../io/node-http.ts';
 import { capConnections, deadlineOptions, type ServerLimits } from '../io/server-limits.ts';
+import { utcIsoString } from '../io/utc-time.ts';
 import { type WatchedFiles, watchFiles } from '../io/watched-file.ts';
 import { PROBE_PATHS, type ProbePath, type WebhookApp } from './app.ts';
 import type { WebhookMetrics } from './metrics.ts';
-import { utcIsoString } from './utc-time.ts';
 
 const TLS_VERSIONS: Record<string, SecureVersion> = {
   '1.0': 'TLSv1',

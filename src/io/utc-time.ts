@@ -1,8 +1,8 @@
 // Date#toISOString's text, written from the UTC getters. toISOString (and toUTCString) ask V8 for the local
 // time-zone offset first, which loads ICU's time-zone data: 0.8 MB of the node binary's pages resident in
 // every process that formats one date, a tenth of what the webhook idles above a do-nothing Node server
-// (docs/webhook.md, "Idle memory: what is left"). The UTC getters do not touch it. The webhook's log
-// timestamps and its certificate lines use this; the CLI, which exits, keeps toISOString.
+// (docs/webhook.md, "Idle memory: what is left"). The UTC getters do not touch it. The servers' log
+// timestamps (log.ts) and the webhook's certificate lines use this; the CLI, which exits, keeps toISOString.
 
 const pad2 = (value: number) => (value < 10 ? `0${value}` : `${value}`);
 
