@@ -4,8 +4,8 @@
 // (files, headers, thresholds) and have no kirsa meaning: kirsa always writes JSON lines to stdout. They are
 // accepted, their values checked as klog checks them, and named in one start-up log line.
 
-import { type Command, Option } from 'commander';
 import { KirsaError } from '../errors.ts';
+import type { FlagSpec } from './flag-specs.ts';
 import { parseBooleanFlag } from './flags.ts';
 
 type KlogKind = 'bool' | 'text' | 'size' | 'level' | 'severity' | 'vmodule' | 'trace';
@@ -64,17 +64,12 @@ function parserFor(name: string, kind: Exclude<KlogKind, 'bool'>): (text: string
   };
 }
 
-/** Adds klog's flags to the command, hidden from --help (they are documented in docs/webhook.md). */
-export function addKlogFlags(command: Command): Command {
-  for (const { name, kind } of KLOG_FLAGS) {
-    const option =
-      kind === 'bool'
-        ? new Option(`--${name} [bool]`).argParser(parseBooleanFlag(name))
-        : new Option(`${name === 'v' ? '-v, ' : ''}--${name} <value>`).argParser(parserFor(name, kind));
-    command.addOption(option.hideHelp());
-  }
-  return command;
-}
+/** klog's flags as declared flags, hidden from --help (they are documented in docs/webhook.md). */
+export const KLOG_FLAG_SPECS: readonly FlagSpec[] = KLOG_FLAGS.map(({ name, kind }) =>
+  kind === 'bool'
+    ? { flags: `--${name} [bool]`, parse: parseBooleanFlag(name), hidden: true }
+    : { flags: `${name === 'v' ? '-v, ' : ''}--${name} <value>`, parse: parserFor(name, kind), hidden: true },
+);
 
 /** The klog flags present in the parsed values, as `--name`, except --v (which kirsa maps). */
 export function klogFlagsGiven(values: Record<string, unknown>): string[] {

@@ -2,7 +2,7 @@
 // line, one code line and an exit code (or, with `-o json`, one JSON object on stderr). A stack trace is
 // printed only with --debug.
 
-import { Command, CommanderError, Help, type Option } from 'commander';
+import type { Command, CommanderError, Option } from 'commander';
 import { isKirsaError, type KirsaErrorCode } from '../errors.ts';
 import { kirsaVersion } from '../version.ts';
 import { EXAMPLES } from './examples.ts';
@@ -51,7 +51,7 @@ const VERBS: Record<string, Verb> = {
   },
   webhook: {
     summary: 'run the mutating admission webhook that gives pods AWS credentials',
-    load: async () => (await import('./webhook.ts')).registerWebhook,
+    load: async () => (await import('./webhook-command.ts')).registerWebhook,
   },
   mutate: {
     summary: 'print Pods and workloads as the webhook would admit them (offline preview)',
@@ -94,7 +94,6 @@ function namedVerb(argv: readonly string[]): string | undefined {
 
 /** Options made with requiredOption: commander checks them before unknown options, so kirsa checks them. */
 const REQUIRED = new WeakSet<Option>();
-const HELP = new Help();
 
 /** Whether a flag is required (marked "(required)" in help); for the tests that check Examples. */
 export function isRequiredOption(option: Option): boolean {
@@ -118,6 +117,9 @@ export function commandPath(command: Command): string {
  * completion scripts and tests that walk the tree).
  */
 export async function buildProgram(argv: readonly string[] = [], { all = false } = {}): Promise<Command> {
+  // Imported here, not above: the webhook's process reads its flags without commander (webhook.ts).
+  const { Command, Help } = await import('commander');
+  const help = new Help();
   const program = new Command('kirsa')
     .description('IAM Roles for Service Accounts on any self-managed Kubernetes cluster')
     .version(kirsaVersion(), '-V, --version', 'print the version of kirsa')
@@ -127,7 +129,7 @@ export async function buildProgram(argv: readonly string[] = [], { all = false }
     .configureHelp({
       optionDescription(option) {
         // A repeatable flag starts from an empty list, which is no default worth printing.
-        const text = HELP.optionDescription(option).replace(/ \(default: \[\]\)$/, '');
+        const text = help.optionDescription(option).replace(/ \(default: \[\]\)$/, '');
         return REQUIRED.has(option) ? `${text} (required)` : text;
       },
     })
@@ -198,12 +200,23 @@ function writeReport(report: ErrorReport, json: boolean): void {
   process.stderr.write(`  code: ${report.code}\n`);
 }
 
+/** Commander's own errors (usage, help, version), told apart without loading commander. */
+function isCommanderError(error: unknown): error is CommanderError {
+  const { code, exitCode } = (error ?? {}) as { code?: unknown; exitCode?: unknown };
+  return (
+    error instanceof Error &&
+    typeof code === 'string' &&
+    code.startsWith('commander.') &&
+    typeof exitCode === 'number'
+  );
+}
+
 export function reportError(
   error: unknown,
   debug: boolean,
   { json = false, usageText = '' }: { json?: boolean; usageText?: string } = {},
 ): number {
-  if (error instanceof CommanderError) {
+  if (isCommanderError(error)) {
     // Commander has printed its own message (or the help), unless JSON was asked for; usage errors exit 2.
     if (error.exitCode === 0) return 0;
     if (json) {
@@ -255,6 +268,12 @@ export async function main(argv: string[]): Promise<number> {
   const json = wantsJson(argv);
   let usageText = '';
   try {
+    // The webhook's process reads its own command line when it can, so commander stays out of it.
+    if (argv[0] === 'webhook') {
+      const { runWebhookCommandLine } = await import('./webhook.ts');
+      if (await runWebhookCommandLine(argv.slice(1)))
+        return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    }
     const program = await buildProgram(argv);
     if (json) {
       // Commander's own messages (unknown option, missing value) become the JSON report instead.

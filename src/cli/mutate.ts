@@ -10,10 +10,11 @@ import { checkRoleArn } from '../core/iam/arn.ts';
 import { applyAddOperations } from '../core/mutation/json-patch.ts';
 import { KirsaError } from '../errors.ts';
 import { previewMutation } from '../workflows/mutate.ts';
+import { addFlagSpecs } from './commander-flags.ts';
 import { collect, parseBooleanFlag, printNote, printWarning } from './flags.ts';
 import {
-  addMutationFlags,
   identityDefaultsFrom,
+  MUTATION_FLAGS,
   type MutationFlagValues,
   mutationOptionsFrom,
 } from './mutation-flags.ts';
@@ -30,7 +31,7 @@ interface MutateFlags extends MutationFlagValues {
 }
 
 export function registerMutate(program: Command): void {
-  addMutationFlags(
+  addFlagSpecs(
     program
       .command('mutate')
       .description('print Pods and workloads as the webhook would admit them (offline preview)')
@@ -60,6 +61,7 @@ export function registerMutate(program: Command): void {
       .option('--role-arn <arn>', 'give every pod this role, whatever its service account')
       .option('-n, --namespace <namespace>', 'namespace of objects that name none', DEFAULT_NAMESPACE)
       .option('-o, --output <format>', 'yaml, json, or patch (the JSON Patch operations)', 'yaml'),
+    MUTATION_FLAGS,
   ).action(async (flags: MutateFlags) => runMutate(flags));
 }
 

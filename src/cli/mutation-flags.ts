@@ -1,7 +1,6 @@
 // The mutation flags `kirsa mutate` and `kirsa webhook` share, with the reference's names and defaults so
 // an installation can switch by changing its image.
 
-import type { Command } from 'commander';
 import {
   DEFAULT_ANNOTATION_PREFIX,
   DEFAULT_TOKEN_AUDIENCE,
@@ -10,6 +9,7 @@ import {
 } from '../consts.ts';
 import { clampTokenExpiration, type IdentityDefaults } from '../core/identity/identity.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
+import type { FlagSpec } from './flag-specs.ts';
 import { parseBooleanFlag, parseIntegerFlag } from './flags.ts';
 
 export interface MutationFlagValues {
@@ -24,46 +24,60 @@ export interface MutationFlagValues {
   injectFsGroup?: number;
 }
 
-export function addMutationFlags(command: Command): Command {
-  return command
-    .option(
-      '--annotation-prefix <prefix>',
-      'prefix of the service-account and pod annotations',
-      DEFAULT_ANNOTATION_PREFIX,
-    )
-    .option('--token-audience <audience>', 'default audience of the projected token', DEFAULT_TOKEN_AUDIENCE)
-    .option('--token-mount-path <path>', 'where the projected token is mounted', DEFAULT_TOKEN_MOUNT_PATH)
-    .option(
-      '--token-expiration <seconds>',
-      'default token lifetime in seconds (raised to at least 600)',
-      parseIntegerFlag('token-expiration'),
-      DEFAULT_TOKEN_EXPIRATION_SECONDS,
-    )
-    .option('--aws-default-region <region>', 'inject AWS_DEFAULT_REGION and AWS_REGION with this value', '')
-    .option(
-      '--sts-regional-endpoint [bool]',
-      'inject AWS_STS_REGIONAL_ENDPOINTS=regional unless the service account says otherwise',
-      parseBooleanFlag('sts-regional-endpoint'),
-      false,
-    )
-    .option(
-      '--inject-region-without-role [bool]',
-      'kirsa: also give --aws-default-region to pods whose service account has no role',
-      parseBooleanFlag('inject-region-without-role'),
-      false,
-    )
-    .option(
-      '--inject-role-session-name [bool]',
+/** The mutation flags, declared once for both verbs (`kirsa mutate` adds them to its commander command). */
+export const MUTATION_FLAGS: readonly FlagSpec[] = [
+  {
+    flags: '--annotation-prefix <prefix>',
+    description: 'prefix of the service-account and pod annotations',
+    default: DEFAULT_ANNOTATION_PREFIX,
+  },
+  {
+    flags: '--token-audience <audience>',
+    description: 'default audience of the projected token',
+    default: DEFAULT_TOKEN_AUDIENCE,
+  },
+  {
+    flags: '--token-mount-path <path>',
+    description: 'where the projected token is mounted',
+    default: DEFAULT_TOKEN_MOUNT_PATH,
+  },
+  {
+    flags: '--token-expiration <seconds>',
+    description: 'default token lifetime in seconds (raised to at least 600)',
+    parse: parseIntegerFlag('token-expiration'),
+    default: DEFAULT_TOKEN_EXPIRATION_SECONDS,
+  },
+  {
+    flags: '--aws-default-region <region>',
+    description: 'inject AWS_DEFAULT_REGION and AWS_REGION with this value',
+    default: '',
+  },
+  {
+    flags: '--sts-regional-endpoint [bool]',
+    description: 'inject AWS_STS_REGIONAL_ENDPOINTS=regional unless the service account says otherwise',
+    parse: parseBooleanFlag('sts-regional-endpoint'),
+    default: false,
+  },
+  {
+    flags: '--inject-region-without-role [bool]',
+    description: 'kirsa: also give --aws-default-region to pods whose service account has no role',
+    parse: parseBooleanFlag('inject-region-without-role'),
+    default: false,
+  },
+  {
+    flags: '--inject-role-session-name [bool]',
+    description:
       "kirsa: inject AWS_ROLE_SESSION_NAME from the pod's name (annotation role-session-name overrides)",
-      parseBooleanFlag('inject-role-session-name'),
-      false,
-    )
-    .option(
-      '--inject-fs-group <gid>',
+    parse: parseBooleanFlag('inject-role-session-name'),
+    default: false,
+  },
+  {
+    flags: '--inject-fs-group <gid>',
+    description:
       'kirsa: give mutated pods that set no fsGroup this one, so non-root containers can read the token',
-      parseIntegerFlag('inject-fs-group', { min: 0 }),
-    );
-}
+    parse: parseIntegerFlag('inject-fs-group', { min: 0 }),
+  },
+];
 
 export function identityDefaultsFrom(values: MutationFlagValues): IdentityDefaults {
   return {

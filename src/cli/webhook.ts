@@ -4,7 +4,6 @@
 // SIGTERM/SIGINT: the first drains and stops, a second cuts every connection.
 
 import { accessSync, constants } from 'node:fs';
-import { type Command, Option } from 'commander';
 import {
   CONTAINER_CREDENTIALS_DEFAULTS,
   DEFAULT_LOOKUP_GRACE_PERIOD,
@@ -30,11 +29,12 @@ import { opensslCiphersForGoSuites } from '../tls/go-cipher-suites.ts';
 import { kirsaVersion } from '../version.ts';
 import type { WebhookPlan } from '../webhook/main.ts';
 import { parseTlsMinVersion } from '../webhook/server.ts';
+import { type FlagSpec, flagShape, parseDeclaredFlags } from './flag-specs.ts';
 import { parseBooleanFlag, parseDurationFlag, parseIntegerFlag } from './flags.ts';
-import { addKlogFlags, klogFlagsGiven } from './klog-flags.ts';
+import { KLOG_FLAG_SPECS, klogFlagsGiven } from './klog-flags.ts';
 import {
-  addMutationFlags,
   identityDefaultsFrom,
+  MUTATION_FLAGS,
   type MutationFlagValues,
   mutationOptionsFrom,
 } from './mutation-flags.ts';
@@ -86,210 +86,230 @@ export interface WebhookFlags extends MutationFlagValues {
 
 const portFlag = (name: string) => parseIntegerFlag(name, { min: 0 });
 
-export function registerWebhook(program: Command): void {
-  const command = program
-    .command('webhook')
-    .description('run the mutating admission webhook that gives pods AWS credentials (HTTPS, /mutate)')
-    .option(
-      '--port <port>',
+/** A Go duration flag: parsed to milliseconds, its default printed as the text it was written in. */
+function durationFlag(flags: string, description: string, defaultText: string): FlagSpec {
+  const name = flagShape({ flags }).long;
+  return {
+    flags,
+    description,
+    parse: parseDurationFlag(name),
+    default: parseDurationFlag(name)(defaultText),
+    defaultText,
+  };
+}
+
+/** Every flag of `kirsa webhook`, in --help's order: one declaration for commander and the webhook's own parse. */
+export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
+  {
+    flags: '--port <port>',
+    description:
       'HTTPS port of /mutate, /healthz and /readyz (443 as the reference; below 1024 a non-root process needs CAP_NET_BIND_SERVICE)',
-      portFlag('port'),
-      DEFAULT_WEBHOOK_PORT,
-    )
-    .option(
-      '--metrics-port <port>',
-      'plain-HTTP port of /metrics, /healthz and /readyz',
-      portFlag('metrics-port'),
-      DEFAULT_METRICS_PORT,
-    )
-    .option('--bind-address <address>', 'address both ports listen on (default: every interface)')
-    .option('--tls-cert <file>', 'PEM serving certificate; re-read when it changes', DEFAULT_TLS_CERT_FILE)
-    .option(
-      '--tls-key <file>',
-      'PEM private key of the certificate; re-read when it changes',
-      DEFAULT_TLS_KEY_FILE,
-    )
-    .option(
-      '--tls-min-version <version>',
-      'oldest TLS version accepted: 1.2 or 1.3 (1.0 and 1.1 are accepted with a warning)',
-      DEFAULT_TLS_MIN_VERSION,
-    )
-    .option(
-      '--tls-cipher-suites <list>',
-      "comma-separated Go cipher suite names (TLS 1.3's are always on, as in Go); default: Node's",
-    )
-    .option(
-      '--kubeconfig <file>',
-      'kubeconfig to reach the cluster (default: the in-cluster service account)',
-    )
-    .option(
-      '--namespace <namespace>',
-      'namespace of the mapping ConfigMap (and of the --self-managed-tls Secret)',
-      DEFAULT_WEBHOOK_NAMESPACE,
-    )
-    .option(
-      '--config-map-namespace <namespace>',
+    parse: portFlag('port'),
+    default: DEFAULT_WEBHOOK_PORT,
+  },
+  {
+    flags: '--metrics-port <port>',
+    description: 'plain-HTTP port of /metrics, /healthz and /readyz',
+    parse: portFlag('metrics-port'),
+    default: DEFAULT_METRICS_PORT,
+  },
+  {
+    flags: '--bind-address <address>',
+    description: 'address both ports listen on (default: every interface)',
+  },
+  {
+    flags: '--tls-cert <file>',
+    description: 'PEM serving certificate; re-read when it changes',
+    default: DEFAULT_TLS_CERT_FILE,
+  },
+  {
+    flags: '--tls-key <file>',
+    description: 'PEM private key of the certificate; re-read when it changes',
+    default: DEFAULT_TLS_KEY_FILE,
+  },
+  {
+    flags: '--tls-min-version <version>',
+    description: 'oldest TLS version accepted: 1.2 or 1.3 (1.0 and 1.1 are accepted with a warning)',
+    default: DEFAULT_TLS_MIN_VERSION,
+  },
+  {
+    flags: '--tls-cipher-suites <list>',
+    description: "comma-separated Go cipher suite names (TLS 1.3's are always on, as in Go); default: Node's",
+  },
+  {
+    flags: '--kubeconfig <file>',
+    description: 'kubeconfig to reach the cluster (default: the in-cluster service account)',
+  },
+  {
+    flags: '--namespace <namespace>',
+    description: 'namespace of the mapping ConfigMap (and of the --self-managed-tls Secret)',
+    default: DEFAULT_WEBHOOK_NAMESPACE,
+  },
+  {
+    flags: '--config-map-namespace <namespace>',
+    description:
       'namespace of the mapping ConfigMap when it is not --namespace (kOps writes it in kube-system)',
-    )
-    .option('--kube-api <url>', "the API server's URL, instead of the kubeconfig's or the in-cluster one")
-    .option(
-      '--watch-config-map [bool]',
-      'read identities from ConfigMap pod-identity-webhook (key "config") in --namespace',
-      parseBooleanFlag('watch-config-map'),
-      false,
-    )
-    .option(
-      '--pod-events [bool]',
+  },
+  {
+    flags: '--kube-api <url>',
+    description: "the API server's URL, instead of the kubeconfig's or the in-cluster one",
+  },
+  {
+    flags: '--watch-config-map [bool]',
+    description: 'read identities from ConfigMap pod-identity-webhook (key "config") in --namespace',
+    parse: parseBooleanFlag('watch-config-map'),
+    default: false,
+  },
+  {
+    flags: '--pod-events [bool]',
+    description:
       'kirsa: post an Event on a pod admitted without AWS credentials for a reason its owner can fix (needs RBAC create events)',
-      parseBooleanFlag('pod-events'),
-      true,
-    )
-    .option(
-      '--read-env-from-config-maps [bool]',
+    parse: parseBooleanFlag('pod-events'),
+    default: true,
+  },
+  {
+    flags: '--read-env-from-config-maps [bool]',
+    description:
       "kirsa: read the ConfigMaps a container's envFrom names (its namespace) to inject a region where they set none (needs RBAC get configmaps)",
-      parseBooleanFlag('read-env-from-config-maps'),
-      false,
-    )
-    .option(
-      '--watch-service-accounts [bool]',
-      'watch ServiceAccounts for role annotations (default: on when the cluster is reachable)',
-      parseBooleanFlag('watch-service-accounts'),
-    )
-    .option(
-      '--identities-file <file>',
+    parse: parseBooleanFlag('read-env-from-config-maps'),
+    default: false,
+  },
+  {
+    flags: '--watch-service-accounts [bool]',
+    description: 'watch ServiceAccounts for role annotations (default: on when the cluster is reachable)',
+    parse: parseBooleanFlag('watch-service-accounts'),
+  },
+  {
+    flags: '--identities-file <file>',
+    description:
       'identity mapping JSON as the ConfigMap\'s "config" ({"ns/sa": {"RoleARN": ...}}); re-read when it changes',
-    )
-    .option(
-      '--watch-container-credentials-config <file>',
+  },
+  {
+    flags: '--watch-container-credentials-config <file>',
+    description:
       'JSON list of service accounts that use container credentials (EKS Pod Identity); re-read when it changes',
-    )
-    .option(
-      '--container-credentials-audience <audience>',
-      'token audience in container-credentials mode',
-      CONTAINER_CREDENTIALS_DEFAULTS.audience,
-    )
-    .option(
-      '--container-credentials-token-mount-path <path>',
-      'token mount path in container-credentials mode',
-      CONTAINER_CREDENTIALS_DEFAULTS.mountPath,
-    )
-    .option(
-      '--container-credentials-token-volume-name <name>',
-      'token volume name in container-credentials mode',
-      CONTAINER_CREDENTIALS_DEFAULTS.volumeName,
-    )
-    .option(
-      '--container-credentials-token-path <name>',
-      'token file name in container-credentials mode',
-      CONTAINER_CREDENTIALS_DEFAULTS.tokenFileName,
-    )
-    .option(
-      '--container-credentials-full-uri <uri>',
-      'credentials endpoint in container-credentials mode',
-      CONTAINER_CREDENTIALS_DEFAULTS.fullUri,
-    )
-    .addOption(
-      new Option(
-        '--service-account-lookup-grace-period <duration>',
-        'on a cache miss, wait up to this long for the ServiceAccount (watch or one direct GET); 0 turns it off',
-      )
-        .argParser(parseDurationFlag('service-account-lookup-grace-period'))
-        .default(
-          parseDurationFlag('service-account-lookup-grace-period')(DEFAULT_LOOKUP_GRACE_PERIOD),
-          DEFAULT_LOOKUP_GRACE_PERIOD,
-        ),
-    )
-    .addOption(
-      new Option(
-        '--shutdown-drain-delay <duration>',
-        'after SIGTERM, keep answering (not ready) this long before closing',
-      )
-        .argParser(parseDurationFlag('shutdown-drain-delay'))
-        .default(
-          parseDurationFlag('shutdown-drain-delay')(DEFAULT_SHUTDOWN_DRAIN_DELAY),
-          DEFAULT_SHUTDOWN_DRAIN_DELAY,
-        ),
-    )
-    .option(
-      '--log-level <level>',
-      `one of ${LOG_LEVELS.join(', ')} (default: info, or what the reference's --v maps to)`,
-    )
-    .option('--version', 'print the version and exit')
-    .option(
-      '--self-managed-tls [bool]',
+  },
+  {
+    flags: '--container-credentials-audience <audience>',
+    description: 'token audience in container-credentials mode',
+    default: CONTAINER_CREDENTIALS_DEFAULTS.audience,
+  },
+  {
+    flags: '--container-credentials-token-mount-path <path>',
+    description: 'token mount path in container-credentials mode',
+    default: CONTAINER_CREDENTIALS_DEFAULTS.mountPath,
+  },
+  {
+    flags: '--container-credentials-token-volume-name <name>',
+    description: 'token volume name in container-credentials mode',
+    default: CONTAINER_CREDENTIALS_DEFAULTS.volumeName,
+  },
+  {
+    flags: '--container-credentials-token-path <name>',
+    description: 'token file name in container-credentials mode',
+    default: CONTAINER_CREDENTIALS_DEFAULTS.tokenFileName,
+  },
+  {
+    flags: '--container-credentials-full-uri <uri>',
+    description: 'credentials endpoint in container-credentials mode',
+    default: CONTAINER_CREDENTIALS_DEFAULTS.fullUri,
+  },
+  durationFlag(
+    '--service-account-lookup-grace-period <duration>',
+    'on a cache miss, wait up to this long for the ServiceAccount (watch or one direct GET); 0 turns it off',
+    DEFAULT_LOOKUP_GRACE_PERIOD,
+  ),
+  durationFlag(
+    '--shutdown-drain-delay <duration>',
+    'after SIGTERM, keep answering (not ready) this long before closing',
+    DEFAULT_SHUTDOWN_DRAIN_DELAY,
+  ),
+  {
+    flags: '--log-level <level>',
+    description: `one of ${LOG_LEVELS.join(', ')} (default: info, or what the reference's --v maps to)`,
+  },
+  { flags: '--version', description: 'print the version and exit' },
+  {
+    flags: '--self-managed-tls [bool]',
+    description:
       'make and renew the CA and serving certificate in Secret --tls-secret (in --namespace), write them to --tls-cert/--tls-key, and keep the caBundle of --webhook-configuration current',
-      parseBooleanFlag('self-managed-tls'),
-      false,
-    )
-    .option(
-      '--tls-secret <name>',
-      `with --self-managed-tls: the Secret holding the CA and serving pair (default ${DEFAULT_TLS_SECRET_NAME}); with --in-cluster=true: the Secret keeping the issued pair (default ${REFERENCE_OBJECT_NAME}, as the reference)`,
-    )
-    .option(
-      '--service-name <name>',
-      `with --self-managed-tls or --in-cluster=true: the Service the certificate names (<name>.<namespace>.svc); default ${WEBHOOK_OBJECT_NAME}, or ${REFERENCE_OBJECT_NAME} with --in-cluster=true, as the reference`,
-    )
-    .option(
-      '--csr-signer-name <name>',
-      `with --in-cluster=true: the signerName of the CertificateSigningRequest; the reference's ${REFERENCE_CSR_SIGNER} is refused by every API server since 1.22, so give a signer your cluster runs`,
-      REFERENCE_CSR_SIGNER,
-    )
-    .option(
-      '--webhook-configuration <name>',
-      'with --self-managed-tls: the MutatingWebhookConfiguration whose caBundle kirsa keeps',
-      WEBHOOK_OBJECT_NAME,
-    )
-    .option(
-      '--tls-hosts <names>',
-      'with --self-managed-tls: more DNS names or IPs for the certificate, comma-separated',
-      (value: string) =>
-        value
-          .split(',')
-          .map((host) => host.trim())
-          .filter(Boolean),
-      [],
-    )
-    .addOption(
-      new Option(
-        '--self-managed-tls-check-interval <duration>',
-        'with --self-managed-tls: how often to re-check the certificate and caBundle',
-      )
-        .argParser(parseDurationFlag('self-managed-tls-check-interval'))
-        .default(
-          parseDurationFlag('self-managed-tls-check-interval')(SELF_MANAGED_TLS_CHECK_INTERVAL),
-          SELF_MANAGED_TLS_CHECK_INTERVAL,
-        ),
-    );
-  addMutationFlags(command);
-  command
-    .option(
-      '--compose-role-arn [bool]',
+    parse: parseBooleanFlag('self-managed-tls'),
+    default: false,
+  },
+  {
+    flags: '--tls-secret <name>',
+    description: `with --self-managed-tls: the Secret holding the CA and serving pair (default ${DEFAULT_TLS_SECRET_NAME}); with --in-cluster=true: the Secret keeping the issued pair (default ${REFERENCE_OBJECT_NAME}, as the reference)`,
+  },
+  {
+    flags: '--service-name <name>',
+    description: `with --self-managed-tls or --in-cluster=true: the Service the certificate names (<name>.<namespace>.svc); default ${WEBHOOK_OBJECT_NAME}, or ${REFERENCE_OBJECT_NAME} with --in-cluster=true, as the reference`,
+  },
+  {
+    flags: '--csr-signer-name <name>',
+    description: `with --in-cluster=true: the signerName of the CertificateSigningRequest; the reference's ${REFERENCE_CSR_SIGNER} is refused by every API server since 1.22, so give a signer your cluster runs`,
+    default: REFERENCE_CSR_SIGNER,
+  },
+  {
+    flags: '--webhook-configuration <name>',
+    description: 'with --self-managed-tls: the MutatingWebhookConfiguration whose caBundle kirsa keeps',
+    default: WEBHOOK_OBJECT_NAME,
+  },
+  {
+    flags: '--tls-hosts <names>',
+    description: 'with --self-managed-tls: more DNS names or IPs for the certificate, comma-separated',
+    parse: (value: string) =>
+      value
+        .split(',')
+        .map((host) => host.trim())
+        .filter(Boolean),
+    default: [],
+  },
+  durationFlag(
+    '--self-managed-tls-check-interval <duration>',
+    'with --self-managed-tls: how often to re-check the certificate and caBundle',
+    SELF_MANAGED_TLS_CHECK_INTERVAL,
+  ),
+  ...MUTATION_FLAGS,
+  {
+    flags: '--compose-role-arn [bool]',
+    description:
       "complete a bare role name in the role-arn annotation with the account and partition of the node (from EC2's instance identity document)",
-      parseBooleanFlag('compose-role-arn'),
-    )
-    .addOption(
-      new Option(
-        '--in-cluster [bool]',
-        "the reference's certificate mode: true gets the serving certificate from a CertificateSigningRequest (see --csr-signer-name) and keeps it in Secret --tls-secret; false or absent reads --tls-cert/--tls-key",
-      ).argParser(parseBooleanFlag('in-cluster')),
-    )
-    // The reference's flags with no kirsa meaning, or refused with a reason when set (validateWebhook).
-    .addOption(
-      new Option('--enable-debugging-handlers [bool]')
-        .argParser(parseBooleanFlag('enable-debugging-handlers'))
-        .hideHelp(),
-    )
-    .addOption(
-      new Option('--resync-period <duration>').argParser(parseDurationFlag('resync-period')).hideHelp(),
-    );
-  addKlogFlags(command);
-  command.action(async (flags: WebhookFlags) => {
-    if (flags.version) {
-      process.stdout.write(`${kirsaVersion()}\n`);
-      return;
-    }
-    await runWebhook(flags);
-  });
+    parse: parseBooleanFlag('compose-role-arn'),
+  },
+  {
+    flags: '--in-cluster [bool]',
+    description:
+      "the reference's certificate mode: true gets the serving certificate from a CertificateSigningRequest (see --csr-signer-name) and keeps it in Secret --tls-secret; false or absent reads --tls-cert/--tls-key",
+    parse: parseBooleanFlag('in-cluster'),
+  },
+  // The reference's flags with no kirsa meaning, or refused with a reason when set (validateWebhook).
+  {
+    flags: '--enable-debugging-handlers [bool]',
+    parse: parseBooleanFlag('enable-debugging-handlers'),
+    hidden: true,
+  },
+  { flags: '--resync-period <duration>', parse: parseDurationFlag('resync-period'), hidden: true },
+  ...KLOG_FLAG_SPECS,
+];
+
+/**
+ * `kirsa webhook` without commander, for the long-running process (flag-specs.ts says why): false when the
+ * command line needs commander (help, an unknown flag, a missing value), which then reads it instead.
+ */
+export async function runWebhookCommandLine(words: readonly string[]): Promise<boolean> {
+  const flags = parseDeclaredFlags(words, WEBHOOK_FLAGS);
+  if (flags === undefined) return false;
+  await runWebhookVerb(flags as unknown as WebhookFlags);
+  return true;
+}
+
+/** What `kirsa webhook` does with its parsed flags, whichever parser read them. */
+export async function runWebhookVerb(flags: WebhookFlags): Promise<void> {
+  if (flags.version) {
+    process.stdout.write(`${kirsaVersion()}\n`);
+    return;
+  }
+  await runWebhook(flags);
 }
 
 // --- Phase 1: validate everything before any side effect -------------------------------------------------------

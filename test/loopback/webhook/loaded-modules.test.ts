@@ -2,7 +2,9 @@
 // unloaded, because loading them costs resident memory for the life of the pod. An ES import of node:http
 // anywhere in the process (kirsa's code or a library's) would load undici with http2, zlib and the web
 // streams (+8-13 MB, src/io/node-http.ts). The list is written by a preload at exit, after an admission
-// and a scrape have run.
+// and a scrape have run. Nor are commander and pino (about 1.2 MB each; pino with node:worker_threads): the
+// webhook reads its own command line and writes its own log lines
+// (src/cli/flag-specs.ts, src/io/log.ts).
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -26,7 +28,11 @@ before(async () => {
     join(dir, 'preload.mjs'),
     [
       "import { writeFileSync } from 'node:fs';",
-      "process.on('exit', () => writeFileSync(process.env.KIRSA_TEST_MODULES, JSON.stringify(process.moduleLoadList)));",
+      "import { registerHooks } from 'node:module';",
+      // Node's own modules, then the URL of every file imported or required (libraries and kirsa's own).
+      'const files = [];',
+      'registerHooks({ resolve(specifier, context, next) { const found = next(specifier, context); files.push(found.url); return found; } });',
+      "process.on('exit', () => writeFileSync(process.env.KIRSA_TEST_MODULES, JSON.stringify([...process.moduleLoadList, ...files])));",
     ].join('\n'),
   );
 });
@@ -62,4 +68,23 @@ test('undici, http2, zlib and the web streams are never loaded', async () => {
   assert.ok(loaded.includes('NativeModule https'), 'the list is the webhook process its own');
   for (const unused of ['internal/deps/undici/undici', 'http2', 'zlib', 'internal/webstreams/readablestream'])
     assert.ok(!loaded.includes(`NativeModule ${unused}`), `${unused} is loaded`);
+});
+
+test('commander and pino are never loaded, nor the worker_threads that pino brings', async () => {
+  await writeFile(join(dir, 'identities.json'), JSON.stringify({ 'default/app': { RoleARN: ROLE } }));
+  const loaded = await loadedBy(
+    ['--identities-file', join(dir, 'identities.json'), '--v=4', '--logtostderr'],
+    {
+      namespace: 'default',
+      name: 'app',
+    },
+  );
+  assert.ok(
+    loaded.some((file) => file.includes('/src/cli/webhook.')),
+    "the list has the webhook verb's own files",
+  );
+  for (const library of ['commander', 'pino', 'thread-stream', 'sonic-boom'])
+    assert.ok(!loaded.some((file) => file.includes(`/node_modules/${library}/`)), `${library} is loaded`);
+  // (Not child_process, which commander loads too: Node's net.Server#listen loads it through cluster.)
+  assert.ok(!loaded.includes('NativeModule worker_threads'), 'worker_threads is loaded');
 });
