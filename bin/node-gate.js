@@ -9,7 +9,10 @@
 //     `npm ci --ignore-scripts`);
 //   - the single executable carries the Node that built it: only building it is gated (tools/sea/build.sh).
 
-import { existsSync, readFileSync } from 'node:fs';
+// node:fs from Node's module table rather than an ES import, whose facade the webhook would carry for the life
+// of its pod (test/loopback/webhook/loaded-modules.test.ts); the import is for a Node too old to have the table's
+// reader (before 20.16), which this file exists to turn away with a clear message.
+const { existsSync, readFileSync } = process.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
 
 /** The oldest Node that runs the TypeScript sources of a checkout. */
 export const CHECKOUT_MAJOR = 24;

@@ -2,8 +2,9 @@
 // the package and the image, and an asset of the single executable (tools/sea/build.sh embeds the file).
 // `kirsa webhook --version` prints it, as the reference's `--version` prints its.
 
-import { readFileSync } from 'node:fs';
-import { getAsset, isSea } from 'node:sea';
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { readFileSync } = process.getBuiltinModule('node:fs');
+const { getAsset, isSea } = process.getBuiltinModule('node:sea');
 
 let cached: string | undefined;
 

@@ -3,7 +3,6 @@
 // every flag and file into a plan first, then hand the plan to webhook/main.ts (startWebhook) and run until
 // SIGTERM/SIGINT: the first drains and stops, a second cuts every connection.
 
-import { accessSync, constants } from 'node:fs';
 import {
   CONTAINER_CREDENTIALS_DEFAULTS,
   DEFAULT_LOOKUP_GRACE_PERIOD,
@@ -38,6 +37,9 @@ import {
   type MutationFlagValues,
   mutationOptionsFrom,
 } from './mutation-flags.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { accessSync, constants } = process.getBuiltinModule('node:fs');
 
 // The server's modules (the Kubernetes client alone takes half a second to load) are imported by
 // webhook/main.ts when the webhook starts, so other verbs do not pay for them.

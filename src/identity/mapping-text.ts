@@ -2,11 +2,13 @@
 // skipped entry, hand the mapping on and log the load. What a text that is no mapping at all means differs
 // (fatal at start-up for the file, "keep the last good mapping" otherwise), so that is left to the caller.
 
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { MAPPING_READ_SLICE } from '../consts.ts';
 import type { IdentityMapping, ParsedMapping } from '../core/identity/identity.ts';
 import type { Logger } from '../io/log.ts';
 import { LARGE_READ_BYTES, returnGarbageSoon } from './return-garbage.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { setImmediate: nextTurn } = process.getBuiltinModule('node:timers/promises');
 
 export interface MappingTextSource {
   logger: Logger;

@@ -20,10 +20,12 @@
 // the logger throw: a bigint is written as a string; undefined, functions and symbols are left out, as
 // JSON.stringify leaves them out.
 
-import { writeSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { LOG_LEVELS } from '../consts.ts';
 import { utcIsoString } from './utc-time.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { writeSync } = process.getBuiltinModule('node:fs');
+const { hostname } = process.getBuiltinModule('node:os');
 
 /** A --log-level: the least severe level written, or silent for none. */
 export type LogLevel = (typeof LOG_LEVELS)[number];

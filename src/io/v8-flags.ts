@@ -7,8 +7,10 @@
 // "Maglev after start-up"). Node accepts V8's tiering flags only on its command line, not in NODE_OPTIONS,
 // so the start-up half lives in the image's NODE_FLAGS and this half in its environment.
 
-import { setFlagsFromString } from 'node:v8';
 import { KirsaError } from '../errors.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { setFlagsFromString } = process.getBuiltinModule('node:v8');
 
 /** The environment variable naming the V8 flags to set once the webhook listens (the image sets it). */
 export const V8_FLAGS_WHEN_LISTENING = 'KIRSA_V8_FLAGS_WHEN_LISTENING';

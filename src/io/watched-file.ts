@@ -5,11 +5,14 @@
 // really changed. It lives outside the shells because two of them use it (src/identity for the mappings,
 // src/webhook for the certificate) and shells do not import each other.
 
-import { createHash } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import type { FSWatcher } from 'node:fs';
 import { FILE_POLL_INTERVAL_MS } from '../consts.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { createHash } = process.getBuiltinModule('node:crypto');
+const { watch } = process.getBuiltinModule('node:fs');
+const { readFile, stat } = process.getBuiltinModule('node:fs/promises');
+const { dirname } = process.getBuiltinModule('node:path');
 
 /** The files' contents in the order given; undefined for a file that does not exist (or cannot be read). */
 export type FileContents = Array<Buffer | undefined>;

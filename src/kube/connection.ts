@@ -6,13 +6,15 @@
 // or a proxy loads the full client, and then its KubeConfig signs the requests. Self-managed TLS, which
 // writes Secrets and webhook configurations through the generated API, also loads it (kubeConfig()).
 
-import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { dirname, isAbsolute, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KirsaError } from '../errors.ts';
 import { request as httpRequest } from '../io/node-http.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { existsSync, readFileSync } = process.getBuiltinModule('node:fs');
+const { request: httpsRequest } = process.getBuiltinModule('node:https');
+const { dirname, isAbsolute, join } = process.getBuiltinModule('node:path');
 
 /** Where the kubelet mounts a pod's service-account token, the cluster CA and the namespace. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

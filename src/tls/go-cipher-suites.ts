@@ -7,8 +7,10 @@
 // TLS 1.2 suite, so only TLS 1.3 handshakes succeed. A name this Node's OpenSSL cannot do (RC4, 3DES: OpenSSL
 // 3 removed them) is refused rather than silently dropped.
 
-import { getCiphers } from 'node:tls';
 import { KirsaError } from '../errors.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { getCiphers } = process.getBuiltinModule('node:tls');
 
 /** Go's TLS 1.3 suites; their Go names are also the OpenSSL names. */
 const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];

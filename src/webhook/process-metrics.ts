@@ -8,14 +8,16 @@
 // two scrapes: the minimum, maximum, mean and percentiles are those of the interval since the previous
 // scrape, and nodejs_eventloop_lag_seconds is how long a callback queued by this scrape waited.
 
-import { readdirSync, readFileSync } from 'node:fs';
-import {
+import type { MetricsRegistry, ObservedSeries } from './metrics-registry.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { readdirSync, readFileSync } = process.getBuiltinModule('node:fs');
+const {
   monitorEventLoopDelay,
   PerformanceObserver,
-  constants as performanceConstants,
-} from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
-import type { MetricsRegistry, ObservedSeries } from './metrics-registry.ts';
+  constants: performanceConstants,
+} = process.getBuiltinModule('node:perf_hooks');
+const { getHeapSpaceStatistics } = process.getBuiltinModule('node:v8');
 
 /** The Go client's (and prom-client's) garbage collection buckets, in seconds. */
 const GC_DURATION_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];

@@ -5,10 +5,8 @@
 // answered (each answer asking the client to reconnect) for the drain delay, then the listener closes and
 // requests still running get a bounded time to finish.
 
-import { createHash, X509Certificate } from 'node:crypto';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { isIP } from 'node:net';
-import { createSecureContext, DEFAULT_CIPHERS, type SecureVersion } from 'node:tls';
+import type { Server as HttpsServer } from 'node:https';
+import type { SecureVersion } from 'node:tls';
 import {
   METRICS_MAX_CONNECTIONS,
   METRICS_REQUEST_TIMEOUT_MS,
@@ -28,6 +26,12 @@ import { utcIsoString } from '../io/utc-time.ts';
 import { type WatchedFiles, watchFiles } from '../io/watched-file.ts';
 import { PROBE_PATHS, type ProbePath, type WebhookApp } from './app.ts';
 import type { WebhookMetrics } from './metrics.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { createHash, X509Certificate } = process.getBuiltinModule('node:crypto');
+const { createServer: createHttpsServer } = process.getBuiltinModule('node:https');
+const { isIP } = process.getBuiltinModule('node:net');
+const { createSecureContext, DEFAULT_CIPHERS } = process.getBuiltinModule('node:tls');
 
 const TLS_VERSIONS: Record<string, SecureVersion> = {
   '1.0': 'TLSv1',

@@ -3,11 +3,13 @@
 // partitions, and the issuer's host/path by which IAM names a provider and prefixes its condition keys.
 // Pure: no I/O; the checking variants throw the project's USAGE error for a flag or input a person wrote.
 
-import { createHash } from 'node:crypto';
 import { ROLE_NAME_MAX_LENGTH } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
 import { issuerUrlProblems } from '../oidc/issuer-url.ts';
 import type { PolicyDocument } from './policy-grammar.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { createHash } = process.getBuiltinModule('node:crypto');
 
 // --- Partitions and accounts --------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@
 // And kirsa's extensions, each inert unless asked for: a region per account or from the role's partition,
 // AWS_ROLE_SESSION_NAME, include-containers, fsGroup, region without a role. docs/webhook.md lists all.
 
-import { posix } from 'node:path';
 import {
   ANNOTATION,
   DEFAULT_TOKEN_EXPIRATION_SECONDS,
@@ -43,6 +42,9 @@ import { isRoleSessionName } from '../sts/protocol.ts';
 import { parseCsvRecord } from './csv-record.ts';
 import { type EnvFromConfigMaps, envFromRegion } from './env-from.ts';
 import { add, type PatchOperation, pointer } from './json-patch.ts';
+
+// Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
+const { posix } = process.getBuiltinModule('node:path');
 
 export interface MutationOptions {
   annotationPrefix: string;

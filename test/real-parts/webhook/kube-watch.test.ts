@@ -18,7 +18,14 @@ import type {
   V1Pod,
 } from '@kubernetes/client-node';
 import type { KubeApiserver } from '../../support/kube-apiserver.ts';
+import {
+  builtinsImported,
+  LOADED_MODULES_FILE,
+  readLoadedModules,
+  writeLoadedModulesPreload,
+} from '../../support/loaded-modules.ts';
 import { realPart } from '../../support/real-parts.ts';
+import { KIRSA_BIN } from '../../support/run-kirsa.ts';
 import type { ServingCertificate } from '../../support/tls.ts';
 import {
   admittedRole,
@@ -26,6 +33,7 @@ import {
   httpGet,
   httpsCall,
   metricValue,
+  type StartOptions,
   startWebhook,
   type WebhookProcess,
 } from '../../support/webhook-harness.ts';
@@ -56,8 +64,8 @@ after(async () => {
   await cluster?.stop();
 });
 
-function startAgainstCluster(user: string, extra: string[]): Promise<WebhookProcess> {
-  return cluster!.startWebhookAs(user, extra);
+function startAgainstCluster(user: string, extra: string[], options?: StartOptions): Promise<WebhookProcess> {
+  return cluster!.startWebhookAs(user, extra, options);
 }
 
 function serviceAccount(namespace: string, name: string, roleArn?: string) {
@@ -453,6 +461,39 @@ describe('a kubeconfig whose user is an exec plugin', () => {
       await eventually(async () =>
         (await roleFor(webhook, 'apps', 'via-plugin-later')).role === ROLE_B ? true : undefined,
       );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what the watching webhook loads', () => {
+  // As test/loopback/webhook/loaded-modules.test.ts checks with an identities file, here with the files that
+  // list and watch ServiceAccounts over a kubeconfig (the yaml library among them, whose requires are fine).
+  test("it takes Node's built-in modules from its module table, not through ES imports", async (t) => {
+    if (!kube) return t.skip('no kube-apiserver');
+    const dir = await mkdtemp(join(tmpdir(), 'kirsa-watch-modules-'));
+    try {
+      const list = join(dir, 'modules.json');
+      // WATCHER may list and watch ServiceAccounts since the first test above.
+      await core.createNamespacedServiceAccount({
+        namespace: 'default',
+        body: serviceAccount('default', 'modules', ROLE_A),
+      });
+      const webhook = await startAgainstCluster(WATCHER, [], {
+        kirsa: ['--import', await writeLoadedModulesPreload(dir), KIRSA_BIN, 'webhook'],
+        env: { [LOADED_MODULES_FILE]: list },
+      });
+      await untilReady(webhook);
+      assert.equal((await roleFor(webhook, 'default', 'modules')).role, ROLE_A);
+      await scrape(webhook);
+      assert.equal(await webhook.stop('SIGTERM'), 0);
+      const loaded = await readLoadedModules(list);
+      assert.ok(
+        loaded.some((file) => file.includes('/src/identity/service-accounts.')),
+        "the list has the ServiceAccount watch's files",
+      );
+      assert.deepEqual(builtinsImported(loaded), []);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
