@@ -155,6 +155,7 @@ try {
     console.log(
       `   kirsa in-cluster (token and CA files, KUBERNETES_SERVICE_HOST, as in its pod), 1 annotated account: to the first right answer ${inPod.rightMs?.toFixed(0)} ms (${inPod.startCpuMs} ms of CPU); ${SETTLE_MS / 1000} s later RSS ${inPod.rssMb.toFixed(1)} MB (V8 heap ${inPod.heapMb.toFixed(1)} MB) (machine load ${load()})`,
     );
+    figures.push({ name: 'rss-idle-in-cluster-mb', column: 'kirsa', value: inPod.rssMb });
   }
   const referenceOne = await measureTheReference('1 annotated account', first);
   if (referenceOne)

@@ -4,7 +4,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { KubeApiserver } from '../src/local/control-plane.ts';
@@ -59,27 +59,30 @@ export interface AsImage {
 let compiled: AsImage | undefined;
 
 /**
- * Compiles kirsa as the image build does (once per process) and returns what runs its webhook as the image
- * does: the image's node flags before the compiled entry, and the image's environment, together so that no
- * benchmark starts one without the other.
+ * Compiles kirsa as the image build does (once per process), laid out as the image lays out /app (package.json,
+ * bin/, dist/), and returns what runs its webhook as the image does: the image's node flags before bin/kirsa.js
+ * (the image's entrypoint, which checks the Node version before it loads the CLI), and the image's
+ * environment, together so that no benchmark starts one without the other. node_modules is the checkout's,
+ * found from .kirsa-scratch/ as the image's is from /app.
  */
 export async function webhookAsImageRunsIt(): Promise<AsImage> {
   if (compiled) return compiled;
-  const outDir = join(REPOSITORY, '.kirsa-scratch', 'bench-dist');
+  const app = join(REPOSITORY, '.kirsa-scratch', 'bench-app');
+  await rm(app, { recursive: true, force: true });
   const build = spawnSync(
     process.execPath,
-    [TSC, '-p', join(REPOSITORY, 'tsconfig.build.json'), '--outDir', outDir],
+    [TSC, '-p', join(REPOSITORY, 'tsconfig.build.json'), '--outDir', join(app, 'dist')],
     {
       stdio: 'inherit',
     },
   );
   if (build.status !== 0) throw new Error('tsc -p tsconfig.build.json failed');
-  const entry = join(outDir, 'src', 'cli', 'bench-entry.js');
-  await writeFile(
-    entry,
-    "import { main } from './main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n",
-  );
-  compiled = { nodeArgs: [...imageNodeFlags(), entry, 'webhook'], env: imageEnvironment() };
+  await cp(join(REPOSITORY, 'bin'), join(app, 'bin'), { recursive: true });
+  await cp(join(REPOSITORY, 'package.json'), join(app, 'package.json'));
+  compiled = {
+    nodeArgs: [...imageNodeFlags(), join(app, 'bin', 'kirsa.js'), 'webhook'],
+    env: imageEnvironment(),
+  };
   return compiled;
 }
 

@@ -52,6 +52,7 @@ test('each target is judged at its bound: at it is met, past it is not', () => {
     { name: 'lag-p999-20kb-ms', column: 'kirsa', value: 0.2 },
     { name: 'lag-p999-20kb-ms', column: 'node-floor', value: 1 },
     { name: 'rss-idle-mb', column: 'kirsa', value: 60 },
+    { name: 'rss-idle-in-cluster-mb', column: 'kirsa', value: 60 },
     { name: 'rss-after-load-mb', column: 'kirsa', value: 75 },
     { name: 'rss-many-mb', column: 'kirsa', value: 100 },
     { name: 'first-right-ms', column: 'kirsa', value: 300 },
@@ -72,6 +73,7 @@ test('each target is judged at its bound: at it is met, past it is not', () => {
     { name: 'p99-20kb-ms', column: 'kirsa', value: 3.01 },
     { name: 'p999-20kb-ms', column: 'kirsa', value: 8.01 },
     { name: 'rss-idle-mb', column: 'kirsa', value: 60.1 },
+    { name: 'rss-idle-in-cluster-mb', column: 'kirsa', value: 60.1 },
     { name: 'rss-after-load-mb', column: 'kirsa', value: 75.2 },
     { name: 'rss-many-mb', column: 'kirsa', value: 100.1 },
     { name: 'first-right-ms', column: 'kirsa', value: 301 },
@@ -79,7 +81,7 @@ test('each target is judged at its bound: at it is met, past it is not', () => {
   ]);
   assert.deepEqual(
     Object.values(past).filter((value) => value !== undefined),
-    [false, false, false, false, false, false, false],
+    [false, false, false, false, false, false, false, false],
   );
   assert.ok(Object.keys(past).some((target) => target.includes('51,001 accounts')));
 });
