@@ -21,10 +21,8 @@ const SETTLE_MS = 1_500;
  * whatever its metrics.
  */
 async function kirsaMetricsEntry(): Promise<string> {
-  const [entry] = await webhookAsImageRunsIt().then(({ nodeArgs }) =>
-    nodeArgs.filter((word) => !word.startsWith('--')),
-  );
-  const path = join(dirname(entry!), '..', 'webhook', 'bench-metrics-entry.js');
+  const { compiledSrc } = await webhookAsImageRunsIt();
+  const path = join(compiledSrc, 'webhook', 'bench-metrics-entry.js');
   writeFileSync(
     path,
     [

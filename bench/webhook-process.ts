@@ -54,6 +54,8 @@ export function imageEnvironment(): Record<string, string> {
 export interface AsImage {
   nodeArgs: string[];
   env: Record<string, string>;
+  /** The compiled src/ folder (dist/src/), for a benchmark that loads some of kirsa's modules alone. */
+  compiledSrc: string;
 }
 
 let compiled: AsImage | undefined;
@@ -82,6 +84,7 @@ export async function webhookAsImageRunsIt(): Promise<AsImage> {
   compiled = {
     nodeArgs: [...imageNodeFlags(), join(app, 'bin', 'kirsa.js'), 'webhook'],
     env: imageEnvironment(),
+    compiledSrc: join(app, 'dist', 'src'),
   };
   return compiled;
 }
