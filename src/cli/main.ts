@@ -5,7 +5,6 @@
 import type { Command, CommanderError, Option } from 'commander';
 import { isKirsaError, type KirsaErrorCode } from '../errors.ts';
 import { kirsaVersion } from '../version.ts';
-import { EXAMPLES } from './examples.ts';
 
 type Register = (program: Command) => void;
 
@@ -119,6 +118,8 @@ export function commandPath(command: Command): string {
 export async function buildProgram(argv: readonly string[] = [], { all = false } = {}): Promise<Command> {
   // Imported here, not above: the webhook's process reads its flags without commander (webhook.ts).
   const { Command, Help } = await import('commander');
+  // Help text only: the webhook's process, which goes through this module, never builds a program.
+  const { EXAMPLES } = await import('./examples.ts');
   const help = new Help();
   const program = new Command('kirsa')
     .description('IAM Roles for Service Accounts on any self-managed Kubernetes cluster')

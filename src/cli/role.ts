@@ -19,7 +19,7 @@ import {
   type RoleSettings,
   rolePlanFor,
 } from '../core/iam/role-settings.ts';
-import { isWildcardRef, type ServiceAccountRef } from '../core/iam/trust-policy.ts';
+import { isWildcardRef, type ServiceAccountRef } from '../core/iam/service-account-ref.ts';
 import { annotatedServiceAccounts, webIdentityAnnotations } from '../core/identity/identity.ts';
 import { KirsaError } from '../errors.ts';
 import { checkSkipPhases } from '../workflows/phases.ts';

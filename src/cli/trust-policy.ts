@@ -5,13 +5,8 @@ import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE, DEFAULT_TOKEN_AUDIENCE } from '../consts.ts';
 import { checkProviderArn, iamProviderHostPath, providerArnFor } from '../core/iam/arn.ts';
 import { type PolicyDocument, parsePolicyDocument } from '../core/iam/policy-grammar.ts';
-import {
-  buildTrustPolicy,
-  mergeTrustPolicy,
-  parseServiceAccountRef,
-  type ServiceAccountRef,
-  sizeWarning,
-} from '../core/iam/trust-policy.ts';
+import { parseServiceAccountRef, type ServiceAccountRef } from '../core/iam/service-account-ref.ts';
+import { buildTrustPolicy, mergeTrustPolicy, sizeWarning } from '../core/iam/trust-policy.ts';
 import { KirsaError } from '../errors.ts';
 import { readInputText } from '../io/read-input.ts';
 import { awsTargetOf, collect, printNote, printWarning } from './flags.ts';

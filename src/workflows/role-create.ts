@@ -27,12 +27,14 @@ import {
   tagsAtCreation,
 } from '../core/iam/role-settings.ts';
 import {
-  federatedPrincipals,
   isWildcardRef,
-  type MergeResult,
-  mergeTrustPolicy,
   type ServiceAccountRef,
   serviceAccountSubject,
+} from '../core/iam/service-account-ref.ts';
+import {
+  federatedPrincipals,
+  type MergeResult,
+  mergeTrustPolicy,
   sizeWarning,
   type TrustPolicyRequest,
 } from '../core/iam/trust-policy.ts';

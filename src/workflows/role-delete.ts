@@ -7,7 +7,8 @@ import { createIamRoles, type IamOptions, type IamRoles, type RoleRecord } from 
 import { ANNOTATION } from '../consts.ts';
 import { checkProviderArn } from '../core/iam/arn.ts';
 import { annotationNamesRole, planRoleTeardown, type TeardownPlan } from '../core/iam/role-teardown.ts';
-import { isWildcardRef, type ServiceAccountRef, type TrustPolicyRequest } from '../core/iam/trust-policy.ts';
+import { isWildcardRef, type ServiceAccountRef } from '../core/iam/service-account-ref.ts';
+import type { TrustPolicyRequest } from '../core/iam/trust-policy.ts';
 import {
   createServiceAccountStore,
   type KubeAccess,

@@ -9,7 +9,7 @@ import { tokenChecks } from '../sts/token-checks.ts';
 import { checkRoleArn, iamProviderHostPath, issuerHostPath, matchedProviderArn } from './arn.ts';
 import { type ContextValue, contextFromClaims, type WebIdentityClaims } from './policy-evaluate.ts';
 import type { PolicyDocument } from './policy-grammar.ts';
-import { parseServiceAccountRef, serviceAccountSubject } from './trust-policy.ts';
+import { parseServiceAccountRef, serviceAccountSubject } from './service-account-ref.ts';
 
 export interface ExplainRequest {
   /** The issuer's host and path, the prefix of its condition keys. */

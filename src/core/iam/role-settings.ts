@@ -19,7 +19,8 @@ import {
 import { KirsaError } from '../../errors.ts';
 import { buildRoleArn, checkManagedPolicyArn, checkProviderArn } from './arn.ts';
 import { canonicalPolicyJson, type PolicyDocument } from './policy-grammar.ts';
-import { buildTrustPolicy, serviceAccountSubject, type TrustPolicyRequest } from './trust-policy.ts';
+import { serviceAccountSubject } from './service-account-ref.ts';
+import { buildTrustPolicy, type TrustPolicyRequest } from './trust-policy.ts';
 
 // --- The rules for each value ------------------------------------------------------------------------------
 

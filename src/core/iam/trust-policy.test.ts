@@ -6,12 +6,9 @@ import type { PolicyDocument } from './policy-grammar.ts';
 import {
   buildTrustPolicy,
   federatedPrincipals,
-  isWildcardRef,
   mergeTrustPolicy,
-  parseServiceAccountRef,
   policySize,
   removeTrust,
-  serviceAccountSubject,
   sizeWarning,
 } from './trust-policy.ts';
 
@@ -35,27 +32,6 @@ function ask(
     },
   }).decision;
 }
-
-describe('service account references', () => {
-  test('a wildcard in the namespace or the name makes a wildcard reference', () => {
-    assert.equal(isWildcardRef({ namespace: 'team-a', name: 'app' }), false);
-    assert.equal(isWildcardRef({ namespace: 'team-a', name: 'ci-*' }), true);
-    assert.equal(isWildcardRef({ namespace: 'team-*', name: 'app' }), true);
-  });
-
-  test('service account references', () => {
-    assert.deepEqual(parseServiceAccountRef('s3-echoer', 'default'), {
-      namespace: 'default',
-      name: 's3-echoer',
-    });
-    assert.deepEqual(parseServiceAccountRef('team-a/app', 'default'), { namespace: 'team-a', name: 'app' });
-    assert.deepEqual(parseServiceAccountRef('team-*:*', 'default'), { namespace: 'team-*', name: '*' });
-    assert.throws(() => parseServiceAccountRef('Bad_Name', 'default'), {
-      code: 'SERVICE_ACCOUNT_INVALID',
-      message: /not a service account/,
-    });
-  });
-});
 
 describe('building', () => {
   test('one service account: StringEquals on :sub and :aud, the shape eksctl and the EKS docs use', () => {
@@ -447,6 +423,5 @@ describe('size', () => {
     const size = policySize(near);
     assert.ok(size >= 2048 * 0.9 && size <= 2048, `fixture size ${size}`);
     assert.match(sizeWarning(near)!, new RegExp(`${size} of IAM's 2048 characters`));
-    assert.equal(serviceAccountSubject({ namespace: 'a', name: 'b' }), 'system:serviceaccount:a:b');
   });
 });

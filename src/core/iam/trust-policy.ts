@@ -6,7 +6,6 @@
 import {
   ASSUME_ROLE_WITH_WEB_IDENTITY,
   POLICY_VERSION_WITH_VARIABLES,
-  SERVICE_ACCOUNT_SUBJECT_PREFIX,
   TRUST_POLICY_SIZE_QUOTA,
   TRUST_POLICY_SIZE_WARN_RATIO,
 } from '../../consts.ts';
@@ -14,43 +13,7 @@ import { KirsaError } from '../../errors.ts';
 import { checkProviderArn } from './arn.ts';
 import { evaluateTrustPolicy } from './policy-evaluate.ts';
 import type { PolicyDocument, PolicyStatement } from './policy-grammar.ts';
-
-export interface ServiceAccountRef {
-  namespace: string;
-  name: string;
-}
-
-export function serviceAccountSubject(ref: ServiceAccountRef): string {
-  return `${SERVICE_ACCOUNT_SUBJECT_PREFIX}${ref.namespace}:${ref.name}`;
-}
-
-/**
- * Whether the reference is a wildcard (`team-a/*`, `*\/app`): no ServiceAccount object of that name exists,
- * so role create writes an identity mapping entry for it instead of an annotation.
- */
-export function isWildcardRef(ref: ServiceAccountRef): boolean {
-  return ref.namespace.includes('*') || ref.name.includes('*');
-}
-
-/** `NS/SA`, `NS:SA` or a bare `SA` (in the default namespace given) as a reference. */
-export function parseServiceAccountRef(text: string, defaultNamespace: string): ServiceAccountRef {
-  const separator = text.search(/[/:]/);
-  const ref =
-    separator < 0
-      ? { namespace: defaultNamespace, name: text }
-      : { namespace: text.slice(0, separator), name: text.slice(separator + 1) };
-  // Kubernetes names are DNS labels/subdomains; `*` is kirsa's wildcard. Anything else can never be a subject.
-  const valid = /^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/;
-  if (!valid.test(ref.namespace) || !valid.test(ref.name))
-    throw new KirsaError(
-      'SERVICE_ACCOUNT_INVALID',
-      `"${text}" is not a service account (namespace/name, lowercase, * allowed)`,
-      {
-        hint: 'write --service-account NAME with --namespace NS, or --service-account NS/NAME',
-      },
-    );
-  return ref;
-}
+import { type ServiceAccountRef, serviceAccountSubject } from './service-account-ref.ts';
 
 // --- Building ------------------------------------------------------------------------------------------------
 

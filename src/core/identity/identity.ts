@@ -12,7 +12,7 @@ import {
 } from '../../consts.ts';
 import { KirsaError } from '../../errors.ts';
 import { composeRoleArn, isRegionName, type RoleAccount } from '../iam/arn.ts';
-import { isWildcardRef, type ServiceAccountRef } from '../iam/trust-policy.ts';
+import { isWildcardRef, type ServiceAccountRef } from '../iam/service-account-ref.ts';
 import { compileGlob, globMatches, type NamespaceGlob } from './glob.ts';
 
 export interface WebIdentity {

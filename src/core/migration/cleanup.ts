@@ -6,7 +6,7 @@ import { DEFAULT_TOKEN_AUDIENCE, ENV, LEGACY_POD_ANNOTATION } from '../../consts
 import { checkProviderArn } from '../iam/arn.ts';
 import { evaluateTrustPolicy } from '../iam/policy-evaluate.ts';
 import { asList, type PolicyDocument, type PolicyStatement } from '../iam/policy-grammar.ts';
-import { serviceAccountSubject } from '../iam/trust-policy.ts';
+import { serviceAccountSubject } from '../iam/service-account-ref.ts';
 import type { Container } from '../kube-types.ts';
 import type { InventoryWorkload, PlannedRole } from './plan.ts';
 

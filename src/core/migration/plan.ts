@@ -8,7 +8,8 @@ import { ANNOTATION, MIGRATION_TEMPLATE_ANNOTATION, SERVICE_ACCOUNT_NAME_MAX_LEN
 import { buildProviderArn, checkProviderArn, roleArnParts } from '../iam/arn.ts';
 import type { PolicyDocument, PolicyStatement } from '../iam/policy-grammar.ts';
 import { asList } from '../iam/policy-grammar.ts';
-import { mergeTrustPolicy, serviceAccountSubject } from '../iam/trust-policy.ts';
+import { serviceAccountSubject } from '../iam/service-account-ref.ts';
+import { mergeTrustPolicy } from '../iam/trust-policy.ts';
 import type { Container } from '../kube-types.ts';
 import { legacyIdentity, namespaceAllows, resolveLegacyRole } from './legacy.ts';
 

@@ -38,7 +38,7 @@ import {
   tokenExpirationWarning,
 } from '../identity/identity.ts';
 import type { Container, EnvVar, PodLike, Volume, VolumeMount } from '../kube-types.ts';
-import { isRoleSessionName } from '../sts/protocol.ts';
+import { isRoleSessionName } from '../sts/session-name.ts';
 import { parseCsvRecord } from './csv-record.ts';
 import { type EnvFromConfigMaps, envFromRegion } from './env-from.ts';
 import { add, type PatchOperation, pointer } from './json-patch.ts';

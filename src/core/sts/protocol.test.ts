@@ -4,7 +4,6 @@ import {
   acceptTokenClaims,
   decideSessionSeconds,
   escapeXml,
-  isRoleSessionName,
   isStsError,
   mintCredentials,
   parseQueryParameters,
@@ -12,6 +11,7 @@ import {
   stsError,
   validateAssumeRoleWithWebIdentity,
 } from './protocol.ts';
+import { isRoleSessionName } from './session-name.ts';
 
 test("session names: STS's rule, 2 to 64 of [\\w+=,.@-], the one the webhook checks pod names against", () => {
   for (const name of ['s1', 'web-7d9f8-abcde', 'a.b@c=d,e+f_g', 'x'.repeat(64)])

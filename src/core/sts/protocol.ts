@@ -4,6 +4,7 @@
 // branch on them behave as they would against AWS.
 
 import { WEB_IDENTITY_TOKEN_LENGTH } from '../../consts.ts';
+import { isRoleSessionName } from './session-name.ts';
 import { audienceOf, isoSeconds, type TokenFinding, tokenChecks } from './token-checks.ts';
 
 export const STS_XML_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -80,13 +81,6 @@ export interface AssumeRoleWithWebIdentityInput {
   durationSeconds: number | undefined;
 }
 
-/** STS's rule for RoleSessionName; the webhook checks a pod's name against it before injecting it as one. */
-const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
-
-export function isRoleSessionName(text: string): boolean {
-  return SESSION_NAME.test(text);
-}
-
 export function validateAssumeRoleWithWebIdentity(
   params: Record<string, string>,
 ): AssumeRoleWithWebIdentityInput | StsError {
@@ -103,7 +97,7 @@ export function validateAssumeRoleWithWebIdentity(
   if (roleArn.length < 20 || roleArn.length > 2048 || !roleArn.startsWith('arn:')) {
     return stsError('ValidationError', `${roleArn} is invalid`);
   }
-  if (!SESSION_NAME.test(roleSessionName)) {
+  if (!isRoleSessionName(roleSessionName)) {
     return stsError(
       'ValidationError',
       "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and match [\\w+=,.@-]*",

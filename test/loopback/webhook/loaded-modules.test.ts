@@ -109,6 +109,36 @@ test("the webhook's files take Node's built-in modules from its module table, no
     assert.ok(!loaded.includes(`NativeModule ${unused}`), `${unused} is loaded`);
 });
 
+test("the CLI's rules stay out: trust policies, their evaluation, the STS protocol, help's examples", async () => {
+  // The webhook needs a few small rules that live beside these (service account references, STS's session
+  // name rule); each has a home of its own so that importing it does not bring the rest. About 80 KB of
+  // source, 0.2 MB of the idle process (docs/webhook.md, "What the webhook no longer loads").
+  await writeFile(join(dir, 'identities.json'), JSON.stringify({ 'default/app': { RoleARN: ROLE } }));
+  const loaded = await loadedBy(
+    ['--identities-file', join(dir, 'identities.json'), '--inject-role-session-name'],
+    {
+      namespace: 'default',
+      name: 'app',
+    },
+  );
+  const kirsaFiles = loaded.filter((url) => /\/(src|dist)\//.test(url));
+  assert.ok(
+    kirsaFiles.some((url) => /\/core\/iam\/service-account-ref\.[jt]s$/.test(url)) &&
+      kirsaFiles.some((url) => /\/core\/sts\/session-name\.[jt]s$/.test(url)),
+    'the list has the small rules the webhook does use',
+  );
+  for (const unused of [
+    'core/iam/trust-policy',
+    'core/iam/policy-evaluate',
+    'core/iam/policy-explain',
+    'core/iam/policy-grammar',
+    'core/sts/protocol',
+    'core/sts/token-checks',
+    'cli/examples',
+  ])
+    assert.ok(!kirsaFiles.some((url) => url.includes(`/${unused}.`)), `${unused} is loaded`);
+});
+
 test('the check sees a built-in imported as an ES module', async () => {
   const list = join(dir, 'modules-probe.json');
   const probe = join(dir, 'probe.mjs');
