@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KirsaError } from '../errors.ts';
-import { V8_FLAGS_WHEN_LISTENING, v8FlagsWhenListening } from './v8-flags.ts';
+import { collectorFlagsForCpus, V8_FLAGS_WHEN_LISTENING, v8FlagsWhenListening } from './v8-flags.ts';
 
 test('the flags to set once listening: V8 flags separated by spaces, none when unset or empty', () => {
   assert.deepEqual(v8FlagsWhenListening({}), []);
@@ -24,4 +24,10 @@ test('anything that is not a V8 flag is refused with the variable named', () => 
       bad,
     );
   }
+});
+
+test('one CPU (or a limit under one) marks on the main thread; two or more keep V8 default', () => {
+  assert.deepEqual(collectorFlagsForCpus(1), ['--no-concurrent-marking']);
+  assert.deepEqual(collectorFlagsForCpus(0), ['--no-concurrent-marking']);
+  for (const cpus of [2, 3, 64]) assert.deepEqual(collectorFlagsForCpus(cpus), [], String(cpus));
 });
