@@ -31,3 +31,12 @@ test('one CPU (or a limit under one) marks on the main thread; two or more keep 
   assert.deepEqual(collectorFlagsForCpus(0), ['--no-concurrent-marking']);
   for (const cpus of [2, 3, 64]) assert.deepEqual(collectorFlagsForCpus(cpus), [], String(cpus));
 });
+
+test('concurrent marking named in the environment, either way, is left as named', () => {
+  for (const named of [['--concurrent-marking'], ['--max-opt=2', '--no-concurrent-marking']])
+    assert.deepEqual(collectorFlagsForCpus(1, named), [], named.join(' '));
+  // A flag that only starts with the same words is another flag.
+  assert.deepEqual(collectorFlagsForCpus(1, ['--concurrent-marking-max-worker-num=1']), [
+    '--no-concurrent-marking',
+  ]);
+});

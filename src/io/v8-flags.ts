@@ -40,10 +40,13 @@ export function v8FlagsWhenListening(env: NodeJS.ProcessEnv): string[] {
  * turns with it on that CPU, and a turn is whole milliseconds in which no admission is answered. Marking in
  * V8's small incremental steps on the main thread instead (0.1-0.3 ms each, between admissions) cut the
  * 20 KB pod's p99.9 at 1,000/s from 9.7 to 3.9 ms on one core (docs/webhook.md, "Marking on one CPU").
- * With two or more CPUs the marker runs on another one, and V8's default stays.
+ * With two or more CPUs the marker runs on another one, and V8's default stays. Flags the environment names
+ * (`named`, from KIRSA_V8_FLAGS_WHEN_LISTENING) are an operator's choice: naming concurrent marking either way
+ * there leaves it as named.
  */
-export function collectorFlagsForCpus(cpus: number): string[] {
-  return cpus <= 1 ? ['--no-concurrent-marking'] : [];
+export function collectorFlagsForCpus(cpus: number, named: readonly string[] = []): string[] {
+  const chosen = named.some((flag) => /^--(no-)?concurrent-marking(=|$)/.test(flag));
+  return cpus <= 1 && !chosen ? ['--no-concurrent-marking'] : [];
 }
 
 /** Sets V8 flags in the running process (V8 reads its tiering thresholds each time it decides, and whether to mark concurrently each time it starts marking). */

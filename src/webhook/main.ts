@@ -28,6 +28,7 @@ import {
 import type { RoleAccount } from '../core/iam/arn.ts';
 import type { ContainerCredentialsSettings, IdentityDefaults } from '../core/identity/identity.ts';
 import type { MutationOptions } from '../core/mutation/mutate-pod.ts';
+import { cgroupCpuLimit } from '../io/cpu-limit.ts';
 import type { Logger, LogLevel } from '../io/log.ts';
 // Small, and already loaded by the command line that built the plan (cli/webhook.ts reads the variable).
 import { collectorFlagsForCpus, setV8Flags } from '../io/v8-flags.ts';
@@ -421,9 +422,11 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     },
     'listening',
   );
-  // The CPUs this process may use, as libuv reads them: the affinity mask and the cgroup's CPU limit.
-  const cpus = process.getBuiltinModule('node:os').availableParallelism(); // not an ES import: loaded-modules.test.ts
-  const collectorFlags = collectorFlagsForCpus(cpus);
+  // The CPUs this process may use: the affinity mask (as libuv reads it, with some cgroup limits) and the
+  // container's CPU limit (io/cpu-limit.ts), the smaller.
+  const affinity = process.getBuiltinModule('node:os').availableParallelism(); // not an ES import: loaded-modules.test.ts
+  const cpus = Math.min(affinity, cgroupCpuLimit() ?? affinity);
+  const collectorFlags = collectorFlagsForCpus(cpus, plan.v8FlagsWhenListening);
   if (collectorFlags.length > 0) {
     setV8Flags(collectorFlags);
     log.info(
@@ -431,8 +434,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
       "one CPU to run on: V8 marks the heap on the webhook's thread, in steps between admissions",
     );
   }
-  // Everything kirsa loads is loaded: from here V8 may optimize what runs (io/v8-flags.ts). After the
-  // collector's flags, so flags named in the environment have the last word.
+  // Everything kirsa loads is loaded: from here V8 may optimize what runs (io/v8-flags.ts).
   if (plan.v8FlagsWhenListening?.length) {
     setV8Flags(plan.v8FlagsWhenListening);
     log.debug({ v8Flags: plan.v8FlagsWhenListening }, 'V8 flags set now that the webhook listens');

@@ -1,9 +1,11 @@
 // On one CPU the webhook has V8 mark its heap on the webhook's own thread, in small steps between admissions,
 // instead of beside it: with one CPU there is no "beside", and V8's concurrent marker took whole milliseconds
-// from the webhook in turns (docs/webhook.md, "Marking on one CPU"). Which CPUs a process has is what libuv
-// reads: the affinity mask (taskset here, a cpuset in a pod) and the cgroup's CPU limit.
+// from the webhook in turns (docs/webhook.md, "Marking on one CPU"). One CPU is an affinity mask of one
+// (taskset here, an exclusive cpuset in a pod) or a CPU limit of 1 or less (a pod's limits.cpu: a cgroup's
+// CFS quota, made here in the machine's own cgroup hierarchy when the test may write it).
 
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,10 +33,39 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function runOn(launcher: string[]): Promise<{ oneCpuLines: unknown[] }> {
+/**
+ * A cgroup of its own with a CPU limit of half a CPU, and the launcher that runs a command inside it; or why
+ * this machine gives none (not root, no writable cpu hierarchy).
+ */
+function halfCpuCgroup(): { launcher: string[]; remove: () => void } | string {
+  const name = `kirsa-one-cpu-test-${process.pid}`;
+  let dir: string;
+  try {
+    if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) {
+      dir = `/sys/fs/cgroup/cpu/${name}`; // v1, its cpu hierarchy
+      mkdirSync(dir);
+      writeFileSync(`${dir}/cpu.cfs_period_us`, '100000');
+      writeFileSync(`${dir}/cpu.cfs_quota_us`, '50000');
+    } else if (readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/).includes('cpu')) {
+      writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', '+cpu'); // v2: the cpu controller for children
+      dir = `/sys/fs/cgroup/${name}`;
+      mkdirSync(dir);
+      writeFileSync(`${dir}/cpu.max`, '50000 100000');
+    } else return 'this machine has no cgroup cpu controller to limit';
+  } catch (error) {
+    return `this machine's cgroups cannot be written here (${(error as Error).message})`;
+  }
+  return {
+    // The shell moves itself into the cgroup, then becomes the webhook, which starts inside it.
+    launcher: ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir],
+    remove: () => rmdirSync(dir),
+  };
+}
+
+async function runOn(launcher: string[], env: NodeJS.ProcessEnv = {}): Promise<{ oneCpuLines: unknown[] }> {
   const webhook = await startWebhook(
     ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--identities-file', identities],
-    { launcher },
+    { launcher, env },
   );
   try {
     // Marking on the main thread changes when V8 works, never what the webhook answers.
@@ -54,6 +85,29 @@ test('held to one CPU, the webhook turns off concurrent marking and says so once
     cpus: 1,
     v8Flags: ['--no-concurrent-marking'],
   });
+});
+
+test("on one CPU, concurrent marking named in KIRSA_V8_FLAGS_WHEN_LISTENING is the operator's choice", async () => {
+  const { oneCpuLines } = await runOn(['taskset', '-c', '0'], {
+    KIRSA_V8_FLAGS_WHEN_LISTENING: '--concurrent-marking',
+  });
+  assert.deepEqual(oneCpuLines, []);
+});
+
+test('under a CPU limit of half a CPU, the same', async (t) => {
+  const cgroup = halfCpuCgroup();
+  if (typeof cgroup === 'string') return t.skip(cgroup);
+  try {
+    const { oneCpuLines } = await runOn(cgroup.launcher);
+    assert.equal(oneCpuLines.length, 1);
+    assert.deepEqual(oneCpuLines[0], {
+      ...(oneCpuLines[0] as object),
+      cpus: 0.5,
+      v8Flags: ['--no-concurrent-marking'],
+    });
+  } finally {
+    cgroup.remove();
+  }
 });
 
 test("with two CPUs or more, V8's default stays", {
