@@ -9,6 +9,8 @@
 // in the hierarchy (a container's own cgroup, without a cgroup namespace, is mounted at the top), so the
 // process's path from /proc/self/cgroup is taken relative to it.
 
+import { parseMountinfo } from './mountinfo.ts';
+
 // Built-ins from Node's module table, not ES imports: test/loopback/webhook/loaded-modules.test.ts says why.
 const { readFileSync } = process.getBuiltinModule('node:fs');
 
@@ -23,24 +25,12 @@ export interface CgroupMount {
 /** The cgroup mounts in /proc/self/mountinfo that can hold a CPU limit. */
 export function cpuCgroupMounts(mountinfo: string): CgroupMount[] {
   const mounts: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    // "ID PARENT MAJ:MIN ROOT MOUNT-POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER-OPTIONS"
-    const [before, after] = line.split(' - ');
-    if (before === undefined || after === undefined) continue;
-    const fields = before.split(' ');
-    const [fsType, , superOptions = ''] = after.split(' ');
-    const root = unescapeMountPath(fields[3] ?? '');
-    const mountPoint = unescapeMountPath(fields[4] ?? '');
+  for (const { fsType, superOptions, root, mountPoint } of parseMountinfo(mountinfo)) {
     if (fsType === 'cgroup2') mounts.push({ version: 2, root, mountPoint });
-    else if (fsType === 'cgroup' && superOptions.split(',').includes('cpu'))
+    else if (fsType === 'cgroup' && superOptions.includes('cpu'))
       mounts.push({ version: 1, root, mountPoint });
   }
   return mounts;
-}
-
-/** mountinfo writes a space, tab, newline or backslash in a path as a three-digit octal escape. */
-function unescapeMountPath(text: string): string {
-  return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 
 /** This process's cgroup path in each kind of hierarchy, from /proc/self/cgroup. */

@@ -38,8 +38,9 @@ export function v8FlagsWhenListening(env: NodeJS.ProcessEnv): string[] {
  * V8's collector flags for a process with `cpus` CPUs to run on. With one (a container's CPU limit of 1 or
  * less, or an affinity mask of one CPU), V8's concurrent marker does not run beside the webhook: it takes
  * turns with it on that CPU, and a turn is whole milliseconds in which no admission is answered. Marking in
- * V8's small incremental steps on the main thread instead (0.1-0.3 ms each, between admissions) cut the
- * 20 KB pod's p99.9 at 1,000/s from 9.7 to 3.9 ms on one core (docs/webhook.md, "Marking on one CPU").
+ * V8's small incremental steps on the main thread instead (0.1-0.9 ms each, between admissions) brought the
+ * 20 KB pod's p99.9 at 1,000/s on one core from 2.79x to 2.11x the do-nothing floor's, for more memory
+ * under sustained load (docs/webhook.md, "Marking on one CPU").
  * With two or more CPUs the marker runs on another one, and V8's default stays. Flags the environment names
  * (`named`, from KIRSA_V8_FLAGS_WHEN_LISTENING) are an operator's choice: naming concurrent marking either way
  * there leaves it as named.

@@ -16,6 +16,7 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, writeFile } fro
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KirsaError } from '../errors.ts';
+import { parseMountinfo } from '../io/mountinfo.ts';
 import { createCertificateAuthority, issueClientCertificate } from '../tls/certificates.ts';
 import { type KubeApiserver, type KubeApiserverOptions, startKubeApiserver } from './control-plane.ts';
 import { freePort, stopProcess } from './processes.ts';
@@ -145,10 +146,9 @@ async function freeSubnet(): Promise<number> {
 
 /** Mount points at or under `dir`, deepest first. */
 async function mountsUnder(dir: string): Promise<string[]> {
-  const lines = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
-  const points = lines
-    .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
-    .filter((point): point is string => !!point && (point === dir || point.startsWith(`${dir}/`)));
+  const points = parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'))
+    .map((mount) => mount.mountPoint)
+    .filter((point) => point === dir || point.startsWith(`${dir}/`));
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
