@@ -26,17 +26,23 @@ test('anything that is not a V8 flag is refused with the variable named', () => 
   }
 });
 
-test('one CPU (or a limit under one) marks on the main thread; two or more keep V8 default', () => {
-  assert.deepEqual(collectorFlagsForCpus(1), ['--no-concurrent-marking']);
-  assert.deepEqual(collectorFlagsForCpus(0), ['--no-concurrent-marking']);
-  for (const cpus of [2, 3, 64]) assert.deepEqual(collectorFlagsForCpus(cpus), [], String(cpus));
+test('one CPU (or a limit under one) keeps the collector on the main thread; two or more keep V8 default', () => {
+  const mainThreadOnly = ['--no-concurrent-marking', '--no-parallel-scavenge'];
+  assert.deepEqual(collectorFlagsForCpus(1), mainThreadOnly);
+  assert.deepEqual(collectorFlagsForCpus(0.5), mainThreadOnly);
+  assert.deepEqual(collectorFlagsForCpus(0), mainThreadOnly);
+  for (const cpus of [1.5, 2, 3, 64]) assert.deepEqual(collectorFlagsForCpus(cpus), [], String(cpus));
 });
 
-test('concurrent marking named in the environment, either way, is left as named', () => {
+test('a collector flag named in the environment, either way, is left as named; the other is still set', () => {
   for (const named of [['--concurrent-marking'], ['--max-opt=2', '--no-concurrent-marking']])
-    assert.deepEqual(collectorFlagsForCpus(1, named), [], named.join(' '));
+    assert.deepEqual(collectorFlagsForCpus(1, named), ['--no-parallel-scavenge'], named.join(' '));
+  for (const named of [['--parallel-scavenge'], ['--no-parallel-scavenge']])
+    assert.deepEqual(collectorFlagsForCpus(1, named), ['--no-concurrent-marking'], named.join(' '));
+  assert.deepEqual(collectorFlagsForCpus(1, ['--concurrent-marking', '--parallel-scavenge']), []);
   // A flag that only starts with the same words is another flag.
   assert.deepEqual(collectorFlagsForCpus(1, ['--concurrent-marking-max-worker-num=1']), [
     '--no-concurrent-marking',
+    '--no-parallel-scavenge',
   ]);
 });

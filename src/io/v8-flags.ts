@@ -35,22 +35,34 @@ export function v8FlagsWhenListening(env: NodeJS.ProcessEnv): string[] {
 }
 
 /**
+ * The collector's work V8 hands to other threads, which on one CPU take turns with the webhook instead of
+ * running beside it: concurrent marking (its turns were whole milliseconds in which no admission was
+ * answered) and parallel scavenging (each young-generation collection split into tasks that the main thread
+ * then waits on). Both are read by V8 each time it starts that work, so they can change once the webhook
+ * listens. Parallel marking is not one of them: set after start, V8 stopped on a failed check here.
+ */
+const THREADED_COLLECTOR_WORK = ['concurrent-marking', 'parallel-scavenge'] as const;
+
+/**
  * V8's collector flags for a process with `cpus` CPUs to run on. With one (a container's CPU limit of 1 or
- * less, or an affinity mask of one CPU), V8's concurrent marker does not run beside the webhook: it takes
- * turns with it on that CPU, and a turn is whole milliseconds in which no admission is answered. Marking in
- * V8's small incremental steps on the main thread instead (0.1-0.9 ms each, between admissions) brought the
- * 20 KB pod's p99.9 at 1,000/s on one core from 2.79x to 2.11x the do-nothing floor's, for more memory
- * under sustained load (docs/webhook.md, "Marking on one CPU").
- * With two or more CPUs the marker runs on another one, and V8's default stays. Flags the environment names
- * (`named`, from KIRSA_V8_FLAGS_WHEN_LISTENING) are an operator's choice: naming concurrent marking either way
- * there leaves it as named.
+ * less, or an affinity mask of one CPU), the collector works on the webhook's thread alone: marking in V8's
+ * small incremental steps between admissions (0.1-0.9 ms each) brought the 20 KB pod's p99.9 at 1,000/s on
+ * one core from 2.79x to 2.11x the do-nothing floor's, for more memory under sustained load; a scavenge done
+ * by the main thread alone paused it for 0.30-0.32 ms (median) against 0.40-0.42 ms split into tasks
+ * (docs/webhook.md, "Marking on one CPU" and "Scavenging on one CPU").
+ * With two or more CPUs the helpers run on another one, and V8's default stays. A flag the environment names
+ * (`named`, from KIRSA_V8_FLAGS_WHEN_LISTENING) either way is an operator's choice, left as named.
  */
 export function collectorFlagsForCpus(cpus: number, named: readonly string[] = []): string[] {
-  const chosen = named.some((flag) => /^--(no-)?concurrent-marking(=|$)/.test(flag));
-  return cpus <= 1 && !chosen ? ['--no-concurrent-marking'] : [];
+  if (cpus > 1) return [];
+  const isNamed = (work: string) => named.some((flag) => new RegExp(`^--(no-)?${work}(=|$)`).test(flag));
+  return THREADED_COLLECTOR_WORK.filter((work) => !isNamed(work)).map((work) => `--no-${work}`);
 }
 
-/** Sets V8 flags in the running process (V8 reads its tiering thresholds each time it decides, and whether to mark concurrently each time it starts marking). */
+/**
+ * Sets V8 flags in the running process (V8 reads its tiering thresholds each time it decides, and whether to
+ * mark concurrently or scavenge in parallel each time it starts that work).
+ */
 export function setV8Flags(flags: string[]): void {
   for (const flag of flags) setFlagsFromString(flag);
 }

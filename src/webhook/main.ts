@@ -431,7 +431,7 @@ async function start(plan: WebhookPlan, log: Logger, metrics: WebhookMetrics, st
     setV8Flags(collectorFlags);
     log.info(
       { cpus, v8Flags: collectorFlags },
-      "one CPU to run on: V8 marks the heap on the webhook's thread, in steps between admissions",
+      "one CPU to run on: V8 collects garbage on the webhook's thread alone",
     );
   }
   // Everything kirsa loads is loaded: from here V8 may optimize what runs (io/v8-flags.ts).

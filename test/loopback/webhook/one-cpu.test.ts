@@ -1,6 +1,7 @@
-// On one CPU the webhook has V8 mark its heap on the webhook's own thread, in small steps between admissions,
-// instead of beside it: with one CPU there is no "beside", and V8's concurrent marker took whole milliseconds
-// from the webhook in turns (docs/webhook.md, "Marking on one CPU"). One CPU is an affinity mask of one
+// On one CPU the webhook has V8 collect garbage on the webhook's own thread: marking in small steps between
+// admissions instead of beside it, scavenging without splitting it into tasks. With one CPU there is no
+// "beside": V8's concurrent marker took whole milliseconds from the webhook in turns, and a scavenge's tasks
+// only made its pause longer (docs/webhook.md, "Marking on one CPU", "Scavenging on one CPU"). One CPU is an affinity mask of one
 // (taskset here, an exclusive cpuset in a pod) or a CPU limit of 1 or less (a pod's limits.cpu: a cgroup's
 // CFS quota, made here in the machine's own cgroup hierarchy when the test may write it).
 
@@ -14,8 +15,7 @@ import { makeServingCertificate, type ServingCertificate } from '../../support/t
 import { admittedRole, startWebhook } from '../../support/webhook-harness.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/app';
-const ONE_CPU_LINE =
-  "one CPU to run on: V8 marks the heap on the webhook's thread, in steps between admissions";
+const ONE_CPU_LINE = "one CPU to run on: V8 collects garbage on the webhook's thread alone";
 
 let dir: string;
 let cert: ServingCertificate;
@@ -76,22 +76,27 @@ async function runOn(launcher: string[], env: NodeJS.ProcessEnv = {}): Promise<{
   return { oneCpuLines: webhook.logs.filter((line) => line.msg === ONE_CPU_LINE) };
 }
 
-test('held to one CPU, the webhook turns off concurrent marking and says so once', async () => {
+test('held to one CPU, the webhook turns off concurrent marking and parallel scavenging, and says so once', async () => {
   const { oneCpuLines } = await runOn(['taskset', '-c', '0']);
   assert.equal(oneCpuLines.length, 1);
   assert.deepEqual(oneCpuLines[0], {
     ...(oneCpuLines[0] as object),
     level: 'info',
     cpus: 1,
-    v8Flags: ['--no-concurrent-marking'],
+    v8Flags: ['--no-concurrent-marking', '--no-parallel-scavenge'],
   });
 });
 
-test("on one CPU, concurrent marking named in KIRSA_V8_FLAGS_WHEN_LISTENING is the operator's choice", async () => {
+test("on one CPU, a collector flag named in KIRSA_V8_FLAGS_WHEN_LISTENING is the operator's choice", async () => {
   const { oneCpuLines } = await runOn(['taskset', '-c', '0'], {
     KIRSA_V8_FLAGS_WHEN_LISTENING: '--concurrent-marking',
   });
-  assert.deepEqual(oneCpuLines, []);
+  assert.equal(oneCpuLines.length, 1);
+  assert.deepEqual((oneCpuLines[0] as { v8Flags: unknown }).v8Flags, ['--no-parallel-scavenge']);
+  const both = await runOn(['taskset', '-c', '0'], {
+    KIRSA_V8_FLAGS_WHEN_LISTENING: '--concurrent-marking --parallel-scavenge',
+  });
+  assert.deepEqual(both.oneCpuLines, []);
 });
 
 test('under a CPU limit of half a CPU, the same', async (t) => {
@@ -103,7 +108,7 @@ test('under a CPU limit of half a CPU, the same', async (t) => {
     assert.deepEqual(oneCpuLines[0], {
       ...(oneCpuLines[0] as object),
       cpus: 0.5,
-      v8Flags: ['--no-concurrent-marking'],
+      v8Flags: ['--no-concurrent-marking', '--no-parallel-scavenge'],
     });
   } finally {
     cgroup.remove();
