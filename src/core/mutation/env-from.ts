@@ -46,8 +46,11 @@ export function regionKeysOf(keys: Iterable<string>): string[] {
   return kept;
 }
 
-function envFromOf(container: Container): unknown[] {
-  return Array.isArray(container.envFrom) ? (container.envFrom as unknown[]) : [];
+/** The envFrom of a container without one: every container without envFrom shares it. */
+const NO_ENTRIES: readonly unknown[] = Object.freeze([]);
+
+function envFromOf(container: Container): readonly unknown[] {
+  return Array.isArray(container.envFrom) ? (container.envFrom as unknown[]) : NO_ENTRIES;
 }
 
 function refName(entry: unknown, field: 'configMapRef' | 'secretRef'): string | undefined {
@@ -80,15 +83,20 @@ export function envFromConfigMapNames(pod: PodLike, max: number): string[] {
  */
 export type EnvFromRegion = { kind: 'sets' } | { kind: 'none' } | { kind: 'unknown'; why: string };
 
+// The verdicts that carry nothing more than their kind: one object each, since this runs for every container.
+const SETS: EnvFromRegion = Object.freeze({ kind: 'sets' });
+const NONE: EnvFromRegion = Object.freeze({ kind: 'none' });
+
 export function envFromRegion(
   container: Container,
   configMaps: EnvFromConfigMaps | undefined,
 ): EnvFromRegion {
   const entries = envFromOf(container);
-  if (entries.length === 0) return { kind: 'none' };
+  if (entries.length === 0) return NONE;
   if (configMaps === undefined) return { kind: 'unknown', why: 'kirsa does not read envFrom sources' };
   let unknown: string | undefined;
-  for (const entry of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
     const secret = refName(entry, 'secretRef');
     if (secret !== undefined) {
       unknown ??= `Secret "${secret}" is not read by kirsa`;
@@ -111,7 +119,7 @@ export function envFromRegion(
     const rawPrefix = (entry as { prefix?: unknown }).prefix;
     const prefix = typeof rawPrefix === 'string' ? rawPrefix : '';
     if (keys.regionKeys.some((key) => (REGION_NAMES as readonly string[]).includes(prefix + key)))
-      return { kind: 'sets' };
+      return SETS;
   }
-  return unknown === undefined ? { kind: 'none' } : { kind: 'unknown', why: unknown };
+  return unknown === undefined ? NONE : { kind: 'unknown', why: unknown };
 }

@@ -20,7 +20,7 @@ export function escapePointerToken(token: string | number): string {
 /** Builds a JSON Pointer from unescaped tokens: pointer('metadata', 'labels', 'a/b') = /metadata/labels/a~1b. */
 export function pointer(...tokens: Array<string | number>): string {
   let path = '';
-  for (const token of tokens) path += `/${escapePointerToken(token)}`;
+  for (let i = 0; i < tokens.length; i++) path += `/${escapePointerToken(tokens[i]!)}`;
   return path;
 }
 

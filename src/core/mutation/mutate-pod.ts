@@ -107,16 +107,18 @@ interface TokenPlan {
 }
 
 function isWindowsPod(pod: PodLike): boolean {
-  const nodeSelector = pod.spec?.nodeSelector ?? {};
-  return (
-    OS_NODE_SELECTOR_KEYS.some((key) => nodeSelector[key] === 'windows') || pod.spec?.os?.name === 'windows'
-  );
+  const nodeSelector = pod.spec?.nodeSelector;
+  for (let i = 0; i < OS_NODE_SELECTOR_KEYS.length; i++)
+    if (nodeSelector?.[OS_NODE_SELECTOR_KEYS[i]!] === 'windows') return true;
+  return pod.spec?.os?.name === 'windows';
 }
 
 /** The mount path joined with the file name, normalised as Go's path.Join does (no duplicate or trailing `/`). */
 function joinTokenPath(mountPath: string, fileName: string): string {
-  const joined = posix.normalize(posix.join(mountPath, fileName));
-  return joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined;
+  // posix.join is the non-empty parts joined by `/`, then normalised: normaliseMountPath normalises, and
+  // skips the work when the path is already normal, as it nearly always is.
+  const joined = mountPath === '' ? fileName : fileName === '' ? mountPath : `${mountPath}/${fileName}`;
+  return normaliseMountPath(joined);
 }
 
 /** A path with no empty, `.` or `..` segment and no trailing `/` is already normal. */
@@ -172,6 +174,10 @@ function planToken(
         { name: ENV.containerCredentialsFullUri, value: identity.fullUri },
         { name: ENV.containerAuthorizationTokenFile, value: tokenFilePath },
       ];
+  // Each of these may warn; the warnings keep this order.
+  const expirationSeconds = decideExpiration(pod, identity, options, warnings);
+  const { region, regionalSts } = planRegion(identity, options, warnings);
+  const sessionName = web && wantsSessionName(pod, identity, options, warnings);
   return {
     volumeName: web ? TOKEN_VOLUME_NAME : identity.volumeName,
     mountPath,
@@ -180,10 +186,11 @@ function planToken(
     tokenFilePath,
     unixTokenFilePath: unixPath,
     audience: identity.audience,
-    expirationSeconds: decideExpiration(pod, identity, options, warnings),
+    expirationSeconds,
     credentialEnv,
-    ...planRegion(identity, options, warnings),
-    sessionName: web && wantsSessionName(pod, identity, options, warnings),
+    region,
+    regionalSts,
+    sessionName,
   };
 }
 
@@ -337,38 +344,69 @@ function containerSelection(
     !(skip?.has(name) ?? false) && !unreadableInclude && (include === undefined || include.has(name));
 }
 
+/** An absent or null list of the pod: nothing to loop over. */
+const NO_ITEMS: readonly never[] = Object.freeze([]);
+
+/**
+ * A list of the pod (containers, env, mounts, volumes) to loop over; absent or null is empty. Any other value
+ * that is not an array comes from no API server: it throws a TypeError, so processAdmission admits the pod
+ * unchanged, as for a null container.
+ */
+function listOf<T>(list: readonly T[] | null | undefined): readonly T[] {
+  if (list === undefined || list === null) return NO_ITEMS;
+  if (!Array.isArray(list)) throw new TypeError('a list in the pod is not an array');
+  return list;
+}
+
+/** The first volume or mount of a list with this name. */
+function findNamed<T extends { name: string }>(list: readonly T[], name: string): T | undefined {
+  for (let i = 0; i < list.length; i++) if (list[i]!.name === name) return list[i];
+  return undefined;
+}
+
+/** Whether a container's env has a variable of this name. */
+function envHas(env: readonly EnvVar[], name: string): boolean {
+  for (let i = 0; i < env.length; i++) if (env[i]!.name === name) return true;
+  return false;
+}
+
 type ContainerPlan =
   | { kind: 'untouched' }
   | { kind: 'conflict'; warning: string }
   | { kind: 'change'; env: EnvVar[]; mount: VolumeMount | undefined };
 
+/** The plan of every container left as it is: it carries nothing, so one object serves them all. */
+const UNTOUCHED: ContainerPlan = Object.freeze({ kind: 'untouched' });
+
 /**
- * The region env a container gets: none when it has a region already, in env or through envFrom, or when its
- * envFrom may set one that kirsa cannot see (the reference's #248: its explicit env would override that
- * value); then it warns. env-from.ts decides what envFrom sets, from the ConfigMaps read when asked.
+ * Appends the region env a container gets (AWS_DEFAULT_REGION, then AWS_REGION) to `into`: none when it has
+ * a region already, in env or through envFrom, or when its envFrom may set one that kirsa cannot see (the
+ * reference's #248: its explicit env would override that value); then it warns. env-from.ts decides what
+ * envFrom sets, from the ConfigMaps read when asked.
  */
-function regionEnv(
+function appendRegionEnv(
+  into: EnvVar[],
   container: Container,
   region: string | undefined,
   warnings: string[],
   context: MutationContext,
-): EnvVar[] {
-  if (region === undefined) return [];
-  const env = container.env ?? [];
-  if (env.some((entry) => entry.name === ENV.region || entry.name === ENV.defaultRegion)) return [];
+): void {
+  if (region === undefined) return;
+  const env = listOf(container.env);
+  for (let i = 0; i < env.length; i++) {
+    const name = env[i]!.name;
+    if (name === ENV.region || name === ENV.defaultRegion) return;
+  }
   const fromEnvFrom = envFromRegion(container, context.envFromConfigMaps);
-  if (fromEnvFrom.kind === 'sets') return [];
+  if (fromEnvFrom.kind === 'sets') return;
   if (fromEnvFrom.kind === 'unknown') {
     const why = context.envFromConfigMaps === undefined ? '' : `, and ${fromEnvFrom.why}`;
     warnings.push(
       `kirsa: container "${container.name}" takes env from envFrom, which may set ${ENV.region}${why}; kirsa injected no region into it (it would override that value). Set ${ENV.region} in its env to choose.`,
     );
-    return [];
+    return;
   }
-  return [
-    { name: ENV.defaultRegion, value: region },
-    { name: ENV.region, value: region },
-  ];
+  into.push({ name: ENV.defaultRegion, value: region }, { name: ENV.region, value: region });
 }
 
 function planContainer(
@@ -378,30 +416,31 @@ function planContainer(
   warnings: string[],
   context: MutationContext,
 ): ContainerPlan {
-  const env = container.env ?? [];
-  const has = (name: string) => env.some((entry) => entry.name === name);
-  const pairPresent = has(plan.credentialEnv[0].name) || has(plan.credentialEnv[1].name);
-  const regionPresent = has(ENV.region) || has(ENV.defaultRegion);
-  const stsPresent = has(ENV.stsRegionalEndpoints);
+  const env = listOf(container.env);
+  const pairPresent = envHas(env, plan.credentialEnv[0].name) || envHas(env, plan.credentialEnv[1].name);
+  const regionPresent = envHas(env, ENV.region) || envHas(env, ENV.defaultRegion);
+  const stsPresent = envHas(env, ENV.stsRegionalEndpoints);
   // The reference's early exit: a container that already has all three groups is left alone, mount included.
-  if (pairPresent && regionPresent && stsPresent) return { kind: 'untouched' };
+  if (pairPresent && regionPresent && stsPresent) return UNTOUCHED;
 
-  const mounts = container.volumeMounts ?? [];
+  const mounts = listOf(container.volumeMounts);
   const wantedPath = plan.normalisedMountPath;
-  const ours = mounts.find((mount) => mount.name === plan.volumeName);
+  const ours = findNamed(mounts, plan.volumeName);
   if (ours && normaliseMountPath(ours.mountPath ?? '') !== wantedPath) {
     return {
       kind: 'conflict',
       warning: `kirsa: container "${container.name}" mounts volume "${plan.volumeName}" at "${ours.mountPath ?? ''}", not at "${plan.mountPath}"; no AWS credentials were injected into it. Remove that mount so kirsa can add its own.`,
     };
   }
-  const blocking = mounts.find(
-    (mount) =>
-      mount.name !== plan.volumeName &&
-      // Mount paths are written in the Unix form on Windows pods too, so that is the form compared (the
-      // `C:\...` form the env var gets is written by nobody, and matching only it let the rule never fire).
-      [wantedPath, plan.unixTokenFilePath].includes(normaliseMountPath(mount.mountPath ?? '')),
-  );
+  let blocking: VolumeMount | undefined;
+  for (let i = 0; i < mounts.length && blocking === undefined; i++) {
+    const mount = mounts[i]!;
+    if (mount.name === plan.volumeName) continue;
+    // Mount paths are written in the Unix form on Windows pods too, so that is the form compared (the
+    // `C:\...` form the env var gets is written by nobody, and matching only it let the rule never fire).
+    const path = normaliseMountPath(mount.mountPath ?? '');
+    if (path === wantedPath || path === plan.unixTokenFilePath) blocking = mount;
+  }
   if (blocking) {
     return {
       kind: 'conflict',
@@ -412,35 +451,60 @@ function planContainer(
   const additions: EnvVar[] = [];
   if (plan.regionalSts && !stsPresent)
     additions.push({ name: ENV.stsRegionalEndpoints, value: STS_REGIONAL_VALUE });
-  additions.push(...regionEnv(container, plan.region, warnings, context));
-  if (!pairPresent) additions.push(...plan.credentialEnv.map((entry) => ({ ...entry })));
+  appendRegionEnv(additions, container, plan.region, warnings, context);
+  if (!pairPresent) additions.push({ ...plan.credentialEnv[0] }, { ...plan.credentialEnv[1] });
   // After the pair, from the pod's own name as the kubelet resolves it (generated names included).
-  if (plan.sessionName && !has(ENV.roleSessionName))
+  if (plan.sessionName && !envHas(env, ENV.roleSessionName))
     additions.push({ name: ENV.roleSessionName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
   const mount = ours ? undefined : { name: plan.volumeName, mountPath: plan.mountPath, readOnly: true };
-  if (additions.length === 0 && mount === undefined) return { kind: 'untouched' };
+  if (additions.length === 0 && mount === undefined) return UNTOUCHED;
   return { kind: 'change', env: additions, mount };
 }
 
-/** Appends items to an array field by index, or creates the field when it is absent or null. */
+/**
+ * Appends to `into` the operations that add items to a container's list field by index, or create the field
+ * when it is absent or null. The paths are built here rather than with pointer(): `base` is a container's
+ * pointer from forEachSelectedContainer, and the rest are a constant field name and an index, which need no
+ * escaping.
+ */
 function appendOperations(
+  into: PatchOperation[],
   base: string,
-  field: string,
-  existing: unknown[] | null | undefined,
-  items: unknown[],
-) {
-  if (items.length === 0) return [];
-  if (!Array.isArray(existing)) return [add(`${base}${pointer(field)}`, items)];
-  return items.map((item, offset) => add(`${base}${pointer(field, existing.length + offset)}`, item));
+  field: 'env' | 'volumeMounts',
+  existing: unknown,
+  items: readonly unknown[],
+): void {
+  if (items.length === 0) return;
+  if (!Array.isArray(existing)) {
+    into.push(add(`${base}/${field}`, items));
+    return;
+  }
+  const itemPrefix = `${base}/${field}/`;
+  for (let offset = 0; offset < items.length; offset++)
+    into.push(add(`${itemPrefix}${existing.length + offset}`, items[offset]));
 }
 
-/** The containers of both lists that the selection lets through, with where each sits in the pod. */
-function selectedContainers(pod: PodLike, selected: (name: string) => boolean) {
-  return (['containers', 'initContainers'] as const).flatMap((field) =>
-    (pod.spec?.[field] ?? []).flatMap((container, index) =>
-      selected(container.name) ? [{ field, container, base: pointer('spec', field, index) }] : [],
-    ),
-  );
+const CONTAINER_FIELDS = ['containers', 'initContainers'] as const;
+
+/**
+ * Calls `visit` with each container of both lists that the selection lets through, in the pod's order, and
+ * its JSON Pointer. The pointer is built here rather than with pointer(): its tokens are a constant field name
+ * and an index, which need no escaping.
+ */
+function forEachSelectedContainer(
+  pod: PodLike,
+  selected: (name: string) => boolean,
+  visit: (container: Container, base: string) => void,
+): void {
+  for (let f = 0; f < CONTAINER_FIELDS.length; f++) {
+    const field = CONTAINER_FIELDS[f]!;
+    const containers = listOf(pod.spec?.[field]);
+    const itemPrefix = `/spec/${field}/`;
+    for (let index = 0; index < containers.length; index++) {
+      const container = containers[index]!;
+      if (selected(container.name)) visit(container, `${itemPrefix}${index}`);
+    }
+  }
 }
 
 /**
@@ -455,10 +519,11 @@ function regionOnly(
 ): MutationResult {
   if (!options.regionWithoutRole || options.defaultRegion === '') return result;
   const selected = containerSelection(pod, options, result.warnings);
-  for (const { container, base } of selectedContainers(pod, selected)) {
-    const env = regionEnv(container, options.defaultRegion, result.warnings, context);
-    result.patch.push(...appendOperations(base, 'env', container.env, env));
-  }
+  forEachSelectedContainer(pod, selected, (container, base) => {
+    const env: EnvVar[] = [];
+    appendRegionEnv(env, container, options.defaultRegion, result.warnings, context);
+    appendOperations(result.patch, base, 'env', container.env, env);
+  });
   if (result.patch.length > 0) result.outcome = 'mutated';
   return result;
 }
@@ -468,16 +533,20 @@ function regionOnly(
  * so containers running as a user other than the pod's can read the token (the kubelet gives the file to
  * that group). The pod's choice always stands; the API has no fsGroup per container.
  */
-function fsGroupOperations(pod: PodLike, options: MutationOptions, warnings: string[]): PatchOperation[] {
-  if (options.fsGroup === undefined) return [];
+function fsGroupOperation(
+  pod: PodLike,
+  options: MutationOptions,
+  warnings: string[],
+): PatchOperation | undefined {
+  if (options.fsGroup === undefined) return undefined;
   const context = pod.spec?.securityContext as Record<string, unknown> | null | undefined;
-  if (context?.fsGroup !== undefined && context.fsGroup !== null) return [];
+  if (context?.fsGroup !== undefined && context.fsGroup !== null) return undefined;
   warnings.push(
     `kirsa: the pod sets no fsGroup, so kirsa set securityContext.fsGroup ${options.fsGroup} (--inject-fs-group) for non-root containers to read the AWS token; the kubelet also gives that group the pod's other volumes that support it. Set fsGroup in the pod to choose another.`,
   );
   return context !== null && typeof context === 'object'
-    ? [add('/spec/securityContext/fsGroup', options.fsGroup)]
-    : [add('/spec/securityContext', { fsGroup: options.fsGroup })];
+    ? add('/spec/securityContext/fsGroup', options.fsGroup)
+    : add('/spec/securityContext', { fsGroup: options.fsGroup });
 }
 
 /**
@@ -502,10 +571,11 @@ export function mutatePod(
     return result;
   }
 
-  result.warnings.push(...(identity.warnings ?? []));
+  const identityWarnings = identity.warnings ?? NO_ITEMS;
+  for (let i = 0; i < identityWarnings.length; i++) result.warnings.push(identityWarnings[i]!);
   const plan = planToken(pod, identity, options, result.warnings);
   const volumes = pod.spec?.volumes;
-  const existingVolume = (volumes ?? []).find((volume) => volume.name === plan.volumeName);
+  const existingVolume = findNamed(listOf(volumes), plan.volumeName);
   if (existingVolume && !isOurTokenVolume(existingVolume, plan)) {
     result.outcome = 'conflict';
     result.warnings.push(
@@ -515,23 +585,8 @@ export function mutatePod(
   }
 
   const selected = containerSelection(pod, options, result.warnings);
-  const containerOps: PatchOperation[] = [];
-  for (const { container, base } of selectedContainers(pod, selected)) {
-    const decision = planContainer(container, plan, options, result.warnings, context);
-    if (decision.kind === 'conflict') {
-      result.warnings.push(decision.warning);
-      result.conflictedContainers.push(container.name);
-      continue;
-    }
-    if (decision.kind === 'untouched') continue;
-    // push(...x) passes every element as an argument, which throws RangeError past ~65,000: loops here.
-    for (const op of appendOperations(base, 'env', container.env, decision.env)) containerOps.push(op);
-    if (decision.mount)
-      for (const op of appendOperations(base, 'volumeMounts', container.volumeMounts, [decision.mount]))
-        containerOps.push(op);
-  }
-
-  // Order as the reference: label, volume, containers, init containers.
+  // Order as the reference: label, volume, containers, init containers. The label and the volume warn of
+  // nothing, so adding them before the containers are planned keeps the warnings' order too.
   if (identity.mode === 'container-credentials') {
     const labels = pod.metadata?.labels;
     if (pod.metadata === undefined || pod.metadata === null) {
@@ -551,8 +606,25 @@ export function mutatePod(
         : add('/spec/volumes', [tokenVolume(plan)]),
     );
   }
-  for (const op of containerOps) result.patch.push(op);
-  if (containerOps.length > 0) result.patch.push(...fsGroupOperations(pod, options, result.warnings));
+  const beforeContainers = result.patch.length;
+  // The image runs node on Maglev only (--max-opt=2; docs/webhook.md, "Performance (measured)"), where every
+  // closure, iterator and temporary array made per container or env entry is a heap allocation that each
+  // admission pays. So this path loops by index and appends to the patch in place.
+  forEachSelectedContainer(pod, selected, (container, base) => {
+    const decision = planContainer(container, plan, options, result.warnings, context);
+    if (decision.kind === 'conflict') {
+      result.warnings.push(decision.warning);
+      result.conflictedContainers.push(container.name);
+    } else if (decision.kind === 'change') {
+      appendOperations(result.patch, base, 'env', container.env, decision.env);
+      if (decision.mount)
+        appendOperations(result.patch, base, 'volumeMounts', container.volumeMounts, [decision.mount]);
+    }
+  });
+  if (result.patch.length > beforeContainers) {
+    const fsGroup = fsGroupOperation(pod, options, result.warnings);
+    if (fsGroup !== undefined) result.patch.push(fsGroup);
+  }
   result.outcome =
     result.patch.length > 0 ? 'mutated' : result.conflictedContainers.length > 0 ? 'conflict' : 'unchanged';
   return result;
