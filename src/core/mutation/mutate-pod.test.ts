@@ -414,6 +414,24 @@ describe('kirsa extensions', () => {
     );
   });
 
+  test('a container that sets either region name keeps its region: kirsa adds neither', () => {
+    const input = pod({
+      containers: [
+        { name: 'region', env: [{ name: 'AWS_REGION', value: 'ap-south-1' }] },
+        { name: 'default-region', env: [{ name: 'AWS_DEFAULT_REGION', value: 'ap-south-1' }] },
+        { name: 'plain' },
+      ],
+    });
+    const { output } = mutated(input, web, { ...options, defaultRegion: 'us-east-1' });
+    const [region, defaultRegion] = [envOf(output, 0), envOf(output, 1)];
+    assert.equal(region.AWS_ROLE_ARN, ROLE);
+    assert.deepEqual([region.AWS_REGION, region.AWS_DEFAULT_REGION], ['ap-south-1', undefined]);
+    assert.equal(defaultRegion.AWS_ROLE_ARN, ROLE);
+    assert.deepEqual([defaultRegion.AWS_REGION, defaultRegion.AWS_DEFAULT_REGION], [undefined, 'ap-south-1']);
+    assert.equal(envOf(output, 2).AWS_REGION, 'us-east-1');
+    assert.equal(envOf(output, 2).AWS_DEFAULT_REGION, 'us-east-1');
+  });
+
   test('a container with envFrom gets no region, and a warning says why; the rest is injected', () => {
     const input = pod({
       containers: [{ name: 'app', envFrom: [{ configMapRef: { name: 'settings' } }] }, { name: 'plain' }],

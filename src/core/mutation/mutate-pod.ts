@@ -370,6 +370,11 @@ function envHas(env: readonly EnvVar[], name: string): boolean {
   return false;
 }
 
+/** Whether a container's env sets its region already, under either of the names the SDKs read. */
+function envHasRegion(env: readonly EnvVar[]): boolean {
+  return envHas(env, ENV.region) || envHas(env, ENV.defaultRegion);
+}
+
 type ContainerPlan =
   | { kind: 'untouched' }
   | { kind: 'conflict'; warning: string }
@@ -391,12 +396,7 @@ function appendRegionEnv(
   warnings: string[],
   context: MutationContext,
 ): void {
-  if (region === undefined) return;
-  const env = listOf(container.env);
-  for (let i = 0; i < env.length; i++) {
-    const name = env[i]!.name;
-    if (name === ENV.region || name === ENV.defaultRegion) return;
-  }
+  if (region === undefined || envHasRegion(listOf(container.env))) return;
   const fromEnvFrom = envFromRegion(container, context.envFromConfigMaps);
   if (fromEnvFrom.kind === 'sets') return;
   if (fromEnvFrom.kind === 'unknown') {
@@ -418,7 +418,7 @@ function planContainer(
 ): ContainerPlan {
   const env = listOf(container.env);
   const pairPresent = envHas(env, plan.credentialEnv[0].name) || envHas(env, plan.credentialEnv[1].name);
-  const regionPresent = envHas(env, ENV.region) || envHas(env, ENV.defaultRegion);
+  const regionPresent = envHasRegion(env);
   const stsPresent = envHas(env, ENV.stsRegionalEndpoints);
   // The reference's early exit: a container that already has all three groups is left alone, mount included.
   if (pairPresent && regionPresent && stsPresent) return UNTOUCHED;
