@@ -114,6 +114,44 @@ test('an exec plugin or an auth provider is handed to the full client; a proxy t
   assert.equal(proxied.usesFullClient, true);
 });
 
+test('the file is read as the full client reads it: aliases, comments, quoting, folded scalars', async () => {
+  const path = await written(
+    'by-hand.yaml',
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      '# written by hand, as people do',
+      "current-context: 'here'",
+      'contexts:',
+      '- name: here',
+      '  context: {cluster: this, user: me}',
+      'clusters:',
+      '- name: this',
+      '  cluster:',
+      '    server: "https://kube.example:6443"  # the load balancer',
+      '    certificate-authority-data: >-',
+      `      ${Buffer.from('the CA').toString('base64')}`,
+      'users:',
+      '- name: base',
+      '  user: &shared',
+      '    token: shared-token',
+      '- name: me',
+      '  user: *shared',
+    ].join('\n'),
+  );
+  const connection = await kubeConfigFileConnection(path);
+  const options = (await connection.requestOptions()) as { ca?: Buffer; headers?: unknown };
+  assert.deepEqual(options.headers, { Authorization: 'Bearer shared-token' });
+  assert.equal(String(options.ca), 'the CA');
+
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const full = new KubeConfig();
+  full.loadFromFile(path);
+  assert.equal(full.getCurrentUser()?.token, 'shared-token');
+  assert.equal(full.getCurrentCluster()?.server, connection.server);
+  assert.equal(Buffer.from(full.getCurrentCluster()?.caData ?? '', 'base64').toString(), 'the CA');
+});
+
 test('a kubeconfig without a current cluster is refused with the path', async () => {
   const path = await written('empty.yaml', 'apiVersion: v1\nkind: Config\n');
   await assert.rejects(kubeConfigFileConnection(path), /empty\.yaml has no current cluster/);

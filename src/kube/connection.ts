@@ -180,9 +180,12 @@ function named(list: unknown, name: unknown, kind: 'cluster' | 'user' | 'context
  */
 export async function kubeConfigFileConnection(path: string, server?: string): Promise<KubeConnection> {
   const text = readFileSync(path, 'utf8');
-  // Imported here: a pod's webhook reads no kubeconfig and need not load a YAML parser.
-  const { parse } = await import('yaml');
-  const document = (parse(text) ?? {}) as Fields;
+  // js-yaml, not the `yaml` library the CLI's manifests go through: it is the parser the full client reads
+  // kubeconfigs with, so this path and the full client's agree on what the file says, and it is one module
+  // where `yaml` is 72, which a webhook started with a kubeconfig compiled on every start (docs/webhook.md).
+  // Imported here: a pod's webhook reads no kubeconfig and need not load a YAML parser at all.
+  const { load } = await import('js-yaml');
+  const document = (load(text) ?? {}) as Fields;
   const contextName = document['current-context'];
   const context = named(document.contexts, contextName, 'context');
   const cluster = context ? named(document.clusters, context.cluster, 'cluster') : undefined;
