@@ -30,6 +30,9 @@
 // columns (kirsa, reference, node-floor, node-parse-floor, go-floor); KIRSA_BENCH_PIN=0 pins nothing;
 // KIRSA_BENCH_LOADGEN=node sends the fixed-rate runs with the Node client even where Go is built (to compare the two clients);
 // KIRSA_BENCH_RT=0 runs the Go load generator without the real-time policy (bench/pinning.ts).
+// After the rounds, kirsa and the Node floor run back to back in pairs of windows (KIRSA_BENCH_PAIRS, 8 by
+// default; 0 runs none): when the rounds' medians cannot judge a latency target for the load generator's
+// own lag, the pairs in which it stayed low in both windows can (bench/figures.ts, quietPairs).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -49,6 +52,9 @@ import {
   type Column,
   type Figure,
   HEADINGS,
+  type PairedFigure,
+  type PairedWindows,
+  quietPairs,
   recordFigures,
   verdictLine,
   verdicts,
@@ -720,6 +726,66 @@ console.log(
   `   review sizes: small ${small[0]!.length} B (pod ${JSON.stringify(JSON.parse(small[0]!).request.object).length} B), large ${large[0]!.length} B (pod ${JSON.stringify(JSON.parse(large[0]!).request.object).length} B)`,
 );
 let steadyAfter: typeof steadyBefore | undefined;
+
+/** KIRSA_BENCH_PAIRS: how many back-to-back pairs of kirsa's and the Node floor's windows follow the rounds. */
+const PAIRS = Math.max(0, Number(process.env.KIRSA_BENCH_PAIRS ?? '8'));
+let pairs: Map<PairedFigure, PairedWindows[]> | undefined;
+
+/**
+ * kirsa and the Node floor, each started once and warmed up, then `count` pairs: a 20 KB window and a 1 KB
+ * one of each at 1,000/s, as long as the rounds' latency runs, the two servers' windows one right after the
+ * other, who goes first alternating. A slow spell of this machine lasts seconds to minutes: the rounds' medians
+ * mix minutes of every kind, while a pair's two windows share theirs, so a pair whose load generator kept
+ * time in both can be judged on its own (bench/figures.ts, quietPairs).
+ */
+async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindows[]>> {
+  console.log(`   -- ${count} back-to-back pairs of kirsa's and the Node floor's windows`);
+  const found = new Map<PairedFigure, PairedWindows[]>();
+  const servers: Array<Awaited<ReturnType<typeof start>>> = [];
+  try {
+    for (const column of ['kirsa', 'node-floor'] as const) servers.push(await start(column));
+    const [kirsa, floor] = servers.map((server) => {
+      if (server === undefined) throw new Error('kirsa or the Node floor did not start for the pairs');
+      return server.target;
+    }) as [Target, Target];
+    for (const target of [kirsa, floor]) {
+      await atRate(target, large, 1000, secondsOf(5));
+      await atRate(target, small, 1000, secondsOf(3));
+    }
+    for (let pair = 1; pair <= count; pair++) {
+      for (const [key, set, seconds] of [
+        ['20kb', large, secondsOf(10)],
+        ['1kb', small, secondsOf(5)],
+      ] as const) {
+        const order = pair % 2 === 1 ? [kirsa, floor] : [floor, kirsa];
+        const [first, second] = [
+          await atRate(order[0]!, set, 1000, seconds),
+          await atRate(order[1]!, set, 1000, seconds),
+        ];
+        const [ours, theirs] = order[0] === kirsa ? [first, second] : [second, first];
+        for (const run of [ours, theirs])
+          if (run.errors + run.wrong > 0) throw new Error(`pair ${pair}, ${key}: ${spoiled(run)}`);
+        for (const percentile of ['p99', 'p999'] as const) {
+          const windows = found.get(`${percentile}-${key}`) ?? [];
+          windows.push({
+            kirsa: ours.latency[percentile],
+            floor: theirs.latency[percentile],
+            kirsaLag: ours.lag[percentile],
+            floorLag: theirs.lag[percentile],
+          });
+          found.set(`${percentile}-${key}`, windows);
+        }
+        console.log(
+          `   pair ${pair}, ${key === '20kb' ? '20 KB' : '1 KB'} pod: kirsa p99 ${ours.latency.p99.toFixed(2)} / p99.9 ${ours.latency.p999.toFixed(2)} ms (lag ${ours.lag.p99.toFixed(2)} / ${ours.lag.p999.toFixed(2)}), Node floor ${theirs.latency.p99.toFixed(2)} / ${theirs.latency.p999.toFixed(2)} ms (lag ${theirs.lag.p99.toFixed(2)} / ${theirs.lag.p999.toFixed(2)})`,
+        );
+      }
+    }
+  } finally {
+    for (const server of servers) await server?.stop();
+  }
+  return found;
+}
+
 try {
   if (chosen.has('kirsa') || chosen.has('reference')) await startKube();
   console.log(
@@ -748,6 +814,8 @@ try {
       }
     }
   }
+  if (PAIRS > 0 && !skipped.has('kirsa') && !skipped.has('node-floor') && !('skipped' in loadgen))
+    pairs = await backToBack(PAIRS);
   steadyAfter = cpuSteadiness(secondsOf(5));
   console.log(`   machine steadiness after the rounds: ${steadyAfter.text}`);
 } finally {
@@ -886,6 +954,19 @@ for (const [column, f] of results)
       ] as const
     ).map(([name, value]) => ({ name, column, value })),
   );
+if (pairs !== undefined) {
+  figures.push({ name: 'pairs', column: 'machine', value: PAIRS });
+  for (const [paired, windows] of pairs) {
+    const judged = quietPairs(windows);
+    figures.push({ name: `pairs-${paired}-quiet`, column: 'machine', value: judged.quiet });
+    if (judged.ratio === undefined) continue;
+    figures.push(
+      { name: `pairs-${paired}-ratio`, column: 'kirsa', value: judged.ratio },
+      { name: `pairs-${paired}-ms`, column: 'kirsa', value: judged.kirsa! },
+      { name: `pairs-${paired}-ms`, column: 'node-floor', value: judged.floor! },
+    );
+  }
+}
 recordFigures(figures);
 // The targets this benchmark can judge (the others are bench/watch-memory.ts's), as `npm run bench` judges them.
 for (const verdict of verdicts(figures))

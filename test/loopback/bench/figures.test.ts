@@ -15,7 +15,9 @@ import {
   CLIENT_LAG_SHARE,
   type Figure,
   issueTable,
+  MIN_QUIET_PAIRS,
   machineLines,
+  quietPairs,
   readFigures,
   recordFigures,
   verdictLine,
@@ -144,6 +146,69 @@ test("a latency target is not shown once the load generator's own lag passes its
     P99_20KB,
   );
   assert.equal(unrecorded.notShown, true);
+});
+
+test('back-to-back pairs: only those whose load generator kept time in both windows are judged, by median', () => {
+  const pair = (kirsa: number, floor: number, kirsaLag: number, floorLag: number) => ({
+    kirsa,
+    floor,
+    kirsaLag,
+    floorLag,
+  });
+  // Quiet: both lags within a quarter of the floor's 1 ms. Noisy: either one past it.
+  const judged = quietPairs([
+    pair(1.2, 1, 0.1, 0.25),
+    pair(9, 1, 0.26, 0.1),
+    pair(1.8, 1.2, 0.3, 0.1),
+    pair(9, 1, 0.1, 2),
+    pair(1.0, 0.5, 0.05, 0.05),
+  ]);
+  assert.equal(judged.quiet, 3);
+  assert.equal(judged.ratio, 1.5); // ratios 1.2, 1.5, 2.0
+  assert.equal(judged.kirsa, 1.2); // 1.0, 1.2, 1.8
+  assert.equal(judged.floor, 1); // 0.5, 1, 1.2
+  assert.deepEqual(quietPairs([pair(1, 1, 5, 5)]), { quiet: 0 });
+  // An even count: the middle two's mean.
+  assert.equal(quietPairs([pair(1, 1, 0, 0), pair(2, 1, 0, 0)]).ratio, 1.5);
+});
+
+test('when the rounds cannot judge a latency target for the lag, enough quiet pairs judge it; too few do not', () => {
+  const noisyRounds: Figure[] = [
+    ...judgeable,
+    { name: 'p99-20kb-ms', column: 'kirsa', value: 3 },
+    { name: 'p99-20kb-ms', column: 'node-floor', value: 2 },
+    { name: 'lag-p99-20kb-ms', column: 'kirsa', value: 0.5 },
+    { name: 'lag-p99-20kb-ms', column: 'node-floor', value: 1.5 },
+  ];
+  assert.equal(verdictOf(noisyRounds, P99_20KB).notShown, true);
+  const withPairs = (quiet: number, ratio: number): Figure[] => [
+    ...noisyRounds,
+    { name: 'pairs', column: 'machine', value: 8 },
+    { name: 'pairs-p99-20kb-quiet', column: 'machine', value: quiet },
+    { name: 'pairs-p99-20kb-ratio', column: 'kirsa', value: ratio },
+    { name: 'pairs-p99-20kb-ms', column: 'kirsa', value: 1.2 * ratio },
+    { name: 'pairs-p99-20kb-ms', column: 'node-floor', value: 1.2 },
+  ];
+  const met = verdictOf(withPairs(MIN_QUIET_PAIRS, 1.5), P99_20KB);
+  assert.equal(met.met, true);
+  assert.match(
+    verdictLine(met),
+    /^met .*a median 1\.50x the Node floor's 1\.20 ms in 3 of 8 back-to-back pairs/,
+  );
+  assert.equal(verdictOf(withPairs(5, 1.51), P99_20KB).met, false);
+  const tooFew = verdictOf(withPairs(MIN_QUIET_PAIRS - 1, 1.0), P99_20KB);
+  assert.deepEqual([tooFew.met, tooFew.notShown], [undefined, true]);
+  assert.match(verdictLine(tooFew), /2 of 8 back-to-back pairs quiet enough .*, 3 needed/);
+  // Pairs never overrule rounds that can judge: with the floor's lag low, the rounds' 1.5x stands.
+  const quietRounds = withPairs(8, 3).map((figure) =>
+    figure.name === 'lag-p99-20kb-ms' ? { ...figure, value: 0.5 } : figure,
+  );
+  assert.equal(verdictOf(quietRounds, P99_20KB).met, true);
+  // And wrong answers from kirsa miss the target before any pair is looked at.
+  const wrong = withPairs(8, 1).map((figure) =>
+    figure.name === 'wrong-admissions' && figure.column === 'kirsa' ? { ...figure, value: 1 } : figure,
+  );
+  assert.equal(verdictOf(wrong, P99_20KB).met, false);
 });
 
 test('latency from the Node client, or against a floor that failed, is not shown; wrong answers from kirsa miss the target', () => {
