@@ -111,10 +111,23 @@ export interface PairedWindows {
   floor: number;
   kirsaLag: number;
   floorLag: number;
+  /** How long each window ran. */
+  windowMs: number;
+  /** The servers' CPU's stolen time during each window (bench/pinning.ts, serversStolenMs); NaN where unknown. */
+  kirsaStolenMs: number;
+  floorStolenMs: number;
 }
 
 /** A latency verdict from back-to-back pairs needs at least this many quiet ones. */
 export const MIN_QUIET_PAIRS = 3;
+
+/**
+ * A pair is quiet only if the hypervisor took at most this share of the servers' CPU during each of its
+ * windows. A stolen spell delays about one admission per millisecond it lasts (at 1,000/s), so 0.2 % of a
+ * 10 s window, 20 ms, reaches at most a fifth to two fifths of the 100 admissions that make its p99. In
+ * this machine's noisy minutes 0.8-22 % of each 5 s window was stolen (2026-12-03).
+ */
+export const STOLEN_SHARE = 0.002;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -123,10 +136,12 @@ function median(values: number[]): number {
 }
 
 /**
- * The pairs quiet enough to judge, by the rule the rounds' verdicts use (CLIENT_LAG_SHARE): the load
- * generator's own lag in both windows at most its share of the floor's figure in that pair. On a machine
- * whose slow spells come and go, most minutes may be noisy while some pairs are not; a pair is judged only
- * against its own minutes. The medians are undefined when no pair is quiet.
+ * The pairs quiet enough to judge: by the rule the rounds' verdicts use (CLIENT_LAG_SHARE), the load
+ * generator's own lag in both windows at most its share of the floor's figure in that pair; and, as the
+ * generator's lag shows only its own CPU, the servers' CPU stolen for at most STOLEN_SHARE of each window
+ * (unknown counts as not quiet). On a machine whose slow spells come and go, most minutes may be noisy while
+ * some pairs are not; a pair is judged only against its own minutes. The medians are undefined when no pair
+ * is quiet.
  */
 export function quietPairs(pairs: readonly PairedWindows[]): {
   quiet: number;
@@ -138,7 +153,8 @@ export function quietPairs(pairs: readonly PairedWindows[]): {
     (pair) =>
       Number.isFinite(pair.kirsa) &&
       pair.floor > 0 &&
-      Math.max(pair.kirsaLag, pair.floorLag) <= CLIENT_LAG_SHARE * pair.floor,
+      Math.max(pair.kirsaLag, pair.floorLag) <= CLIENT_LAG_SHARE * pair.floor &&
+      Math.max(pair.kirsaStolenMs, pair.floorStolenMs) <= STOLEN_SHARE * pair.windowMs,
   );
   if (quiet.length === 0) return { quiet: 0 };
   return {
@@ -277,7 +293,7 @@ export function verdicts(figures: Figure[]): Verdict[] {
         notShown(noisy);
         continue;
       }
-      const pairsText = `${quiet} of ${total} back-to-back pairs quiet enough to judge (the load generator's own ${label} lag within ${CLIENT_LAG_SHARE * 100}% of the floor's in both windows)`;
+      const pairsText = `${quiet} of ${total} back-to-back pairs quiet enough to judge (in both windows the load generator's own ${label} lag within ${CLIENT_LAG_SHARE * 100}% of the floor's, and at most ${STOLEN_SHARE * 100}% of the servers' CPU stolen)`;
       if (
         quiet < MIN_QUIET_PAIRS ||
         ratio === undefined ||

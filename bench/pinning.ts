@@ -20,6 +20,8 @@ export interface Pinning {
   about: string;
   /** Put before a server's command to run it on the server's CPU (empty when not applied). */
   serverLauncher: string[];
+  /** The servers' CPU, when applied. */
+  serverCpu?: number;
   /** The load generator's CPU, when applied. */
   loadCpu?: number;
   /** Put before the Go load generator's command: the real-time policy, or nothing (see the header). */
@@ -78,6 +80,7 @@ function decide(): Pinning {
     applied: true,
     about: `pinned with taskset: each server on CPU ${serverCpu}, the load generator on CPU ${loadCpu}`,
     serverLauncher: ['taskset', '-c', String(serverCpu)],
+    serverCpu,
     loadCpu,
     ...realTime(),
   };
@@ -102,4 +105,31 @@ export function pinThisProcessAsLoadGenerator(): boolean {
   if (result.status === 0) return true;
   decided = off(`taskset failed: ${(result.stderr || result.stdout).trim()}`);
   return false;
+}
+
+/**
+ * The time the hypervisor ran something else on a CPU while this machine wanted it ("steal", /proc/stat's
+ * eighth figure on the CPU's line, in ticks of USER_HZ), or undefined when the line or figure is missing;
+ * every CPU's together (the "cpu" line) when `cpu` is undefined. On a VM this is what a slow spell is: a
+ * server pinned to a CPU that had its time stolen answered late, and the load generator on the other CPU
+ * may not have seen it.
+ */
+export function stealTicks(procStat: string, cpu?: number): number | undefined {
+  const name = cpu === undefined ? 'cpu' : `cpu${cpu}`;
+  const line = procStat.split('\n').find((each) => each.split(/\s+/)[0] === name);
+  const steal = line?.trim().split(/\s+/)[8];
+  return steal === undefined || !/^\d+$/.test(steal) ? undefined : Number(steal);
+}
+
+/**
+ * How long the servers' CPU (every CPU's, unpinned) has had its time stolen so far, in ms (USER_HZ is 100
+ * on every Linux this runs on), or NaN where /proc/stat does not say.
+ */
+export function serversStolenMs(): number {
+  try {
+    const ticks = stealTicks(readFileSync('/proc/stat', 'utf8'), pinning().serverCpu);
+    return ticks === undefined ? Number.NaN : ticks * 10;
+  } catch {
+    return Number.NaN;
+  }
 }

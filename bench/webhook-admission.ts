@@ -71,7 +71,7 @@ import {
   untilRoleGiven,
 } from './go-servers.ts';
 import { connectionPool, openConnection, type RawAnswer, type RawConnection } from './http1-client.ts';
-import { pinning, pinThisProcessAsLoadGenerator } from './pinning.ts';
+import { pinning, pinThisProcessAsLoadGenerator, serversStolenMs } from './pinning.ts';
 import { kirsaPatches, makeReview, type PodSize } from './pods.ts';
 import {
   floorAsImageRunsIt,
@@ -758,11 +758,16 @@ async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindow
         ['1kb', small, secondsOf(5)],
       ] as const) {
         const order = pair % 2 === 1 ? [kirsa, floor] : [floor, kirsa];
-        const [first, second] = [
-          await atRate(order[0]!, set, 1000, seconds),
-          await atRate(order[1]!, set, 1000, seconds),
-        ];
-        const [ours, theirs] = order[0] === kirsa ? [first, second] : [second, first];
+        // How much of the servers' CPU the hypervisor took during each window: the generator's lag shows
+        // only its own CPU's slow spells.
+        const stolenDuring = async (target: Target) => {
+          const before = serversStolenMs();
+          const run = await atRate(target, set, 1000, seconds);
+          return { run, stolen: serversStolenMs() - before };
+        };
+        const [first, second] = [await stolenDuring(order[0]!), await stolenDuring(order[1]!)];
+        const [{ run: ours, stolen: ourStolen }, { run: theirs, stolen: theirStolen }] =
+          order[0] === kirsa ? [first, second] : [second, first];
         for (const run of [ours, theirs])
           if (run.errors + run.wrong > 0) throw new Error(`pair ${pair}, ${key}: ${spoiled(run)}`);
         for (const percentile of ['p99', 'p999'] as const) {
@@ -772,11 +777,14 @@ async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindow
             floor: theirs.latency[percentile],
             kirsaLag: ours.lag[percentile],
             floorLag: theirs.lag[percentile],
+            windowMs: seconds * 1000,
+            kirsaStolenMs: ourStolen,
+            floorStolenMs: theirStolen,
           });
           found.set(`${percentile}-${key}`, windows);
         }
         console.log(
-          `   pair ${pair}, ${key === '20kb' ? '20 KB' : '1 KB'} pod: kirsa p99 ${ours.latency.p99.toFixed(2)} / p99.9 ${ours.latency.p999.toFixed(2)} ms (lag ${ours.lag.p99.toFixed(2)} / ${ours.lag.p999.toFixed(2)}), Node floor ${theirs.latency.p99.toFixed(2)} / ${theirs.latency.p999.toFixed(2)} ms (lag ${theirs.lag.p99.toFixed(2)} / ${theirs.lag.p999.toFixed(2)})`,
+          `   pair ${pair}, ${key === '20kb' ? '20 KB' : '1 KB'} pod: kirsa p99 ${ours.latency.p99.toFixed(2)} / p99.9 ${ours.latency.p999.toFixed(2)} ms (lag ${ours.lag.p99.toFixed(2)} / ${ours.lag.p999.toFixed(2)}, ${ourStolen} ms stolen), Node floor ${theirs.latency.p99.toFixed(2)} / ${theirs.latency.p999.toFixed(2)} ms (lag ${theirs.lag.p99.toFixed(2)} / ${theirs.lag.p999.toFixed(2)}, ${theirStolen} ms stolen)`,
         );
       }
     }

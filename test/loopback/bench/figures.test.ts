@@ -20,10 +20,11 @@ import {
   quietPairs,
   readFigures,
   recordFigures,
+  STOLEN_SHARE,
   verdictLine,
   verdicts,
 } from '../../../bench/figures.ts';
-import { allowedCpus } from '../../../bench/pinning.ts';
+import { allowedCpus, stealTicks } from '../../../bench/pinning.ts';
 
 const judged = (figures: Figure[]) =>
   Object.fromEntries(verdicts(figures).map((verdict) => [verdict.target, verdict.met]));
@@ -149,12 +150,14 @@ test("a latency target is not shown once the load generator's own lag passes its
 });
 
 test('back-to-back pairs: only those whose load generator kept time in both windows are judged, by median', () => {
-  const pair = (kirsa: number, floor: number, kirsaLag: number, floorLag: number) => ({
-    kirsa,
-    floor,
-    kirsaLag,
-    floorLag,
-  });
+  const pair = (
+    kirsa: number,
+    floor: number,
+    kirsaLag: number,
+    floorLag: number,
+    kirsaStolenMs = 0,
+    floorStolenMs = 0,
+  ) => ({ kirsa, floor, kirsaLag, floorLag, windowMs: 10_000, kirsaStolenMs, floorStolenMs });
   // Quiet: both lags within a quarter of the floor's 1 ms. Noisy: either one past it.
   const judged = quietPairs([
     pair(1.2, 1, 0.1, 0.25),
@@ -170,6 +173,30 @@ test('back-to-back pairs: only those whose load generator kept time in both wind
   assert.deepEqual(quietPairs([pair(1, 1, 5, 5)]), { quiet: 0 });
   // An even count: the middle two's mean.
   assert.equal(quietPairs([pair(1, 1, 0, 0), pair(2, 1, 0, 0)]).ratio, 1.5);
+  // The servers' CPU stolen for more than 0.2 % of either window (20 ms of 10 s), or not known: not quiet,
+  // however steady the load generator's own CPU was.
+  assert.equal(STOLEN_SHARE, 0.002);
+  assert.equal(quietPairs([pair(1, 1, 0, 0, 20, 20)]).quiet, 1);
+  assert.equal(quietPairs([pair(1, 1, 0, 0, 30, 0)]).quiet, 0);
+  assert.equal(quietPairs([pair(1, 1, 0, 0, 0, 30)]).quiet, 0);
+  assert.equal(quietPairs([pair(1, 1, 0, 0, Number.NaN, 0)]).quiet, 0);
+});
+
+test("a CPU's stolen time is read from /proc/stat's eighth figure on its line; every CPU's from the 'cpu' line", () => {
+  const procStat = [
+    'cpu  1753413 2723 486493 9403999 7920 0 107302 213075 0 0',
+    'cpu0 731115 1561 246414 4816076 2028 0 41203 134039 0 0',
+    'cpu1 1022297 1162 240078 4587922 5892 0 66098 79036 0 0',
+    'cpu10 1 2 3 4 5 6 7 99 0 0',
+    'intr 1 2 3',
+  ].join('\n');
+  assert.equal(stealTicks(procStat, 1), 79_036);
+  assert.equal(stealTicks(procStat, 0), 134_039);
+  assert.equal(stealTicks(procStat, 10), 99);
+  assert.equal(stealTicks(procStat), 213_075);
+  assert.equal(stealTicks(procStat, 2), undefined);
+  // A kernel too old to count steal has fewer figures on the line.
+  assert.equal(stealTicks('cpu0 1 2 3 4 5 6 7', 0), undefined);
 });
 
 test('when the rounds cannot judge a latency target for the lag, enough quiet pairs judge it; too few do not', () => {
@@ -198,7 +225,7 @@ test('when the rounds cannot judge a latency target for the lag, enough quiet pa
   assert.equal(verdictOf(withPairs(5, 1.51), P99_20KB).met, false);
   const tooFew = verdictOf(withPairs(MIN_QUIET_PAIRS - 1, 1.0), P99_20KB);
   assert.deepEqual([tooFew.met, tooFew.notShown], [undefined, true]);
-  assert.match(verdictLine(tooFew), /2 of 8 back-to-back pairs quiet enough .*, 3 needed/);
+  assert.match(verdictLine(tooFew), /2 of 8 back-to-back pairs quiet enough to judge .*, 3 needed/);
   // Pairs never overrule rounds that can judge: with the floor's lag low, the rounds' 1.5x stands.
   const quietRounds = withPairs(8, 3).map((figure) =>
     figure.name === 'lag-p99-20kb-ms' ? { ...figure, value: 0.5 } : figure,
