@@ -759,8 +759,11 @@ async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindow
       ] as const) {
         const order = pair % 2 === 1 ? [kirsa, floor] : [floor, kirsa];
         // How much of the servers' CPU the hypervisor took during each window: the generator's lag shows
-        // only its own CPU's slow spells.
+        // only its own CPU's slow spells. Each window starts after 3 s of the same load, not measured: a
+        // server idle while the other ran would otherwise start cold, and kirsa gives memory back after
+        // 5 s without admissions (src/webhook/idle-release.ts), which is the after-idle figure, not this.
         const stolenDuring = async (target: Target) => {
+          await atRate(target, set, 1000, secondsOf(3));
           const before = serversStolenMs();
           const run = await atRate(target, set, 1000, seconds);
           return { run, stolen: serversStolenMs() - before };
