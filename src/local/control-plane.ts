@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KirsaError } from '../errors.ts';
 import { packageRoot } from '../self.ts';
-import { freePort, stopProcess } from './processes.ts';
+import { freePort, startWithFreshPorts, stopProcess } from './processes.ts';
 
 const run = promisify(execFile);
 const STARTUP_TIMEOUT_MS = 90_000;
@@ -143,7 +143,11 @@ function kubeconfig(url: string, caFile: string, user: string, token: string): s
   });
 }
 
-export async function startKubeApiserver(options: KubeApiserverOptions = {}): Promise<KubeApiserver> {
+export function startKubeApiserver(options: KubeApiserverOptions = {}): Promise<KubeApiserver> {
+  return startWithFreshPorts(() => startKubeApiserverOnce(options));
+}
+
+async function startKubeApiserverOnce(options: KubeApiserverOptions): Promise<KubeApiserver> {
   const { apiserver, etcd } = await binaries();
   const dir = await mkdtemp(join(tmpdir(), 'kirsa-kube-'));
   const children: ChildProcess[] = [];
