@@ -752,23 +752,24 @@ async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindow
       await atRate(target, large, 1000, secondsOf(5));
       await atRate(target, small, 1000, secondsOf(3));
     }
+    // One server's window, with how much of the servers' CPU the hypervisor took during it: the generator's
+    // lag shows only its own CPU's slow spells. It starts after 3 s of the same load, not measured: a server
+    // idle while the other ran would otherwise start cold, and kirsa gives memory back after 5 s without
+    // admissions (src/webhook/idle-release.ts), which is the after-idle figure, not this.
+    const window = async (target: Target, set: string[], seconds: number) => {
+      await atRate(target, set, 1000, secondsOf(3));
+      const before = serversStolenMs();
+      const run = await atRate(target, set, 1000, seconds);
+      return { run, stolen: serversStolenMs() - before };
+    };
     for (let pair = 1; pair <= count; pair++) {
       for (const [key, set, seconds] of [
         ['20kb', large, secondsOf(10)],
         ['1kb', small, secondsOf(5)],
       ] as const) {
         const order = pair % 2 === 1 ? [kirsa, floor] : [floor, kirsa];
-        // How much of the servers' CPU the hypervisor took during each window: the generator's lag shows
-        // only its own CPU's slow spells. Each window starts after 3 s of the same load, not measured: a
-        // server idle while the other ran would otherwise start cold, and kirsa gives memory back after
-        // 5 s without admissions (src/webhook/idle-release.ts), which is the after-idle figure, not this.
-        const stolenDuring = async (target: Target) => {
-          await atRate(target, set, 1000, secondsOf(3));
-          const before = serversStolenMs();
-          const run = await atRate(target, set, 1000, seconds);
-          return { run, stolen: serversStolenMs() - before };
-        };
-        const [first, second] = [await stolenDuring(order[0]!), await stolenDuring(order[1]!)];
+        const first = await window(order[0]!, set, seconds);
+        const second = await window(order[1]!, set, seconds);
         const [{ run: ours, stolen: ourStolen }, { run: theirs, stolen: theirStolen }] =
           order[0] === kirsa ? [first, second] : [second, first];
         for (const run of [ours, theirs])
