@@ -152,6 +152,38 @@ test('the file is read as the full client reads it: aliases, comments, quoting, 
   assert.equal(Buffer.from(full.getCurrentCluster()?.caData ?? '', 'base64').toString(), 'the CA');
 });
 
+test('a `<<` merge key is read as the full client reads it: as a key, not a merge (docs/webhook.md)', async () => {
+  // kubectl's Go reader merges; js-yaml, and so the full client, does not. kirsa keeps to the full client, so
+  // that a kubeconfig means the same on both of its paths.
+  const path = await written(
+    'merge-key.yaml',
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'current-context: here',
+      'contexts:',
+      '- name: here',
+      '  context: {cluster: this, user: me}',
+      'clusters:',
+      '- name: this',
+      '  cluster: {server: "https://kube.example:6443"}',
+      'users:',
+      '- name: base',
+      '  user: &shared',
+      '    token: shared-token',
+      '- name: me',
+      '  user:',
+      '    <<: *shared',
+    ].join('\n'),
+  );
+  const connection = await kubeConfigFileConnection(path);
+  assert.deepEqual((await connection.requestOptions()).headers, {});
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const full = new KubeConfig();
+  full.loadFromFile(path);
+  assert.equal(full.getCurrentUser()?.token, undefined);
+});
+
 test('a kubeconfig without a current cluster is refused with the path', async () => {
   const path = await written('empty.yaml', 'apiVersion: v1\nkind: Config\n');
   await assert.rejects(kubeConfigFileConnection(path), /empty\.yaml has no current cluster/);
