@@ -336,6 +336,8 @@ const load = () =>
 /** KIRSA_BENCH_TIME_SCALE multiplies every phase's length (at least 1 s each). */
 const SCALE = Number(process.env.KIRSA_BENCH_TIME_SCALE ?? '1');
 const secondsOf = (seconds: number) => Math.max(1, Math.round(seconds * SCALE));
+/** Each latency window's length, in the rounds and in the pairs. */
+const WINDOW_SECONDS = { '20kb': secondsOf(10), '1kb': secondsOf(5) } as const;
 
 const chosen = new Set((process.env.KIRSA_BENCH_SERVERS ?? COLUMNS.join(',')).split(','));
 
@@ -365,6 +367,9 @@ interface Figures {
   /** The client's own lag in the latency runs (RateRun.lag). */
   lagLarge: RateRun['lag'];
   lagSmall: RateRun['lag'];
+  /** The servers' CPU's stolen time during the latency runs, in ms (NaN where /proc/stat does not say). */
+  stolenLarge: number;
+  stolenSmall: number;
   mostLarge: number;
   mostSmall: number;
   /** CPU time the server spent per admission in the closed loops, in µs. */
@@ -501,12 +506,15 @@ async function measure(target: Target): Promise<Figures> {
   }
   console.log(`   ${name}: RSS after warm-up ${residentMb(pid).toFixed(1)} MB (machine load ${load()})`);
   const runs: RateRun[] = [];
+  const stolen: number[] = [];
   for (const [size, set, seconds] of [
-    ['20 KB pod', large, secondsOf(10)],
-    ['1 KB pod', small, secondsOf(5)],
+    ['20 KB pod', large, WINDOW_SECONDS['20kb']],
+    ['1 KB pod', small, WINDOW_SECONDS['1kb']],
   ] as const) {
     const finish = await target.observe?.();
+    const stolenBefore = serversStolenMs();
     const result = await atRate(target, set, 1000, seconds);
+    stolen.push(serversStolenMs() - stolenBefore);
     runs.push(result);
     errors += result.errors;
     wrong += result.wrong;
@@ -514,7 +522,9 @@ async function measure(target: Target): Promise<Figures> {
       `   ${name}: ${size} at 1,000/s for ${seconds} s over keep-alive connections (${result.connections} used${result.dropped > 0 ? `, ${result.dropped} closed and dropped` : ''}): ${result.achieved.toFixed(0)} admissions/s, client-side ${summary(result.latency)}, ${spoiled(result)}`,
     );
     for (const line of (await finish?.()) ?? []) console.log(`      ${line}`);
-    console.log(`      ${lagText(result)}; machine load ${load()}`);
+    console.log(
+      `      ${lagText(result)}; ${stolen.at(-1)} ms of the servers' CPU stolen; machine load ${load()}`,
+    );
   }
   const most: Array<{ rate: number; cpuUs: number }> = [];
   for (const [size, set] of [
@@ -538,6 +548,8 @@ async function measure(target: Target): Promise<Figures> {
     afterIdle: afterIdle.latency,
     lagLarge: runs[0]!.lag,
     lagSmall: runs[1]!.lag,
+    stolenLarge: stolen[0]!,
+    stolenSmall: stolen[1]!,
     mostLarge: most[0]!.rate,
     mostSmall: most[1]!.rate,
     cpuLarge: most[0]!.cpuUs,
@@ -730,6 +742,8 @@ let steadyAfter: typeof steadyBefore | undefined;
 /** KIRSA_BENCH_PAIRS: how many back-to-back pairs of kirsa's and the Node floor's windows follow the rounds. */
 const PAIRS = Math.max(0, Number(process.env.KIRSA_BENCH_PAIRS ?? '8'));
 let pairs: Map<PairedFigure, PairedWindows[]> | undefined;
+/** The rounds and the pairs: how long they ran, and how much of the servers' CPU was stolen meanwhile. */
+let span: { ms: number; stolenMs: number } | undefined;
 
 /**
  * kirsa and the Node floor, each started once and warmed up, then `count` pairs: a 20 KB window and a 1 KB
@@ -764,8 +778,8 @@ async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindow
     };
     for (let pair = 1; pair <= count; pair++) {
       for (const [key, set, seconds] of [
-        ['20kb', large, secondsOf(10)],
-        ['1kb', small, secondsOf(5)],
+        ['20kb', large, WINDOW_SECONDS['20kb']],
+        ['1kb', small, WINDOW_SECONDS['1kb']],
       ] as const) {
         const order = pair % 2 === 1 ? [kirsa, floor] : [floor, kirsa];
         const first = await window(order[0]!, set, seconds);
@@ -803,6 +817,7 @@ try {
   console.log(
     `   the pod's account: ${kube ? 'read from a real kube-apiserver by kirsa and the reference' : `kirsa reads it from an identities file (${noKube})`}`,
   );
+  const [startedAt, stolenAtStart] = [performance.now(), serversStolenMs()];
   for (let round = 1; round <= ROUNDS; round++) {
     if (ROUNDS > 1) console.log(`   -- round ${round} of ${ROUNDS}`);
     // Each round starts one server further along, so no server is always measured first or last.
@@ -828,6 +843,10 @@ try {
   }
   if (PAIRS > 0 && !skipped.has('kirsa') && !skipped.has('node-floor') && !('skipped' in loadgen))
     pairs = await backToBack(PAIRS);
+  span = { ms: performance.now() - startedAt, stolenMs: serversStolenMs() - stolenAtStart };
+  console.log(
+    `   the servers' CPU stolen by the hypervisor: ${(span.stolenMs / 1000).toFixed(1)} s of ${(span.ms / 1000).toFixed(0)} s`,
+  );
   steadyAfter = cpuSteadiness(secondsOf(5));
   console.log(`   machine steadiness after the rounds: ${steadyAfter.text}`);
 } finally {
@@ -865,6 +884,8 @@ function medianFigures(list: Figures[]): Figures {
       p999: of((figures) => figures.lagSmall.p999),
       max: of((figures) => figures.lagSmall.max),
     },
+    stolenLarge: of((figures) => figures.stolenLarge),
+    stolenSmall: of((figures) => figures.stolenSmall),
     mostLarge: of((figures) => figures.mostLarge),
     mostSmall: of((figures) => figures.mostSmall),
     cpuLarge: of((figures) => figures.cpuLarge),
@@ -934,6 +955,14 @@ const figures: Figure[] = [
     column: 'machine',
     value: Math.max(steadyBefore.p999, steadyAfter?.p999 ?? 0),
   },
+  { name: 'window-20kb-ms', column: 'machine', value: WINDOW_SECONDS['20kb'] * 1000 },
+  { name: 'window-1kb-ms', column: 'machine', value: WINDOW_SECONDS['1kb'] * 1000 },
+  ...(span === undefined || Number.isNaN(span.stolenMs)
+    ? []
+    : [
+        { name: 'run-ms', column: 'machine', value: span.ms } as const,
+        { name: 'stolen-run-ms', column: 'machine', value: span.stolenMs } as const,
+      ]),
 ];
 for (const [column, f] of results)
   figures.push(
@@ -961,6 +990,8 @@ for (const [column, f] of results)
         ['lag-p99-1kb-ms', f.lagSmall.p99],
         ['lag-p999-1kb-ms', f.lagSmall.p999],
         ['lag-max-1kb-ms', f.lagSmall.max],
+        ['stolen-20kb-ms', f.stolenLarge],
+        ['stolen-1kb-ms', f.stolenSmall],
         ['failed-admissions', f.errors],
         ['wrong-admissions', f.wrong],
       ] as const

@@ -29,12 +29,19 @@ import { allowedCpus, stealTicks } from '../../../bench/pinning.ts';
 const judged = (figures: Figure[]) =>
   Object.fromEntries(verdicts(figures).map((verdict) => [verdict.target, verdict.met]));
 
-/** A latency run the verdicts can judge: the Go load generator, no failed or wrong admission. */
+/**
+ * A latency run the verdicts can judge: the Go load generator, no failed or wrong admission, nothing of the
+ * servers' CPU stolen in their windows.
+ */
 const judgeable: Figure[] = [
   { name: 'go-loadgen', column: 'machine', value: 1 },
+  { name: 'window-20kb-ms', column: 'machine', value: 10_000 },
+  { name: 'window-1kb-ms', column: 'machine', value: 5_000 },
   ...(['kirsa', 'node-floor'] as const).flatMap((column): Figure[] => [
     { name: 'failed-admissions', column, value: 0 },
     { name: 'wrong-admissions', column, value: 0 },
+    { name: 'stolen-20kb-ms', column, value: 0 },
+    { name: 'stolen-1kb-ms', column, value: 0 },
   ]),
 ];
 const P99_20KB = "20 KB pod at 1,000/s: kirsa's p99 <= 1.5x the Node floor's in the same run";
@@ -147,6 +154,81 @@ test("a latency target is not shown once the load generator's own lag passes its
     P99_20KB,
   );
   assert.equal(unrecorded.notShown, true);
+});
+
+test("a latency target is not shown from rounds whose servers' CPU the hypervisor took more than its share of", () => {
+  const base: Figure[] = [
+    ...judgeable,
+    { name: 'p99-20kb-ms', column: 'kirsa', value: 3 },
+    { name: 'p99-20kb-ms', column: 'node-floor', value: 2 },
+    { name: 'lag-p99-20kb-ms', column: 'kirsa', value: 0.1 },
+    { name: 'lag-p99-20kb-ms', column: 'node-floor', value: 0.1 },
+  ];
+  // 0.2 % of a 10 s window is 20 ms: at it the rounds judge, past it in either server's window they do not.
+  const at = verdictOf(
+    [
+      ...base,
+      ...(['kirsa', 'node-floor'] as const).map((column) => ({
+        name: 'stolen-20kb-ms' as const,
+        column,
+        value: 20,
+      })),
+    ],
+    P99_20KB,
+  );
+  assert.equal(at.met, true);
+  assert.match(verdictLine(at), /20 ms of the servers' CPU stolen$/);
+  for (const column of ['kirsa', 'node-floor'] as const) {
+    const past = verdictOf([...base, { name: 'stolen-20kb-ms', column, value: 30 }], P99_20KB);
+    assert.deepEqual([past.met, past.notShown], [undefined, true], column);
+    assert.match(
+      verdictLine(past),
+      /the hypervisor took 30 ms of the servers' CPU in a 10 s window .*over 0\.2%/,
+    );
+  }
+  // The 1 KB window is 5 s: 10 ms is its share, and its own figure counts, not the 20 KB one's.
+  const small: Figure[] = [
+    ...judgeable,
+    { name: 'p99-1kb-ms', column: 'kirsa', value: 1 },
+    { name: 'p99-1kb-ms', column: 'node-floor', value: 1 },
+    { name: 'lag-p99-1kb-ms', column: 'kirsa', value: 0.1 },
+    { name: 'lag-p99-1kb-ms', column: 'node-floor', value: 0.1 },
+    { name: 'stolen-20kb-ms', column: 'kirsa', value: 500 },
+  ];
+  const P99_1KB = "1 KB pod at 1,000/s: kirsa's p99 <= 1.5x the Node floor's in the same run";
+  assert.equal(
+    verdictOf([...small, { name: 'stolen-1kb-ms', column: 'kirsa', value: 10 }], P99_1KB).met,
+    true,
+  );
+  assert.equal(
+    verdictOf([...small, { name: 'stolen-1kb-ms', column: 'kirsa', value: 11 }], P99_1KB).notShown,
+    true,
+  );
+  // Not recorded (a run before it was, or no /proc/stat): not judged either; a lag and a steal both named.
+  const unrecorded = verdictOf(
+    base.filter((figure) => figure.name !== 'stolen-20kb-ms' || figure.column !== 'kirsa'),
+    P99_20KB,
+  );
+  assert.equal(unrecorded.notShown, true);
+  assert.match(unrecorded.measured, /stolen time was not recorded/);
+  const both = verdictOf(
+    [
+      ...base,
+      { name: 'lag-p99-20kb-ms', column: 'kirsa', value: 1 },
+      { name: 'stolen-20kb-ms', column: 'kirsa', value: 40 },
+    ],
+    P99_20KB,
+  );
+  assert.match(both.measured, /own p99 lag, 1\.00 ms, .*; and the hypervisor took 40 ms/);
+  // What the whole run lost is on the machine's lines.
+  assert.ok(
+    machineLines([
+      { name: 'run-ms', column: 'machine', value: 1_200_000 },
+      { name: 'stolen-run-ms', column: 'machine', value: 30_000 },
+    ]).includes(
+      "the servers' CPU stolen by the hypervisor: 30.0 s of the run's 1200 s (2.5%; a latency verdict needs at most 0.2% of each window it is judged from)",
+    ),
+  );
 });
 
 test('back-to-back pairs: only those whose load generator kept time in both windows are judged, by median', () => {
