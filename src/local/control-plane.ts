@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KirsaError } from '../errors.ts';
 import { packageRoot } from '../self.ts';
-import { freePort, startWithFreshPorts, stopProcess } from './processes.ts';
+import { ChildOutput, exitedDuringStart, freePort, startWithFreshPorts, stopProcess } from './processes.ts';
 
 const run = promisify(execFile);
 const STARTUP_TIMEOUT_MS = 90_000;
@@ -151,15 +151,7 @@ async function startKubeApiserverOnce(options: KubeApiserverOptions): Promise<Ku
   const { apiserver, etcd } = await binaries();
   const dir = await mkdtemp(join(tmpdir(), 'kirsa-kube-'));
   const children: ChildProcess[] = [];
-  let output = '';
-  const collect = (name: string, child: ChildProcess) => {
-    const append = (chunk: Buffer) => {
-      output += `[${name}] ${chunk.toString('utf8')}`;
-      if (output.length > 200_000) output = output.slice(-100_000);
-    };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
-  };
+  const output = new ChildOutput(200_000);
   const stop = async () => {
     for (const child of children.reverse()) await stopProcess(child);
     await rm(dir, { recursive: true, force: true });
@@ -182,7 +174,7 @@ async function startKubeApiserverOnce(options: KubeApiserverOptions): Promise<Ku
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     children.push(etcdChild);
-    collect('etcd', etcdChild);
+    output.collect('etcd', etcdChild);
 
     const issuer = options.issuer ?? 'https://kubernetes.default.svc';
     let signingKeyPem = options.signingKeyPem;
@@ -234,7 +226,7 @@ async function startKubeApiserverOnce(options: KubeApiserverOptions): Promise<Ku
     const startApiserver = () => {
       const child = spawn(apiserver, apiserverArgs(), { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
-      collect('kube-apiserver', child);
+      output.collect('kube-apiserver', child);
       return child;
     };
     let apiChild = startApiserver();
@@ -244,9 +236,9 @@ async function startKubeApiserverOnce(options: KubeApiserverOptions): Promise<Ku
     const waitReady = async () => {
       const deadline = Date.now() + STARTUP_TIMEOUT_MS;
       for (;;) {
-        if (apiChild.exitCode !== null || etcdChild.exitCode !== null) {
-          throw new Error(`kube-apiserver or etcd exited during start-up:\n${output.slice(-4000)}`);
-        }
+        const exited = [etcdChild, apiChild].find((child) => child.exitCode !== null);
+        if (exited)
+          throw exitedDuringStart(exited === etcdChild ? 'etcd' : 'kube-apiserver', exited, output, 4000);
         try {
           const ca = await readFile(caFile);
           const ready = await get(`${url}/readyz`, token, ca);
@@ -260,7 +252,7 @@ async function startKubeApiserverOnce(options: KubeApiserverOptions): Promise<Ku
           // not listening yet, or the certificate is not written yet
         }
         if (Date.now() > deadline)
-          throw new Error(`kube-apiserver not ready in ${STARTUP_TIMEOUT_MS} ms:\n${output.slice(-4000)}`);
+          throw new Error(`kube-apiserver not ready in ${STARTUP_TIMEOUT_MS} ms:\n${output.text(4000)}`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     };
@@ -283,7 +275,7 @@ async function startKubeApiserverOnce(options: KubeApiserverOptions): Promise<Ku
       },
       serviceAccountKeyFiles: { signing: signingKeyFile, public: publicKeyFile },
       dir,
-      output: () => output,
+      output: () => output.text(),
       async request(method, path, body, contentType = 'application/json') {
         const ca = await readFile(caFile);
         return new Promise((resolve, reject) => {

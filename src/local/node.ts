@@ -19,7 +19,7 @@ import { KirsaError } from '../errors.ts';
 import { parseMountinfo } from '../io/mountinfo.ts';
 import { createCertificateAuthority, issueClientCertificate } from '../tls/certificates.ts';
 import { type KubeApiserver, type KubeApiserverOptions, startKubeApiserver } from './control-plane.ts';
-import { freePort, stopProcess } from './processes.ts';
+import { ChildOutput, exitedDuringStart, freePort, startWithFreshPorts, stopProcess } from './processes.ts';
 
 const run = promisify(execFile);
 const NODE_READY_TIMEOUT_MS = 120_000;
@@ -224,7 +224,15 @@ async function makeCgroupRoot(root: string): Promise<void> {
   }
 }
 
-export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions = {}): Promise<LocalNode> {
+/**
+ * Starts the one-node cluster; started again from nothing (new ports, names and folder) when a child lost a
+ * port freePort found to another process before binding it, as startKubeApiserver does for its own.
+ */
+export function startLocalNode(parts: NodeParts, options: LocalNodeOptions = {}): Promise<LocalNode> {
+  return startWithFreshPorts(() => startLocalNodeOnce(parts, options));
+}
+
+async function startLocalNodeOnce(parts: NodeParts, options: LocalNodeOptions): Promise<LocalNode> {
   const id = randomBytes(3).toString('hex');
   const nodeName = `kirsa-node-${id}`;
   const bridge = `kirsa${id}`;
@@ -232,19 +240,13 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
   // Short: containerd's socket path must fit in a sockaddr_un (108 bytes) with its suffixes.
   const dir = await mkdtemp('/tmp/kn-');
   const children: ChildProcess[] = [];
-  let output = '';
-  const collect = (name: string, child: ChildProcess) => {
-    const append = (chunk: Buffer) => {
-      output += `[${name}] ${chunk.toString('utf8')}`;
-      if (output.length > 400_000) output = output.slice(-200_000);
-    };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
-  };
+  const output = new ChildOutput(400_000);
+  const names = new Map<ChildProcess, string>();
   const start = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
     children.push(child);
-    collect(name, child);
+    names.set(child, name);
+    output.collect(name, child);
     return child;
   };
 
@@ -430,13 +432,14 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
       run(parts.ctr, ['--address', socket, '--namespace', 'k8s.io', ...args]);
     const containerdDeadline = Date.now() + 30_000;
     for (;;) {
-      if (containerdChild.exitCode !== null) throw new Error(`containerd exited:\n${output.slice(-4000)}`);
+      if (containerdChild.exitCode !== null)
+        throw exitedDuringStart('containerd', containerdChild, output, 4000);
       try {
         await ctr('version');
         break;
       } catch {
         if (Date.now() > containerdDeadline)
-          throw new Error(`containerd not up in 30 s:\n${output.slice(-4000)}`);
+          throw new Error(`containerd not up in 30 s:\n${output.text(4000)}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
@@ -559,18 +562,17 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
 
     const deadline = Date.now() + NODE_READY_TIMEOUT_MS;
     for (;;) {
+      // The kubelet exits when its port (freePort below) was taken before it bound it.
       for (const child of children)
         if (child.exitCode !== null)
-          throw new Error(
-            `a node process exited during start-up (${child.spawnfile}):\n${output.slice(-6000)}`,
-          );
+          throw exitedDuringStart(`the node's ${names.get(child)}`, child, output, 6000);
       const node = await kube.request('GET', `/api/v1/nodes/${nodeName}`);
       const ready = node.json?.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
       const account = await kube.request('GET', '/api/v1/namespaces/default/serviceaccounts/default');
       if (ready?.status === 'True' && account.status === 200) break;
       if (Date.now() > deadline)
         throw new Error(
-          `node ${nodeName} not Ready in ${NODE_READY_TIMEOUT_MS} ms (${ready?.message ?? 'not registered'}):\n${output.slice(-6000)}`,
+          `node ${nodeName} not Ready in ${NODE_READY_TIMEOUT_MS} ms (${ready?.message ?? 'not registered'}):\n${output.text(6000)}`,
         );
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
@@ -611,7 +613,7 @@ export async function startLocalNode(parts: NodeParts, options: LocalNodeOptions
           .map((line) => line.split(' ').slice(3).join(' '))
           .join('\n');
       },
-      output: () => `${controlPlane.output()}\n${output}`,
+      output: () => `${controlPlane.output()}\n${output.text()}`,
       stop,
     };
   } catch (error) {

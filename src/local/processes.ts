@@ -20,21 +20,77 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * What the local servers' children printed: all of it interleaved, each chunk marked with the child's name
+ * (for a failure's message), and each child's own tail, so a failure is read from the child that failed and
+ * not from a neighbour's lines.
+ */
+export class ChildOutput {
+  #all = '';
+  readonly #own = new Map<ChildProcess, string>();
+  readonly #limit: number;
+  /** Keeps the interleaved text under `limit` characters (halving it), and each child's under a tenth. */
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  collect(name: string, child: ChildProcess): void {
+    const ownLimit = Math.max(1, Math.floor(this.#limit / 10));
+    const append = (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      this.#all += `[${name}] ${text}`;
+      if (this.#all.length > this.#limit) this.#all = this.#all.slice(-(this.#limit >> 1));
+      this.#own.set(child, `${this.#own.get(child) ?? ''}${text}`.slice(-ownLimit));
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+  }
+
+  /** The interleaved output; its last `tail` characters when given. */
+  text(tail?: number): string {
+    return tail === undefined ? this.#all : this.#all.slice(-tail);
+  }
+
+  /** The end of what one child printed. */
+  of(child: ChildProcess): string {
+    return this.#own.get(child) ?? '';
+  }
+}
+
+/** A child exited because a port it was handed was taken before it bound it: startWithFreshPorts tries again. */
+export class PortTakenError extends Error {
+  override name = 'PortTakenError';
+}
+
+/**
+ * The error for a child that exited while its server was starting: a PortTakenError when the child's own
+ * output says it could not bind (Go's and Node's words for EADDRINUSE alike), else a plain Error; either way
+ * with the end of all the output, which shows what the others were doing.
+ */
+export function exitedDuringStart(
+  what: string,
+  child: ChildProcess,
+  output: ChildOutput,
+  tail: number,
+): Error {
+  const message = `${what} exited during start-up:\n${output.text(tail)}`;
+  return /address already in use/i.test(output.of(child)) ? new PortTakenError(message) : new Error(message);
+}
+
 /** How many times startWithFreshPorts tries. */
 export const PORT_RACE_ATTEMPTS = 3;
 
 /**
  * Runs `start` (which picks its ports with freePort and cleans up after itself when it fails) again, up to
- * PORT_RACE_ATTEMPTS times in all, while it fails because a port it picked was taken before its child bound
- * it; any other failure, or the last one, is thrown as it came.
+ * PORT_RACE_ATTEMPTS times in all, while it fails with a PortTakenError; any other failure, or the last one,
+ * is thrown as it came.
  */
 export async function startWithFreshPorts<T>(start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await start();
     } catch (error) {
-      const raced = /address already in use/i.test(error instanceof Error ? error.message : String(error));
-      if (!raced || attempt >= PORT_RACE_ATTEMPTS) throw error;
+      if (!(error instanceof PortTakenError) || attempt >= PORT_RACE_ATTEMPTS) throw error;
     }
   }
 }
