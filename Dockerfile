@@ -37,7 +37,11 @@ FROM ${NODE_IMAGE}
 # paged 2.3 MB of the compiler into an idle webhook's RSS. The webhook puts V8's default back once it listens
 # (KIRSA_V8_FLAGS_WHEN_LISTENING below; src/io/v8-flags.ts), so its own hot path tiers up as before. Other
 # verbs run in the container (`kirsa doctor`, `kirsa mutate`) keep the start-up threshold: they end in seconds.
-ARG NODE_FLAGS="--max-opt=2 --invocation-count-for-maglev=100000"
+# Nor does anything reach Sparkplug, V8's baseline compiler, while kirsa loads (--no-sparkplug, turned back on
+# once it listens in the same way): start-up's baseline compiles of Node's module loader and kirsa's set-up
+# code were 0.7-1.0 MB of an idle in-cluster webhook's RSS (60.0-60.2 -> 59.3-59.4 MB; docs/webhook.md,
+# "Sparkplug after start-up"), with the same CPU per admission under load.
+ARG NODE_FLAGS="--max-opt=2 --invocation-count-for-maglev=100000 --no-sparkplug"
 # The webhook never runs npm, npx, corepack or yarn; a runtime without them has fewer tools for an intruder
 # and fewer packages for a scanner to report. `kirsa` goes on PATH (for `--entrypoint kirsa`), and /webhook
 # is the command the reference webhook's manifests give the container (bin/webhook.js): two-line scripts that
@@ -63,9 +67,9 @@ ENV NODE_ENV=production NODE_OPTIONS="--max-semi-space-size=4 --expose-gc"
 # idle figure 20 s after 20 s of 1,000 admissions/s with 20 KB pods, 1.12-1.14x with this (the same CPU per
 # admission and tail; docs/webhook.md, "Memory after load: glibc's arenas").
 ENV MALLOC_MMAP_THRESHOLD_=32768
-# V8's default Maglev threshold (`node --v8-options`), which the webhook sets once it listens: the start-up
-# threshold in NODE_FLAGS above is for loading only (a test keeps this value equal to V8's default).
-ENV KIRSA_V8_FLAGS_WHEN_LISTENING="--invocation-count-for-maglev=400"
+# V8's default Maglev threshold and Sparkplug (`node --v8-options`), which the webhook sets once it listens:
+# the start-up settings in NODE_FLAGS above are for loading only (a test keeps these equal to V8's defaults).
+ENV KIRSA_V8_FLAGS_WHEN_LISTENING="--invocation-count-for-maglev=400 --sparkplug"
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules

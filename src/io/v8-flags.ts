@@ -4,8 +4,10 @@
 // into an idle webhook's RSS and compiled functions that never run again. Once the webhook listens, everything
 // it runs from then on is its work, so the image names V8's default threshold here and the webhook puts it
 // back: the hot path reaches Maglev as soon as it would have without the start-up setting (docs/webhook.md,
-// "Maglev after start-up"). Node accepts V8's tiering flags only on its command line, not in NODE_OPTIONS,
-// so the start-up half lives in the image's NODE_FLAGS and this half in its environment.
+// "Maglev after start-up"). Sparkplug, the baseline compiler, goes the same way (--no-sparkplug at start,
+// --sparkplug here): its start-up compiles were 0.7-1.0 MB of an idle webhook's RSS ("Sparkplug after
+// start-up"). Node accepts V8's tiering flags only on its command line, not in NODE_OPTIONS, so the start-up
+// half lives in the image's NODE_FLAGS and this half in its environment.
 
 import { KirsaError } from '../errors.ts';
 
@@ -27,7 +29,7 @@ export function v8FlagsWhenListening(env: NodeJS.ProcessEnv): string[] {
       'FLAG_INVALID',
       `${V8_FLAGS_WHEN_LISTENING} has ${JSON.stringify(bad)}, not a V8 flag`,
       {
-        hint: `give V8 flags as \`node --v8-options\` lists them, separated by spaces (the image sets ${V8_FLAGS_WHEN_LISTENING}="--invocation-count-for-maglev=400"), or unset it`,
+        hint: `give V8 flags as \`node --v8-options\` lists them, separated by spaces (the image sets ${V8_FLAGS_WHEN_LISTENING}="--invocation-count-for-maglev=400 --sparkplug"), or unset it`,
       },
     );
   }

@@ -40,7 +40,12 @@ async function maglevMarksAroundListening(
   ca: string,
   body: string,
   checkAnswer: (answer: HttpAnswer) => void = () => {},
-): Promise<{ beforeListening: LogLine[]; afterListening: LogLine[] }> {
+): Promise<{
+  beforeListening: LogLine[];
+  afterListening: LogLine[];
+  baselineBeforeListening: LogLine[];
+  baselineAfterListening: LogLine[];
+}> {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   try {
     for (let round = 0; round < 100; round++) {
@@ -53,10 +58,15 @@ async function maglevMarksAroundListening(
     agent.destroy();
   }
   const maglev = (line: LogLine) => line.level === 'raw' && /for optimization to MAGLEV/.test(line.msg);
+  // Sparkplug's compiles, where the server runs with --trace-baseline-batch-compilation.
+  const baseline = (line: LogLine) =>
+    line.level === 'raw' && /^\[Baseline batch compilation\] Enqueued SFI/.test(line.msg);
   const listeningAt = server.logs.findIndex((line) => line.msg === 'listening');
   return {
     beforeListening: server.logs.slice(0, listeningAt).filter(maglev),
     afterListening: server.logs.slice(listeningAt).filter(maglev),
+    baselineBeforeListening: server.logs.slice(0, listeningAt).filter(baseline),
+    baselineAfterListening: server.logs.slice(listeningAt).filter(baseline),
   };
 }
 
@@ -151,17 +161,27 @@ function v8Default(flag: string): number {
   return Number(value);
 }
 
-test("the image's start-up Maglev threshold is for loading only: once listening, V8's default again", () => {
-  // The Dockerfile's claim: NODE_FLAGS keeps start-up out of Maglev, and KIRSA_V8_FLAGS_WHEN_LISTENING is
-  // V8's own default. A Node upgrade that changes the default, or an edit of either half, fails here.
+test("the image's start-up Maglev threshold and Sparkplug switch are for loading only: once listening, V8's defaults again", () => {
+  // The Dockerfile's claim: NODE_FLAGS keeps start-up out of Maglev and Sparkplug, and
+  // KIRSA_V8_FLAGS_WHEN_LISTENING is V8's own defaults. A Node upgrade that changes a default, or an edit of
+  // either half, fails here.
   const atStart = imageNodeFlags().find((flag) => flag.startsWith('--invocation-count-for-maglev='));
   assert.ok(atStart !== undefined, 'the image starts node with a Maglev threshold');
   const byDefault = v8Default('--invocation-count-for-maglev');
   assert.ok(Number(atStart.split('=')[1]) > 100 * byDefault, `${atStart} is far above V8's ${byDefault}`);
-  assert.equal(imageEnvironment()[V8_FLAGS_WHEN_LISTENING], `--invocation-count-for-maglev=${byDefault}`);
+  assert.ok(imageNodeFlags().includes('--no-sparkplug'), 'the image starts node without Sparkplug');
+  const options = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' }).stdout;
+  assert.match(
+    options,
+    /--sparkplug \(enable Sparkplug baseline compiler\)\s+type: bool\s+default: --sparkplug\b/,
+  );
+  assert.equal(
+    imageEnvironment()[V8_FLAGS_WHEN_LISTENING],
+    `--invocation-count-for-maglev=${byDefault} --sparkplug`,
+  );
 });
 
-test('as the image runs it, nothing reaches Maglev before the webhook listens, and its hot path does after', async () => {
+test('as the image runs it, nothing reaches Maglev or Sparkplug before the webhook listens, and its code does after', async () => {
   // The point of the two halves above, run: --trace-opt writes V8's decisions to the same stdout as the
   // webhook's log lines, so their order shows which came before "listening".
   const cert = await makeServingCertificate();
@@ -171,7 +191,7 @@ test('as the image runs it, nothing reaches Maglev before the webhook listens, a
   const { nodeArgs, env } = await webhookAsImageRunsIt();
   const webhook = await startWebhook(
     ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--identities-file', identities],
-    { kirsa: ['--trace-opt', ...nodeArgs], env },
+    { kirsa: ['--trace-opt', '--trace-baseline-batch-compilation', ...nodeArgs], env },
   );
   try {
     const body = podReview({ namespace: 'default', serviceAccountName: 'hot' });
@@ -179,6 +199,11 @@ test('as the image runs it, nothing reaches Maglev before the webhook listens, a
       assert.equal(envOf(decodeReply(answer.body).patch).AWS_ROLE_ARN, role),
     );
     assert.deepEqual(marks.beforeListening, [], 'no Maglev compile while loading');
+    assert.deepEqual(marks.baselineBeforeListening, [], 'no Sparkplug compile while loading');
+    assert.ok(
+      marks.baselineAfterListening.length > 0,
+      'after 2,000 admissions Sparkplug compiled some of the webhook’s code: it is on again',
+    );
     // processAdmission (src/core/admission/process.ts) runs once per admission: it reaches Maglev only with V8's
     // default threshold back (with the start-up one it would take 100,000 admissions).
     assert.ok(
