@@ -454,6 +454,20 @@ async function atRate(target: Target, set: string[], rate: number, seconds: numb
   };
 }
 
+/**
+ * atRate, with how much of the servers' CPU the hypervisor took during the run (ms; NaN where /proc/stat does
+ * not say): the load generator's own lag shows only its own CPU's slow spells.
+ */
+async function atRateWithSteal(
+  target: Target,
+  set: string[],
+  seconds: number,
+): Promise<{ run: RateRun; stolen: number }> {
+  const before = serversStolenMs();
+  const run = await atRate(target, set, 1000, seconds);
+  return { run, stolen: serversStolenMs() - before };
+}
+
 /** How many of a run's admissions failed or came back wrong, for the output. */
 function spoiled(run: RateRun): string {
   return `${run.errors} failed, ${run.wrong} wrong${run.firstWrong ? ` (first: ${run.firstWrong})` : ''}`;
@@ -512,9 +526,8 @@ async function measure(target: Target): Promise<Figures> {
     ['1 KB pod', small, WINDOW_SECONDS['1kb']],
   ] as const) {
     const finish = await target.observe?.();
-    const stolenBefore = serversStolenMs();
-    const result = await atRate(target, set, 1000, seconds);
-    stolen.push(serversStolenMs() - stolenBefore);
+    const { run: result, stolen: stolenDuring } = await atRateWithSteal(target, set, seconds);
+    stolen.push(stolenDuring);
     runs.push(result);
     errors += result.errors;
     wrong += result.wrong;
@@ -766,15 +779,13 @@ async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindow
       await atRate(target, large, 1000, secondsOf(5));
       await atRate(target, small, 1000, secondsOf(3));
     }
-    // One server's window, with how much of the servers' CPU the hypervisor took during it: the generator's
-    // lag shows only its own CPU's slow spells. It starts after 3 s of the same load, not measured: a server
-    // idle while the other ran would otherwise start cold, and kirsa gives memory back after 5 s without
-    // admissions (src/webhook/idle-release.ts), which is the after-idle figure, not this.
+    // One server's window, with how much of the servers' CPU the hypervisor took during it. It starts after
+    // 3 s of the same load, not measured: a server idle while the other ran would otherwise start cold, and
+    // kirsa gives memory back after 5 s without admissions (src/webhook/idle-release.ts), which is the
+    // after-idle figure, not this.
     const window = async (target: Target, set: string[], seconds: number) => {
       await atRate(target, set, 1000, secondsOf(3));
-      const before = serversStolenMs();
-      const run = await atRate(target, set, 1000, seconds);
-      return { run, stolen: serversStolenMs() - before };
+      return atRateWithSteal(target, set, seconds);
     };
     for (let pair = 1; pair <= count; pair++) {
       for (const [key, set, seconds] of [

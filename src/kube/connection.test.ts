@@ -114,6 +114,14 @@ test('an exec plugin or an auth provider is handed to the full client; a proxy t
   assert.equal(proxied.usesFullClient, true);
 });
 
+/** The same file as `@kubernetes/client-node` reads it, for kirsa's reading to be compared with. */
+async function readByFullClient(path: string) {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const full = new KubeConfig();
+  full.loadFromFile(path);
+  return full;
+}
+
 test('the file is read as the full client reads it: aliases, comments, quoting, folded scalars', async () => {
   const path = await written(
     'by-hand.yaml',
@@ -144,9 +152,7 @@ test('the file is read as the full client reads it: aliases, comments, quoting, 
   assert.deepEqual(options.headers, { Authorization: 'Bearer shared-token' });
   assert.equal(String(options.ca), 'the CA');
 
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const full = new KubeConfig();
-  full.loadFromFile(path);
+  const full = await readByFullClient(path);
   assert.equal(full.getCurrentUser()?.token, 'shared-token');
   assert.equal(full.getCurrentCluster()?.server, connection.server);
   assert.equal(Buffer.from(full.getCurrentCluster()?.caData ?? '', 'base64').toString(), 'the CA');
@@ -178,9 +184,7 @@ test('a `<<` merge key is read as the full client reads it: as a key, not a merg
   );
   const connection = await kubeConfigFileConnection(path);
   assert.deepEqual((await connection.requestOptions()).headers, {});
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const full = new KubeConfig();
-  full.loadFromFile(path);
+  const full = await readByFullClient(path);
   assert.equal(full.getCurrentUser()?.token, undefined);
 });
 

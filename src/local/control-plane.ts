@@ -238,7 +238,7 @@ async function startKubeApiserverOnce(options: KubeApiserverOptions): Promise<Ku
       for (;;) {
         const exited = [etcdChild, apiChild].find((child) => child.exitCode !== null);
         if (exited)
-          throw exitedDuringStart(exited === etcdChild ? 'etcd' : 'kube-apiserver', exited, output, 4000);
+          throw exitedDuringStart(output.nameOf(exited) ?? 'kube-apiserver or etcd', exited, output, 4000);
         try {
           const ca = await readFile(caFile);
           const ready = await get(`${url}/readyz`, token, ca);

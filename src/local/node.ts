@@ -241,11 +241,9 @@ async function startLocalNodeOnce(parts: NodeParts, options: LocalNodeOptions): 
   const dir = await mkdtemp('/tmp/kn-');
   const children: ChildProcess[] = [];
   const output = new ChildOutput(400_000);
-  const names = new Map<ChildProcess, string>();
   const start = (name: string, command: string, args: string[], env?: NodeJS.ProcessEnv) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
     children.push(child);
-    names.set(child, name);
     output.collect(name, child);
     return child;
   };
@@ -565,7 +563,7 @@ async function startLocalNodeOnce(parts: NodeParts, options: LocalNodeOptions): 
       // The kubelet exits when its port (freePort below) was taken before it bound it.
       for (const child of children)
         if (child.exitCode !== null)
-          throw exitedDuringStart(`the node's ${names.get(child)}`, child, output, 6000);
+          throw exitedDuringStart(`the node's ${output.nameOf(child)}`, child, output, 6000);
       const node = await kube.request('GET', `/api/v1/nodes/${nodeName}`);
       const ready = node.json?.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
       const account = await kube.request('GET', '/api/v1/namespaces/default/serviceaccounts/default');

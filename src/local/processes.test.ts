@@ -99,6 +99,7 @@ test('a child that could not bind its port makes a PortTakenError; a neighbour s
   assert.match(failed.message, /\[quitter\] no config/);
   assert.match(failed.message, /\[bystander\] listen tcp: bind: address already in use/);
   assert.equal(output.of(quitter), 'no config\n');
+  assert.equal(output.nameOf(quitter), 'quitter');
 });
 
 test('the interleaved output keeps its newest half when it outgrows its limit', async () => {

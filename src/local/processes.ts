@@ -28,6 +28,7 @@ export async function freePort(): Promise<number> {
 export class ChildOutput {
   #all = '';
   readonly #own = new Map<ChildProcess, string>();
+  readonly #names = new Map<ChildProcess, string>();
   readonly #limit: number;
   /** Keeps the interleaved text under `limit` characters (halving it), and each child's under a tenth. */
   constructor(limit: number) {
@@ -35,6 +36,7 @@ export class ChildOutput {
   }
 
   collect(name: string, child: ChildProcess): void {
+    this.#names.set(child, name);
     const ownLimit = Math.max(1, Math.floor(this.#limit / 10));
     const append = (chunk: Buffer) => {
       const text = chunk.toString('utf8');
@@ -49,6 +51,11 @@ export class ChildOutput {
   /** The interleaved output; its last `tail` characters when given. */
   text(tail?: number): string {
     return tail === undefined ? this.#all : this.#all.slice(-tail);
+  }
+
+  /** The name a child was collected under. */
+  nameOf(child: ChildProcess): string | undefined {
+    return this.#names.get(child);
   }
 
   /** The end of what one child printed. */
