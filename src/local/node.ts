@@ -548,6 +548,8 @@ async function startLocalNodeOnce(parts: NodeParts, options: LocalNodeOptions): 
         mode: 'iptables',
         clusterCIDR: `10.200.${third}.0/24`,
         hostnameOverride: nodeName,
+        // Not started again when another process takes one of these two first (as the kubelet's port is):
+        // without bindAddressHardFail kube-proxy logs the bind error, retries, and goes on proxying.
         healthzBindAddress: `127.0.0.1:${await freePort()}`,
         metricsBindAddress: `127.0.0.1:${await freePort()}`,
         // 0: leave the machine's conntrack table size alone (a VM may not let it be set).
