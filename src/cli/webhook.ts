@@ -77,6 +77,7 @@ export interface WebhookFlags extends MutationFlagValues {
   configMapNamespace?: string;
   podEvents: boolean;
   readEnvFromConfigMaps: boolean;
+  gcMetrics: boolean;
   selfManagedTls: boolean;
   tlsSecret?: string;
   serviceName?: string;
@@ -114,6 +115,13 @@ export const WEBHOOK_FLAGS: readonly FlagSpec[] = [
     description: 'plain-HTTP port of /metrics, /healthz and /readyz',
     parse: portFlag('metrics-port'),
     default: DEFAULT_METRICS_PORT,
+  },
+  {
+    flags: '--gc-metrics [bool]',
+    description:
+      'kirsa: also export nodejs_gc_duration_seconds; observing every collection makes V8 collect its old generation far more often under load',
+    parse: parseBooleanFlag('gc-metrics'),
+    default: false,
   },
   {
     flags: '--bind-address <address>',
@@ -460,6 +468,7 @@ export async function validateWebhook(flags: WebhookFlags): Promise<WebhookPlan>
     lookupGraceMs: flags.serviceAccountLookupGracePeriod,
     podEvents: flags.podEvents && kube !== undefined,
     readEnvFromConfigMaps: flags.readEnvFromConfigMaps,
+    gcMetrics: flags.gcMetrics,
     identityDefaults: identityDefaultsFrom(flags),
     containerCredentials: {
       audience: flags.containerCredentialsAudience,

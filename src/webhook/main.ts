@@ -89,6 +89,8 @@ export interface WebhookPlan {
   podEvents?: boolean;
   /** --read-env-from-config-maps: read the ConfigMaps pods' envFrom names to decide on their region. */
   readEnvFromConfigMaps?: boolean;
+  /** --gc-metrics: export nodejs_gc_duration_seconds (webhook/process-metrics.ts says what it costs). */
+  gcMetrics?: boolean;
   identityDefaults: IdentityDefaults;
   containerCredentials: ContainerCredentialsSettings;
   mutation: MutationOptions;
@@ -121,7 +123,7 @@ export async function startWebhook(
   const { createLogger } = await import('../io/log.ts');
   const { createWebhookMetrics } = await import('./metrics.ts');
   const log = options.logger ?? createLogger(plan.logLevel);
-  const metrics = options.metrics ?? createWebhookMetrics();
+  const metrics = options.metrics ?? createWebhookMetrics({ gcDurations: plan.gcMetrics === true });
   const stops: Array<() => void> = [];
   const stopAll = () => {
     for (const stop of stops.splice(0).reverse()) stop();

@@ -90,7 +90,8 @@ test('the process and Node series are the ones prom-client exported, with their 
   const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((match) => [match[1]!, match[2]!]));
   const processSeries = [...types].filter(([name]) => /^(process|nodejs)_/.test(name));
   // The set kirsa exported under prom-client 15 (its default collectors, unprefixed), plus the Go client's
-  // process_virtual_memory_max_bytes; dashboards built on them keep working.
+  // process_virtual_memory_max_bytes, less nodejs_gc_duration_seconds, which --gc-metrics adds (below);
+  // dashboards built on them keep working.
   assert.deepEqual(Object.fromEntries(processSeries), {
     process_cpu_user_seconds_total: 'counter',
     process_cpu_system_seconds_total: 'counter',
@@ -122,7 +123,6 @@ test('the process and Node series are the ones prom-client exported, with their 
     nodejs_heap_space_size_used_bytes: 'gauge',
     nodejs_heap_space_size_available_bytes: 'gauge',
     nodejs_version_info: 'gauge',
-    nodejs_gc_duration_seconds: 'histogram',
     process_virtual_memory_max_bytes: 'gauge',
   });
   const value = (line: RegExp) => Number(line.exec(text)?.[1]);
@@ -142,6 +142,21 @@ test('the process and Node series are the ones prom-client exported, with their 
   );
   assert.match(text, /^nodejs_heap_space_size_used_bytes\{space="old"\} \d+$/m);
   assert.ok(value(/^process_cpu_seconds_total (\S+)$/m) > 0);
+});
+
+test('with gcDurations (--gc-metrics) the collections are a histogram by kind, and real ones are counted', async () => {
+  const metrics = createWebhookMetrics({ gcDurations: true });
+  assert.match(await metrics.registry.metrics(), /^# TYPE nodejs_gc_duration_seconds histogram$/m);
+  // Enough short-lived garbage for several young-generation collections, then a turn of the loop for the
+  // observer, which Node calls after the collection.
+  let kept = 0;
+  for (let i = 0; i < 200_000; i++) kept += { i, text: `garbage ${i}` }.text.length;
+  assert.ok(kept > 0);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const text = await metrics.registry.metrics();
+  const minor = Number(/^nodejs_gc_duration_seconds_count\{kind="minor"\} (\d+)$/m.exec(text)?.[1]);
+  assert.ok(minor >= 1, text);
+  assert.match(text, /^nodejs_gc_duration_seconds_bucket\{le="0\.001",kind="minor"\} \d+$/m);
 });
 
 test("the event-loop delay series are gaps between the 10 ms timer's ticks, as prom-client's were", async () => {

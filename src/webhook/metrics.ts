@@ -72,9 +72,17 @@ export interface WebhookMetrics {
   beginScrape(): (status: number) => void;
 }
 
-export function createWebhookMetrics(options: { defaultMetrics?: boolean } = {}): WebhookMetrics {
+export interface WebhookMetricsOptions {
+  /** The process_* and nodejs_* series (process-metrics.ts); on unless false. */
+  defaultMetrics?: boolean;
+  /** --gc-metrics: nodejs_gc_duration_seconds too, at the cost process-metrics.ts describes. */
+  gcDurations?: boolean;
+}
+
+export function createWebhookMetrics(options: WebhookMetricsOptions = {}): WebhookMetrics {
   const registry = createMetricsRegistry();
-  if (options.defaultMetrics !== false) registerProcessMetrics(registry);
+  if (options.defaultMetrics !== false)
+    registerProcessMetrics(registry, { gcDurations: options.gcDurations === true });
   const latency = registry.histogram({
     name: 'kirsa_webhook_admission_duration_seconds',
     help: 'Time from the start of a POST /mutate to its answer, in seconds',

@@ -7,6 +7,13 @@
 // which an observer counts as they happen, and the event-loop delays, which a libuv timer records between
 // two scrapes: the minimum, maximum, mean and percentiles are those of the interval since the previous
 // scrape, and nodejs_eventloop_lag_seconds is how long a callback queued by this scrape waited.
+//
+// The garbage collections only when asked (`kirsa webhook --gc-metrics`): while anything observes Node's
+// 'gc' performance entries, every young-generation collection moves 4,336 bytes into the old generation
+// (Node 24, measured with --trace-gc-nvp: 0 bytes without the observer), and under load
+// that alone filled the old generation and set off a full collection every 10-15 s, with its marking steps
+// and its pause on the admissions' thread (docs/webhook.md, "Watching the collector made it collect").
+// A stall, collections included, shows in nodejs_eventloop_lag_* without it.
 
 import type { MetricsRegistry, ObservedSeries } from './metrics-registry.ts';
 
@@ -71,7 +78,12 @@ const internals = process as unknown as {
 };
 const constructorName = (item: object | null | undefined) => item?.constructor?.name;
 
-export function registerProcessMetrics(registry: MetricsRegistry): void {
+export interface ProcessMetricsOptions {
+  /** Export nodejs_gc_duration_seconds, observing every collection (see the header for its cost). */
+  gcDurations?: boolean;
+}
+
+export function registerProcessMetrics(registry: MetricsRegistry, options: ProcessMetricsOptions = {}): void {
   const cpuUser = registry.counter({
     name: 'process_cpu_user_seconds_total',
     help: 'Total user CPU time spent in seconds.',
@@ -183,34 +195,7 @@ export function registerProcessMetrics(registry: MetricsRegistry): void {
     .labels(process.version, major!, minor!, patch!)
     .set(1);
 
-  const gc = registry.histogram({
-    name: 'nodejs_gc_duration_seconds',
-    help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
-    labelNames: ['kind'],
-    buckets: GC_DURATION_BUCKETS,
-  });
-  // A kind's series appears with its first collection of that kind, as it did under prom-client.
-  const gcKindNames = new Map([
-    [performanceConstants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
-    [performanceConstants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
-    [performanceConstants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
-    [performanceConstants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
-  ]);
-  const gcKinds = new Map<number, ObservedSeries>();
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === undefined) continue;
-      let series = gcKinds.get(kind);
-      if (series === undefined) {
-        const name = gcKindNames.get(kind);
-        if (name === undefined) continue;
-        series = gc.labels(name);
-        gcKinds.set(kind, series);
-      }
-      series.observe(entry.duration / 1000);
-    }
-  }).observe({ entryTypes: ['gc'] });
+  if (options.gcDurations) observeCollections(registry);
 
   let lastCpu = process.cpuUsage();
   registry.beforeScrape(async () => {
@@ -278,4 +263,36 @@ export function registerProcessMetrics(registry: MetricsRegistry): void {
         help: 'Maximum amount of virtual memory available in bytes.',
       })
       .set(addressSpace);
+}
+
+/** nodejs_gc_duration_seconds, from Node's 'gc' performance entries (--gc-metrics only: see the header). */
+function observeCollections(registry: MetricsRegistry): void {
+  const gc = registry.histogram({
+    name: 'nodejs_gc_duration_seconds',
+    help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
+    labelNames: ['kind'],
+    buckets: GC_DURATION_BUCKETS,
+  });
+  // A kind's series appears with its first collection of that kind, as it did under prom-client.
+  const gcKindNames = new Map([
+    [performanceConstants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
+    [performanceConstants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
+    [performanceConstants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+    [performanceConstants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
+  ]);
+  const gcKinds = new Map<number, ObservedSeries>();
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === undefined) continue;
+      let series = gcKinds.get(kind);
+      if (series === undefined) {
+        const name = gcKindNames.get(kind);
+        if (name === undefined) continue;
+        series = gc.labels(name);
+        gcKinds.set(kind, series);
+      }
+      series.observe(entry.duration / 1000);
+    }
+  }).observe({ entryTypes: ['gc'] });
 }
