@@ -24,7 +24,7 @@ import {
   type AdmissionOutcome,
   processAdmission,
 } from '../core/admission/process.ts';
-import { parseAdmissionReview } from '../core/admission/review.ts';
+import { parseAdmissionReview, replyJson } from '../core/admission/review.ts';
 import type { Identity } from '../core/identity/identity.ts';
 import type { IdentitySource } from '../core/identity/source.ts';
 import type { ConfigMapSource } from '../core/mutation/env-from.ts';
@@ -139,7 +139,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
         );
       }
     }
-    const answer: HttpAnswer = { status: 200, body: JSON.stringify(admission.reply), outcome };
+    const answer: HttpAnswer = { status: 200, body: replyJson(admission.reply), outcome };
     if (admission.identityMode !== undefined) answer.identityMode = admission.identityMode;
     return answer;
   }

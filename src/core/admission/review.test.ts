@@ -10,6 +10,7 @@ import {
   patched,
   podCreateReview,
   podToCreate,
+  replyJson,
   replyPatch,
 } from './review.ts';
 
@@ -152,5 +153,38 @@ describe('named replies', () => {
     assert.ok(parsed.ok);
     assert.equal(parsed.request.namespace, 'ns');
     assert.deepEqual(podToCreate(parsed.request), pod);
+  });
+});
+
+describe('replyJson', () => {
+  test('is the same JSON value as JSON.stringify of every kind of reply, whatever the uid, patch and warnings hold', () => {
+    const text = fc.string({ unit: 'binary' });
+    fc.assert(
+      fc.property(
+        fc.constantFrom('admission.k8s.io/v1', 'admission.k8s.io/v1beta1' as const),
+        text,
+        fc.array(fc.tuple(text, fc.jsonValue()), { maxLength: 4 }),
+        fc.array(text, { maxLength: 3 }),
+        fc.constantFrom('patched', 'warned', 'allowed'),
+        (apiVersion, uid, operations, warnings, kind) => {
+          const patch = operations.map(([path, value]) => add(`/${path}`, value));
+          const reply =
+            kind === 'patched'
+              ? patched(apiVersion, uid, patch.length > 0 ? patch : [add('/x', 1)], warnings)
+              : kind === 'warned'
+                ? admittedWithWarning(apiVersion, uid, warnings)
+                : allowed(apiVersion, uid);
+          const json = replyJson(reply);
+          assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(reply)));
+          assert.deepEqual(replyPatch(JSON.parse(json).response), replyPatch(reply.response));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('leaves a reply with fields it does not know to JSON.stringify', () => {
+    const reply = { ...patched('admission.k8s.io/v1', 'u', [add('/a', 1)]), extra: true };
+    assert.equal(replyJson(reply), JSON.stringify(reply));
   });
 });

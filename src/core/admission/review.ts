@@ -201,6 +201,22 @@ export function admittedWithWarning(
   return admissionReply(apiVersion, uid, { warnings });
 }
 
+/**
+ * The reply as the JSON the webhook answers with: the same JSON value as JSON.stringify(reply), but the base64
+ * patch, most of a mutated pod's answer (4.7 KB of a 20 KB pod's), is copied in rather than scanned for
+ * characters to escape, since base64 has none (admissionReply makes every patch). Under the image's flags
+ * JSON.stringify of such a reply took 7-8 µs, this 0.1-0.2 µs (docs/webhook.md, "Less work per answer").
+ * Every other field still goes through JSON.stringify.
+ */
+export function replyJson(reply: AdmissionReview): string {
+  const { apiVersion, kind, response, ...other } = reply;
+  if (response?.patch === undefined || Object.keys(other).length > 0) return JSON.stringify(reply);
+  const { patch, ...fields } = response;
+  // `fields` holds uid and allowed at least, so its JSON is "{...}" with something inside: the patch goes last.
+  const head = JSON.stringify(fields).slice(0, -1);
+  return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":${JSON.stringify(kind)},"response":${head},"patch":"${patch}"}}`;
+}
+
 // --- Reading a reply ------------------------------------------------------------------------------------------
 
 /** The operations of a reply's patch (decoded from base64 JSON), or none when the reply has no patch. */
