@@ -118,3 +118,20 @@ test('the interleaved output keeps its newest half when it outgrows its limit', 
   assert.ok(output.of(child).length <= 10);
   assert.equal(output.text(12), output.text().slice(-12));
 });
+
+test('every line of the interleaved output names its child, however the pipe splits the lines', async () => {
+  const output = new ChildOutput(10_000);
+  // Three lines in one write, then a line in two writes 50 ms apart, then a last line with no newline.
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      'process.stdout.write("one\\ntwo\\nthree\\nfo"); setTimeout(() => { process.stdout.write("ur\\n"); process.stderr.write("last") }, 50)',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  output.collect('writer', child);
+  await once(child, 'close');
+  assert.equal(output.text(), '[writer] one\n[writer] two\n[writer] three\n[writer] four\n[writer] last\n');
+  assert.equal(output.of(child), 'one\ntwo\nthree\nfour\nlast');
+});

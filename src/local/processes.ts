@@ -38,14 +38,29 @@ export class ChildOutput {
   collect(name: string, child: ChildProcess): void {
     this.#names.set(child, name);
     const ownLimit = Math.max(1, Math.floor(this.#limit / 10));
-    const append = (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      this.#all += `[${name}] ${text}`;
-      if (this.#all.length > this.#limit) this.#all = this.#all.slice(-(this.#limit >> 1));
-      this.#own.set(child, `${this.#own.get(child) ?? ''}${text}`.slice(-ownLimit));
-    };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      // Every line gets the child's name, however the pipe splits them: a chunk may end mid-line and hold
+      // many, so what follows its last newline waits for the rest (or for the stream's end).
+      let partial = '';
+      /** Complete lines, without their last newline. */
+      const addLines = (lines: string) => {
+        this.#all += `${lines.replace(/^/gm, `[${name}] `)}\n`;
+        if (this.#all.length > this.#limit) this.#all = this.#all.slice(-(this.#limit >> 1));
+      };
+      stream.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        this.#own.set(child, `${this.#own.get(child) ?? ''}${text}`.slice(-ownLimit));
+        const lines = partial + text;
+        const end = lines.lastIndexOf('\n');
+        partial = lines.slice(end + 1);
+        if (end !== -1) addLines(lines.slice(0, end));
+      });
+      stream.on('end', () => {
+        if (partial !== '') addLines(partial);
+        partial = '';
+      });
+    }
   }
 
   /** The interleaved output; its last `tail` characters when given. */
