@@ -11,7 +11,7 @@
 // The garbage collections only when asked (`kirsa webhook --gc-metrics`): while anything observes Node's
 // 'gc' performance entries, every young-generation collection moves 4,336 bytes into the old generation
 // (Node 24, measured with --trace-gc-nvp: 0 bytes without the observer), and under load
-// that alone filled the old generation and set off a full collection every 10-15 s, with its marking steps
+// that alone filled the old generation and set off a full collection every 2-15 s, with its marking steps
 // and its pause on the admissions' thread (docs/webhook.md, "Watching the collector made it collect").
 // A stall, collections included, shows in nodejs_eventloop_lag_* without it.
 
