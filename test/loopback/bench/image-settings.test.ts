@@ -21,6 +21,7 @@ import {
   decodeReply,
   envOf,
   type HttpAnswer,
+  httpGet,
   httpsCall,
   type LogLine,
   podReview,
@@ -182,18 +183,41 @@ test("the image's start-up Maglev threshold and Sparkplug switch are for loading
   );
 });
 
+/**
+ * The compiled webhook as the image runs it, with `nodeFlags` before its own and one account (`namespace/name`)
+ * mapped to `role` in an identities file; the caller stops it and cleans the certificate up.
+ */
+async function compiledWebhookWithOneRole(
+  account: string,
+  role: string,
+  options: { nodeFlags: string[]; args?: string[] },
+): Promise<{ webhook: WebhookProcess; cert: Awaited<ReturnType<typeof makeServingCertificate>> }> {
+  const cert = await makeServingCertificate();
+  const identities = join(cert.dir, 'identities.json');
+  writeFileSync(identities, JSON.stringify({ [account]: { RoleARN: role } }));
+  const { nodeArgs, env } = await webhookAsImageRunsIt();
+  const webhook = await startWebhook(
+    [
+      '--tls-cert',
+      cert.certFile,
+      '--tls-key',
+      cert.keyFile,
+      '--identities-file',
+      identities,
+      ...(options.args ?? []),
+    ],
+    { kirsa: [...options.nodeFlags, ...nodeArgs], env },
+  );
+  return { webhook, cert };
+}
+
 test('as the image runs it, nothing reaches Maglev or Sparkplug before the webhook listens, and its code does after', async () => {
   // The point of the two halves above, run: --trace-opt writes V8's decisions to the same stdout as the
   // webhook's log lines, so their order shows which came before "listening".
-  const cert = await makeServingCertificate();
-  const identities = join(cert.dir, 'identities.json');
   const role = 'arn:aws:iam::111122223333:role/hot';
-  writeFileSync(identities, JSON.stringify({ 'default/hot': { RoleARN: role } }));
-  const { nodeArgs, env } = await webhookAsImageRunsIt();
-  const webhook = await startWebhook(
-    ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--identities-file', identities],
-    { kirsa: ['--trace-opt', '--trace-baseline-batch-compilation', ...nodeArgs], env },
-  );
+  const { webhook, cert } = await compiledWebhookWithOneRole('default/hot', role, {
+    nodeFlags: ['--trace-opt', '--trace-baseline-batch-compilation'],
+  });
   try {
     const body = podReview({ namespace: 'default', serviceAccountName: 'hot' });
     const marks = await maglevMarksAroundListening(webhook, cert.caPem, body, (answer) =>
@@ -225,23 +249,11 @@ test('as the image runs it, nothing reaches Maglev or Sparkplug before the webho
 async function promotedPerScavenge(
   gcMetrics: boolean,
 ): Promise<{ median: number; count: number; metrics: string }> {
-  const cert = await makeServingCertificate();
-  const identities = join(cert.dir, 'identities.json');
   const role = 'arn:aws:iam::111122223333:role/app';
-  writeFileSync(identities, JSON.stringify({ 'shop/app': { RoleARN: role } }));
-  const { nodeArgs, env } = await webhookAsImageRunsIt();
-  const webhook = await startWebhook(
-    [
-      '--tls-cert',
-      cert.certFile,
-      '--tls-key',
-      cert.keyFile,
-      '--identities-file',
-      identities,
-      ...(gcMetrics ? ['--gc-metrics'] : []),
-    ],
-    { kirsa: ['--trace-gc-nvp', ...nodeArgs], env },
-  );
+  const { webhook, cert } = await compiledWebhookWithOneRole('shop/app', role, {
+    nodeFlags: ['--trace-gc-nvp'],
+    args: gcMetrics ? ['--gc-metrics'] : [],
+  });
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   try {
     for (let round = 0; round < 150; round++) {
@@ -252,7 +264,9 @@ async function promotedPerScavenge(
       );
       for (const answer of answers) assert.equal(envOf(decodeReply(answer.body).patch).AWS_ROLE_ARN, role);
     }
-    const metrics = await (await fetch(`http://127.0.0.1:${webhook.metricsPort}/metrics`)).text();
+    const scrape = await httpGet(webhook.metricsPort, '/metrics');
+    assert.equal(scrape.status, 200);
+    const metrics = scrape.body;
     const listeningAt = webhook.logs.findIndex((line) => line.msg === 'listening');
     const promoted = webhook.logs
       .slice(listeningAt)
