@@ -93,6 +93,13 @@ version_in() {
   awk -v m="$2" '($1 == m && $2 ~ /^v/) { print $2; exit } ($1 == "require" && $2 == m) { print $3; exit }' "$1"
 }
 
+# runc links the system's libseccomp, so its version is part of runc's key. build_runc computes the key
+# again after require_cgo: on a fresh machine libseccomp-dev (and pkg-config) arrive only then, and a key
+# taken before would name a folder --print-env never looks in (the node tier then found runc "not built").
+runc_key_dir() {
+  runc_dir="$parts_dir/runc-$(key runc "$go_version $go_platform $(pkg-config --modversion libseccomp 2>/dev/null)" "$here/go/runc/go.mod" "$here/go/runc/go.sum")"
+}
+
 compute_parts() {
   kube_version=$(version_in "$here/go/kube/go.mod" k8s.io/kubernetes)
   etcd_version=$(version_in "$here/go/etcd/go.mod" go.etcd.io/etcd/server/v3)
@@ -115,8 +122,7 @@ compute_parts() {
   kubenode_dir="$parts_dir/kubenode-$(key kubenode "$go_version $go_platform" "$here/go/kube/go.mod" "$here/go/kube/go.sum")"
   containerd_dir="$parts_dir/containerd-$(key containerd "$go_version $go_platform" "$here/go/containerd/go.mod" "$here/go/containerd/go.sum")"
   cni_dir="$parts_dir/cni-$(key cni "$go_version $go_platform" "$here/go/cni/go.mod" "$here/go/cni/go.sum")"
-  # runc links the system's libseccomp, so its version is part of the key.
-  runc_dir="$parts_dir/runc-$(key runc "$go_version $go_platform $(pkg-config --modversion libseccomp 2>/dev/null)" "$here/go/runc/go.mod" "$here/go/runc/go.sum")"
+  runc_key_dir
   images_dir="$parts_dir/images-$(key images "$go_version $go_platform" "$here/go/images/go.mod" "$here"/go/images/*/*.go)"
   # The images' names are what the node's containerd is told to use (the sandbox image) and what test
   # pods name; the tag is the part's key, so a changed source never hides behind an old import.
@@ -370,6 +376,11 @@ build_runc() {
     return
   fi
   require_cgo || return 0
+  runc_key_dir
+  if is_built "$runc_dir" runc; then
+    report runc cached "$t0" "$runc_version  $runc_dir/runc"
+    return
+  fi
   begin_part "$runc_dir"
   CGO_ENABLED=1 go_build "$here/go/runc" "$runc_dir/runc" github.com/opencontainers/runc \
     "-s -w -X main.gitCommit=module" -tags seccomp
