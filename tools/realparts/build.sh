@@ -371,12 +371,10 @@ require_cgo() {
 
 build_runc() {
   local t0=$EPOCHREALTIME
-  if is_built "$runc_dir" runc; then
-    report runc cached "$t0" "$runc_version  $runc_dir/runc"
-    return
+  if ! is_built "$runc_dir" runc; then
+    require_cgo || return 0
+    runc_key_dir # require_cgo may have just installed libseccomp-dev, which changes the key
   fi
-  require_cgo || return 0
-  runc_key_dir
   if is_built "$runc_dir" runc; then
     report runc cached "$t0" "$runc_version  $runc_dir/runc"
     return
