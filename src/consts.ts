@@ -216,6 +216,13 @@ export const WEBHOOK_IN_FLIGHT_BYTES_LIMIT = 16 * 1024 * 1024;
  */
 export const WEBHOOK_SMALL_BODY_BYTES = 64 * 1024;
 export const WEBHOOK_SMALL_BODY_RESERVE_BYTES = 4 * 1024 * 1024;
+/**
+ * The longest review body (in characters) whose objects the webhook holds until the next admission, to keep
+ * its compiled code through full collections (src/webhook/app.ts, "the last admission's objects"). A 20 KB
+ * pod's review parses to about 33 KB of objects; one near the body limit would hold megabytes in an idle
+ * webhook.
+ */
+export const SHAPES_KEPT_MAX_BODY_LENGTH = 64 * 1024;
 /** The metrics port answers scrapers and probes: a few connections at a time, each short. */
 export const METRICS_MAX_CONNECTIONS = 64;
 /** Scrapes and probes send no body: their whole request arrives at once, or not at all. */

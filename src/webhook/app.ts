@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   ADMISSION_DEADLINE_MS,
+  SHAPES_KEPT_MAX_BODY_LENGTH,
   TROUBLE_LOG_INTERVAL_MS,
   WEBHOOK_BODY_LIMIT_BYTES,
   WEBHOOK_IN_FLIGHT_BYTES_LIMIT,
@@ -107,6 +108,17 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
     lastLogged.set(message, { at: now, suppressed: 0 });
   }
 
+  // The last admission's objects, held until the next one replaces them. V8's optimized code for the
+  // admission path embeds the hidden classes ("maps") of the objects it reads and builds: the parsed review's,
+  // the reply's, the answer's. A map lives only while some object has it, and between admissions none does,
+  // so every full collection (the idle release's, or one the load brings) cleared them and threw away the
+  // compiled code of up to twenty functions on the admission path (`--trace-deopt`: "embedded weak objects
+  // cleared"), which the next admissions paid for in slower code and in recompiling on the webhook's thread.
+  // Holding one of each keeps those shapes alive, for the price of one review's objects; a review with a
+  // body longer than SHAPES_KEPT_MAX_BODY_LENGTH is not held (docs/webhook.md, "Compiled code through a full
+  // collection").
+  const kept: { document?: unknown; admission?: Admission; answer?: HttpAnswer } = {};
+
   function answered(uid: string, admission: Admission): HttpAnswer {
     const { trouble, outcome } = admission;
     if (trouble?.kind === 'internal') {
@@ -141,12 +153,20 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
     }
     const answer: HttpAnswer = { status: 200, body: replyJson(admission.reply), outcome };
     if (admission.identityMode !== undefined) answer.identityMode = admission.identityMode;
+    if (kept.document !== undefined) {
+      kept.admission = admission;
+      kept.answer = answer;
+    }
     return answer;
   }
 
   function admit(body: string): HttpAnswer | Promise<HttpAnswer> {
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) return { status: 400, body: errorBody(parsed.reason), outcome: 'bad_request' };
+    // Only a small review is held, with what it brings (answered() holds those while a document is held).
+    kept.document = body.length <= SHAPES_KEPT_MAX_BODY_LENGTH ? parsed.document : undefined;
+    kept.admission = undefined;
+    kept.answer = undefined;
     const uid = parsed.request.uid;
     const admission = processAdmission(parsed, identities, admissionOptions);
     return admission instanceof Promise

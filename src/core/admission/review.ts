@@ -84,7 +84,13 @@ export interface IncomingReview {
   request: AdmissionRequest;
 }
 
-export type ParsedReview = ({ ok: true } & IncomingReview) | { ok: false; reason: string };
+/**
+ * `document` is the whole parsed body, for a caller that keeps the last one alive (src/webhook/app.ts says
+ * why); the request is read from `request`.
+ */
+export type ParsedReview =
+  | ({ ok: true; document: Record<string, unknown> } & IncomingReview)
+  | { ok: false; reason: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -134,6 +140,7 @@ export function parseAdmissionReview(body: string): ParsedReview {
   }
   return {
     ok: true,
+    document,
     apiVersion: apiVersion as AdmissionApiVersion,
     request: request as unknown as AdmissionRequest,
   };
