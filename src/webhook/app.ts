@@ -112,7 +112,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   // admission path embeds the hidden classes ("maps") of the objects it reads and builds: the parsed review's,
   // the reply's, the answer's. A map lives only while some object has it, and between admissions none does,
   // so every full collection (the idle release's, or one the load brings) cleared them and threw away the
-  // compiled code of up to twenty functions on the admission path (`--trace-deopt`: "embedded weak objects
+  // compiled code of up to 22 functions on the admission path (`--trace-deopt`: "embedded weak objects
   // cleared"), which the next admissions paid for in slower code and in recompiling on the webhook's thread.
   // Holding one of each keeps those shapes alive, for the price of one review's objects; a review with a
   // body longer than SHAPES_KEPT_MAX_BODY_LENGTH is not held (docs/webhook.md, "Compiled code through a full

@@ -39,12 +39,13 @@ const { createLogger } = await import(root + 'src/io/log.ts');
 const { setV8Flags, v8FlagsWhenListening } = await import(root + 'src/io/v8-flags.ts');
 const { lastResortCollection } = await import(root + 'src/io/last-resort-gc.ts');
 const { makeReview } = await import(root + 'bench/pods.ts');
+const { DEFAULT_TOKEN_MOUNT_PATH } = await import(root + 'src/consts.ts');
 setV8Flags(v8FlagsWhenListening(process.env));
 const identity = { mode: 'web-identity', roleArn: 'arn:aws:iam::111122223333:role/app', audience: 'sts.amazonaws.com',
   regionalSts: false, tokenExpirationSeconds: 86400, source: 'test' };
 const app = createWebhookApp({
   identities: { identityFor: () => ({ identity, serviceAccountMissing: false }) },
-  mutation: { annotationPrefix: 'eks.amazonaws.com', tokenMountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount',
+  mutation: { annotationPrefix: 'eks.amazonaws.com', tokenMountPath: DEFAULT_TOKEN_MOUNT_PATH,
     defaultRegion: 'eu-west-1', random: Math.random },
   metrics: createWebhookMetrics({ defaultMetrics: false }),
   logger: createLogger('silent'),
