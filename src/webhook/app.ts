@@ -44,6 +44,11 @@ export interface WebhookAppOptions {
   /** Body bytes held at once across requests (WEBHOOK_IN_FLIGHT_BYTES_LIMIT). */
   inFlightBytesLimit?: number;
   admissionDeadlineMs?: number;
+  /**
+   * The longest body whose admission's objects are held until the next admission (SHAPES_KEPT_MAX_BODY_LENGTH,
+   * below); 0 holds none.
+   */
+  shapesKeptMaxBodyLength?: number;
   /** Told of each pod admitted without credentials for a reason its owner can fix (to post an Event). */
   onNotice?: (notice: PodNotice) => unknown;
   /** --read-env-from-config-maps: where the ConfigMaps that pods' envFrom names are read. */
@@ -81,6 +86,7 @@ function errorBody(message: string): string {
 export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   const { identities, metrics, logger } = options;
   const bodyLimit = options.bodyLimitBytes ?? WEBHOOK_BODY_LIMIT_BYTES;
+  const shapesKeptMaxBodyLength = options.shapesKeptMaxBodyLength ?? SHAPES_KEPT_MAX_BODY_LENGTH;
   const admissionOptions: AdmissionOptions = {
     mutation: options.mutation,
     deadlineMs: options.admissionDeadlineMs ?? ADMISSION_DEADLINE_MS,
@@ -116,8 +122,19 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   // cleared"), which the next admissions paid for in slower code and in recompiling on the webhook's thread.
   // Holding one of each keeps those shapes alive, for the price of one review's objects; a review with a
   // body longer than SHAPES_KEPT_MAX_BODY_LENGTH is not held (docs/webhook.md, "Compiled code through a full
-  // collection").
-  const kept: { document?: unknown; admission?: Admission; answer?: HttpAnswer } = {};
+  // collection"). The same goes for Node's own HTTP and stream code (parserOnIncoming, IncomingMessage,
+  // resOnFinish, Readable.resume and some thirty more), compiled for the classes of the request, the response
+  // and the TLS socket: once the API server's connections close none of those is left, and the collection
+  // threw that code away too. So the request and the response of the last admission answered over HTTP are
+  // held with it (a few kilobytes: their bodies are read and written by then).
+  const kept: {
+    document?: unknown;
+    admission?: Admission;
+    answer?: HttpAnswer;
+    request?: IncomingMessage;
+    response?: ServerResponse;
+    headers?: Record<string, string | number>;
+  } = {};
 
   function answered(uid: string, admission: Admission): HttpAnswer {
     const { trouble, outcome } = admission;
@@ -164,9 +181,12 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) return { status: 400, body: errorBody(parsed.reason), outcome: 'bad_request' };
     // Only a small review is held, with what it brings (answered() holds those while a document is held).
-    kept.document = body.length <= SHAPES_KEPT_MAX_BODY_LENGTH ? parsed.document : undefined;
+    kept.document = body.length <= shapesKeptMaxBodyLength ? parsed.document : undefined;
     kept.admission = undefined;
     kept.answer = undefined;
+    kept.request = undefined;
+    kept.response = undefined;
+    kept.headers = undefined;
     const uid = parsed.request.uid;
     const admission = processAdmission(parsed, identities, admissionOptions);
     return admission instanceof Promise
@@ -183,6 +203,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
     };
   }
 
+  /** Writes the answer; returns the headers object it wrote (finishAdmission holds the last one). */
   function send(response: ServerResponse, status: number, body: string, extra?: Record<string, string>) {
     const headers: Record<string, string | number> = {
       ...JSON_HEADERS,
@@ -193,10 +214,16 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
     if (draining) headers.Connection = 'close';
     response.writeHead(status, headers);
     response.end(body);
+    return headers;
   }
 
   function finishAdmission(response: ServerResponse, started: number, answer: HttpAnswer) {
-    send(response, answer.status, answer.body);
+    const headers = send(response, answer.status, answer.body);
+    if (kept.answer === answer) {
+      kept.request = response.req;
+      kept.response = response;
+      kept.headers = headers;
+    }
     metrics.observeAdmission(answer.outcome, (performance.now() - started) / 1000, answer.identityMode);
   }
 
