@@ -123,7 +123,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   // Holding one of each keeps those shapes alive, for the price of one review's objects; a review with a
   // body longer than SHAPES_KEPT_MAX_BODY_LENGTH is not held (docs/webhook.md, "Compiled code through a full
   // collection"). The same goes for Node's own HTTP and stream code (parserOnIncoming, IncomingMessage,
-  // resOnFinish, Readable.resume and some thirty more), compiled for the classes of the request, the response
+  // resOnFinish, Readable.resume and dozens more), compiled for the classes of the request, the response
   // and the TLS socket: once the API server's connections close none of those is left, and the collection
   // threw that code away too. So the request and the response of the last admission answered over HTTP are
   // held with it (a few kilobytes: their bodies are read and written by then).
