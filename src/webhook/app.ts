@@ -125,8 +125,8 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   // collection"). The same goes for Node's own HTTP and stream code (parserOnIncoming, IncomingMessage,
   // resOnFinish, Readable.resume and dozens more), compiled for the classes of the request, the response
   // and the TLS socket: once the API server's connections close none of those is left, and the collection
-  // threw that code away too. So the request and the response of the last admission answered over HTTP are
-  // held with it (a few kilobytes: their bodies are read and written by then).
+  // threw that code away too. So the request, the response and the headers object of the last admission
+  // answered over HTTP are held with it (a few kilobytes: their bodies are read and written by then).
   const kept: {
     document?: unknown;
     admission?: Admission;
