@@ -302,8 +302,22 @@ test("over HTTPS, a full collection leaves Node's HTTP code compiled while the l
   assert.deepEqual([...held.cleared], [], 'code thrown away by the collection');
 });
 
+// With nothing held, V8's collection throws most of the code away in most children: 100-118 functions, these
+// fifteen among them. In about one child in twenty-five (10 of some 250 in session 22's scratch runs) the same
+// collection threw away 13-29 functions and at most two of these, kirsa's own admission path left compiled too,
+// although no request, response or socket was alive after it and a heap snapshot found no class left of the
+// response's. A second collection 100 ms later changed nothing, and the cause was not found. So the control
+// runs up to three children: what it shows is that this test sees the code thrown away when nothing holds it,
+// which a hold that kept everything (or a trace this test could not read) would fail in all three.
 test("over HTTPS, with nothing held the collection throws Node's HTTP code away", async () => {
-  const none = await httpChild(false);
-  assert.ok(none.compiled.size >= 6, `compiled: ${[...none.compiled].join(', ')}`);
-  assert.ok(none.cleared.size >= 3, `code thrown away: ${[...none.cleared].join(', ') || 'none'}`);
+  const children: Array<{ compiled: Set<string>; cleared: Set<string> }> = [];
+  while (children.length < 3 && (children.at(-1)?.cleared.size ?? 0) < 3)
+    children.push(await httpChild(false));
+  const list = (names: Set<string>) => [...names].join(', ') || 'none';
+  const last = children.at(-1)!;
+  assert.ok(last.compiled.size >= 6, `compiled: ${list(last.compiled)}`);
+  assert.ok(
+    last.cleared.size >= 3,
+    `code thrown away, child by child: ${children.map((child) => list(child.cleared)).join(' | ')}`,
+  );
 });
