@@ -305,8 +305,8 @@ test("over HTTPS, a full collection leaves Node's HTTP code compiled while the l
 // With nothing held, V8's collection throws most of the code away in most children: 100-118 functions, these
 // fifteen among them. In about one child in twenty-five (10 of some 250 in session 22's scratch runs) the same
 // collection threw away 13-29 functions and at most two of these, kirsa's own admission path left compiled too,
-// although no request, response or socket was alive after it and a heap snapshot found no class left of the
-// response's. A second collection 100 ms later changed nothing, and the cause was not found. So the control
+// although a heap snapshot right after it found no response alive and no class of the response's left but the
+// constructor's first one. A second collection 100 ms later changed nothing, and the cause was not found. So the control
 // runs up to three children: what it shows is that this test sees the code thrown away when nothing holds it,
 // which a hold that kept everything (or a trace this test could not read) would fail in all three.
 test("over HTTPS, with nothing held the collection throws Node's HTTP code away", async () => {
