@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { makeReview } from '../../../bench/pods.ts';
 import { imageEnvironment, imageNodeFlags } from '../../../bench/webhook-process.ts';
 import { SHAPES_KEPT_MAX_BODY_LENGTH } from '../../../src/consts.ts';
 import { makeServingCertificate } from '../../support/tls.ts';
+import { httpsCall } from '../../support/webhook-harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -168,34 +169,12 @@ for await (const line of createInterface({ input: process.stdin })) {
 
 /** Sends each body in turn over `sockets` keep-alive connections; resolves when every answer is a patch. */
 async function sendAll(port: number, ca: string, bodies: string[], sockets: number): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets, ca });
-  const one = (body: string) =>
-    new Promise<void>((resolve, reject) => {
-      const call = request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/mutate',
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/json' },
-        },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          response.on('end', () =>
-            response.statusCode === 200 && text.includes('"patch"')
-              ? resolve()
-              : reject(new Error(`not patched: ${response.statusCode} ${text.slice(0, 200)}`)),
-          );
-        },
-      );
-      call.on('error', reject);
-      call.end(body);
-    });
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
+  const one = async (body: string) => {
+    const answer = await httpsCall(port, { agent, ca, body });
+    if (answer.status !== 200 || !answer.body.includes('"patch"'))
+      throw new Error(`not patched: ${answer.status} ${answer.body.slice(0, 200)}`);
+  };
   let next = 0;
   await Promise.all(
     Array.from({ length: sockets }, async () => {
