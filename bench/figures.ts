@@ -298,6 +298,31 @@ export function verdicts(figures: Figure[]): Verdict[] {
     const windowMs = get('machine', `window-${key}-ms`) ?? Number.NaN;
     const lagNoisy = lag > CLIENT_LAG_SHARE * floor;
     const stealNoisy = !(stolen <= STOLEN_SHARE * windowMs);
+    // The back-to-back pairs: kirsa's window beside the floor's in the same minute, judged from those quiet ones.
+    const paired = `${percentile}-${key}` as const;
+    const [total, quiet, ratio, ourPairs, floorPairs] = [
+      get('machine', 'pairs'),
+      get('machine', `pairs-${paired}-quiet`),
+      get('kirsa', `pairs-${paired}-ratio`),
+      get('kirsa', `pairs-${paired}-ms`),
+      get('node-floor', `pairs-${paired}-ms`),
+    ];
+    const pairsText =
+      total === undefined || total === 0 || quiet === undefined
+        ? undefined
+        : `${quiet} of ${total} back-to-back pairs quiet enough to judge (in both windows the load generator's own ${label} lag within ${CLIENT_LAG_SHARE * 100}% of the floor's, and at most ${STOLEN_SHARE * 100}% of the servers' CPU stolen)`;
+    const pairs =
+      pairsText === undefined ||
+      quiet === undefined ||
+      quiet < MIN_QUIET_PAIRS ||
+      ratio === undefined ||
+      ourPairs === undefined ||
+      floorPairs === undefined
+        ? undefined
+        : {
+            met: ratio <= limit,
+            text: `${ms(ourPairs)} = a median ${ratio.toFixed(2)}x the Node floor's ${ms(floorPairs)} in ${pairsText}`,
+          };
     if (lagNoisy || stealNoisy) {
       const noisy = [
         lagNoisy
@@ -312,40 +337,28 @@ export function verdicts(figures: Figure[]): Verdict[] {
         .filter(Boolean)
         .join('; and ');
       // The rounds cannot judge; the back-to-back pairs may, from the minutes that were quiet.
-      const paired = `${percentile}-${key}` as const;
-      const [total, quiet, ratio, ourPairs, floorPairs] = [
-        get('machine', 'pairs'),
-        get('machine', `pairs-${paired}-quiet`),
-        get('kirsa', `pairs-${paired}-ratio`),
-        get('kirsa', `pairs-${paired}-ms`),
-        get('node-floor', `pairs-${paired}-ms`),
-      ];
-      if (total === undefined || total === 0 || quiet === undefined) {
-        notShown(noisy);
-        continue;
-      }
-      const pairsText = `${quiet} of ${total} back-to-back pairs quiet enough to judge (in both windows the load generator's own ${label} lag within ${CLIENT_LAG_SHARE * 100}% of the floor's, and at most ${STOLEN_SHARE * 100}% of the servers' CPU stolen)`;
-      if (
-        quiet < MIN_QUIET_PAIRS ||
-        ratio === undefined ||
-        ourPairs === undefined ||
-        floorPairs === undefined
-      ) {
-        notShown(`${noisy}; and ${pairsText}, ${MIN_QUIET_PAIRS} needed`);
-        continue;
-      }
-      list.push({
-        target,
-        measured: `${ms(ourPairs)} = a median ${ratio.toFixed(2)}x the Node floor's ${ms(floorPairs)} in ${pairsText}; the rounds' medians could not judge (${measured}; ${noisy})`,
-        met: ratio <= limit,
-      });
+      if (pairsText === undefined) notShown(noisy);
+      else if (pairs === undefined) notShown(`${noisy}; and ${pairsText}, ${MIN_QUIET_PAIRS} needed`);
+      else
+        list.push({
+          target,
+          measured: `${pairs.text}; the rounds' medians could not judge (${measured}; ${noisy})`,
+          met: pairs.met,
+        });
       continue;
     }
-    list.push({
-      target,
-      measured: `${measured}; the load generator's own ${label} lag ${ms(lag)}, ${stolen.toFixed(0)} ms of the servers' CPU stolen`,
-      met: ours <= limit * floor,
-    });
+    const rounds = `${measured}; the load generator's own ${label} lag ${ms(lag)}, ${stolen.toFixed(0)} ms of the servers' CPU stolen`;
+    const roundsMet = ours <= limit * floor;
+    // Quiet rounds and quiet pairs that disagree: the machine slowed one server and not the other in some of
+    // those minutes (it slowed the floor too, unseen by the lag and the stolen time, in session 22's run), so
+    // neither is taken over the other.
+    if (pairs !== undefined && pairs.met !== roundsMet) {
+      notShown(
+        `the load generator's own ${label} lag ${ms(lag)}, ${stolen.toFixed(0)} ms of the servers' CPU stolen; but the back-to-back pairs say ${pairs.met ? 'met' : 'not met'}: ${pairs.text}`,
+      );
+      continue;
+    }
+    list.push({ target, measured: rounds, met: roundsMet });
   }
   const single = (
     target: string,

@@ -2,7 +2,7 @@
 // issue 21 target is judged from the recorded figures at its stated bound, a target without its figures
 // says "not measured" instead of a verdict, a latency target is "not shown" when the run cannot judge it
 // (the load generator's own lag at or past its share of the floor's figure, the Node client, a floor that
-// failed) and missed when kirsa answered wrong, figures recorded by separate benchmark processes come back
+// failed, quiet rounds and quiet back-to-back pairs that disagree) and missed when kirsa answered wrong, figures recorded by separate benchmark processes come back
 // in one table, and the CPU list from /proc is read as Linux writes it. Pure: nothing is timed or started.
 
 import assert from 'node:assert/strict';
@@ -308,11 +308,34 @@ test('when the rounds cannot judge a latency target for the lag, enough quiet pa
   const tooFew = verdictOf(withPairs(MIN_QUIET_PAIRS - 1, 1.0), P99_20KB);
   assert.deepEqual([tooFew.met, tooFew.notShown], [undefined, true]);
   assert.match(verdictLine(tooFew), /2 of 8 back-to-back pairs quiet enough to judge .*, 3 needed/);
-  // Pairs never overrule rounds that can judge: with the floor's lag low, the rounds' 1.5x stands.
-  const quietRounds = withPairs(8, 3).map((figure) =>
-    figure.name === 'lag-p99-20kb-ms' ? { ...figure, value: 0.5 } : figure,
+  // Rounds that can judge (the floor's lag low) and quiet pairs that agree: the rounds' 1.5x stands.
+  const quietRounds = (pairRatio: number) =>
+    withPairs(8, pairRatio).map((figure) =>
+      figure.name === 'lag-p99-20kb-ms' ? { ...figure, value: 0.5 } : figure,
+    );
+  const agreeing = verdictOf(quietRounds(1.2), P99_20KB);
+  assert.deepEqual([agreeing.met, agreeing.notShown], [true, undefined]);
+  assert.match(
+    verdictLine(agreeing),
+    /^met .*3\.00 ms = 1\.50x the Node floor's 2\.00 ms; the load generator/,
   );
-  assert.equal(verdictOf(quietRounds, P99_20KB).met, true);
+  // Quiet pairs that disagree with quiet rounds: neither overrules the other, the target is not shown, with both.
+  for (const [pairRatio, roundsValue, pairsSay] of [
+    [3, 3, 'not met'],
+    [1.2, 3.2, 'met'],
+  ] as const) {
+    const figures = quietRounds(pairRatio).map((figure) =>
+      figure.name === 'p99-20kb-ms' && figure.column === 'kirsa' ? { ...figure, value: roundsValue } : figure,
+    );
+    const disagreeing = verdictOf(figures, P99_20KB);
+    assert.deepEqual([disagreeing.met, disagreeing.notShown], [undefined, true], `pairs ${pairRatio}x`);
+    assert.match(
+      verdictLine(disagreeing),
+      new RegExp(
+        `the back-to-back pairs say ${pairsSay}: .*a median ${pairRatio.toFixed(2)}x the Node floor's`,
+      ),
+    );
+  }
   // And wrong answers from kirsa miss the target before any pair is looked at.
   const wrong = withPairs(8, 1).map((figure) =>
     figure.name === 'wrong-admissions' && figure.column === 'kirsa' ? { ...figure, value: 1 } : figure,
