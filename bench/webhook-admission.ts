@@ -31,8 +31,9 @@
 // KIRSA_BENCH_LOADGEN=node sends the fixed-rate runs with the Node client even where Go is built (to compare the two clients);
 // KIRSA_BENCH_RT=0 runs the Go load generator without the real-time policy (bench/pinning.ts).
 // After the rounds, kirsa and the Node floor run back to back in pairs of windows (KIRSA_BENCH_PAIRS, 8 by
-// default; 0 runs none): when the rounds' medians cannot judge a latency target for the load generator's
-// own lag, the pairs in which it stayed low in both windows can (bench/figures.ts, quietPairs).
+// default; 0 runs none; KIRSA_BENCH_PAIR_LEAD seconds of the same load before each window, 3 by default): when
+// the rounds' medians cannot judge a latency target for the load generator's own lag, the pairs in which it
+// stayed low in both windows can (bench/figures.ts, quietPairs).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -754,6 +755,8 @@ let steadyAfter: typeof steadyBefore | undefined;
 
 /** KIRSA_BENCH_PAIRS: how many back-to-back pairs of kirsa's and the Node floor's windows follow the rounds. */
 const PAIRS = Math.max(0, Number(process.env.KIRSA_BENCH_PAIRS ?? '8'));
+/** KIRSA_BENCH_PAIR_LEAD: seconds of the same load, not measured, before each window of a pair (3 by default). */
+const PAIR_LEAD_SECONDS = Math.max(0, Number(process.env.KIRSA_BENCH_PAIR_LEAD ?? '3'));
 let pairs: Map<PairedFigure, PairedWindows[]> | undefined;
 /** The rounds and the pairs: how long they ran, and how much of the servers' CPU was stolen meanwhile. */
 let span: { ms: number; stolenMs: number } | undefined;
@@ -766,7 +769,9 @@ let span: { ms: number; stolenMs: number } | undefined;
  * time in both can be judged on its own (bench/figures.ts, quietPairs).
  */
 async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindows[]>> {
-  console.log(`   -- ${count} back-to-back pairs of kirsa's and the Node floor's windows`);
+  console.log(
+    `   -- ${count} back-to-back pairs of kirsa's and the Node floor's windows, each after ${PAIR_LEAD_SECONDS} s of the same load`,
+  );
   const found = new Map<PairedFigure, PairedWindows[]>();
   const servers: Array<Awaited<ReturnType<typeof start>>> = [];
   try {
@@ -780,11 +785,11 @@ async function backToBack(count: number): Promise<Map<PairedFigure, PairedWindow
       await atRate(target, small, 1000, secondsOf(3));
     }
     // One server's window, with how much of the servers' CPU the hypervisor took during it. It starts after
-    // 3 s of the same load, not measured: a server idle while the other ran would otherwise start cold, and
-    // kirsa gives memory back after 5 s without admissions (src/webhook/idle-release.ts), which is the
-    // after-idle figure, not this.
+    // 3 s (KIRSA_BENCH_PAIR_LEAD) of the same load, not measured: a server idle while the other ran would
+    // otherwise start cold, and kirsa gives memory back after 5 s without admissions
+    // (src/webhook/idle-release.ts), which is the after-idle figure, not this.
     const window = async (target: Target, set: string[], seconds: number) => {
-      await atRate(target, set, 1000, secondsOf(3));
+      if (PAIR_LEAD_SECONDS > 0) await atRate(target, set, 1000, secondsOf(PAIR_LEAD_SECONDS));
       return atRateWithSteal(target, set, seconds);
     };
     for (let pair = 1; pair <= count; pair++) {
