@@ -347,18 +347,18 @@ export function verdicts(figures: Figure[]): Verdict[] {
         });
       continue;
     }
-    const rounds = `${measured}; the load generator's own ${label} lag ${ms(lag)}, ${stolen.toFixed(0)} ms of the servers' CPU stolen`;
+    const quietRounds = `the load generator's own ${label} lag ${ms(lag)}, ${stolen.toFixed(0)} ms of the servers' CPU stolen`;
     const roundsMet = ours <= limit * floor;
     // Quiet rounds and quiet pairs that disagree: the machine slowed one server and not the other in some of
     // those minutes (it slowed the floor too, unseen by the lag and the stolen time, in session 22's run), so
     // neither is taken over the other.
     if (pairs !== undefined && pairs.met !== roundsMet) {
       notShown(
-        `the load generator's own ${label} lag ${ms(lag)}, ${stolen.toFixed(0)} ms of the servers' CPU stolen; but the back-to-back pairs say ${pairs.met ? 'met' : 'not met'}: ${pairs.text}`,
+        `${quietRounds}; but the back-to-back pairs say ${pairs.met ? 'met' : 'not met'}: ${pairs.text}`,
       );
       continue;
     }
-    list.push({ target, measured: rounds, met: roundsMet });
+    list.push({ target, measured: `${measured}; ${quietRounds}`, met: roundsMet });
   }
   const single = (
     target: string,

@@ -1,9 +1,10 @@
 // The closing table of `npm run bench` (bench/figures.ts) and the pinning decision (bench/pinning.ts): each
-// issue 21 target is judged from the recorded figures at its stated bound, a target without its figures
-// says "not measured" instead of a verdict, a latency target is "not shown" when the run cannot judge it
-// (the load generator's own lag at or past its share of the floor's figure, the Node client, a floor that
-// failed, quiet rounds and quiet back-to-back pairs that disagree) and missed when kirsa answered wrong, figures recorded by separate benchmark processes come back
-// in one table, and the CPU list from /proc is read as Linux writes it. Pure: nothing is timed or started.
+// issue 21 target is judged from the recorded figures at its stated bound, a target without its figures says
+// "not measured" instead of a verdict, a latency target is "not shown" when the run cannot judge it (the load
+// generator's own lag at or past its share of the floor's figure, the Node client, a floor that failed, quiet
+// rounds and quiet back-to-back pairs that disagree) and missed when kirsa answered wrong, figures recorded by
+// separate benchmark processes come back in one table, and the CPU list from /proc is read as Linux writes it.
+// Pure: nothing is timed or started.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
