@@ -24,7 +24,8 @@
 // The medians are recorded for `npm run bench`'s closing table (bench/figures.ts).
 // And how steadily this machine runs a fixed piece of arithmetic, as a VM's CPU may slow down for tens of
 // milliseconds at a time.
-// KIRSA_BENCH_ROUNDS=3 measures every server three times, interleaved, and prints medians;
+// KIRSA_BENCH_ROUNDS=3 measures every server three times, interleaved, and prints medians (0: no rounds,
+// only the back-to-back pairs below);
 // KIRSA_BENCH_AS_IMAGE=1 runs kirsa and the Node floor as the container image runs Node;
 // KIRSA_BENCH_TIME_SCALE=0.2 shortens every phase (a smoke run); KIRSA_BENCH_SERVERS=kirsa,go-floor picks
 // columns (kirsa, reference, node-floor, node-parse-floor, go-floor); KIRSA_BENCH_PIN=0 pins nothing;
@@ -581,8 +582,12 @@ async function measure(target: Target): Promise<Figures> {
  * measured them; by default both run from TypeScript sources, as this benchmark's earlier figures were.
  */
 const AS_IMAGE = process.env.KIRSA_BENCH_AS_IMAGE === '1';
-/** KIRSA_BENCH_ROUNDS=3: every server three times, interleaved, and the table shows each figure's median. */
-const ROUNDS = Math.max(1, Number(process.env.KIRSA_BENCH_ROUNDS ?? '1'));
+/**
+ * KIRSA_BENCH_ROUNDS=3: every server three times, interleaved, and the table shows each figure's median.
+ * KIRSA_BENCH_ROUNDS=0: no rounds, only the back-to-back pairs, whose quiet ones then judge the latency targets
+ * alone (bench/figures.ts): about 7 minutes instead of 22 for comparing two builds' tails.
+ */
+const ROUNDS = Math.max(0, Number(process.env.KIRSA_BENCH_ROUNDS ?? '1'));
 const rounds = new Map<Column, Figures[]>(COLUMNS.map((column) => [column, []]));
 const skipped = new Map<Column, string>();
 for (const column of COLUMNS)
@@ -949,7 +954,7 @@ const rows: Array<[string, (figures: Figures) => string]> = [
   ['failed / wrong admissions', (figures) => `${figures.errors} / ${figures.wrong}`],
 ];
 console.log(
-  `\n   side by side (${ROUNDS > 1 ? `medians of ${ROUNDS} interleaved rounds` : 'one round'}, the same clients and load, ${'skipped' in loadgen ? 'every run from the Node client' : 'fixed-rate runs from the Go load generator, closed loops from the Node client'}; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; ${AS_IMAGE ? `Node servers as the image runs them: compiled, node ${imageNodeFlags().join(' ')}` : 'Node servers from TypeScript sources'}; ${pin.applied ? 'each server on one core, the load generator on the other' : pin.about}):`,
+  `\n   side by side (${ROUNDS > 1 ? `medians of ${ROUNDS} interleaved rounds` : ROUNDS === 1 ? 'one round' : 'no rounds: only the back-to-back pairs above'}, the same clients and load, ${'skipped' in loadgen ? 'every run from the Node client' : 'fixed-rate runs from the Go load generator, closed loops from the Node client'}; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; ${AS_IMAGE ? `Node servers as the image runs them: compiled, node ${imageNodeFlags().join(' ')}` : 'Node servers from TypeScript sources'}; ${pin.applied ? 'each server on one core, the load generator on the other' : pin.about}):`,
 );
 console.log(`   ${''.padEnd(40)} ${shown.map((column) => HEADINGS[column].padEnd(22)).join('')}`.trimEnd());
 for (const [label, value] of rows)

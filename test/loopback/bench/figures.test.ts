@@ -344,6 +344,41 @@ test('when the rounds cannot judge a latency target for the lag, enough quiet pa
   assert.equal(verdictOf(wrong, P99_20KB).met, false);
 });
 
+test('a run of back-to-back pairs only (no rounds) is judged by its quiet pairs alone, and says so', () => {
+  const pairsOnly = (quiet: number, ratio: number, rounds = 0): Figure[] => [
+    { name: 'go-loadgen', column: 'machine', value: 1 },
+    { name: 'rounds', column: 'machine', value: rounds },
+    { name: 'pairs', column: 'machine', value: 8 },
+    { name: 'pairs-p99-20kb-quiet', column: 'machine', value: quiet },
+    { name: 'pairs-p99-20kb-ratio', column: 'kirsa', value: ratio },
+    { name: 'pairs-p99-20kb-ms', column: 'kirsa', value: 0.8 * ratio },
+    { name: 'pairs-p99-20kb-ms', column: 'node-floor', value: 0.8 },
+  ];
+  const met = verdictOf(pairsOnly(MIN_QUIET_PAIRS, 1.5), P99_20KB);
+  assert.equal(met.met, true);
+  assert.match(
+    verdictLine(met),
+    /^met .*a median 1\.50x the Node floor's 0\.80 ms in 3 of 8 .*; no rounds were run$/,
+  );
+  assert.equal(verdictOf(pairsOnly(8, 1.51), P99_20KB).met, false);
+  const tooFew = verdictOf(pairsOnly(MIN_QUIET_PAIRS - 1, 1), P99_20KB);
+  assert.deepEqual([tooFew.met, tooFew.notShown], [undefined, true]);
+  assert.match(
+    verdictLine(tooFew),
+    /no rounds were run, and 2 of 8 back-to-back pairs quiet enough .*, 3 needed/,
+  );
+  // A run with rounds whose figures are missing is not measured, whatever its pairs say: pairs alone judge
+  // only where no round was meant to run.
+  assert.equal(verdictOf(pairsOnly(8, 1, 1), P99_20KB).met, undefined);
+  assert.match(verdictLine(verdictOf(pairsOnly(8, 1, 1), P99_20KB)), /not measured/);
+  // The targets without pairs stay unmeasured, and the machine line names the kind of run.
+  assert.match(verdictLine(verdictOf(pairsOnly(8, 1), P999_20KB)), /not measured/);
+  assert.match(
+    machineLines(pairsOnly(8, 1)).join('\n'),
+    /no rounds, the back-to-back pairs only \(KIRSA_BENCH_ROUNDS=0\)/,
+  );
+});
+
 test('latency from the Node client, or against a floor that failed, is not shown; wrong answers from kirsa miss the target', () => {
   const fast: Figure[] = [
     ...judgeable,
