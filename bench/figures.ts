@@ -279,9 +279,10 @@ export function verdicts(figures: Figure[]): Verdict[] {
     if (ours === undefined || floor === undefined) {
       // No rounds (KIRSA_BENCH_ROUNDS=0, a run of back-to-back pairs only): the quiet pairs judge alone. A pair
       // with a failed or wrong admission stops the benchmark, so every pair recorded answered right.
-      if (pairs !== undefined && get('machine', 'rounds') === 0)
+      const noRounds = get('machine', 'rounds') === 0;
+      if (noRounds && pairs !== undefined)
         list.push({ target, measured: `${pairs.text}; no rounds were run`, met: pairs.met });
-      else if (pairsText !== undefined && get('machine', 'rounds') === 0)
+      else if (noRounds && pairsText !== undefined)
         list.push({
           target,
           measured: `no rounds were run, and ${pairsText}, ${MIN_QUIET_PAIRS} needed`,
@@ -521,6 +522,12 @@ export function issueTable(figures: Figure[]): string[] {
 /** Above this, a fixed piece of work's p99 over its median says the machine, not the server, sets the tail. */
 export const STEADY_P99 = 1.5;
 
+/** How a run's admission figures were taken, by its KIRSA_BENCH_ROUNDS: for the table's header and the machine line. */
+export function roundsText(rounds: number): string {
+  if (rounds > 1) return `medians of ${rounds} interleaved rounds`;
+  return rounds === 1 ? 'one round' : 'no rounds, the back-to-back pairs only (KIRSA_BENCH_ROUNDS=0)';
+}
+
 /** The machine's side of a run: rounds, pinning, steadiness, load; an empty list when nothing was recorded. */
 export function machineLines(figures: Figure[]): string[] {
   const get = figureTable(figures);
@@ -529,7 +536,7 @@ export function machineLines(figures: Figure[]): string[] {
   const pinned = get('machine', 'pinned');
   if (rounds !== undefined)
     lines.push(
-      `admission figures: ${rounds > 1 ? `medians of ${rounds} interleaved rounds` : rounds === 1 ? 'one round' : 'no rounds, the back-to-back pairs only (KIRSA_BENCH_ROUNDS=0)'}; servers ${pinned === 1 ? 'pinned to one core, the load generator to the other' : 'not pinned'}`,
+      `admission figures: ${roundsText(rounds)}; servers ${pinned === 1 ? 'pinned to one core, the load generator to the other' : 'not pinned'}`,
     );
   const go = get('machine', 'go-loadgen');
   if (go !== undefined)

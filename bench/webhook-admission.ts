@@ -58,6 +58,7 @@ import {
   type PairedWindows,
   quietPairs,
   recordFigures,
+  roundsText,
   verdictLine,
   verdicts,
 } from './figures.ts';
@@ -954,7 +955,7 @@ const rows: Array<[string, (figures: Figures) => string]> = [
   ['failed / wrong admissions', (figures) => `${figures.errors} / ${figures.wrong}`],
 ];
 console.log(
-  `\n   side by side (${ROUNDS > 1 ? `medians of ${ROUNDS} interleaved rounds` : ROUNDS === 1 ? 'one round' : 'no rounds: only the back-to-back pairs above'}, the same clients and load, ${'skipped' in loadgen ? 'every run from the Node client' : 'fixed-rate runs from the Go load generator, closed loops from the Node client'}; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; ${AS_IMAGE ? `Node servers as the image runs them: compiled, node ${imageNodeFlags().join(' ')}` : 'Node servers from TypeScript sources'}; ${pin.applied ? 'each server on one core, the load generator on the other' : pin.about}):`,
+  `\n   side by side (${roundsText(ROUNDS)}, the same clients and load, ${'skipped' in loadgen ? 'every run from the Node client' : 'fixed-rate runs from the Go load generator, closed loops from the Node client'}; Go servers with GOMAXPROCS=${GO_SERVER_ENV.GOMAXPROCS}; ${AS_IMAGE ? `Node servers as the image runs them: compiled, node ${imageNodeFlags().join(' ')}` : 'Node servers from TypeScript sources'}; ${pin.applied ? 'each server on one core, the load generator on the other' : pin.about}):`,
 );
 console.log(`   ${''.padEnd(40)} ${shown.map((column) => HEADINGS[column].padEnd(22)).join('')}`.trimEnd());
 for (const [label, value] of rows)

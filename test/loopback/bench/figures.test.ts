@@ -45,6 +45,17 @@ const judgeable: Figure[] = [
     { name: 'stolen-1kb-ms', column, value: 0 },
   ]),
 ];
+/**
+ * Eight back-to-back pairs' 20 KB p99 figures: `quiet` of them quiet enough to judge, kirsa at a median `ratio`
+ * times the floor's `floorMs`.
+ */
+const pairsOfP99At20kb = (quiet: number, ratio: number, floorMs: number): Figure[] => [
+  { name: 'pairs', column: 'machine', value: 8 },
+  { name: 'pairs-p99-20kb-quiet', column: 'machine', value: quiet },
+  { name: 'pairs-p99-20kb-ratio', column: 'kirsa', value: ratio },
+  { name: 'pairs-p99-20kb-ms', column: 'kirsa', value: floorMs * ratio },
+  { name: 'pairs-p99-20kb-ms', column: 'node-floor', value: floorMs },
+];
 const P99_20KB = "20 KB pod at 1,000/s: kirsa's p99 <= 1.5x the Node floor's in the same run";
 const P999_20KB = "20 KB pod at 1,000/s: kirsa's p99.9 <= 2x the Node floor's in the same run";
 const verdictOf = (figures: Figure[], target: string) =>
@@ -293,11 +304,7 @@ test('when the rounds cannot judge a latency target for the lag, enough quiet pa
   assert.equal(verdictOf(noisyRounds, P99_20KB).notShown, true);
   const withPairs = (quiet: number, ratio: number): Figure[] => [
     ...noisyRounds,
-    { name: 'pairs', column: 'machine', value: 8 },
-    { name: 'pairs-p99-20kb-quiet', column: 'machine', value: quiet },
-    { name: 'pairs-p99-20kb-ratio', column: 'kirsa', value: ratio },
-    { name: 'pairs-p99-20kb-ms', column: 'kirsa', value: 1.2 * ratio },
-    { name: 'pairs-p99-20kb-ms', column: 'node-floor', value: 1.2 },
+    ...pairsOfP99At20kb(quiet, ratio, 1.2),
   ];
   const met = verdictOf(withPairs(MIN_QUIET_PAIRS, 1.5), P99_20KB);
   assert.equal(met.met, true);
@@ -348,11 +355,7 @@ test('a run of back-to-back pairs only (no rounds) is judged by its quiet pairs 
   const pairsOnly = (quiet: number, ratio: number, rounds = 0): Figure[] => [
     { name: 'go-loadgen', column: 'machine', value: 1 },
     { name: 'rounds', column: 'machine', value: rounds },
-    { name: 'pairs', column: 'machine', value: 8 },
-    { name: 'pairs-p99-20kb-quiet', column: 'machine', value: quiet },
-    { name: 'pairs-p99-20kb-ratio', column: 'kirsa', value: ratio },
-    { name: 'pairs-p99-20kb-ms', column: 'kirsa', value: 0.8 * ratio },
-    { name: 'pairs-p99-20kb-ms', column: 'node-floor', value: 0.8 },
+    ...pairsOfP99At20kb(quiet, ratio, 0.8),
   ];
   const met = verdictOf(pairsOnly(MIN_QUIET_PAIRS, 1.5), P99_20KB);
   assert.equal(met.met, true);
