@@ -48,7 +48,7 @@ const identity = {
 };
 
 function reply(answer: HttpAnswer) {
-  return JSON.parse(answer.body) as {
+  return JSON.parse(String(answer.body)) as {
     response: { uid: string; allowed: boolean; patch?: string; warnings?: string[] };
   };
 }

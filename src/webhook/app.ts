@@ -25,7 +25,7 @@ import {
   type AdmissionOutcome,
   processAdmission,
 } from '../core/admission/process.ts';
-import { parseAdmissionReview, replyJson } from '../core/admission/review.ts';
+import { parseAdmissionReview, replyBytes } from '../core/admission/review.ts';
 import type { Identity } from '../core/identity/identity.ts';
 import type { IdentitySource } from '../core/identity/source.ts';
 import type { ConfigMapSource } from '../core/mutation/env-from.ts';
@@ -57,7 +57,8 @@ export interface WebhookAppOptions {
 
 export interface HttpAnswer {
   status: number;
-  body: string;
+  /** An admission's reply as bytes (replyBytes says why); an error as text. */
+  body: Buffer | string;
   outcome: AdmissionOutcome;
   identityMode?: Identity['mode'];
 }
@@ -168,7 +169,7 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
         );
       }
     }
-    const answer: HttpAnswer = { status: 200, body: replyJson(admission.reply), outcome };
+    const answer: HttpAnswer = { status: 200, body: replyBytes(admission.reply), outcome };
     if (admission.identityMode !== undefined) answer.identityMode = admission.identityMode;
     if (kept.document !== undefined) {
       kept.admission = admission;
@@ -204,7 +205,12 @@ export function createWebhookApp(options: WebhookAppOptions): WebhookApp {
   }
 
   /** Writes the answer; returns the headers object it wrote (finishAdmission holds the last one). */
-  function send(response: ServerResponse, status: number, body: string, extra?: Record<string, string>) {
+  function send(
+    response: ServerResponse,
+    status: number,
+    body: Buffer | string,
+    extra?: Record<string, string>,
+  ) {
     const headers: Record<string, string | number> = {
       ...JSON_HEADERS,
       'Content-Length': Buffer.byteLength(body),
