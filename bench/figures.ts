@@ -130,6 +130,15 @@ export interface PairedWindows {
   floorStolenMs: number;
 }
 
+/**
+ * KIRSA_BENCH_PAIRS: how many back-to-back pairs of kirsa's and the Node floor's windows follow the rounds (8
+ * unless set; 0 runs none). Read here for the admission benchmark and for bench/run.ts, which gives that
+ * benchmark time for them.
+ */
+export function pairsWanted(env: NodeJS.ProcessEnv = process.env): number {
+  return Math.max(0, Number(env.KIRSA_BENCH_PAIRS ?? '8'));
+}
+
 /** A latency verdict from back-to-back pairs needs at least this many quiet ones. */
 export const MIN_QUIET_PAIRS = 3;
 

@@ -15,6 +15,7 @@ import {
   againstParsingFloor,
   issueTable,
   machineLines,
+  pairsWanted,
   readFigures,
   recordFigures,
   verdictLine,
@@ -57,10 +58,14 @@ if (chosen.some((name) => SIDE_BY_SIDE.includes(name))) {
 }
 const ROUNDS = Math.max(1, Number(process.env.KIRSA_BENCH_ROUNDS ?? '1'));
 /**
- * Ten minutes each; the admission benchmark ten per round (a round is about seven minutes at full length:
- * four servers, each idle 20 s, loaded 20 s, settling 20 s, then the latency runs and closed loops).
+ * Ten minutes each; the admission benchmark ten per round and one per back-to-back pair. A round is about seven
+ * minutes at full length (five servers, each idle 20 s, loaded 20 s, settling 20 s, then the latency runs and
+ * closed loops) and a pair about 50 s; on session 24's machine, half as fast, the rounds took about nine and a
+ * half minutes each, and a timeout without the pairs' time stopped the benchmark in its last pair, before it
+ * printed a figure (docs/webhook.md, "The answer as bytes ...").
  */
-const timeoutMs = (name: string) => (name === 'webhook-admission.ts' ? 300_000 + ROUNDS * 600_000 : 600_000);
+const timeoutMs = (name: string) =>
+  name === 'webhook-admission.ts' ? 300_000 + ROUNDS * 600_000 + pairsWanted() * 60_000 : 600_000;
 const figuresDir = mkdtempSync(join(tmpdir(), 'kirsa-bench-figures-'));
 process.env.KIRSA_BENCH_FIGURES = join(figuresDir, 'figures.jsonl');
 recordFigures([{ name: 'load-before', column: 'machine', value: loadavg()[0]! }]);

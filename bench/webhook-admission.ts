@@ -56,6 +56,7 @@ import {
   HEADINGS,
   type PairedFigure,
   type PairedWindows,
+  pairsWanted,
   quietPairs,
   recordFigures,
   roundsText,
@@ -759,8 +760,7 @@ console.log(
 );
 let steadyAfter: typeof steadyBefore | undefined;
 
-/** KIRSA_BENCH_PAIRS: how many back-to-back pairs of kirsa's and the Node floor's windows follow the rounds. */
-const PAIRS = Math.max(0, Number(process.env.KIRSA_BENCH_PAIRS ?? '8'));
+const PAIRS = pairsWanted();
 /** KIRSA_BENCH_PAIR_LEAD: seconds of the same load, not measured, before each window of a pair (3 by default). */
 const PAIR_LEAD_SECONDS = Math.max(0, Number(process.env.KIRSA_BENCH_PAIR_LEAD ?? '3'));
 let pairs: Map<PairedFigure, PairedWindows[]> | undefined;

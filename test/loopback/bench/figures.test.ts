@@ -18,6 +18,7 @@ import {
   issueTable,
   MIN_QUIET_PAIRS,
   machineLines,
+  pairsWanted,
   quietPairs,
   readFigures,
   recordFigures,
@@ -492,4 +493,11 @@ test("kirsa's tail against the Node parsing floor is shown as a ratio, with no v
   // The table has the parsing floor's column, between the Node floor and the Go floor.
   const heading = issueTable(figures)[0]!;
   assert.ok(heading.indexOf('Node floor') < heading.indexOf('Node parsing floor'), heading);
+});
+
+test('the pairs the admission benchmark runs, and is given time for, are KIRSA_BENCH_PAIRS, 8 unless set', () => {
+  assert.equal(pairsWanted({}), 8);
+  assert.equal(pairsWanted({ KIRSA_BENCH_PAIRS: '0' }), 0);
+  assert.equal(pairsWanted({ KIRSA_BENCH_PAIRS: '3' }), 3);
+  assert.equal(pairsWanted({ KIRSA_BENCH_PAIRS: '-2' }), 0);
 });
