@@ -211,9 +211,9 @@ export function admittedWithWarning(
 /**
  * The reply as the bytes the webhook answers with: UTF-8 of the same JSON value as JSON.stringify(reply), but
  * the base64 patch, most of a mutated pod's answer (4.7 KB of a 20 KB pod's), is copied in rather than scanned
- * for characters to escape, since base64 has none (admissionReply makes every patch). Under the image's flags JSON.stringify
- * of such a reply took 7-8 µs, this 0.1-0.2 µs (docs/webhook.md, "Less work per answer"). Every other field
- * still goes through JSON.stringify.
+ * for characters to escape, since base64 has none (admissionReply makes every patch). Under the image's flags
+ * JSON.stringify of such a reply took 7-8 µs, this 0.1-0.2 µs (docs/webhook.md, "Less work per answer"). Every
+ * other field still goes through JSON.stringify.
  *
  * Bytes, not a string: the answer's text, joined from its parts, would be copied flat once to count its bytes
  * and again to write them, 10 KB of young generation per 20 KB pod; the bytes are written once, outside the
