@@ -131,6 +131,14 @@ export interface PairedWindows {
 }
 
 /**
+ * KIRSA_BENCH_ROUNDS: how many interleaved rounds the admission benchmark runs (1 unless set; 0 runs none, only
+ * the back-to-back pairs). Read here for that benchmark and for bench/run.ts, which gives it time for them.
+ */
+export function roundsWanted(env: NodeJS.ProcessEnv = process.env): number {
+  return Math.max(0, Number(env.KIRSA_BENCH_ROUNDS ?? '1'));
+}
+
+/**
  * KIRSA_BENCH_PAIRS: how many back-to-back pairs of kirsa's and the Node floor's windows follow the rounds (8
  * unless set; 0 runs none). Read here for the admission benchmark and for bench/run.ts, which gives that
  * benchmark time for them.

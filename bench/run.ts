@@ -18,6 +18,7 @@ import {
   pairsWanted,
   readFigures,
   recordFigures,
+  roundsWanted,
   verdictLine,
   verdicts,
 } from './figures.ts';
@@ -56,7 +57,8 @@ if (chosen.some((name) => SIDE_BY_SIDE.includes(name))) {
     );
   }
 }
-const ROUNDS = Math.max(1, Number(process.env.KIRSA_BENCH_ROUNDS ?? '1'));
+// A run of pairs only (no rounds) still gets one round's time: its servers start and warm up as a round's do.
+const ROUNDS = Math.max(1, roundsWanted());
 /**
  * Ten minutes each; the admission benchmark ten per round and one per back-to-back pair. A round is about seven
  * minutes at full length (five servers, each idle 20 s, loaded 20 s, settling 20 s, then the latency runs and

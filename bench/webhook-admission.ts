@@ -60,6 +60,7 @@ import {
   quietPairs,
   recordFigures,
   roundsText,
+  roundsWanted,
   verdictLine,
   verdicts,
 } from './figures.ts';
@@ -589,7 +590,7 @@ const AS_IMAGE = process.env.KIRSA_BENCH_AS_IMAGE === '1';
  * KIRSA_BENCH_ROUNDS=0: no rounds, only the back-to-back pairs, whose quiet ones then judge the latency targets
  * alone (bench/figures.ts): about 7 minutes instead of 22 for comparing two builds' tails.
  */
-const ROUNDS = Math.max(0, Number(process.env.KIRSA_BENCH_ROUNDS ?? '1'));
+const ROUNDS = roundsWanted();
 const rounds = new Map<Column, Figures[]>(COLUMNS.map((column) => [column, []]));
 const skipped = new Map<Column, string>();
 for (const column of COLUMNS)

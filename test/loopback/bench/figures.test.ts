@@ -22,6 +22,7 @@ import {
   quietPairs,
   readFigures,
   recordFigures,
+  roundsWanted,
   STOLEN_SHARE,
   verdictLine,
   verdicts,
@@ -493,6 +494,13 @@ test("kirsa's tail against the Node parsing floor is shown as a ratio, with no v
   // The table has the parsing floor's column, between the Node floor and the Go floor.
   const heading = issueTable(figures)[0]!;
   assert.ok(heading.indexOf('Node floor') < heading.indexOf('Node parsing floor'), heading);
+});
+
+test('the rounds the admission benchmark runs, and is given time for, are KIRSA_BENCH_ROUNDS, 1 unless set', () => {
+  assert.equal(roundsWanted({}), 1);
+  assert.equal(roundsWanted({ KIRSA_BENCH_ROUNDS: '0' }), 0);
+  assert.equal(roundsWanted({ KIRSA_BENCH_ROUNDS: '3' }), 3);
+  assert.equal(roundsWanted({ KIRSA_BENCH_ROUNDS: '-1' }), 0);
 });
 
 test('the pairs the admission benchmark runs, and is given time for, are KIRSA_BENCH_PAIRS, 8 unless set', () => {
