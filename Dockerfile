@@ -67,6 +67,12 @@ ENV NODE_ENV=production NODE_OPTIONS="--max-semi-space-size=4 --expose-gc"
 # idle figure 20 s after 20 s of 1,000 admissions/s with 20 KB pods, 1.12-1.14x with this (the same CPU per
 # admission and tail; docs/webhook.md, "Memory after load: glibc's arenas").
 ENV MALLOC_MMAP_THRESHOLD_=32768
+# And no top pad on glibc's main heap (128 KB by default: each time malloc grows the heap it asks the system
+# for that much more than it needs). Measured, not traced to a cause: with it, the main heap grew to 14-20 MB
+# in the first 2 s of 1,000 admissions/s with 20 KB pods after a start and stayed there; without it, to 10-11
+# MB. RSS 20 s after that load 1.29-1.39x the idle figure (7 runs) against 1.23-1.26x (6), the same CPU per
+# admission (docs/webhook.md, "glibc's top pad"). MALLOC_TRIM_THRESHOLD_=0 alone changed nothing.
+ENV MALLOC_TOP_PAD_=0
 # V8's default Maglev threshold and Sparkplug (`node --v8-options`), which the webhook sets once it listens:
 # the start-up settings in NODE_FLAGS above are for loading only (a test keeps these equal to V8's defaults).
 ENV KIRSA_V8_FLAGS_WHEN_LISTENING="--invocation-count-for-maglev=400 --sparkplug"

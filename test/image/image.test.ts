@@ -240,9 +240,10 @@ function assertNodeFlags(pid: number, entry: 'kirsa' | 'webhook'): void {
   assert.deepEqual(flags.sort(), [...imageNodeFlags()].sort());
   // README's Performance section and docs/webhook.md describe the webhook running V8 no further than Maglev.
   assert.ok(flags.includes('--max-opt=2'), `node runs with --max-opt=2: ${flags.join(' ')}`);
-  // ...and glibc's malloc with the fixed mmap threshold the memory figures were measured with.
+  // ...and glibc's malloc with the fixed mmap threshold and no top pad the memory figures were measured with.
   const expected = imageEnvironment();
   assert.equal(expected.MALLOC_MMAP_THRESHOLD_, '32768');
+  assert.equal(expected.MALLOC_TOP_PAD_, '0');
   for (const [name, value] of Object.entries(expected))
     assert.ok(environ.includes(`${name}=${value}`), `node's environment has ${name}=${value}`);
 }

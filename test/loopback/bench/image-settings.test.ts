@@ -83,6 +83,8 @@ test("the benchmarks' environment is the final stage's ENV lines, NODE_OPTIONS a
   const environment = imageEnvironment();
   // README's Performance section and docs/webhook.md ("Memory after load: glibc's arenas") rest on it.
   assert.equal(environment.MALLOC_MMAP_THRESHOLD_, '32768');
+  // ...and docs/webhook.md's "glibc's top pad" on this one.
+  assert.equal(environment.MALLOC_TOP_PAD_, '0');
   assert.equal(environment.NODE_ENV, 'production');
   assert.equal(environment.NODE_OPTIONS, undefined, 'NODE_OPTIONS reaches node as flags, not twice');
   const finalStage = DOCKERFILE.slice(DOCKERFILE.lastIndexOf('\nFROM '));
